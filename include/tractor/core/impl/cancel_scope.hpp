@@ -1,0 +1,204 @@
+// Definitions for tractor/core/cancel_scope.hpp.
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+
+namespace tractor {
+
+// -- cancel_scope ------------------------------------------------------------------------
+
+inline void cancel_scope::cancel() {
+  cancel_called_ = true;
+  if (group_ && body_) group_->cancel_child(*body_);
+}
+
+inline void cancel_scope::set_deadline(clock::time_point deadline) {
+  deadline_ = deadline;
+  if (timer_) {
+    timer_->cancel();  // the watcher wakes up and re-arms at the new deadline
+  } else if (group_ && body_) {
+    start_watch();
+  }
+}
+
+inline void cancel_scope::set_shield(bool on) {
+  shield_ = on;
+  if (!on && group_ && group_->owner_cancelled()) group_->cancel();
+}
+
+inline void cancel_scope::body_ended(void* self) {
+  auto* s = static_cast<cancel_scope*>(self);
+  s->body_ = nullptr;
+  if (s->watcher_) s->group_->cancel_child(**s->watcher_);
+}
+
+inline void cancel_scope::start_watch() {
+  if (deadline_ == clock::time_point::max() || watcher_) return;
+  auto c = group_->add();
+  watcher_ = c;
+  group_->launch(c, watch_deadline(c));
+}
+
+inline awaitable<void> cancel_scope::watch_deadline(detail::task_group::child_handle self) {
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+  timer_ = &timer;
+  while (!self->cancel_requested) {
+    timer.expires_at(deadline_);
+    auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (self->cancel_requested) break;  // the body has ended
+    if (!ec) {
+      cancel();
+      break;
+    }
+    // Otherwise the deadline moved: wait again.
+  }
+  timer_ = nullptr;
+  watcher_.reset();  // ending now: nobody may cancel it any more
+}
+
+inline awaitable<cancel_scope::ending> cancel_scope::run_core(detail::task_group& group,
+                                                            detail::child_outcome& outcome) {
+  start_watch();
+  co_await group.join(shield_);
+  group_ = nullptr;
+  body_ = nullptr;
+  watcher_.reset();
+  using kind = detail::child_outcome::kind;
+  switch (outcome.state) {
+    case kind::value: co_return ending::value;
+    case kind::failed: co_return ending::failed;
+    default:
+      if (cancel_called_) {
+        cancelled_caught_ = true;
+        co_return ending::caught;
+      }
+      co_return ending::propagate;
+  }
+}
+
+template <class T>
+awaitable<scope_result<T>> cancel_scope::run(awaitable<T> body) {
+  namespace this_coro = boost::asio::this_coro;
+  assert(!group_ && "a cancel_scope runs its work once at a time");
+  detail::task_group group(co_await this_coro::executor);
+  group.cancel_on_error = false;  // the scope decides what the body's end means
+  std::optional<detail::non_void<T>> value;
+  detail::child_outcome outcome;
+  outcome.on_end = &cancel_scope::body_ended;
+  outcome.ctx = this;
+
+  auto c = group.add();
+  c->report = &outcome;
+  if (cancel_called_) c->cancel_requested = true;  // cancelled before it ran: never starts
+  group_ = &group;
+  body_ = &*c;
+  const bool checked = co_await this_coro::throw_if_cancelled();
+  co_await this_coro::throw_if_cancelled(false);
+  if constexpr (std::is_void_v<T>) {
+    group.launch(c, std::move(body));
+  } else {
+    group.launch(c, std::move(body), &value);
+  }
+  const ending how = co_await run_core(group, outcome);
+  co_await this_coro::throw_if_cancelled(checked);
+
+  switch (how) {
+    case ending::value:
+      if constexpr (std::is_void_v<T>) co_return true;
+      else co_return std::move(value);
+    case ending::failed:
+      if constexpr (detail::is_result<T>::value) co_return T(std::move(*outcome.failure));
+      else outcome.failure->throw_exception();
+    case ending::caught:
+      if constexpr (std::is_void_v<T>) co_return false;
+      else co_return std::nullopt;
+    case ending::propagate: break;
+  }
+  throw_cancelled();
+}
+
+// -- helpers -----------------------------------------------------------------------------
+
+template <class T>
+awaitable<scope_result<T>> move_on_at(clock::time_point deadline, awaitable<T> body) {
+  cancel_scope scope(deadline);
+  co_return co_await scope.run(std::move(body));
+}
+
+template <class T>
+awaitable<scope_result<T>> move_on_after(clock::duration timeout, awaitable<T> body) {
+  return move_on_at(clock::now() + timeout, std::move(body));
+}
+
+template <class T>
+awaitable<flat_result_t<T>> fail_at(clock::time_point deadline, awaitable<T> body) {
+  cancel_scope scope(deadline);
+  auto r = co_await scope.run(std::move(body));
+  if (!r) co_return error(make_error_code(errc::timeout), "deadline passed (fail_after)");
+  if constexpr (std::is_void_v<T>) co_return success();
+  else co_return std::move(*r);
+}
+
+template <class T>
+awaitable<flat_result_t<T>> fail_after(clock::duration timeout, awaitable<T> body) {
+  return fail_at(clock::now() + timeout, std::move(body));
+}
+
+template <class T>
+awaitable<T> shield(awaitable<T> body) {
+  cancel_scope scope;
+  scope.set_shield(true);
+  auto r = co_await scope.run(std::move(body));
+  // Nothing else holds this scope, so nothing can have cancelled it.
+  if constexpr (!std::is_void_v<T>) co_return std::move(*r);
+}
+
+template <class T>
+awaitable<T> finally(awaitable<T> body, awaitable<void> cleanup) {
+  namespace this_coro = boost::asio::this_coro;
+  std::optional<detail::non_void<T>> value;
+  std::exception_ptr body_failure;
+  try {
+    if constexpr (std::is_void_v<T>) {
+      co_await std::move(body);
+    } else {
+      value.emplace(co_await std::move(body));
+    }
+  } catch (...) {
+    body_failure = std::current_exception();
+  }
+  // The body may have been cancelled; the cleanup runs regardless.
+  const bool checked = co_await this_coro::throw_if_cancelled();
+  co_await this_coro::throw_if_cancelled(false);
+  std::exception_ptr cleanup_failure;
+  try {
+    co_await shield(std::move(cleanup));
+  } catch (...) {
+    cleanup_failure = std::current_exception();
+  }
+  co_await this_coro::throw_if_cancelled(checked);
+
+  if (cleanup_failure) {
+    if (!body_failure || is_cancellation(body_failure)) std::rethrow_exception(cleanup_failure);
+    throw error_exception(aggregate(
+        {error::from_exception(body_failure), error::from_exception(cleanup_failure)}));
+  }
+  if (body_failure) std::rethrow_exception(body_failure);
+  if constexpr (!std::is_void_v<T>) co_return std::move(*value);
+}
+
+inline awaitable<void> checkpoint() {
+  co_await boost::asio::post(co_await boost::asio::this_coro::executor, boost::asio::use_awaitable);
+}
+
+inline awaitable<void> sleep_until(clock::time_point when) {
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, when);
+  co_await timer.async_wait(boost::asio::use_awaitable);
+}
+
+inline awaitable<void> sleep_for(clock::duration duration) {
+  return sleep_until(clock::now() + duration);
+}
+
+}  // namespace tractor

@@ -1,0 +1,162 @@
+// tractor/core/memory_channel.hpp — a bounded in-memory channel between tasks
+// (trio.open_memory_channel).
+//
+//     tractor::memory_channel<int> ch(16);                 // up to 16 items buffered
+//     n.start_soon(producer(ch));   // co_await ch.send(i); ... ch.close();
+//     while (auto item = co_await ch.receive()) use(*item);
+//     // the loop ends with errc::end_of_channel once closed and drained
+//
+// Back-pressure: `send` waits while the buffer is full. A capacity of 0 makes every `send`
+// a rendezvous with a `receive`. Items are received in the order they were sent, and a
+// cancelled `send` withdraws its item: nothing is half-delivered.
+#pragma once
+
+#include <tractor/core/detail/waiter_list.hpp>
+#include <tractor/core/error.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <deque>
+#include <list>
+#include <optional>
+
+namespace tractor {
+
+/// A bounded multi-producer, multi-consumer channel of `T` for tasks on one executor.
+template <class T>
+class memory_channel {
+ public:
+  /// A channel buffering up to `capacity` items (0: unbuffered rendezvous).
+  explicit memory_channel(std::size_t capacity) : capacity_(capacity) {}
+  memory_channel(const memory_channel&) = delete;
+  memory_channel& operator=(const memory_channel&) = delete;
+
+  /// Sends `value`, waiting while the buffer is full. Fails with `errc::channel_closed` if
+  /// the channel is closed before the value is accepted.
+  ///
+  /// Cancellation: interrupted at once (`operation_aborted`); the value is withdrawn, never
+  /// delivered later.
+  boost::asio::awaitable<result<void>> send(T value);
+
+  /// Sends without waiting: `errc::would_block` when full (the value is dropped),
+  /// `errc::channel_closed` when closed.
+  result<void> try_send(T value);
+
+  /// Receives the oldest item, waiting while there is none. Fails with
+  /// `errc::end_of_channel` once the channel is closed and drained (and on every later call).
+  ///
+  /// Cancellation: interrupted at once (`operation_aborted`); no item is consumed.
+  boost::asio::awaitable<result<T>> receive();
+
+  /// Receives without waiting: `errc::would_block` when empty, `errc::end_of_channel` when
+  /// closed and drained.
+  result<T> try_receive();
+
+  /// Closes the sending side: buffered items can still be received, then receivers get
+  /// `errc::end_of_channel`; blocked and later senders get `errc::channel_closed`. Idempotent.
+  void close();
+
+  [[nodiscard]] bool closed() const noexcept { return closed_; }
+  /// Items buffered now (not counting blocked senders).
+  [[nodiscard]] std::size_t size() const noexcept { return buffer_.size(); }
+  [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+
+ private:
+  // A sender waiting for room; its item stays in its own frame until a receiver takes it.
+  struct pending_send {
+    explicit pending_send(T* v) : value(v) {}
+    T* value;
+    bool taken = false;
+    bool queued = true;  // still in pending_ (whoever removes it clears this)
+    detail::waiter_list waiter;
+  };
+
+  std::optional<T> take_pending();
+
+  std::size_t capacity_;
+  std::deque<T> buffer_;
+  std::list<pending_send*> pending_;
+  detail::waiter_list receivers_;
+  bool closed_ = false;
+};
+
+// -- definitions -------------------------------------------------------------------------
+
+template <class T>
+std::optional<T> memory_channel<T>::take_pending() {
+  if (pending_.empty()) return std::nullopt;
+  pending_send* p = pending_.front();
+  pending_.pop_front();
+  p->queued = false;
+  p->taken = true;
+  std::optional<T> v(std::move(*p->value));
+  p->waiter.notify_all();
+  return v;
+}
+
+template <class T>
+result<void> memory_channel<T>::try_send(T value) {
+  if (closed_) return errc::channel_closed;
+  if (buffer_.size() >= capacity_) return errc::would_block;
+  buffer_.push_back(std::move(value));
+  // Every receiver re-checks: one that was woken but cancelled before it ran must not
+  // leave the item unannounced to the others.
+  receivers_.notify_all();
+  return success();
+}
+
+template <class T>
+boost::asio::awaitable<result<void>> memory_channel<T>::send(T value) {
+  if (closed_) co_return errc::channel_closed;
+  if (buffer_.size() < capacity_ && pending_.empty()) co_return try_send(std::move(value));
+
+  pending_send p(&value);
+  auto it = pending_.insert(pending_.end(), &p);
+  receivers_.notify_all();
+  auto [ec] = co_await p.waiter.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (p.taken) co_return success();
+  if (p.queued) pending_.erase(it);
+  if (ec == boost::asio::error::operation_aborted) throw_cancelled();
+  co_return errc::channel_closed;
+}
+
+template <class T>
+result<T> memory_channel<T>::try_receive() {
+  if (!buffer_.empty()) {
+    T v = std::move(buffer_.front());
+    buffer_.pop_front();
+    // Room freed: the longest-waiting sender's item moves into the buffer.
+    if (auto next = take_pending()) buffer_.push_back(std::move(*next));
+    return v;
+  }
+  if (auto direct = take_pending()) return std::move(*direct);  // rendezvous
+  if (closed_) return errc::end_of_channel;
+  return errc::would_block;
+}
+
+template <class T>
+boost::asio::awaitable<result<T>> memory_channel<T>::receive() {
+  for (;;) {
+    auto r = try_receive();
+    if (r || r.error() != errc::would_block) co_return r;
+    co_await receivers_.async_wait(boost::asio::use_awaitable);
+  }
+}
+
+template <class T>
+void memory_channel<T>::close() {
+  if (closed_) return;
+  closed_ = true;
+  // Senders still blocked lose their items (they get channel_closed); buffered ones stay.
+  while (!pending_.empty()) {
+    pending_send* p = pending_.front();
+    pending_.pop_front();
+    p->queued = false;
+    p->waiter.notify_all(errc::channel_closed);
+  }
+  receivers_.notify_all();
+}
+
+}  // namespace tractor

@@ -1,0 +1,133 @@
+// tractor/core/nursery.hpp — task nurseries: trio's structured concurrency on Asio coroutines.
+//
+// A nursery is a scope that owns tasks. It is reachable only through `open_nursery`, which
+// returns after every task started in it has ended, so no task outlives the code that started
+// it and nothing is ever detached.
+//
+//     auto r = co_await tractor::open_nursery([&](tractor::nursery& n) -> tractor::awaitable<void> {
+//       n.start_soon(fetch("a"));                      // runs concurrently with the body
+//       n.start_soon(fetch("b"));
+//       int port = BOOST_OUTCOME_TRYX(co_await n.start<int>(serve));  // waits for started(port)
+//       co_return;
+//     });                                              // here: fetch a, fetch b, serve all ended
+//     if (!r) fmt::print("failed: {}\n", r.error().message());
+//
+// Rules (trio's, and tractor's supervision rules inside one actor):
+// - The body runs as a task of the nursery, concurrently with the tasks it starts.
+// - The first task to fail (throw, or return a failed `result<T>`) cancels the body and every
+//   other task. All errors are kept: one comes out bare, two or more as an `errc::error_group`
+//   holding each, in the order they happened.
+// - Cancellation is not an error: tasks ending because the nursery cancelled them add
+//   nothing, and an error is never replaced by a cancellation.
+// - If the coroutine awaiting `open_nursery` is cancelled, everything inside is cancelled and
+//   waited for; then the cancellation continues outward (as `operation_aborted`) unless a task
+//   failed, in which case the errors are returned.
+//
+// Tasks run on the executor of the coroutine that opened the nursery. One actor runs one
+// single-threaded `io_context`; a nursery must not be shared across threads.
+#pragma once
+
+#include <tractor/core/detail/task_group.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <concepts>
+#include <functional>
+#include <utility>
+#include <variant>
+
+namespace tractor {
+
+/// Coroutines of the runtime are Asio awaitables on the default executor.
+template <class T>
+using awaitable = boost::asio::awaitable<T>;
+
+class nursery;
+
+/// Handed to a task started with `nursery::start<T>()`: the task calls `started(value)` once it
+/// is ready, which resumes the `start()` caller with that value while the task keeps running.
+template <class T = void>
+class task_status {
+ public:
+  using value_type = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+  /// Reports readiness. Only the first call counts; later calls return false.
+  bool started(value_type value = value_type{}) const;
+
+ private:
+  friend class nursery;
+  explicit task_status(detail::child_task* child) : child_(child) {}
+  detail::child_task* child_;
+};
+
+/// A scope of concurrently running tasks. See the file comment for the rules.
+class nursery {
+ public:
+  nursery(const nursery&) = delete;
+  nursery& operator=(const nursery&) = delete;
+
+  /// Starts `task` in this nursery and returns at once (the task has already run up to its
+  /// first suspension). `task` may produce any type; values are discarded, and a failed
+  /// `result<T>` counts as a failure exactly like an exception.
+  ///
+  /// Cancellation: the task is cancelled with the nursery. Starting a task into a nursery
+  /// that was cancelled starts it cancelled: it does not run at all.
+  template <class T>
+  void start_soon(awaitable<T> task);
+
+  /// Starts `fn()` as a task; the task owns `fn`, so a lambda's captures stay alive for as
+  /// long as the task runs (`start_soon(awaitable)` on a temporary capturing lambda would
+  /// leave its captures dangling). Same rules as above.
+  template <class Fn>
+    requires std::invocable<Fn&>
+  void start_soon(Fn fn);
+
+  /// Starts `fn(task_status<T>)` in this nursery and waits until it calls `started(value)`;
+  /// returns that value. If the task ends before calling `started()`, its error comes back
+  /// here instead of going to the nursery (a task that ends cleanly without starting gives
+  /// `errc::task_not_started`). After `started()`, the task is an ordinary member.
+  ///
+  /// Cancellation: cancelling the caller before the task has started cancels the task and
+  /// waits for it to end, then rethrows the cancellation. A task cancelled by its nursery
+  /// before starting gives `errc::cancelled` to a caller that was not itself cancelled.
+  template <class T = void, class Fn>
+    requires std::invocable<Fn&, task_status<T>>
+  awaitable<result<typename task_status<T>::value_type>> start(Fn fn);
+
+  /// Cancels the body and every task (trio's `nursery.cancel_scope.cancel()`). The nursery then
+  /// returns normally once all have ended, unless one failed.
+  void cancel() { group_.cancel(); }
+
+  /// True once `cancel()` was called or a task failed.
+  [[nodiscard]] bool cancel_called() const noexcept { return group_.cancel_called(); }
+
+  [[nodiscard]] const boost::asio::any_io_executor& get_executor() const noexcept {
+    return group_.get_executor();
+  }
+
+ private:
+  template <class Body>
+  friend awaitable<result<void>> open_nursery(Body body);
+
+  explicit nursery(boost::asio::any_io_executor ex) : group_(std::move(ex)) {}
+
+  void check_open() const;
+
+  detail::task_group group_;
+  bool closed_ = false;
+};
+
+/// Opens a nursery, runs `body(nursery&)` in it and returns once the body and every task have
+/// ended: success, the single error, or an `errc::error_group` of all errors. `body` returns
+/// `awaitable<void>` or `awaitable<result<void>>` (any awaitable, in fact; values are ignored).
+///
+/// Cancellation: cancelling the awaiting coroutine cancels the body and all tasks, waits for
+/// them, then continues the cancellation outward (`operation_aborted`) — unless some task
+/// failed, in which case the errors are returned and cancellation resumes at the caller's
+/// next wait.
+template <class Body>
+awaitable<result<void>> open_nursery(Body body);
+
+}  // namespace tractor
+
+#include <tractor/core/impl/nursery.hpp>

@@ -1,0 +1,84 @@
+#include <tractor/core/error.hpp>
+
+#include <boost/asio/error.hpp>
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+namespace {
+
+using tractor::errc;
+using tractor::error;
+using tractor::result;
+
+struct custom_failure {};
+
+result<int> parse(bool ok) {
+  if (!ok) return errc::would_block;
+  return 42;
+}
+
+result<int> twice(bool ok) {
+  BOOST_OUTCOME_TRY(auto v, parse(ok));
+  return v * 2;
+}
+
+TEST(error_test, enums_convert_and_compare) {
+  error e = errc::timeout;
+  EXPECT_EQ(e, errc::timeout);
+  EXPECT_FALSE(e == errc::cancelled);
+  EXPECT_STREQ(e.code().category().name(), "tractor");
+  EXPECT_EQ(e.message(), "deadline passed");
+  error with_text(tractor::make_error_code(errc::timeout), "waited 3 s for the peer");
+  EXPECT_EQ(with_text, errc::timeout);
+  EXPECT_EQ(with_text.message(), "waited 3 s for the peer");
+}
+
+TEST(error_test, result_carries_values_and_errors) {
+  EXPECT_EQ(twice(true).value(), 84);
+  auto r = twice(false);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::would_block);
+  EXPECT_THROW((void)r.value(), tractor::error_exception);
+  try {
+    (void)r.value();
+  } catch (const tractor::error_exception& ex) {
+    EXPECT_EQ(ex.error(), errc::would_block);
+  }
+}
+
+TEST(error_test, exceptions_are_boxed_with_their_type) {
+  auto boxed = error::from_exception(std::make_exception_ptr(std::invalid_argument("bad arg")));
+  EXPECT_EQ(boxed, errc::exception);
+  EXPECT_EQ(boxed.message(), "bad arg");
+  EXPECT_EQ(boxed.type_name(), "std::invalid_argument");
+  EXPECT_THROW(boxed.throw_exception(), std::invalid_argument);
+
+  auto odd = error::from_exception(std::make_exception_ptr(custom_failure{}));
+  EXPECT_EQ(odd.type_name(), "(anonymous namespace)::custom_failure");
+
+  auto sys = error::from_exception(std::make_exception_ptr(
+      boost::system::system_error(boost::asio::error::operation_aborted)));
+  EXPECT_TRUE(sys.is_cancellation());
+  EXPECT_TRUE(error(errc::cancelled).is_cancellation());
+  EXPECT_FALSE(boxed.is_cancellation());
+}
+
+TEST(error_test, aggregate_keeps_every_error) {
+  EXPECT_EQ(tractor::aggregate({}).code().value(), 0);
+  auto one = tractor::aggregate({errc::timeout});
+  EXPECT_FALSE(one.is_group());
+  EXPECT_EQ(one, errc::timeout);
+
+  auto inner = tractor::aggregate({errc::timeout, errc::would_block});
+  auto outer = tractor::aggregate({inner, errc::channel_closed});
+  ASSERT_TRUE(outer.is_group());
+  ASSERT_EQ(outer.group_members().size(), 2u);
+  EXPECT_TRUE(outer.group_members()[0].is_group()) << "nested groups keep their structure";
+  EXPECT_EQ(outer.group_members()[1], errc::channel_closed);
+  EXPECT_EQ(outer.message(),
+            "2 errors: [2 errors: [deadline passed; operation would block]; channel closed]");
+}
+
+}  // namespace

@@ -1,0 +1,14 @@
+"""Compiler options for the project's own code, kept in one place."""
+
+TRACTOR_COPTS = [
+    "-Wall",
+    "-Wextra",
+    "-Wpedantic",
+    "-Wshadow",
+    # Our own code is warning-free; keep it so. System headers are not affected.
+    "-Werror",
+]
+
+TRACTOR_TEST_COPTS = TRACTOR_COPTS
+
+TRACTOR_BENCH_COPTS = TRACTOR_COPTS + ["-O2"]
