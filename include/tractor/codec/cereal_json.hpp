@@ -1,0 +1,105 @@
+// tractor/codec/cereal_json.hpp — a readable codec: one JSON object per message, with
+// tractor's `msg_type` and field names, for debugging and for reading captures.
+//
+//     {"msg_type":"Stop","cid":"c1"}
+//
+// Payloads are JSON documents of their own, carried as strings. Nesting deeper than 64
+// levels is refused before parsing, so a hostile frame cannot exhaust the stack.
+#pragma once
+
+#include <tractor/codec/codec.hpp>
+
+#include <cereal/archives/json.hpp>
+
+#include <sstream>
+
+namespace tractor::codec {
+
+namespace detail {
+
+/// False if `text` nests arrays/objects deeper than `max_depth` (strings are skipped).
+inline bool json_depth_within(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_depth) return false;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return true;
+}
+
+inline constexpr int json_max_depth = 64;
+
+}  // namespace detail
+
+struct cereal_json {
+  static constexpr std::string_view name = "cereal_json";
+
+  static void encode(const msg::msg& m, std::string& out) {
+    std::ostringstream os;
+    {
+      cereal::JSONOutputArchive ar(os, cereal::JSONOutputArchive::Options::NoIndent());
+      detail::save_envelope<cereal::JSONOutputArchive, true>(ar, m);
+    }
+    out += std::move(os).str();
+  }
+
+  static result<msg::msg> decode(std::span<const std::byte> in) {
+    std::string_view text(reinterpret_cast<const char*>(in.data()), in.size());
+    if (!detail::json_depth_within(text, detail::json_max_depth)) {
+      return error(make_error_code(wire_errc::malformed_frame),
+                   "malformed frame: JSON nested too deeply");
+    }
+    try {
+      std::istringstream is{std::string(text)};
+      cereal::JSONInputArchive ar(is);
+      return detail::load_envelope<cereal::JSONInputArchive, true>(ar);
+    } catch (const std::exception& e) {
+      return error(make_error_code(wire_errc::malformed_frame),
+                   std::string("malformed frame: ") + e.what());
+    }
+  }
+
+  template <class T>
+  static msg::raw_pld encode_payload(const T& value) {
+    std::ostringstream os;
+    {
+      cereal::JSONOutputArchive ar(os, cereal::JSONOutputArchive::Options::NoIndent());
+      ar(cereal::make_nvp("pld", value));
+    }
+    return msg::raw_pld{std::move(os).str()};
+  }
+
+  template <class T>
+  static result<T> decode_payload(const msg::raw_pld& p) {
+    auto shown = [&] {
+      return p.bytes.size() <= 200 ? p.bytes : p.bytes.substr(0, 200) + "...";
+    };
+    if (!detail::json_depth_within(p.bytes, detail::json_max_depth)) {
+      return error(make_error_code(wire_errc::msg_type_error), "JSON nested too deeply");
+    }
+    try {
+      std::istringstream is(p.bytes);
+      cereal::JSONInputArchive ar(is);
+      T value{};
+      ar(cereal::make_nvp("pld", value));
+      return value;
+    } catch (const std::exception& e) {
+      return error(make_error_code(wire_errc::msg_type_error),
+                   shown() + " (" + e.what() + ")");
+    }
+  }
+};
+
+static_assert(codec<cereal_json>);
+
+}  // namespace tractor::codec

@@ -1,0 +1,50 @@
+// tractor/codec/codec.hpp — the codec policy axis: how messages and payloads become bytes.
+//
+// A codec is a stateless type with four static functions. Messages are encoded whole;
+// payloads (`pld`, `Start.kwargs`) separately, so the envelope can travel without knowing
+// the payload's type and the receiver decodes it against the type it expects. Decoding
+// never throws and never crashes: malformed input is a `wire_errc` value.
+//
+//     std::string frame;
+//     tractor::codec::cereal_binary::encode(tractor::msg::Stop{"c1"}, frame);
+//     auto m = tractor::codec::cereal_binary::decode(std::as_bytes(std::span(frame)));
+//
+// Models: `cereal_binary` (default, compact and fast) and `cereal_json` (readable).
+#pragma once
+
+#include <tractor/codec/detail/envelope.hpp>
+#include <tractor/msg/types.hpp>
+#include <tractor/msg/wire_error.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace tractor::codec {
+
+/// What every codec provides. `encode` appends to `out`.
+template <class C>
+concept codec = requires(const msg::msg& m, std::string& out, std::span<const std::byte> in,
+                         const msg::raw_pld& p, const int& v) {
+  { C::name } -> std::convertible_to<std::string_view>;
+  { C::encode(m, out) } -> std::same_as<void>;
+  { C::decode(in) } -> std::same_as<result<msg::msg>>;
+  { C::template encode_payload<int>(v) } -> std::same_as<msg::raw_pld>;
+  { C::template decode_payload<int>(p) } -> std::same_as<result<int>>;
+};
+
+/// Decodes the payload of the message named `msg_name` (Started, Yield, Return, ...) as a
+/// `T`; a mismatch is `wire_errc::msg_type_error` naming the message, the expected type and
+/// what arrived.
+template <codec C, class T>
+result<T> decode_pld(std::string_view msg_name, const msg::raw_pld& p) {
+  auto r = C::template decode_payload<T>(p);
+  if (r) return r;
+  return error(make_error_code(wire_errc::msg_type_error),
+               "invalid `" + std::string(msg_name) + "` msg payload: expected " +
+                   detail::type_name_of<T>() + ", got " + r.error().message());
+}
+
+}  // namespace tractor::codec

@@ -1,0 +1,175 @@
+#include <tractor/codec/cereal_binary.hpp>
+#include <tractor/codec/cereal_json.hpp>
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+namespace {
+
+using namespace tractor;
+namespace m = tractor::msg;
+
+// -- the concept accepts every model and rejects broken ones ----------------------------
+
+struct missing_decode {
+  static constexpr std::string_view name = "x";
+  static void encode(const m::msg&, std::string&) {}
+  template <class T>
+  static m::raw_pld encode_payload(const T&) { return {}; }
+  template <class T>
+  static result<T> decode_payload(const m::raw_pld&) { return T{}; }
+};
+struct throwing_style_decode : missing_decode {
+  static m::msg decode(std::span<const std::byte>) { return m::Stop{}; }  // not a result
+};
+struct no_payloads {
+  static constexpr std::string_view name = "x";
+  static void encode(const m::msg&, std::string&) {}
+  static result<m::msg> decode(std::span<const std::byte>) { return m::msg(m::Stop{}); }
+};
+static_assert(codec::codec<codec::cereal_binary>);
+static_assert(codec::codec<codec::cereal_json>);
+static_assert(!codec::codec<missing_decode>);
+static_assert(!codec::codec<throwing_style_decode>);
+static_assert(!codec::codec<no_payloads>);
+
+// -- every message type round-trips under every codec -----------------------------------
+
+template <class C>
+std::vector<m::msg> samples() {
+  m::uid caller{"root", "6f1c2b1e-0000-4000-8000-000000000001"};
+  return {
+      m::Aid{"doggy", "6f1c2b1e-0000-4000-8000-000000000001", 4242, std::nullopt, false},
+      m::Aid{"registrar", "u2", 1, true, true},
+      m::SpawnSpec{{{"init_main_from_path", "/bin/x"}},
+                   {{"_is_root", "false"}, {"loglevel", "info"}},
+                   {{"math", "/src/math.cpp"}},
+                   {{"127.0.0.1", std::int64_t{1616}}, {"/run/tractor", std::string("r.sock")}},
+                   std::nullopt},
+      m::Start{"c1", "math", "add", C::encode_payload(std::tuple<int, int>{1, 2}), caller},
+      m::StartAck{"c1", "context"},
+      m::Stop{"c1"},
+      m::CancelAck{"c2", true},
+      m::Error{caller, "ValueError", "RemoteActorError", {caller, {"mid", "u3"}}, "boom",
+               "trace...", std::nullopt, caller, "c1", C::encode_payload(7),
+               std::map<std::string, std::string>{{"pld", "7"}}},
+      m::Started{"c1", C::encode_payload(std::string("ready"))},
+      m::Yield{"c1", C::encode_payload(std::vector<int>{1, 2, 3})},
+      m::Return{"c1", C::encode_payload(3.5)},
+  };
+}
+
+template <class C>
+class codec_test : public ::testing::Test {};
+using codecs = ::testing::Types<codec::cereal_binary, codec::cereal_json>;
+TYPED_TEST_SUITE(codec_test, codecs);
+
+template <class C>
+result<m::msg> roundtrip(const m::msg& in) {
+  std::string bytes;
+  C::encode(in, bytes);
+  return C::decode(std::as_bytes(std::span(bytes)));
+}
+
+TYPED_TEST(codec_test, every_message_type_round_trips) {
+  std::size_t kinds = 0;
+  std::vector<bool> seen(std::variant_size_v<m::msg>);
+  for (const auto& sample : samples<TypeParam>()) {
+    auto back = roundtrip<TypeParam>(sample);
+    ASSERT_TRUE(back) << m::type_name(sample) << ": " << back.error().message();
+    EXPECT_EQ(back.value(), sample) << m::type_name(sample);
+    if (!seen[sample.index()]) ++kinds;
+    seen[sample.index()] = true;
+  }
+  EXPECT_EQ(kinds, std::variant_size_v<m::msg>) << "a message type has no sample";
+}
+
+TYPED_TEST(codec_test, payloads_decode_to_the_expected_type_or_say_why_not) {
+  auto p = TypeParam::encode_payload(std::string("hello"));
+  auto ok = codec::decode_pld<TypeParam, std::string>("Yield", p);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok.value(), "hello");
+
+  auto wrong = codec::decode_pld<TypeParam, std::vector<double>>("Started", p);
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error(), wire_errc::msg_type_error);
+  const std::string text = wrong.error().message();
+  EXPECT_NE(text.find("`Started`"), std::string::npos) << text;
+  EXPECT_NE(text.find("std::vector<double"), std::string::npos) << text;
+
+  auto small = TypeParam::encode_payload(std::int64_t{5});
+  auto narrower = codec::decode_pld<TypeParam, std::string>("Return", small);
+  EXPECT_FALSE(narrower);
+}
+
+TYPED_TEST(codec_test, malformed_frames_are_values) {
+  std::string good;
+  TypeParam::encode(m::msg(m::Stop{"c1"}), good);
+  // Every truncation of a valid frame is refused (or decodes to something; never crashes).
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    auto r = TypeParam::decode(std::as_bytes(std::span(good.data(), n)));
+    if (!r) {
+      EXPECT_EQ(r.error(), wire_errc::malformed_frame);
+    }
+  }
+  std::string garbage = "\xff\xfe garbage {[";
+  auto g = TypeParam::decode(std::as_bytes(std::span(garbage)));
+  ASSERT_FALSE(g);
+  EXPECT_EQ(g.error(), wire_errc::malformed_frame);
+  // Nesting bombs are refused before parsing.
+  std::string deep(100000, '[');
+  EXPECT_FALSE(TypeParam::decode(std::as_bytes(std::span(deep))));
+}
+
+TEST(cereal_binary_test, a_lying_length_never_allocates_beyond_the_frame) {
+  // Start's first field is a string: announce 2^62 bytes of it in a 20-byte frame.
+  std::string frame;
+  frame.push_back(static_cast<char>(2));  // tag of Start
+  std::uint64_t huge = std::uint64_t{1} << 62;
+  frame.append(reinterpret_cast<const char*>(&huge), sizeof(huge));
+  frame.append("abcdefghijk");
+  auto r = codec::cereal_binary::decode(std::as_bytes(std::span(frame)));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("length exceeds the frame"), std::string::npos);
+}
+
+TYPED_TEST(codec_test, random_and_mutated_frames_never_crash) {
+  // Bounded: a fixed seed and count, so the test is fast and repeatable.
+  std::mt19937_64 rng(20261126);
+  std::vector<std::string> valid;
+  for (const auto& s : samples<TypeParam>()) {
+    std::string b;
+    TypeParam::encode(s, b);
+    valid.push_back(std::move(b));
+  }
+  std::size_t decoded = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string frame;
+    if (i % 2 == 0) {
+      frame = valid[rng() % valid.size()];
+      const int edits = 1 + static_cast<int>(rng() % 4);
+      for (int e = 0; e < edits && !frame.empty(); ++e) {
+        const std::size_t at = rng() % frame.size();
+        switch (rng() % 3) {
+          case 0: frame[at] = static_cast<char>(rng()); break;
+          case 1: frame.erase(at, 1 + rng() % 8); break;
+          default: frame.insert(at, 1, static_cast<char>(rng())); break;
+        }
+      }
+    } else {
+      frame.resize(rng() % 64);
+      for (auto& c : frame) c = static_cast<char>(rng());
+    }
+    auto r = TypeParam::decode(std::as_bytes(std::span(frame)));
+    if (r) {
+      ++decoded;
+    } else {
+      EXPECT_EQ(r.error(), wire_errc::malformed_frame);
+    }
+  }
+  ::testing::Test::RecordProperty("decoded", static_cast<int>(decoded));
+}
+
+}  // namespace
