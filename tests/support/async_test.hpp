@@ -22,9 +22,9 @@ namespace tractor::testing {
 /// Runs `main` until it completes and returns its value (rethrowing its exception). Aborts
 /// the test binary if it has not completed within `watchdog`: a hang must never pass.
 template <class T>
-T run_async(boost::asio::awaitable<T> main,
+T run_async(boost::asio::io_context& ctx, boost::asio::awaitable<T> main,
             std::chrono::steady_clock::duration watchdog = std::chrono::seconds(20)) {
-  boost::asio::io_context ctx;
+  ctx.restart();
   std::exception_ptr failure;
   std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> value;
   bool done = false;
@@ -52,6 +52,14 @@ T run_async(boost::asio::awaitable<T> main,
   ctx.run_for(watchdog);
   if (failure) std::rethrow_exception(failure);
   if constexpr (!std::is_void_v<T>) return std::move(*value);
+}
+
+/// The same, on a fresh io_context.
+template <class T>
+T run_async(boost::asio::awaitable<T> main,
+            std::chrono::steady_clock::duration watchdog = std::chrono::seconds(20)) {
+  boost::asio::io_context ctx;
+  return run_async(ctx, std::move(main), watchdog);
 }
 
 }  // namespace tractor::testing

@@ -1,0 +1,117 @@
+// tractor/transport/channel.hpp — a framed, handshaken message channel between two actors.
+//
+// A channel owns one connected socket and speaks tractor's framing: a 4-byte little-endian
+// length, then one encoded message. Concurrent senders never interleave: a send appends its
+// whole frame to a batch, and whichever sender finds no write in progress writes every
+// queued frame in one syscall. Reading parses every complete frame already buffered before
+// it reads again.
+//
+//     auto ch = tractor::transport::channel::make<tractor::codec::cereal_binary>(std::move(sock));
+//     auto peer = co_await ch->handshake(my_aid, 10s);       // tractor's symmetric handshake
+//     tractor::msg::msg stop = tractor::msg::Stop{"c1"};
+//     co_await ch->send(std::move(stop));   // (g++ 12: no braced temporaries in co_await)
+//     auto m = co_await ch->receive();                       // result<msg::msg>
+//
+// Failures are values: `transport_closed` when the peer goes away (also in the middle of a
+// frame), `malformed_frame` for bytes that do not decode (the channel stays usable: framing
+// is intact), `frame_too_large` for a length over the limit (refused before allocating; the
+// channel is then broken, since the stream cannot be resynchronised).
+#pragma once
+
+#include <tractor/codec/codec.hpp>
+#include <tractor/core/cancel_scope.hpp>
+#include <tractor/transport/transport.hpp>
+
+#include <memory>
+
+namespace tractor::transport {
+
+struct channel_options {
+  /// Frames announcing more than this are refused before any allocation.
+  std::size_t max_frame_size = 64u << 20;
+  /// How long `handshake` waits for the peer's `Aid` (tractor's server-side default).
+  clock::duration handshake_timeout = std::chrono::seconds(10);
+};
+
+class channel {
+ public:
+  /// Wraps a connected socket, speaking codec `C`.
+  template <codec::codec C>
+  static std::unique_ptr<channel> make(stream_socket socket, channel_options options = {}) {
+    return std::unique_ptr<channel>(
+        new channel(std::move(socket), options, codec_ops{&C::encode, &C::decode, C::name}));
+  }
+
+  channel(const channel&) = delete;
+  channel& operator=(const channel&) = delete;
+  ~channel() { close(); }
+
+  /// Sends `self` and waits (up to the handshake timeout) for the peer's `Aid`. A peer that
+  /// sends anything else fails with `handshake_failed`, one that sends nothing in time with
+  /// `handshake_timeout`.
+  ///
+  /// Cancellation: interrupted at once (`operation_aborted`).
+  awaitable<result<msg::Aid>> handshake(const msg::Aid& self);
+
+  /// Queues `m` and returns once it has been handed to the kernel (with its batch).
+  ///
+  /// Cancellation: interrupted at once. If a write was under way it may have sent part of a
+  /// frame, so the channel is then broken (`channel_broken` for later sends), as with any
+  /// stream whose send was cancelled midway.
+  awaitable<result<void>> send(msg::msg m);
+
+  /// Receives the next message. One receiver at a time.
+  ///
+  /// Cancellation: interrupted at once; nothing is lost (partial frames stay buffered).
+  awaitable<result<msg::msg>> receive();
+
+  /// Closes the socket; pending and later operations fail. Idempotent.
+  void close() noexcept;
+
+  [[nodiscard]] bool is_open() const noexcept { return socket_.is_open() && !broken_; }
+  /// The peer's identity, once the handshake succeeded.
+  [[nodiscard]] const std::optional<msg::Aid>& peer() const noexcept { return peer_; }
+  [[nodiscard]] std::string_view codec_name() const noexcept { return codec_.name; }
+  [[nodiscard]] stream_socket& socket() noexcept { return socket_; }
+
+ private:
+  struct codec_ops {
+    void (*encode)(const msg::msg&, std::string&);
+    result<msg::msg> (*decode)(std::span<const std::byte>);
+    std::string_view name;
+  };
+
+  channel(stream_socket socket, channel_options options, codec_ops codec)
+      : socket_(std::move(socket)), options_(options), codec_(codec) {}
+
+  awaitable<void> write_batches();
+  /// A complete frame at the head of the buffer, if any; sets `broken_` on a bad length.
+  std::optional<std::span<const std::byte>> next_frame();
+  error broken_error() const;
+
+  stream_socket socket_;
+  channel_options options_;
+  codec_ops codec_;
+  std::optional<msg::Aid> peer_;
+
+  // -- sending: frames queue in out_; the active writer swaps it into writing_ ----------
+  std::string out_;
+  std::string writing_;
+  std::uint64_t batches_started_ = 0;  // batch n holds what was queued before it started
+  std::uint64_t batches_done_ = 0;
+  bool writer_active_ = false;
+  tractor::detail::waiter_list flushed_;
+
+  // -- receiving ---------------------------------------------------------------------------
+  std::vector<std::byte> in_;
+  std::size_t in_begin_ = 0;  // first unconsumed byte
+  std::size_t in_end_ = 0;    // one past the last received byte
+
+  bool broken_ = false;
+  bool closed_locally_ = false;
+  std::optional<error> broken_reason_;
+};
+
+}  // namespace tractor::transport
+
+#include <tractor/transport/impl/channel.hpp>

@@ -1,0 +1,184 @@
+// Definitions for tractor/transport/channel.hpp.
+#pragma once
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include <cstring>
+
+namespace tractor::transport {
+
+inline void channel::close() noexcept {
+  closed_locally_ = true;
+  boost::system::error_code ignored;
+  socket_.shutdown(boost::asio::socket_base::shutdown_both, ignored);
+  socket_.close(ignored);
+  flushed_.notify_all();
+}
+
+inline error channel::broken_error() const {
+  if (broken_reason_) return *broken_reason_;
+  if (closed_locally_) {
+    return error(make_error_code(wire_errc::transport_closed), "channel closed locally");
+  }
+  return error(make_error_code(wire_errc::channel_broken));
+}
+
+inline awaitable<result<msg::Aid>> channel::handshake(const msg::Aid& self) {
+  msg::msg hello = self;
+  auto sent = co_await send(std::move(hello));
+  if (!sent) {
+    co_return error(make_error_code(wire_errc::handshake_failed),
+                    "handshake failed: could not send our Aid: " + sent.error().message());
+  }
+  auto first = co_await fail_after(options_.handshake_timeout, receive());
+  if (!first) {
+    if (first.error() == errc::timeout) {
+      co_return error(make_error_code(wire_errc::handshake_timeout),
+                      "peer sent no Aid within the handshake timeout");
+    }
+    co_return error(make_error_code(wire_errc::handshake_failed),
+                    "peer sent an invalid actor handshake: " + first.error().message());
+  }
+  auto* aid = std::get_if<msg::Aid>(&first.value());
+  if (!aid) {
+    co_return error(make_error_code(wire_errc::handshake_failed),
+                    "peer sent an invalid actor handshake: `" +
+                        std::string(msg::type_name(first.value())) + "` instead of `Aid`");
+  }
+  peer_ = *aid;
+  co_return *aid;
+}
+
+inline awaitable<result<void>> channel::send(msg::msg m) {
+  if (broken_ || !socket_.is_open()) co_return broken_error();
+  const std::size_t start = out_.size();
+  out_.append(4, '\0');
+  codec_.encode(m, out_);
+  const std::size_t size = out_.size() - start - 4;
+  if (size > options_.max_frame_size || size > 0xffff'ffffu) {
+    out_.resize(start);
+    co_return error(make_error_code(wire_errc::frame_too_large),
+                    "a `" + std::string(msg::type_name(m)) + "` of " + std::to_string(size) +
+                        " bytes exceeds the maximum frame size of " +
+                        std::to_string(options_.max_frame_size));
+  }
+  const std::uint32_t le = static_cast<std::uint32_t>(size);  // x86-64: already little-endian
+  std::memcpy(out_.data() + start, &le, 4);
+
+  // Our frame goes out with the next batch to start.
+  const std::uint64_t mine = batches_started_ + 1;
+  while (batches_done_ < mine) {
+    if (broken_ || !socket_.is_open()) co_return broken_error();
+    if (!writer_active_) {
+      co_await write_batches();
+    } else {
+      co_await flushed_.async_wait(boost::asio::use_awaitable);
+    }
+  }
+  co_return success();
+}
+
+inline awaitable<void> channel::write_batches() {
+  writer_active_ = true;
+  std::exception_ptr interrupted;
+  while (!out_.empty() && !broken_) {
+    writing_.clear();
+    std::swap(out_, writing_);
+    ++batches_started_;
+    try {
+      auto [ec, n] = co_await boost::asio::async_write(
+          socket_, boost::asio::buffer(writing_), boost::asio::as_tuple(boost::asio::use_awaitable));
+      if (ec) {
+        // Part of a frame may be on the wire: nothing can be sent after it.
+        broken_ = true;
+        if (ec == boost::asio::error::operation_aborted && !closed_locally_) {
+          broken_reason_ = error(make_error_code(wire_errc::channel_broken),
+                                 "a send was cancelled in the middle of a frame");
+          interrupted = std::make_exception_ptr(
+              boost::system::system_error(boost::asio::error::operation_aborted));
+        } else if (!closed_locally_) {
+          broken_reason_ = detail::socket_error(ec, "send");
+        }
+      } else {
+        ++batches_done_;
+      }
+    } catch (...) {
+      // Refused before the write started (this task was already cancelled): no byte of the
+      // batch went out, so it goes back to the front of the queue for another writer.
+      --batches_started_;
+      writing_ += out_;
+      std::swap(out_, writing_);
+      interrupted = std::current_exception();
+      break;
+    }
+    flushed_.notify_all();
+  }
+  writer_active_ = false;
+  flushed_.notify_all();
+  if (interrupted) std::rethrow_exception(interrupted);
+}
+
+inline std::optional<std::span<const std::byte>> channel::next_frame() {
+  const std::size_t avail = in_end_ - in_begin_;
+  if (avail < 4) return std::nullopt;
+  std::uint32_t size = 0;
+  std::memcpy(&size, in_.data() + in_begin_, 4);
+  if (size > options_.max_frame_size) {
+    broken_ = true;
+    broken_reason_ = error(make_error_code(wire_errc::frame_too_large),
+                           "peer announced a frame of " + std::to_string(size) +
+                               " bytes; the maximum is " + std::to_string(options_.max_frame_size));
+    return std::nullopt;
+  }
+  if (avail - 4 < size) return std::nullopt;
+  std::span<const std::byte> frame(in_.data() + in_begin_ + 4, size);
+  in_begin_ += 4 + size;
+  return frame;
+}
+
+inline awaitable<result<msg::msg>> channel::receive() {
+  for (;;) {
+    if (auto frame = next_frame()) {
+      auto m = codec_.decode(*frame);
+      if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+      co_return m;
+    }
+    if (broken_ || !socket_.is_open()) co_return broken_error();
+
+    // Make room: drop consumed bytes, then grow to hold at least the frame being read.
+    if (in_begin_ > 0) {
+      std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+      in_end_ -= in_begin_;
+      in_begin_ = 0;
+    }
+    std::size_t want = 64 * 1024;
+    if (in_end_ >= 4) {
+      std::uint32_t size = 0;
+      std::memcpy(&size, in_.data(), 4);
+      want = std::max(want, std::size_t{size} + 4);
+    }
+    if (in_.size() < want) in_.resize(want);
+    if (in_.size() == in_end_) in_.resize(in_.size() * 2);
+
+    auto [ec, n] = co_await socket_.async_read_some(
+        boost::asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+        boost::asio::as_tuple(boost::asio::use_awaitable));
+    in_end_ += n;
+    if (ec == boost::asio::error::operation_aborted && !closed_locally_) throw_cancelled();
+    if (ec) {
+      if (closed_locally_) co_return broken_error();
+      auto e = detail::socket_error(ec, "receive");
+      if (in_end_ > in_begin_ && e == wire_errc::transport_closed) {
+        e = error(make_error_code(wire_errc::transport_closed),
+                  "peer closed the connection in the middle of a frame (" +
+                      std::to_string(in_end_ - in_begin_) + " bytes of it received)");
+      }
+      broken_ = true;
+      broken_reason_ = e;
+      co_return e;
+    }
+  }
+}
+
+}  // namespace tractor::transport

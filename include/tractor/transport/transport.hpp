@@ -1,0 +1,115 @@
+// tractor/transport/transport.hpp — the transport policy axis: where actors listen and how
+// they connect. Both models produce the same kind of socket (a generic stream socket), so
+// framing, handshakes and everything above are written once, without templates.
+//
+//     auto l = tractor::transport::uds::listen(ex, tractor::transport::uds::bind_addr("worker"));
+//     auto s = co_await tractor::transport::uds::connect(ex, l.value().address());
+//
+// Models: `uds` (socket files in a per-user runtime directory) and `tcp` (IPv4/IPv6, with
+// TCP_NODELAY).
+#pragma once
+
+#include <tractor/core/nursery.hpp>
+#include <tractor/transport/multiaddr.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/basic_socket_acceptor.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <concepts>
+#include <string_view>
+
+#include <unistd.h>
+
+namespace tractor::transport {
+
+/// The socket every transport produces.
+using stream_socket = boost::asio::generic::stream_protocol::socket;
+/// A listening socket of any family.
+using acceptor_socket = boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol>;
+
+/// A listening socket. Closing it (or destroying it) stops accepting and, for UNIX sockets,
+/// removes the socket file.
+class listener {
+ public:
+  listener(acceptor_socket acceptor, multiaddr address)
+      : acceptor_(std::move(acceptor)), address_(std::move(address)) {}
+  listener(listener&&) noexcept = default;
+  listener& operator=(listener&& other) noexcept {
+    if (this != &other) {
+      close();
+      acceptor_ = std::move(other.acceptor_);
+      address_ = std::move(other.address_);
+    }
+    return *this;
+  }
+  ~listener() { close(); }
+
+  /// The address peers connect to (with the port the OS chose, for TCP port 0).
+  [[nodiscard]] const multiaddr& address() const noexcept { return address_; }
+
+  /// Accepts one connection.
+  ///
+  /// Cancellation: interrupted at once (`operation_aborted`); the listener keeps working.
+  awaitable<result<stream_socket>> accept();
+
+  /// Stops listening and removes the socket file (UDS). Idempotent.
+  void close() noexcept;
+
+  [[nodiscard]] bool is_open() const noexcept { return acceptor_.is_open(); }
+
+ private:
+  acceptor_socket acceptor_;
+  multiaddr address_;
+};
+
+/// What every transport provides.
+template <class T>
+concept transport = requires(const boost::asio::any_io_executor& ex, const multiaddr& a,
+                             std::string_view actor_name) {
+  { T::name } -> std::convertible_to<std::string_view>;
+  { T::accepts(a) } -> std::same_as<bool>;
+  { T::bind_addr(actor_name) } -> std::same_as<multiaddr>;
+  { T::listen(ex, a) } -> std::same_as<result<listener>>;
+  { T::connect(ex, a) } -> std::same_as<awaitable<result<stream_socket>>>;
+};
+
+namespace detail {
+
+/// Maps a socket error to a wire error: EOF and resets mean the peer is gone.
+inline error socket_error(const boost::system::error_code& ec, std::string_view what) {
+  namespace ae = boost::asio::error;
+  if (ec == ae::eof || ec == ae::connection_reset || ec == ae::broken_pipe ||
+      ec == ae::connection_aborted) {
+    return error(make_error_code(wire_errc::transport_closed),
+                 std::string(what) + ": peer closed the connection (" + ec.message() + ")");
+  }
+  return error(ec, std::string(what) + ": " + ec.message());
+}
+
+}  // namespace detail
+
+// -- definitions -------------------------------------------------------------------------
+
+inline awaitable<result<stream_socket>> listener::accept() {
+  auto [ec, sock] = co_await acceptor_.async_accept(
+      boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (ec == boost::asio::error::operation_aborted && acceptor_.is_open()) throw_cancelled();
+  if (ec) co_return detail::socket_error(ec, "accept on " + address_.str());
+  if (address_.proto() == multiaddr::protocol::tcp) {
+    boost::system::error_code ignored;
+    sock.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+  }
+  co_return std::move(sock);
+}
+
+inline void listener::close() noexcept {
+  if (!acceptor_.is_open()) return;
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  if (address_.proto() == multiaddr::protocol::unix_socket) ::unlink(address_.path().c_str());
+}
+
+}  // namespace tractor::transport

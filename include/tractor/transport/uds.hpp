@@ -1,0 +1,122 @@
+// tractor/transport/uds.hpp — UNIX-domain stream sockets.
+//
+// Socket files live in a per-user runtime directory: `$XDG_RUNTIME_DIR/tractor`, or
+// `/tmp/tractor-<uid>` when that is unset (as inside `bazel test`). The directory is created
+// mode 0700 and must belong to us; socket files are made 0600 and removed when their
+// listener closes. An actor's socket is `<name>@<pid>.sock`; a name that is unsafe in a path
+// or would make it too long for `sun_path` is replaced by a hash of it (tractor's rule).
+#pragma once
+
+#include <tractor/transport/transport.hpp>
+
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include <cstdlib>
+#include <functional>
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+namespace tractor::transport {
+
+struct uds {
+  static constexpr std::string_view name = "uds";
+
+  /// The runtime directory, created 0700 if missing. Fails if it is not a directory we own.
+  static result<std::string> runtime_dir();
+
+  /// `<runtime dir>/<name>@<pid>.sock`, hashed when `actor_name` is unsafe or too long.
+  static multiaddr bind_addr(std::string_view actor_name);
+
+  static bool accepts(const multiaddr& a) { return a.proto() == multiaddr::protocol::unix_socket; }
+
+  /// Binds and listens; a stale socket file left by a dead process is replaced.
+  static result<listener> listen(const boost::asio::any_io_executor& ex, const multiaddr& a);
+
+  /// Connects. Cancellation: interrupted at once (`operation_aborted`).
+  static awaitable<result<stream_socket>> connect(const boost::asio::any_io_executor& ex,
+                                                  const multiaddr& a);
+};
+
+static_assert(transport<uds>);
+
+// -- definitions -------------------------------------------------------------------------
+
+inline result<std::string> uds::runtime_dir() {
+  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+  std::string dir = (xdg && *xdg) ? std::string(xdg) + "/tractor"
+                                  : "/tmp/tractor-" + std::to_string(::getuid());
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return error(boost::system::error_code(errno, boost::system::system_category()),
+                 "cannot create runtime dir " + dir);
+  }
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid()) {
+    return error(make_error_code(boost::system::errc::permission_denied),
+                 "runtime dir " + dir + " is not a directory owned by this user");
+  }
+  if ((st.st_mode & 0777) != 0700) ::chmod(dir.c_str(), 0700);
+  return dir;
+}
+
+inline multiaddr uds::bind_addr(std::string_view actor_name) {
+  auto dir = runtime_dir();
+  const std::string base = dir ? dir.value() : "/tmp";
+  const std::string pid = std::to_string(::getpid());
+  std::string path = base + "/" + std::string(actor_name) + "@" + pid + ".sock";
+  const bool unsafe = actor_name.empty() || actor_name.find('/') != std::string_view::npos ||
+                      actor_name.find('\0') != std::string_view::npos;
+  if (unsafe || path.size() >= sizeof(sockaddr_un::sun_path)) {
+    path = fmt::format("{}/actor.{:016x}@{}.sock", base, std::hash<std::string_view>{}(actor_name),
+                       pid);
+  }
+  return multiaddr::unix_socket(std::move(path));
+}
+
+inline result<listener> uds::listen(const boost::asio::any_io_executor& ex, const multiaddr& a) {
+  if (!accepts(a)) {
+    return error(make_error_code(wire_errc::unsupported_address), "uds cannot listen on " + a.str());
+  }
+  if (a.path().size() >= sizeof(sockaddr_un::sun_path)) {
+    return error(make_error_code(wire_errc::bad_address), "socket path too long: " + a.path());
+  }
+  acceptor_socket acc(ex);
+  boost::system::error_code ec;
+  const boost::asio::local::stream_protocol::endpoint ep(a.path());
+  acc.open(boost::asio::generic::stream_protocol(AF_UNIX, 0), ec);
+  if (!ec) {
+    acc.bind(ep, ec);
+    if (ec == boost::asio::error::address_in_use) {
+      // Someone's file: live listener or stale leftover? Only a refused connect proves stale.
+      boost::asio::local::stream_protocol::socket probe(ex);
+      boost::system::error_code probe_ec;
+      probe.connect(ep, probe_ec);
+      if (probe_ec == boost::asio::error::connection_refused) {
+        ::unlink(a.path().c_str());
+        ec.clear();
+        acc.bind(ep, ec);
+      }
+    }
+  }
+  if (!ec) ::chmod(a.path().c_str(), 0600);
+  if (!ec) acc.listen(boost::asio::socket_base::max_listen_connections, ec);
+  if (ec) return error(ec, "cannot listen on " + a.str() + ": " + ec.message());
+  return listener(std::move(acc), a);
+}
+
+inline awaitable<result<stream_socket>> uds::connect(const boost::asio::any_io_executor& ex,
+                                                     const multiaddr& a) {
+  if (!accepts(a)) {
+    co_return error(make_error_code(wire_errc::unsupported_address),
+                    "uds cannot connect to " + a.str());
+  }
+  stream_socket sock(ex);
+  const boost::asio::local::stream_protocol::endpoint ep(a.path());
+  auto [ec] = co_await sock.async_connect(ep, boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (ec == boost::asio::error::operation_aborted) throw_cancelled();
+  if (ec) co_return error(ec, "cannot connect to " + a.str() + ": " + ec.message());
+  co_return std::move(sock);
+}
+
+}  // namespace tractor::transport

@@ -1,0 +1,439 @@
+#include <tractor/transport/channel.hpp>
+
+#include "tests/support/async_test.hpp"
+
+#include <tractor/codec/cereal_binary.hpp>
+#include <tractor/codec/cereal_json.hpp>
+#include <tractor/core/event.hpp>
+#include <tractor/transport/tcp.hpp>
+#include <tractor/transport/uds.hpp>
+
+#include <boost/asio/write.hpp>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace tractor;
+using tractor::testing::run_async;
+namespace m = tractor::msg;
+namespace tp = tractor::transport;
+
+template <class T, class C>
+struct combo {
+  using transport = T;
+  using codec = C;
+};
+
+template <class Combo>
+class channel_test : public ::testing::Test {
+ protected:
+  using T = typename Combo::transport;
+  using C = typename Combo::codec;
+
+  // Unique per test, so parallel and repeated runs never share a socket file.
+  tp::multiaddr fresh_addr() {
+    static std::mt19937_64 rng(std::random_device{}());
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    return T::bind_addr(std::string(info->name()).substr(0, 20) + "-" + std::to_string(rng() % 1000000));
+  }
+
+  static m::Aid aid(std::string name) {
+    return m::Aid{std::move(name), "uuid-" + std::to_string(::getpid()), ::getpid(), false, false};
+  }
+
+  std::unique_ptr<tp::channel> wrap(tp::stream_socket s, tp::channel_options o = {}) {
+    return tp::channel::make<C>(std::move(s), o);
+  }
+
+  // Connects a raw socket (no handshake) to `l`.
+  awaitable<tp::stream_socket> raw_connect(tp::listener& l) {
+    auto s = co_await T::connect(co_await boost::asio::this_coro::executor, l.address());
+    EXPECT_TRUE(s) << s.error().message();
+    co_return std::move(s).value();
+  }
+
+  // A connected, handshaken pair of channels.
+  awaitable<std::pair<std::unique_ptr<tp::channel>, std::unique_ptr<tp::channel>>> pair(
+      tp::listener& l, tp::channel_options o = {}) {
+    auto client = wrap(co_await raw_connect(l), o);
+    auto accepted = co_await l.accept();
+    EXPECT_TRUE(accepted);
+    auto server = wrap(std::move(accepted).value(), o);
+    std::optional<result<m::Aid>> from_server;
+    auto n = co_await open_nursery([&](nursery& nur) -> awaitable<void> {
+      nur.start_soon([&]() -> awaitable<void> { from_server = co_await server->handshake(aid("server")); });
+      auto from_client = co_await client->handshake(aid("client"));
+      EXPECT_TRUE(from_client) << from_client.error().message();
+    });
+    EXPECT_TRUE(n);
+    EXPECT_TRUE(from_server && *from_server);
+    co_return std::pair{std::move(client), std::move(server)};
+  }
+
+  tp::listener listen() {
+    auto ex = boost::asio::any_io_executor(ctx_.get_executor());
+    auto l = T::listen(ex, fresh_addr());
+    EXPECT_TRUE(l) << l.error().message();
+    return std::move(l).value();
+  }
+
+  boost::asio::io_context ctx_;
+};
+
+using combos = ::testing::Types<combo<tp::uds, codec::cereal_binary>, combo<tp::uds, codec::cereal_json>,
+                                combo<tp::tcp, codec::cereal_binary>, combo<tp::tcp, codec::cereal_json>>;
+TYPED_TEST_SUITE(channel_test, combos);
+
+template <class Codec>
+std::vector<m::msg> every_message() {
+  m::uid me{"a", "u1"};
+  return {m::Aid{"a", "u1", 1, true, false},
+          m::SpawnSpec{{}, {{"loglevel", "info"}}, {{"ns", "path"}}, {{"127.0.0.1", std::int64_t{1616}}}, std::nullopt},
+          m::Start{"c1", "ns", "f", Codec::encode_payload(std::tuple<int, std::string>{1, "x"}), me},
+          m::StartAck{"c1", "asyncfunc"},
+          m::Stop{"c1"},
+          m::CancelAck{"c1", true},
+          m::Error{me, "E", "RemoteActorError", {me}, "m", "tb", std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt},
+          m::Started{"c1", Codec::encode_payload(1)},
+          m::Yield{"c1", Codec::encode_payload(std::string(100000, 'y'))},
+          m::Return{"c1", Codec::encode_payload(std::vector<int>{1, 2})}};
+}
+
+TYPED_TEST(channel_test, handshake_then_every_message_type_both_ways) {
+  using Codec = typename TestFixture::C;
+  auto l = this->listen();
+  run_async(this->ctx_, [&]() -> awaitable<void> {
+    auto [client, server] = co_await this->pair(l);
+    EXPECT_EQ(client->peer()->name, "server");
+    EXPECT_EQ(server->peer()->name, "client");
+    for (const auto& sample : every_message<Codec>()) {
+      EXPECT_TRUE(co_await client->send(sample));
+      auto got = co_await server->receive();
+      EXPECT_TRUE(got && got.value() == sample) << m::type_name(sample);
+      EXPECT_TRUE(co_await server->send(sample));
+      auto back = co_await client->receive();
+      EXPECT_TRUE(back && back.value() == sample) << m::type_name(sample);
+    }
+  }(), 30s);
+}
+
+TYPED_TEST(channel_test, concurrent_senders_never_interleave) {
+  auto l = this->listen();
+  run_async(this->ctx_, [&]() -> awaitable<void> {
+    auto [client, server] = co_await this->pair(l);
+    std::vector<int> seen(4, 0);
+    auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      for (int t = 0; t < 4; ++t) {
+        n.start_soon([&, t]() -> awaitable<void> {
+          for (int i = 0; i < 200; ++i) {
+            m::msg out = m::Stop{std::to_string(t) + ":" + std::to_string(i) + std::string(t * 50, '.')};
+            auto s = co_await client->send(std::move(out));
+            EXPECT_TRUE(s);
+          }
+        });
+      }
+      for (int k = 0; k < 800; ++k) {
+        auto got = co_await server->receive();
+        if (!got) {
+          ADD_FAILURE() << got.error().message();
+          co_return;
+        }
+        const auto& cid = std::get<m::Stop>(got.value()).cid;
+        const int t = cid[0] - '0';
+        // Per sender, order is kept.
+        EXPECT_EQ(cid.substr(2, cid.find('.') == std::string::npos ? std::string::npos : cid.find('.') - 2),
+                  std::to_string(seen[t]++));
+      }
+    });
+    EXPECT_TRUE(r) << r.error().message();
+    EXPECT_EQ(seen, (std::vector<int>{200, 200, 200, 200}));
+  }());
+}
+
+TYPED_TEST(channel_test, handshake_failures_are_clear_errors) {
+  auto l = this->listen();
+  run_async(this->ctx_, [&]() -> awaitable<void> {
+    // Wrong first message.
+    {
+      auto client = this->wrap(co_await this->raw_connect(l));
+      auto accepted = co_await l.accept();
+      auto server = this->wrap(std::move(accepted).value());
+      m::msg not_aid = m::Stop{"not-an-aid"};
+      EXPECT_TRUE(co_await client->send(std::move(not_aid)));
+      auto r = co_await server->handshake(this->aid("server"));
+      EXPECT_FALSE(r);
+      EXPECT_EQ(r.error(), wire_errc::handshake_failed);
+      EXPECT_NE(r.error().message().find("`Stop` instead of `Aid`"), std::string::npos) << r.error().message();
+    }
+    // Nothing at all within the (short) timeout.
+    {
+      tp::channel_options quick;
+      quick.handshake_timeout = 20ms;
+      auto client = this->wrap(co_await this->raw_connect(l));
+      auto accepted = co_await l.accept();
+      auto server = this->wrap(std::move(accepted).value(), quick);
+      auto r = co_await server->handshake(this->aid("server"));
+      EXPECT_FALSE(r);
+      EXPECT_EQ(r.error(), wire_errc::handshake_timeout);
+    }
+    // The peer hangs up instead.
+    {
+      auto client = this->wrap(co_await this->raw_connect(l));
+      auto accepted = co_await l.accept();
+      auto server = this->wrap(std::move(accepted).value());
+      client->close();
+      auto r = co_await server->handshake(this->aid("server"));
+      EXPECT_FALSE(r);
+      EXPECT_EQ(r.error(), wire_errc::handshake_failed);
+    }
+  }());
+}
+
+// Writes `bytes` raw, then (optionally) hangs up.
+awaitable<void> write_raw(tp::stream_socket& s, std::string bytes) {
+  co_await boost::asio::async_write(s, boost::asio::buffer(bytes), boost::asio::use_awaitable);
+}
+
+std::string frame_of(std::string body) {
+  std::uint32_t n = static_cast<std::uint32_t>(body.size());
+  return std::string(reinterpret_cast<const char*>(&n), 4) + body;
+}
+
+TYPED_TEST(channel_test, bad_input_gives_clear_errors_and_the_listener_keeps_serving) {
+  using Codec = typename TestFixture::C;
+  auto l = this->listen();
+  run_async(this->ctx_, [&]() -> awaitable<void> {
+    std::vector<std::string> outcomes;
+    int good_served = 0;
+    event server_done;
+    auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      // The server: each peer in its own task; a misbehaving one never stops the loop.
+      n.start_soon([&]() -> awaitable<void> {
+        for (int peers = 0; peers < 6; ++peers) {
+          auto s = co_await l.accept();
+          if (!s) co_return;
+          n.start_soon([&, ch = std::shared_ptr<tp::channel>(this->wrap(std::move(s).value()))]() -> awaitable<void> {
+            auto hs = co_await ch->handshake(this->aid("server"));
+            if (!hs) {
+              outcomes.push_back(std::string(hs.error().code().category().name()) + ":" + hs.error().message());
+              co_return;
+            }
+            for (;;) {
+              auto got = co_await ch->receive();
+              if (!got) {
+                outcomes.push_back(got.error().message());
+                if (!ch->is_open()) co_return;
+                continue;  // a malformed frame leaves the channel usable
+              }
+              if (auto* y = std::get_if<m::Yield>(&got.value())) {
+                auto v = codec::decode_pld<Codec, int>("Yield", y->pld);
+                if (!v) {
+                  outcomes.push_back(v.error().message());
+                  continue;
+                }
+                ++good_served;
+                m::msg reply = m::Yield{y->cid, Codec::encode_payload(v.value() + 1)};
+                (void)co_await ch->send(std::move(reply));
+              }
+            }
+          });
+        }
+        server_done.set();
+      });
+
+      std::string hello;
+      Codec::encode(m::msg(this->aid("raw")), hello);
+      // 1. Truncated: half a frame, then hang up.
+      {
+        auto s = co_await this->raw_connect(l);
+        co_await write_raw(s, frame_of(hello));
+        std::string stop;
+        Codec::encode(m::msg(m::Stop{"c"}), stop);
+        co_await write_raw(s, frame_of(stop).substr(0, 6));
+      }
+      // 2. Garbage bytes in a well-formed frame, then a good frame on the same channel.
+      {
+        auto s = co_await this->raw_connect(l);
+        co_await write_raw(s, frame_of(hello) + frame_of("\x07garbage{[") );
+        std::string y;
+        Codec::encode(m::msg(m::Yield{"c2", Codec::encode_payload(41)}), y);
+        co_await write_raw(s, frame_of(y));
+        // Wait for the reply so the good frame is known to have been served.
+        auto ch = this->wrap(std::move(s));
+        auto aid_back = co_await ch->receive();
+        EXPECT_TRUE(aid_back);
+        auto reply = co_await ch->receive();
+        EXPECT_TRUE(reply && std::holds_alternative<m::Yield>(reply.value()));
+      }
+      // 3. An absurd length prefix.
+      {
+        auto s = co_await this->raw_connect(l);
+        co_await write_raw(s, frame_of(hello) + std::string("\xff\xff\xff\x7f", 4));
+      }
+      // 4. Wrong first message.
+      {
+        auto s = co_await this->raw_connect(l);
+        std::string start;
+        Codec::encode(m::msg(m::StartAck{"c", "asyncfunc"}), start);
+        co_await write_raw(s, frame_of(start));
+      }
+      // 5. A payload of the wrong type, then a well-behaved peer.
+      {
+        auto client = this->wrap(co_await this->raw_connect(l));
+        EXPECT_TRUE(co_await client->handshake(this->aid("typed")));
+        m::msg wrong_type = m::Yield{"c3", Codec::encode_payload(std::string("not an int"))};
+        m::msg right_type = m::Yield{"c4", Codec::encode_payload(1)};
+        EXPECT_TRUE(co_await client->send(std::move(wrong_type)));
+        EXPECT_TRUE(co_await client->send(std::move(right_type)));
+        auto reply = co_await client->receive();
+        EXPECT_TRUE(reply);
+        if (reply) {
+          auto v = codec::decode_pld<Codec, int>("Yield", std::get<m::Yield>(reply.value()).pld);
+          EXPECT_EQ(v.value(), 2);
+        }
+      }
+      // 6. A well-behaved peer, last: served as if nothing had happened.
+      {
+        auto client = this->wrap(co_await this->raw_connect(l));
+        EXPECT_TRUE(co_await client->handshake(this->aid("good")));
+        m::msg item = m::Yield{"c5", Codec::encode_payload(99)};
+        EXPECT_TRUE(co_await client->send(std::move(item)));
+        auto reply = co_await client->receive();
+        EXPECT_TRUE(reply);
+        client->close();
+      }
+      co_await server_done.wait();
+      n.cancel();
+    });
+    EXPECT_TRUE(r) << r.error().message();
+    EXPECT_EQ(good_served, 3);
+    auto has = [&](std::string_view text) {
+      for (auto& o : outcomes) {
+        if (o.find(text) != std::string::npos) return true;
+      }
+      return false;
+    };
+    EXPECT_TRUE(has("in the middle of a frame")) << ::testing::PrintToString(outcomes);
+    EXPECT_TRUE(has("malformed frame")) << ::testing::PrintToString(outcomes);
+    EXPECT_TRUE(has("maximum is")) << ::testing::PrintToString(outcomes);
+    EXPECT_TRUE(has("`StartAck` instead of `Aid`")) << ::testing::PrintToString(outcomes);
+    EXPECT_TRUE(has("invalid `Yield` msg payload: expected int")) << ::testing::PrintToString(outcomes);
+  }(), 30s);
+}
+
+TYPED_TEST(channel_test, oversized_sends_are_refused_and_the_channel_stays_usable) {
+  using Codec = typename TestFixture::C;
+  auto l = this->listen();
+  run_async(this->ctx_, [&]() -> awaitable<void> {
+    tp::channel_options small;
+    small.max_frame_size = 1024;
+    auto [client, server] = co_await this->pair(l, small);
+    m::msg too_big = m::Yield{"c", Codec::encode_payload(std::string(4096, 'x'))};
+    auto big = co_await client->send(std::move(too_big));
+    EXPECT_FALSE(big);
+    EXPECT_EQ(big.error(), wire_errc::frame_too_large);
+    m::msg stop = m::Stop{"c"};
+    EXPECT_TRUE(co_await client->send(std::move(stop)));
+    auto got = co_await server->receive();
+    EXPECT_TRUE(got && std::holds_alternative<m::Stop>(got.value()));
+  }());
+}
+
+TYPED_TEST(channel_test, a_vanished_peer_is_transport_closed_and_receive_is_cancellable) {
+  auto l = this->listen();
+  run_async(this->ctx_, [&]() -> awaitable<void> {
+    auto [client, server] = co_await this->pair(l);
+    auto nothing = co_await move_on_after(5ms, server->receive());
+    EXPECT_FALSE(nothing.has_value());
+    client.reset();  // destroying a channel closes it
+    auto r = co_await server->receive();
+    EXPECT_FALSE(r);
+    EXPECT_EQ(r.error(), wire_errc::transport_closed);
+    EXPECT_FALSE(co_await server->receive());  // and again, every time
+  }());
+}
+
+// -- addresses and transports --------------------------------------------------------------
+
+TEST(multiaddr_test, parses_and_prints_every_form) {
+  for (std::string text : {"/ip4/127.0.0.1/tcp/1616", "/ip6/::1/tcp/0", "/unix/tmp/tractor-0/a@1.sock"}) {
+    auto a = tp::multiaddr::parse(text);
+    ASSERT_TRUE(a) << text << ": " << a.error().message();
+    EXPECT_EQ(a.value().str(), text);
+    auto w = tp::multiaddr::from_wire(a.value().to_wire());
+    ASSERT_TRUE(w);
+    EXPECT_EQ(w.value(), a.value());
+  }
+  for (std::string bad : {"", "ip4/1.2.3.4/tcp/1", "/ip4/localhost/tcp/1", "/ip4/::1/tcp/1",
+                          "/ip4/1.2.3.4/tcp/70000", "/ip4/1.2.3.4/tcp/x", "/unix", "/foo/bar"}) {
+    auto a = tp::multiaddr::parse(bad);
+    ASSERT_FALSE(a) << bad;
+    EXPECT_EQ(a.error(), wire_errc::bad_address) << bad;
+  }
+  auto udp = tp::multiaddr::parse("/ip4/127.0.0.1/udp/1616");
+  ASSERT_FALSE(udp);
+  EXPECT_EQ(udp.error(), wire_errc::unsupported_address);
+}
+
+struct no_connect {
+  static constexpr std::string_view name = "x";
+  static bool accepts(const tp::multiaddr&) { return true; }
+  static tp::multiaddr bind_addr(std::string_view) { return {}; }
+  static result<tp::listener> listen(const boost::asio::any_io_executor&, const tp::multiaddr&);
+};
+static_assert(tp::transport<tp::uds>);
+static_assert(tp::transport<tp::tcp>);
+static_assert(!tp::transport<no_connect>);
+
+TEST(uds_test, socket_files_are_private_and_removed_on_close) {
+  boost::asio::io_context ctx;
+  auto dir = tp::uds::runtime_dir();
+  ASSERT_TRUE(dir);
+  EXPECT_EQ(std::filesystem::status(dir.value()).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_all);
+  auto addr = tp::uds::bind_addr("uds_test-" + std::to_string(::getpid()));
+  {
+    auto l = tp::uds::listen(ctx.get_executor(), addr);
+    ASSERT_TRUE(l) << l.error().message();
+    EXPECT_TRUE(std::filesystem::exists(addr.path()));
+    EXPECT_EQ(std::filesystem::status(addr.path()).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  }
+  EXPECT_FALSE(std::filesystem::exists(addr.path())) << "listener left its socket file behind";
+  // Unsafe or overlong names are hashed into a safe, short file name.
+  auto hashed = tp::uds::bind_addr(std::string(300, 'n') + "/../x");
+  EXPECT_LT(hashed.path().size(), 108u);
+  EXPECT_NE(hashed.path().find("/actor."), std::string::npos);
+  // Listening on a TCP address is refused clearly.
+  auto wrong = tp::uds::listen(ctx.get_executor(), tp::tcp::bind_addr("x"));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error(), wire_errc::unsupported_address);
+}
+
+TEST(tcp_test, listens_on_ipv4_and_ipv6_loopback) {
+  boost::asio::io_context ctx;
+  for (auto text : {"/ip4/127.0.0.1/tcp/0", "/ip6/::1/tcp/0"}) {
+    auto l = tp::tcp::listen(ctx.get_executor(), tp::multiaddr::parse(text).value());
+    ASSERT_TRUE(l) << l.error().message();
+    EXPECT_NE(l.value().address().port(), 0);
+    auto r = run_async(ctx, [&]() -> awaitable<bool> {
+      auto s = co_await tp::tcp::connect(co_await boost::asio::this_coro::executor, l.value().address());
+      co_return s.has_value();
+    }());
+    EXPECT_TRUE(r);
+  }
+  auto refused = run_async(ctx, [&]() -> awaitable<result<tp::stream_socket>> {
+    auto l = tp::tcp::listen(ctx.get_executor(), tp::tcp::bind_addr("x")).value();
+    auto addr = l.address();
+    l.close();
+    co_return co_await tp::tcp::connect(co_await boost::asio::this_coro::executor, addr);
+  }());
+  EXPECT_FALSE(refused);
+}
+
+}  // namespace
