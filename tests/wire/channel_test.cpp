@@ -155,6 +155,34 @@ TYPED_TEST(channel_test, concurrent_senders_never_interleave) {
   }());
 }
 
+TYPED_TEST(channel_test, a_writer_task_batches_a_single_producer) {
+  auto l = this->listen();
+  run_async(this->ctx_, [&]() -> awaitable<void> {
+    tp::channel_options o;
+    o.send_high_water = 4096;  // small, so back-pressure is exercised too
+    auto [client, server] = co_await this->pair(l, o);
+    auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon(client->run_writer());
+      n.start_soon([&]() -> awaitable<void> {
+        for (int i = 0; i < 2000; ++i) {
+          m::msg item = m::Stop{std::to_string(i)};
+          EXPECT_TRUE(co_await client->send(std::move(item)));
+        }
+      });
+      for (int i = 0; i < 2000; ++i) {
+        auto got = co_await server->receive();
+        EXPECT_TRUE(got && std::get<m::Stop>(got.value()).cid == std::to_string(i));
+      }
+      n.cancel();  // the writer runs until cancelled
+    });
+    EXPECT_TRUE(r) << r.error().message();
+    // With the writer gone, sends write inline again.
+    m::msg after = m::Stop{"after"};
+    EXPECT_TRUE(co_await client->send(std::move(after)));
+    EXPECT_TRUE(co_await server->receive());
+  }());
+}
+
 TYPED_TEST(channel_test, handshake_failures_are_clear_errors) {
   auto l = this->listen();
   run_async(this->ctx_, [&]() -> awaitable<void> {

@@ -13,14 +13,20 @@ namespace tractor::codec {
 struct cereal_binary {
   static constexpr std::string_view name = "cereal_binary";
 
+  // Envelopes reuse one archive per thread: building a cereal archive (its tracking maps) per
+  // message cost more than encoding a small message. Safe because envelope types use neither
+  // class versions nor shared pointers, the only state cereal keeps across calls.
   static void encode(const msg::msg& m, std::string& out) {
-    detail::binary_output ar(out);
+    static thread_local std::string unused;
+    static thread_local detail::binary_output ar(unused);
+    ar.retarget(out);
     detail::save_envelope<detail::binary_output, false>(ar, m);
   }
 
   static result<msg::msg> decode(std::span<const std::byte> in) {
+    static thread_local detail::binary_input ar(std::span<const std::byte>{});
+    ar.retarget(in);
     try {
-      detail::binary_input ar(in);
       auto m = detail::load_envelope<detail::binary_input, false>(ar);
       if (ar.remaining() != 0) {
         return error(make_error_code(wire_errc::malformed_frame),

@@ -151,14 +151,21 @@ using msg = std::variant<Aid, SpawnSpec, Start, StartAck, Stop, CancelAck, Error
 // -- serialization (cereal), field by field with tractor's names -------------------------
 
 // A payload is one value in every archive: a byte string (in text archives, the payload's
-// own encoding as a string).
+// own encoding as a string, rather than an object wrapping it).
 template <class Archive>
+  requires cereal::traits::is_text_archive<Archive>::value
 std::string save_minimal(const Archive&, const raw_pld& p) {
   return p.bytes;
 }
 template <class Archive>
+  requires cereal::traits::is_text_archive<Archive>::value
 void load_minimal(const Archive&, raw_pld& p, const std::string& bytes) {
   p.bytes = bytes;
+}
+template <class Archive>
+  requires(!cereal::traits::is_text_archive<Archive>::value)
+void serialize(Archive& ar, raw_pld& p) {
+  ar(p.bytes);  // binary archives: no copy
 }
 
 template <class Archive>

@@ -27,6 +27,9 @@
 namespace tractor::transport {
 
 struct channel_options {
+  /// With a writer task running (`run_writer`), sends return once their frame is queued, until
+  /// this many bytes are waiting; then they wait for the writer (back-pressure).
+  std::size_t send_high_water = 1u << 20;
   /// Frames announcing more than this are refused before any allocation.
   std::size_t max_frame_size = 64u << 20;
   /// How long `handshake` waits for the peer's `Aid` (tractor's server-side default).
@@ -53,12 +56,32 @@ class channel {
   /// Cancellation: interrupted at once (`operation_aborted`).
   awaitable<result<msg::Aid>> handshake(const msg::Aid& self);
 
-  /// Queues `m` and returns once it has been handed to the kernel (with its batch).
+  /// Sends `m`. Without a writer task, returns once the frame has been handed to the kernel
+  /// (with whatever else was queued meanwhile: one write for the batch). With `run_writer`
+  /// running, returns as soon as the frame is queued (below the high-water mark), so even a
+  /// single producer's frames go out batched; a later write failure then shows up on the
+  /// next send, as with any socket.
   ///
-  /// Cancellation: interrupted at once. If a write was under way it may have sent part of a
-  /// frame, so the channel is then broken (`channel_broken` for later sends), as with any
+  /// Cancellation: interrupted at once. If this task was writing, part of a frame may be on
+  /// the wire, so the channel is then broken (`channel_broken` for later sends), as with any
   /// stream whose send was cancelled midway.
   awaitable<result<void>> send(msg::msg m);
+
+  /// Queues `m` without waiting, if a writer task is running and the queue is below the
+  /// high-water mark; otherwise fails with `errc::would_block` and leaves `m` untouched
+  /// (then `send` it). The cheap path for producers of many small messages.
+  result<void> try_send(const msg::msg& m);
+
+  /// The next message if a complete frame is already buffered, without waiting and without
+  /// a syscall; nothing if `receive` would have to wait. The cheap path for consumers.
+  std::optional<result<msg::msg>> try_receive();
+
+  /// Writes queued frames until cancelled or the channel breaks: run it as a task in the
+  /// nursery that owns the channel to let sends return without waiting for the kernel.
+  ///
+  /// Cancellation: ends the writer (breaking the channel only if a write was under way);
+  /// sends then write inline again.
+  awaitable<void> run_writer();
 
   /// Receives the next message. One receiver at a time.
   ///
@@ -85,6 +108,8 @@ class channel {
       : socket_(std::move(socket)), options_(options), codec_(codec) {}
 
   awaitable<void> write_batches();
+  /// Appends `m` as one frame to the send queue; fails (queue unchanged) if it is too large.
+  result<void> enqueue(const msg::msg& m);
   /// A complete frame at the head of the buffer, if any; sets `broken_` on a bad length.
   std::optional<std::span<const std::byte>> next_frame();
   error broken_error() const;
@@ -100,6 +125,8 @@ class channel {
   std::uint64_t batches_started_ = 0;  // batch n holds what was queued before it started
   std::uint64_t batches_done_ = 0;
   bool writer_active_ = false;
+  bool background_writer_ = false;
+  tractor::detail::waiter_list queued_;  // the background writer waits here for work
   tractor::detail::waiter_list flushed_;
 
   // -- receiving ---------------------------------------------------------------------------

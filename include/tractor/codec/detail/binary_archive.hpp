@@ -14,13 +14,15 @@ namespace tractor::codec::detail {
 
 class binary_output : public cereal::OutputArchive<binary_output, cereal::AllowEmptyClassElision> {
  public:
-  explicit binary_output(std::string& out) : OutputArchive(this), out_(out) {}
+  explicit binary_output(std::string& out) : OutputArchive(this), out_(&out) {}
   void saveBinary(const void* data, std::size_t size) {
-    out_.append(static_cast<const char*>(data), size);
+    out_->append(static_cast<const char*>(data), size);
   }
+  /// Points a reused archive at another buffer (see `cereal_binary::encode`).
+  void retarget(std::string& out) noexcept { out_ = &out; }
 
  private:
-  std::string& out_;
+  std::string* out_;
 };
 
 class binary_input : public cereal::InputArchive<binary_input, cereal::AllowEmptyClassElision> {
@@ -32,6 +34,8 @@ class binary_input : public cereal::InputArchive<binary_input, cereal::AllowEmpt
     in_ = in_.subspan(size);
   }
   [[nodiscard]] std::size_t remaining() const noexcept { return in_.size(); }
+  /// Points a reused archive at other bytes (see `cereal_binary::decode`).
+  void retarget(std::span<const std::byte> in) noexcept { in_ = in; }
 
  private:
   std::span<const std::byte> in_;

@@ -14,6 +14,7 @@ inline void channel::close() noexcept {
   socket_.shutdown(boost::asio::socket_base::shutdown_both, ignored);
   socket_.close(ignored);
   flushed_.notify_all();
+  queued_.notify_all();
 }
 
 inline error channel::broken_error() const {
@@ -50,21 +51,54 @@ inline awaitable<result<msg::Aid>> channel::handshake(const msg::Aid& self) {
   co_return *aid;
 }
 
-inline awaitable<result<void>> channel::send(msg::msg m) {
-  if (broken_ || !socket_.is_open()) co_return broken_error();
+inline result<void> channel::enqueue(const msg::msg& m) {
   const std::size_t start = out_.size();
   out_.append(4, '\0');
   codec_.encode(m, out_);
   const std::size_t size = out_.size() - start - 4;
   if (size > options_.max_frame_size || size > 0xffff'ffffu) {
     out_.resize(start);
-    co_return error(make_error_code(wire_errc::frame_too_large),
-                    "a `" + std::string(msg::type_name(m)) + "` of " + std::to_string(size) +
-                        " bytes exceeds the maximum frame size of " +
-                        std::to_string(options_.max_frame_size));
+    return error(make_error_code(wire_errc::frame_too_large),
+                 "a `" + std::string(msg::type_name(m)) + "` of " + std::to_string(size) +
+                     " bytes exceeds the maximum frame size of " +
+                     std::to_string(options_.max_frame_size));
   }
   const std::uint32_t le = static_cast<std::uint32_t>(size);  // x86-64: already little-endian
   std::memcpy(out_.data() + start, &le, 4);
+  return success();
+}
+
+inline result<void> channel::try_send(const msg::msg& m) {
+  if (broken_ || !socket_.is_open()) return broken_error();
+  if (!background_writer_ || out_.size() > options_.send_high_water) return errc::would_block;
+  BOOST_OUTCOME_TRY(enqueue(m));
+  queued_.notify_all();
+  return success();
+}
+
+inline std::optional<result<msg::msg>> channel::try_receive() {
+  auto frame = next_frame();
+  if (!frame) {
+    if (broken_) return result<msg::msg>(broken_error());
+    return std::nullopt;
+  }
+  auto m = codec_.decode(*frame);
+  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+  return m;
+}
+
+inline awaitable<result<void>> channel::send(msg::msg m) {
+  if (broken_ || !socket_.is_open()) co_return broken_error();
+  BOOST_OUTCOME_CO_TRY(enqueue(m));
+
+  if (background_writer_) {
+    queued_.notify_all();
+    while (out_.size() > options_.send_high_water && background_writer_) {
+      if (broken_ || !socket_.is_open()) co_return broken_error();
+      co_await flushed_.async_wait(boost::asio::use_awaitable);
+    }
+    co_return success();
+  }
 
   // Our frame goes out with the next batch to start.
   const std::uint64_t mine = batches_started_ + 1;
@@ -116,7 +150,27 @@ inline awaitable<void> channel::write_batches() {
   }
   writer_active_ = false;
   flushed_.notify_all();
+  queued_.notify_all();
   if (interrupted) std::rethrow_exception(interrupted);
+}
+
+inline awaitable<void> channel::run_writer() {
+  background_writer_ = true;
+  std::exception_ptr ended;
+  try {
+    while (!broken_ && socket_.is_open()) {
+      if (out_.empty() || writer_active_) {
+        co_await queued_.async_wait(boost::asio::use_awaitable);
+        continue;
+      }
+      co_await write_batches();
+    }
+  } catch (...) {
+    ended = std::current_exception();
+  }
+  background_writer_ = false;
+  flushed_.notify_all();  // senders held by the high-water mark write inline from now on
+  if (ended) std::rethrow_exception(ended);
 }
 
 inline std::optional<std::span<const std::byte>> channel::next_frame() {
@@ -139,11 +193,7 @@ inline std::optional<std::span<const std::byte>> channel::next_frame() {
 
 inline awaitable<result<msg::msg>> channel::receive() {
   for (;;) {
-    if (auto frame = next_frame()) {
-      auto m = codec_.decode(*frame);
-      if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
-      co_return m;
-    }
+    if (auto ready = try_receive()) co_return std::move(*ready);
     if (broken_ || !socket_.is_open()) co_return broken_error();
 
     // Make room: drop consumed bytes, then grow to hold at least the frame being read.
