@@ -1,4 +1,10 @@
 // tractor/tractor.hpp — the umbrella header: everything tractor offers today.
 #pragma once
 
+#include <tractor/codec/cereal_binary.hpp>
+#include <tractor/codec/cereal_json.hpp>
 #include <tractor/core.hpp>
+#include <tractor/msg/types.hpp>
+#include <tractor/transport/channel.hpp>
+#include <tractor/transport/tcp.hpp>
+#include <tractor/transport/uds.hpp>

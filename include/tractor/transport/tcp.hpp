@@ -31,9 +31,7 @@ static_assert(transport<tcp>);
 // -- definitions -------------------------------------------------------------------------
 
 inline result<listener> tcp::listen(const boost::asio::any_io_executor& ex, const multiaddr& a) {
-  if (!accepts(a)) {
-    return error(make_error_code(wire_errc::unsupported_address), "tcp cannot listen on " + a.str());
-  }
+  if (!accepts(a)) return detail::wrong_protocol(name, "listen on", a);
   const boost::asio::ip::tcp::endpoint ep(a.ip(), a.port());
   acceptor_socket acc(ex);
   boost::system::error_code ec;
@@ -53,17 +51,14 @@ inline result<listener> tcp::listen(const boost::asio::any_io_executor& ex, cons
 
 inline awaitable<result<stream_socket>> tcp::connect(const boost::asio::any_io_executor& ex,
                                                      const multiaddr& a) {
-  if (!accepts(a)) {
-    co_return error(make_error_code(wire_errc::unsupported_address),
-                    "tcp cannot connect to " + a.str());
-  }
-  stream_socket sock(ex);
+  if (!accepts(a)) co_return detail::wrong_protocol(name, "connect to", a);
   const boost::asio::ip::tcp::endpoint ep(a.ip(), a.port());
-  auto [ec] = co_await sock.async_connect(ep, boost::asio::as_tuple(boost::asio::use_awaitable));
-  if (ec == boost::asio::error::operation_aborted) throw_cancelled();
-  if (ec) co_return error(ec, "cannot connect to " + a.str() + ": " + ec.message());
-  sock.set_option(boost::asio::ip::tcp::no_delay(true), ec);
-  co_return std::move(sock);
+  auto sock = co_await detail::connect_socket(ex, ep, a);
+  if (sock) {
+    boost::system::error_code ignored;
+    sock.value().set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+  }
+  co_return sock;
 }
 
 }  // namespace tractor::transport

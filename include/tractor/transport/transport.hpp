@@ -89,6 +89,23 @@ inline error socket_error(const boost::system::error_code& ec, std::string_view 
   return error(ec, std::string(what) + ": " + ec.message());
 }
 
+/// Connects a new socket to `ep` (any endpoint type convertible to a generic one).
+template <class Endpoint>
+awaitable<result<stream_socket>> connect_socket(const boost::asio::any_io_executor& ex,
+                                                const Endpoint& ep, const multiaddr& a) {
+  stream_socket sock(ex);
+  auto [ec] = co_await sock.async_connect(ep, boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (ec == boost::asio::error::operation_aborted) throw_cancelled();
+  if (ec) co_return error(ec, "cannot connect to " + a.str() + ": " + ec.message());
+  co_return std::move(sock);
+}
+
+/// The error for an address of the wrong protocol.
+inline error wrong_protocol(std::string_view transport, std::string_view op, const multiaddr& a) {
+  return error(make_error_code(wire_errc::unsupported_address),
+               std::string(transport) + " cannot " + std::string(op) + " " + a.str());
+}
+
 }  // namespace detail
 
 // -- definitions -------------------------------------------------------------------------

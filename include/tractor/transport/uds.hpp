@@ -75,9 +75,7 @@ inline multiaddr uds::bind_addr(std::string_view actor_name) {
 }
 
 inline result<listener> uds::listen(const boost::asio::any_io_executor& ex, const multiaddr& a) {
-  if (!accepts(a)) {
-    return error(make_error_code(wire_errc::unsupported_address), "uds cannot listen on " + a.str());
-  }
+  if (!accepts(a)) return detail::wrong_protocol(name, "listen on", a);
   if (a.path().size() >= sizeof(sockaddr_un::sun_path)) {
     return error(make_error_code(wire_errc::bad_address), "socket path too long: " + a.path());
   }
@@ -107,16 +105,9 @@ inline result<listener> uds::listen(const boost::asio::any_io_executor& ex, cons
 
 inline awaitable<result<stream_socket>> uds::connect(const boost::asio::any_io_executor& ex,
                                                      const multiaddr& a) {
-  if (!accepts(a)) {
-    co_return error(make_error_code(wire_errc::unsupported_address),
-                    "uds cannot connect to " + a.str());
-  }
-  stream_socket sock(ex);
+  if (!accepts(a)) co_return detail::wrong_protocol(name, "connect to", a);
   const boost::asio::local::stream_protocol::endpoint ep(a.path());
-  auto [ec] = co_await sock.async_connect(ep, boost::asio::as_tuple(boost::asio::use_awaitable));
-  if (ec == boost::asio::error::operation_aborted) throw_cancelled();
-  if (ec) co_return error(ec, "cannot connect to " + a.str() + ": " + ec.message());
-  co_return std::move(sock);
+  co_return co_await detail::connect_socket(ex, ep, a);
 }
 
 }  // namespace tractor::transport
