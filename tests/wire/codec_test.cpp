@@ -3,8 +3,25 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <new>
 #include <random>
 #include <vector>
+
+// The largest single allocation made while `tracking` is on: the fuzz test's proof that a
+// hostile frame never makes the decoder allocate more than a bounded amount.
+namespace {
+std::size_t largest_allocation = 0;
+bool tracking_allocations = false;
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (tracking_allocations && n > largest_allocation) largest_allocation = n;
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -123,6 +140,20 @@ TYPED_TEST(codec_test, malformed_frames_are_values) {
   EXPECT_FALSE(TypeParam::decode(std::as_bytes(std::span(deep))));
 }
 
+TEST(cereal_binary_test, the_hot_path_writes_exactly_what_cereal_writes) {
+  using cb = codec::cereal_binary;
+  for (m::msg sample : {m::msg(m::Stop{"c1"}), m::msg(m::Started{"c2", cb::encode_payload(1)}),
+                        m::msg(m::Yield{"c3", cb::encode_payload(std::string(70, 'y'))}),
+                        m::msg(m::Return{"", {}})}) {
+    std::string fast;
+    cb::encode(sample, fast);
+    std::string slow;
+    codec::detail::binary_output ar(slow);
+    codec::detail::save_envelope<codec::detail::binary_output, false>(ar, sample);
+    EXPECT_EQ(fast, slow) << m::type_name(sample);
+  }
+}
+
 TEST(cereal_binary_test, a_lying_length_never_allocates_beyond_the_frame) {
   // Start's first field is a string: announce 2^62 bytes of it in a 20-byte frame.
   std::string frame;
@@ -130,9 +161,13 @@ TEST(cereal_binary_test, a_lying_length_never_allocates_beyond_the_frame) {
   std::uint64_t huge = std::uint64_t{1} << 62;
   frame.append(reinterpret_cast<const char*>(&huge), sizeof(huge));
   frame.append("abcdefghijk");
+  largest_allocation = 0;
+  tracking_allocations = true;
   auto r = codec::cereal_binary::decode(std::as_bytes(std::span(frame)));
+  tracking_allocations = false;
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("length exceeds the frame"), std::string::npos);
+  EXPECT_LT(largest_allocation, std::size_t{4096});
 }
 
 TYPED_TEST(codec_test, random_and_mutated_frames_never_crash) {
@@ -162,7 +197,9 @@ TYPED_TEST(codec_test, random_and_mutated_frames_never_crash) {
       frame.resize(rng() % 64);
       for (auto& c : frame) c = static_cast<char>(rng());
     }
+    tracking_allocations = true;
     auto r = TypeParam::decode(std::as_bytes(std::span(frame)));
+    tracking_allocations = false;
     if (r) {
       ++decoded;
     } else {
@@ -170,6 +207,8 @@ TYPED_TEST(codec_test, random_and_mutated_frames_never_crash) {
     }
   }
   ::testing::Test::RecordProperty("decoded", static_cast<int>(decoded));
+  // Frames here are under 300 bytes; the JSON parser's own pool allocates in 64 KiB chunks.
+  EXPECT_LE(largest_allocation, std::size_t{128} << 10);
 }
 
 }  // namespace

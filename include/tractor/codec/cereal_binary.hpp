@@ -8,6 +8,9 @@
 #include <tractor/codec/codec.hpp>
 #include <tractor/codec/detail/binary_archive.hpp>
 
+#include <cstring>
+#include <optional>
+
 namespace tractor::codec {
 
 struct cereal_binary {
@@ -17,6 +20,7 @@ struct cereal_binary {
   // message cost more than encoding a small message. Safe because envelope types use neither
   // class versions nor shared pointers, the only state cereal keeps across calls.
   static void encode(const msg::msg& m, std::string& out) {
+    if (fast_encode(m, out)) return;
     static thread_local std::string unused;
     static thread_local detail::binary_output ar(unused);
     ar.retarget(out);
@@ -24,6 +28,7 @@ struct cereal_binary {
   }
 
   static result<msg::msg> decode(std::span<const std::byte> in) {
+    if (auto fast = fast_decode(in)) return std::move(*fast);
     static thread_local detail::binary_input ar(std::span<const std::byte>{});
     ar.retarget(in);
     try {
@@ -37,6 +42,74 @@ struct cereal_binary {
     } catch (const std::exception& e) {
       return error(make_error_code(wire_errc::malformed_frame),
                    std::string("malformed frame: ") + e.what());
+    }
+  }
+
+  // -- the stream hot path ---------------------------------------------------------------
+  // Started/Yield/Return/Stop are most of the traffic. They are written and read here
+  // directly, byte for byte as cereal would (tag, then each string as a u64 length and its
+  // bytes), without cereal's per-field dispatch; anything unusual falls back to cereal.
+
+  static void put_string(std::string& out, const std::string& s) {
+    const auto n = static_cast<std::uint64_t>(s.size());
+    out.append(reinterpret_cast<const char*>(&n), sizeof(n));
+    out.append(s);
+  }
+
+  static bool fast_encode(const msg::msg& m, std::string& out) {
+    const auto tag = static_cast<char>(m.index());
+    if (const auto* stop = std::get_if<msg::Stop>(&m)) {
+      out.push_back(tag);
+      put_string(out, stop->cid);
+      return true;
+    }
+    return std::visit(
+        [&](const auto& x) {
+          using X = std::remove_cvref_t<decltype(x)>;
+          if constexpr (std::is_same_v<X, msg::Started> || std::is_same_v<X, msg::Yield> ||
+                        std::is_same_v<X, msg::Return>) {
+            out.push_back(tag);
+            put_string(out, x.cid);
+            put_string(out, x.pld.bytes);
+            return true;
+          }
+          return false;
+        },
+        m);
+  }
+
+  static bool take_string(std::span<const std::byte>& in, std::string& s) {
+    std::uint64_t n = 0;
+    if (in.size() < sizeof(n)) return false;
+    std::memcpy(&n, in.data(), sizeof(n));
+    if (n > in.size() - sizeof(n)) return false;
+    s.assign(reinterpret_cast<const char*>(in.data() + sizeof(n)), n);
+    in = in.subspan(sizeof(n) + n);
+    return true;
+  }
+
+  template <class M>
+  static std::optional<msg::msg> fast_payload_msg(std::span<const std::byte> in) {
+    M x;
+    if (!take_string(in, x.cid) || !take_string(in, x.pld.bytes) || !in.empty()) return {};
+    return msg::msg(std::move(x));
+  }
+
+  /// Nothing when the frame is not a well-formed hot-path message (cereal then decides).
+  static std::optional<msg::msg> fast_decode(std::span<const std::byte> in) {
+    if (in.empty()) return {};
+    const auto tag = static_cast<std::size_t>(in[0]);
+    in = in.subspan(1);
+    switch (tag) {
+      case 4: {  // Stop
+        msg::Stop x;
+        if (!take_string(in, x.cid) || !in.empty()) return {};
+        return msg::msg(std::move(x));
+      }
+      case 7: return fast_payload_msg<msg::Started>(in);
+      case 8: return fast_payload_msg<msg::Yield>(in);
+      case 9: return fast_payload_msg<msg::Return>(in);
+      default: return {};
     }
   }
 
@@ -69,5 +142,10 @@ struct cereal_binary {
 };
 
 static_assert(codec<cereal_binary>);
+// The hot path's tags are the variant's indices; keep them in step.
+static_assert(std::is_same_v<std::variant_alternative_t<4, msg::msg>, msg::Stop>);
+static_assert(std::is_same_v<std::variant_alternative_t<7, msg::msg>, msg::Started>);
+static_assert(std::is_same_v<std::variant_alternative_t<8, msg::msg>, msg::Yield>);
+static_assert(std::is_same_v<std::variant_alternative_t<9, msg::msg>, msg::Return>);
 
 }  // namespace tractor::codec
