@@ -1,0 +1,143 @@
+// tractor/spawn/process.hpp — child process handles: what every spawn backend returns.
+//
+// A handle owns its child until the child has been reaped: `wait()` waits on a pidfd (so the
+// wait is an ordinary cancellable Asio wait, no SIGCHLD handler, no polling), `poll()` reaps
+// without waiting, `terminate()`/`kill()` signal through the pidfd (never a recycled pid).
+// Destroying a handle whose child still runs kills and reaps it: a handle never leaks a
+// process or a zombie.
+//
+//     auto p = tractor::spawn::exec_process(ex, {.program = "/bin/sleep", .args = {"5"}});
+//     p.value()->terminate();
+//     tractor::spawn::exit_status s = co_await p.value()->wait();   // s.signal == SIGTERM
+#pragma once
+
+#include <tractor/core/nursery.hpp>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <optional>
+#include <string>
+
+#include <csignal>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace tractor::spawn {
+
+/// How a child ended.
+struct exit_status {
+  /// True if it called exit (then `code` holds the status), false if a signal ended it.
+  bool exited = false;
+  int code = 0;
+  int signal = 0;
+
+  [[nodiscard]] bool success() const noexcept { return exited && code == 0; }
+  [[nodiscard]] std::string describe() const {
+    return exited ? "exited with status " + std::to_string(code)
+                  : "killed by signal " + std::to_string(signal) + " (" + ::strsignal(signal) + ")";
+  }
+  [[nodiscard]] static exit_status from_wait(int wstatus) noexcept {
+    exit_status s;
+    s.exited = WIFEXITED(wstatus);
+    s.code = s.exited ? WEXITSTATUS(wstatus) : 0;
+    s.signal = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+    return s;
+  }
+};
+
+/// A running child actor, whatever started it. Backends that are not processes (threads)
+/// implement the same interface with their own meaning of terminate and kill.
+class child_handle {
+ public:
+  virtual ~child_handle() = default;
+
+  /// The child's pid (for thread actors: this process's pid).
+  [[nodiscard]] virtual pid_t pid() const noexcept = 0;
+
+  /// Waits until the child has ended and returns how.
+  ///
+  /// Cancellation: interrupted at once (`operation_aborted`); the child keeps running and
+  /// the handle stays usable.
+  virtual awaitable<exit_status> wait() = 0;
+
+  /// How the child ended, if it has; never waits.
+  virtual std::optional<exit_status> poll() = 0;
+
+  /// Asks the child to stop (SIGTERM for processes).
+  virtual void terminate() noexcept = 0;
+
+  /// Stops the child now (SIGKILL for processes).
+  virtual void kill() noexcept = 0;
+};
+
+/// A child process, watched through a pidfd.
+class process final : public child_handle {
+ public:
+  /// Takes ownership of child `pid`. Fails only if the kernel has no pidfd support.
+  static result<std::unique_ptr<process>> adopt(const boost::asio::any_io_executor& ex, pid_t pid);
+
+  ~process() override;
+
+  pid_t pid() const noexcept override { return pid_; }
+  awaitable<exit_status> wait() override;
+  std::optional<exit_status> poll() override;
+  void terminate() noexcept override { send(SIGTERM); }
+  void kill() noexcept override { send(SIGKILL); }
+
+  /// Sends `sig` unless the child has already been reaped.
+  void send(int sig) noexcept;
+
+ private:
+  process(boost::asio::posix::stream_descriptor pidfd, pid_t pid)
+      : pidfd_(std::move(pidfd)), pid_(pid) {}
+
+  boost::asio::posix::stream_descriptor pidfd_;
+  pid_t pid_;
+  std::optional<exit_status> status_;
+};
+
+// -- definitions -------------------------------------------------------------------------
+
+inline result<std::unique_ptr<process>> process::adopt(const boost::asio::any_io_executor& ex,
+                                                       pid_t pid) {
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) {
+    return error(boost::system::error_code(errno, boost::system::system_category()),
+                 "pidfd_open(" + std::to_string(pid) + ") failed");
+  }
+  return std::unique_ptr<process>(new process(boost::asio::posix::stream_descriptor(ex, fd), pid));
+}
+
+inline process::~process() {
+  if (status_) return;
+  // Structured teardown should have waited already; this is the last line of defence.
+  send(SIGKILL);
+  int wstatus = 0;
+  while (::waitpid(pid_, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+}
+
+inline void process::send(int sig) noexcept {
+  if (status_) return;
+  ::syscall(SYS_pidfd_send_signal, pidfd_.native_handle(), sig, nullptr, 0);
+}
+
+inline std::optional<exit_status> process::poll() {
+  if (status_) return status_;
+  int wstatus = 0;
+  const pid_t r = ::waitpid(pid_, &wstatus, WNOHANG);
+  if (r == pid_) status_ = exit_status::from_wait(wstatus);
+  return status_;
+}
+
+inline awaitable<exit_status> process::wait() {
+  while (!poll()) {
+    // A pidfd becomes readable when its process exits.
+    co_await pidfd_.async_wait(boost::asio::posix::descriptor_base::wait_read,
+                               boost::asio::use_awaitable);
+  }
+  co_return *status_;
+}
+
+}  // namespace tractor::spawn
