@@ -1,0 +1,140 @@
+// tractor/runtime/exposed.hpp — exposing functions to other actors, and calling them.
+//
+// A function is named on the wire by its C++ name, split tractor-style into a namespace
+// (`ns`, tractor's module) and a function name: `math::add` is ns "math", func "add"; a
+// function at global scope has ns "main". The name is computed at compile time from the
+// function pointer itself, so caller and callee agree without registering strings.
+//
+// Exposure is one compile-time list, handed to the runtime:
+//
+//     namespace math { tractor::awaitable<int> add(int a, int b) { co_return a + b; } }
+//     using exposed = tractor::exposed<&math::add>;
+//
+// Only listed functions are callable remotely; an actor further restricts them to the
+// namespaces enabled for it (tractor's `enable_modules`).
+#pragma once
+
+#include <tractor/codec/codec.hpp>
+#include <tractor/core/cancel_scope.hpp>
+
+#include <array>
+#include <functional>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+
+namespace tractor {
+
+namespace detail {
+
+template <auto F>
+constexpr std::string_view pretty_name() {
+  return __PRETTY_FUNCTION__;
+}
+
+/// "math::add" for `&math::add`, from the compiler's own spelling of the template argument.
+template <auto F>
+constexpr std::string_view qualified_name() {
+  constexpr std::string_view p = pretty_name<F>();
+  constexpr std::string_view key = "F = ";
+  constexpr std::size_t begin = p.find(key) + key.size();
+  constexpr std::size_t end = p.find_first_of(";]", begin);
+  std::string_view q = p.substr(begin, end - begin);
+  if (!q.empty() && q.front() == '&') q.remove_prefix(1);
+  return q;
+}
+
+/// The signature of a function pointer: its result and decayed argument types.
+template <class F>
+struct fn_traits;
+template <class R, class... A>
+struct fn_traits<R (*)(A...)> {
+  using result_type = R;
+  using args_tuple = std::tuple<std::decay_t<A>...>;
+};
+
+template <class T>
+struct awaitable_value;
+template <class T>
+struct awaitable_value<boost::asio::awaitable<T>> {
+  using type = T;
+};
+
+}  // namespace detail
+
+/// The wire name of an exposed function.
+struct function_name {
+  std::string_view ns;
+  std::string_view func;
+};
+
+/// `{ns, func}` for function pointer `F` (see the file comment).
+template <auto F>
+constexpr function_name name_of() {
+  constexpr std::string_view q = detail::qualified_name<F>();
+  constexpr std::size_t split = q.rfind("::");
+  if constexpr (split == std::string_view::npos) {
+    return {"main", q};
+  } else {
+    return {q.substr(0, split), q.substr(split + 2)};
+  }
+}
+
+/// What a remotely callable function returns, without the `awaitable`: `int` for
+/// `awaitable<int> f(...)`, `result<int>` for `awaitable<result<int>> f(...)`.
+template <auto F>
+using remote_result_t = typename detail::awaitable_value<
+    typename detail::fn_traits<decltype(F)>::result_type>::type;
+
+/// The value a caller finally gets: `result<remote_result_t>` flattened.
+template <auto F>
+using call_result_t = flat_result_t<remote_result_t<F>>;
+
+/// The arguments a remote call of `F` carries, as one tuple.
+template <auto F>
+using args_tuple_t = typename detail::fn_traits<decltype(F)>::args_tuple;
+
+/// A remotely callable function's entry: decode arguments, run, encode the value.
+/// Exceptions propagate to the runtime, which boxes them; a failed `result` comes back as
+/// its error.
+using invoke_fn = awaitable<result<msg::raw_pld>> (*)(const msg::raw_pld& args);
+
+template <codec::codec C, auto F>
+awaitable<result<msg::raw_pld>> invoke_exposed(const msg::raw_pld& args) {
+  using tuple_t = args_tuple_t<F>;
+  using value_t = remote_result_t<F>;
+  auto decoded = codec::decode_pld<C, tuple_t>("Start", args);
+  if (!decoded) co_return decoded.error();
+  if constexpr (std::is_void_v<value_t>) {
+    co_await std::apply(F, std::move(decoded).value());
+    co_return C::encode_payload(std::monostate{});
+  } else {
+    value_t v = co_await std::apply(F, std::move(decoded).value());
+    if constexpr (detail::is_result<value_t>::value) {
+      if (!v) co_return std::move(v).error();
+      if constexpr (std::is_void_v<typename value_t::value_type>) {
+        co_return C::encode_payload(std::monostate{});
+      } else {
+        co_return C::encode_payload(v.value());
+      }
+    } else {
+      co_return C::encode_payload(v);
+    }
+  }
+}
+
+/// The compile-time list of remotely callable functions (one registration route).
+template <auto... Fs>
+struct exposed {
+  static_assert(((std::is_pointer_v<decltype(Fs)> &&
+                  std::is_function_v<std::remove_pointer_t<decltype(Fs)>>) && ...),
+                "tractor::exposed takes pointers to functions");
+
+  /// The table the runtime dispatches on, for codec `C`.
+  template <codec::codec C>
+  static constexpr std::array<std::pair<function_name, invoke_fn>, sizeof...(Fs)> table() {
+    return {std::pair{name_of<Fs>(), &invoke_exposed<C, Fs>}...};
+  }
+};
+
+}  // namespace tractor
