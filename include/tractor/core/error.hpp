@@ -103,6 +103,18 @@ class error {
   /// a `boost::system::system_error` or a `tractor::error_exception`.
   [[nodiscard]] static error from_exception(std::exception_ptr ep) noexcept;
 
+  /// An error that happened elsewhere (another actor): its code, the type name and message
+  /// of what was raised there, the actor it came from and the actors it was relayed through.
+  [[nodiscard]] static error remote(boost::system::error_code code, std::string type_name,
+                                    std::string message, std::string source,
+                                    std::vector<std::string> relay_path);
+
+  /// The actor a remote error came from (empty for local errors).
+  [[nodiscard]] std::string_view source() const noexcept;
+
+  /// The actors a remote error was relayed through, oldest first.
+  [[nodiscard]] std::span<const std::string> relay_path() const noexcept;
+
   /// The code; compare it, or the error itself, against enums: `e == errc::timeout`.
   [[nodiscard]] const boost::system::error_code& code() const noexcept { return code_; }
 

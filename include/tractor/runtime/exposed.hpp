@@ -60,6 +60,15 @@ struct awaitable_value<boost::asio::awaitable<T>> {
   using type = T;
 };
 
+template <auto A, auto B>
+constexpr bool same_function() {
+  if constexpr (std::is_same_v<decltype(A), decltype(B)>) {
+    return A == B;
+  } else {
+    return false;
+  }
+}
+
 }  // namespace detail
 
 /// The wire name of an exposed function.
@@ -135,6 +144,10 @@ struct exposed {
   static constexpr std::array<std::pair<function_name, invoke_fn>, sizeof...(Fs)> table() {
     return {std::pair{name_of<Fs>(), &invoke_exposed<C, Fs>}...};
   }
+
+  /// True if `F` is in the list.
+  template <auto F>
+  static constexpr bool contains = (detail::same_function<F, Fs>() || ...);
 };
 
 }  // namespace tractor

@@ -24,6 +24,7 @@ struct exec_request {
   std::string program = {};
   std::vector<std::string> args = {};           // argv[1..]
   std::map<std::string, std::string> env = {};  // added to (or replacing entries of) ours
+  std::string argv0 = {};                       // what `ps` shows; default: the program
   int stdout_fd = -1;                      // redirect the child's stdout here, if >= 0
 };
 
@@ -33,7 +34,9 @@ inline result<std::unique_ptr<process>> exec_process(const boost::asio::any_io_e
                                                      const exec_request& req) {
   const std::string program = req.program.empty() ? "/proc/self/exe" : req.program;
   std::vector<std::string> argv_store;
-  argv_store.push_back(req.program.empty() ? std::string("tractor-actor") : program);
+  argv_store.push_back(!req.argv0.empty()       ? req.argv0
+                       : req.program.empty() ? std::string("tractor-actor")
+                                             : program);
   argv_store.insert(argv_store.end(), req.args.begin(), req.args.end());
   std::vector<char*> argv;
   for (auto& a : argv_store) argv.push_back(a.data());

@@ -17,6 +17,8 @@ struct error_payload {
   std::string type_name;  // of the boxed exception
   std::exception_ptr exception;
   std::vector<error> members;  // of a group
+  std::string source;          // remote errors: the actor that raised it
+  std::vector<std::string> relay_path;
 };
 
 class core_category_impl final : public boost::system::error_category {
@@ -60,7 +62,7 @@ inline boost::system::error_code make_error_code(errc e) noexcept {
 inline error::error(boost::system::error_code code, std::string message)
     : code_(code),
       payload_(std::make_shared<const detail::error_payload>(
-          detail::error_payload{std::move(message), {}, {}, {}})) {}
+          detail::error_payload{std::move(message), {}, {}, {}, {}, {}})) {}
 
 inline error error::from_exception(std::exception_ptr ep) noexcept {
   if (!ep) return error(make_error_code(errc::exception));
@@ -71,15 +73,15 @@ inline error error::from_exception(std::exception_ptr ep) noexcept {
       // Already one of ours: keep the original error, not a box around it.
       return e.error();
     } catch (const boost::system::system_error& e) {
-      auto p = detail::error_payload{e.what(), detail::current_exception_type_name(), ep, {}};
+      auto p = detail::error_payload{e.what(), detail::current_exception_type_name(), ep, {}, {}, {}};
       return error(e.code(), std::make_shared<const detail::error_payload>(std::move(p)));
     } catch (const std::exception& e) {
-      auto p = detail::error_payload{e.what(), detail::current_exception_type_name(), ep, {}};
+      auto p = detail::error_payload{e.what(), detail::current_exception_type_name(), ep, {}, {}, {}};
       return error(make_error_code(errc::exception),
                    std::make_shared<const detail::error_payload>(std::move(p)));
     } catch (...) {
       auto name = detail::current_exception_type_name();
-      auto p = detail::error_payload{"exception of type " + name, name, ep, {}};
+      auto p = detail::error_payload{"exception of type " + name, name, ep, {}, {}, {}};
       return error(make_error_code(errc::exception),
                    std::make_shared<const detail::error_payload>(std::move(p)));
     }
@@ -87,6 +89,23 @@ inline error error::from_exception(std::exception_ptr ep) noexcept {
     // Building the payload failed (out of memory): keep at least the code.
     return error(make_error_code(errc::exception));
   }
+}
+
+inline error error::remote(boost::system::error_code code, std::string type_name,
+                          std::string message, std::string source,
+                          std::vector<std::string> relay_path) {
+  auto p = detail::error_payload{std::move(message), std::move(type_name), {}, {},
+                                 std::move(source), std::move(relay_path)};
+  return error(code, std::make_shared<const detail::error_payload>(std::move(p)));
+}
+
+inline std::string_view error::source() const noexcept {
+  return payload_ ? std::string_view(payload_->source) : std::string_view();
+}
+
+inline std::span<const std::string> error::relay_path() const noexcept {
+  if (!payload_) return {};
+  return payload_->relay_path;
 }
 
 inline std::string error::message() const {
@@ -132,7 +151,7 @@ inline void error::throw_exception() const {
 inline error aggregate(std::vector<error> errors) {
   if (errors.empty()) return error();
   if (errors.size() == 1) return std::move(errors.front());
-  auto p = detail::error_payload{{}, {}, {}, std::move(errors)};
+  auto p = detail::error_payload{{}, {}, {}, std::move(errors), {}, {}};
   return error(make_error_code(errc::error_group),
                std::make_shared<const detail::error_payload>(std::move(p)));
 }

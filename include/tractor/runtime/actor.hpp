@@ -1,0 +1,267 @@
+// tractor/runtime/actor.hpp — the per-actor runtime: identity, IPC server, peers, RPC
+// dispatch, and the child's boot sequence.
+//
+// Everything here is non-template: the policies a tree was composed from reach it as a small
+// table of function pointers (`policies`), built once per tree type.
+#pragma once
+
+#include <tractor/core/event.hpp>
+#include <tractor/runtime/peer.hpp>
+#include <tractor/spawn/exec.hpp>
+#include <tractor/transport/transport.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <fmt/core.h>
+
+#include <set>
+#include <span>
+
+#include <sys/prctl.h>
+
+namespace tractor::runtime {
+
+/// The composed policies, erased: how to listen, connect and frame, which functions exist.
+struct policies {
+  std::string_view transport_name;
+  result<transport::listener> (*listen)(const boost::asio::any_io_executor&,
+                                        const transport::multiaddr&);
+  awaitable<result<transport::stream_socket>> (*connect)(const boost::asio::any_io_executor&,
+                                                         const transport::multiaddr&);
+  transport::multiaddr (*bind_addr)(std::string_view);
+  std::unique_ptr<transport::channel> (*make_channel)(transport::stream_socket,
+                                                      transport::channel_options);
+  std::span<const std::pair<function_name, invoke_fn>> functions;
+};
+
+/// Timeouts of the runtime (tractor's defaults, DESIGN §7).
+struct timeouts {
+  clock::duration handshake = std::chrono::seconds(10);
+  clock::duration cancel_ack = std::chrono::milliseconds(500);
+  clock::duration before_kill = std::chrono::milliseconds(1600);
+  clock::duration boot = std::chrono::seconds(30);
+};
+
+/// The environment variables an `exec` child finds its bootstrap in.
+namespace child_env {
+inline constexpr const char* name = "TRACTOR_CHILD_NAME";
+inline constexpr const char* uuid = "TRACTOR_CHILD_UUID";
+inline constexpr const char* parent_addr = "TRACTOR_PARENT_ADDR";
+inline constexpr const char* parent_pid = "TRACTOR_PARENT_PID";
+}  // namespace child_env
+
+class actor {
+ public:
+  actor(boost::asio::any_io_executor ex, msg::Aid self, const policies& pol)
+      : ex_(std::move(ex)), self_(std::move(self)), pol_(pol) {}
+
+  [[nodiscard]] const msg::Aid& aid() const noexcept { return self_; }
+  [[nodiscard]] const policies& pol() const noexcept { return pol_; }
+  [[nodiscard]] const boost::asio::any_io_executor& executor() const noexcept { return ex_; }
+  [[nodiscard]] const transport::multiaddr& address() const { return listener_->address(); }
+  timeouts limits;
+
+  /// Namespaces callable here; empty means every exposed function (the root's default).
+  std::set<std::string> enabled_ns;
+
+  /// Binds the IPC server.
+  result<void> bind();
+
+  /// Accepts peers until cancelled; each is handshaken in its own task in `n`, then either
+  /// handed to the spawn waiting for it or served.
+  awaitable<void> accept_loop(nursery& n);
+
+  /// Serves `p` (its `Start`s run as tasks in `n`) until it goes away; returns why.
+  awaitable<error> serve_peer(std::shared_ptr<peer> p, nursery& n);
+
+  /// Waits for the child `uuid` to connect back; the peer it connected with, or nothing if
+  /// `give_up` fires first. Cancellation: interrupted at once.
+  struct expected_child {
+    event connected;
+    std::shared_ptr<runtime::peer> link;
+  };
+  void expect_child(const std::string& uuid, expected_child& slot) { expected_[uuid] = &slot; }
+  void forget_child(const std::string& uuid) { expected_.erase(uuid); }
+
+  /// Set when a peer asked this actor to cancel itself (`self.cancel`): who and which cid.
+  std::optional<std::pair<std::shared_ptr<peer>, std::string>> cancel_requested_by;
+  /// The nursery whose cancellation ends this actor.
+  nursery* lifetime = nullptr;
+
+ private:
+  awaitable<void> handshake_and_route(transport::stream_socket s, nursery& n);
+  awaitable<void> handle_start(std::shared_ptr<peer> p, msg::Start s);
+  awaitable<void> reply(peer& p, msg::msg m);
+
+  boost::asio::any_io_executor ex_;
+  msg::Aid self_;
+  const policies& pol_;
+  std::optional<transport::listener> listener_;
+  std::map<std::string, expected_child*> expected_;
+};
+
+/// The boot of an `exec` child: connect back, handshake, receive SpawnSpec, bind, serve the
+/// parent until it cancels us or goes away. Returns the process exit code.
+int child_main(const policies& pol);
+
+/// True when this process was started as a child actor.
+inline bool is_child_process() { return std::getenv(child_env::uuid) != nullptr; }
+
+// -- definitions -------------------------------------------------------------------------
+
+inline result<void> actor::bind() {
+  BOOST_OUTCOME_TRY(auto l, pol_.listen(ex_, pol_.bind_addr(self_.name)));
+  listener_.emplace(std::move(l));
+  return success();
+}
+
+inline awaitable<void> actor::accept_loop(nursery& n) {
+  for (;;) {
+    auto s = co_await listener_->accept();
+    if (!s) continue;  // a failed accept (peer reset before we got it) harms nobody else
+    n.start_soon(handshake_and_route(std::move(s).value(), n));
+  }
+}
+
+inline awaitable<void> actor::handshake_and_route(transport::stream_socket s, nursery& n) {
+  transport::channel_options o;
+  o.handshake_timeout = limits.handshake;
+  auto p = std::make_shared<peer>(pol_.make_channel(std::move(s), o));
+  auto hs = co_await p->channel().handshake(self_);
+  if (!hs) co_return;  // dropped with its own clear error; the server keeps serving
+  if (hs.value().is_probe) co_return;
+  if (auto it = expected_.find(hs.value().uuid); it != expected_.end()) {
+    it->second->link = p;
+    it->second->connected.set();
+    co_return;  // the spawner serves it from here
+  }
+  (void)co_await serve_peer(std::move(p), n);
+}
+
+inline awaitable<error> actor::serve_peer(std::shared_ptr<peer> p, nursery& n) {
+  // A named local, not a temporary in the co_await operand: g++ 12 destroys such temporaries
+  // twice (here: the captured shared_ptr).
+  std::function<void(msg::Start)> on_start = [this, p, &n](msg::Start s) {
+    n.start_soon(handle_start(p, std::move(s)));
+  };
+  auto why = co_await p->serve(std::move(on_start));
+  co_return why;
+}
+
+inline awaitable<void> actor::reply(peer& p, msg::msg m) {
+  (void)co_await p.send(std::move(m));  // a peer gone meanwhile is its serve loop's business
+}
+
+inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s) {
+  const std::string cid = s.cid;
+  if (s.ns == "self") {
+    msg::msg ack = msg::StartAck{cid, "asyncfunc"};
+    co_await reply(*p, std::move(ack));
+    if (s.func == "cancel") {
+      cancel_requested_by = {p, cid};
+      if (lifetime) lifetime->cancel();
+      co_return;
+    }
+    msg::msg done = msg::CancelAck{cid, true};  // `_cancel_task` on a finished task: acked
+    co_await reply(*p, std::move(done));
+    co_return;
+  }
+  const std::pair<function_name, invoke_fn>* found = nullptr;
+  for (const auto& f : pol_.functions) {
+    if (f.first.ns == s.ns && f.first.func == s.func) found = &f;
+  }
+  std::optional<error> refused;
+  if (!found) {
+    refused = error(make_error_code(runtime_errc::unknown_function),
+                    "no exposed function " + s.ns + "." + s.func + " in " + describe(uid_of(self_)));
+  } else if (!enabled_ns.empty() && !enabled_ns.contains(s.ns)) {
+    refused = error(make_error_code(runtime_errc::module_not_exposed),
+                    "namespace '" + s.ns + "' is not enabled in " + describe(uid_of(self_)));
+  }
+  if (refused) {
+    msg::msg e = box_error(*refused, self_, cid);
+    co_await reply(*p, std::move(e));
+    co_return;
+  }
+  msg::msg ack = msg::StartAck{cid, "asyncfunc"};
+  co_await reply(*p, std::move(ack));
+  result<msg::raw_pld> r = error();
+  try {
+    r = co_await found->second(s.kwargs);
+  } catch (...) {
+    // The actor boundary: user exceptions become boxed errors for the caller. Cancellation
+    // passes through (the task is being torn down with its actor).
+    if (is_cancellation(std::current_exception())) throw;
+    r = error::from_exception(std::current_exception());
+  }
+  msg::msg out = r ? msg::msg(msg::Return{cid, std::move(r).value()})
+                   : msg::msg(box_error(r.error(), self_, cid));
+  co_await reply(*p, std::move(out));
+}
+
+namespace detail {
+
+inline awaitable<int> child_runtime(const policies& pol, msg::Aid self,
+                                    transport::multiaddr parent_addr) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  auto sock = co_await pol.connect(ex, parent_addr);
+  if (!sock) {
+    fmt::print(stderr, "tractor child {}: {}\n", self.name, sock.error().message());
+    co_return 2;
+  }
+  auto parent = std::make_shared<peer>(pol.make_channel(std::move(sock).value(), {}));
+  auto hs = co_await parent->channel().handshake(self);
+  if (!hs) co_return 3;
+  auto first = co_await parent->channel().receive();
+  if (!first || !std::holds_alternative<msg::SpawnSpec>(first.value())) co_return 4;
+  const auto& spec = std::get<msg::SpawnSpec>(first.value());
+
+  actor a(ex, self, pol);
+  for (const auto& [ns, path] : spec.enable_modules) a.enabled_ns.insert(ns);
+  if (a.enabled_ns.empty()) a.enabled_ns.insert("");  // nothing enabled: nothing callable
+  if (auto bound = a.bind(); !bound) {
+    msg::msg e = box_error(bound.error(), self, std::nullopt);  // runtime-scoped: boot failed
+    (void)co_await parent->send(std::move(e));
+    co_return 5;
+  }
+  auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+    a.lifetime = &n;
+    n.start_soon(a.accept_loop(n));
+    // The parent channel is this actor's lifeline: when it ends (cancel, or the parent
+    // died), the actor ends.
+    (void)co_await a.serve_peer(parent, n);
+    n.cancel();
+  });
+  if (a.cancel_requested_by) {
+    // (No structured binding here: g++ 12 mishandles them across a co_await.)
+    std::shared_ptr<peer> by = a.cancel_requested_by->first;
+    msg::msg ack = msg::CancelAck{a.cancel_requested_by->second, true};
+    auto sent = co_await by->send(std::move(ack));
+    (void)sent;
+  }
+  parent->channel().close();
+  co_return r ? 0 : 1;
+}
+
+}  // namespace detail
+
+inline int child_main(const policies& pol) {
+  // A child must not outlive its parent: die with it, even if it was already gone.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const char* ppid = std::getenv(child_env::parent_pid);
+  if (ppid && std::atoi(ppid) != ::getppid()) return 10;
+  auto addr = transport::multiaddr::parse(std::getenv(child_env::parent_addr) ? std::getenv(child_env::parent_addr) : "");
+  if (!addr) return 11;
+  msg::Aid self{std::getenv(child_env::name) ? std::getenv(child_env::name) : "child",
+                std::getenv(child_env::uuid), ::getpid(), false, false};
+  ::prctl(PR_SET_NAME, self.name.substr(0, 15).c_str());
+  boost::asio::io_context ctx;
+  int code = 1;
+  boost::asio::co_spawn(ctx, detail::child_runtime(pol, std::move(self), std::move(addr).value()),
+                        [&](std::exception_ptr e, int c) { code = e ? 1 : c; });
+  ctx.run();
+  return code;
+}
+
+}  // namespace tractor::runtime

@@ -1,0 +1,237 @@
+// Definitions for tractor/runtime/tree.hpp: thin typed front ends over the non-template
+// spawn, supervision and call code below.
+#pragma once
+
+#include <tractor/core/cancel_scope.hpp>
+
+namespace tractor {
+
+namespace runtime {
+
+/// A child as its parent tracks it.
+struct child_record {
+  std::string name;
+  std::unique_ptr<spawn::process> proc;
+  std::shared_ptr<peer> link;
+};
+
+/// Asks the actor behind `p` to cancel itself; true once it acknowledged, false if it did not
+/// within `timeout` or went away first.
+inline awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock::duration timeout) {
+  const std::string cid = new_uuid();
+  auto& box = p.open_mailbox(cid);
+  msg::msg start = msg::Start{cid, "self", "cancel", {}, uid_of(self)};
+  bool acked = false;
+  auto sent = co_await p.send(std::move(start));
+  if (sent) {
+    auto wait_ack = [&]() -> awaitable<void> {
+      for (;;) {
+        auto m = co_await box.receive();
+        if (!m) co_return;
+        if (auto* ack = std::get_if<msg::CancelAck>(&m.value())) {
+          acked = ack->pld;
+          co_return;
+        }
+      }
+    };
+    auto waited = co_await move_on_after(timeout, wait_ack());
+    (void)waited;
+  }
+  p.close_mailbox(cid);
+  co_return acked;
+}
+
+/// tractor's hard-kill ladder: graceful IPC cancel, then SIGTERM, then SIGKILL, each step
+/// bounded; returns once the child has been reaped.
+inline awaitable<void> cancel_ladder(actor& a, child_record& c) {
+  // (Each co_await result is kept in a named local: g++ 12 mishandles co_await inside
+  // conditions and temporaries in co_await operands.)
+  if (c.proc->poll()) co_return;
+  bool exited = false;
+  auto graceful = [&](nursery& n) -> awaitable<void> {
+    if (c.link && !c.link->gone()) {
+      // Someone must read the child's answer: serve its channel while asking.
+      n.start_soon([&]() -> awaitable<void> {
+        std::function<void(msg::Start)> no_new_work = [](msg::Start) {};
+        auto why = co_await c.link->serve(std::move(no_new_work));
+        (void)why;
+      });
+      n.start_soon([&]() -> awaitable<void> {
+        const bool acked = co_await request_cancel(*c.link, a.aid(), a.limits.cancel_ack);
+        (void)acked;
+      });
+    }
+    auto status = co_await move_on_after(a.limits.before_kill, c.proc->wait());
+    exited = status.has_value();
+    n.cancel();
+  };
+  auto asked = co_await open_nursery(graceful);
+  (void)asked;
+  if (exited) co_return;
+  c.proc->terminate();
+  auto terminated = co_await move_on_after(a.limits.cancel_ack, c.proc->wait());
+  if (terminated) co_return;
+  c.proc->kill();
+  auto killed = co_await c.proc->wait();
+  (void)killed;
+}
+
+/// Serves a child's channel until its process exits; if cancelled first, walks the ladder.
+inline awaitable<void> supervise(actor& a, std::shared_ptr<child_record> c) {
+  auto serve_until_exit = [&]() -> awaitable<void> {
+    auto served = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon(a.serve_peer(c->link, n));
+      auto status = co_await c->proc->wait();
+      (void)status;
+      n.cancel();
+    });
+    (void)served;
+  };
+  co_await finally(serve_until_exit(), cancel_ladder(a, *c));
+}
+
+/// Starts child `name` with the `exec` backend and waits until it has connected back
+/// (racing its death and the boot timeout), then sends its SpawnSpec.
+inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
+    actor& a, std::string name, const std::vector<std::string>& enable_modules) {
+  const std::string uuid = new_uuid();
+  actor::expected_child slot;
+  a.expect_child(uuid, slot);
+  struct forget {
+    actor& a;
+    const std::string& uuid;
+    ~forget() { a.forget_child(uuid); }
+  } forget_on_exit{a, uuid};
+
+  auto c = std::make_shared<child_record>();
+  c->name = name;
+  auto proc = spawn::exec_process(
+      a.executor(), {.env = {{child_env::name, name},
+                             {child_env::uuid, uuid},
+                             {child_env::parent_addr, a.address().str()},
+                             {child_env::parent_pid, std::to_string(::getpid())}},
+                     .argv0 = "_subactor[" + name + "@" + uuid.substr(0, 8) + "]"});
+  if (!proc) {
+    co_return error(make_error_code(runtime_errc::actor_failure),
+                    "cannot start actor '" + name + "': " + proc.error().message());
+  }
+  c->proc = std::move(proc).value();
+
+  std::optional<spawn::exit_status> died;
+  (void)co_await open_nursery([&](nursery& n) -> awaitable<void> {
+    n.start_soon([&]() -> awaitable<void> {
+      died = co_await c->proc->wait();
+      n.cancel();
+    });
+    (void)co_await move_on_after(a.limits.boot, slot.connected.wait());
+    n.cancel();
+  });
+  if (!slot.link) {
+    std::string why = died ? "died during boot (" + died->describe() + ")"
+                           : "did not connect back within the boot timeout";
+    if (!died) {
+      c->proc->kill();
+      (void)co_await c->proc->wait();
+    }
+    co_return error(make_error_code(runtime_errc::actor_failure), "actor '" + name + "' " + why);
+  }
+  c->link = slot.link;
+
+  msg::SpawnSpec spec;
+  for (const auto& ns : enable_modules) spec.enable_modules[ns] = ns;
+  spec._runtime_vars["_is_root"] = "false";
+  msg::msg m = std::move(spec);
+  auto sent = co_await c->link->send(std::move(m));
+  if (!sent) {
+    c->proc->kill();
+    (void)co_await c->proc->wait();
+    co_return error(make_error_code(runtime_errc::actor_failure),
+                    "actor '" + name + "' went away during boot: " + sent.error().message());
+  }
+  co_return c;
+}
+
+}  // namespace runtime
+
+template <class Tree>
+template <auto F, class... Args>
+  requires std::is_invocable_v<decltype(F), Args...>
+awaitable<call_result_t<F>> portal<Tree>::run(Args&&... args) {
+  static_assert(Tree::exposed_type::template contains<F>,
+                "portal::run<F>: F is not in the tree's tractor::exposed<...> list");
+  using C = typename Tree::codec_type;
+  const args_tuple_t<F> arguments{std::forward<Args>(args)...};
+  auto kwargs = C::encode_payload(arguments);
+  auto r = co_await runtime::call(*peer_, self_->aid(), name_of<F>(), std::move(kwargs));
+  if (!r) co_return r.error();
+  using value_type = typename call_result_t<F>::value_type;
+  if constexpr (std::is_void_v<value_type>) {
+    co_return success();
+  } else {
+    co_return codec::decode_pld<C, value_type>("Return", r.value());
+  }
+}
+
+template <class Tree>
+awaitable<bool> portal<Tree>::cancel_actor() {
+  return runtime::request_cancel(*peer_, self_->aid(), self_->limits.cancel_ack);
+}
+
+template <class Tree>
+awaitable<result<portal<Tree>>> actor_nursery<Tree>::start_actor(std::string name,
+                                                                actor_options options) {
+  auto c = co_await runtime::spawn_child(self_, std::move(name), options.enable_modules);
+  if (!c) co_return c.error();
+  tasks_.start_soon(runtime::supervise(self_, c.value()));
+  co_return portal<Tree>(self_, c.value()->link);
+}
+
+template <class Tree>
+template <class Body>
+awaitable<result<void>> root<Tree>::open_nursery(Body body) {
+  co_return co_await tractor::open_nursery(
+      [&](nursery& tasks) -> awaitable<result<void>> {
+        actor_nursery<Tree> an(self_, tasks);
+        co_return co_await body(an);
+      });
+}
+
+template <class Tree, class Body>
+int run_main(int /*argc*/, char** /*argv*/, Body body) {
+  if (runtime::is_child_process()) return runtime::child_main(Tree::policies());
+  boost::asio::io_context ctx;
+  int code = 0;
+  // The lambda itself goes to co_spawn, which keeps it alive while its coroutine runs (an
+  // invoked temporary would leave the coroutine with dangling captures).
+  boost::asio::co_spawn(
+      ctx,
+      [&]() -> awaitable<void> {
+        runtime::actor a(ctx.get_executor(),
+                         msg::Aid{"root", runtime::new_uuid(), ::getpid(), true, false},
+                         Tree::policies());
+        if (auto bound = a.bind(); !bound) {
+          fmt::print(stderr, "tractor: cannot start the root actor: {}\n", bound.error().message());
+          code = 1;
+          co_return;
+        }
+        root<Tree> r(a);
+        auto res = co_await tractor::open_nursery([&](nursery& n) -> awaitable<result<void>> {
+          a.lifetime = &n;
+          n.start_soon(a.accept_loop(n));
+          auto out = co_await body(r);
+          n.cancel();  // the body is done: stop serving
+          co_return out;
+        });
+        if (!res) {
+          fmt::print(stderr, "tractor: root failed: {}\n", res.error().message());
+          code = 1;
+        }
+      },
+      [&](std::exception_ptr e) {
+        if (e) code = 1;
+      });
+  ctx.run();
+  return code;
+}
+
+}  // namespace tractor

@@ -1,0 +1,199 @@
+// tractor/runtime/peer.hpp — one connection to another actor, with its dispatcher.
+//
+// A peer owns a handshaken channel. Its receive loop (`serve`) hands every `Start` to the
+// runtime and every other message carrying a `cid` to the mailbox of the call waiting for
+// it; a message for no known call is dropped, as tractor does. When the loop ends (the peer
+// went away, or sent a runtime-scoped `Error`), every open mailbox is closed, so no caller
+// waits forever.
+#pragma once
+
+#include <tractor/core/memory_channel.hpp>
+#include <tractor/runtime/exposed.hpp>
+#include <tractor/runtime/runtime_error.hpp>
+#include <tractor/transport/channel.hpp>
+
+#include <boost/uuid/random_generator.hpp>
+#include <boost/uuid/uuid_io.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+
+namespace tractor::runtime {
+
+/// A fresh uuid4 string (cids and actor ids).
+inline std::string new_uuid() {
+  static thread_local boost::uuids::random_generator gen;
+  return boost::uuids::to_string(gen());
+}
+
+/// tractor's `uid`: (name, uuid).
+inline msg::uid uid_of(const msg::Aid& a) { return {a.name, a.uuid}; }
+
+/// "name@1234abcd": how logs and errors name an actor.
+inline std::string describe(const msg::uid& u) { return u.first + "@" + u.second.substr(0, 8); }
+
+/// Boxes a local failure for the wire (tractor's `pack_error`).
+msg::Error box_error(const error& e, const msg::Aid& self, std::optional<std::string> cid);
+
+/// Rebuilds a received `Error` as a local error: errors of tractor's own categories come
+/// back with their code; anything else is a `remote_actor_error` keeping the type name,
+/// message, source actor and relay path.
+error unbox_error(const msg::Error& m);
+
+class peer {
+ public:
+  explicit peer(std::unique_ptr<transport::channel> ch) : ch_(std::move(ch)) {}
+
+  [[nodiscard]] transport::channel& channel() noexcept { return *ch_; }
+  [[nodiscard]] const msg::Aid& aid() const { return *ch_->peer(); }
+
+  /// Sends one message. Cancellation: as `transport::channel::send`.
+  awaitable<result<void>> send(msg::msg m) { return ch_->send(std::move(m)); }
+
+  /// Receives until the peer goes away; `on_start` is called for each `Start`. Returns why
+  /// it ended. Cancellation: interrupted at once; open mailboxes are closed either way, and
+  /// the peer can be served again later.
+  awaitable<error> serve(std::function<void(msg::Start)> on_start);
+
+  /// Everything the peer sends for `cid`, until `close_mailbox(cid)`.
+  memory_channel<msg::msg>& open_mailbox(const std::string& cid);
+  void close_mailbox(const std::string& cid) { mailboxes_.erase(cid); }
+
+  /// Why the peer is gone, once it is.
+  [[nodiscard]] const std::optional<error>& gone() const noexcept { return gone_; }
+
+ private:
+  void dispatch(msg::msg m, const std::function<void(msg::Start)>& on_start);
+
+  std::unique_ptr<transport::channel> ch_;
+  std::map<std::string, std::unique_ptr<memory_channel<msg::msg>>> mailboxes_;
+  std::optional<error> gone_;
+};
+
+/// Calls `fn` with encoded `args` in the actor behind `p` (tractor's Start → StartAck →
+/// Return|Error dialog) and returns the encoded return value.
+///
+/// Cancellation: interrupted at once; the remote task is not cancelled (it finishes and its
+/// answer is dropped).
+awaitable<result<msg::raw_pld>> call(peer& p, const msg::Aid& self, function_name fn,
+                                     msg::raw_pld args);
+
+// -- definitions -------------------------------------------------------------------------
+
+inline msg::Error box_error(const error& e, const msg::Aid& self, std::optional<std::string> cid) {
+  msg::Error m;
+  m.src_uid = uid_of(self);
+  const std::string_view cat = e.code().category().name();
+  // tractor's own error codes travel as "category:value" so they come back as themselves.
+  // A boxed exception travels as its own type name instead.
+  const bool ours = cat.starts_with("tractor") && e.code() != errc::exception;
+  m.src_type_str = ours ? std::string(cat) + ":" + std::to_string(e.code().value()) : e.type_name();
+  m.boxed_type_str = m.src_type_str;
+  m.relay_path = {uid_of(self)};
+  m.message = e.message();
+  m.tb_str = e.type_name();
+  m.cid = std::move(cid);
+  return m;
+}
+
+inline error unbox_error(const msg::Error& m) {
+  std::vector<std::string> relay;
+  for (const auto& u : m.relay_path) relay.push_back(describe(u));
+  boost::system::error_code code = make_error_code(runtime_errc::remote_actor_error);
+  const auto colon = m.src_type_str.rfind(':');
+  if (colon != std::string::npos) {
+    const std::string cat = m.src_type_str.substr(0, colon);
+    const int value = std::atoi(m.src_type_str.c_str() + colon + 1);
+    for (const auto* c : {&core_category(), &wire_category(), &runtime_category()}) {
+      if (cat == c->name()) code = boost::system::error_code(value, *c);
+    }
+  }
+  const std::string type = code == runtime_errc::remote_actor_error ? m.src_type_str : m.tb_str;
+  return error::remote(code, type, m.message.value_or(""), describe(m.src_uid), std::move(relay));
+}
+
+inline memory_channel<msg::msg>& peer::open_mailbox(const std::string& cid) {
+  auto& box = mailboxes_[cid];
+  box = std::make_unique<memory_channel<msg::msg>>(64);
+  if (gone_) box->close();
+  return *box;
+}
+
+inline void peer::dispatch(msg::msg m, const std::function<void(msg::Start)>& on_start) {
+  if (auto* start = std::get_if<msg::Start>(&m)) {
+    on_start(std::move(*start));
+    return;
+  }
+  const std::string* cid = std::visit(
+      [](auto& x) -> const std::string* {
+        using X = std::remove_cvref_t<decltype(x)>;
+        if constexpr (std::is_same_v<X, msg::Error>) {
+          return x.cid ? &*x.cid : nullptr;
+        } else if constexpr (requires { x.cid; }) {
+          return &x.cid;
+        } else {
+          return nullptr;
+        }
+      },
+      m);
+  if (!cid) {
+    if (auto* err = std::get_if<msg::Error>(&m)) gone_ = unbox_error(*err);  // runtime-scoped
+    return;
+  }
+  auto it = mailboxes_.find(*cid);
+  if (it == mailboxes_.end()) return;  // a call that already gave up: dropped
+  (void)it->second->try_send(std::move(m));
+}
+
+inline awaitable<error> peer::serve(std::function<void(msg::Start)> on_start) {
+  std::exception_ptr interrupted;
+  try {
+    while (!gone_) {
+      auto m = co_await ch_->receive();
+      if (!m) {
+        if (m.error() == wire_errc::malformed_frame) continue;  // framing intact: keep serving
+        gone_ = m.error();
+        break;
+      }
+      dispatch(std::move(m).value(), on_start);
+    }
+  } catch (...) {
+    interrupted = std::current_exception();
+  }
+  // Interrupted (not gone): the peer may be served again, e.g. by a cancel ladder.
+  for (auto& entry : mailboxes_) entry.second->close();
+  if (interrupted) std::rethrow_exception(interrupted);
+  co_return *gone_;
+}
+
+inline awaitable<result<msg::raw_pld>> call(peer& p, const msg::Aid& self, function_name fn,
+                                            msg::raw_pld args) {
+  const std::string cid = new_uuid();
+  auto& box = p.open_mailbox(cid);
+  struct closer {
+    peer& p;
+    const std::string& cid;
+    ~closer() { p.close_mailbox(cid); }
+  } close_on_exit{p, cid};
+
+  msg::msg start = msg::Start{cid, std::string(fn.ns), std::string(fn.func), std::move(args),
+                              uid_of(self)};
+  BOOST_OUTCOME_CO_TRY(co_await p.send(std::move(start)));
+  for (;;) {
+    auto m = co_await box.receive();
+    if (!m) {
+      co_return error(make_error_code(wire_errc::transport_closed),
+                      "actor " + describe(uid_of(p.aid())) + " went away during a call to " +
+                          std::string(fn.ns) + "." + std::string(fn.func) +
+                          (p.gone() ? ": " + p.gone()->message() : std::string()));
+    }
+    if (std::holds_alternative<msg::StartAck>(m.value())) continue;
+    if (auto* r = std::get_if<msg::Return>(&m.value())) co_return std::move(r->pld);
+    if (auto* e = std::get_if<msg::Error>(&m.value())) co_return unbox_error(*e);
+    co_return error(make_error_code(runtime_errc::protocol_error),
+                    "unexpected `" + std::string(msg::type_name(m.value())) + "` in a call");
+  }
+}
+
+}  // namespace tractor::runtime

@@ -1,0 +1,59 @@
+// tractor/runtime/runtime_error.hpp — failures of the actor runtime, as a registered enum.
+#pragma once
+
+#include <tractor/core/error.hpp>
+
+namespace tractor {
+
+enum class runtime_errc {
+  /// User code in another actor raised, or returned a failed result; the error carries the
+  /// boxed type name, message, source actor and relay path.
+  remote_actor_error = 1,
+  /// The function is not exposed, or its namespace is not enabled for that actor.
+  module_not_exposed,
+  /// No exposed function has that name.
+  unknown_function,
+  /// A child actor died or failed before it was ready.
+  actor_failure,
+  /// A peer answered with a message the protocol does not allow at that point.
+  protocol_error,
+};
+
+[[nodiscard]] const boost::system::error_category& runtime_category() noexcept;
+[[nodiscard]] boost::system::error_code make_error_code(runtime_errc e) noexcept;
+
+}  // namespace tractor
+
+template <>
+struct boost::system::is_error_code_enum<tractor::runtime_errc> : std::true_type {};
+
+namespace tractor {
+
+namespace detail {
+class runtime_category_impl final : public boost::system::error_category {
+ public:
+  constexpr runtime_category_impl() noexcept : error_category(0x7472'6163'746f'7203ULL) {}
+  const char* name() const noexcept override { return "tractor.runtime"; }
+  std::string message(int ev) const override {
+    switch (static_cast<runtime_errc>(ev)) {
+      case runtime_errc::remote_actor_error: return "remote actor error";
+      case runtime_errc::module_not_exposed: return "module not exposed";
+      case runtime_errc::unknown_function: return "unknown function";
+      case runtime_errc::actor_failure: return "actor failure";
+      case runtime_errc::protocol_error: return "protocol error";
+    }
+    return "unknown runtime error " + std::to_string(ev);
+  }
+};
+}  // namespace detail
+
+inline const boost::system::error_category& runtime_category() noexcept {
+  static constexpr detail::runtime_category_impl instance;
+  return instance;
+}
+
+inline boost::system::error_code make_error_code(runtime_errc e) noexcept {
+  return {static_cast<int>(e), runtime_category()};
+}
+
+}  // namespace tractor

@@ -1,0 +1,148 @@
+// tractor/runtime/tree.hpp — composing a tree, its entry point, portals and actor nurseries.
+//
+//     namespace math { tractor::awaitable<int> add(int a, int b) { co_return a + b; } }
+//     using tree = tractor::tree<tractor::spawn::exec_backend, tractor::transport::uds,
+//                                tractor::codec::cereal_binary, tractor::exposed<&math::add>>;
+//
+//     int main(int argc, char** argv) {
+//       return tractor::run_main<tree>(argc, argv, [](tractor::root<tree>& root)
+//           -> tractor::awaitable<tractor::result<void>> {
+//         co_return co_await root.open_nursery([&](tractor::actor_nursery<tree>& an)
+//             -> tractor::awaitable<tractor::result<void>> {
+//           auto worker = BOOST_OUTCOME_CO_TRYX(co_await an.start_actor("worker", {{"math"}}));
+//           int three = BOOST_OUTCOME_CO_TRYX(co_await worker.run<&math::add>(1, 2));
+//           co_await worker.cancel_actor();
+//           co_return tractor::success();
+//         });
+//       });
+//     }
+//
+// `run_main` is both ends: in a child started by the `exec` backend (the same binary, re-run)
+// it becomes the child's runtime instead of calling the root body.
+//
+// Status: this is the first slice of the runtime — daemon children over `exec`, typed `run`,
+// `cancel_actor`, remote errors, and a nursery that reaps every child (graceful cancel, then
+// SIGTERM, then SIGKILL). One-shot children, error supervision across siblings, nested trees
+// and signals are still to come.
+#pragma once
+
+#include <tractor/runtime/actor.hpp>
+
+namespace tractor {
+
+namespace spawn {
+/// The `exec` backend's tag: children are the running binary, re-run.
+struct exec_backend {
+  static constexpr std::string_view name = "exec";
+};
+}  // namespace spawn
+
+/// A tree's three policies and its exposed functions.
+template <class Spawn, transport::transport Transport, codec::codec Codec, class Exposed>
+struct tree {
+  using spawn_type = Spawn;
+  using transport_type = Transport;
+  using codec_type = Codec;
+  using exposed_type = Exposed;
+
+  /// The erased table the non-template runtime runs on.
+  static const runtime::policies& policies() {
+    static constexpr auto functions = Exposed::template table<Codec>();
+    static const runtime::policies p{
+        Transport::name,
+        &Transport::listen,
+        &Transport::connect,
+        &Transport::bind_addr,
+        [](transport::stream_socket s, transport::channel_options o) {
+          return transport::channel::make<Codec>(std::move(s), o);
+        },
+        functions,
+    };
+    return p;
+  }
+};
+
+/// Per-child options.
+struct actor_options {
+  /// Namespaces whose exposed functions the child may run (tractor's `enable_modules`).
+  std::vector<std::string> enable_modules = {};
+};
+
+/// A handle to a running child actor.
+template <class Tree>
+class portal {
+ public:
+  /// Runs exposed function `F` in the child with `args` and returns its value. Checked at
+  /// compile time against `F`'s signature; the value is decoded to `F`'s return type.
+  ///
+  /// Cancellation: interrupted at once (the remote call finishes on its own).
+  template <auto F, class... Args>
+    requires std::is_invocable_v<decltype(F), Args...>
+  awaitable<call_result_t<F>> run(Args&&... args);
+
+  /// Asks the child to cancel itself and waits (bounded by the cancel-ack timeout) for its
+  /// acknowledgement; true if it acknowledged.
+  ///
+  /// Cancellation: interrupted at once.
+  awaitable<bool> cancel_actor();
+
+  [[nodiscard]] const msg::Aid& aid() const { return peer_->aid(); }
+
+ private:
+  template <class>
+  friend class actor_nursery;
+  portal(runtime::actor& self, std::shared_ptr<runtime::peer> p) : self_(&self), peer_(std::move(p)) {}
+  runtime::actor* self_;
+  std::shared_ptr<runtime::peer> peer_;
+};
+
+/// The scope children live in: returns only after every child process has exited and been
+/// reaped. Daemon children (from `start_actor`) keep it open until they are cancelled.
+template <class Tree>
+class actor_nursery {
+ public:
+  /// Starts a daemon child and returns its portal once it has connected back and received
+  /// its SpawnSpec. A child that dies or does not connect during boot is `actor_failure`.
+  ///
+  /// Cancellation: interrupted at once; the half-started child is killed and reaped.
+  awaitable<result<portal<Tree>>> start_actor(std::string name, actor_options options = {});
+
+  /// Cancels every child (graceful, then SIGTERM, then SIGKILL, each bounded).
+  void cancel() { tasks_.cancel(); }
+
+ private:
+  template <class>
+  friend class root;
+  actor_nursery(runtime::actor& self, nursery& tasks) : self_(self), tasks_(tasks) {}
+  runtime::actor& self_;
+  nursery& tasks_;
+};
+
+/// The root actor, handed to the body of `run_main`.
+template <class Tree>
+class root {
+ public:
+  /// Opens an actor nursery; see `actor_nursery`. Errors of the body and of the children's
+  /// supervision are aggregated as in `open_nursery`.
+  ///
+  /// Cancellation: cancels every child (ladder as in `actor_nursery::cancel`), then rethrows.
+  template <class Body>
+  awaitable<result<void>> open_nursery(Body body);
+
+  [[nodiscard]] runtime::actor& actor() noexcept { return self_; }
+
+ private:
+  template <class T, class B>
+  friend int run_main(int, char**, B);
+  explicit root(runtime::actor& a) : self_(a) {}
+  runtime::actor& self_;
+};
+
+/// Runs `body(root&)` as the root actor, or — in a process started as a child — the child
+/// runtime. Returns the process exit code (non-zero if the body failed).
+template <class Tree, class Body>
+int run_main(int argc, char** argv, Body body);
+
+}  // namespace tractor
+
+#include <tractor/runtime/impl/tree.hpp>
