@@ -9,9 +9,11 @@
 //           -> tractor::awaitable<tractor::result<void>> {
 //         co_return co_await root.open_nursery([&](tractor::actor_nursery<tree>& an)
 //             -> tractor::awaitable<tractor::result<void>> {
-//           auto worker = BOOST_OUTCOME_CO_TRYX(co_await an.start_actor("worker", {{"math"}}));
-//           int three = BOOST_OUTCOME_CO_TRYX(co_await worker.run<&math::add>(1, 2));
-//           co_await worker.cancel_actor();
+//           const tractor::actor_options opts{.enable_modules = {"math"}};
+//           auto worker = co_await an.start_actor("worker", opts);
+//           if (!worker) co_return worker.error();
+//           auto three = co_await worker.value().run<&math::add>(1, 2);   // result<int>
+//           co_await worker.value().cancel_actor();
 //           co_return tractor::success();
 //         });
 //       });
