@@ -11,7 +11,10 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 #include <stdexcept>
+
+#include <boost/asio/steady_timer.hpp>
 
 namespace math {
 tractor::awaitable<int> add(int a, int b) { co_return a + b; }
@@ -29,6 +32,23 @@ tractor::awaitable<std::string> cmdline() {
   std::getline(in, s, '\0');
   co_return s;
 }
+tractor::awaitable<int> fail_after_ms(int ms, std::string why) {
+  boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, std::chrono::milliseconds(ms));
+  co_await t.async_wait(boost::asio::use_awaitable);
+  throw std::runtime_error(why);
+}
+tractor::awaitable<int> sleep_forever() {
+  boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, std::chrono::hours(1));
+  co_await t.async_wait(boost::asio::use_awaitable);
+  co_return 0;
+}
+tractor::awaitable<int> fail_on_cancel(std::string why) {
+  auto complain = [why]() -> tractor::awaitable<void> {
+    throw std::runtime_error(why);
+    co_return;
+  };
+  co_return co_await tractor::finally(sleep_forever(), complain());
+}
 }  // namespace math
 namespace secret {
 tractor::awaitable<int> hidden() { co_return 42; }
@@ -37,7 +57,9 @@ tractor::awaitable<int> hidden() { co_return 42; }
 namespace {
 
 using namespace tractor;
-using fns = exposed<&math::add, &math::checked_div, &math::explode, &math::cmdline, &secret::hidden>;
+using fns = exposed<&math::add, &math::checked_div, &math::explode, &math::cmdline,
+                    &math::fail_after_ms, &math::sleep_forever, &math::fail_on_cancel,
+                    &secret::hidden>;
 using uds_tree = tree<spawn::exec_backend, transport::uds, codec::cereal_binary, fns>;
 using tcp_tree = tree<spawn::exec_backend, transport::tcp, codec::cereal_binary, fns>;
 
@@ -123,6 +145,86 @@ TYPED_TEST(actor_test, nursery_cancel_reaps_every_idle_daemon) {
     co_return success();
   });
   EXPECT_EQ(code, 0);
+}
+
+TYPED_TEST(actor_test, one_shot_children_return_results) {
+  const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
+    auto sum = co_await an.template run_in_actor<&math::add>("adder", 20, 22);
+    if (!sum) co_return sum.error();
+    auto v = co_await sum.value().wait_for_result();
+    EXPECT_EQ(v.value(), 42);
+    co_return success();
+  });
+  EXPECT_EQ(code, 0);
+}
+
+// R8-R14: the first failing child cancels its siblings; one error comes out bare, several
+// as a group holding every one. Here `raising` children fail while being cancelled, which
+// makes "several fail at once" deterministic.
+template <class Tree>
+result<void> supervised(int raising, bool with_daemon) {
+  result<void> outcome = success();
+  ::setenv("ACTOR_TEST_TREE", Tree::transport_type::name.data(), 1);
+  char arg0[] = "actor_test";
+  char* argv[] = {arg0, nullptr};
+  (void)run_main<Tree>(1, argv, [&](root<Tree>& r) -> awaitable<result<void>> {
+    outcome = co_await r.open_nursery([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
+      if (with_daemon) {
+        const actor_options math_only{.enable_modules = {"math"}};
+        auto d = co_await an.start_actor("bystander", math_only);
+        if (!d) co_return d.error();
+      }
+      auto sleeper = co_await an.template run_in_actor<&math::sleep_forever>("sleeper");
+      if (!sleeper) co_return sleeper.error();
+      for (int i = 0; i < raising; ++i) {
+        const std::string name = "raiser-" + std::to_string(i);
+        const std::string why = "raised while cancelled " + std::to_string(i);
+        auto f = co_await an.template run_in_actor<&math::fail_on_cancel>(name, why);
+        if (!f) co_return f.error();
+      }
+      const std::string why = "trigger";
+      auto t = co_await an.template run_in_actor<&math::explode>("trigger", why);
+      if (!t) co_return t.error();
+      co_return success();
+    });
+    co_return success();
+  });
+  return outcome;
+}
+
+TYPED_TEST(actor_test, one_failing_child_cancels_the_rest_and_comes_out_bare) {
+  auto r = supervised<TypeParam>(0, true);
+  ASSERT_FALSE(r);
+  EXPECT_FALSE(r.error().is_group());
+  EXPECT_EQ(r.error(), runtime_errc::remote_actor_error);
+  EXPECT_EQ(r.error().message(), "trigger");
+  EXPECT_EQ(r.error().source().substr(0, 8), "trigger@");
+}
+
+TYPED_TEST(actor_test, several_failing_children_come_out_as_a_group_of_all) {
+  for (int raising : {1, 24}) {
+    auto r = supervised<TypeParam>(raising, false);
+    ASSERT_FALSE(r);
+    ASSERT_TRUE(r.error().is_group()) << r.error().message();
+    std::set<std::string> messages;
+    for (const auto& e : r.error().group_members()) messages.insert(e.message());
+    EXPECT_EQ(messages.size(), static_cast<std::size_t>(raising) + 1) << r.error().message();
+    EXPECT_TRUE(messages.contains("trigger"));
+    EXPECT_TRUE(messages.contains("raised while cancelled 0"));
+  }
+}
+
+TYPED_TEST(actor_test, a_failing_body_with_idle_daemons_reaps_them_all) {
+  const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
+    const actor_options math_only{.enable_modules = {"math"}};
+    for (int i = 0; i < 2; ++i) {
+      const std::string name = "idle-" + std::to_string(i);
+      auto w = co_await an.start_actor(name, math_only);
+      if (!w) co_return w.error();
+    }
+    co_return errc::timeout;  // the body fails: the daemons are cancelled and reaped
+  });
+  EXPECT_EQ(code, 1);
 }
 
 TYPED_TEST(actor_test, a_child_dying_during_boot_is_an_actor_failure) {

@@ -197,7 +197,12 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
   }
   msg::msg out = r ? msg::msg(msg::Return{cid, std::move(r).value()})
                    : msg::msg(box_error(r.error(), self_, cid));
+  // The answer goes out even if this task is being cancelled (an error raised during
+  // cancellation must reach the caller), so the send is not refused here.
+  const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
+  co_await boost::asio::this_coro::throw_if_cancelled(false);
   co_await reply(*p, std::move(out));
+  co_await boost::asio::this_coro::throw_if_cancelled(checked);
 }
 
 namespace detail {

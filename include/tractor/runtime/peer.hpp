@@ -52,8 +52,8 @@ class peer {
   awaitable<result<void>> send(msg::msg m) { return ch_->send(std::move(m)); }
 
   /// Receives until the peer goes away; `on_start` is called for each `Start`. Returns why
-  /// it ended. Cancellation: interrupted at once; open mailboxes are closed either way, and
-  /// the peer can be served again later.
+  /// it ended (and closes every open mailbox). Cancellation: interrupted at once; mailboxes
+  /// stay open and the peer can be served again later.
   awaitable<error> serve(std::function<void(msg::Start)> on_start);
 
   /// Everything the peer sends for `cid`, until `close_mailbox(cid)`.
@@ -161,9 +161,10 @@ inline awaitable<error> peer::serve(std::function<void(msg::Start)> on_start) {
   } catch (...) {
     interrupted = std::current_exception();
   }
-  // Interrupted (not gone): the peer may be served again, e.g. by a cancel ladder.
-  for (auto& entry : mailboxes_) entry.second->close();
+  // Interrupted, the peer is not gone: mailboxes stay open, since it may be served again
+  // (a cancel ladder does, and must still see answers already on their way).
   if (interrupted) std::rethrow_exception(interrupted);
+  for (auto& entry : mailboxes_) entry.second->close();
   co_return *gone_;
 }
 

@@ -98,6 +98,28 @@ class portal {
   std::shared_ptr<runtime::peer> peer_;
 };
 
+/// A one-shot child's pending result (from `actor_nursery::run_in_actor`).
+template <class Tree, auto F>
+class one_shot {
+ public:
+  /// Waits for the function's result. Cancellation: interrupted at once; the child is
+  /// still supervised (and reaped) by its nursery.
+  awaitable<call_result_t<F>> wait_for_result();
+
+  [[nodiscard]] const portal<Tree>& actor_portal() const noexcept { return portal_; }
+
+ private:
+  template <class>
+  friend class actor_nursery;
+  struct state {
+    event done;
+    std::optional<result<msg::raw_pld>> outcome;
+  };
+  one_shot(portal<Tree> p, std::shared_ptr<state> s) : portal_(std::move(p)), state_(std::move(s)) {}
+  portal<Tree> portal_;
+  std::shared_ptr<state> state_;
+};
+
 /// The scope children live in: returns only after every child process has exited and been
 /// reaped. Daemon children (from `start_actor`) keep it open until they are cancelled.
 template <class Tree>
@@ -108,6 +130,16 @@ class actor_nursery {
   ///
   /// Cancellation: interrupted at once; the half-started child is killed and reaped.
   awaitable<result<portal<Tree>>> start_actor(std::string name, actor_options options = {});
+
+  /// Starts a one-shot child that runs `F(args...)` and then exits (tractor's
+  /// `run_in_actor`). Its result is collected by `wait_for_result`; if it fails, the error is
+  /// the nursery's: the first such failure cancels every other child, and the nursery
+  /// returns all of them (one bare, several as a group).
+  ///
+  /// Cancellation: as `start_actor`.
+  template <auto F, class... Args>
+    requires std::is_invocable_v<decltype(F), Args...>
+  awaitable<result<one_shot<Tree, F>>> run_in_actor(std::string name, Args&&... args);
 
   /// Cancels every child (graceful, then SIGTERM, then SIGKILL, each bounded).
   void cancel() { tasks_.cancel(); }

@@ -90,6 +90,60 @@ inline awaitable<void> supervise(actor& a, std::shared_ptr<child_record> c) {
   co_await finally(serve_until_exit(), cancel_ladder(a, *c));
 }
 
+/// Runs a one-shot child's single call, then lets it go (ladder); a failed call is returned
+/// so that the actor nursery treats it as a failing child. The call's mailbox stays open
+/// through the ladder: an error the child raised while being cancelled still arrives, and
+/// is kept (cancellation never hides an error).
+inline awaitable<result<void>> supervise_one_shot(actor& a, std::shared_ptr<child_record> c,
+                                                  function_name fn, msg::raw_pld args,
+                                                  event& done,
+                                                  std::optional<result<msg::raw_pld>>& outcome) {
+  const std::string cid = new_uuid();
+  auto& box = c->link->open_mailbox(cid);
+  auto settle = [&](msg::msg& m) {
+    if (outcome) return;
+    if (auto* r = std::get_if<msg::Return>(&m)) outcome.emplace(std::move(r->pld));
+    if (auto* e = std::get_if<msg::Error>(&m)) outcome.emplace(unbox_error(*e));
+  };
+  auto run = [&]() -> awaitable<void> {
+    auto served = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon(a.serve_peer(c->link, n));
+      msg::msg start = msg::Start{cid, std::string(fn.ns), std::string(fn.func), std::move(args),
+                                  uid_of(a.aid())};
+      auto sent = co_await c->link->send(std::move(start));
+      if (!sent) outcome.emplace(sent.error());
+      while (!outcome) {
+        auto m = co_await box.receive();
+        if (!m) break;  // the child went away; the ladder below reaps it
+        settle(m.value());
+      }
+      n.cancel();
+    });
+    (void)served;
+  };
+  auto let_go = [&]() -> awaitable<void> {
+    co_await cancel_ladder(a, *c);
+    for (auto m = box.try_receive(); m; m = box.try_receive()) settle(m.value());
+  };
+  std::exception_ptr interrupted;
+  try {
+    co_await run();
+  } catch (...) {
+    interrupted = std::current_exception();
+  }
+  // Cancelled or not, the child is let go and its answer collected (shielded).
+  const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
+  co_await boost::asio::this_coro::throw_if_cancelled(false);
+  co_await shield(let_go());
+  co_await boost::asio::this_coro::throw_if_cancelled(checked);
+  c->link->close_mailbox(cid);
+  done.set();
+  // An error the child raised wins over the cancellation that interrupted us.
+  if (outcome && !*outcome) co_return outcome->error();
+  if (interrupted) std::rethrow_exception(interrupted);
+  co_return success();
+}
+
 /// Starts child `name` with the `exec` backend and waits until it has connected back
 /// (racing its death and the boot timeout), then sends its SpawnSpec.
 inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
@@ -184,6 +238,45 @@ awaitable<result<portal<Tree>>> actor_nursery<Tree>::start_actor(std::string nam
   if (!c) co_return c.error();
   tasks_.start_soon(runtime::supervise(self_, c.value()));
   co_return portal<Tree>(self_, c.value()->link);
+}
+
+template <class Tree>
+template <auto F, class... Args>
+  requires std::is_invocable_v<decltype(F), Args...>
+awaitable<result<one_shot<Tree, F>>> actor_nursery<Tree>::run_in_actor(std::string name,
+                                                                       Args&&... args) {
+  static_assert(Tree::exposed_type::template contains<F>,
+                "run_in_actor<F>: F is not in the tree's tractor::exposed<...> list");
+  using C = typename Tree::codec_type;
+  const args_tuple_t<F> arguments{std::forward<Args>(args)...};
+  auto kwargs = C::encode_payload(arguments);
+  const std::vector<std::string> ns{std::string(name_of<F>().ns)};
+  auto c = co_await runtime::spawn_child(self_, std::move(name), ns);
+  if (!c) co_return c.error();
+  using state = typename one_shot<Tree, F>::state;
+  auto st = std::make_shared<state>();
+  tasks_.start_soon([&self = self_, child = c.value(), kwargs = std::move(kwargs),
+                     st]() mutable -> awaitable<result<void>> {
+    co_return co_await runtime::supervise_one_shot(self, child, name_of<F>(), std::move(kwargs),
+                                                   st->done, st->outcome);
+  });
+  co_return one_shot<Tree, F>(portal<Tree>(self_, c.value()->link), st);
+}
+
+template <class Tree, auto F>
+awaitable<call_result_t<F>> one_shot<Tree, F>::wait_for_result() {
+  co_await state_->done.wait();
+  if (!state_->outcome) {
+    co_return error(make_error_code(errc::cancelled), "the one-shot actor was cancelled");
+  }
+  auto& r = *state_->outcome;
+  if (!r) co_return r.error();
+  using value_type = typename call_result_t<F>::value_type;
+  if constexpr (std::is_void_v<value_type>) {
+    co_return success();
+  } else {
+    co_return codec::decode_pld<typename Tree::codec_type, value_type>("Return", r.value());
+  }
 }
 
 template <class Tree>
