@@ -2,6 +2,7 @@
 // backend, every child actor (see main() at the bottom).
 #include <tractor/runtime/tree.hpp>
 
+#include "tests/support/async_test.hpp"
 #include "tests/support/reaper.hpp"
 
 #include <tractor/codec/cereal_binary.hpp>
@@ -241,9 +242,81 @@ TYPED_TEST(actor_test, a_child_dying_during_boot_is_an_actor_failure) {
   EXPECT_EQ(code, 0);
 }
 
+// A root in its own process that starts two children, says "ready" on stdout, and waits.
+template <class Tree>
+int root_forever() {
+  char arg0[] = "actor_test_root";
+  char* argv[] = {arg0, nullptr};
+  return run_main<Tree>(1, argv, [](root<Tree>& r) -> awaitable<result<void>> {
+    co_return co_await r.open_nursery([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
+      const actor_options math_only{.enable_modules = {"math"}};
+      for (int i = 0; i < 2; ++i) {
+        const std::string name = "held-" + std::to_string(i);
+        auto w = co_await an.start_actor(name, math_only);
+        if (!w) co_return w.error();
+      }
+      std::printf("ready\n");
+      std::fflush(stdout);
+      co_await math::sleep_forever();
+      co_return success();
+    });
+  });
+}
+
+// Runs a root as a subprocess, waits for it to be ready, signals it, and returns how it
+// ended once it and every descendant are gone (this process is their subreaper).
+template <class Tree>
+spawn::exit_status signal_root(int sig) {
+  boost::asio::io_context ctx;
+  int out[2];
+  EXPECT_EQ(::pipe(out), 0);
+  auto root = spawn::exec_process(ctx.get_executor(), {.env = {{"ACTOR_TEST_MODE", "root_forever"},
+                                                               {"ACTOR_TEST_TREE", std::string(Tree::transport_type::name)}},
+                                                       .stdout_fd = out[1]});
+  ::close(out[1]);
+  char buf[16] = {};
+  const ssize_t n = ::read(out[0], buf, sizeof buf - 1);  // blocks until "ready"
+  ::close(out[0]);
+  EXPECT_GT(n, 0);
+  EXPECT_EQ(std::string(buf), "ready\n");
+  EXPECT_EQ(tractor::testing::live_children().size(), 1u) << "only the root is our child";
+  ::kill(root.value()->pid(), sig);
+  spawn::exit_status status;
+  tractor::testing::run_async(ctx, [&]() -> awaitable<void> {
+    status = co_await root.value()->wait();
+  }());
+  // Orphans (if any) were reparented to us: reap them as they die. A survivor would block
+  // here, so an alarm is the watchdog (its default action ends this binary, loudly).
+  ::alarm(20);
+  while (!tractor::testing::live_children().empty()) {
+    int ws = 0;
+    (void)::waitpid(-1, &ws, 0);
+  }
+  ::alarm(0);
+  return status;
+}
+
+TYPED_TEST(actor_test, sigint_at_the_root_cancels_the_tree_and_exits_non_zero) {
+  auto s = signal_root<TypeParam>(SIGINT);
+  EXPECT_TRUE(s.exited) << s.describe();
+  EXPECT_EQ(s.code, 128 + SIGINT);
+  EXPECT_TRUE(tractor::testing::live_children().empty()) << "a descendant survived";
+}
+
+TYPED_TEST(actor_test, sigkill_of_the_root_leaves_no_survivor) {
+  auto s = signal_root<TypeParam>(SIGKILL);
+  EXPECT_EQ(s.signal, SIGKILL);
+  EXPECT_TRUE(tractor::testing::live_children().empty()) << "a child outlived its killed root";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const char* mode = std::getenv("ACTOR_TEST_MODE"); mode && std::string(mode) == "root_forever" &&
+                                                           !tractor::runtime::is_child_process()) {
+    const std::string which = std::getenv("ACTOR_TEST_TREE") ? std::getenv("ACTOR_TEST_TREE") : "";
+    return which == "tcp" ? root_forever<tcp_tree>() : root_forever<uds_tree>();
+  }
   if (tractor::runtime::is_child_process()) {
     const std::string name = std::getenv(tractor::runtime::child_env::name);
     if (name == "die-at-boot") return 7;

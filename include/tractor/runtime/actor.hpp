@@ -12,6 +12,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include <fmt/core.h>
 
@@ -205,6 +206,15 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
   co_await boost::asio::this_coro::throw_if_cancelled(checked);
 }
 
+/// Waits for SIGINT or SIGTERM, records which, and cancels `n` (the actor's lifetime).
+inline awaitable<void> cancel_on_signal(nursery& n, int& which) {
+  boost::asio::signal_set signals(co_await boost::asio::this_coro::executor, SIGINT, SIGTERM);
+  auto [ec, sig] = co_await signals.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (ec) co_return;
+  which = sig;
+  n.cancel();
+}
+
 namespace detail {
 
 inline awaitable<int> child_runtime(const policies& pol, msg::Aid self,
@@ -230,9 +240,11 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self,
     (void)co_await parent->send(std::move(e));
     co_return 5;
   }
+  int interrupted_by = 0;
   auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
     a.lifetime = &n;
     n.start_soon(a.accept_loop(n));
+    n.start_soon(cancel_on_signal(n, interrupted_by));
     // The parent channel is this actor's lifeline: when it ends (cancel, or the parent
     // died), the actor ends.
     (void)co_await a.serve_peer(parent, n);
@@ -246,6 +258,7 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self,
     (void)sent;
   }
   parent->channel().close();
+  if (interrupted_by) co_return 128 + interrupted_by;
   co_return r ? 0 : 1;
 }
 

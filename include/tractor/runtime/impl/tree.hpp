@@ -308,9 +308,12 @@ int run_main(int /*argc*/, char** /*argv*/, Body body) {
           co_return;
         }
         root<Tree> r(a);
+        int interrupted_by = 0;
         auto res = co_await tractor::open_nursery([&](nursery& n) -> awaitable<result<void>> {
           a.lifetime = &n;
           n.start_soon(a.accept_loop(n));
+          // Ctrl-C (or SIGTERM) cancels the whole tree; every child is reaped before exit.
+          n.start_soon(runtime::cancel_on_signal(n, interrupted_by));
           auto out = co_await body(r);
           n.cancel();  // the body is done: stop serving
           co_return out;
@@ -318,6 +321,10 @@ int run_main(int /*argc*/, char** /*argv*/, Body body) {
         if (!res) {
           fmt::print(stderr, "tractor: root failed: {}\n", res.error().message());
           code = 1;
+        }
+        if (interrupted_by) {
+          fmt::print(stderr, "tractor: interrupted by signal {}; tree cancelled\n", interrupted_by);
+          code = 128 + interrupted_by;
         }
       },
       [&](std::exception_ptr e) {
