@@ -43,6 +43,10 @@ tractor::awaitable<int> sleep_forever() {
   co_await t.async_wait(boost::asio::use_awaitable);
   co_return 0;
 }
+tractor::awaitable<int> block_the_loop() {
+  for (;;) ::sleep(3600);  // blocking, and deaf to EINTR: only SIGKILL ends this actor
+  co_return 0;
+}
 tractor::awaitable<int> fail_on_cancel(std::string why) {
   auto complain = [why]() -> tractor::awaitable<void> {
     throw std::runtime_error(why);
@@ -59,7 +63,7 @@ namespace {
 
 using namespace tractor;
 using fns = exposed<&math::add, &math::checked_div, &math::explode, &math::cmdline,
-                    &math::fail_after_ms, &math::sleep_forever, &math::fail_on_cancel,
+                    &math::fail_after_ms, &math::sleep_forever, &math::fail_on_cancel, &math::block_the_loop,
                     &secret::hidden>;
 using uds_tree = tree<spawn::exec_backend, transport::uds, codec::cereal_binary, fns>;
 using tcp_tree = tree<spawn::exec_backend, transport::tcp, codec::cereal_binary, fns>;
@@ -213,6 +217,42 @@ TYPED_TEST(actor_test, several_failing_children_come_out_as_a_group_of_all) {
     EXPECT_TRUE(messages.contains("trigger"));
     EXPECT_TRUE(messages.contains("raised while cancelled 0"));
   }
+}
+
+// The actor nursery's own result (run_tree only reports the exit code).
+template <class Tree>
+result<void> nursery_result(std::function<awaitable<result<void>>(actor_nursery<Tree>&)> body) {
+  result<void> outcome = success();
+  ::setenv("ACTOR_TEST_TREE", Tree::transport_type::name.data(), 1);
+  char arg0[] = "actor_test";
+  char* argv[] = {arg0, nullptr};
+  (void)run_main<Tree>(1, argv, [&](root<Tree>& r) -> awaitable<result<void>> {
+    outcome = co_await r.open_nursery([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
+      co_return co_await body(an);
+    });
+    co_return success();
+  });
+  return outcome;
+}
+
+TYPED_TEST(actor_test, a_child_stuck_in_blocking_code_is_killed_and_the_error_still_reported) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = nursery_result<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
+    an.limits().cancel_ack = std::chrono::milliseconds(50);
+    an.limits().before_kill = std::chrono::milliseconds(100);
+    auto stuck = co_await an.template run_in_actor<&math::block_the_loop>("stuck");
+    if (!stuck) co_return stuck.error();
+    const std::string why = "original";
+    auto t = co_await an.template run_in_actor<&math::explode>("trigger", why);
+    if (!t) co_return t.error();
+    co_return success();
+  });
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_FALSE(r);
+  EXPECT_FALSE(r.error().is_group()) << "the killed child adds no error: " << r.error().message();
+  EXPECT_EQ(r.error().message(), "original");
+  // Graceful cancel unheard, SIGTERM unheard (the loop is blocked), then SIGKILL.
+  EXPECT_LT(took, std::chrono::seconds(5));
 }
 
 TYPED_TEST(actor_test, a_failing_body_with_idle_daemons_reaps_them_all) {

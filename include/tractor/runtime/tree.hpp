@@ -144,6 +144,10 @@ class actor_nursery {
   /// Cancels every child (graceful, then SIGTERM, then SIGKILL, each bounded).
   void cancel() { tasks_.cancel(); }
 
+  /// The timeouts this actor uses (handshake, cancel ack, before kill, boot); tractor's
+  /// defaults until changed.
+  [[nodiscard]] runtime::timeouts& limits() noexcept { return self_.limits; }
+
  private:
   template <class>
   friend class root;
