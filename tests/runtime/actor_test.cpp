@@ -54,6 +54,10 @@ tractor::awaitable<int> fail_on_cancel(std::string why) {
   };
   co_return co_await tractor::finally(sleep_forever(), complain());
 }
+// A child that opens its own actor nursery (defined below, once the trees exist): one
+// grandchild fails, the other fails while being cancelled, so the spawner's nursery fails
+// with a group of two, which the spawner returns to its caller.
+tractor::awaitable<tractor::result<int>> spawn_failing_grandchildren(std::string tag);
 }  // namespace math
 namespace secret {
 tractor::awaitable<int> hidden() { co_return 42; }
@@ -64,9 +68,35 @@ namespace {
 using namespace tractor;
 using fns = exposed<&math::add, &math::checked_div, &math::explode, &math::cmdline,
                     &math::fail_after_ms, &math::sleep_forever, &math::fail_on_cancel, &math::block_the_loop,
+                    &math::spawn_failing_grandchildren,
                     &secret::hidden>;
 using uds_tree = tree<spawn::exec_backend, transport::uds, codec::cereal_binary, fns>;
 using tcp_tree = tree<spawn::exec_backend, transport::tcp, codec::cereal_binary, fns>;
+
+template <class Tree>
+awaitable<result<int>> failing_grandchildren(std::string tag) {
+  auto r = co_await open_actor_nursery<Tree>([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
+    const std::string calm = tag + "-b raised while cancelled";
+    auto b = co_await an.template run_in_actor<&math::fail_on_cancel>(tag + "-b", calm);
+    if (!b) co_return b.error();
+    const std::string loud = tag + "-a failed";
+    auto a = co_await an.template run_in_actor<&math::explode>(tag + "-a", loud);
+    if (!a) co_return a.error();
+    co_return success();
+  });
+  if (!r) co_return r.error();
+  co_return 0;
+}
+
+}  // namespace
+
+tractor::awaitable<tractor::result<int>> math::spawn_failing_grandchildren(std::string tag) {
+  const char* which = std::getenv("ACTOR_TEST_TREE");
+  if (which && std::string(which) == "tcp") co_return co_await failing_grandchildren<tcp_tree>(tag);
+  co_return co_await failing_grandchildren<uds_tree>(tag);
+}
+
+namespace {
 
 // The policy matrix: one body, run under each tree. The child picks the same tree from the
 // environment it inherits.
@@ -253,6 +283,58 @@ TYPED_TEST(actor_test, a_child_stuck_in_blocking_code_is_killed_and_the_error_st
   EXPECT_EQ(r.error().message(), "original");
   // Graceful cancel unheard, SIGTERM unheard (the loop is blocked), then SIGKILL.
   EXPECT_LT(took, std::chrono::seconds(5));
+}
+
+TYPED_TEST(actor_test, nested_trees_relay_groups_with_their_sources) {
+  // root -> 2 spawners -> 2 failing grandchildren each: a group of 2 boxed groups.
+  auto r = nursery_result<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
+    for (const char* tag : {"left", "right"}) {
+      const std::string t = tag;
+      auto s = co_await an.template run_in_actor<&math::spawn_failing_grandchildren>("spawner-" + t, t);
+      if (!s) co_return s.error();
+    }
+    co_return success();
+  });
+  ASSERT_FALSE(r);
+  ASSERT_TRUE(r.error().is_group()) << r.error().message();
+  const auto members = r.error().group_members();
+  // Both spawners fail: the first with its own group of two; the second is cancelled by
+  // the first, at a moment that varies, and reports either its group of two or, if it was
+  // cancelled before starting its second grandchild, that one grandchild's error relayed
+  // through it with its original source.
+  ASSERT_EQ(members.size(), 2u) << r.error().message();
+  const auto& first = members[0];
+  EXPECT_EQ(first.type_name(), "BaseExceptionGroup");
+  EXPECT_EQ(first.source().substr(0, 8), "spawner-");
+  EXPECT_NE(first.message().find("-a failed"), std::string::npos) << first.message();
+  EXPECT_NE(first.message().find("raised while cancelled"), std::string::npos) << first.message();
+  const auto& second = members[1];
+  if (second.type_name() == "BaseExceptionGroup") {
+    EXPECT_EQ(second.source().substr(0, 8), "spawner-");
+  } else {
+    EXPECT_EQ(second.type_name(), "std::runtime_error");
+    EXPECT_NE(second.source().find("-b@"), std::string::npos) << second.source();
+    ASSERT_EQ(second.relay_path().size(), 2u) << "grandchild, then spawner";
+    EXPECT_EQ(second.relay_path()[1].substr(0, 8), "spawner-");
+  }
+}
+
+TYPED_TEST(actor_test, a_grandchild_error_keeps_its_source_and_relay_path) {
+  auto r = nursery_result<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
+    const actor_options math_only{.enable_modules = {"math"}};
+    auto mid = co_await an.start_actor("middle", math_only);
+    if (!mid) co_return mid.error();
+    const std::string tag = "deep";
+    auto g = co_await mid.value().template run<&math::spawn_failing_grandchildren>(tag);
+    EXPECT_FALSE(g);
+    if (!g) {
+      EXPECT_EQ(g.error().type_name(), "BaseExceptionGroup");
+      EXPECT_EQ(g.error().source().substr(0, 7), "middle@");
+    }
+    an.cancel();
+    co_return success();
+  });
+  EXPECT_TRUE(r) << r.error().message();
 }
 
 TYPED_TEST(actor_test, a_failing_body_with_idle_daemons_reaps_them_all) {

@@ -102,6 +102,22 @@ class actor {
   std::map<std::string, expected_child*> expected_;
 };
 
+/// The actor running on this thread, if any (set for the root's and each child's lifetime),
+/// so code running inside an actor can open nurseries of its own.
+inline actor*& current_actor() {
+  static thread_local actor* current = nullptr;
+  return current;
+}
+
+/// Makes `a` the current actor until destroyed.
+struct current_actor_scope {
+  explicit current_actor_scope(actor& a) : previous(current_actor()) { current_actor() = &a; }
+  ~current_actor_scope() { current_actor() = previous; }
+  current_actor_scope(const current_actor_scope&) = delete;
+  current_actor_scope& operator=(const current_actor_scope&) = delete;
+  actor* previous;
+};
+
 /// The boot of an `exec` child: connect back, handshake, receive SpawnSpec, bind, serve the
 /// parent until it cancels us or goes away. Returns the process exit code.
 int child_main(const policies& pol);
@@ -233,6 +249,7 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self,
   const auto& spec = std::get<msg::SpawnSpec>(first.value());
 
   actor a(ex, self, pol);
+  current_actor_scope is_current(a);
   for (const auto& [ns, path] : spec.enable_modules) a.enabled_ns.insert(ns);
   if (a.enabled_ns.empty()) a.enabled_ns.insert("");  // nothing enabled: nothing callable
   if (auto bound = a.bind(); !bound) {

@@ -81,8 +81,36 @@ awaitable<result<msg::raw_pld>> call(peer& p, const msg::Aid& self, function_nam
 
 // -- definitions -------------------------------------------------------------------------
 
+inline msg::uid parse_described(std::string_view d) {
+  const auto at = d.find('@');
+  return {std::string(d.substr(0, at)), at == std::string_view::npos ? "" : std::string(d.substr(at + 1))};
+}
+
 inline msg::Error box_error(const error& e, const msg::Aid& self, std::optional<std::string> cid) {
   msg::Error m;
+  if (e.is_group()) {
+    // A group crosses the wire boxed whole, as tractor boxes a BaseExceptionGroup: its text
+    // lists every member.
+    m.src_uid = uid_of(self);
+    m.src_type_str = m.boxed_type_str = "BaseExceptionGroup";
+    m.relay_path = {uid_of(self)};
+    m.message = e.message();
+    m.tb_str = "BaseExceptionGroup";
+    m.cid = std::move(cid);
+    return m;
+  }
+  if (!e.source().empty()) {
+    // Relaying an error from further down the tree: keep its origin, extend its path.
+    m.src_uid = parse_described(e.source());
+    m.src_type_str = e.type_name();
+    m.boxed_type_str = "RemoteActorError";
+    for (const auto& hop : e.relay_path()) m.relay_path.push_back(parse_described(hop));
+    m.relay_path.push_back(uid_of(self));
+    m.message = e.message();
+    m.tb_str = e.type_name();
+    m.cid = std::move(cid);
+    return m;
+  }
   m.src_uid = uid_of(self);
   const std::string_view cat = e.code().category().name();
   // tractor's own error codes travel as "category:value" so they come back as themselves.

@@ -149,8 +149,8 @@ class actor_nursery {
   [[nodiscard]] runtime::timeouts& limits() noexcept { return self_.limits; }
 
  private:
-  template <class>
-  friend class root;
+  template <class T, class B>
+  friend awaitable<result<void>> open_actor_nursery(B body);
   actor_nursery(runtime::actor& self, nursery& tasks) : self_(self), tasks_(tasks) {}
   runtime::actor& self_;
   nursery& tasks_;
@@ -175,6 +175,13 @@ class root {
   explicit root(runtime::actor& a) : self_(a) {}
   runtime::actor& self_;
 };
+
+/// Opens an actor nursery in the actor this code runs in (the root, or a child: nested
+/// trees), for trees of type `Tree`. Outside any actor it fails with `actor_failure`.
+///
+/// Cancellation: as `root::open_nursery`.
+template <class Tree, class Body>
+awaitable<result<void>> open_actor_nursery(Body body);
 
 /// Runs `body(root&)` as the root actor, or — in a process started as a child — the child
 /// runtime. Returns the process exit code (non-zero if the body failed).

@@ -282,11 +282,20 @@ awaitable<call_result_t<F>> one_shot<Tree, F>::wait_for_result() {
 template <class Tree>
 template <class Body>
 awaitable<result<void>> root<Tree>::open_nursery(Body body) {
-  co_return co_await tractor::open_nursery(
-      [&](nursery& tasks) -> awaitable<result<void>> {
-        actor_nursery<Tree> an(self_, tasks);
-        co_return co_await body(an);
-      });
+  co_return co_await open_actor_nursery<Tree>(std::move(body));
+}
+
+template <class Tree, class Body>
+awaitable<result<void>> open_actor_nursery(Body body) {
+  runtime::actor* self = runtime::current_actor();
+  if (!self) {
+    co_return error(make_error_code(runtime_errc::actor_failure),
+                    "open_actor_nursery called outside any actor");
+  }
+  co_return co_await tractor::open_nursery([&](nursery& tasks) -> awaitable<result<void>> {
+    actor_nursery<Tree> an(*self, tasks);
+    co_return co_await body(an);
+  });
 }
 
 template <class Tree, class Body>
@@ -302,6 +311,7 @@ int run_main(int /*argc*/, char** /*argv*/, Body body) {
         runtime::actor a(ctx.get_executor(),
                          msg::Aid{"root", runtime::new_uuid(), ::getpid(), true, false},
                          Tree::policies());
+        runtime::current_actor_scope is_current(a);
         if (auto bound = a.bind(); !bound) {
           fmt::print(stderr, "tractor: cannot start the root actor: {}\n", bound.error().message());
           code = 1;
