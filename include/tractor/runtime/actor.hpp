@@ -162,8 +162,16 @@ inline awaitable<error> actor::serve_peer(std::shared_ptr<peer> p, nursery& n) {
   std::function<void(msg::Start)> on_start = [this, p, &n](msg::Start s) {
     n.start_soon(handle_start(p, std::move(s)));
   };
-  auto why = co_await p->serve(std::move(on_start));
-  co_return why;
+  // While served, the peer's sends are queued and written by a writer task: a call's
+  // StartAck and Return (or a stream's items) then leave in one write.
+  std::optional<error> why;
+  auto served = co_await open_nursery([&](nursery& io) -> awaitable<void> {
+    io.start_soon(p->channel().run_writer());
+    why = co_await p->serve(std::move(on_start));
+    io.cancel();
+  });
+  (void)served;
+  co_return why ? *why : error(make_error_code(errc::cancelled));
 }
 
 inline awaitable<void> actor::reply(peer& p, msg::msg m) {

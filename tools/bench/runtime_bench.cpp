@@ -1,0 +1,232 @@
+// Runtime benchmark: spawning, calling and tearing down child actors (exec backend, UDS),
+// each beside its raw floor measured in the same run.
+//
+//     tools/bazel run //tools/bench:runtime_bench [-- --spawns N --calls N]
+//
+// Floors:
+//   spawn     posix_spawn of this same binary in a minimal mode that only connects back to a
+//             UDS listener and writes one byte (same dynamic linking), until that byte arrives
+//   call      a blocking UDS ping-pong of one small frame each way between two processes
+// Measured:
+//   spawn-to-ready   start_actor until the portal is returned; and until a first call returns
+//   no-op call       portal.run<&noop>() round trip
+//   teardown         cancelling a nursery of K idle children until all are reaped, per child
+//   idle RSS         VmRSS of an idle child
+#include <tractor/codec/cereal_binary.hpp>
+#include <tractor/runtime/tree.hpp>
+#include <tractor/transport/uds.hpp>
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <vector>
+
+#include <sched.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+namespace bench {
+tractor::awaitable<int> noop() { co_return 0; }
+}  // namespace bench
+
+namespace {
+
+using namespace tractor;
+using clk = std::chrono::steady_clock;
+using bench_tree = tractor::tree<spawn::exec_backend, transport::uds, codec::cereal_binary,
+                           exposed<&bench::noop>>;
+
+double ms_since(clk::time_point t0) {
+  return std::chrono::duration<double, std::milli>(clk::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// Pins this process (and what it forks or spawns from now on) to one CPU.
+void pin(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  ::sched_setaffinity(0, sizeof set, &set);
+}
+
+// -- raw floors --------------------------------------------------------------------------------
+
+int uds_listen(const std::string& path) {
+  ::unlink(path.c_str());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 16) != 0) std::abort();
+  return fd;
+}
+
+int uds_connect(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) std::abort();
+  return fd;
+}
+
+double raw_spawn_ms(const std::string& path, int rounds) {
+  int l = uds_listen(path);
+  std::vector<double> samples;
+  for (int i = 0; i < rounds; ++i) {
+    std::string env = "BENCH_MINIMAL=" + path;
+    char* argv[] = {const_cast<char*>("minimal"), nullptr};
+    char* envp[] = {env.data(), nullptr};
+    const auto t0 = clk::now();
+    pid_t pid = 0;
+    if (::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, envp) != 0) std::abort();
+    int c = ::accept(l, nullptr, nullptr);
+    char b;
+    if (::read(c, &b, 1) != 1) std::abort();
+    samples.push_back(ms_since(t0));
+    ::close(c);
+    int ws;
+    ::waitpid(pid, &ws, 0);
+  }
+  ::close(l);
+  ::unlink(path.c_str());
+  return median(samples);
+}
+
+double raw_ping_pong_us(const std::string& path, int rounds, int child_cpu) {
+  int l = uds_listen(path);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    pin(child_cpu);
+    int c = uds_connect(path);
+    char f[40];
+    for (int i = 0; i < rounds; ++i) {
+      if (::read(c, f, sizeof f) <= 0 || ::write(c, f, sizeof f) <= 0) std::_Exit(1);
+    }
+    std::_Exit(0);
+  }
+  int c = ::accept(l, nullptr, nullptr);
+  char f[40] = {};
+  const auto t0 = clk::now();
+  for (int i = 0; i < rounds; ++i) {
+    if (::write(c, f, sizeof f) <= 0 || ::read(c, f, sizeof f) <= 0) std::abort();
+  }
+  const double us = ms_since(t0) * 1000.0 / rounds;
+  int ws;
+  ::waitpid(pid, &ws, 0);
+  ::close(c);
+  ::close(l);
+  ::unlink(path.c_str());
+  return us;
+}
+
+long rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (const char* path = std::getenv("BENCH_MINIMAL")) {  // the raw floor's child
+    int fd = uds_connect(path);
+    char b = 1;
+    return ::write(fd, &b, 1) == 1 ? 0 : 1;
+  }
+  int spawns = 30, calls = 5000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::string(argv[i]) == "--spawns") spawns = std::atoi(argv[i + 1]);
+    if (std::string(argv[i]) == "--calls") calls = std::atoi(argv[i + 1]);
+  }
+  if (runtime::is_child_process()) return runtime::child_main(bench_tree::policies());
+
+  const std::string path = "/tmp/tractor-bench-" + std::to_string(::getpid()) + ".sock";
+  const double floor_spawn = raw_spawn_ms(path, spawns);
+  pin(0);
+  const double floor_rtt_same = raw_ping_pong_us(path, calls, 0);
+  const double floor_rtt_cross = raw_ping_pong_us(path, calls, 1);
+
+  std::vector<double> to_portal, to_first_call;
+  double call_us = 0, call_us_cross = 0, teardown_ms = 0;
+  long rss = 0;
+  const int code = run_main<bench_tree>(argc, argv, [&](root<bench_tree>& r) -> awaitable<result<void>> {
+    for (int i = 0; i < spawns; ++i) {
+      auto res = co_await r.open_nursery([&](actor_nursery<bench_tree>& an) -> awaitable<result<void>> {
+        const actor_options opts{.enable_modules = {"bench"}};
+        const auto t0 = clk::now();
+        auto p = co_await an.start_actor("w", opts);
+        if (!p) co_return p.error();
+        to_portal.push_back(ms_since(t0));
+        auto first = co_await p.value().run<&bench::noop>();
+        if (!first) co_return first.error();
+        to_first_call.push_back(ms_since(t0));
+        an.cancel();
+        co_return success();
+      });
+      if (!res) co_return res.error();
+    }
+    co_return co_await r.open_nursery([&](actor_nursery<bench_tree>& an) -> awaitable<result<void>> {
+      const actor_options opts{.enable_modules = {"bench"}};
+      for (int child_cpu : {0, 1}) {
+        pin(child_cpu);  // the child inherits this placement
+        auto p = co_await an.start_actor("caller", opts);
+        pin(0);
+        if (!p) co_return p.error();
+        const auto t0 = clk::now();
+        for (int i = 0; i < calls; ++i) {
+          auto v = co_await p.value().run<&bench::noop>();
+          if (!v) co_return v.error();
+        }
+        (child_cpu == 0 ? call_us : call_us_cross) = ms_since(t0) * 1000.0 / calls;
+        rss = rss_kib(static_cast<pid_t>(p.value().aid().pid.value_or(0)));
+        const bool acked = co_await p.value().cancel_actor();
+        (void)acked;
+      }
+      an.cancel();
+      co_return success();
+    });
+  });
+  // Teardown per actor, measured on its own: K children, then cancel until reaped.
+  const int k = 10;
+  const int code2 = run_main<bench_tree>(argc, argv, [&](root<bench_tree>& r) -> awaitable<result<void>> {
+    clk::time_point t0;
+    auto res = co_await r.open_nursery([&](actor_nursery<bench_tree>& an) -> awaitable<result<void>> {
+      const actor_options opts{.enable_modules = {"bench"}};
+      for (int i = 0; i < k; ++i) {
+        auto w = co_await an.start_actor("idle", opts);
+        if (!w) co_return w.error();
+      }
+      t0 = clk::now();
+      an.cancel();
+      co_return success();
+    });
+    teardown_ms = ms_since(t0) / k;
+    co_return res;
+  });
+  if (code != 0 || code2 != 0) return 1;
+
+  fmt::print("tractor runtime benchmark (exec backend, uds; {} spawns, {} calls)\n", spawns, calls);
+  fmt::print("spawn-to-ready   raw posix_spawn+connect-back {:6.2f} ms | start_actor {:6.2f} ms = {:4.2f}x"
+             " | start_actor + first call {:6.2f} ms = {:4.2f}x\n",
+             floor_spawn, median(to_portal), median(to_portal) / floor_spawn, median(to_first_call),
+             median(to_first_call) / floor_spawn);
+  fmt::print("no-op call       same core:  raw ping-pong {:7.2f} us | portal.run {:7.2f} us = {:4.2f}x\n",
+             floor_rtt_same, call_us, call_us / floor_rtt_same);
+  fmt::print("no-op call       two cores:  raw ping-pong {:7.2f} us | portal.run {:7.2f} us = {:4.2f}x\n",
+             floor_rtt_cross, call_us_cross, call_us_cross / floor_rtt_cross);
+  fmt::print("teardown         {:6.2f} ms per child ({} idle children cancelled and reaped)\n", teardown_ms, k);
+  fmt::print("idle child RSS   {:6.2f} MiB\n", static_cast<double>(rss) / 1024.0);
+  return 0;
+}
