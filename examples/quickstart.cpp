@@ -1,96 +1,61 @@
-// The quickstart: tractor's structured-concurrency core inside one actor.
-//
-// A nursery runs three "workers" that send results into a bounded channel, one of them too
-// slow for its deadline; a collector reads the channel until it closes. Then a second nursery
-// shows supervision: one task fails, its siblings are cancelled, and every error comes back.
+// The quickstart: a root process spawns two child actor processes, calls typed functions in
+// them, gets a failure back as a value, and tears everything down — no process left behind.
 //
 //     tools/bazel run //examples:quickstart
-#include <tractor/tractor.hpp>
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
+#include <tractor/runtime/tree.hpp>
+#include <tractor/codec/cereal_binary.hpp>
+#include <tractor/transport/uds.hpp>
 
 #include <fmt/core.h>
 
-#include <chrono>
 #include <stdexcept>
-#include <string>
+#include <unistd.h>
 
-using namespace std::chrono_literals;
-using tractor::awaitable;
-
-// --(doc-quickstart-begin)--
-awaitable<void> worker(std::string name, std::chrono::milliseconds work,
-                       tractor::memory_channel<std::string>& results) {
-  // fail_after: the worker's own deadline; a timeout is a value, not an exception.
-  auto r = co_await tractor::fail_after(50ms, tractor::sleep_for(work));
-  // (Built before the co_await: g++ 12 evaluates both arms of a ?: inside a co_await operand.)
-  std::string line = r ? name + " finished in " + std::to_string(work.count()) + " ms"
-                       : name + " gave up: " + r.error().message();
-  co_await results.send(std::move(line));
+namespace math {
+tractor::awaitable<int> add(int a, int b) { co_return a + b; }
+tractor::awaitable<std::string> whoami() {
+  co_return "pid " + std::to_string(::getpid()) + ", parent " + std::to_string(::getppid());
 }
-
-awaitable<tractor::result<void>> pipeline() {
-  tractor::memory_channel<std::string> results(8);
-  int running = 3;
-  co_return co_await tractor::open_nursery([&](tractor::nursery& n) -> awaitable<void> {
-    for (auto [name, ms] : {std::pair{"alpha", 5}, {"beta", 10}, {"gamma", 500}}) {
-      n.start_soon([&, name, ms]() -> awaitable<void> {
-        co_await worker(name, std::chrono::milliseconds(ms), results);
-        if (--running == 0) results.close();
-      });
-    }
-    // The body is a task too: it collects until every worker is done and the channel closes.
-    while (auto line = co_await results.receive()) fmt::print("  {}\n", line.value());
-  });
+tractor::awaitable<int> divide(int a, int b) {
+  if (b == 0) throw std::domain_error("division by zero");
+  co_return a / b;
 }
-// --(doc-quickstart-end)--
+}  // namespace math
 
-awaitable<tractor::result<void>> supervision() {
-  tractor::event go;
-  co_return co_await tractor::open_nursery([&](tractor::nursery& n) -> awaitable<void> {
-    for (int i = 1; i <= 2; ++i) {
-      n.start_soon([&go, i]() -> awaitable<void> {
-        co_await go.wait();
-        throw std::runtime_error(fmt::format("task {} failed", i));
-      });
-    }
-    n.start_soon([]() -> awaitable<void> {
-      co_await tractor::finally(tractor::sleep_for(1h), []() -> awaitable<void> {
-        fmt::print("  the sleeper was cancelled and cleaned up\n");
-        co_return;
-      }());
+// --(doc-actor-tree-begin)--
+using tree = tractor::tree<tractor::spawn::exec_backend, tractor::transport::uds,
+                           tractor::codec::cereal_binary,
+                           tractor::exposed<&math::add, &math::whoami, &math::divide>>;
+
+int main(int argc, char** argv) {
+  return tractor::run_main<tree>(argc, argv, [](tractor::root<tree>& root)
+                                                 -> tractor::awaitable<tractor::result<void>> {
+    fmt::print("root: pid {}\n", ::getpid());
+    co_return co_await root.open_nursery([&](tractor::actor_nursery<tree>& an)
+                                             -> tractor::awaitable<tractor::result<void>> {
+      const tractor::actor_options math_only{.enable_modules = {"math"}};
+      auto alice = co_await an.start_actor("alice", math_only);
+      if (!alice) co_return alice.error();
+      auto bob = co_await an.start_actor("bob", math_only);
+      if (!bob) co_return bob.error();
+
+      auto where = co_await alice.value().run<&math::whoami>();
+      if (!where) co_return where.error();
+      fmt::print("alice: {}\n", where.value());
+      auto sum = co_await bob.value().run<&math::add>(40, 2);
+      if (!sum) co_return sum.error();
+      fmt::print("bob: 40 + 2 = {}\n", sum.value());
+
+      auto bad = co_await bob.value().run<&math::divide>(1, 0);  // thrown in bob, a value here
+      if (!bad) {
+        fmt::print("bob failed: {} ({}, from {})\n", bad.error().message(),
+                   bad.error().type_name(), bad.error().source());
+      }
+      const bool acked = co_await alice.value().cancel_actor();
+      fmt::print("alice cancelled: {}\n", acked ? "acknowledged" : "not acknowledged");
+      an.cancel();  // bob too; the nursery returns once both processes are reaped
+      co_return tractor::success();
     });
-    go.set();
-    co_return;
   });
 }
-
-int main() {
-  boost::asio::io_context io;
-  int status = 0;
-  boost::asio::co_spawn(
-      io,
-      [&]() -> awaitable<void> {
-        fmt::print("1. a nursery of workers feeding a channel:\n");
-        auto a = co_await pipeline();
-        fmt::print("   nursery returned: {}\n", a ? std::string("success") : a.error().message());
-        if (!a) status = 1;
-
-        fmt::print("2. two failing tasks and a sleeper in one nursery:\n");
-        auto b = co_await supervision();
-        if (b) {
-          status = 1;
-        } else {
-          fmt::print("   nursery returned {} errors, none lost:\n", b.error().group_members().size());
-          for (const auto& e : b.error().group_members()) {
-            fmt::print("   - {} ({})\n", e.message(), e.type_name());
-          }
-        }
-      },
-      [&](std::exception_ptr e) {
-        if (e) status = 2;
-      });
-  io.run();
-  return status;
-}
+// --(doc-actor-tree-end)--
