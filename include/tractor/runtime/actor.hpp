@@ -34,6 +34,7 @@ struct policies {
   std::unique_ptr<transport::channel> (*make_channel)(transport::stream_socket,
                                                       transport::channel_options);
   std::span<const std::pair<function_name, invoke_fn>> functions;
+  void (*forget_dead)(std::string_view name, pid_t pid);
 };
 
 /// Timeouts of the runtime (tractor's defaults, DESIGN §7).

@@ -59,6 +59,7 @@ struct tree {
           return transport::channel::make<Codec>(std::move(s), o);
         },
         functions,
+        &Transport::forget_dead,
     };
     return p;
   }

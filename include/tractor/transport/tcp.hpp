@@ -18,6 +18,9 @@ struct tcp {
 
   static bool accepts(const multiaddr& a) { return a.proto() == multiaddr::protocol::tcp; }
 
+  /// Nothing to clean up after a killed actor: its port closed with it.
+  static void forget_dead(std::string_view /*actor_name*/, pid_t /*pid*/) {}
+
   /// Binds (SO_REUSEADDR) and listens; the listener's address carries the actual port.
   static result<listener> listen(const boost::asio::any_io_executor& ex, const multiaddr& a);
 

@@ -74,6 +74,7 @@ concept transport = requires(const boost::asio::any_io_executor& ex, const multi
   { T::bind_addr(actor_name) } -> std::same_as<multiaddr>;
   { T::listen(ex, a) } -> std::same_as<result<listener>>;
   { T::connect(ex, a) } -> std::same_as<awaitable<result<stream_socket>>>;
+  T::forget_dead(actor_name, pid_t{});
 };
 
 namespace detail {

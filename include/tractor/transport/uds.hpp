@@ -27,7 +27,16 @@ struct uds {
   static result<std::string> runtime_dir();
 
   /// `<runtime dir>/<name>@<pid>.sock`, hashed when `actor_name` is unsafe or too long.
-  static multiaddr bind_addr(std::string_view actor_name);
+  static multiaddr bind_addr(std::string_view actor_name) { return bind_addr_of(actor_name, ::getpid()); }
+
+  /// The address actor `actor_name` in process `pid` binds by default.
+  static multiaddr bind_addr_of(std::string_view actor_name, pid_t pid);
+
+  /// Removes the socket file a killed actor could not remove itself (tractor's parent
+  /// unlinks it after SIGKILL-reaping a child).
+  static void forget_dead(std::string_view actor_name, pid_t pid) {
+    ::unlink(bind_addr_of(actor_name, pid).path().c_str());
+  }
 
   static bool accepts(const multiaddr& a) { return a.proto() == multiaddr::protocol::unix_socket; }
 
@@ -60,10 +69,10 @@ inline result<std::string> uds::runtime_dir() {
   return dir;
 }
 
-inline multiaddr uds::bind_addr(std::string_view actor_name) {
+inline multiaddr uds::bind_addr_of(std::string_view actor_name, pid_t owner) {
   auto dir = runtime_dir();
   const std::string base = dir ? dir.value() : "/tmp";
-  const std::string pid = std::to_string(::getpid());
+  const std::string pid = std::to_string(owner);
   std::string path = base + "/" + std::string(actor_name) + "@" + pid + ".sock";
   const bool unsafe = actor_name.empty() || actor_name.find('/') != std::string_view::npos ||
                       actor_name.find('\0') != std::string_view::npos;

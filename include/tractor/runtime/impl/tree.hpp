@@ -70,10 +70,14 @@ inline awaitable<void> cancel_ladder(actor& a, child_record& c) {
   if (exited) co_return;
   c.proc->terminate();
   auto terminated = co_await move_on_after(a.limits.cancel_ack, c.proc->wait());
-  if (terminated) co_return;
+  if (terminated) {
+    if (!terminated->exited) a.pol().forget_dead(c.name, c.proc->pid());
+    co_return;
+  }
   c.proc->kill();
   auto killed = co_await c.proc->wait();
   (void)killed;
+  a.pol().forget_dead(c.name, c.proc->pid());  // it could not remove its socket file itself
 }
 
 /// Serves a child's channel until its process exits; if cancelled first, walks the ladder.
