@@ -113,6 +113,22 @@ int run_tree(std::function<awaitable<result<void>>(actor_nursery<Tree>&)> body) 
   });
 }
 
+// The actor nursery's own result (run_tree only reports the exit code).
+template <class Tree>
+result<void> nursery_result(std::function<awaitable<result<void>>(actor_nursery<Tree>&)> body) {
+  result<void> outcome = success();
+  ::setenv("ACTOR_TEST_TREE", Tree::transport_type::name.data(), 1);
+  char arg0[] = "actor_test";
+  char* argv[] = {arg0, nullptr};
+  (void)run_main<Tree>(1, argv, [&](root<Tree>& r) -> awaitable<result<void>> {
+    outcome = co_await r.open_nursery([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
+      co_return co_await body(an);
+    });
+    co_return success();
+  });
+  return outcome;
+}
+
 template <class Tree>
 class actor_test : public ::testing::Test {
  protected:
@@ -199,33 +215,25 @@ TYPED_TEST(actor_test, one_shot_children_return_results) {
 // makes "several fail at once" deterministic.
 template <class Tree>
 result<void> supervised(int raising, bool with_daemon) {
-  result<void> outcome = success();
-  ::setenv("ACTOR_TEST_TREE", Tree::transport_type::name.data(), 1);
-  char arg0[] = "actor_test";
-  char* argv[] = {arg0, nullptr};
-  (void)run_main<Tree>(1, argv, [&](root<Tree>& r) -> awaitable<result<void>> {
-    outcome = co_await r.open_nursery([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
-      if (with_daemon) {
-        const actor_options math_only{.enable_modules = {"math"}};
-        auto d = co_await an.start_actor("bystander", math_only);
-        if (!d) co_return d.error();
-      }
-      auto sleeper = co_await an.template run_in_actor<&math::sleep_forever>("sleeper");
-      if (!sleeper) co_return sleeper.error();
-      for (int i = 0; i < raising; ++i) {
-        const std::string name = "raiser-" + std::to_string(i);
-        const std::string why = "raised while cancelled " + std::to_string(i);
-        auto f = co_await an.template run_in_actor<&math::fail_on_cancel>(name, why);
-        if (!f) co_return f.error();
-      }
-      const std::string why = "trigger";
-      auto t = co_await an.template run_in_actor<&math::explode>("trigger", why);
-      if (!t) co_return t.error();
-      co_return success();
-    });
+  return nursery_result<Tree>([=](actor_nursery<Tree>& an) -> awaitable<result<void>> {
+    if (with_daemon) {
+      const actor_options math_only{.enable_modules = {"math"}};
+      auto d = co_await an.start_actor("bystander", math_only);
+      if (!d) co_return d.error();
+    }
+    auto sleeper = co_await an.template run_in_actor<&math::sleep_forever>("sleeper");
+    if (!sleeper) co_return sleeper.error();
+    for (int i = 0; i < raising; ++i) {
+      const std::string name = "raiser-" + std::to_string(i);
+      const std::string why = "raised while cancelled " + std::to_string(i);
+      auto f = co_await an.template run_in_actor<&math::fail_on_cancel>(name, why);
+      if (!f) co_return f.error();
+    }
+    const std::string why = "trigger";
+    auto t = co_await an.template run_in_actor<&math::explode>("trigger", why);
+    if (!t) co_return t.error();
     co_return success();
   });
-  return outcome;
 }
 
 TYPED_TEST(actor_test, one_failing_child_cancels_the_rest_and_comes_out_bare) {
@@ -248,22 +256,6 @@ TYPED_TEST(actor_test, several_failing_children_come_out_as_a_group_of_all) {
     EXPECT_TRUE(messages.contains("trigger"));
     EXPECT_TRUE(messages.contains("raised while cancelled 0"));
   }
-}
-
-// The actor nursery's own result (run_tree only reports the exit code).
-template <class Tree>
-result<void> nursery_result(std::function<awaitable<result<void>>(actor_nursery<Tree>&)> body) {
-  result<void> outcome = success();
-  ::setenv("ACTOR_TEST_TREE", Tree::transport_type::name.data(), 1);
-  char arg0[] = "actor_test";
-  char* argv[] = {arg0, nullptr};
-  (void)run_main<Tree>(1, argv, [&](root<Tree>& r) -> awaitable<result<void>> {
-    outcome = co_await r.open_nursery([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
-      co_return co_await body(an);
-    });
-    co_return success();
-  });
-  return outcome;
 }
 
 TYPED_TEST(actor_test, a_child_stuck_in_blocking_code_is_killed_and_the_error_still_reported) {
