@@ -3,6 +3,7 @@
 #pragma once
 
 #include <tractor/core/error.hpp>
+#include <tractor/core/detail/enum_category.hpp>
 
 namespace tractor {
 
@@ -40,12 +41,12 @@ struct boost::system::is_error_code_enum<tractor::wire_errc> : std::true_type {}
 namespace tractor {
 
 namespace detail {
-class wire_category_impl final : public boost::system::error_category {
- public:
-  constexpr wire_category_impl() noexcept : error_category(0x7472'6163'746f'7202ULL) {}
-  const char* name() const noexcept override { return "tractor.wire"; }
-  std::string message(int ev) const override {
-    switch (static_cast<wire_errc>(ev)) {
+template <>
+struct enum_traits<wire_errc> {
+  static constexpr const char* name = "tractor.wire";
+  static constexpr std::uint64_t id = 0x7472'6163'746f'7202ULL;
+  static constexpr const char* describe(wire_errc e) noexcept {
+    switch (e) {
       case wire_errc::transport_closed: return "transport closed by peer";
       case wire_errc::frame_too_large: return "frame larger than the maximum frame size";
       case wire_errc::malformed_frame: return "malformed frame";
@@ -56,14 +57,13 @@ class wire_category_impl final : public boost::system::error_category {
       case wire_errc::unsupported_address: return "unsupported address";
       case wire_errc::channel_broken: return "channel broken";
     }
-    return "unknown wire error " + std::to_string(ev);
+    return nullptr;
   }
 };
 }  // namespace detail
 
 inline const boost::system::error_category& wire_category() noexcept {
-  static constexpr detail::wire_category_impl instance;
-  return instance;
+  return detail::enum_category<wire_errc>::instance();
 }
 
 inline boost::system::error_code make_error_code(wire_errc e) noexcept {

@@ -71,6 +71,23 @@ class peer {
   std::optional<error> gone_;
 };
 
+/// The mailbox of one call (a fresh cid) on `p`, closed when the lease ends.
+class mailbox_lease {
+ public:
+  explicit mailbox_lease(peer& p) : peer_(p), cid_(new_uuid()), box_(p.open_mailbox(cid_)) {}
+  ~mailbox_lease() { peer_.close_mailbox(cid_); }
+  mailbox_lease(const mailbox_lease&) = delete;
+  mailbox_lease& operator=(const mailbox_lease&) = delete;
+
+  [[nodiscard]] const std::string& cid() const noexcept { return cid_; }
+  [[nodiscard]] memory_channel<msg::msg>& box() noexcept { return box_; }
+
+ private:
+  peer& peer_;
+  std::string cid_;
+  memory_channel<msg::msg>& box_;
+};
+
 /// Calls `fn` with encoded `args` in the actor behind `p` (tractor's Start → StartAck →
 /// Return|Error dialog) and returns the encoded return value.
 ///
@@ -88,40 +105,31 @@ inline msg::uid parse_described(std::string_view d) {
 
 inline msg::Error box_error(const error& e, const msg::Aid& self, std::optional<std::string> cid) {
   msg::Error m;
+  m.src_uid = uid_of(self);
+  m.relay_path = {uid_of(self)};
+  m.message = e.message();
+  m.cid = std::move(cid);
+  const std::string_view cat = e.code().category().name();
   if (e.is_group()) {
     // A group crosses the wire boxed whole, as tractor boxes a BaseExceptionGroup: its text
     // lists every member.
-    m.src_uid = uid_of(self);
-    m.src_type_str = m.boxed_type_str = "BaseExceptionGroup";
-    m.relay_path = {uid_of(self)};
-    m.message = e.message();
-    m.tb_str = "BaseExceptionGroup";
-    m.cid = std::move(cid);
-    return m;
-  }
-  if (!e.source().empty()) {
+    m.src_type_str = "BaseExceptionGroup";
+  } else if (!e.source().empty()) {
     // Relaying an error from further down the tree: keep its origin, extend its path.
     m.src_uid = parse_described(e.source());
-    m.src_type_str = e.type_name();
-    m.boxed_type_str = "RemoteActorError";
+    m.relay_path.clear();
     for (const auto& hop : e.relay_path()) m.relay_path.push_back(parse_described(hop));
     m.relay_path.push_back(uid_of(self));
-    m.message = e.message();
-    m.tb_str = e.type_name();
-    m.cid = std::move(cid);
-    return m;
+    m.src_type_str = e.type_name();
+  } else if (cat.starts_with("tractor") && e.code() != errc::exception) {
+    // tractor's own codes travel as "category:value" so they come back as themselves; a
+    // boxed exception travels as its own type name instead.
+    m.src_type_str = std::string(cat) + ":" + std::to_string(e.code().value());
+  } else {
+    m.src_type_str = e.type_name();
   }
-  m.src_uid = uid_of(self);
-  const std::string_view cat = e.code().category().name();
-  // tractor's own error codes travel as "category:value" so they come back as themselves.
-  // A boxed exception travels as its own type name instead.
-  const bool ours = cat.starts_with("tractor") && e.code() != errc::exception;
-  m.src_type_str = ours ? std::string(cat) + ":" + std::to_string(e.code().value()) : e.type_name();
-  m.boxed_type_str = m.src_type_str;
-  m.relay_path = {uid_of(self)};
-  m.message = e.message();
-  m.tb_str = e.type_name();
-  m.cid = std::move(cid);
+  m.boxed_type_str = e.source().empty() || e.is_group() ? m.src_type_str : "RemoteActorError";
+  m.tb_str = e.is_group() ? m.src_type_str : e.type_name();
   return m;
 }
 
@@ -198,19 +206,12 @@ inline awaitable<error> peer::serve(std::function<void(msg::Start)> on_start) {
 
 inline awaitable<result<msg::raw_pld>> call(peer& p, const msg::Aid& self, function_name fn,
                                             msg::raw_pld args) {
-  const std::string cid = new_uuid();
-  auto& box = p.open_mailbox(cid);
-  struct closer {
-    peer& p;
-    const std::string& cid;
-    ~closer() { p.close_mailbox(cid); }
-  } close_on_exit{p, cid};
-
-  msg::msg start = msg::Start{cid, std::string(fn.ns), std::string(fn.func), std::move(args),
-                              uid_of(self)};
+  mailbox_lease lease(p);
+  msg::msg start = msg::Start{lease.cid(), std::string(fn.ns), std::string(fn.func),
+                              std::move(args), uid_of(self)};
   BOOST_OUTCOME_CO_TRY(co_await p.send(std::move(start)));
   for (;;) {
-    auto m = co_await box.receive();
+    auto m = co_await lease.box().receive();
     if (!m) {
       co_return error(make_error_code(wire_errc::transport_closed),
                       "actor " + describe(uid_of(p.aid())) + " went away during a call to " +

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <tractor/core/error.hpp>
+#include <tractor/core/detail/enum_category.hpp>
 
 namespace tractor {
 
@@ -30,26 +31,25 @@ struct boost::system::is_error_code_enum<tractor::runtime_errc> : std::true_type
 namespace tractor {
 
 namespace detail {
-class runtime_category_impl final : public boost::system::error_category {
- public:
-  constexpr runtime_category_impl() noexcept : error_category(0x7472'6163'746f'7203ULL) {}
-  const char* name() const noexcept override { return "tractor.runtime"; }
-  std::string message(int ev) const override {
-    switch (static_cast<runtime_errc>(ev)) {
+template <>
+struct enum_traits<runtime_errc> {
+  static constexpr const char* name = "tractor.runtime";
+  static constexpr std::uint64_t id = 0x7472'6163'746f'7203ULL;
+  static constexpr const char* describe(runtime_errc e) noexcept {
+    switch (e) {
       case runtime_errc::remote_actor_error: return "remote actor error";
       case runtime_errc::module_not_exposed: return "module not exposed";
       case runtime_errc::unknown_function: return "unknown function";
       case runtime_errc::actor_failure: return "actor failure";
       case runtime_errc::protocol_error: return "protocol error";
     }
-    return "unknown runtime error " + std::to_string(ev);
+    return nullptr;
   }
 };
 }  // namespace detail
 
 inline const boost::system::error_category& runtime_category() noexcept {
-  static constexpr detail::runtime_category_impl instance;
-  return instance;
+  return detail::enum_category<runtime_errc>::instance();
 }
 
 inline boost::system::error_code make_error_code(runtime_errc e) noexcept {

@@ -115,17 +115,13 @@ class task_group {
   boost::asio::awaitable<void> join(const bool& shield);
 
   /// The errors kept so far, in the order they happened.
-  [[nodiscard]] const std::vector<error>& errors() const noexcept { return errors_; }
   [[nodiscard]] std::vector<error> take_errors() noexcept { return std::move(errors_); }
   [[nodiscard]] bool cancel_called() const noexcept { return cancel_called_; }
   [[nodiscard]] bool owner_cancelled() const noexcept { return owner_cancelled_; }
-  [[nodiscard]] bool empty() const noexcept { return children_.empty(); }
   [[nodiscard]] const boost::asio::any_io_executor& get_executor() const noexcept { return ex_; }
 
   /// When set, the first error cancels every sibling (nursery semantics).
   bool cancel_on_error = true;
-  /// Called once when the first error is kept (before siblings are cancelled).
-  std::function<void()> on_first_error;
 
  private:
   template <class T, class Out>
@@ -197,10 +193,7 @@ void task_group::launch(child_handle c, boost::asio::awaitable<T> body, Out* out
 
 inline void task_group::keep_error(error e) {
   errors_.push_back(std::move(e));
-  if (errors_.size() == 1) {
-    if (on_first_error) on_first_error();
-    if (cancel_on_error) cancel();
-  }
+  if (errors_.size() == 1 && cancel_on_error) cancel();
 }
 
 inline void task_group::child_ended(std::list<child_task>::iterator it, std::exception_ptr ep) {

@@ -61,7 +61,6 @@ class waiter_list {
   }
 
   [[nodiscard]] bool empty() const noexcept { return waiters_.empty(); }
-  [[nodiscard]] std::size_t size() const noexcept { return waiters_.size(); }
 
  private:
   struct node_base {

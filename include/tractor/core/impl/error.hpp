@@ -1,6 +1,8 @@
 // Definitions for tractor/core/error.hpp.
 #pragma once
 
+#include <tractor/core/detail/enum_category.hpp>
+
 #include <boost/asio/error.hpp>
 #include <boost/core/demangle.hpp>
 
@@ -21,13 +23,12 @@ struct error_payload {
   std::vector<std::string> relay_path;
 };
 
-class core_category_impl final : public boost::system::error_category {
- public:
-  // A fixed id keeps the category's identity stable across shared objects.
-  constexpr core_category_impl() noexcept : error_category(0x7472'6163'746f'7201ULL) {}
-  const char* name() const noexcept override { return "tractor"; }
-  std::string message(int ev) const override {
-    switch (static_cast<errc>(ev)) {
+template <>
+struct enum_traits<errc> {
+  static constexpr const char* name = "tractor";
+  static constexpr std::uint64_t id = 0x7472'6163'746f'7201ULL;
+  static constexpr const char* describe(errc e) noexcept {
+    switch (e) {
       case errc::cancelled: return "cancelled";
       case errc::timeout: return "deadline passed";
       case errc::end_of_channel: return "end of channel";
@@ -38,7 +39,7 @@ class core_category_impl final : public boost::system::error_category {
       case errc::task_not_started: return "task ended without calling started()";
       case errc::nursery_closed: return "nursery already closed";
     }
-    return "unknown tractor error " + std::to_string(ev);
+    return nullptr;
   }
 };
 
@@ -51,8 +52,7 @@ inline std::string current_exception_type_name() {
 }  // namespace detail
 
 inline const boost::system::error_category& core_category() noexcept {
-  static constexpr detail::core_category_impl instance;
-  return instance;
+  return detail::enum_category<errc>::instance();
 }
 
 inline boost::system::error_code make_error_code(errc e) noexcept {

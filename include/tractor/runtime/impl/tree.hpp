@@ -18,9 +18,9 @@ struct child_record {
 /// Asks the actor behind `p` to cancel itself; true once it acknowledged, false if it did not
 /// within `timeout` or went away first.
 inline awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock::duration timeout) {
-  const std::string cid = new_uuid();
-  auto& box = p.open_mailbox(cid);
-  msg::msg start = msg::Start{cid, "self", "cancel", {}, uid_of(self)};
+  mailbox_lease lease(p);
+  auto& box = lease.box();
+  msg::msg start = msg::Start{lease.cid(), "self", "cancel", {}, uid_of(self)};
   bool acked = false;
   auto sent = co_await p.send(std::move(start));
   if (sent) {
@@ -37,7 +37,6 @@ inline awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock::dura
     auto waited = co_await move_on_after(timeout, wait_ack());
     (void)waited;
   }
-  p.close_mailbox(cid);
   co_return acked;
 }
 
@@ -102,8 +101,8 @@ inline awaitable<result<void>> supervise_one_shot(actor& a, std::shared_ptr<chil
                                                   function_name fn, msg::raw_pld args,
                                                   event& done,
                                                   std::optional<result<msg::raw_pld>>& outcome) {
-  const std::string cid = new_uuid();
-  auto& box = c->link->open_mailbox(cid);
+  mailbox_lease lease(*c->link);
+  auto& box = lease.box();
   auto settle = [&](msg::msg& m) {
     if (outcome) return;
     if (auto* r = std::get_if<msg::Return>(&m)) outcome.emplace(std::move(r->pld));
@@ -112,8 +111,8 @@ inline awaitable<result<void>> supervise_one_shot(actor& a, std::shared_ptr<chil
   auto run = [&]() -> awaitable<void> {
     auto served = co_await open_nursery([&](nursery& n) -> awaitable<void> {
       n.start_soon(a.serve_peer(c->link, n));
-      msg::msg start = msg::Start{cid, std::string(fn.ns), std::string(fn.func), std::move(args),
-                                  uid_of(a.aid())};
+      msg::msg start = msg::Start{lease.cid(), std::string(fn.ns), std::string(fn.func),
+                                  std::move(args), uid_of(a.aid())};
       auto sent = co_await c->link->send(std::move(start));
       if (!sent) outcome.emplace(sent.error());
       while (!outcome) {
@@ -140,7 +139,6 @@ inline awaitable<result<void>> supervise_one_shot(actor& a, std::shared_ptr<chil
   co_await boost::asio::this_coro::throw_if_cancelled(false);
   co_await shield(let_go());
   co_await boost::asio::this_coro::throw_if_cancelled(checked);
-  c->link->close_mailbox(cid);
   done.set();
   // An error the child raised wins over the cancellation that interrupted us.
   if (outcome && !*outcome) co_return outcome->error();
