@@ -122,6 +122,38 @@ TYPED_TEST(channel_test, handshake_then_every_message_type_both_ways) {
   }(), 30s);
 }
 
+TYPED_TEST(channel_test, receiving_into_a_kept_message_sees_every_message_in_order) {
+  using Codec = typename TestFixture::C;
+  auto l = this->listen();
+  run_async(this->ctx_, [&]() -> awaitable<void> {
+    auto [client, server] = co_await this->pair(l);
+    auto all = every_message<Codec>();
+    m::msg kept;
+    auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon([&]() -> awaitable<void> {  // the large Yield needs a concurrent reader
+        for (int round = 0; round < 2; ++round) {
+          for (const auto& sample : all) EXPECT_TRUE(co_await client->send(sample));
+        }
+      });
+      for (std::size_t i = 0; i < 2 * all.size(); ++i) {
+        auto ready = server->try_receive(kept);
+        if (!ready) {
+          auto got = co_await server->receive(kept);
+          EXPECT_TRUE(got) << got.error().message();
+        } else {
+          EXPECT_TRUE(*ready);
+        }
+        EXPECT_EQ(kept, all[i % all.size()]) << i;
+      }
+    });
+    EXPECT_TRUE(r);
+    EXPECT_FALSE(server->try_receive(kept)) << "nothing more is buffered";
+    client->close();
+    auto eof = co_await server->receive(kept);
+    EXPECT_TRUE(!eof && eof.error() == wire_errc::transport_closed);
+  }(), 30s);
+}
+
 TYPED_TEST(channel_test, concurrent_senders_never_interleave) {
   auto l = this->listen();
   run_async(this->ctx_, [&]() -> awaitable<void> {

@@ -12,11 +12,13 @@
 // hostile frame never makes the decoder allocate more than a bounded amount.
 namespace {
 std::size_t largest_allocation = 0;
+std::size_t allocations = 0;
 bool tracking_allocations = false;
 }  // namespace
 
 void* operator new(std::size_t n) {
   if (tracking_allocations && n > largest_allocation) largest_allocation = n;
+  if (tracking_allocations) ++allocations;
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
@@ -138,6 +140,49 @@ TYPED_TEST(codec_test, malformed_frames_are_values) {
   // Nesting bombs are refused before parsing.
   std::string deep(100000, '[');
   EXPECT_FALSE(TypeParam::decode(std::as_bytes(std::span(deep))));
+}
+
+TYPED_TEST(codec_test, decoding_into_a_kept_message_matches_decode_for_any_sequence) {
+  auto all = samples<TypeParam>();
+  // Forward, backward, then each twice in a row: every change of type and every reuse.
+  std::vector<m::msg> order(all.begin(), all.end());
+  order.insert(order.end(), all.rbegin(), all.rend());
+  for (const auto& s : all) order.insert(order.end(), {s, s});
+  m::msg kept;
+  for (const auto& sample : order) {
+    std::string bytes;
+    TypeParam::encode(sample, bytes);
+    auto r = codec::decode_into<TypeParam>(std::as_bytes(std::span(bytes)), kept);
+    ASSERT_TRUE(r) << m::type_name(sample) << ": " << r.error().message();
+    EXPECT_EQ(kept, sample) << m::type_name(sample);
+  }
+  // A failure is a value and leaves `kept` usable for the next frame.
+  std::string garbage = "\x08\xff garbage";
+  auto bad = codec::decode_into<TypeParam>(std::as_bytes(std::span(garbage)), kept);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), wire_errc::malformed_frame);
+  std::string good;
+  TypeParam::encode(all.front(), good);
+  ASSERT_TRUE(codec::decode_into<TypeParam>(std::as_bytes(std::span(good)), kept));
+  EXPECT_EQ(kept, all.front());
+}
+
+TEST(cereal_binary_test, decoding_small_messages_into_a_kept_message_does_not_allocate) {
+  using cb = codec::cereal_binary;
+  m::msg kept;
+  std::string bytes;
+  for (int i = 0; i < 3; ++i) {
+    bytes.clear();
+    cb::encode(m::msg(m::Yield{"cid-" + std::to_string(i), cb::encode_payload(std::string(42 - i, 'y'))}), bytes);
+    allocations = 0;
+    tracking_allocations = i > 0;  // the first decode sizes the kept strings
+    ASSERT_TRUE(cb::decode_into(std::as_bytes(std::span(bytes)), kept));
+    tracking_allocations = false;
+    EXPECT_EQ(std::get<m::Yield>(kept).cid, "cid-" + std::to_string(i));
+    if (i > 0) {
+      EXPECT_EQ(allocations, 0u) << "decode " << i;
+    }
+  }
 }
 
 TEST(cereal_binary_test, the_hot_path_writes_exactly_what_cereal_writes) {

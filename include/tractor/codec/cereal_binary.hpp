@@ -28,7 +28,10 @@ struct cereal_binary {
   }
 
   static result<msg::msg> decode(std::span<const std::byte> in) {
-    if (auto fast = fast_decode(in)) return std::move(*fast);
+    {
+      result<msg::msg> fast(std::in_place_type<msg::msg>);
+      if (fast_decode_into(in, fast.value())) return fast;
+    }
     static thread_local detail::binary_input ar(std::span<const std::byte>{});
     ar.retarget(in);
     try {
@@ -88,28 +91,40 @@ struct cereal_binary {
     return true;
   }
 
-  template <class M>
-  static std::optional<msg::msg> fast_payload_msg(std::span<const std::byte> in) {
-    M x;
-    if (!take_string(in, x.cid) || !take_string(in, x.pld.bytes) || !in.empty()) return {};
-    return msg::msg(std::move(x));
+  /// Decodes into `m`, reusing its strings' storage when it already holds a message of the
+  /// same type (a receiver that keeps one `msg` then decodes small messages without
+  /// allocating). On failure `m` holds some unspecified valid message.
+  static result<void> decode_into(std::span<const std::byte> in, msg::msg& m) {
+    if (fast_decode_into(in, m)) return success();
+    auto r = decode(in);
+    if (!r) return std::move(r).error();
+    m = std::move(r).value();
+    return success();
   }
 
-  /// Nothing when the frame is not a well-formed hot-path message (cereal then decides).
-  static std::optional<msg::msg> fast_decode(std::span<const std::byte> in) {
-    if (in.empty()) return {};
+  template <std::size_t I>
+  static auto& reuse(msg::msg& m) {
+    if (m.index() != I) m.template emplace<I>();
+    return std::get<I>(m);
+  }
+
+  template <std::size_t I>
+  static bool fast_payload_into(std::span<const std::byte> in, msg::msg& m) {
+    auto& x = reuse<I>(m);
+    return take_string(in, x.cid) && take_string(in, x.pld.bytes) && in.empty();
+  }
+
+  /// False when the frame is not a well-formed hot-path message (cereal then decides).
+  static bool fast_decode_into(std::span<const std::byte> in, msg::msg& m) {
+    if (in.empty()) return false;
     const auto tag = static_cast<std::size_t>(in[0]);
     in = in.subspan(1);
     switch (tag) {
-      case 4: {  // Stop
-        msg::Stop x;
-        if (!take_string(in, x.cid) || !in.empty()) return {};
-        return msg::msg(std::move(x));
-      }
-      case 7: return fast_payload_msg<msg::Started>(in);
-      case 8: return fast_payload_msg<msg::Yield>(in);
-      case 9: return fast_payload_msg<msg::Return>(in);
-      default: return {};
+      case 4: return take_string(in, reuse<4>(m).cid) && in.empty();  // Stop
+      case 7: return fast_payload_into<7>(in, m);                      // Started
+      case 8: return fast_payload_into<8>(in, m);                      // Yield
+      case 9: return fast_payload_into<9>(in, m);                      // Return
+      default: return false;
     }
   }
 

@@ -35,6 +35,20 @@ concept codec = requires(const msg::msg& m, std::string& out, std::span<const st
   { C::template decode_payload<int>(p) } -> std::same_as<result<int>>;
 };
 
+/// Decodes a message into `m`: the codec's own `decode_into` when it has one (which may
+/// reuse `m`'s storage), otherwise `decode` and a move.
+template <codec C>
+result<void> decode_into(std::span<const std::byte> in, msg::msg& m) {
+  if constexpr (requires { C::decode_into(in, m); }) {
+    return C::decode_into(in, m);
+  } else {
+    auto r = C::decode(in);
+    if (!r) return std::move(r).error();
+    m = std::move(r).value();
+    return success();
+  }
+}
+
 /// Decodes the payload of the message named `msg_name` (Started, Yield, Return, ...) as a
 /// `T`; a mismatch is `wire_errc::msg_type_error` naming the message, the expected type and
 /// what arrived.

@@ -41,8 +41,9 @@ class channel {
   /// Wraps a connected socket, speaking codec `C`.
   template <codec::codec C>
   static std::unique_ptr<channel> make(stream_socket socket, channel_options options = {}) {
-    return std::unique_ptr<channel>(
-        new channel(std::move(socket), options, codec_ops{&C::encode, &C::decode, C::name}));
+    return std::unique_ptr<channel>(new channel(
+        std::move(socket), options,
+        codec_ops{&C::encode, &C::decode, &codec::decode_into<C>, C::name}));
   }
 
   channel(const channel&) = delete;
@@ -76,6 +77,11 @@ class channel {
   /// a syscall; nothing if `receive` would have to wait. The cheap path for consumers.
   std::optional<result<msg::msg>> try_receive();
 
+  /// As `try_receive`, decoding into `into` (on success it holds the message). A consumer that
+  /// keeps one `msg` across calls lets the codec reuse its storage: small messages of the
+  /// same type then arrive without any allocation.
+  std::optional<result<void>> try_receive(msg::msg& into);
+
   /// Writes queued frames until cancelled or the channel breaks: run it as a task in the
   /// nursery that owns the channel to let sends return without waiting for the kernel.
   ///
@@ -87,6 +93,12 @@ class channel {
   ///
   /// Cancellation: interrupted at once; nothing is lost (partial frames stay buffered).
   awaitable<result<msg::msg>> receive();
+
+  /// As `receive`, decoding into `into` (see `try_receive(msg::msg&)`); `into` must outlive
+  /// the wait.
+  ///
+  /// Cancellation: interrupted at once; nothing is lost.
+  awaitable<result<void>> receive(msg::msg& into);
 
   /// Closes the socket; pending and later operations fail. Idempotent.
   void close() noexcept;
@@ -101,6 +113,7 @@ class channel {
   struct codec_ops {
     void (*encode)(const msg::msg&, std::string&);
     result<msg::msg> (*decode)(std::span<const std::byte>);
+    result<void> (*decode_into)(std::span<const std::byte>, msg::msg&);
     std::string_view name;
   };
 
@@ -113,6 +126,8 @@ class channel {
   /// A complete frame at the head of the buffer, if any; sets `broken_` on a bad length.
   std::optional<std::span<const std::byte>> next_frame();
   error broken_error() const;
+  /// Reads more bytes; an error when the channel broke or closed.
+  awaitable<result<void>> fill();
 
   stream_socket socket_;
   channel_options options_;

@@ -82,9 +82,18 @@ inline std::optional<result<msg::msg>> channel::try_receive() {
     if (broken_) return result<msg::msg>(broken_error());
     return std::nullopt;
   }
-  auto m = codec_.decode(*frame);
+  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;  // the frame's bytes stay in place
+  return codec_.decode(*frame);
+}
+
+inline std::optional<result<void>> channel::try_receive(msg::msg& into) {
+  auto frame = next_frame();
+  if (!frame) {
+    if (broken_) return result<void>(broken_error());
+    return std::nullopt;
+  }
   if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
-  return m;
+  return codec_.decode_into(*frame, into);
 }
 
 inline awaitable<result<void>> channel::send(msg::msg m) {
@@ -194,41 +203,53 @@ inline std::optional<std::span<const std::byte>> channel::next_frame() {
 inline awaitable<result<msg::msg>> channel::receive() {
   for (;;) {
     if (auto ready = try_receive()) co_return std::move(*ready);
-    if (broken_ || !socket_.is_open()) co_return broken_error();
-
-    // Make room: drop consumed bytes, then grow to hold at least the frame being read.
-    if (in_begin_ > 0) {
-      std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
-      in_end_ -= in_begin_;
-      in_begin_ = 0;
-    }
-    std::size_t want = 64 * 1024;
-    if (in_end_ >= 4) {
-      std::uint32_t size = 0;
-      std::memcpy(&size, in_.data(), 4);
-      want = std::max(want, std::size_t{size} + 4);
-    }
-    if (in_.size() < want) in_.resize(want);
-    if (in_.size() == in_end_) in_.resize(in_.size() * 2);
-
-    auto [ec, n] = co_await socket_.async_read_some(
-        boost::asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-        boost::asio::as_tuple(boost::asio::use_awaitable));
-    in_end_ += n;
-    if (ec == boost::asio::error::operation_aborted && !closed_locally_) throw_cancelled();
-    if (ec) {
-      if (closed_locally_) co_return broken_error();
-      auto e = detail::socket_error(ec, "receive");
-      if (in_end_ > in_begin_ && e == wire_errc::transport_closed) {
-        e = error(make_error_code(wire_errc::transport_closed),
-                  "peer closed the connection in the middle of a frame (" +
-                      std::to_string(in_end_ - in_begin_) + " bytes of it received)");
-      }
-      broken_ = true;
-      broken_reason_ = e;
-      co_return e;
-    }
+    auto more = co_await fill();
+    if (!more) co_return std::move(more).error();
   }
+}
+
+inline awaitable<result<void>> channel::receive(msg::msg& into) {
+  for (;;) {
+    if (auto ready = try_receive(into)) co_return std::move(*ready);
+    auto more = co_await fill();
+    if (!more) co_return std::move(more).error();
+  }
+}
+
+inline awaitable<result<void>> channel::fill() {
+  if (broken_ || !socket_.is_open()) co_return broken_error();
+
+  // Make room: drop consumed bytes, then grow to hold at least the frame being read.
+  if (in_begin_ > 0) {
+    std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+    in_end_ -= in_begin_;
+    in_begin_ = 0;
+  }
+  std::size_t want = 64 * 1024;
+  if (in_end_ >= 4) {
+    std::uint32_t size = 0;
+    std::memcpy(&size, in_.data(), 4);
+    want = std::max(want, std::size_t{size} + 4);
+  }
+  if (in_.size() < want) in_.resize(want);
+  if (in_.size() == in_end_) in_.resize(in_.size() * 2);
+
+  auto [ec, n] = co_await socket_.async_read_some(
+      boost::asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+      boost::asio::as_tuple(boost::asio::use_awaitable));
+  in_end_ += n;
+  if (ec == boost::asio::error::operation_aborted && !closed_locally_) throw_cancelled();
+  if (!ec) co_return success();
+  if (closed_locally_) co_return broken_error();
+  auto e = detail::socket_error(ec, "receive");
+  if (in_end_ > in_begin_ && e == wire_errc::transport_closed) {
+    e = error(make_error_code(wire_errc::transport_closed),
+              "peer closed the connection in the middle of a frame (" +
+                  std::to_string(in_end_ - in_begin_) + " bytes of it received)");
+  }
+  broken_ = true;
+  broken_reason_ = e;
+  co_return e;
 }
 
 }  // namespace tractor::transport
