@@ -40,7 +40,7 @@ namespace m = tractor::msg;
 using clk = std::chrono::steady_clock;
 
 struct options {
-  int small = 400000;
+  int small = 1000000;
   int large = 200;
   int rtt = 20000;
 };
