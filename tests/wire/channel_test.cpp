@@ -187,6 +187,40 @@ TYPED_TEST(channel_test, concurrent_senders_never_interleave) {
   }());
 }
 
+TYPED_TEST(channel_test, send_now_writes_inline_and_hands_what_is_left_to_the_writer) {
+  auto l = this->listen();
+  run_async(this->ctx_, [&]() -> awaitable<void> {
+    auto [client, server] = co_await this->pair(l);
+    m::msg first = m::Stop{"0"};
+    auto refused = client->send_now(first);  // no writer task: the caller must `send`
+    EXPECT_TRUE(!refused && refused.error() == errc::would_block);
+    // Larger than any socket buffer, so the kernel takes only part of it inline.
+    m::msg big = m::Yield{"1", m::raw_pld{std::string(8u << 20, 'b')}};
+    auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon(client->run_writer());
+      co_await checkpoint();  // let the writer start
+      EXPECT_TRUE(client->send_now(first));
+      EXPECT_TRUE(client->send_now(big));
+      m::msg last = m::Stop{"2"};
+      auto over = client->send_now(last);  // the rest of `big` is above the high-water mark
+      EXPECT_TRUE(!over && over.error() == errc::would_block);
+      n.start_soon([&]() -> awaitable<void> { EXPECT_TRUE(co_await client->send(std::move(last))); });
+      for (const char* want : {"0", "1", "2"}) {
+        auto got = co_await server->receive();
+        if (!got) {
+          ADD_FAILURE() << got.error().message();
+          break;
+        }
+        const bool is_big = std::holds_alternative<m::Yield>(got.value());
+        EXPECT_EQ(is_big ? std::get<m::Yield>(got.value()).cid : std::get<m::Stop>(got.value()).cid, want);
+        EXPECT_TRUE(!is_big || got.value() == big);
+      }
+      n.cancel();
+    });
+    EXPECT_TRUE(r) << r.error().message();
+  }(), 30s);
+}
+
 TYPED_TEST(channel_test, a_writer_task_batches_a_single_producer) {
   auto l = this->listen();
   run_async(this->ctx_, [&]() -> awaitable<void> {

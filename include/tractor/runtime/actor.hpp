@@ -211,7 +211,7 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
     co_return;
   }
   msg::msg ack = msg::StartAck{cid, "asyncfunc"};
-  co_await reply(*p, std::move(ack));
+  (void)co_await p->post(std::move(ack));  // leaves with the answer when that comes at once
   result<msg::raw_pld> r = error();
   try {
     r = co_await found->second(s.kwargs);

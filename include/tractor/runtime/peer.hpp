@@ -15,16 +15,36 @@
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid_io.hpp>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <random>
+
+#include <pthread.h>
 
 namespace tractor::runtime {
 
-/// A fresh uuid4 string (cids and actor ids).
+namespace detail {
+// Bumped in every forked child, so a generator inherited through fork() reseeds instead of
+// repeating its parent's ids.
+inline std::atomic<unsigned> fork_generation{0};
+inline const bool fork_hook_installed =
+    ::pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); }) == 0;
+}  // namespace detail
+
+/// A fresh uuid4 string (cids and actor ids). From a per-thread generator seeded by the OS,
+/// since Boost's default generator asks the kernel for entropy on every call (a syscall on
+/// every remote call's cid).
 inline std::string new_uuid() {
-  static thread_local boost::uuids::random_generator gen;
-  return boost::uuids::to_string(gen());
+  struct generator {
+    boost::uuids::basic_random_generator<std::mt19937_64> gen;  // seeds itself from the OS
+    unsigned generation = detail::fork_generation.load();
+  };
+  static thread_local std::optional<generator> g;
+  if (!g || g->generation != detail::fork_generation.load()) g.emplace();
+  return boost::uuids::to_string(g->gen());
 }
 
 /// tractor's `uid`: (name, uuid).
@@ -48,8 +68,21 @@ class peer {
   [[nodiscard]] transport::channel& channel() noexcept { return *ch_; }
   [[nodiscard]] const msg::Aid& aid() const { return *ch_->peer(); }
 
-  /// Sends one message. Cancellation: as `transport::channel::send`.
-  awaitable<result<void>> send(msg::msg m) { return ch_->send(std::move(m)); }
+  /// Sends one message, written at once when no write is under way (requests and replies
+  /// are latency-bound). Cancellation: as `transport::channel::send`.
+  awaitable<result<void>> send(msg::msg m) {
+    if (auto now = ch_->send_now(m); now || now.error() != errc::would_block) co_return now;
+    co_return co_await ch_->send(std::move(m));
+  }
+
+  /// Queues one message for the writer task, so it leaves with whatever is sent next (a
+  /// StartAck with its task's first answer). Cancellation: as `transport::channel::send`.
+  awaitable<result<void>> post(msg::msg m) {
+    if (auto queued = ch_->try_send(m); queued || queued.error() != errc::would_block) {
+      co_return queued;
+    }
+    co_return co_await ch_->send(std::move(m));
+  }
 
   /// Receives until the peer goes away; `on_start` is called for each `Start`. Returns why
   /// it ended (and closes every open mailbox). Cancellation: interrupted at once; mailboxes

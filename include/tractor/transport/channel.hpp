@@ -75,6 +75,14 @@ class channel {
   /// (then `send` it). The cheap path for producers of many small messages.
   result<void> try_send(const msg::msg& m);
 
+  /// Queues `m` and, unless a write is already under way, writes the queue now, in this call
+  /// (one non-blocking syscall, for everything queued); what the kernel does not take at
+  /// once is left to the writer task. The low-latency path for a request or a reply: it
+  /// saves the hop through the writer task that `try_send` takes. Needs a writer task and
+  /// room below the high-water mark, like `try_send`; otherwise `errc::would_block` with `m`
+  /// untouched.
+  result<void> send_now(const msg::msg& m);
+
   /// The next message if a complete frame is already buffered, without waiting and without
   /// a syscall; nothing if `receive` would have to wait. The cheap path for consumers.
   std::optional<result<msg::msg>> try_receive();
@@ -123,6 +131,8 @@ class channel {
       : socket_(std::move(socket)), options_(options), codec_(codec) {}
 
   awaitable<void> write_batches();
+  /// Records a failed write: the channel is broken (part of a frame may be out).
+  void break_on_write_error(const boost::system::error_code& ec);
   /// Appends `m` as one frame to the send queue; fails (queue unchanged) if it is too large.
   result<void> enqueue(const msg::msg& m);
   /// A complete frame at the head of the buffer, if any; sets `broken_` on a bad length.

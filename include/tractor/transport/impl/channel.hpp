@@ -76,6 +76,28 @@ inline result<void> channel::try_send(const msg::msg& m) {
   return success();
 }
 
+inline result<void> channel::send_now(const msg::msg& m) {
+  if (broken_ || !socket_.is_open()) return broken_error();
+  if (!background_writer_ || out_.size() > options_.send_high_water) return errc::would_block;
+  BOOST_OUTCOME_TRY(enqueue(m));
+  if (writer_active_) return success();  // the writer's loop takes it with its next batch
+  boost::system::error_code ec;
+  if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
+  const std::size_t n = ec ? 0 : socket_.write_some(boost::asio::buffer(out_), ec);
+  if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
+    break_on_write_error(ec);
+    return broken_error();
+  }
+  out_.erase(0, n);
+  if (!out_.empty()) queued_.notify_all();
+  return success();
+}
+
+inline void channel::break_on_write_error(const boost::system::error_code& ec) {
+  broken_ = true;
+  if (!closed_locally_) broken_reason_ = detail::socket_error(ec, "send");
+}
+
 inline std::optional<result<msg::msg>> channel::try_receive() {
   auto frame = next_frame();
   if (!frame) {
@@ -140,8 +162,8 @@ inline awaitable<void> channel::write_batches() {
                                  "a send was cancelled in the middle of a frame");
           interrupted = std::make_exception_ptr(
               boost::system::system_error(boost::asio::error::operation_aborted));
-        } else if (!closed_locally_) {
-          broken_reason_ = detail::socket_error(ec, "send");
+        } else {
+          break_on_write_error(ec);
         }
       } else {
         ++batches_done_;
