@@ -23,7 +23,7 @@ tractor::awaitable<int> divide(int a, int b) {
 }  // namespace math
 
 // --(doc-actor-tree-begin)--
-using tree = tractor::tree<tractor::spawn::exec_backend, tractor::transport::uds,
+using tree = tractor::tree<tractor::spawn::exec, tractor::transport::uds,
                            tractor::codec::cereal_binary,
                            tractor::exposed<&math::add, &math::whoami, &math::divide>>;
 

@@ -71,8 +71,8 @@ using fns = exposed<&math::add, &math::checked_div, &math::explode, &math::cmdli
                     &math::fail_after_ms, &math::sleep_forever, &math::fail_on_cancel, &math::block_the_loop,
                     &math::spawn_failing_grandchildren,
                     &secret::hidden>;
-using uds_tree = tree<spawn::exec_backend, transport::uds, codec::cereal_binary, fns>;
-using tcp_tree = tree<spawn::exec_backend, transport::tcp, codec::cereal_binary, fns>;
+using uds_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns>;
+using tcp_tree = tree<spawn::exec, transport::tcp, codec::cereal_binary, fns>;
 
 template <class Tree>
 awaitable<result<int>> failing_grandchildren(std::string tag) {
@@ -447,7 +447,7 @@ int main(int argc, char** argv) {
     return which == "tcp" ? root_forever<tcp_tree>() : root_forever<uds_tree>();
   }
   if (tractor::runtime::is_child_process()) {
-    const std::string name = std::getenv(tractor::runtime::child_env::name);
+    const std::string name = std::getenv(tractor::spawn::child_env::name);
     if (name == "die-at-boot") return 7;
     const std::string which = std::getenv("ACTOR_TEST_TREE") ? std::getenv("ACTOR_TEST_TREE") : "";
     return which == "tcp" ? tractor::runtime::child_main(tcp_tree::policies())

@@ -1,4 +1,4 @@
-#include <tractor/spawn/exec.hpp>
+#include <tractor/spawn/backend.hpp>
 
 #include "tests/support/async_test.hpp"
 #include "tests/support/reaper.hpp"
@@ -16,6 +16,53 @@ using namespace std::chrono_literals;
 using namespace tractor;
 using tractor::testing::live_children;
 using tractor::testing::run_async;
+
+// -- the backend concept: every model accepted, broken ones refused --------------------------
+
+using handle_result = result<std::unique_ptr<spawn::child_handle>>;
+struct no_name {
+  static handle_result start(const boost::asio::any_io_executor&, const spawn::spawn_request&);
+};
+struct no_start {
+  static constexpr std::string_view name = "no_start";
+};
+struct wrong_return {
+  static constexpr std::string_view name = "wrong_return";
+  static result<pid_t> start(const boost::asio::any_io_executor&, const spawn::spawn_request&);
+};
+struct member_start {  // needs an instance: a backend is a stateless policy
+  static constexpr std::string_view name = "member_start";
+  handle_result start(const boost::asio::any_io_executor&, const spawn::spawn_request&);
+};
+struct wrong_request {
+  static constexpr std::string_view name = "wrong_request";
+  static handle_result start(const boost::asio::any_io_executor&, const spawn::exec_request&);
+};
+static_assert(spawn::backend<spawn::exec>);
+static_assert(!spawn::backend<no_name>);
+static_assert(!spawn::backend<no_start>);
+static_assert(!spawn::backend<wrong_return>);
+static_assert(!spawn::backend<member_start>);
+static_assert(!spawn::backend<wrong_request>);
+
+TEST(exec_backend_test, a_child_finds_its_boot_in_its_environment) {
+  ::unsetenv(spawn::child_env::uuid);
+  EXPECT_FALSE(spawn::exec::boot_from_env()) << "not started by exec: no boot";
+  ::setenv(spawn::child_env::name, "w1", 1);
+  ::setenv(spawn::child_env::uuid, "u-1", 1);
+  ::setenv(spawn::child_env::parent_addr, "/unix/tmp/p.sock", 1);
+  ::setenv(spawn::child_env::parent_pid, "4242", 1);
+  const auto boot = spawn::exec::boot_from_env();
+  for (const char* k : {spawn::child_env::name, spawn::child_env::uuid, spawn::child_env::parent_addr,
+                        spawn::child_env::parent_pid}) {
+    ::unsetenv(k);
+  }
+  ASSERT_TRUE(boot);
+  EXPECT_EQ(boot->name, "w1");
+  EXPECT_EQ(boot->uuid, "u-1");
+  EXPECT_EQ(boot->parent_addr, "/unix/tmp/p.sock");
+  EXPECT_EQ(boot->parent_pid, 4242);
+}
 
 class process_test : public ::testing::Test {
  protected:

@@ -37,7 +37,7 @@ namespace {
 
 using namespace tractor;
 using clk = std::chrono::steady_clock;
-using bench_tree = tractor::tree<spawn::exec_backend, transport::uds, codec::cereal_binary,
+using bench_tree = tractor::tree<spawn::exec, transport::uds, codec::cereal_binary,
                            exposed<&bench::noop>>;
 
 double ms_since(clk::time_point t0) {

@@ -7,7 +7,7 @@
 
 #include <tractor/core/event.hpp>
 #include <tractor/runtime/peer.hpp>
-#include <tractor/spawn/exec.hpp>
+#include <tractor/spawn/backend.hpp>
 #include <tractor/transport/transport.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -23,8 +23,12 @@
 
 namespace tractor::runtime {
 
-/// The composed policies, erased: how to listen, connect and frame, which functions exist.
+/// The composed policies, erased: how to spawn, listen, connect and frame, which functions
+/// exist.
 struct policies {
+  std::string_view spawn_name;
+  result<std::unique_ptr<spawn::child_handle>> (*spawn)(const boost::asio::any_io_executor&,
+                                                        const spawn::spawn_request&);
   std::string_view transport_name;
   result<transport::listener> (*listen)(const boost::asio::any_io_executor&,
                                         const transport::multiaddr&);
@@ -44,14 +48,6 @@ struct timeouts {
   clock::duration before_kill = std::chrono::milliseconds(1600);
   clock::duration boot = std::chrono::seconds(30);
 };
-
-/// The environment variables an `exec` child finds its bootstrap in.
-namespace child_env {
-inline constexpr const char* name = "TRACTOR_CHILD_NAME";
-inline constexpr const char* uuid = "TRACTOR_CHILD_UUID";
-inline constexpr const char* parent_addr = "TRACTOR_PARENT_ADDR";
-inline constexpr const char* parent_pid = "TRACTOR_PARENT_PID";
-}  // namespace child_env
 
 class actor {
  public:
@@ -119,12 +115,17 @@ struct current_actor_scope {
   actor* previous;
 };
 
-/// The boot of an `exec` child: connect back, handshake, receive SpawnSpec, bind, serve the
-/// parent until it cancels us or goes away. Returns the process exit code.
+/// A child actor's runtime, on a fresh io_context in the calling thread: connect back to the
+/// parent, handshake, receive SpawnSpec, bind, serve the parent until it cancels us or goes
+/// away. Returns the exit code. Every backend ends up here.
+int run_child(const policies& pol, const spawn::child_boot& boot);
+
+/// The entry of a process started by the `exec` backend: dies with its parent (a parent-death
+/// signal), then `run_child` with the boot from its environment. Returns the exit code.
 int child_main(const policies& pol);
 
-/// True when this process was started as a child actor.
-inline bool is_child_process() { return std::getenv(child_env::uuid) != nullptr; }
+/// True when this process was started as a child actor by the `exec` backend.
+inline bool is_child_process() { return std::getenv(spawn::child_env::uuid) != nullptr; }
 
 // -- definitions -------------------------------------------------------------------------
 
@@ -290,22 +291,26 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self,
 
 }  // namespace detail
 
-inline int child_main(const policies& pol) {
-  // A child must not outlive its parent: die with it, even if it was already gone.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  const char* ppid = std::getenv(child_env::parent_pid);
-  if (ppid && std::atoi(ppid) != ::getppid()) return 10;
-  auto addr = transport::multiaddr::parse(std::getenv(child_env::parent_addr) ? std::getenv(child_env::parent_addr) : "");
+inline int run_child(const policies& pol, const spawn::child_boot& boot) {
+  auto addr = transport::multiaddr::parse(boot.parent_addr);
   if (!addr) return 11;
-  msg::Aid self{std::getenv(child_env::name) ? std::getenv(child_env::name) : "child",
-                std::getenv(child_env::uuid), ::getpid(), false, false};
-  ::prctl(PR_SET_NAME, self.name.substr(0, 15).c_str());
+  msg::Aid self{boot.name.empty() ? "child" : boot.name, boot.uuid, ::getpid(), false, false};
   boost::asio::io_context ctx;
   int code = 1;
   boost::asio::co_spawn(ctx, detail::child_runtime(pol, std::move(self), std::move(addr).value()),
                         [&](std::exception_ptr e, int c) { code = e ? 1 : c; });
   ctx.run();
   return code;
+}
+
+inline int child_main(const policies& pol) {
+  // A child must not outlive its parent: die with it, even if it was already gone.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const auto boot = spawn::exec::boot_from_env();
+  if (!boot) return 12;
+  if (boot->parent_pid != ::getppid()) return 10;
+  ::prctl(PR_SET_NAME, boot->name.substr(0, 15).c_str());
+  return run_child(pol, *boot);
 }
 
 }  // namespace tractor::runtime

@@ -1,7 +1,7 @@
 // tractor/runtime/tree.hpp — composing a tree, its entry point, portals and actor nurseries.
 //
 //     namespace math { tractor::awaitable<int> add(int a, int b) { co_return a + b; } }
-//     using tree = tractor::tree<tractor::spawn::exec_backend, tractor::transport::uds,
+//     using tree = tractor::tree<tractor::spawn::exec, tractor::transport::uds,
 //                                tractor::codec::cereal_binary, tractor::exposed<&math::add>>;
 //
 //     int main(int argc, char** argv) {
@@ -32,15 +32,8 @@
 
 namespace tractor {
 
-namespace spawn {
-/// The `exec` backend's tag: children are the running binary, re-run.
-struct exec_backend {
-  static constexpr std::string_view name = "exec";
-};
-}  // namespace spawn
-
 /// A tree's three policies and its exposed functions.
-template <class Spawn, transport::transport Transport, codec::codec Codec, class Exposed>
+template <spawn::backend Spawn, transport::transport Transport, codec::codec Codec, class Exposed>
 struct tree {
   using spawn_type = Spawn;
   using transport_type = Transport;
@@ -51,6 +44,8 @@ struct tree {
   static const runtime::policies& policies() {
     static constexpr auto functions = Exposed::template table<Codec>();
     static const runtime::policies p{
+        Spawn::name,
+        &Spawn::start,
         Transport::name,
         &Transport::listen,
         &Transport::connect,

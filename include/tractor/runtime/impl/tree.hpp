@@ -11,7 +11,7 @@ namespace runtime {
 /// A child as its parent tracks it.
 struct child_record {
   std::string name;
-  std::unique_ptr<spawn::process> proc;
+  std::unique_ptr<spawn::child_handle> proc;
   std::shared_ptr<peer> link;
 };
 
@@ -146,7 +146,7 @@ inline awaitable<result<void>> supervise_one_shot(actor& a, std::shared_ptr<chil
   co_return success();
 }
 
-/// Starts child `name` with the `exec` backend and waits until it has connected back
+/// Starts child `name` with the tree's spawn backend and waits until it has connected back
 /// (racing its death and the boot timeout), then sends its SpawnSpec.
 inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     actor& a, std::string name, const std::vector<std::string>& enable_modules) {
@@ -161,12 +161,11 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
 
   auto c = std::make_shared<child_record>();
   c->name = name;
-  auto proc = spawn::exec_process(
-      a.executor(), {.env = {{child_env::name, name},
-                             {child_env::uuid, uuid},
-                             {child_env::parent_addr, a.address().str()},
-                             {child_env::parent_pid, std::to_string(::getpid())}},
-                     .argv0 = "_subactor[" + name + "@" + uuid.substr(0, 8) + "]"});
+  spawn::spawn_request req;
+  req.boot = {name, uuid, a.address().str(), ::getpid()};
+  req.title = "_subactor[" + name + "@" + uuid.substr(0, 8) + "]";
+  req.run_child = [&pol = a.pol()](const spawn::child_boot& boot) { return run_child(pol, boot); };
+  auto proc = a.pol().spawn(a.executor(), req);
   if (!proc) {
     co_return error(make_error_code(runtime_errc::actor_failure),
                     "cannot start actor '" + name + "': " + proc.error().message());

@@ -1,0 +1,88 @@
+// tractor/spawn/backend.hpp — the spawn-backend policy axis: how a child actor comes to run.
+//
+// A backend starts one child from a `spawn_request` and returns a `child_handle` the parent
+// supervises (wait, poll, terminate, kill). The request carries everything any backend needs:
+// the child's identity and its parent's address (`child_boot`), the process title, and the
+// child runtime itself as a callable, for backends that do not exec a program (a fork from a
+// clean thread runs it in the new process; a thread backend runs it on a new thread). The
+// `exec` backend re-runs the binary instead, whose `run_main` reaches the same runtime.
+//
+//     static_assert(tractor::spawn::backend<tractor::spawn::exec>);
+//     auto child = tractor::spawn::exec::start(ex, request);   // result<unique_ptr<child_handle>>
+#pragma once
+
+#include <tractor/spawn/exec.hpp>
+
+#include <concepts>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace tractor::spawn {
+
+/// What a child needs to find its parent and know itself.
+struct child_boot {
+  std::string name;
+  std::string uuid;
+  std::string parent_addr;  // the parent's multiaddr, printed
+  pid_t parent_pid = 0;
+};
+
+/// One child to start.
+struct spawn_request {
+  child_boot boot;
+  /// What `ps` shows for the child (tractor's `_subactor[name@uuid]`).
+  std::string title;
+  /// Runs the child runtime to its end and returns the exit code. Called in the child by
+  /// backends that do not exec a program; never called by `exec`.
+  std::function<int(const child_boot&)> run_child;
+};
+
+/// A spawn backend: a type with a `name` and a static `start`.
+template <class B>
+concept backend = requires(const boost::asio::any_io_executor& ex, const spawn_request& req) {
+  { B::name } -> std::convertible_to<std::string_view>;
+  { B::start(ex, req) } -> std::same_as<result<std::unique_ptr<child_handle>>>;
+};
+
+/// The environment variables an `exec` child finds its `child_boot` in.
+namespace child_env {
+inline constexpr const char* name = "TRACTOR_CHILD_NAME";
+inline constexpr const char* uuid = "TRACTOR_CHILD_UUID";
+inline constexpr const char* parent_addr = "TRACTOR_PARENT_ADDR";
+inline constexpr const char* parent_pid = "TRACTOR_PARENT_PID";
+}  // namespace child_env
+
+/// The `exec` backend: posix_spawn of the running binary with the child's boot in its
+/// environment; the child's `run_main` sees it and becomes the child runtime.
+struct exec {
+  static constexpr std::string_view name = "exec";
+
+  static result<std::unique_ptr<child_handle>> start(const boost::asio::any_io_executor& ex,
+                                                     const spawn_request& req) {
+    exec_request r;
+    r.env = {{child_env::name, req.boot.name},
+             {child_env::uuid, req.boot.uuid},
+             {child_env::parent_addr, req.boot.parent_addr},
+             {child_env::parent_pid, std::to_string(req.boot.parent_pid)}};
+    r.argv0 = req.title;
+    BOOST_OUTCOME_TRY(auto proc, exec_process(ex, r));
+    return std::unique_ptr<child_handle>(std::move(proc));
+  }
+
+  /// The boot an `exec` child was started with; nothing in a process not started by `exec`.
+  static std::optional<child_boot> boot_from_env() {
+    const char* uuid = std::getenv(child_env::uuid);
+    if (!uuid) return std::nullopt;
+    auto var = [](const char* k) {
+      const char* v = std::getenv(k);
+      return std::string(v ? v : "");
+    };
+    return child_boot{var(child_env::name), uuid, var(child_env::parent_addr),
+                      static_cast<pid_t>(std::atoi(var(child_env::parent_pid).c_str()))};
+  }
+};
+
+static_assert(backend<exec>);
+
+}  // namespace tractor::spawn
