@@ -18,6 +18,8 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <sys/prctl.h>
+
 namespace math {
 tractor::awaitable<int> add(int a, int b) { co_return a + b; }
 tractor::awaitable<tractor::result<int>> checked_div(int a, int b) {
@@ -361,6 +363,25 @@ TYPED_TEST(actor_test, a_child_dying_during_boot_is_an_actor_failure) {
   EXPECT_EQ(code, 0);
 }
 
+TYPED_TEST(actor_test, cancellation_during_spawn_kills_and_reaps_the_half_started_child) {
+  const auto t0 = clock::now();
+  const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
+    an.limits().boot = std::chrono::seconds(60);  // only the cancellation can end the wait
+    auto start = [&]() -> awaitable<void> {
+      auto w = co_await an.start_actor("hang-at-boot");  // never connects back
+      ADD_FAILURE() << "start_actor returned for a child that never booted";
+    };
+    // The deadline only triggers the cancellation; whenever it lands during the boot, the
+    // outcome must be the same: no child left, no hang.
+    auto cancelled = co_await move_on_after(std::chrono::milliseconds(300), start());
+    EXPECT_FALSE(cancelled) << "the scope was cancelled, not completed";
+    EXPECT_TRUE(tractor::testing::live_children().empty()) << "the half-started child is reaped";
+    co_return success();
+  });
+  EXPECT_EQ(code, 0);
+  EXPECT_LT(clock::now() - t0, std::chrono::seconds(30)) << "cancelling the boot must not wait it out";
+}
+
 // A root in its own process that starts two children, says "ready" on stdout, and waits.
 template <class Tree>
 int root_forever() {
@@ -449,6 +470,10 @@ int main(int argc, char** argv) {
   if (tractor::runtime::is_child_process()) {
     const std::string name = std::getenv(tractor::spawn::child_env::name);
     if (name == "die-at-boot") return 7;
+    if (name == "hang-at-boot") {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      for (;;) ::pause();
+    }
     const std::string which = std::getenv("ACTOR_TEST_TREE") ? std::getenv("ACTOR_TEST_TREE") : "";
     return which == "tcp" ? tractor::runtime::child_main(tcp_tree::policies())
                           : tractor::runtime::child_main(uds_tree::policies());

@@ -173,14 +173,28 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   c->proc = std::move(proc).value();
 
   std::optional<spawn::exit_status> died;
-  (void)co_await open_nursery([&](nursery& n) -> awaitable<void> {
+  auto boot = [&](nursery& n) -> awaitable<void> {
     n.start_soon([&]() -> awaitable<void> {
       died = co_await c->proc->wait();
       n.cancel();
     });
     (void)co_await move_on_after(a.limits.boot, slot.connected.wait());
     n.cancel();
-  });
+  };
+  std::exception_ptr interrupted;
+  try {
+    (void)co_await open_nursery(boot);
+  } catch (...) {
+    interrupted = std::current_exception();
+  }
+  if (interrupted) {
+    // Cancelled during boot: the half-started child is killed and reaped before we go on.
+    c->proc->kill();
+    co_await boost::asio::this_coro::throw_if_cancelled(false);
+    (void)co_await shield(c->proc->wait());
+    a.pol().forget_dead(name, c->proc->pid());
+    std::rethrow_exception(interrupted);
+  }
   if (!slot.link) {
     std::string why = died ? "died during boot (" + died->describe() + ")"
                            : "did not connect back within the boot timeout";
