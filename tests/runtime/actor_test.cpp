@@ -57,6 +57,20 @@ tractor::awaitable<int> fail_on_cancel(std::string why) {
   };
   co_return co_await tractor::finally(sleep_forever(), complain());
 }
+// Set in the child when a task of `wait_to_be_cancelled` sees its cancellation.
+inline tractor::event a_task_was_cancelled;
+tractor::awaitable<int> wait_to_be_cancelled() {
+  auto note = []() -> tractor::awaitable<void> {
+    a_task_was_cancelled.set();
+    co_return;
+  };
+  co_return co_await tractor::finally(sleep_forever(), note());
+}
+// Returns once some task of this actor was cancelled by its caller.
+tractor::awaitable<bool> until_a_task_was_cancelled() {
+  co_await a_task_was_cancelled.wait();
+  co_return true;
+}
 // A child that opens its own actor nursery (defined below, once the trees exist): one
 // grandchild fails, the other fails while being cancelled, so the spawner's nursery fails
 // with a group of two, which the spawner returns to its caller.
@@ -71,7 +85,8 @@ namespace {
 using namespace tractor;
 using fns = exposed<&math::add, &math::checked_div, &math::explode, &math::cmdline,
                     &math::fail_after_ms, &math::sleep_forever, &math::fail_on_cancel, &math::block_the_loop,
-                    &math::spawn_failing_grandchildren,
+                    &math::spawn_failing_grandchildren, &math::wait_to_be_cancelled,
+                    &math::until_a_task_was_cancelled,
                     &secret::hidden>;
 using uds_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns>;
 using tcp_tree = tree<spawn::exec, transport::tcp, codec::cereal_binary, fns>;
@@ -180,6 +195,30 @@ TYPED_TEST(actor_test, remote_failures_come_back_as_errors) {
 
     auto fine = co_await w.value().template run<&math::checked_div>(9, 3);
     EXPECT_EQ(fine.value(), 3) << "the actor keeps serving after failed calls";
+    EXPECT_TRUE(co_await w.value().cancel_actor());
+    co_return success();
+  });
+  EXPECT_EQ(code, 0);
+}
+
+TYPED_TEST(actor_test, a_cancelled_call_cancels_its_remote_task) {
+  const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
+    const actor_options math_only{.enable_modules = {"math"}};
+    auto w = co_await an.start_actor("worker", math_only);
+    if (!w) co_return w.error();
+    auto call = [&]() -> awaitable<void> {
+      auto never = co_await w.value().template run<&math::wait_to_be_cancelled>();
+      ADD_FAILURE() << "the remote task cannot finish on its own";
+    };
+    // The deadline only triggers the caller's cancellation; the check below waits for the
+    // remote task's own report, however long that takes (bounded by the watchdog).
+    auto finished = co_await move_on_after(std::chrono::milliseconds(200), call());
+    EXPECT_FALSE(finished);
+    auto seen = co_await fail_after(std::chrono::seconds(20),
+                                    w.value().template run<&math::until_a_task_was_cancelled>());
+    EXPECT_TRUE(seen && seen.value()) << (seen ? "" : seen.error().message());
+    auto still_serving = co_await w.value().template run<&math::add>(2, 2);
+    EXPECT_EQ(still_serving.value(), 4);
     EXPECT_TRUE(co_await w.value().cancel_actor());
     co_return success();
   });

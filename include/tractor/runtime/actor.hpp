@@ -92,6 +92,17 @@ class actor {
   awaitable<void> handle_start(std::shared_ptr<peer> p, msg::Start s);
   awaitable<void> reply(peer& p, msg::msg m);
 
+  /// Answers `self.cancel_task`: cancels the running task `target` (of any peer); true if
+  /// there was one.
+  bool cancel_task(const std::string& target, const msg::uid& requester);
+
+  /// The tasks running for remote callers, by cid, so that they can be cancelled.
+  struct running_task {
+    cancel_scope* scope;
+    std::optional<msg::uid> cancelled_by;
+  };
+  std::map<std::string, running_task> running_;
+
   boost::asio::any_io_executor ex_;
   msg::Aid self_;
   const policies& pol_;
@@ -190,7 +201,12 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
       if (lifetime) lifetime->cancel();
       co_return;
     }
-    msg::msg done = msg::CancelAck{cid, true};  // `_cancel_task` on a finished task: acked
+    bool cancelled = false;
+    if (s.func == "cancel_task") {
+      auto target = p->channel().decode_text(s.kwargs);
+      cancelled = target && cancel_task(target.value(), s.uid);
+    }
+    msg::msg done = msg::CancelAck{cid, cancelled};
     co_await reply(*p, std::move(done));
     co_return;
   }
@@ -213,23 +229,42 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
   }
   msg::msg ack = msg::StartAck{cid, "asyncfunc"};
   (void)co_await p->post(std::move(ack));  // leaves with the answer when that comes at once
+  // The task runs in its own scope, so that its caller can cancel it (`self.cancel_task`).
+  // The actor boundary: user exceptions come back from the scope as failed results, boxed
+  // for the caller; the actor's own cancellation passes through.
+  cancel_scope scope;
+  running_.insert_or_assign(cid, running_task{&scope, std::nullopt});
+  struct unregister {
+    std::map<std::string, running_task>& running;
+    const std::string& cid;
+    ~unregister() { running.erase(cid); }
+  } on_exit{running_, cid};
+  auto ran = co_await scope.run(found->second(s.kwargs));
   result<msg::raw_pld> r = error();
-  try {
-    r = co_await found->second(s.kwargs);
-  } catch (...) {
-    // The actor boundary: user exceptions become boxed errors for the caller. Cancellation
-    // passes through (the task is being torn down with its actor).
-    if (is_cancellation(std::current_exception())) throw;
-    r = error::from_exception(std::current_exception());
+  if (ran) {
+    r = std::move(*ran);
+  } else {
+    const auto& by = running_.at(cid).cancelled_by;
+    r = error(make_error_code(errc::cancelled),
+              "task " + s.ns + "." + s.func + " cancelled by " + (by ? describe(*by) : "?"));
   }
   msg::msg out = r ? msg::msg(msg::Return{cid, std::move(r).value()})
                    : msg::msg(box_error(r.error(), self_, cid));
+  if (!ran) std::get<msg::Error>(out).canceller = running_.at(cid).cancelled_by;
   // The answer goes out even if this task is being cancelled (an error raised during
   // cancellation must reach the caller), so the send is not refused here.
   const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
   co_await boost::asio::this_coro::throw_if_cancelled(false);
   co_await reply(*p, std::move(out));
   co_await boost::asio::this_coro::throw_if_cancelled(checked);
+}
+
+inline bool actor::cancel_task(const std::string& target, const msg::uid& requester) {
+  auto it = running_.find(target);
+  if (it == running_.end()) return false;  // finished already (or never ran here)
+  it->second.cancelled_by = requester;
+  it->second.scope->cancel();
+  return true;
 }
 
 /// Waits for SIGINT or SIGTERM, records which, and cancels `n` (the actor's lifetime).

@@ -124,10 +124,18 @@ class mailbox_lease {
 /// Calls `fn` with encoded `args` in the actor behind `p` (tractor's Start → StartAck →
 /// Return|Error dialog) and returns the encoded return value.
 ///
-/// Cancellation: interrupted at once; the remote task is not cancelled (it finishes and its
-/// answer is dropped).
+/// Cancellation: interrupted at once, and the remote task is asked to cancel itself
+/// (`self.cancel_task`); sending that request is bounded by `cancel_bound`, and its
+/// acknowledgement is not awaited (the remote task's end is its actor's business).
 awaitable<result<msg::raw_pld>> call(peer& p, const msg::Aid& self, function_name fn,
-                                     msg::raw_pld args);
+                                     msg::raw_pld args, clock::duration cancel_bound);
+
+/// Asks the actor behind `p` to cancel its task `cid` (tractor's `_cancel_task`), without
+/// waiting for the acknowledgement; the send is bounded by `bound`.
+///
+/// Cancellation: must run shielded (it is cleanup); interrupted at once otherwise.
+awaitable<void> cancel_remote_task(peer& p, const msg::Aid& self, const std::string& cid,
+                                   clock::duration bound);
 
 // -- definitions -------------------------------------------------------------------------
 
@@ -237,26 +245,56 @@ inline awaitable<error> peer::serve(std::function<void(msg::Start)> on_start) {
   co_return *gone_;
 }
 
+inline awaitable<void> cancel_remote_task(peer& p, const msg::Aid& self, const std::string& cid,
+                                          clock::duration bound) {
+  msg::msg req = msg::Start{new_uuid(), "self", "cancel_task", p.channel().encode_text(cid),
+                            uid_of(self)};
+  auto now = p.channel().send_now(req);  // no wait at all when the peer's writer is idle
+  if (now || now.error() != errc::would_block) co_return;
+  auto send_it = [&]() -> awaitable<void> { (void)co_await p.send(std::move(req)); };
+  (void)co_await move_on_after(bound, send_it());
+}
+
 inline awaitable<result<msg::raw_pld>> call(peer& p, const msg::Aid& self, function_name fn,
-                                            msg::raw_pld args) {
+                                            msg::raw_pld args, clock::duration cancel_bound) {
   mailbox_lease lease(p);
   msg::msg start = msg::Start{lease.cid(), std::string(fn.ns), std::string(fn.func),
                               std::move(args), uid_of(self)};
   BOOST_OUTCOME_CO_TRY(co_await p.send(std::move(start)));
-  for (;;) {
-    auto m = co_await lease.box().receive();
-    if (!m) {
-      co_return error(make_error_code(wire_errc::transport_closed),
-                      "actor " + describe(uid_of(p.aid())) + " went away during a call to " +
-                          std::string(fn.ns) + "." + std::string(fn.func) +
-                          (p.gone() ? ": " + p.gone()->message() : std::string()));
+  std::optional<result<msg::raw_pld>> answer;
+  std::exception_ptr interrupted;
+  try {
+    while (!answer) {
+      auto m = co_await lease.box().receive();
+      if (!m) {
+        answer = error(make_error_code(wire_errc::transport_closed),
+                       "actor " + describe(uid_of(p.aid())) + " went away during a call to " +
+                           std::string(fn.ns) + "." + std::string(fn.func) +
+                           (p.gone() ? ": " + p.gone()->message() : std::string()));
+      } else if (std::holds_alternative<msg::StartAck>(m.value())) {
+        continue;
+      } else if (auto* r = std::get_if<msg::Return>(&m.value())) {
+        answer = std::move(r->pld);
+      } else if (auto* e = std::get_if<msg::Error>(&m.value())) {
+        answer = unbox_error(*e);
+      } else {
+        answer = error(make_error_code(runtime_errc::protocol_error),
+                       "unexpected `" + std::string(msg::type_name(m.value())) + "` in a call");
+      }
     }
-    if (std::holds_alternative<msg::StartAck>(m.value())) continue;
-    if (auto* r = std::get_if<msg::Return>(&m.value())) co_return std::move(r->pld);
-    if (auto* e = std::get_if<msg::Error>(&m.value())) co_return unbox_error(*e);
-    co_return error(make_error_code(runtime_errc::protocol_error),
-                    "unexpected `" + std::string(msg::type_name(m.value())) + "` in a call");
+  } catch (...) {
+    interrupted = std::current_exception();
   }
+  if (interrupted) {
+    // The caller gave up: the remote task is told to stop too (tractor's `_cancel_task`).
+    // Its answer, if any, finds the mailbox closed and is dropped.
+    if (!p.gone()) {
+      co_await boost::asio::this_coro::throw_if_cancelled(false);
+      co_await shield(cancel_remote_task(p, self, lease.cid(), cancel_bound));
+    }
+    std::rethrow_exception(interrupted);
+  }
+  co_return std::move(*answer);
 }
 
 }  // namespace tractor::runtime

@@ -45,7 +45,8 @@ class channel {
   static std::unique_ptr<channel> make(stream_socket socket, channel_options options = {}) {
     return std::unique_ptr<channel>(new channel(
         std::move(socket), options,
-        codec_ops{&C::encode, &C::decode, &codec::decode_into<C>, C::name}));
+        codec_ops{&C::encode, &C::decode, &codec::decode_into<C>, &encode_text_with<C>,
+                  &decode_text_with<C>, C::name}));
   }
 
   channel(const channel&) = delete;
@@ -117,6 +118,13 @@ class channel {
   /// The peer's identity, once the handshake succeeded.
   [[nodiscard]] const std::optional<msg::Aid>& peer() const noexcept { return peer_; }
   [[nodiscard]] std::string_view codec_name() const noexcept { return codec_.name; }
+
+  /// A string as a payload in this channel's codec, and back: for the few payloads the
+  /// runtime itself sends (the cid of a task to cancel), without knowing the codec's type.
+  [[nodiscard]] msg::raw_pld encode_text(const std::string& s) const { return codec_.encode_text(s); }
+  [[nodiscard]] result<std::string> decode_text(const msg::raw_pld& p) const {
+    return codec_.decode_text(p);
+  }
   [[nodiscard]] stream_socket& socket() noexcept { return socket_; }
 
  private:
@@ -124,8 +132,19 @@ class channel {
     void (*encode)(const msg::msg&, std::string&);
     result<msg::msg> (*decode)(std::span<const std::byte>);
     result<void> (*decode_into)(std::span<const std::byte>, msg::msg&);
+    msg::raw_pld (*encode_text)(const std::string&);
+    result<std::string> (*decode_text)(const msg::raw_pld&);
     std::string_view name;
   };
+
+  template <class C>
+  static msg::raw_pld encode_text_with(const std::string& s) {
+    return C::encode_payload(s);
+  }
+  template <class C>
+  static result<std::string> decode_text_with(const msg::raw_pld& p) {
+    return codec::decode_pld<C, std::string>("Start", p);
+  }
 
   channel(stream_socket socket, channel_options options, codec_ops codec)
       : socket_(std::move(socket)), options_(options), codec_(codec) {}

@@ -231,7 +231,8 @@ awaitable<call_result_t<F>> portal<Tree>::run(Args&&... args) {
   using C = typename Tree::codec_type;
   const args_tuple_t<F> arguments{std::forward<Args>(args)...};
   auto kwargs = C::encode_payload(arguments);
-  auto r = co_await runtime::call(*peer_, self_->aid(), name_of<F>(), std::move(kwargs));
+  auto r = co_await runtime::call(*peer_, self_->aid(), name_of<F>(), std::move(kwargs),
+                                  self_->limits.cancel_ack);
   if (!r) co_return r.error();
   using value_type = typename call_result_t<F>::value_type;
   if constexpr (std::is_void_v<value_type>) {
