@@ -20,8 +20,40 @@
 
 #include <sys/prctl.h>
 
+// Error types the test trees register, and one they do not.
+namespace app {
+struct quota_exceeded : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct unregistered_failure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+enum class app_errc { over_limit = 1 };
+class app_category_impl : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "app"; }
+  std::string message(int v) const override { return v == 1 ? "over the limit" : "app error"; }
+};
+inline const boost::system::error_category& app_category() {
+  static const app_category_impl c;
+  return c;
+}
+inline boost::system::error_code make_error_code(app_errc e) { return {static_cast<int>(e), app_category()}; }
+}  // namespace app
+template <>
+struct boost::system::is_error_code_enum<app::app_errc> : std::true_type {};
+
 namespace math {
 tractor::awaitable<int> add(int a, int b) { co_return a + b; }
+tractor::awaitable<int> over_quota(std::string why) {
+  throw app::quota_exceeded(why);
+  co_return 0;
+}
+tractor::awaitable<tractor::result<int>> over_limit() { co_return app::app_errc::over_limit; }
+tractor::awaitable<int> unregistered(std::string why) {
+  throw app::unregistered_failure(why);
+  co_return 0;
+}
 tractor::awaitable<tractor::result<int>> checked_div(int a, int b) {
   if (b == 0) co_return tractor::errc::would_block;
   co_return a / b;
@@ -86,10 +118,12 @@ using namespace tractor;
 using fns = exposed<&math::add, &math::checked_div, &math::explode, &math::cmdline,
                     &math::fail_after_ms, &math::sleep_forever, &math::fail_on_cancel, &math::block_the_loop,
                     &math::spawn_failing_grandchildren, &math::wait_to_be_cancelled,
-                    &math::until_a_task_was_cancelled,
+                    &math::until_a_task_was_cancelled, &math::over_quota, &math::over_limit,
+                    &math::unregistered,
                     &secret::hidden>;
-using uds_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns>;
-using tcp_tree = tree<spawn::exec, transport::tcp, codec::cereal_binary, fns>;
+using errs = errors<app::quota_exceeded, app::app_errc>;
+using uds_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns, errs>;
+using tcp_tree = tree<spawn::exec, transport::tcp, codec::cereal_binary, fns, errs>;
 
 template <class Tree>
 awaitable<result<int>> failing_grandchildren(std::string tag) {
@@ -195,6 +229,39 @@ TYPED_TEST(actor_test, remote_failures_come_back_as_errors) {
 
     auto fine = co_await w.value().template run<&math::checked_div>(9, 3);
     EXPECT_EQ(fine.value(), 3) << "the actor keeps serving after failed calls";
+    EXPECT_TRUE(co_await w.value().cancel_actor());
+    co_return success();
+  });
+  EXPECT_EQ(code, 0);
+}
+
+TYPED_TEST(actor_test, registered_error_types_come_back_as_themselves) {
+  const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
+    const actor_options math_only{.enable_modules = {"math"}};
+    auto w = co_await an.start_actor("strict", math_only);
+    if (!w) co_return w.error();
+    const std::string why = "42 of 10 used";
+    auto quota = co_await w.value().template run<&math::over_quota>(why);
+    EXPECT_TRUE(!quota && quota.error() == runtime_errc::remote_actor_error);
+    if (!quota) {
+      const auto* rebuilt = quota.error().template as<app::quota_exceeded>();
+      EXPECT_NE(rebuilt, nullptr) << "a registered exception type is rebuilt as itself";
+      EXPECT_EQ(rebuilt ? std::string(rebuilt->what()) : "", why);
+      EXPECT_EQ(quota.error().type_name(), "app::quota_exceeded");
+      EXPECT_EQ(quota.error().source().substr(0, 7), "strict@");
+      EXPECT_THROW(quota.error().throw_exception(), app::quota_exceeded);
+    }
+    auto limit = co_await w.value().template run<&math::over_limit>();
+    EXPECT_TRUE(!limit && limit.error() == app::app_errc::over_limit) << "a registered code is itself";
+    EXPECT_EQ(limit ? "" : limit.error().source().substr(0, 7), "strict@");
+
+    auto other = co_await w.value().template run<&math::unregistered>(why);
+    EXPECT_TRUE(!other && other.error() == runtime_errc::remote_actor_error);
+    if (!other) {
+      EXPECT_EQ(other.error().template as<app::unregistered_failure>(), nullptr);
+      EXPECT_EQ(other.error().type_name(), "app::unregistered_failure") << "the type name is kept";
+      EXPECT_EQ(other.error().message(), why) << "and so is the text";
+    }
     EXPECT_TRUE(co_await w.value().cancel_actor());
     co_return success();
   });

@@ -104,10 +104,12 @@ class error {
   [[nodiscard]] static error from_exception(std::exception_ptr ep) noexcept;
 
   /// An error that happened elsewhere (another actor): its code, the type name and message
-  /// of what was raised there, the actor it came from and the actors it was relayed through.
+  /// of what was raised there, the actor it came from and the actors it was relayed through,
+  /// and, when that type is known here, the exception rebuilt as itself.
   [[nodiscard]] static error remote(boost::system::error_code code, std::string type_name,
                                     std::string message, std::string source,
-                                    std::vector<std::string> relay_path);
+                                    std::vector<std::string> relay_path,
+                                    std::exception_ptr rebuilt = nullptr);
 
   /// The actor a remote error came from (empty for local errors).
   [[nodiscard]] std::string_view source() const noexcept;
@@ -127,6 +129,21 @@ class error {
 
   /// The boxed exception, if this error came from one.
   [[nodiscard]] std::exception_ptr exception() const noexcept;
+
+  /// The boxed exception as an `E` (or a type derived from it), if it is one; valid as long
+  /// as this error (or a copy) lives.
+  template <class E>
+  [[nodiscard]] const E* as() const noexcept {
+    const auto ep = exception();
+    if (!ep) return nullptr;
+    try {
+      std::rethrow_exception(ep);
+    } catch (const E& e) {
+      return &e;  // the object the exception_ptr holds, not a copy
+    } catch (...) {
+    }
+    return nullptr;
+  }
 
   /// True for an error group (two or more errors).
   [[nodiscard]] bool is_group() const noexcept;

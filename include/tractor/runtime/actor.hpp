@@ -39,6 +39,7 @@ struct policies {
                                                       transport::channel_options);
   std::span<const std::pair<function_name, invoke_fn>> functions;
   void (*forget_dead)(std::string_view name, pid_t pid);
+  std::span<const error_type> error_types;
 };
 
 /// Timeouts of the runtime (tractor's defaults, DESIGN §7).
@@ -157,7 +158,7 @@ inline awaitable<void> actor::accept_loop(nursery& n) {
 inline awaitable<void> actor::handshake_and_route(transport::stream_socket s, nursery& n) {
   transport::channel_options o;
   o.handshake_timeout = limits.handshake;
-  auto p = std::make_shared<peer>(pol_.make_channel(std::move(s), o));
+  auto p = std::make_shared<peer>(pol_.make_channel(std::move(s), o), pol_.error_types);
   auto hs = co_await p->channel().handshake(self_);
   if (!hs) co_return;  // dropped with its own clear error; the server keeps serving
   if (hs.value().is_probe) co_return;
@@ -286,7 +287,7 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self,
     fmt::print(stderr, "tractor child {}: {}\n", self.name, sock.error().message());
     co_return 2;
   }
-  auto parent = std::make_shared<peer>(pol.make_channel(std::move(sock).value(), {}));
+  auto parent = std::make_shared<peer>(pol.make_channel(std::move(sock).value(), {}), pol.error_types);
   auto hs = co_await parent->channel().handshake(self);
   if (!hs) co_return 3;
   auto first = co_await parent->channel().receive();

@@ -9,61 +9,24 @@
 
 #include <tractor/core/memory_channel.hpp>
 #include <tractor/runtime/exposed.hpp>
-#include <tractor/runtime/runtime_error.hpp>
+#include <tractor/runtime/remote_error.hpp>
 #include <tractor/transport/channel.hpp>
 
-#include <boost/uuid/random_generator.hpp>
-#include <boost/uuid/uuid_io.hpp>
-
-#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
-#include <random>
-
-#include <pthread.h>
 
 namespace tractor::runtime {
 
-namespace detail {
-// Bumped in every forked child, so a generator inherited through fork() reseeds instead of
-// repeating its parent's ids.
-inline std::atomic<unsigned> fork_generation{0};
-inline const bool fork_hook_installed =
-    ::pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); }) == 0;
-}  // namespace detail
-
-/// A fresh uuid4 string (cids and actor ids). From a per-thread generator seeded by the OS,
-/// since Boost's default generator asks the kernel for entropy on every call (a syscall on
-/// every remote call's cid).
-inline std::string new_uuid() {
-  struct generator {
-    boost::uuids::basic_random_generator<std::mt19937_64> gen;  // seeds itself from the OS
-    unsigned generation = detail::fork_generation.load();
-  };
-  static thread_local std::optional<generator> g;
-  if (!g || g->generation != detail::fork_generation.load()) g.emplace();
-  return boost::uuids::to_string(g->gen());
-}
-
-/// tractor's `uid`: (name, uuid).
-inline msg::uid uid_of(const msg::Aid& a) { return {a.name, a.uuid}; }
-
-/// "name@1234abcd": how logs and errors name an actor.
-inline std::string describe(const msg::uid& u) { return u.first + "@" + u.second.substr(0, 8); }
-
-/// Boxes a local failure for the wire (tractor's `pack_error`).
-msg::Error box_error(const error& e, const msg::Aid& self, std::optional<std::string> cid);
-
-/// Rebuilds a received `Error` as a local error: errors of tractor's own categories come
-/// back with their code; anything else is a `remote_actor_error` keeping the type name,
-/// message, source actor and relay path.
-error unbox_error(const msg::Error& m);
-
 class peer {
  public:
-  explicit peer(std::unique_ptr<transport::channel> ch) : ch_(std::move(ch)) {}
+  /// Serves `ch`; errors it receives are rebuilt with the registered types `known`.
+  explicit peer(std::unique_ptr<transport::channel> ch, std::span<const error_type> known = {})
+      : ch_(std::move(ch)), known_errors_(known) {}
+
+  /// A received `Error` as a local error (see `unbox_error`).
+  [[nodiscard]] error unbox(const msg::Error& m) const { return unbox_error(m, known_errors_); }
 
   [[nodiscard]] transport::channel& channel() noexcept { return *ch_; }
   [[nodiscard]] const msg::Aid& aid() const { return *ch_->peer(); }
@@ -100,6 +63,7 @@ class peer {
   void dispatch(msg::msg m, const std::function<void(msg::Start)>& on_start);
 
   std::unique_ptr<transport::channel> ch_;
+  std::span<const error_type> known_errors_;
   std::map<std::string, std::unique_ptr<memory_channel<msg::msg>>> mailboxes_;
   std::optional<error> gone_;
 };
@@ -139,57 +103,6 @@ awaitable<void> cancel_remote_task(peer& p, const msg::Aid& self, const std::str
 
 // -- definitions -------------------------------------------------------------------------
 
-inline msg::uid parse_described(std::string_view d) {
-  const auto at = d.find('@');
-  return {std::string(d.substr(0, at)), at == std::string_view::npos ? "" : std::string(d.substr(at + 1))};
-}
-
-inline msg::Error box_error(const error& e, const msg::Aid& self, std::optional<std::string> cid) {
-  msg::Error m;
-  m.src_uid = uid_of(self);
-  m.relay_path = {uid_of(self)};
-  m.message = e.message();
-  m.cid = std::move(cid);
-  const std::string_view cat = e.code().category().name();
-  if (e.is_group()) {
-    // A group crosses the wire boxed whole, as tractor boxes a BaseExceptionGroup: its text
-    // lists every member.
-    m.src_type_str = "BaseExceptionGroup";
-  } else if (!e.source().empty()) {
-    // Relaying an error from further down the tree: keep its origin, extend its path.
-    m.src_uid = parse_described(e.source());
-    m.relay_path.clear();
-    for (const auto& hop : e.relay_path()) m.relay_path.push_back(parse_described(hop));
-    m.relay_path.push_back(uid_of(self));
-    m.src_type_str = e.type_name();
-  } else if (cat.starts_with("tractor") && e.code() != errc::exception) {
-    // tractor's own codes travel as "category:value" so they come back as themselves; a
-    // boxed exception travels as its own type name instead.
-    m.src_type_str = std::string(cat) + ":" + std::to_string(e.code().value());
-  } else {
-    m.src_type_str = e.type_name();
-  }
-  m.boxed_type_str = e.source().empty() || e.is_group() ? m.src_type_str : "RemoteActorError";
-  m.tb_str = e.is_group() ? m.src_type_str : e.type_name();
-  return m;
-}
-
-inline error unbox_error(const msg::Error& m) {
-  std::vector<std::string> relay;
-  for (const auto& u : m.relay_path) relay.push_back(describe(u));
-  boost::system::error_code code = make_error_code(runtime_errc::remote_actor_error);
-  const auto colon = m.src_type_str.rfind(':');
-  if (colon != std::string::npos) {
-    const std::string cat = m.src_type_str.substr(0, colon);
-    const int value = std::atoi(m.src_type_str.c_str() + colon + 1);
-    for (const auto* c : {&core_category(), &wire_category(), &runtime_category()}) {
-      if (cat == c->name()) code = boost::system::error_code(value, *c);
-    }
-  }
-  const std::string type = code == runtime_errc::remote_actor_error ? m.src_type_str : m.tb_str;
-  return error::remote(code, type, m.message.value_or(""), describe(m.src_uid), std::move(relay));
-}
-
 inline memory_channel<msg::msg>& peer::open_mailbox(const std::string& cid) {
   auto& box = mailboxes_[cid];
   box = std::make_unique<memory_channel<msg::msg>>(64);
@@ -215,7 +128,7 @@ inline void peer::dispatch(msg::msg m, const std::function<void(msg::Start)>& on
       },
       m);
   if (!cid) {
-    if (auto* err = std::get_if<msg::Error>(&m)) gone_ = unbox_error(*err);  // runtime-scoped
+    if (auto* err = std::get_if<msg::Error>(&m)) gone_ = unbox(*err);  // runtime-scoped
     return;
   }
   auto it = mailboxes_.find(*cid);
@@ -276,7 +189,7 @@ inline awaitable<result<msg::raw_pld>> call(peer& p, const msg::Aid& self, funct
       } else if (auto* r = std::get_if<msg::Return>(&m.value())) {
         answer = std::move(r->pld);
       } else if (auto* e = std::get_if<msg::Error>(&m.value())) {
-        answer = unbox_error(*e);
+        answer = p.unbox(*e);
       } else {
         answer = error(make_error_code(runtime_errc::protocol_error),
                        "unexpected `" + std::string(msg::type_name(m.value())) + "` in a call");

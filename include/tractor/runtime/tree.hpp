@@ -32,13 +32,16 @@
 
 namespace tractor {
 
-/// A tree's three policies and its exposed functions.
-template <spawn::backend Spawn, transport::transport Transport, codec::codec Codec, class Exposed>
+/// A tree's three policies, its exposed functions and the error types it rebuilds as
+/// themselves when they come from another actor (see `tractor::errors`).
+template <spawn::backend Spawn, transport::transport Transport, codec::codec Codec, class Exposed,
+          class Errors = errors<>>
 struct tree {
   using spawn_type = Spawn;
   using transport_type = Transport;
   using codec_type = Codec;
   using exposed_type = Exposed;
+  using errors_type = Errors;
 
   /// The erased table the non-template runtime runs on.
   static const runtime::policies& policies() {
@@ -55,6 +58,7 @@ struct tree {
         },
         functions,
         &Transport::forget_dead,
+        Errors::table(),
     };
     return p;
   }

@@ -93,8 +93,8 @@ inline error error::from_exception(std::exception_ptr ep) noexcept {
 
 inline error error::remote(boost::system::error_code code, std::string type_name,
                           std::string message, std::string source,
-                          std::vector<std::string> relay_path) {
-  auto p = detail::error_payload{std::move(message), std::move(type_name), {}, {},
+                          std::vector<std::string> relay_path, std::exception_ptr rebuilt) {
+  auto p = detail::error_payload{std::move(message), std::move(type_name), std::move(rebuilt), {},
                                  std::move(source), std::move(relay_path)};
   return error(code, std::make_shared<const detail::error_payload>(std::move(p)));
 }

@@ -106,7 +106,7 @@ inline awaitable<result<void>> supervise_one_shot(actor& a, std::shared_ptr<chil
   auto settle = [&](msg::msg& m) {
     if (outcome) return;
     if (auto* r = std::get_if<msg::Return>(&m)) outcome.emplace(std::move(r->pld));
-    if (auto* e = std::get_if<msg::Error>(&m)) outcome.emplace(unbox_error(*e));
+    if (auto* e = std::get_if<msg::Error>(&m)) outcome.emplace(c->link->unbox(*e));
   };
   auto run = [&]() -> awaitable<void> {
     auto served = co_await open_nursery([&](nursery& n) -> awaitable<void> {
