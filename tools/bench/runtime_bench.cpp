@@ -128,6 +128,45 @@ double raw_ping_pong_us(const std::string& path, int rounds, int child_cpu) {
   return us;
 }
 
+long rss_kib(pid_t pid);
+
+struct raw_teardown {
+  double ms_per_child;
+  long idle_rss_kib;
+};
+
+// K minimal children, connected and idle; then each is told to exit and all are reaped.
+raw_teardown raw_teardown_ms(const std::string& path, int k) {
+  int l = uds_listen(path);
+  std::vector<std::pair<pid_t, int>> kids;
+  for (int i = 0; i < k; ++i) {
+    std::string env = "BENCH_MINIMAL=" + path;
+    char* argv[] = {const_cast<char*>("minimal"), nullptr};
+    char* envp[] = {env.data(), nullptr};
+    pid_t pid = 0;
+    if (::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, envp) != 0) std::abort();
+    int c = ::accept(l, nullptr, nullptr);
+    char b;
+    if (::read(c, &b, 1) != 1) std::abort();
+    kids.emplace_back(pid, c);
+  }
+  const long rss = rss_kib(kids.front().first);
+  const auto t0 = clk::now();
+  for (auto& [pid, c] : kids) {
+    const char go = 1;
+    if (::write(c, &go, 1) != 1) std::abort();
+  }
+  for (auto& [pid, c] : kids) {
+    int ws;
+    ::waitpid(pid, &ws, 0);
+    ::close(c);
+  }
+  const double per_child = ms_since(t0) / k;
+  ::close(l);
+  ::unlink(path.c_str());
+  return {per_child, rss};
+}
+
 long rss_kib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -141,9 +180,12 @@ long rss_kib(pid_t pid) {
 
 int main(int argc, char** argv) {
   if (const char* path = std::getenv("BENCH_MINIMAL")) {  // the raw floor's child
+    // Says it is ready, then idles until told to go (a byte) or its parent goes (EOF).
     int fd = uds_connect(path);
     char b = 1;
-    return ::write(fd, &b, 1) == 1 ? 0 : 1;
+    if (::write(fd, &b, 1) != 1) return 1;
+    (void)::read(fd, &b, 1);
+    return 0;
   }
   int spawns = 30, calls = 5000;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -157,6 +199,8 @@ int main(int argc, char** argv) {
   pin(0);
   const double floor_rtt_same = raw_ping_pong_us(path, calls, 0);
   const double floor_rtt_cross = raw_ping_pong_us(path, calls, 1);
+  const int k = 10;
+  const raw_teardown floor_teardown = raw_teardown_ms(path, k);
 
   std::vector<double> to_portal, to_first_call;
   double call_us = 0, call_us_cross = 0, teardown_ms = 0;
@@ -199,7 +243,6 @@ int main(int argc, char** argv) {
     });
   });
   // Teardown per actor, measured on its own: K children, then cancel until reaped.
-  const int k = 10;
   const int code2 = run_main<bench_tree>(argc, argv, [&](root<bench_tree>& r) -> awaitable<result<void>> {
     clk::time_point t0;
     auto res = co_await r.open_nursery([&](actor_nursery<bench_tree>& an) -> awaitable<result<void>> {
@@ -226,7 +269,11 @@ int main(int argc, char** argv) {
              floor_rtt_same, call_us, call_us / floor_rtt_same);
   fmt::print("no-op call       two cores:  raw ping-pong {:7.2f} us | portal.run {:7.2f} us = {:4.2f}x\n",
              floor_rtt_cross, call_us_cross, call_us_cross / floor_rtt_cross);
-  fmt::print("teardown         {:6.2f} ms per child ({} idle children cancelled and reaped)\n", teardown_ms, k);
-  fmt::print("idle child RSS   {:6.2f} MiB\n", static_cast<double>(rss) / 1024.0);
+  fmt::print("teardown         raw exit-on-request+reap {:6.2f} ms | actor nursery cancel {:6.2f} ms = {:4.2f}x"
+             " (per child, {} idle children)\n",
+             floor_teardown.ms_per_child, teardown_ms, teardown_ms / floor_teardown.ms_per_child, k);
+  fmt::print("idle child RSS   raw minimal child {:6.2f} MiB | actor {:6.2f} MiB = {:4.2f}x\n",
+             static_cast<double>(floor_teardown.idle_rss_kib) / 1024.0, static_cast<double>(rss) / 1024.0,
+             static_cast<double>(rss) / static_cast<double>(floor_teardown.idle_rss_kib));
   return 0;
 }

@@ -60,6 +60,24 @@ class task_status {
   detail::child_task* child_;
 };
 
+/// Cancels one task of a nursery, leaving its siblings alone (from `nursery::start_soon` with
+/// a handle). Valid until that task ends: whoever keeps the handle must learn of the end
+/// itself (typically the task forgets its own handle on the way out).
+class task_handle {
+ public:
+  task_handle() = default;
+  /// Cancels the task (as its nursery would: the task ends cancelled, which is no error).
+  void cancel() const {
+    if (group_) group_->cancel_child(*child_);
+  }
+
+ private:
+  friend class nursery;
+  task_handle(detail::task_group* g, detail::child_task* c) : group_(g), child_(c) {}
+  detail::task_group* group_ = nullptr;
+  detail::child_task* child_ = nullptr;
+};
+
 /// A scope of concurrently running tasks. See the file comment for the rules.
 class nursery {
  public:
@@ -81,6 +99,12 @@ class nursery {
   template <class Fn>
     requires std::invocable<Fn&>
   void start_soon(Fn fn);
+
+  /// As `start_soon(task)`, and first stores in `*handle` a handle that cancels this task
+  /// alone: it is there before the task takes its first step, so the task itself can find
+  /// and forget it.
+  template <class T>
+  void start_soon(awaitable<T> task, task_handle* handle);
 
   /// Starts `fn(task_status<T>)` in this nursery and waits until it calls `started(value)`;
   /// returns that value. If the task ends before calling `started()`, its error comes back

@@ -91,6 +91,8 @@ class actor {
  private:
   awaitable<void> handshake_and_route(transport::stream_socket s, nursery& n);
   awaitable<void> handle_start(std::shared_ptr<peer> p, msg::Start s);
+  /// `self.*` requests: cancel this actor, cancel one task.
+  awaitable<void> handle_runtime_request(std::shared_ptr<peer> p, msg::Start s);
   awaitable<void> reply(peer& p, msg::msg m);
 
   /// Answers `self.cancel_task`: cancels the running task `target` (of any peer); true if
@@ -99,9 +101,11 @@ class actor {
 
   /// The tasks running for remote callers, by cid, so that they can be cancelled.
   struct running_task {
-    cancel_scope* scope;
+    task_handle task;
     std::optional<msg::uid> cancelled_by;
   };
+  /// Starts the task answering `s` in `n`, registered for `cancel_task`.
+  void start_task(std::shared_ptr<peer> p, msg::Start s, nursery& n);
   std::map<std::string, running_task> running_;
 
   boost::asio::any_io_executor ex_;
@@ -174,7 +178,7 @@ inline awaitable<error> actor::serve_peer(std::shared_ptr<peer> p, nursery& n) {
   // A named local, not a temporary in the co_await operand: g++ 12 destroys such temporaries
   // twice (here: the captured shared_ptr).
   std::function<void(msg::Start)> on_start = [this, p, &n](msg::Start s) {
-    n.start_soon(handle_start(p, std::move(s)));
+    start_task(p, std::move(s), n);
   };
   // While served, the peer's sends are queued and written by a writer task: a call's
   // StartAck and Return (or a stream's items) then leave in one write.
@@ -192,25 +196,50 @@ inline awaitable<void> actor::reply(peer& p, msg::msg m) {
   (void)co_await p.send(std::move(m));  // a peer gone meanwhile is its serve loop's business
 }
 
-inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s) {
-  const std::string cid = s.cid;
+inline void actor::start_task(std::shared_ptr<peer> p, msg::Start s, nursery& n) {
   if (s.ns == "self") {
-    msg::msg ack = msg::StartAck{cid, "asyncfunc"};
-    co_await reply(*p, std::move(ack));
-    if (s.func == "cancel") {
-      cancel_requested_by = {p, cid};
-      if (lifetime) lifetime->cancel();
-      co_return;
-    }
-    bool cancelled = false;
-    if (s.func == "cancel_task") {
-      auto target = p->channel().decode_text(s.kwargs);
-      cancelled = target && cancel_task(target.value(), s.uid);
-    }
-    msg::msg done = msg::CancelAck{cid, cancelled};
-    co_await reply(*p, std::move(done));
+    n.start_soon(handle_runtime_request(std::move(p), std::move(s)));
+    return;
+  }
+  auto [entry, fresh] = running_.try_emplace(s.cid);
+  if (!fresh) {
+    // A peer reusing the cid of a task still running here: refused, the running task kept.
+    const error dup(make_error_code(runtime_errc::protocol_error),
+                    "a task with cid " + s.cid + " is already running in " + describe(uid_of(self_)));
+    n.start_soon([this, p, e = msg::msg(box_error(dup, self_, s.cid))]() -> awaitable<void> {
+      co_await reply(*p, e);
+    });
+    return;
+  }
+  n.start_soon(handle_start(std::move(p), std::move(s)), &entry->second.task);
+}
+
+inline awaitable<void> actor::handle_runtime_request(std::shared_ptr<peer> p, msg::Start s) {
+  msg::msg ack = msg::StartAck{s.cid, "asyncfunc"};
+  co_await reply(*p, std::move(ack));
+  if (s.func == "cancel") {
+    cancel_requested_by = {p, s.cid};
+    if (lifetime) lifetime->cancel();
     co_return;
   }
+  bool cancelled = false;
+  if (s.func == "cancel_task") {
+    auto target = p->channel().decode_text(s.kwargs);
+    cancelled = target && cancel_task(target.value(), s.uid);
+  }
+  msg::msg done = msg::CancelAck{s.cid, cancelled};
+  co_await reply(*p, std::move(done));
+}
+
+inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s) {
+  const std::string cid = s.cid;
+  // Registered by `start_task`; forgotten when this task ends, however it ends.
+  struct unregister {
+    std::map<std::string, running_task>& running;
+    const std::string& cid;
+    ~unregister() { running.erase(cid); }
+  } on_exit{running_, cid};
+
   const std::pair<function_name, invoke_fn>* found = nullptr;
   for (const auto& f : pol_.functions) {
     if (f.first.ns == s.ns && f.first.func == s.func) found = &f;
@@ -230,28 +259,28 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
   }
   msg::msg ack = msg::StartAck{cid, "asyncfunc"};
   (void)co_await p->post(std::move(ack));  // leaves with the answer when that comes at once
-  // The task runs in its own scope, so that its caller can cancel it (`self.cancel_task`).
-  // The actor boundary: user exceptions come back from the scope as failed results, boxed
-  // for the caller; the actor's own cancellation passes through.
-  cancel_scope scope;
-  running_.insert_or_assign(cid, running_task{&scope, std::nullopt});
-  struct unregister {
-    std::map<std::string, running_task>& running;
-    const std::string& cid;
-    ~unregister() { running.erase(cid); }
-  } on_exit{running_, cid};
-  auto ran = co_await scope.run(found->second(s.kwargs));
+  // The actor boundary: user exceptions become boxed errors for the caller. A cancellation
+  // is this task's own (`self.cancel_task`: answered with an error naming the canceller) or
+  // its actor's (passed through: the task is torn down with its actor).
   result<msg::raw_pld> r = error();
-  if (ran) {
-    r = std::move(*ran);
-  } else {
-    const auto& by = running_.at(cid).cancelled_by;
-    r = error(make_error_code(errc::cancelled),
-              "task " + s.ns + "." + s.func + " cancelled by " + (by ? describe(*by) : "?"));
+  std::optional<msg::uid> cancelled_by;
+  try {
+    r = co_await found->second(s.kwargs);
+  } catch (...) {
+    cancelled_by = running_.at(cid).cancelled_by;
+    if (!is_cancellation(std::current_exception())) {
+      cancelled_by.reset();
+      r = error::from_exception(std::current_exception());
+    } else if (!cancelled_by) {
+      throw;
+    } else {
+      r = error(make_error_code(errc::cancelled),
+                "task " + s.ns + "." + s.func + " cancelled by " + describe(*cancelled_by));
+    }
   }
   msg::msg out = r ? msg::msg(msg::Return{cid, std::move(r).value()})
                    : msg::msg(box_error(r.error(), self_, cid));
-  if (!ran) std::get<msg::Error>(out).canceller = running_.at(cid).cancelled_by;
+  if (cancelled_by) std::get<msg::Error>(out).canceller = cancelled_by;
   // The answer goes out even if this task is being cancelled (an error raised during
   // cancellation must reach the caller), so the send is not refused here.
   const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
@@ -264,7 +293,7 @@ inline bool actor::cancel_task(const std::string& target, const msg::uid& reques
   auto it = running_.find(target);
   if (it == running_.end()) return false;  // finished already (or never ran here)
   it->second.cancelled_by = requester;
-  it->second.scope->cancel();
+  it->second.task.cancel();
   return true;
 }
 

@@ -48,6 +48,14 @@ void nursery::start_soon(awaitable<T> task) {
   group_.spawn(std::move(task));
 }
 
+template <class T>
+void nursery::start_soon(awaitable<T> task, task_handle* handle) {
+  check_open();
+  auto c = group_.add();
+  *handle = task_handle(&group_, &*c);
+  group_.launch(c, std::move(task));
+}
+
 template <class Fn>
   requires std::invocable<Fn&>
 void nursery::start_soon(Fn fn) {
