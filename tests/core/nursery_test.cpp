@@ -184,6 +184,42 @@ TEST(nursery_test, error_racing_an_outer_cancellation_wins) {
   EXPECT_EQ(r->error().message(), "raced");
 }
 
+TEST(nursery_test, a_task_handle_cancels_that_task_alone) {
+  std::vector<std::string> log;
+  auto r = run_async([&]() -> awaitable<result<void>> {
+    event sibling_may_finish;
+    co_return co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      tractor::task_handle victim;
+      n.start_soon(wait_and_record(never, log, "victim"), &victim);
+      n.start_soon(wait_and_record(sibling_may_finish, log, "sibling"));
+      victim.cancel();
+      victim.cancel();  // idempotent
+      co_await tractor::checkpoint();
+      EXPECT_FALSE(n.cancel_called()) << "the nursery itself is not cancelled";
+      sibling_may_finish.set();
+    });
+  }());
+  ASSERT_TRUE(r) << "a task cancelled through its handle is no error: " << r.error().message();
+  EXPECT_EQ(log, (std::vector<std::string>{"victim:cancelled", "sibling:done"}));
+}
+
+TEST(nursery_test, a_task_handle_is_set_before_the_task_runs) {
+  auto r = run_async([&]() -> awaitable<result<void>> {
+    co_return co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      tractor::task_handle self;
+      // The task cancels itself through its own handle in its very first step.
+      auto task = [&]() -> awaitable<void> {
+        self.cancel();
+        co_await never.wait();
+        ADD_FAILURE() << "cancelled, it never gets here";
+      };
+      n.start_soon(task(), &self);
+      co_await tractor::checkpoint();  // `task` (and its captures) outlive the task's end
+    });
+  }());
+  EXPECT_TRUE(r) << r.error().message();
+}
+
 TEST(nursery_test, cancel_is_not_an_error) {
   std::vector<std::string> log;
   auto r = run_async([&]() -> awaitable<result<void>> {

@@ -320,6 +320,64 @@ TYPED_TEST(actor_test, a_cancelled_call_cancels_its_remote_task) {
   EXPECT_EQ(code, 0);
 }
 
+// The protocol as a raw peer speaks it, against this test's own root actor: a reused cid is
+// refused, `self.cancel_task` cancels the task and names the canceller, and cancelling a
+// finished task is acknowledged with false.
+TYPED_TEST(actor_test, cancel_task_and_duplicate_cids_at_the_protocol_level) {
+  using C = typename TypeParam::codec_type;
+  const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>&) -> awaitable<result<void>> {
+    runtime::actor* root = runtime::current_actor();
+    auto ex = co_await boost::asio::this_coro::executor;
+    auto sock = co_await TypeParam::transport_type::connect(ex, root->address());
+    if (!sock) co_return sock.error();
+    auto ch = transport::channel::make<C>(std::move(sock).value());
+    const msg::Aid me{"raw-peer", "raw-uuid-0001", ::getpid(), false, false};
+    auto hs = co_await ch->handshake(me);
+    if (!hs) co_return hs.error();
+    auto send = [&](std::string cid, std::string ns, std::string func, msg::raw_pld kwargs) {
+      msg::msg m = msg::Start{std::move(cid), std::move(ns), std::move(func), std::move(kwargs), {me.name, me.uuid}};
+      return ch->send(std::move(m));
+    };
+    EXPECT_TRUE(co_await send("dup", "math", "sleep_forever", C::encode_payload(std::tuple<>{})));
+    auto ack = co_await ch->receive();
+    EXPECT_TRUE(ack && std::holds_alternative<msg::StartAck>(ack.value()));
+
+    EXPECT_TRUE(co_await send("dup", "math", "add", C::encode_payload(std::tuple<int, int>{1, 2})));
+    auto refused = co_await ch->receive();
+    EXPECT_TRUE(refused && std::holds_alternative<msg::Error>(refused.value()));
+    if (refused && std::holds_alternative<msg::Error>(refused.value())) {
+      EXPECT_EQ(runtime::unbox_error(std::get<msg::Error>(refused.value())), runtime_errc::protocol_error);
+    }
+
+    EXPECT_TRUE(co_await send("c-cancel", "self", "cancel_task", C::encode_payload(std::string("dup"))));
+    std::optional<msg::CancelAck> cancel_ack;
+    std::optional<msg::Error> task_end;
+    for (int i = 0; i < 3; ++i) {  // StartAck and CancelAck for c-cancel, the task's Error
+      auto m = co_await ch->receive();
+      if (!m) co_return m.error();
+      if (auto* a = std::get_if<msg::CancelAck>(&m.value())) cancel_ack = *a;
+      if (auto* e = std::get_if<msg::Error>(&m.value())) task_end = *e;
+    }
+    EXPECT_TRUE(cancel_ack && cancel_ack->cid == "c-cancel" && cancel_ack->pld);
+    EXPECT_TRUE(task_end && task_end->cid == "dup");
+    if (task_end) {
+      EXPECT_EQ(task_end->canceller, (msg::uid{me.name, me.uuid})) << "the canceller is named";
+      EXPECT_EQ(runtime::unbox_error(*task_end), errc::cancelled);
+    }
+
+    EXPECT_TRUE(co_await send("c-again", "self", "cancel_task", C::encode_payload(std::string("dup"))));
+    for (int i = 0; i < 2; ++i) {
+      auto m = co_await ch->receive();
+      if (!m) co_return m.error();
+      const auto* a = std::get_if<msg::CancelAck>(&m.value());
+      EXPECT_TRUE(!a || !a->pld) << "nothing left to cancel";
+    }
+    ch->close();
+    co_return success();
+  });
+  EXPECT_EQ(code, 0);
+}
+
 TYPED_TEST(actor_test, nursery_cancel_reaps_every_idle_daemon) {
   const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
     const actor_options math_only{.enable_modules = {"math"}};
