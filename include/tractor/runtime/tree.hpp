@@ -21,11 +21,6 @@
 //
 // `run_main` is both ends: in a child started by the `exec` backend (the same binary, re-run)
 // it becomes the child's runtime instead of calling the root body.
-//
-// Status: this is the first slice of the runtime — daemon children over `exec`, typed `run`,
-// `cancel_actor`, remote errors, and a nursery that reaps every child (graceful cancel, then
-// SIGTERM, then SIGKILL). One-shot children, error supervision across siblings, nested trees
-// and signals are still to come.
 #pragma once
 
 #include <tractor/runtime/actor.hpp>
