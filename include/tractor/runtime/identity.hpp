@@ -29,8 +29,17 @@ inline const bool fork_hook_installed =
 /// every remote call's cid).
 inline std::string new_uuid() {
   struct generator {
-    boost::uuids::basic_random_generator<std::mt19937_64> gen;  // seeds itself from the OS
+    // Seeded explicitly: Boost's generator leaves std::mt19937_64 default-seeded (it does
+    // not detect the engine's overloaded `seed`), which would give every process the same
+    // sequence of ids.
+    std::mt19937_64 engine{seeded()};
+    boost::uuids::basic_random_generator<std::mt19937_64> gen{engine};
     unsigned generation = detail::fork_generation.load();
+    static std::mt19937_64 seeded() {
+      std::random_device dev;
+      std::seed_seq seq{dev(), dev(), dev(), dev(), dev(), dev(), dev(), dev()};
+      return std::mt19937_64(seq);
+    }
   };
   static thread_local std::optional<generator> g;
   if (!g || g->generation != detail::fork_generation.load()) g.emplace();

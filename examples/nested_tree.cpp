@@ -1,0 +1,88 @@
+// A nested tree: the root starts two team leads; each lead opens its own actor nursery and
+// runs one-shot workers in grandchild processes. One worker fails: its error reaches the
+// root as a value naming the worker it came from and the lead it was relayed through, and
+// every process of the tree is reaped.
+//
+//     tools/bazel run //examples:nested_tree
+#include <tractor/runtime/tree.hpp>
+#include <tractor/codec/cereal_binary.hpp>
+#include <tractor/transport/uds.hpp>
+
+#include <fmt/core.h>
+
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <unistd.h>
+
+// Every actor prints to the same terminal: flush at once, so lines appear in order.
+template <class... Args>
+void say(fmt::format_string<Args...> f, Args&&... args) {
+  fmt::print(f, std::forward<Args>(args)...);
+  std::fflush(stdout);
+}
+
+namespace team {
+tractor::awaitable<int> square(int x) {
+  if (x < 0) throw std::invalid_argument("cannot square a negative input: " + std::to_string(x));
+  co_return x * x;
+}
+// Defined once the tree exists: opens a nursery of workers in this (child) actor.
+tractor::awaitable<tractor::result<int>> lead(std::string team, int first, int last);
+}  // namespace team
+
+using tree = tractor::tree<tractor::spawn::exec, tractor::transport::uds,
+                           tractor::codec::cereal_binary,
+                           tractor::exposed<&team::square, &team::lead>>;
+
+tractor::awaitable<tractor::result<int>> team::lead(std::string team, int first, int last) {
+  int sum = 0;
+  auto r = co_await tractor::open_actor_nursery<tree>([&](tractor::actor_nursery<tree>& an)
+                                                          -> tractor::awaitable<tractor::result<void>> {
+    std::vector<tractor::one_shot<tree, &team::square>> workers;
+    for (int i = first; i <= last; ++i) {
+      auto w = co_await an.run_in_actor<&team::square>(team + "-worker" + std::to_string(i - first), i);
+      if (!w) co_return w.error();
+      workers.push_back(std::move(w).value());
+    }
+    for (auto& w : workers) {
+      auto v = co_await w.wait_for_result();
+      if (!v) co_return v.error();
+      sum += v.value();
+    }
+    co_return tractor::success();
+  });
+  if (!r) co_return r.error();
+  say("{} (pid {}): squares of {}..{} from {} worker processes sum to {}\n", team, ::getpid(),
+             first, last, last - first + 1, sum);
+  co_return sum;
+}
+
+int main(int argc, char** argv) {
+  return tractor::run_main<tree>(argc, argv, [](tractor::root<tree>& root)
+                                                 -> tractor::awaitable<tractor::result<void>> {
+    say("root (pid {}): starting two team leads\n", ::getpid());
+    co_return co_await root.open_nursery([&](tractor::actor_nursery<tree>& an)
+                                             -> tractor::awaitable<tractor::result<void>> {
+      const tractor::actor_options teams{.enable_modules = {"team"}};
+      auto a = co_await an.start_actor("team-a", teams);
+      if (!a) co_return a.error();
+      auto b = co_await an.start_actor("team-b", teams);
+      if (!b) co_return b.error();
+
+      auto sum = co_await a.value().run<&team::lead>("team-a", 1, 3);
+      if (!sum) co_return sum.error();
+      say("root: team-a answered {}\n", sum.value());
+
+      auto failed = co_await b.value().run<&team::lead>("team-b", -1, 1);  // one worker fails
+      if (!failed) {
+        std::string path;
+        for (const auto& hop : failed.error().relay_path()) path += (path.empty() ? "" : " -> ") + hop;
+        say("root: team-b failed: {} ({} raised in {}, relayed through {})\n",
+                   failed.error().message(), failed.error().type_name(), failed.error().source(), path);
+      }
+      an.cancel();  // both leads (and anything they still run) are cancelled and reaped
+      co_return tractor::success();
+    });
+  });
+}
