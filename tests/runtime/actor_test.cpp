@@ -323,7 +323,7 @@ TYPED_TEST(actor_test, a_cancelled_call_cancels_its_remote_task) {
 // The protocol as a raw peer speaks it, against this test's own root actor: a reused cid is
 // refused, `self.cancel_task` cancels the task and names the canceller, and cancelling a
 // finished task is acknowledged with false.
-TYPED_TEST(actor_test, cancel_task_and_duplicate_cids_at_the_protocol_level) {
+TYPED_TEST(actor_test, cancel_task_duplicate_cids_and_unknown_names_at_the_protocol_level) {
   using C = typename TypeParam::codec_type;
   const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>&) -> awaitable<result<void>> {
     runtime::actor* root = runtime::current_actor();
@@ -363,6 +363,16 @@ TYPED_TEST(actor_test, cancel_task_and_duplicate_cids_at_the_protocol_level) {
     if (task_end) {
       EXPECT_EQ(task_end->canceller, (msg::uid{me.name, me.uuid})) << "the canceller is named";
       EXPECT_EQ(runtime::unbox_error(*task_end), errc::cancelled);
+    }
+
+    // A name no exposed function has (a portal cannot even spell it: run<F> is checked).
+    EXPECT_TRUE(co_await send("c-unknown", "math", "no_such_function", C::encode_payload(std::tuple<>{})));
+    auto unknown = co_await ch->receive();
+    EXPECT_TRUE(unknown && std::holds_alternative<msg::Error>(unknown.value()));
+    if (unknown && std::holds_alternative<msg::Error>(unknown.value())) {
+      const auto e = runtime::unbox_error(std::get<msg::Error>(unknown.value()));
+      EXPECT_EQ(e, runtime_errc::unknown_function);
+      EXPECT_NE(e.message().find("math.no_such_function"), std::string::npos) << e.message();
     }
 
     EXPECT_TRUE(co_await send("c-again", "self", "cancel_task", C::encode_payload(std::string("dup"))));
