@@ -362,7 +362,7 @@ TYPED_TEST(actor_test, cancel_task_duplicate_cids_and_unknown_names_at_the_proto
     EXPECT_TRUE(task_end && task_end->cid == "dup");
     if (task_end) {
       EXPECT_EQ(task_end->canceller, (msg::uid{me.name, me.uuid})) << "the canceller is named";
-      EXPECT_EQ(runtime::unbox_error(*task_end), errc::cancelled);
+      EXPECT_EQ(runtime::unbox_error(*task_end), runtime_errc::context_cancelled);
     }
 
     // A name no exposed function has (a portal cannot even spell it: run<F> is checked).

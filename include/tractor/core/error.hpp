@@ -109,13 +109,22 @@ class error {
   [[nodiscard]] static error remote(boost::system::error_code code, std::string type_name,
                                     std::string message, std::string source,
                                     std::vector<std::string> relay_path,
-                                    std::exception_ptr rebuilt = nullptr);
+                                    std::exception_ptr rebuilt = nullptr,
+                                    std::string canceller = {});
+
+  /// A local error with a code, message, and the actor whose request caused it (a
+  /// cancellation's canceller).
+  [[nodiscard]] static error cancelled_by(boost::system::error_code code, std::string message,
+                                          std::string canceller);
 
   /// The actor a remote error came from (empty for local errors).
   [[nodiscard]] std::string_view source() const noexcept;
 
   /// The actors a remote error was relayed through, oldest first.
   [[nodiscard]] std::span<const std::string> relay_path() const noexcept;
+
+  /// For a cancellation caused by a request: the actor that asked (empty otherwise).
+  [[nodiscard]] std::string_view canceller() const noexcept;
 
   /// The code; compare it, or the error itself, against enums: `e == errc::timeout`.
   [[nodiscard]] const boost::system::error_code& code() const noexcept { return code_; }

@@ -58,6 +58,16 @@ class memory_channel {
   /// `errc::end_of_channel`; blocked and later senders get `errc::channel_closed`. Idempotent.
   void close();
 
+  /// Changes the capacity; growing it moves waiting senders' items into the buffer.
+  void set_capacity(std::size_t capacity) {
+    capacity_ = capacity;
+    while (buffer_.size() < capacity_) {
+      auto next = take_pending();
+      if (!next) break;
+      buffer_.push_back(std::move(*next));
+    }
+  }
+
   [[nodiscard]] bool closed() const noexcept { return closed_; }
   /// Items buffered now (not counting blocked senders).
   [[nodiscard]] std::size_t size() const noexcept { return buffer_.size(); }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <tractor/core/event.hpp>
+#include <tractor/runtime/context_core.hpp>
 #include <tractor/runtime/peer.hpp>
 #include <tractor/spawn/backend.hpp>
 #include <tractor/transport/transport.hpp>
@@ -37,7 +38,7 @@ struct policies {
   transport::multiaddr (*bind_addr)(std::string_view);
   std::unique_ptr<transport::channel> (*make_channel)(transport::stream_socket,
                                                       transport::channel_options);
-  std::span<const std::pair<function_name, invoke_fn>> functions;
+  std::span<const exposed_fn> functions;
   void (*forget_dead)(std::string_view name, pid_t pid);
   std::span<const error_type> error_types;
 };
@@ -48,6 +49,10 @@ struct timeouts {
   clock::duration cancel_ack = std::chrono::milliseconds(500);
   clock::duration before_kill = std::chrono::milliseconds(1600);
   clock::duration boot = std::chrono::seconds(30);
+  /// How long a context's caller waits for the callee to end after cancelling it.
+  clock::duration context_cancel = std::chrono::milliseconds(616);
+  /// How long a context block's normal exit waits for the callee's result (R27).
+  clock::duration context_result = std::chrono::seconds(30);
 };
 
 class actor {
@@ -85,6 +90,8 @@ class actor {
 
   /// Set when a peer asked this actor to cancel itself (`self.cancel`): who and which cid.
   std::optional<std::pair<std::shared_ptr<peer>, std::string>> cancel_requested_by;
+  /// The uid of that peer's actor: the canceller its running tasks report (R31).
+  std::optional<msg::uid> cancel_requester;
   /// The nursery whose cancellation ends this actor.
   nursery* lifetime = nullptr;
 
@@ -162,7 +169,7 @@ inline awaitable<void> actor::accept_loop(nursery& n) {
 inline awaitable<void> actor::handshake_and_route(transport::stream_socket s, nursery& n) {
   transport::channel_options o;
   o.handshake_timeout = limits.handshake;
-  auto p = std::make_shared<peer>(pol_.make_channel(std::move(s), o), pol_.error_types);
+  auto p = std::make_shared<peer>(pol_.make_channel(std::move(s), o), self_, pol_.error_types);
   auto hs = co_await p->channel().handshake(self_);
   if (!hs) co_return;  // dropped with its own clear error; the server keeps serving
   if (hs.value().is_probe) co_return;
@@ -219,6 +226,7 @@ inline awaitable<void> actor::handle_runtime_request(std::shared_ptr<peer> p, ms
   co_await reply(*p, std::move(ack));
   if (s.func == "cancel") {
     cancel_requested_by = {p, s.cid};
+    cancel_requester = s.uid;
     if (lifetime) lifetime->cancel();
     co_return;
   }
@@ -240,9 +248,9 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
     ~unregister() { running.erase(cid); }
   } on_exit{running_, cid};
 
-  const std::pair<function_name, invoke_fn>* found = nullptr;
+  const exposed_fn* found = nullptr;
   for (const auto& f : pol_.functions) {
-    if (f.first.ns == s.ns && f.first.func == s.func) found = &f;
+    if (f.name.ns == s.ns && f.name.func == s.func) found = &f;
   }
   std::optional<error> refused;
   if (!found) {
@@ -257,30 +265,53 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
     co_await reply(*p, std::move(e));
     co_return;
   }
-  msg::msg ack = msg::StartAck{cid, "asyncfunc"};
+  // A context's mailbox opens before this task first waits, so no item the caller sends
+  // after its Start can miss it (the receive loop dispatches the next message only then).
+  std::optional<context_core> ctx;
+  struct close_box {
+    peer& p;
+    const std::string& cid;
+    bool open;
+    ~close_box() {
+      if (open) p.close_mailbox(cid);
+    }
+  } on_exit_box{*p, cid, found->is_context};
+  if (found->is_context) {
+    ctx.emplace(*p, p->open_mailbox(cid), self_, cid, context_core::side::callee);
+    ctx->cancel_self = [this, cid] { (void)cancel_task(cid, uid_of(self_)); };
+  }
+  msg::msg ack = msg::StartAck{cid, found->is_context ? "context" : "asyncfunc"};
   (void)co_await p->post(std::move(ack));  // leaves with the answer when that comes at once
   // The actor boundary: user exceptions become boxed errors for the caller. A cancellation
-  // is this task's own (`self.cancel_task`: answered with an error naming the canceller) or
-  // its actor's (passed through: the task is torn down with its actor).
+  // is this task's own (`self.cancel_task`, or the context cancelling itself), or this
+  // actor's at a peer's request (both answered with an error naming the canceller, R31),
+  // or the actor's teardown for another reason (passed through).
   result<msg::raw_pld> r = error();
   std::optional<msg::uid> cancelled_by;
   try {
-    r = co_await found->second(s.kwargs);
+    r = co_await found->invoke(s.kwargs, ctx ? &*ctx : nullptr);
   } catch (...) {
-    cancelled_by = running_.at(cid).cancelled_by;
     if (!is_cancellation(std::current_exception())) {
-      cancelled_by.reset();
       r = error::from_exception(std::current_exception());
-    } else if (!cancelled_by) {
+    } else if (cancelled_by = running_.at(cid).cancelled_by; !cancelled_by && !cancel_requester) {
       throw;
     } else {
-      r = error(make_error_code(errc::cancelled),
-                "task " + s.ns + "." + s.func + " cancelled by " + describe(*cancelled_by));
+      if (!cancelled_by) cancelled_by = cancel_requester;
+      const bool itself = *cancelled_by == uid_of(self_);
+      r = error::cancelled_by(make_error_code(runtime_errc::context_cancelled),
+                              "task " + s.ns + "." + s.func + " in " + describe(uid_of(self_)) +
+                                  (itself ? " cancelled itself" : " cancelled by " + describe(*cancelled_by)),
+                              describe_exactly(*cancelled_by));
     }
+  }
+  if (ctx) {
+    // A misuse the function ignored still reaches the caller (R26); an open stream is closed
+    // before the result, so the caller's receive ends first.
+    if (r && ctx->misuse()) r = *ctx->misuse();
+    ctx->close_stream();
   }
   msg::msg out = r ? msg::msg(msg::Return{cid, std::move(r).value()})
                    : msg::msg(box_error(r.error(), self_, cid));
-  if (cancelled_by) std::get<msg::Error>(out).canceller = cancelled_by;
   // The answer goes out even if this task is being cancelled (an error raised during
   // cancellation must reach the caller), so the send is not refused here.
   const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
@@ -316,7 +347,7 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self,
     fmt::print(stderr, "tractor child {}: {}\n", self.name, sock.error().message());
     co_return 2;
   }
-  auto parent = std::make_shared<peer>(pol.make_channel(std::move(sock).value(), {}), pol.error_types);
+  auto parent = std::make_shared<peer>(pol.make_channel(std::move(sock).value(), {}), self, pol.error_types);
   auto hs = co_await parent->channel().handshake(self);
   if (!hs) co_return 3;
   auto first = co_await parent->channel().receive();

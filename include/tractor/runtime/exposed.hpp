@@ -25,7 +25,21 @@
 
 namespace tractor {
 
+namespace runtime {
+class context_core;
+}  // namespace runtime
+
+template <class Started, class Item>
+class context;
+
 namespace detail {
+
+template <class T>
+struct context_param : std::false_type {};
+template <class S, class Y>
+struct context_param<context<S, Y>&> : std::true_type {
+  using type = context<S, Y>;
+};
 
 template <auto F>
 constexpr std::string_view pretty_name() {
@@ -44,13 +58,24 @@ constexpr std::string_view qualified_name() {
   return q;
 }
 
-/// The signature of a function pointer: its result and decayed argument types.
+/// The signature of a function pointer: its result and decayed argument types. A context
+/// function (first parameter `context<S, Y>&`) has that parameter left out of its arguments.
 template <class F>
 struct fn_traits;
 template <class R, class... A>
 struct fn_traits<R (*)(A...)> {
   using result_type = R;
   using args_tuple = std::tuple<std::decay_t<A>...>;
+  static constexpr bool is_context = false;
+  using context_type = void;
+};
+template <class R, class C, class... A>
+  requires context_param<C>::value
+struct fn_traits<R (*)(C, A...)> {
+  using result_type = R;
+  using args_tuple = std::tuple<std::decay_t<A>...>;
+  static constexpr bool is_context = true;
+  using context_type = typename context_param<C>::type;
 };
 
 template <class T>
@@ -103,22 +128,51 @@ using call_result_t = flat_result_t<remote_result_t<F>>;
 template <auto F>
 using args_tuple_t = typename detail::fn_traits<decltype(F)>::args_tuple;
 
-/// A remotely callable function's entry: decode arguments, run, encode the value.
-/// Exceptions propagate to the runtime, which boxes them; a failed `result` comes back as
-/// its error.
-using invoke_fn = awaitable<result<msg::raw_pld>> (*)(const msg::raw_pld& args);
+/// True when `F` is a context function (its first parameter is a `context<S, Y>&`).
+template <auto F>
+inline constexpr bool is_context_fn = detail::fn_traits<decltype(F)>::is_context;
+
+/// The `context<S, Y>` a context function takes.
+template <auto F>
+using context_type_t = typename detail::fn_traits<decltype(F)>::context_type;
+
+/// A remotely callable function's entry: decode arguments, run, encode the value. `ctx` is
+/// the callee's side of the context for context functions, null otherwise. Exceptions
+/// propagate to the runtime, which boxes them; a failed `result` comes back as its error.
+using invoke_fn = awaitable<result<msg::raw_pld>> (*)(const msg::raw_pld& args,
+                                                      runtime::context_core* ctx);
+
+/// One row of the dispatch table.
+struct exposed_fn {
+  function_name name;
+  invoke_fn invoke;
+  bool is_context;
+};
+
+/// Runs `F` with decoded arguments; a context function also gets its typed context, which
+/// lives in this frame for as long as `F` runs.
+template <codec::codec C, auto F>
+awaitable<remote_result_t<F>> run_exposed(args_tuple_t<F> args, runtime::context_core* core) {
+  if constexpr (is_context_fn<F>) {
+    auto typed = context_type_t<F>::template make<C>(*core);
+    co_return co_await std::apply([&](auto&... a) { return F(typed, std::move(a)...); }, args);
+  } else {
+    (void)core;
+    co_return co_await std::apply([&](auto&... a) { return F(std::move(a)...); }, args);
+  }
+}
 
 template <codec::codec C, auto F>
-awaitable<result<msg::raw_pld>> invoke_exposed(const msg::raw_pld& args) {
+awaitable<result<msg::raw_pld>> invoke_exposed(const msg::raw_pld& args, runtime::context_core* core) {
   using tuple_t = args_tuple_t<F>;
   using value_t = remote_result_t<F>;
   auto decoded = codec::decode_pld<C, tuple_t>("Start", args);
   if (!decoded) co_return decoded.error();
   if constexpr (std::is_void_v<value_t>) {
-    co_await std::apply(F, std::move(decoded).value());
+    co_await run_exposed<C, F>(std::move(decoded).value(), core);
     co_return C::encode_payload(std::monostate{});
   } else {
-    value_t v = co_await std::apply(F, std::move(decoded).value());
+    value_t v = co_await run_exposed<C, F>(std::move(decoded).value(), core);
     if constexpr (detail::is_result<value_t>::value) {
       if (!v) co_return std::move(v).error();
       if constexpr (std::is_void_v<typename value_t::value_type>) {
@@ -141,8 +195,8 @@ struct exposed {
 
   /// The table the runtime dispatches on, for codec `C`.
   template <codec::codec C>
-  static constexpr std::array<std::pair<function_name, invoke_fn>, sizeof...(Fs)> table() {
-    return {std::pair{name_of<Fs>(), &invoke_exposed<C, Fs>}...};
+  static constexpr std::array<exposed_fn, sizeof...(Fs)> table() {
+    return {exposed_fn{name_of<Fs>(), &invoke_exposed<C, Fs>, is_context_fn<Fs>}...};
   }
 
   /// True if `F` is in the list.

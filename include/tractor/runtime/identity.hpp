@@ -52,7 +52,10 @@ inline msg::uid uid_of(const msg::Aid& a) { return {a.name, a.uuid}; }
 /// "name@1234abcd": how logs and errors name an actor.
 inline std::string describe(const msg::uid& u) { return u.first + "@" + u.second.substr(0, 8); }
 
-/// The inverse of `describe` (the uuid part is the 8-character prefix it kept).
+/// "name@<full uuid>": how a canceller is named in errors, exactly enough to be compared.
+inline std::string describe_exactly(const msg::uid& u) { return u.first + "@" + u.second; }
+
+/// The inverse of `describe` and `describe_exactly` (the uuid part is the 8-character prefix it kept).
 inline msg::uid parse_described(std::string_view d) {
   const auto at = d.find('@');
   return {std::string(d.substr(0, at)),

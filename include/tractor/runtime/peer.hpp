@@ -21,9 +21,10 @@ namespace tractor::runtime {
 
 class peer {
  public:
-  /// Serves `ch`; errors it receives are rebuilt with the registered types `known`.
-  explicit peer(std::unique_ptr<transport::channel> ch, std::span<const error_type> known = {})
-      : ch_(std::move(ch)), known_errors_(known) {}
+  /// Serves `ch` for actor `self`; errors it receives are rebuilt with the registered types
+  /// `known`.
+  peer(std::unique_ptr<transport::channel> ch, msg::Aid self, std::span<const error_type> known = {})
+      : ch_(std::move(ch)), self_(std::move(self)), known_errors_(known) {}
 
   /// A received `Error` as a local error (see `unbox_error`).
   [[nodiscard]] error unbox(const msg::Error& m) const { return unbox_error(m, known_errors_); }
@@ -52,19 +53,37 @@ class peer {
   /// stay open and the peer can be served again later.
   awaitable<error> serve(std::function<void(msg::Start)> on_start);
 
-  /// Everything the peer sends for `cid`, until `close_mailbox(cid)`.
-  memory_channel<msg::msg>& open_mailbox(const std::string& cid);
+  /// Everything the peer sends for `cid`, until `close_mailbox(cid)`. A message that finds
+  /// the mailbox full is an overrun: a `Yield` is refused with a `stream_overrun` error sent
+  /// back to the peer (once per mailbox); anything else is dropped.
+  memory_channel<msg::msg>& open_mailbox(const std::string& cid, std::size_t capacity = 64);
   void close_mailbox(const std::string& cid) { mailboxes_.erase(cid); }
+
+  /// Called from the receive loop when an `Error` for `cid` arrives, before it is queued (so
+  /// that a context can react while its task waits elsewhere). Cleared with the mailbox.
+  void on_error(const std::string& cid, std::function<void(const msg::Error&)> hook);
+
+  /// Resizes the mailbox of `cid` (a stream's buffer).
+  void set_mailbox_capacity(const std::string& cid, std::size_t capacity);
 
   /// Why the peer is gone, once it is.
   [[nodiscard]] const std::optional<error>& gone() const noexcept { return gone_; }
 
  private:
+  struct mailbox {
+    explicit mailbox(std::size_t capacity) : box(capacity) {}
+    memory_channel<msg::msg> box;
+    std::function<void(const msg::Error&)> on_error;
+    bool overrun_reported = false;
+  };
+
   void dispatch(msg::msg m, const std::function<void(msg::Start)>& on_start);
+  void report_overrun(const std::string& cid, mailbox& box);
 
   std::unique_ptr<transport::channel> ch_;
+  msg::Aid self_;
   std::span<const error_type> known_errors_;
-  std::map<std::string, std::unique_ptr<memory_channel<msg::msg>>> mailboxes_;
+  std::map<std::string, std::unique_ptr<mailbox>> mailboxes_;
   std::optional<error> gone_;
 };
 
@@ -103,11 +122,31 @@ awaitable<void> cancel_remote_task(peer& p, const msg::Aid& self, const std::str
 
 // -- definitions -------------------------------------------------------------------------
 
-inline memory_channel<msg::msg>& peer::open_mailbox(const std::string& cid) {
-  auto& box = mailboxes_[cid];
-  box = std::make_unique<memory_channel<msg::msg>>(64);
-  if (gone_) box->close();
-  return *box;
+inline memory_channel<msg::msg>& peer::open_mailbox(const std::string& cid, std::size_t capacity) {
+  auto& entry = mailboxes_[cid];
+  entry = std::make_unique<mailbox>(capacity);
+  if (gone_) entry->box.close();
+  return entry->box;
+}
+
+inline void peer::on_error(const std::string& cid, std::function<void(const msg::Error&)> hook) {
+  if (auto it = mailboxes_.find(cid); it != mailboxes_.end()) it->second->on_error = std::move(hook);
+}
+
+inline void peer::set_mailbox_capacity(const std::string& cid, std::size_t capacity) {
+  if (auto it = mailboxes_.find(cid); it != mailboxes_.end()) it->second->box.set_capacity(capacity);
+}
+
+inline void peer::report_overrun(const std::string& cid, mailbox& entry) {
+  if (entry.overrun_reported) return;
+  entry.overrun_reported = true;
+  const error e(make_error_code(runtime_errc::stream_overrun),
+                "stream overrun: " + describe(uid_of(self_)) + " has no room for more than " +
+                    std::to_string(entry.box.capacity()) + " unread items of context " + cid +
+                    " (open the stream with a larger buffer, or allow overruns)");
+  msg::msg m = box_error(e, self_, cid);
+  std::get<msg::Error>(m).sender = uid_of(aid());
+  (void)ch_->queue_control(m);  // a channel broken meanwhile is the receive loop's business
 }
 
 inline void peer::dispatch(msg::msg m, const std::function<void(msg::Start)>& on_start) {
@@ -133,7 +172,10 @@ inline void peer::dispatch(msg::msg m, const std::function<void(msg::Start)>& on
   }
   auto it = mailboxes_.find(*cid);
   if (it == mailboxes_.end()) return;  // a call that already gave up: dropped
-  (void)it->second->try_send(std::move(m));
+  mailbox& entry = *it->second;
+  if (auto* err = std::get_if<msg::Error>(&m); err && entry.on_error) entry.on_error(*err);
+  const bool is_item = std::holds_alternative<msg::Yield>(m);
+  if (auto queued = entry.box.try_send(std::move(m)); !queued && is_item) report_overrun(*cid, entry);
 }
 
 inline awaitable<error> peer::serve(std::function<void(msg::Start)> on_start) {
@@ -154,7 +196,7 @@ inline awaitable<error> peer::serve(std::function<void(msg::Start)> on_start) {
   // Interrupted, the peer is not gone: mailboxes stay open, since it may be served again
   // (a cancel ladder does, and must still see answers already on their way).
   if (interrupted) std::rethrow_exception(interrupted);
-  for (auto& entry : mailboxes_) entry.second->close();
+  for (auto& entry : mailboxes_) entry.second->box.close();
   co_return *gone_;
 }
 

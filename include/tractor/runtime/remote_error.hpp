@@ -131,6 +131,7 @@ inline msg::Error box_error(const error& e, const msg::Aid& self, std::optional<
     for (const auto& hop : e.relay_path()) m.relay_path.push_back(parse_described(hop));
     m.relay_path.push_back(uid_of(self));
   }
+  if (!e.canceller().empty()) m.canceller = parse_described(e.canceller());
   m.boxed_type_str = e.source().empty() || e.is_group() ? m.src_type_str : "RemoteActorError";
   m.tb_str = e.is_group() ? m.src_type_str : e.type_name();
   return m;
@@ -158,7 +159,7 @@ inline error unbox_error(const msg::Error& m, std::span<const error_type> known)
     }
   }
   return error::remote(code, std::move(type), text, describe(m.src_uid), std::move(relay),
-                       std::move(rebuilt));
+                       std::move(rebuilt), m.canceller ? describe_exactly(*m.canceller) : std::string());
 }
 
 }  // namespace runtime

@@ -18,6 +18,13 @@ enum class runtime_errc {
   actor_failure,
   /// A peer answered with a message the protocol does not allow at that point.
   protocol_error,
+  /// A context (or a remote task) was cancelled; `error::canceller()` names who asked.
+  context_cancelled,
+  /// A stream's receiver had no room for an item (and did not allow overruns).
+  stream_overrun,
+  /// An operation not allowed in this state: `started()` twice, a stream before `started()`
+  /// or reopened, a context with oneself.
+  invalid_operation,
 };
 
 [[nodiscard]] const boost::system::error_category& runtime_category() noexcept;
@@ -42,6 +49,9 @@ struct enum_traits<runtime_errc> {
       case runtime_errc::unknown_function: return "unknown function";
       case runtime_errc::actor_failure: return "actor failure";
       case runtime_errc::protocol_error: return "protocol error";
+      case runtime_errc::context_cancelled: return "context cancelled";
+      case runtime_errc::stream_overrun: return "stream overrun";
+      case runtime_errc::invalid_operation: return "invalid operation";
     }
     return nullptr;
   }

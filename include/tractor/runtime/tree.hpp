@@ -24,6 +24,7 @@
 #pragma once
 
 #include <tractor/runtime/actor.hpp>
+#include <tractor/runtime/context.hpp>
 
 namespace tractor {
 
@@ -76,6 +77,18 @@ class portal {
   template <auto F, class... Args>
     requires std::is_invocable_v<decltype(F), Args...>
   awaitable<call_result_t<F>> run(Args&&... args);
+
+  /// Opens a context on context function `F` in the child (tractor's `open_context`): sends
+  /// the call, waits for the child's `started(value)`, runs `body(ctx, value)` with this
+  /// side of the context, and when the body ends waits (bounded) for the child's result.
+  /// Returns success, the body's error, or the child's error (which also cancels the
+  /// body). `body` is `awaitable<result<void>>(caller_context<F>&, started_type)`.
+  ///
+  /// Cancellation: the body is cancelled, the child's task is asked to cancel (bounded),
+  /// then the cancellation goes on.
+  template <auto F, class Body, class... Args>
+    requires is_context_fn<F>
+  awaitable<result<void>> open_context(Body body, Args&&... args);
 
   /// Asks the child to cancel itself and waits (bounded by the cancel-ack timeout) for its
   /// acknowledgement; true if it acknowledged.

@@ -84,6 +84,11 @@ class channel {
   /// untouched.
   result<void> send_now(const msg::msg& m);
 
+  /// Queues a small control message (an error report) whatever the high-water mark: it must
+  /// neither wait nor be lost. The writer task sends it; without one it is written now if
+  /// the socket takes it (else it leaves with the next send).
+  result<void> queue_control(const msg::msg& m);
+
   /// The next message if a complete frame is already buffered, without waiting and without
   /// a syscall; nothing if `receive` would have to wait. The cheap path for consumers.
   std::optional<result<msg::msg>> try_receive();
@@ -150,6 +155,9 @@ class channel {
       : socket_(std::move(socket)), options_(options), codec_(codec) {}
 
   awaitable<void> write_batches();
+  /// Writes what the socket takes of the queue now (non-blocking); the rest stays queued and
+  /// the writer task, if any, is told.
+  result<void> write_inline();
   /// Records a failed write: the channel is broken (part of a frame may be out).
   void break_on_write_error(const boost::system::error_code& ec);
   /// Appends `m` as one frame to the send queue; fails (queue unchanged) if it is too large.

@@ -21,6 +21,7 @@ struct error_payload {
   std::vector<error> members;  // of a group
   std::string source;          // remote errors: the actor that raised it
   std::vector<std::string> relay_path;
+  std::string canceller;  // cancellations: the actor that asked
 };
 
 template <>
@@ -62,7 +63,7 @@ inline boost::system::error_code make_error_code(errc e) noexcept {
 inline error::error(boost::system::error_code code, std::string message)
     : code_(code),
       payload_(std::make_shared<const detail::error_payload>(
-          detail::error_payload{std::move(message), {}, {}, {}, {}, {}})) {}
+          detail::error_payload{std::move(message), {}, {}, {}, {}, {}, {}})) {}
 
 inline error error::from_exception(std::exception_ptr ep) noexcept {
   if (!ep) return error(make_error_code(errc::exception));
@@ -73,15 +74,15 @@ inline error error::from_exception(std::exception_ptr ep) noexcept {
       // Already one of ours: keep the original error, not a box around it.
       return e.error();
     } catch (const boost::system::system_error& e) {
-      auto p = detail::error_payload{e.what(), detail::current_exception_type_name(), ep, {}, {}, {}};
+      auto p = detail::error_payload{e.what(), detail::current_exception_type_name(), ep, {}, {}, {}, {}};
       return error(e.code(), std::make_shared<const detail::error_payload>(std::move(p)));
     } catch (const std::exception& e) {
-      auto p = detail::error_payload{e.what(), detail::current_exception_type_name(), ep, {}, {}, {}};
+      auto p = detail::error_payload{e.what(), detail::current_exception_type_name(), ep, {}, {}, {}, {}};
       return error(make_error_code(errc::exception),
                    std::make_shared<const detail::error_payload>(std::move(p)));
     } catch (...) {
       auto name = detail::current_exception_type_name();
-      auto p = detail::error_payload{"exception of type " + name, name, ep, {}, {}, {}};
+      auto p = detail::error_payload{"exception of type " + name, name, ep, {}, {}, {}, {}};
       return error(make_error_code(errc::exception),
                    std::make_shared<const detail::error_payload>(std::move(p)));
     }
@@ -93,10 +94,21 @@ inline error error::from_exception(std::exception_ptr ep) noexcept {
 
 inline error error::remote(boost::system::error_code code, std::string type_name,
                           std::string message, std::string source,
-                          std::vector<std::string> relay_path, std::exception_ptr rebuilt) {
+                          std::vector<std::string> relay_path, std::exception_ptr rebuilt,
+                          std::string canceller) {
   auto p = detail::error_payload{std::move(message), std::move(type_name), std::move(rebuilt), {},
-                                 std::move(source), std::move(relay_path)};
+                                 std::move(source), std::move(relay_path), std::move(canceller)};
   return error(code, std::make_shared<const detail::error_payload>(std::move(p)));
+}
+
+inline error error::cancelled_by(boost::system::error_code code, std::string message,
+                                 std::string canceller) {
+  auto p = detail::error_payload{std::move(message), {}, {}, {}, {}, {}, std::move(canceller)};
+  return error(code, std::make_shared<const detail::error_payload>(std::move(p)));
+}
+
+inline std::string_view error::canceller() const noexcept {
+  return payload_ ? std::string_view(payload_->canceller) : std::string_view();
 }
 
 inline std::string_view error::source() const noexcept {
@@ -151,7 +163,7 @@ inline void error::throw_exception() const {
 inline error aggregate(std::vector<error> errors) {
   if (errors.empty()) return error();
   if (errors.size() == 1) return std::move(errors.front());
-  auto p = detail::error_payload{{}, {}, {}, std::move(errors), {}, {}};
+  auto p = detail::error_payload{{}, {}, {}, std::move(errors), {}, {}, {}};
   return error(make_error_code(errc::error_group),
                std::make_shared<const detail::error_payload>(std::move(p)));
 }

@@ -106,7 +106,13 @@ inline awaitable<result<void>> supervise_one_shot(actor& a, std::shared_ptr<chil
   auto settle = [&](msg::msg& m) {
     if (outcome) return;
     if (auto* r = std::get_if<msg::Return>(&m)) outcome.emplace(std::move(r->pld));
-    if (auto* e = std::get_if<msg::Error>(&m)) outcome.emplace(c->link->unbox(*e));
+    if (auto* e = std::get_if<msg::Error>(&m)) {
+      // The cancellation this nursery asked for (the ladder's `self.cancel`) is no error.
+      error err = c->link->unbox(*e);
+      const bool ours = err == runtime_errc::context_cancelled &&
+                        err.canceller() == describe_exactly(uid_of(a.aid()));
+      if (!ours) outcome.emplace(std::move(err));
+    }
   };
   auto run = [&]() -> awaitable<void> {
     auto served = co_await open_nursery([&](nursery& n) -> awaitable<void> {
@@ -240,6 +246,28 @@ awaitable<call_result_t<F>> portal<Tree>::run(Args&&... args) {
   } else {
     co_return codec::decode_pld<C, value_type>("Return", r.value());
   }
+}
+
+template <class Tree>
+template <auto F, class Body, class... Args>
+  requires is_context_fn<F>
+awaitable<result<void>> portal<Tree>::open_context(Body body, Args&&... args) {
+  static_assert(Tree::exposed_type::template contains<F>,
+                "portal::open_context<F>: F is not in the tree's tractor::exposed<...> list");
+  using C = typename Tree::codec_type;
+  using ctx_t = caller_context<F>;
+  const args_tuple_t<F> arguments{std::forward<Args>(args)...};
+  auto kwargs = C::encode_payload(arguments);
+  const clock::duration cancel_bound = self_->limits.context_cancel;
+  runtime::context_body erased = [&body, cancel_bound](runtime::context_core& core,
+                                                       msg::raw_pld first) -> awaitable<result<void>> {
+    auto value = codec::decode_pld<C, typename ctx_t::started_type>("Started", first);
+    if (!value) co_return value.error();
+    ctx_t ctx(core, cancel_bound, static_cast<C*>(nullptr));
+    co_return co_await body(ctx, std::move(value).value());
+  };
+  co_return co_await runtime::run_caller_context(*peer_, self_->aid(), name_of<F>(), std::move(kwargs),
+                                                 self_->limits, std::move(erased));
 }
 
 template <class Tree>

@@ -76,11 +76,26 @@ inline result<void> channel::try_send(const msg::msg& m) {
   return success();
 }
 
+inline result<void> channel::queue_control(const msg::msg& m) {
+  if (broken_ || !socket_.is_open()) return broken_error();
+  BOOST_OUTCOME_TRY(enqueue(m));
+  if (writer_active_) return success();
+  if (background_writer_) {
+    queued_.notify_all();
+    return success();
+  }
+  return write_inline();
+}
+
 inline result<void> channel::send_now(const msg::msg& m) {
   if (broken_ || !socket_.is_open()) return broken_error();
   if (!background_writer_ || out_.size() > options_.send_high_water) return errc::would_block;
   BOOST_OUTCOME_TRY(enqueue(m));
   if (writer_active_) return success();  // the writer's loop takes it with its next batch
+  return write_inline();
+}
+
+inline result<void> channel::write_inline() {
   boost::system::error_code ec;
   if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
   const std::size_t n = ec ? 0 : socket_.write_some(boost::asio::buffer(out_), ec);

@@ -1,0 +1,90 @@
+// Definitions for tractor/runtime/context.hpp.
+#pragma once
+
+namespace tractor {
+
+template <class Y>
+awaitable<result<Y>> msg_stream<Y>::receive() {
+  auto item = co_await core_->receive_item();
+  if (!item) co_return item.error();
+  co_return decode_(item.value());
+}
+
+template <auto F>
+awaitable<call_result_t<F>> caller_context<F>::wait_for_result() {
+  auto r = co_await core_->wait_for_result();
+  if (!r) co_return r.error();
+  co_return decode_result_(r.value());
+}
+
+namespace runtime {
+
+inline awaitable<result<void>> run_caller_context(peer& p, const msg::Aid& self, function_name fn,
+                                                  msg::raw_pld args, const timeouts& limits,
+                                                  context_body body) {
+  if (p.aid().uuid == self.uuid) {
+    co_return error(make_error_code(runtime_errc::invalid_operation),
+                    "Invalid Operation: a context with oneself (" + describe(uid_of(self)) + ")");
+  }
+  mailbox_lease lease(p);
+  context_core core(p, lease.box(), self, lease.cid(), context_core::side::caller);
+  msg::msg start = msg::Start{lease.cid(), std::string(fn.ns), std::string(fn.func),
+                              std::move(args), uid_of(self)};
+  auto sent = co_await p.send(std::move(start));
+  if (!sent) co_return sent.error();
+
+  std::optional<result<void>> body_result;
+  std::exception_ptr interrupted;
+  try {
+    auto first = co_await core.receive_started();
+    if (!first) co_return first.error();  // R25: a failure before started() comes out here
+    cancel_scope scope;
+    core.on_remote_error = [&scope] { scope.cancel(); };  // R28
+    auto ran = co_await scope.run(body(core, std::move(first).value()));
+    core.on_remote_error = nullptr;
+    if (ran) body_result = std::move(*ran);
+  } catch (...) {
+    interrupted = std::current_exception();
+  }
+  core.close_stream();
+
+  if (interrupted) {
+    // Our caller was cancelled: so is the callee's task (shielded, bounded), then onward.
+    co_await boost::asio::this_coro::throw_if_cancelled(false);
+    if (!core.cancel_called()) co_await shield(core.cancel(limits.context_cancel));
+    std::rethrow_exception(interrupted);
+  }
+  if (!body_result) {
+    // The callee's error cancelled the block (R28).
+    if (core.remote_error()) co_return *core.remote_error();
+    co_return error(make_error_code(runtime_errc::context_cancelled), "context block cancelled");
+  }
+  if (!*body_result) {
+    // R29: the block failed; the callee is cancelled (its cancellation absorbed) and the
+    // block's own error goes on.
+    co_await core.cancel(limits.context_cancel);
+    auto settle = [&]() -> awaitable<void> { (void)co_await core.wait_for_result(); };
+    (void)co_await move_on_after(limits.context_cancel, settle());
+    co_return std::move(*body_result).error();
+  }
+  // R27: a normal exit waits for the callee's result, bounded.
+  auto settled = co_await fail_after(limits.context_result, core.wait_for_result());
+  if (!settled) {
+    if (settled.error() == errc::timeout) {
+      co_await core.cancel(limits.context_cancel);
+      co_return error(make_error_code(errc::timeout),
+                      "the callee of context " + lease.cid() + " did not return within " +
+                          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             limits.context_result)
+                                             .count()) +
+                          " ms of the block's end");
+    }
+    if (core.is_own_cancel(settled.error())) co_return success();  // R30: absorbed
+    co_return settled.error();
+  }
+  co_return success();
+}
+
+}  // namespace runtime
+
+}  // namespace tractor
