@@ -174,8 +174,12 @@ inline void peer::dispatch(msg::msg m, const std::function<void(msg::Start)>& on
   if (it == mailboxes_.end()) return;  // a call that already gave up: dropped
   mailbox& entry = *it->second;
   if (auto* err = std::get_if<msg::Error>(&m); err && entry.on_error) entry.on_error(*err);
-  const bool is_item = std::holds_alternative<msg::Yield>(m);
-  if (auto queued = entry.box.try_send(std::move(m)); !queued && is_item) report_overrun(*cid, entry);
+  if (!std::holds_alternative<msg::Yield>(m)) {
+    (void)entry.box.try_send(std::move(m));
+    return;
+  }
+  const std::string item_cid = *cid;  // `m` (which `cid` points into) is moved below
+  if (!entry.box.try_send(std::move(m))) report_overrun(item_cid, entry);
 }
 
 inline awaitable<error> peer::serve(std::function<void(msg::Start)> on_start) {

@@ -69,10 +69,25 @@ inline result<std::string> uds::runtime_dir() {
   return dir;
 }
 
+namespace detail {
+/// "" in the host's pid namespace; otherwise "." and the namespace's inode. Pids repeat
+/// across pid namespaces (containers, sandboxes) that may share one runtime dir, so there
+/// `name@pid` alone would collide.
+inline const std::string& pid_namespace_tag() {
+  static const std::string tag = [] {
+    constexpr ino_t host_pid_namespace = 0xEFFFFFFCU;  // the kernel's PROC_PID_INIT_INO
+    struct stat st {};
+    if (::stat("/proc/self/ns/pid", &st) != 0 || st.st_ino == host_pid_namespace) return std::string();
+    return "." + std::to_string(st.st_ino);
+  }();
+  return tag;
+}
+}  // namespace detail
+
 inline multiaddr uds::bind_addr_of(std::string_view actor_name, pid_t owner) {
   auto dir = runtime_dir();
   const std::string base = dir ? dir.value() : "/tmp";
-  const std::string pid = std::to_string(owner);
+  const std::string pid = std::to_string(owner) + detail::pid_namespace_tag();
   std::string path = base + "/" + std::string(actor_name) + "@" + pid + ".sock";
   const bool unsafe = actor_name.empty() || actor_name.find('/') != std::string_view::npos ||
                       actor_name.find('\0') != std::string_view::npos;

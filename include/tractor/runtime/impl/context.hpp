@@ -40,6 +40,8 @@ inline awaitable<result<void>> run_caller_context(peer& p, const msg::Aid& self,
     if (!first) co_return first.error();  // R25: a failure before started() comes out here
     cancel_scope scope;
     core.on_remote_error = [&scope] { scope.cancel(); };  // R28
+    // An error that arrived with the started value (same read) was seen before the hook.
+    if (core.remote_error()) scope.cancel();
     auto ran = co_await scope.run(body(core, std::move(first).value()));
     core.on_remote_error = nullptr;
     if (ran) body_result = std::move(*ran);

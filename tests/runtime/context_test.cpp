@@ -1,0 +1,448 @@
+// Contexts and streams with real child processes over both transports (tractor's rules
+// R25-R37). This binary is also every child actor (see main() at the bottom).
+#include <tractor/runtime/tree.hpp>
+
+#include "tests/support/async_test.hpp"
+#include "tests/support/reaper.hpp"
+
+#include <tractor/codec/cereal_binary.hpp>
+#include <tractor/transport/tcp.hpp>
+#include <tractor/transport/uds.hpp>
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <numeric>
+#include <set>
+#include <stdexcept>
+
+namespace ctxfn {
+using tractor::awaitable;
+using tractor::context;
+using tractor::result;
+
+awaitable<void> forever() {
+  boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, std::chrono::hours(1));
+  co_await t.async_wait(boost::asio::use_awaitable);
+}
+
+// started(n), then n items 0..n-1, then returns n.
+awaitable<result<int>> counter(context<int, int>& ctx, int n) {
+  BOOST_OUTCOME_CO_TRY(co_await ctx.started(n));
+  auto s = ctx.open_stream();
+  if (!s) co_return s.error();
+  for (int i = 0; i < n; ++i) {
+    BOOST_OUTCOME_CO_TRY(co_await s.value().send(i));
+  }
+  co_return n;
+}
+
+// Answers every item x with x + 1 until the caller closes its side; returns the count.
+awaitable<result<int>> ping_pong(context<int, int>& ctx) {
+  BOOST_OUTCOME_CO_TRY(co_await ctx.started(0));
+  auto s = ctx.open_stream();
+  if (!s) co_return s.error();
+  int n = 0;
+  for (;;) {
+    auto x = co_await s.value().receive();
+    if (!x && x.error() == tractor::errc::end_of_channel) co_return n;
+    if (!x) co_return x.error();
+    BOOST_OUTCOME_CO_TRY(co_await s.value().send(x.value() + 1));
+    ++n;
+  }
+}
+
+// Opens its stream and closes it at once.
+awaitable<result<int>> close_at_once(context<int, int>& ctx) {
+  BOOST_OUTCOME_CO_TRY(co_await ctx.started(0));
+  auto s = ctx.open_stream();
+  if (!s) co_return s.error();
+  s.value().close();
+  co_return 0;
+}
+
+// Echoes items with a stream of `buffer` items, but only once `release_echo` was called.
+inline tractor::event echo_released;
+awaitable<bool> release_echo() {
+  echo_released.set();
+  co_return true;
+}
+awaitable<result<int>> held_echo(context<int, int>& ctx, int buffer, bool allow_overruns) {
+  BOOST_OUTCOME_CO_TRY(co_await ctx.started(0));
+  auto s = ctx.open_stream({.buffer = static_cast<std::size_t>(buffer), .allow_overruns = allow_overruns});
+  if (!s) co_return s.error();
+  co_await echo_released.wait();
+  int n = 0;
+  for (;;) {
+    auto x = co_await s.value().receive();
+    if (!x && x.error() == tractor::errc::end_of_channel) co_return n;
+    if (!x) co_return x.error();
+    BOOST_OUTCOME_CO_TRY(co_await s.value().send(x.value()));
+    ++n;
+  }
+}
+
+// Set when a task of this actor running `sleep_after_started` saw its cancellation.
+inline tractor::event sleeper_cancelled;
+awaitable<result<int>> sleep_after_started(context<int, int>& ctx) {
+  BOOST_OUTCOME_CO_TRY(co_await ctx.started(7));
+  auto note = []() -> awaitable<void> {
+    sleeper_cancelled.set();
+    co_return;
+  };
+  co_await tractor::finally(forever(), note());
+  co_return 0;
+}
+awaitable<bool> until_sleeper_cancelled() {
+  co_await sleeper_cancelled.wait();
+  co_return true;
+}
+
+awaitable<result<int>> fail_after_started(context<int, int>& ctx, std::string why) {
+  BOOST_OUTCOME_CO_TRY(co_await ctx.started(1));
+  throw std::runtime_error(why);
+}
+
+awaitable<result<int>> fail_before_started(context<int, int>&, std::string why) {
+  throw std::runtime_error(why);
+  co_return 0;
+}
+
+awaitable<result<int>> started_twice(context<int, int>& ctx) {
+  BOOST_OUTCOME_CO_TRY(co_await ctx.started(1));
+  (void)co_await ctx.started(2);  // ignored here: the runtime still reports it
+  co_return 0;
+}
+
+awaitable<result<int>> stream_before_started(context<int, int>& ctx) {
+  auto s = ctx.open_stream();
+  if (!s) co_return s.error();
+  co_return 0;
+}
+
+awaitable<result<int>> cancel_itself(context<int, int>& ctx) {
+  BOOST_OUTCOME_CO_TRY(co_await ctx.started(1));
+  ctx.cancel();
+  co_await forever();
+  co_return 0;
+}
+
+// Typed differently from what it sends: started with a string the caller reads as declared.
+awaitable<result<int>> strings(context<std::string, std::string>& ctx) {
+  BOOST_OUTCOME_CO_TRY(co_await ctx.started("hello"));
+  co_return 0;
+}
+
+}  // namespace ctxfn
+
+namespace {
+
+using namespace tractor;
+using namespace std::chrono_literals;
+
+using fns = exposed<&ctxfn::counter, &ctxfn::ping_pong, &ctxfn::close_at_once, &ctxfn::release_echo,
+                    &ctxfn::held_echo, &ctxfn::sleep_after_started, &ctxfn::until_sleeper_cancelled,
+                    &ctxfn::fail_after_started, &ctxfn::fail_before_started, &ctxfn::started_twice,
+                    &ctxfn::stream_before_started, &ctxfn::cancel_itself, &ctxfn::strings>;
+using uds_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns>;
+using tcp_tree = tree<spawn::exec, transport::tcp, codec::cereal_binary, fns>;
+
+// Runs `body(portal)` in a root with one daemon child, "peer"; returns the body's result.
+template <class Tree>
+result<void> with_child(std::function<awaitable<result<void>>(portal<Tree>&)> body) {
+  ::setenv("CONTEXT_TEST_TREE", Tree::transport_type::name.data(), 1);
+  result<void> outcome = success();
+  char arg0[] = "context_test";
+  char* argv[] = {arg0, nullptr};
+  const int code = run_main<Tree>(1, argv, [&](root<Tree>& r) -> awaitable<result<void>> {
+    outcome = co_await r.open_nursery([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
+      const actor_options opts{.enable_modules = {"ctxfn"}};
+      auto p = co_await an.start_actor("peer", opts);
+      if (!p) co_return p.error();
+      auto out = co_await body(p.value());
+      an.cancel();
+      co_return out;
+    });
+    co_return success();
+  });
+  EXPECT_EQ(code, 0);
+  return outcome;
+}
+
+template <class Tree>
+class context_test : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    EXPECT_TRUE(tractor::testing::live_children().empty()) << "a child actor outlived its test";
+  }
+};
+using trees = ::testing::Types<uds_tree, tcp_tree>;
+TYPED_TEST_SUITE(context_test, trees);
+
+TYPED_TEST(context_test, ping_pong_ten_messages_then_the_result) {
+  auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    co_return co_await p.template open_context<&ctxfn::ping_pong>(
+        [](caller_context<&ctxfn::ping_pong>& ctx, int first) -> awaitable<result<void>> {
+          EXPECT_EQ(first, 0);
+          auto s = ctx.open_stream();
+          if (!s) co_return s.error();
+          for (int i = 0; i < 10; ++i) {
+            BOOST_OUTCOME_CO_TRY(co_await s.value().send(i * 10));
+            auto back = co_await s.value().receive();
+            if (!back) co_return back.error();
+            EXPECT_EQ(back.value(), i * 10 + 1);
+          }
+          s.value().close();
+          auto n = co_await ctx.wait_for_result();
+          EXPECT_EQ(n.value(), 10);
+          co_return success();
+        });
+  });
+  EXPECT_TRUE(r) << r.error().message();
+}
+
+TYPED_TEST(context_test, iterating_a_stream_until_its_end) {
+  auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    co_return co_await p.template open_context<&ctxfn::counter>(
+        [](caller_context<&ctxfn::counter>& ctx, int first) -> awaitable<result<void>> {
+          EXPECT_EQ(first, 10);
+          auto s = ctx.open_stream();
+          if (!s) co_return s.error();
+          std::vector<int> got;
+          for (auto x = co_await s.value().receive(); x; x = co_await s.value().receive()) got.push_back(x.value());
+          std::vector<int> want(10);
+          std::iota(want.begin(), want.end(), 0);
+          EXPECT_EQ(got, want);
+          auto again = co_await s.value().receive();
+          EXPECT_TRUE(!again && again.error() == errc::end_of_channel) << "end of stream stays";
+          auto reopen = ctx.open_stream();
+          EXPECT_TRUE(!reopen && reopen.error() == runtime_errc::invalid_operation) << "one stream per context";
+          auto n = co_await ctx.wait_for_result();
+          EXPECT_EQ(n.value(), 10);
+          co_return success();
+        },
+        10);
+  });
+  EXPECT_TRUE(r) << r.error().message();
+}
+
+TYPED_TEST(context_test, a_stream_closed_at_once_by_the_child_ends_at_once) {
+  auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    co_return co_await p.template open_context<&ctxfn::close_at_once>(
+        [](caller_context<&ctxfn::close_at_once>& ctx, int) -> awaitable<result<void>> {
+          auto s = ctx.open_stream();
+          if (!s) co_return s.error();
+          auto x = co_await s.value().receive();
+          EXPECT_TRUE(!x && x.error() == errc::end_of_channel);
+          co_return success();
+        });
+  });
+  EXPECT_TRUE(r) << r.error().message();
+}
+
+TYPED_TEST(context_test, sixty_five_items_into_a_child_that_never_opens_its_stream_overrun) {
+  auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    co_return co_await p.template open_context<&ctxfn::sleep_after_started>(
+        [](caller_context<&ctxfn::sleep_after_started>& ctx, int) -> awaitable<result<void>> {
+          auto s = ctx.open_stream();
+          if (!s) co_return s.error();
+          for (int i = 0; i < 65; ++i) {
+            auto sent = co_await s.value().send(i);
+            if (!sent) co_return sent.error();
+          }
+          // The child's overrun report cancels this wait (R28, R36).
+          auto x = co_await s.value().receive();
+          ADD_FAILURE() << "the child never sends";
+          co_return success();
+        });
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), runtime_errc::stream_overrun) << r.error().message();
+  EXPECT_EQ(r.error().source().substr(0, 5), "peer@");
+}
+
+// Echo through a one-item buffer: the items arrive before the child reads any.
+template <class Tree>
+result<void> held_echo(bool allow_overruns) {
+  return with_child<Tree>([=](portal<Tree>& p) -> awaitable<result<void>> {
+    co_return co_await p.template open_context<&ctxfn::held_echo>(
+        [&p](caller_context<&ctxfn::held_echo>& ctx, int) -> awaitable<result<void>> {
+          auto s = ctx.open_stream();
+          if (!s) co_return s.error();
+          for (int i = 0; i < 10; ++i) {
+            BOOST_OUTCOME_CO_TRY(co_await s.value().send(i));
+          }
+          // Sent after the items on the same channel, so it is handled after them.
+          auto released = co_await p.template run<&ctxfn::release_echo>();
+          if (!released) co_return released.error();
+          for (int i = 0; i < 10; ++i) {
+            auto x = co_await s.value().receive();
+            if (!x) co_return x.error();
+            EXPECT_EQ(x.value(), i);
+          }
+          s.value().close();
+          auto n = co_await ctx.wait_for_result();
+          EXPECT_EQ(n.value(), 10);
+          co_return success();
+        },
+        1, allow_overruns);
+  });
+}
+
+TYPED_TEST(context_test, echo_through_a_one_item_buffer_overruns_unless_allowed) {
+  auto strict = held_echo<TypeParam>(false);
+  ASSERT_FALSE(strict);
+  EXPECT_EQ(strict.error(), runtime_errc::stream_overrun) << strict.error().message();
+  auto lenient = held_echo<TypeParam>(true);
+  EXPECT_TRUE(lenient) << lenient.error().message();
+}
+
+TYPED_TEST(context_test, a_child_error_cancels_the_block_and_comes_out_boxed) {
+  auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    co_return co_await p.template open_context<&ctxfn::fail_after_started>(
+        [](caller_context<&ctxfn::fail_after_started>&, int) -> awaitable<result<void>> {
+          co_await ctxfn::forever();  // not a context operation: cancelled by the child's error
+          co_return success();
+        },
+        std::string("child broke"));
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), runtime_errc::remote_actor_error);
+  EXPECT_EQ(r.error().message(), "child broke");
+  EXPECT_EQ(r.error().type_name(), "std::runtime_error");
+  EXPECT_EQ(r.error().source().substr(0, 5), "peer@");
+}
+
+TYPED_TEST(context_test, a_child_error_before_started_comes_out_of_open_context) {
+  auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    co_return co_await p.template open_context<&ctxfn::fail_before_started>(
+        [](caller_context<&ctxfn::fail_before_started>&, int) -> awaitable<result<void>> {
+          ADD_FAILURE() << "the block never runs";
+          co_return success();
+        },
+        std::string("no start"));
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "no start");
+}
+
+TYPED_TEST(context_test, a_failing_block_cancels_the_child_and_its_error_goes_on) {
+  auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    auto opened = co_await p.template open_context<&ctxfn::sleep_after_started>(
+        [](caller_context<&ctxfn::sleep_after_started>&, int first) -> awaitable<result<void>> {
+          EXPECT_EQ(first, 7);
+          co_return error(make_error_code(errc::would_block), "the block failed");
+        });
+    EXPECT_FALSE(opened);
+    EXPECT_EQ(opened ? "" : opened.error().message(), "the block failed");
+    auto seen = co_await fail_after(20s, p.template run<&ctxfn::until_sleeper_cancelled>());
+    EXPECT_TRUE(seen && seen.value()) << "the child's task was cancelled (R29)";
+    co_return success();
+  });
+  EXPECT_TRUE(r) << r.error().message();
+}
+
+TYPED_TEST(context_test, cancel_from_the_caller_is_absorbed) {
+  auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    auto opened = co_await p.template open_context<&ctxfn::sleep_after_started>(
+        [](caller_context<&ctxfn::sleep_after_started>& ctx, int) -> awaitable<result<void>> {
+          co_await ctx.cancel();
+          EXPECT_TRUE(ctx.cancel_called());
+          auto outcome = co_await ctx.wait_for_result();  // the cancellation we asked for
+          EXPECT_TRUE(!outcome && outcome.error() == runtime_errc::context_cancelled);
+          EXPECT_EQ(outcome ? "" : outcome.error().canceller().substr(0, 5), "root@");
+          auto late = ctx.open_stream();
+          EXPECT_TRUE(!late && late.error() == runtime_errc::context_cancelled) << "R32";
+          co_return success();
+        });
+    EXPECT_TRUE(opened) << "absorbed (R30): " << opened.error().message();
+    co_return success();
+  });
+  EXPECT_TRUE(r) << r.error().message();
+}
+
+TYPED_TEST(context_test, a_child_cancelling_itself_is_context_cancelled_naming_it) {
+  auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    co_return co_await p.template open_context<&ctxfn::cancel_itself>(
+        [](caller_context<&ctxfn::cancel_itself>&, int) -> awaitable<result<void>> {
+          co_await ctxfn::forever();
+          co_return success();
+        });
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), runtime_errc::context_cancelled);
+  EXPECT_EQ(r.error().canceller().substr(0, 5), "peer@");
+  EXPECT_NE(r.error().message().find("itself"), std::string::npos) << r.error().message();
+}
+
+TYPED_TEST(context_test, cancel_actor_on_the_peer_raises_context_cancelled_naming_us) {
+  auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    co_return co_await p.template open_context<&ctxfn::sleep_after_started>(
+        [&p](caller_context<&ctxfn::sleep_after_started>&, int) -> awaitable<result<void>> {
+          (void)co_await p.cancel_actor();  // not ctx.cancel(): not absorbed (R31)
+          co_await ctxfn::forever();
+          co_return success();
+        });
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), runtime_errc::context_cancelled) << r.error().message();
+  EXPECT_EQ(r.error().canceller().substr(0, 5), "root@");
+}
+
+TYPED_TEST(context_test, misuse_by_the_child_is_reported_to_the_caller) {
+  auto twice = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    co_return co_await p.template open_context<&ctxfn::started_twice>(
+        [](caller_context<&ctxfn::started_twice>&, int) -> awaitable<result<void>> { co_return success(); });
+  });
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error(), runtime_errc::invalid_operation) << twice.error().message();
+  EXPECT_NE(twice.error().message().find("started() called twice"), std::string::npos);
+
+  auto early = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    co_return co_await p.template open_context<&ctxfn::stream_before_started>(
+        [](caller_context<&ctxfn::stream_before_started>&, int) -> awaitable<result<void>> { co_return success(); });
+  });
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.error(), runtime_errc::invalid_operation) << early.error().message();
+  EXPECT_NE(early.error().message().find("before started()"), std::string::npos);
+}
+
+TYPED_TEST(context_test, a_context_with_oneself_is_an_invalid_operation) {
+  char arg0[] = "context_test";
+  char* argv[] = {arg0, nullptr};
+  result<void> r = success();
+  (void)run_main<TypeParam>(1, argv, [&](root<TypeParam>&) -> awaitable<result<void>> {
+    runtime::actor* self = runtime::current_actor();
+    auto ex = co_await boost::asio::this_coro::executor;
+    auto sock = co_await TypeParam::transport_type::connect(ex, self->address());
+    if (!sock) co_return sock.error();
+    auto ch = transport::channel::make<codec::cereal_binary>(std::move(sock).value());
+    auto hs = co_await ch->handshake(self->aid());
+    if (!hs) co_return hs.error();
+    runtime::peer me(std::move(ch), self->aid());  // a peer that is this very actor
+    runtime::context_body body = [](runtime::context_core&, msg::raw_pld) -> awaitable<result<void>> {
+      co_return success();
+    };
+    msg::raw_pld no_args;  // (a named local: g++ 12 destroys braced temporaries in co_await twice)
+    r = co_await runtime::run_caller_context(me, self->aid(), name_of<&ctxfn::counter>(), std::move(no_args),
+                                             self->limits, std::move(body));
+    co_return success();
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), runtime_errc::invalid_operation);
+  EXPECT_NE(r.error().message().find("Invalid Operation"), std::string::npos);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (tractor::runtime::is_child_process()) {
+    const char* which = std::getenv("CONTEXT_TEST_TREE");
+    return which && std::string(which) == "tcp" ? tractor::runtime::child_main(tcp_tree::policies())
+                                                : tractor::runtime::child_main(uds_tree::policies());
+  }
+  tractor::testing::become_subreaper();
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
