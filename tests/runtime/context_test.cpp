@@ -128,11 +128,30 @@ awaitable<result<int>> cancel_itself(context<int, int>& ctx) {
   co_return 0;
 }
 
-// Typed differently from what it sends: started with a string the caller reads as declared.
-awaitable<result<int>> strings(context<std::string, std::string>& ctx) {
-  BOOST_OUTCOME_CO_TRY(co_await ctx.started("hello"));
+// Two versions of one wire name, as when caller and callee were built from different
+// declarations: the caller uses the first overload of each, the callee runs the second
+// (the dispatch table takes the last entry of a name).
+awaitable<result<int>> typed_started(context<int, int>&) { co_return 0; }
+awaitable<result<int>> typed_started(context<std::string, int>& ctx) {
+  BOOST_OUTCOME_CO_TRY(co_await ctx.started("not an int"));
   co_return 0;
 }
+awaitable<result<int>> typed_items(context<int, int>&) { co_return 0; }
+awaitable<result<std::string>> typed_items(context<int, std::string>& ctx) {
+  BOOST_OUTCOME_CO_TRY(co_await ctx.started(1));
+  auto s = ctx.open_stream();
+  if (!s) co_return s.error();
+  BOOST_OUTCOME_CO_TRY(co_await s.value().send("not an int either"));
+  co_return std::string("nor is this");
+}
+using started_int = awaitable<result<int>> (*)(context<int, int>&);
+using started_string = awaitable<result<int>> (*)(context<std::string, int>&);
+using items_int = awaitable<result<int>> (*)(context<int, int>&);
+using items_string = awaitable<result<std::string>> (*)(context<int, std::string>&);
+constexpr started_int callers_started = &typed_started;
+constexpr started_string callees_started = &typed_started;
+constexpr items_int callers_items = &typed_items;
+constexpr items_string callees_items = &typed_items;
 
 }  // namespace ctxfn
 
@@ -144,7 +163,8 @@ using namespace std::chrono_literals;
 using fns = exposed<&ctxfn::counter, &ctxfn::ping_pong, &ctxfn::close_at_once, &ctxfn::release_echo,
                     &ctxfn::held_echo, &ctxfn::sleep_after_started, &ctxfn::until_sleeper_cancelled,
                     &ctxfn::fail_after_started, &ctxfn::fail_before_started, &ctxfn::started_twice,
-                    &ctxfn::stream_before_started, &ctxfn::cancel_itself, &ctxfn::strings>;
+                    &ctxfn::stream_before_started, &ctxfn::cancel_itself, ctxfn::callers_started,
+                    ctxfn::callees_started, ctxfn::callers_items, ctxfn::callees_items>;
 using uds_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns>;
 using tcp_tree = tree<spawn::exec, transport::tcp, codec::cereal_binary, fns>;
 
@@ -406,6 +426,39 @@ TYPED_TEST(context_test, misuse_by_the_child_is_reported_to_the_caller) {
   ASSERT_FALSE(early);
   EXPECT_EQ(early.error(), runtime_errc::invalid_operation) << early.error().message();
   EXPECT_NE(early.error().message().find("before started()"), std::string::npos);
+}
+
+TYPED_TEST(context_test, payloads_of_the_wrong_type_are_msg_type_errors_naming_the_message) {
+  static_assert(name_of<ctxfn::callers_started>().func == name_of<ctxfn::callees_started>().func);
+  auto started = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    co_return co_await p.template open_context<ctxfn::callers_started>(
+        [](caller_context<ctxfn::callers_started>&, int) -> awaitable<result<void>> {
+          ADD_FAILURE() << "the started value does not decode: the block never runs";
+          co_return success();
+        });
+  });
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error(), wire_errc::msg_type_error);
+  EXPECT_NE(started.error().message().find("`Started`"), std::string::npos) << started.error().message();
+  EXPECT_NE(started.error().message().find("expected int"), std::string::npos) << started.error().message();
+
+  auto items = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    co_return co_await p.template open_context<ctxfn::callers_items>(
+        [](caller_context<ctxfn::callers_items>& ctx, int) -> awaitable<result<void>> {
+          auto s = ctx.open_stream();
+          if (!s) co_return s.error();
+          auto item = co_await s.value().receive();
+          EXPECT_TRUE(!item && item.error() == wire_errc::msg_type_error);
+          if (!item) {
+            EXPECT_NE(item.error().message().find("`Yield`"), std::string::npos) << item.error().message();
+          }
+          auto end = co_await ctx.wait_for_result();
+          EXPECT_TRUE(!end && end.error() == wire_errc::msg_type_error);
+          EXPECT_NE(end ? std::string::npos : end.error().message().find("`Return`"), std::string::npos);
+          co_return success();
+        });
+  });
+  EXPECT_TRUE(items) << items.error().message();
 }
 
 TYPED_TEST(context_test, a_context_with_oneself_is_an_invalid_operation) {
