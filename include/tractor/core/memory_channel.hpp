@@ -11,6 +11,7 @@
 // cancelled `send` withdraws its item: nothing is half-delivered.
 #pragma once
 
+#include <tractor/core/detail/ring.hpp>
 #include <tractor/core/detail/waiter_list.hpp>
 #include <tractor/core/error.hpp>
 
@@ -18,7 +19,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <deque>
 #include <list>
 #include <optional>
 
@@ -86,7 +86,7 @@ class memory_channel {
   std::optional<T> take_pending();
 
   std::size_t capacity_;
-  std::deque<T> buffer_;
+  detail::ring<T> buffer_;
   std::list<pending_send*> pending_;
   detail::waiter_list receivers_;
   bool closed_ = false;
@@ -135,8 +135,7 @@ boost::asio::awaitable<result<void>> memory_channel<T>::send(T value) {
 template <class T>
 result<T> memory_channel<T>::try_receive() {
   if (!buffer_.empty()) {
-    T v = std::move(buffer_.front());
-    buffer_.pop_front();
+    T v = buffer_.pop_front();
     // Room freed: the longest-waiting sender's item moves into the buffer.
     if (auto next = take_pending()) buffer_.push_back(std::move(*next));
     return v;

@@ -70,6 +70,10 @@ class context_core {
   /// Cancellation: interrupted at once; nothing is lost.
   awaitable<result<msg::raw_pld>> receive_item();
 
+  /// The next item if one is buffered (or the stream's end or error), without waiting;
+  /// nothing when `receive_item` would have to wait.
+  std::optional<result<msg::raw_pld>> try_receive_item();
+
   /// Closes this side's stream (sends `Stop` once); the peer's items may still be received.
   void close_stream();
 
@@ -106,6 +110,8 @@ class context_core {
   /// Takes in one message from the mailbox; items come back, everything else updates state.
   result<std::optional<msg::raw_pld>> take(msg::msg m);
   error misused(std::string what);
+  /// The stream's end (or the peer's error) once the peer stopped.
+  result<msg::raw_pld> stopped_outcome() const;
   error gone_error() const;
 
   peer& peer_;

@@ -186,7 +186,10 @@ inline awaitable<error> peer::serve(std::function<void(msg::Start)> on_start) {
   std::exception_ptr interrupted;
   try {
     while (!gone_) {
-      auto m = co_await ch_->receive();
+      // Frames already buffered are taken without a coroutine; only an empty buffer waits.
+      std::optional<result<msg::msg>> ready = ch_->try_receive();
+      if (!ready) ready.emplace(co_await ch_->receive());
+      auto& m = *ready;
       if (!m) {
         if (m.error() == wire_errc::malformed_frame) continue;  // framing intact: keep serving
         gone_ = m.error();

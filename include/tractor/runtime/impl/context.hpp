@@ -5,6 +5,10 @@ namespace tractor {
 
 template <class Y>
 awaitable<result<Y>> msg_stream<Y>::receive() {
+  if (auto ready = core_->try_receive_item()) {  // buffered: no nested coroutine
+    if (!*ready) co_return ready->error();
+    co_return decode_(ready->value());
+  }
   auto item = co_await core_->receive_item();
   if (!item) co_return item.error();
   co_return decode_(item.value());

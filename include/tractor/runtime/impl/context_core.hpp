@@ -86,13 +86,30 @@ inline result<std::optional<msg::raw_pld>> context_core::take(msg::msg m) {
                "unexpected `" + std::string(msg::type_name(m)) + "` in context " + cid_);
 }
 
+inline result<msg::raw_pld> context_core::stopped_outcome() const {
+  if (final_ && !*final_ && !is_own_cancel(final_->error())) return final_->error();
+  return errc::end_of_channel;
+}
+
+inline std::optional<result<msg::raw_pld>> context_core::try_receive_item() {
+  if (!stream_opened_) return result<msg::raw_pld>(misused("receive on a stream that was not opened"));
+  while (!peer_stopped_) {
+    auto m = box_->try_receive();
+    if (!m) {
+      if (m.error() == errc::would_block) return std::nullopt;
+      return result<msg::raw_pld>(gone_error());
+    }
+    auto item = take(std::move(m).value());
+    if (!item) return result<msg::raw_pld>(std::move(item).error());
+    if (item.value()) return result<msg::raw_pld>(std::move(*item.value()));
+  }
+  return stopped_outcome();
+}
+
 inline awaitable<result<msg::raw_pld>> context_core::receive_item() {
   if (!stream_opened_) co_return misused("receive on a stream that was not opened");
   for (;;) {
-    if (peer_stopped_) {
-      if (final_ && !*final_ && !is_own_cancel(final_->error())) co_return final_->error();
-      co_return errc::end_of_channel;
-    }
+    if (peer_stopped_) co_return stopped_outcome();
     auto m = co_await box_->receive();
     if (!m) co_return gone_error();
     auto item = take(std::move(m).value());
