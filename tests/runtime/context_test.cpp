@@ -13,6 +13,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <numeric>
 #include <set>
 #include <stdexcept>
@@ -144,6 +145,10 @@ awaitable<result<std::string>> typed_items(context<int, std::string>& ctx) {
   BOOST_OUTCOME_CO_TRY(co_await s.value().send("not an int either"));
   co_return std::string("nor is this");
 }
+// Starts two streamers of 0..n-1, merges their streams without duplicates and streams the
+// result on (defined once the trees exist).
+awaitable<result<int>> aggregate(context<int, int>& ctx, int n);
+
 using started_int = awaitable<result<int>> (*)(context<int, int>&);
 using started_string = awaitable<result<int>> (*)(context<std::string, int>&);
 using items_int = awaitable<result<int>> (*)(context<int, int>&);
@@ -164,9 +169,50 @@ using fns = exposed<&ctxfn::counter, &ctxfn::ping_pong, &ctxfn::close_at_once, &
                     &ctxfn::held_echo, &ctxfn::sleep_after_started, &ctxfn::until_sleeper_cancelled,
                     &ctxfn::fail_after_started, &ctxfn::fail_before_started, &ctxfn::started_twice,
                     &ctxfn::stream_before_started, &ctxfn::cancel_itself, ctxfn::callers_started,
-                    ctxfn::callees_started, ctxfn::callers_items, ctxfn::callees_items>;
+                    ctxfn::callees_started, ctxfn::callers_items, ctxfn::callees_items,
+                    &ctxfn::aggregate>;
 using uds_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns>;
 using tcp_tree = tree<spawn::exec, transport::tcp, codec::cereal_binary, fns>;
+
+template <class Tree>
+awaitable<result<int>> aggregate_with(context<int, int>& ctx, int n) {
+  BOOST_OUTCOME_CO_TRY(co_await ctx.started(0));
+  auto up = ctx.open_stream();
+  if (!up) co_return up.error();
+  std::set<int> seen;
+  auto merged = co_await open_actor_nursery<Tree>([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
+    const actor_options opts{.enable_modules = {"ctxfn"}};
+    auto a = co_await an.start_actor("streamer-a", opts);
+    if (!a) co_return a.error();
+    auto b = co_await an.start_actor("streamer-b", opts);
+    if (!b) co_return b.error();
+    auto both = co_await open_nursery([&](nursery& tasks) -> awaitable<void> {
+      for (portal<Tree>* from : {&a.value(), &b.value()}) {
+        tasks.start_soon([&, from]() -> awaitable<result<void>> {
+          // No back-pressure across actors: the buffer holds a whole stream, from the start.
+          const stream_options whole{.buffer = 1024};
+          co_return co_await from->template open_context<&ctxfn::counter>(
+              whole,
+              [&](caller_context<&ctxfn::counter>& c, int) -> awaitable<result<void>> {
+                auto down = c.open_stream(whole);
+                if (!down) co_return down.error();
+                for (auto x = co_await down.value().receive(); x; x = co_await down.value().receive()) {
+                  if (!seen.insert(x.value()).second) continue;
+                  BOOST_OUTCOME_CO_TRY(co_await up.value().send(x.value()));
+                }
+                co_return success();
+              },
+              n);
+        });
+      }
+      co_return;
+    });
+    an.cancel();
+    co_return both;
+  });
+  if (!merged) co_return merged.error();
+  co_return static_cast<int>(seen.size());
+}
 
 // Runs `body(portal)` in a root with one daemon child, "peer"; returns the body's result.
 template <class Tree>
@@ -487,7 +533,60 @@ TYPED_TEST(context_test, a_context_with_oneself_is_an_invalid_operation) {
   EXPECT_NE(r.error().message().find("Invalid Operation"), std::string::npos);
 }
 
+TYPED_TEST(context_test, a_receiver_that_overran_learns_of_it_after_the_items_it_kept) {
+  auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    co_return co_await p.template open_context<&ctxfn::counter>(
+        [&p](caller_context<&ctxfn::counter>& ctx, int) -> awaitable<result<void>> {
+          // The child streams 100 items at once; this call's answer comes after all of them.
+          auto after = co_await p.template run<&ctxfn::release_echo>();
+          if (!after) co_return after.error();
+          auto s = ctx.open_stream();
+          if (!s) co_return s.error();
+          for (int i = 0; i < 64; ++i) {
+            auto x = co_await s.value().receive();
+            if (!x) co_return x.error();
+            EXPECT_EQ(x.value(), i);
+          }
+          auto lost = co_await s.value().receive();
+          EXPECT_TRUE(!lost && lost.error() == runtime_errc::stream_overrun) << "not a silent end";
+          co_return success();
+        },
+        100);
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), runtime_errc::stream_overrun) << r.error().message();
+}
+
+TYPED_TEST(context_test, an_aggregator_merges_two_streamers_without_duplicates) {
+  auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    const stream_options whole{.buffer = 1024};
+    co_return co_await p.template open_context<&ctxfn::aggregate>(
+        whole,
+        [&](caller_context<&ctxfn::aggregate>& ctx, int) -> awaitable<result<void>> {
+          auto s = ctx.open_stream(whole);
+          if (!s) co_return s.error();
+          std::vector<int> got;
+          for (auto x = co_await s.value().receive(); x; x = co_await s.value().receive()) got.push_back(x.value());
+          std::sort(got.begin(), got.end());
+          std::vector<int> want(1000);
+          std::iota(want.begin(), want.end(), 0);
+          EXPECT_EQ(got, want) << "exactly 0..999, each once";
+          auto unique = co_await ctx.wait_for_result();
+          EXPECT_EQ(unique.value(), 1000);
+          co_return success();
+        },
+        1000);
+  });
+  EXPECT_TRUE(r) << r.error().message();
+}
+
 }  // namespace
+
+tractor::awaitable<tractor::result<int>> ctxfn::aggregate(context<int, int>& ctx, int n) {
+  const char* which = std::getenv("CONTEXT_TEST_TREE");
+  if (which && std::string(which) == "tcp") co_return co_await aggregate_with<tcp_tree>(ctx, n);
+  co_return co_await aggregate_with<uds_tree>(ctx, n);
+}
 
 int main(int argc, char** argv) {
   if (tractor::runtime::is_child_process()) {

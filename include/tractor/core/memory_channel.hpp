@@ -44,6 +44,15 @@ class memory_channel {
   /// `errc::channel_closed` when closed.
   result<void> try_send(T value);
 
+  /// Queues `value` even when the buffer is full (for what must never be dropped, such as a
+  /// protocol's control messages). `errc::channel_closed` when closed.
+  result<void> push_over(T value) {
+    if (closed_) return errc::channel_closed;
+    buffer_.push_back(std::move(value));
+    receivers_.notify_all();
+    return success();
+  }
+
   /// Receives the oldest item, waiting while there is none. Fails with
   /// `errc::end_of_channel` once the channel is closed and drained (and on every later call).
   ///

@@ -199,7 +199,7 @@ using context_body = std::function<awaitable<result<void>>(context_core&, msg::r
 /// (bounded), then the cancellation goes on.
 awaitable<result<void>> run_caller_context(peer& p, const msg::Aid& self, function_name fn,
                                            msg::raw_pld args, const timeouts& limits,
-                                           context_body body);
+                                           context_body body, stream_options buffering = {});
 
 }  // namespace runtime
 

@@ -53,9 +53,10 @@ class peer {
   /// stay open and the peer can be served again later.
   awaitable<error> serve(std::function<void(msg::Start)> on_start);
 
-  /// Everything the peer sends for `cid`, until `close_mailbox(cid)`. A message that finds
-  /// the mailbox full is an overrun: a `Yield` is refused with a `stream_overrun` error sent
-  /// back to the peer (once per mailbox); anything else is dropped.
+  /// Everything the peer sends for `cid`, until `close_mailbox(cid)`. A `Yield` that finds
+  /// the mailbox full is an overrun: it is dropped, and a `stream_overrun` error goes both to
+  /// the peer and, after the items kept, into this mailbox (once per mailbox). Other
+  /// messages are always queued.
   memory_channel<msg::msg>& open_mailbox(const std::string& cid, std::size_t capacity = 64);
   void close_mailbox(const std::string& cid) { mailboxes_.erase(cid); }
 
@@ -147,6 +148,8 @@ inline void peer::report_overrun(const std::string& cid, mailbox& entry) {
   msg::msg m = box_error(e, self_, cid);
   std::get<msg::Error>(m).sender = uid_of(aid());
   (void)ch_->queue_control(m);  // a channel broken meanwhile is the receive loop's business
+  // This side learns of the loss too, after the items it did keep: nothing is lost silently.
+  (void)entry.box.push_over(std::move(m));
 }
 
 inline void peer::dispatch(msg::msg m, const std::function<void(msg::Start)>& on_start) {
@@ -175,7 +178,7 @@ inline void peer::dispatch(msg::msg m, const std::function<void(msg::Start)>& on
   mailbox& entry = *it->second;
   if (auto* err = std::get_if<msg::Error>(&m); err && entry.on_error) entry.on_error(*err);
   if (!std::holds_alternative<msg::Yield>(m)) {
-    (void)entry.box.try_send(std::move(m));
+    (void)entry.box.push_over(std::move(m));  // Stop, Return, Error: never dropped
     return;
   }
   const std::string item_cid = *cid;  // `m` (which `cid` points into) is moved below

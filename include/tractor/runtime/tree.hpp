@@ -87,8 +87,15 @@ class portal {
   /// Cancellation: the body is cancelled, the child's task is asked to cancel (bounded),
   /// then the cancellation goes on.
   template <auto F, class Body, class... Args>
-    requires is_context_fn<F>
+    requires is_context_fn<F> && (!std::is_same_v<std::remove_cvref_t<Body>, stream_options>)
   awaitable<result<void>> open_context(Body body, Args&&... args);
+
+  /// As above, with this side's stream buffering set from the start (tractor's
+  /// `open_context(allow_overruns=..., msg_buffer_size=...)`): a callee that streams right
+  /// after `started()` may send before the block opens its stream.
+  template <auto F, class Body, class... Args>
+    requires is_context_fn<F>
+  awaitable<result<void>> open_context(stream_options buffering, Body body, Args&&... args);
 
   /// Asks the child to cancel itself and waits (bounded by the cancel-ack timeout) for its
   /// acknowledgement; true if it acknowledged.

@@ -25,12 +25,14 @@ namespace runtime {
 
 inline awaitable<result<void>> run_caller_context(peer& p, const msg::Aid& self, function_name fn,
                                                   msg::raw_pld args, const timeouts& limits,
-                                                  context_body body) {
+                                                  context_body body, stream_options buffering) {
   if (p.aid().uuid == self.uuid) {
     co_return error(make_error_code(runtime_errc::invalid_operation),
                     "Invalid Operation: a context with oneself (" + describe(uid_of(self)) + ")");
   }
   mailbox_lease lease(p);
+  // Sized before the Start goes out: the callee may stream before this side opens its stream.
+  p.set_mailbox_capacity(lease.cid(), buffering.buffer + (buffering.allow_overruns ? overrun_bound : 0));
   context_core core(p, lease.box(), self, lease.cid(), context_core::side::caller);
   msg::msg start = msg::Start{lease.cid(), std::string(fn.ns), std::string(fn.func),
                               std::move(args), uid_of(self)};

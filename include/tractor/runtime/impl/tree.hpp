@@ -250,8 +250,15 @@ awaitable<call_result_t<F>> portal<Tree>::run(Args&&... args) {
 
 template <class Tree>
 template <auto F, class Body, class... Args>
-  requires is_context_fn<F>
+  requires is_context_fn<F> && (!std::is_same_v<std::remove_cvref_t<Body>, stream_options>)
 awaitable<result<void>> portal<Tree>::open_context(Body body, Args&&... args) {
+  co_return co_await open_context<F>(stream_options{}, std::move(body), std::forward<Args>(args)...);
+}
+
+template <class Tree>
+template <auto F, class Body, class... Args>
+  requires is_context_fn<F>
+awaitable<result<void>> portal<Tree>::open_context(stream_options buffering, Body body, Args&&... args) {
   static_assert(Tree::exposed_type::template contains<F>,
                 "portal::open_context<F>: F is not in the tree's tractor::exposed<...> list");
   using C = typename Tree::codec_type;
@@ -267,7 +274,7 @@ awaitable<result<void>> portal<Tree>::open_context(Body body, Args&&... args) {
     co_return co_await body(ctx, std::move(value).value());
   };
   co_return co_await runtime::run_caller_context(*peer_, self_->aid(), name_of<F>(), std::move(kwargs),
-                                                 self_->limits, std::move(erased));
+                                                 self_->limits, std::move(erased), buffering);
 }
 
 template <class Tree>
