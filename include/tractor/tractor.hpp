@@ -5,8 +5,9 @@
 #include <tractor/codec/cereal_json.hpp>
 #include <tractor/core.hpp>
 #include <tractor/msg/types.hpp>
+#include <tractor/runtime/broadcast.hpp>
 #include <tractor/runtime/tree.hpp>
-#include <tractor/spawn/exec.hpp>
+#include <tractor/spawn/backend.hpp>
 #include <tractor/transport/channel.hpp>
 #include <tractor/transport/tcp.hpp>
 #include <tractor/transport/uds.hpp>

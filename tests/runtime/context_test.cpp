@@ -2,6 +2,8 @@
 // R25-R37). This binary is also every child actor (see main() at the bottom).
 #include <tractor/runtime/tree.hpp>
 
+#include <tractor/runtime/broadcast.hpp>
+
 #include "tests/support/async_test.hpp"
 #include "tests/support/reaper.hpp"
 
@@ -555,6 +557,52 @@ TYPED_TEST(context_test, a_receiver_that_overran_learns_of_it_after_the_items_it
   });
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), runtime_errc::stream_overrun) << r.error().message();
+}
+
+// R39: two local subscribers of one stream. The fast one reads 100 items and is cancelled
+// mid-wait; the slow one, which had read nothing, is told it lagged, then gets every item
+// still kept and the rest of the stream, pulling them itself.
+TYPED_TEST(context_test, fan_out_to_local_subscribers_with_a_lagging_one) {
+  auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    const stream_options whole{.buffer = 512};
+    co_return co_await p.template open_context<&ctxfn::counter>(
+        whole,
+        [&](caller_context<&ctxfn::counter>& ctx, int) -> awaitable<result<void>> {
+          auto s = ctx.open_stream(whole);
+          if (!s) co_return s.error();
+          broadcast<int> fan(s.value(), 50);
+          auto fast = fan.subscribe();
+          auto slow = fan.subscribe();
+          std::vector<int> fast_got;
+          cancel_scope fast_scope;
+          auto read_fast = [&]() -> awaitable<void> {
+            for (;;) {
+              if (fast_got.size() == 100) fast_scope.cancel();  // cancelled at its next wait
+              auto x = co_await fast.receive();
+              if (!x) co_return;
+              fast_got.push_back(x.value());
+            }
+          };
+          const bool fast_finished = co_await fast_scope.run(read_fast());
+          EXPECT_FALSE(fast_finished);
+          std::vector<int> want(100);
+          std::iota(want.begin(), want.end(), 0);
+          EXPECT_EQ(fast_got, want);
+
+          auto lag = co_await slow.receive();
+          EXPECT_TRUE(!lag && lag.error() == errc::lagged);
+          std::vector<int> slow_got;
+          for (auto x = co_await slow.receive(); x; x = co_await slow.receive()) slow_got.push_back(x.value());
+          std::vector<int> rest(250);
+          std::iota(rest.begin(), rest.end(), 50);
+          EXPECT_EQ(slow_got, rest) << "the 50 kept items, then the rest of the stream";
+          auto after = co_await slow.receive();
+          EXPECT_TRUE(!after && after.error() == errc::end_of_channel);
+          co_return success();
+        },
+        300);
+  });
+  EXPECT_TRUE(r) << r.error().message();
 }
 
 TYPED_TEST(context_test, an_aggregator_merges_two_streamers_without_duplicates) {
