@@ -43,7 +43,7 @@ class msg_stream {
  public:
   /// Sends one item. An error the peer reported comes back here first (a `stream_overrun`,
   /// its failure). Cancellation: interrupted at once.
-  awaitable<result<void>> send(Y value) { return core_->send_item(encode_(value)); }
+  awaitable<result<void>> send(Y value);
 
   /// The next item; `errc::end_of_channel` once the peer closed its side or finished; a
   /// payload of the wrong type is `wire_errc::msg_type_error` naming `Yield`.

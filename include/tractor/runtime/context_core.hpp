@@ -65,6 +65,10 @@ class context_core {
   /// side closed its stream, `errc::channel_closed`. Cancellation: interrupted at once.
   awaitable<result<void>> send_item(msg::raw_pld value);
 
+  /// Sends one item without waiting if the channel's writer can take it now; nothing (and
+  /// `value` untouched) when `send_item` must be used.
+  std::optional<result<void>> try_send_item(msg::raw_pld& value);
+
   /// The next item; `errc::end_of_channel` once the peer closed its side (`Stop`) or
   /// returned, and on every later call (R37); the peer's error if it failed.
   /// Cancellation: interrupted at once; nothing is lost.
@@ -125,6 +129,7 @@ class context_core {
   bool peer_stopped_ = false;     // Stop, Return or Error received
   bool cancel_called_ = false;
   std::optional<result<msg::raw_pld>> final_;
+  msg::msg outgoing_;  // a Yield carrying this cid, reused for every item sent
   std::optional<error> remote_error_;
   std::optional<error> misuse_;
 };

@@ -78,7 +78,8 @@ class peer {
     bool overrun_reported = false;
   };
 
-  void dispatch(msg::msg m, const std::function<void(msg::Start)>& on_start);
+  /// Routes `m`, moving from it what it keeps.
+  void dispatch(msg::msg& m, const std::function<void(msg::Start)>& on_start);
   void report_overrun(const std::string& cid, mailbox& box);
 
   std::unique_ptr<transport::channel> ch_;
@@ -152,7 +153,7 @@ inline void peer::report_overrun(const std::string& cid, mailbox& entry) {
   (void)entry.box.push_over(std::move(m));
 }
 
-inline void peer::dispatch(msg::msg m, const std::function<void(msg::Start)>& on_start) {
+inline void peer::dispatch(msg::msg& m, const std::function<void(msg::Start)>& on_start) {
   if (auto* start = std::get_if<msg::Start>(&m)) {
     on_start(std::move(*start));
     return;
@@ -181,24 +182,27 @@ inline void peer::dispatch(msg::msg m, const std::function<void(msg::Start)>& on
     (void)entry.box.push_over(std::move(m));  // Stop, Return, Error: never dropped
     return;
   }
-  const std::string item_cid = *cid;  // `m` (which `cid` points into) is moved below
-  if (!entry.box.try_send(std::move(m))) report_overrun(item_cid, entry);
+  // The mailbox is the cid's own: the item goes in without it (the kept message keeps its
+  // cid string for the next frame to decode into).
+  msg::msg item = msg::Yield{std::string(), std::move(std::get<msg::Yield>(m).pld)};
+  if (!entry.box.try_send(std::move(item))) report_overrun(*cid, entry);
 }
 
 inline awaitable<error> peer::serve(std::function<void(msg::Start)> on_start) {
   std::exception_ptr interrupted;
+  msg::msg kept;
   try {
     while (!gone_) {
       // Frames already buffered are taken without a coroutine; only an empty buffer waits.
-      std::optional<result<msg::msg>> ready = ch_->try_receive();
-      if (!ready) ready.emplace(co_await ch_->receive());
-      auto& m = *ready;
-      if (!m) {
-        if (m.error() == wire_errc::malformed_frame) continue;  // framing intact: keep serving
-        gone_ = m.error();
+      // Decoding into one kept message reuses its strings (a stream item's cid, above all).
+      std::optional<result<void>> ready = ch_->try_receive(kept);
+      if (!ready) ready.emplace(co_await ch_->receive(kept));
+      if (!*ready) {
+        if (ready->error() == wire_errc::malformed_frame) continue;  // framing intact: keep serving
+        gone_ = ready->error();
         break;
       }
-      dispatch(std::move(m).value(), on_start);
+      dispatch(kept, on_start);
     }
   } catch (...) {
     interrupted = std::current_exception();

@@ -84,6 +84,15 @@ class channel {
   /// untouched.
   result<void> send_now(const msg::msg& m);
 
+  /// Writes what is queued now, in this call, if no write is under way (one non-blocking
+  /// syscall; the rest is left to the writer task). A task about to wait for an answer
+  /// calls it, so that what it queued does not wait for the writer task's turn.
+  result<void> flush() {
+    if (broken_ || !socket_.is_open()) return broken_error();
+    if (writer_active_ || out_.empty() || !background_writer_) return success();
+    return write_inline();
+  }
+
   /// Queues a small control message (an error report) whatever the high-water mark: it must
   /// neither wait nor be lost. The writer task sends it; without one it is written now if
   /// the socket takes it (else it leaves with the next send).

@@ -5,7 +5,8 @@ namespace tractor::runtime {
 
 inline context_core::context_core(peer& p, memory_channel<msg::msg>& box, msg::Aid self,
                                   std::string cid, side s)
-    : peer_(p), self_(std::move(self)), cid_(std::move(cid)), side_(s), box_(&box) {
+    : peer_(p), self_(std::move(self)), cid_(std::move(cid)), side_(s), box_(&box),
+      outgoing_(msg::Yield{cid_, {}}) {
   // Errors are seen on arrival, not only when this side next reads: the caller's block is
   // cancelled by a callee failure even while it waits on something else (R28).
   peer_.on_error(cid_, [this](const msg::Error& m) {
@@ -55,6 +56,16 @@ inline result<void> context_core::open_stream(stream_options o) {
   stream_opened_ = true;
   peer_.set_mailbox_capacity(cid_, o.buffer + (o.allow_overruns ? overrun_bound : 0));
   return success();
+}
+
+inline std::optional<result<void>> context_core::try_send_item(msg::raw_pld& value) {
+  if (remote_error_ || !stream_opened_ || stream_closed_) return std::nullopt;  // send_item says why
+  auto& y = std::get<msg::Yield>(outgoing_);
+  std::swap(y.pld, value);
+  auto queued = peer_.channel().try_send(outgoing_);  // encodes in place: no copy of the cid
+  std::swap(y.pld, value);
+  if (!queued && queued.error() == errc::would_block) return std::nullopt;
+  return queued;
 }
 
 inline awaitable<result<void>> context_core::send_item(msg::raw_pld value) {
@@ -110,6 +121,7 @@ inline awaitable<result<msg::raw_pld>> context_core::receive_item() {
   if (!stream_opened_) co_return misused("receive on a stream that was not opened");
   for (;;) {
     if (peer_stopped_) co_return stopped_outcome();
+    if (box_->size() == 0) (void)peer_.channel().flush();  // about to wait: our items go now
     auto m = co_await box_->receive();
     if (!m) co_return gone_error();
     auto item = take(std::move(m).value());
