@@ -199,6 +199,19 @@ TEST(cereal_binary_test, the_hot_path_writes_exactly_what_cereal_writes) {
   }
 }
 
+TEST(cereal_binary_test, string_payloads_take_a_shortcut_to_the_same_bytes) {
+  using cb = codec::cereal_binary;
+  for (const std::string& v : {std::string(), std::string("x"), std::string(1000, 'y')}) {
+    std::string slow;
+    codec::detail::binary_output ar(slow);
+    ar(v);
+    EXPECT_EQ(cb::encode_payload(v).bytes, slow);
+    EXPECT_EQ(cb::decode_payload<std::string>(m::raw_pld{slow}).value(), v);
+  }
+  auto trailing = cb::decode_payload<std::string>(m::raw_pld{cb::encode_payload(std::string("ab")).bytes + "!"});
+  EXPECT_FALSE(trailing) << "bytes after the string are refused, as without the shortcut";
+}
+
 TEST(cereal_binary_test, a_lying_length_never_allocates_beyond_the_frame) {
   // Start's first field is a string: announce 2^62 bytes of it in a 20-byte frame.
   std::string frame;

@@ -131,13 +131,26 @@ struct cereal_binary {
   template <class T>
   static msg::raw_pld encode_payload(const T& value) {
     msg::raw_pld p;
-    detail::binary_output ar(p.bytes);
-    ar(value);
+    if constexpr (std::is_same_v<T, std::string>) {
+      // The common stream item, written as cereal would (u64 length, bytes) but without
+      // building an archive.
+      p.bytes.reserve(sizeof(std::uint64_t) + value.size());
+      put_string(p.bytes, value);
+    } else {
+      detail::binary_output ar(p.bytes);
+      ar(value);
+    }
     return p;
   }
 
   template <class T>
   static result<T> decode_payload(const msg::raw_pld& p) {
+    if constexpr (std::is_same_v<T, std::string>) {
+      std::span<const std::byte> in = std::as_bytes(std::span(p.bytes));
+      std::string value;
+      if (take_string(in, value) && in.empty()) return value;
+      // Not a well-formed string: cereal says exactly why.
+    }
     try {
       detail::binary_input ar(std::as_bytes(std::span(p.bytes)));
       T value{};
