@@ -594,7 +594,12 @@ std::size_t remove_stale_socket_files(std::initializer_list<std::string_view> pr
     const std::string n = f.path().filename().string();
     for (auto prefix : prefixes) {
       if (n.rfind(prefix, 0) != 0 || n.find('@') == std::string::npos) continue;
-      const pid_t owner = std::atoi(n.substr(n.find('@') + 1).c_str());
+      // Only files of this pid namespace: a pid from another (a test running beside this
+      // one in its own sandbox) says nothing here, and its owner may well be alive.
+      const std::string owner_part = n.substr(n.find('@') + 1);
+      const pid_t owner = std::atoi(owner_part.c_str());
+      const std::string ours = std::to_string(owner) + transport::detail::pid_namespace_tag() + ".sock";
+      if (owner_part != ours) continue;
       if (::kill(owner, 0) != 0 && std::filesystem::remove(f.path(), ec)) ++removed;
     }
   }
