@@ -147,6 +147,10 @@ awaitable<result<std::string>> typed_items(context<int, std::string>& ctx) {
   BOOST_OUTCOME_CO_TRY(co_await s.value().send("not an int either"));
   co_return std::string("nor is this");
 }
+// This actor's own address, and a request to cancel the actor at an address (a sibling).
+awaitable<std::string> my_address() { co_return tractor::runtime::current_actor()->address().str(); }
+awaitable<result<bool>> cancel_actor_at(std::string address);  // defined once the trees exist
+
 // Starts two streamers of 0..n-1, merges their streams without duplicates and streams the
 // result on (defined once the trees exist).
 awaitable<result<int>> aggregate(context<int, int>& ctx, int n);
@@ -172,7 +176,7 @@ using fns = exposed<&ctxfn::counter, &ctxfn::ping_pong, &ctxfn::close_at_once, &
                     &ctxfn::fail_after_started, &ctxfn::fail_before_started, &ctxfn::started_twice,
                     &ctxfn::stream_before_started, &ctxfn::cancel_itself, ctxfn::callers_started,
                     ctxfn::callees_started, ctxfn::callers_items, ctxfn::callees_items,
-                    &ctxfn::aggregate>;
+                    &ctxfn::aggregate, &ctxfn::my_address, &ctxfn::cancel_actor_at>;
 using uds_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns>;
 using tcp_tree = tree<spawn::exec, transport::tcp, codec::cereal_binary, fns>;
 
@@ -605,6 +609,43 @@ TYPED_TEST(context_test, fan_out_to_local_subscribers_with_a_lagging_one) {
   EXPECT_TRUE(r) << r.error().message();
 }
 
+// R31, third actor: the root streams from "callee" while "canceller" (a sibling, reached by
+// address) cancels the callee; the root's context ends naming the canceller.
+TYPED_TEST(context_test, a_third_actor_cancelling_the_callee_is_named_as_the_canceller) {
+  ::setenv("CONTEXT_TEST_TREE", TypeParam::transport_type::name.data(), 1);
+  char arg0[] = "context_test";
+  char* argv[] = {arg0, nullptr};
+  result<void> outcome = success();
+  std::string canceller_id;
+  const int code = run_main<TypeParam>(1, argv, [&](root<TypeParam>& r) -> awaitable<result<void>> {
+    co_return co_await r.open_nursery([&](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
+      const actor_options opts{.enable_modules = {"ctxfn"}};
+      auto callee = co_await an.start_actor("callee", opts);
+      if (!callee) co_return callee.error();
+      auto canceller = co_await an.start_actor("canceller", opts);
+      if (!canceller) co_return canceller.error();
+      canceller_id = canceller.value().aid().name + "@" + canceller.value().aid().uuid;
+      auto where = co_await callee.value().template run<&ctxfn::my_address>();
+      if (!where) co_return where.error();
+      outcome = co_await callee.value().template open_context<&ctxfn::sleep_after_started>(
+          [&](caller_context<&ctxfn::sleep_after_started>& ctx, int) -> awaitable<result<void>> {
+            auto asked = co_await canceller.value().template run<&ctxfn::cancel_actor_at>(where.value());
+            if (!asked) co_return asked.error();
+            co_await ctxfn::forever();  // ended by the callee's context_cancelled (R28)
+            EXPECT_FALSE(ctx.cancel_called());
+            co_return success();
+          });
+      an.cancel();
+      co_return success();
+    });
+  });
+  EXPECT_EQ(code, 0);
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error(), runtime_errc::context_cancelled) << outcome.error().message();
+  EXPECT_EQ(outcome.error().canceller(), canceller_id) << "the third actor, not us nor the callee";
+  EXPECT_EQ(outcome.error().source().substr(0, 7), "callee@");
+}
+
 TYPED_TEST(context_test, an_aggregator_merges_two_streamers_without_duplicates) {
   auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
     const stream_options whole{.buffer = 1024};
@@ -629,6 +670,21 @@ TYPED_TEST(context_test, an_aggregator_merges_two_streamers_without_duplicates) 
 }
 
 }  // namespace
+
+template <class Tree>
+awaitable<result<bool>> cancel_actor_at_with(const std::string& address) {
+  auto where = transport::multiaddr::parse(address);
+  if (!where) co_return where.error();
+  auto sibling = co_await connect_to<Tree>(where.value());
+  if (!sibling) co_return sibling.error();
+  co_return co_await sibling.value().cancel_actor();
+}
+
+tractor::awaitable<tractor::result<bool>> ctxfn::cancel_actor_at(std::string address) {
+  const char* which = std::getenv("CONTEXT_TEST_TREE");
+  if (which && std::string(which) == "tcp") co_return co_await cancel_actor_at_with<tcp_tree>(address);
+  co_return co_await cancel_actor_at_with<uds_tree>(address);
+}
 
 tractor::awaitable<tractor::result<int>> ctxfn::aggregate(context<int, int>& ctx, int n) {
   const char* which = std::getenv("CONTEXT_TEST_TREE");

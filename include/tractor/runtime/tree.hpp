@@ -108,6 +108,8 @@ class portal {
  private:
   template <class>
   friend class actor_nursery;
+  template <class T>
+  friend awaitable<result<portal<T>>> connect_to(const transport::multiaddr& address);
   portal(runtime::actor& self, std::shared_ptr<runtime::peer> p) : self_(&self), peer_(std::move(p)) {}
   runtime::actor* self_;
   std::shared_ptr<runtime::peer> peer_;
@@ -197,6 +199,15 @@ class root {
 /// Cancellation: as `root::open_nursery`.
 template <class Tree, class Body>
 awaitable<result<void>> open_actor_nursery(Body body);
+
+/// A portal to the actor listening at `address` (not necessarily a child: a sibling, an
+/// actor of another tree), from the actor this code runs in. The connection is handshaken
+/// and served by this actor until either side ends; the portal does everything a child's
+/// portal does except supervise (the other actor's lifetime is not ours).
+///
+/// Cancellation: interrupted at once; nothing is left connected.
+template <class Tree>
+awaitable<result<portal<Tree>>> connect_to(const transport::multiaddr& address);
 
 /// Runs `body(root&)` as the root actor, or — in a process started as a child — the child
 /// runtime. Returns the process exit code (non-zero if the body failed).

@@ -349,6 +349,27 @@ awaitable<result<void>> open_actor_nursery(Body body) {
   });
 }
 
+template <class Tree>
+awaitable<result<portal<Tree>>> connect_to(const transport::multiaddr& address) {
+  runtime::actor* self = runtime::current_actor();
+  if (!self || !self->lifetime) {
+    co_return error(make_error_code(runtime_errc::actor_failure), "connect_to called outside any actor");
+  }
+  auto ex = co_await boost::asio::this_coro::executor;
+  auto sock = co_await self->pol().connect(ex, address);
+  if (!sock) co_return sock.error();
+  transport::channel_options o;
+  o.handshake_timeout = self->limits.handshake;
+  auto p = std::make_shared<runtime::peer>(self->pol().make_channel(std::move(sock).value(), o), self->aid(),
+                                           self->pol().error_types);
+  auto hs = co_await p->channel().handshake(self->aid());
+  if (!hs) co_return hs.error();
+  // Served (its calls answered, its answers routed) for as long as this actor lives.
+  nursery& lifetime = *self->lifetime;
+  lifetime.start_soon([self, p, &lifetime]() -> awaitable<void> { (void)co_await self->serve_peer(p, lifetime); });
+  co_return portal<Tree>(*self, p);
+}
+
 template <class Tree, class Body>
 int run_main(int /*argc*/, char** /*argv*/, Body body) {
   if (runtime::is_child_process()) return runtime::child_main(Tree::policies());
