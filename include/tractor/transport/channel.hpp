@@ -93,6 +93,12 @@ class channel {
     return write_inline();
   }
 
+  /// As `try_send`, but the first frame queued after each read from the socket is written
+  /// at once (the peer is likely waiting for it: an answer); later ones are batched for the
+  /// writer task. A stream's ping-pong then costs one syscall per item and a burst one per
+  /// batch. Same conditions and errors as `try_send`.
+  result<void> try_send_soon(const msg::msg& m);
+
   /// Queues a small control message (an error report) whatever the high-water mark: it must
   /// neither wait nor be lost. The writer task sends it; without one it is written now if
   /// the socket takes it (else it leaves with the next send).
@@ -167,6 +173,10 @@ class channel {
   /// Writes what the socket takes of the queue now (non-blocking); the rest stays queued and
   /// the writer task, if any, is told.
   result<void> write_inline();
+  /// Wakes the writer task once the current handler is done, unless the queue was flushed
+  /// meanwhile (a task that sends and then waits for an answer flushes inline: the writer
+  /// need not run at all). One wake-up however many frames are queued before it.
+  void wake_writer_soon();
   /// Records a failed write: the channel is broken (part of a frame may be out).
   void break_on_write_error(const boost::system::error_code& ec);
   /// Appends `m` as one frame to the send queue; fails (queue unchanged) if it is too large.
@@ -199,6 +209,10 @@ class channel {
 
   bool broken_ = false;
   bool closed_locally_ = false;
+  bool wake_posted_ = false;
+  std::uint64_t reads_ = 0;                 // completed reads from the socket
+  std::uint64_t wrote_through_at_ = ~0ull;  // the value of reads_ at the last write-through
+  std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);  // for posted wake-ups
   std::optional<error> broken_reason_;
 };
 

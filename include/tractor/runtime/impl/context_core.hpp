@@ -62,7 +62,7 @@ inline std::optional<result<void>> context_core::try_send_item(msg::raw_pld& val
   if (remote_error_ || !stream_opened_ || stream_closed_) return std::nullopt;  // send_item says why
   auto& y = std::get<msg::Yield>(outgoing_);
   std::swap(y.pld, value);
-  auto queued = peer_.channel().try_send(outgoing_);  // encodes in place: no copy of the cid
+  auto queued = peer_.channel().try_send_soon(outgoing_);  // encoded in place: no cid copy
   std::swap(y.pld, value);
   if (!queued && queued.error() == errc::would_block) return std::nullopt;
   return queued;

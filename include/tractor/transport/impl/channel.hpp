@@ -72,8 +72,31 @@ inline result<void> channel::try_send(const msg::msg& m) {
   if (broken_ || !socket_.is_open()) return broken_error();
   if (!background_writer_ || out_.size() > options_.send_high_water) return errc::would_block;
   BOOST_OUTCOME_TRY(enqueue(m));
-  queued_.notify_all();
+  wake_writer_soon();
   return success();
+}
+
+inline result<void> channel::try_send_soon(const msg::msg& m) {
+  if (broken_ || !socket_.is_open()) return broken_error();
+  if (!background_writer_ || out_.size() > options_.send_high_water) return errc::would_block;
+  BOOST_OUTCOME_TRY(enqueue(m));
+  if (!writer_active_ && wrote_through_at_ != reads_) {
+    wrote_through_at_ = reads_;
+    BOOST_OUTCOME_TRY(write_inline());
+    if (out_.empty()) return success();
+  }
+  wake_writer_soon();
+  return success();
+}
+
+inline void channel::wake_writer_soon() {
+  if (wake_posted_) return;
+  wake_posted_ = true;
+  boost::asio::post(socket_.get_executor(), [alive = std::weak_ptr<const bool>(alive_), this] {
+    if (alive.expired()) return;
+    wake_posted_ = false;
+    if (!out_.empty() && !writer_active_) queued_.notify_all();
+  });
 }
 
 inline result<void> channel::queue_control(const msg::msg& m) {
@@ -275,6 +298,7 @@ inline awaitable<result<void>> channel::fill() {
       boost::asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
       boost::asio::as_tuple(boost::asio::use_awaitable));
   in_end_ += n;
+  ++reads_;
   if (ec == boost::asio::error::operation_aborted && !closed_locally_) throw_cancelled();
   if (!ec) co_return success();
   if (closed_locally_) co_return broken_error();
