@@ -210,6 +210,13 @@ TEST(cereal_binary_test, string_payloads_take_a_shortcut_to_the_same_bytes) {
   }
   auto trailing = cb::decode_payload<std::string>(m::raw_pld{cb::encode_payload(std::string("ab")).bytes + "!"});
   EXPECT_FALSE(trailing) << "bytes after the string are refused, as without the shortcut";
+
+  auto p = cb::encode_payload(std::string(40, 's'));
+  EXPECT_EQ(cb::steal_string(p), std::string(40, 's')) << "a stream item's string, from the payload's buffer";
+  auto odd = m::raw_pld{cb::encode_payload(std::string("ab")).bytes + "!"};
+  const auto before = odd;
+  EXPECT_FALSE(cb::steal_string(odd));
+  EXPECT_EQ(odd, before) << "not exactly one string: left untouched for the full decoder";
 }
 
 TEST(cereal_binary_test, a_lying_length_never_allocates_beyond_the_frame) {

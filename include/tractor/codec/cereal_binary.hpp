@@ -143,6 +143,17 @@ struct cereal_binary {
     return p;
   }
 
+  /// A string payload's value, made from the payload's own buffer (its 8-byte length prefix
+  /// removed in place); nothing, and `p` untouched, if `p` is not exactly one string.
+  static std::optional<std::string> steal_string(msg::raw_pld& p) {
+    std::uint64_t n = 0;
+    if (p.bytes.size() < sizeof(n)) return std::nullopt;
+    std::memcpy(&n, p.bytes.data(), sizeof(n));
+    if (n != p.bytes.size() - sizeof(n)) return std::nullopt;
+    p.bytes.erase(0, sizeof(n));
+    return std::move(p.bytes);
+  }
+
   template <class T>
   static result<T> decode_payload(const msg::raw_pld& p) {
     if constexpr (std::is_same_v<T, std::string>) {

@@ -60,7 +60,7 @@ class msg_stream {
   template <auto>
   friend class caller_context;
   using encode_fn = msg::raw_pld (*)(const Y&);
-  using decode_fn = result<Y> (*)(const msg::raw_pld&);
+  using decode_fn = result<Y> (*)(msg::raw_pld&);
   msg_stream(runtime::context_core& core, encode_fn e, decode_fn d) : core_(&core), encode_(e), decode_(d) {}
   runtime::context_core* core_;
   encode_fn encode_;
@@ -72,8 +72,13 @@ template <class C, class T>
 result<T> decode_as(std::string_view msg_name, const msg::raw_pld& p) {
   return codec::decode_pld<C, T>(msg_name, p);
 }
+/// Decodes a stream item, taking over the payload's bytes when the codec can hand them out
+/// as the value itself (a string item then costs no allocation here).
 template <class C, class T>
-result<T> decode_item(const msg::raw_pld& p) {
+result<T> decode_item(msg::raw_pld& p) {
+  if constexpr (std::is_same_v<T, std::string> && requires { C::steal_string(p); }) {
+    if (auto s = C::steal_string(p)) return std::move(*s);
+  }
   return codec::decode_pld<C, T>("Yield", p);
 }
 template <class C, class T>
@@ -114,12 +119,12 @@ class context {
 
  private:
   context(runtime::context_core& core, msg::raw_pld (*s)(const Started&),
-          msg::raw_pld (*e)(const Item&), result<Item> (*d)(const msg::raw_pld&))
+          msg::raw_pld (*e)(const Item&), result<Item> (*d)(msg::raw_pld&))
       : core_(&core), encode_started_(s), encode_item_(e), decode_item_(d) {}
   runtime::context_core* core_;
   msg::raw_pld (*encode_started_)(const Started&);
   msg::raw_pld (*encode_item_)(const Item&);
-  result<Item> (*decode_item_)(const msg::raw_pld&);
+  result<Item> (*decode_item_)(msg::raw_pld&);
 };
 
 namespace detail {
@@ -183,7 +188,7 @@ class caller_context {
   runtime::context_core* core_;
   clock::duration cancel_bound_;
   msg::raw_pld (*encode_item_)(const item_type&);
-  result<item_type> (*decode_item_)(const msg::raw_pld&);
+  result<item_type> (*decode_item_)(msg::raw_pld&);
   call_result_t<F> (*decode_result_)(const msg::raw_pld&);
 };
 
