@@ -34,8 +34,12 @@ using tractor::result;
 // Streams don't push back across processes (tractor's R36: a full receiver reports an
 // overrun); a producer of many items therefore keeps at most two windows unacknowledged, and
 // the consumer acknowledges each window, with a buffer that holds both.
-constexpr long window = 1024;
-constexpr std::size_t consumer_buffer = 4 * window;
+// Items per acknowledged window: up to 1024, and no more than about 1 MiB of them.
+constexpr long window_for(int size) {
+  const long fit = (1L << 20) / (size > 0 ? size : 1);
+  return fit < 1 ? 1 : (fit > 1024 ? 1024 : fit);
+}
+constexpr std::size_t consumer_buffer = 4 * 1024;
 
 // Streams `count` items of `size` bytes, then returns how many it sent.
 awaitable<result<long>> produce(context<int, std::string>& ctx, long count, int size) {
@@ -43,6 +47,7 @@ awaitable<result<long>> produce(context<int, std::string>& ctx, long count, int 
   auto s = ctx.open_stream();
   if (!s) co_return s.error();
   const std::string item(static_cast<std::size_t>(size), 'x');
+  const long window = window_for(size);
   long acked = 0;
   for (long i = 0; i < count; ++i) {
     while (i - acked * window >= 2 * window) {
@@ -195,7 +200,7 @@ awaitable<result<double>> stream_one_way(portal<bench_tree>& p, long count, int 
           auto x = co_await s.value().receive();
           if (!x && x.error() == errc::end_of_channel) break;
           if (!x) co_return x.error();
-          if (++got % bench::window == 0) {
+          if (++got % bench::window_for(size) == 0) {
             BOOST_OUTCOME_CO_TRY(co_await s.value().send(ack));
           }
         }

@@ -43,7 +43,7 @@ class msg_stream {
  public:
   /// Sends one item. An error the peer reported comes back here first (a `stream_overrun`,
   /// its failure). Cancellation: interrupted at once.
-  awaitable<result<void>> send(Y value);
+  awaitable<result<void>> send(const Y& value) { return send_encoded(encode_(value)); }
 
   /// The next item; `errc::end_of_channel` once the peer closed its side or finished; a
   /// payload of the wrong type is `wire_errc::msg_type_error` naming `Yield`.
@@ -61,6 +61,8 @@ class msg_stream {
   friend class caller_context;
   using encode_fn = msg::raw_pld (*)(const Y&);
   using decode_fn = result<Y> (*)(msg::raw_pld&);
+  // Encoded eagerly by `send` (so `value` may be a temporary), sent here.
+  awaitable<result<void>> send_encoded(msg::raw_pld encoded);
   msg_stream(runtime::context_core& core, encode_fn e, decode_fn d) : core_(&core), encode_(e), decode_(d) {}
   runtime::context_core* core_;
   encode_fn encode_;

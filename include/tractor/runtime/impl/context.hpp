@@ -4,8 +4,7 @@
 namespace tractor {
 
 template <class Y>
-awaitable<result<void>> msg_stream<Y>::send(Y value) {
-  msg::raw_pld encoded = encode_(value);
+awaitable<result<void>> msg_stream<Y>::send_encoded(msg::raw_pld encoded) {
   if (auto now = core_->try_send_item(encoded)) co_return *now;  // queued: no nested coroutine
   co_return co_await core_->send_item(std::move(encoded));
 }
