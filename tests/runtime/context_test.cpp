@@ -299,6 +299,51 @@ TYPED_TEST(context_test, iterating_a_stream_until_its_end) {
   EXPECT_TRUE(r) << r.error().message();
 }
 
+TYPED_TEST(context_test, the_cheap_paths_deliver_the_same_stream) {
+  auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    const stream_options whole{.buffer = 256};
+    auto counted = co_await p.template open_context<&ctxfn::counter>(
+        whole,
+        [&](caller_context<&ctxfn::counter>& ctx, int) -> awaitable<result<void>> {
+          auto s = ctx.open_stream(whole);
+          if (!s) co_return s.error();
+          std::vector<int> got;
+          for (;;) {
+            auto ready = s.value().try_receive();  // buffered items without waiting
+            if (!ready) ready.emplace(co_await s.value().receive());
+            if (!*ready) {
+              EXPECT_EQ(ready->error(), errc::end_of_channel);
+              break;
+            }
+            got.push_back(ready->value());
+          }
+          std::vector<int> want(200);
+          std::iota(want.begin(), want.end(), 0);
+          EXPECT_EQ(got, want);
+          auto after = s.value().try_receive();
+          EXPECT_TRUE(after && !*after && after->error() == errc::end_of_channel) << "the end, without waiting";
+          co_return success();
+        },
+        200);
+    if (!counted) co_return counted.error();
+    co_return co_await p.template open_context<&ctxfn::ping_pong>(
+        [](caller_context<&ctxfn::ping_pong>& ctx, int) -> awaitable<result<void>> {
+          auto s = ctx.open_stream();
+          if (!s) co_return s.error();
+          for (int i = 0; i < 5; ++i) {
+            auto queued = s.value().try_send(i);
+            EXPECT_TRUE(queued && *queued) << "queued without a coroutine";
+            auto back = co_await s.value().receive();
+            if (!back) co_return back.error();
+            EXPECT_EQ(back.value(), i + 1);
+          }
+          s.value().close();
+          co_return success();
+        });
+  });
+  EXPECT_TRUE(r) << r.error().message();
+}
+
 TYPED_TEST(context_test, a_stream_closed_at_once_by_the_child_ends_at_once) {
   auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
     co_return co_await p.template open_context<&ctxfn::close_at_once>(

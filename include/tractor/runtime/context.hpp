@@ -50,6 +50,20 @@ class msg_stream {
   /// Cancellation: interrupted at once; nothing is lost.
   awaitable<result<Y>> receive();
 
+  /// The cheap paths for many small items, without a coroutine: `try_send` queues the item
+  /// if the channel takes it now, `try_receive` returns a buffered item (or the stream's end
+  /// or error); nothing when the awaiting form would have to wait (then use it).
+  std::optional<result<void>> try_send(const Y& value) {
+    msg::raw_pld encoded = encode_(value);
+    return core_->try_send_item(encoded);
+  }
+  std::optional<result<Y>> try_receive() {
+    auto ready = core_->try_receive_item();
+    if (!ready) return std::nullopt;
+    if (!*ready) return result<Y>(ready->error());
+    return decode_(ready->value());
+  }
+
   /// Closes this side (the peer's receive then ends); items from the peer can still be
   /// received. Idempotent.
   void close() { core_->close_stream(); }
