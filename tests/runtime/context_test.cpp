@@ -147,6 +147,11 @@ awaitable<result<std::string>> typed_items(context<int, std::string>& ctx) {
   BOOST_OUTCOME_CO_TRY(co_await s.value().send("not an int either"));
   co_return std::string("nor is this");
 }
+// How many remote tasks this actor runs, counting this call itself.
+awaitable<int> tasks_running() {
+  co_return static_cast<int>(tractor::runtime::current_actor()->running_tasks());
+}
+
 // This actor's own address, and a request to cancel the actor at an address (a sibling).
 awaitable<std::string> my_address() { co_return tractor::runtime::current_actor()->address().str(); }
 awaitable<result<bool>> cancel_actor_at(std::string address);  // defined once the trees exist
@@ -176,7 +181,8 @@ using fns = exposed<&ctxfn::counter, &ctxfn::ping_pong, &ctxfn::close_at_once, &
                     &ctxfn::fail_after_started, &ctxfn::fail_before_started, &ctxfn::started_twice,
                     &ctxfn::stream_before_started, &ctxfn::cancel_itself, ctxfn::callers_started,
                     ctxfn::callees_started, ctxfn::callers_items, ctxfn::callees_items,
-                    &ctxfn::aggregate, &ctxfn::my_address, &ctxfn::cancel_actor_at>;
+                    &ctxfn::aggregate, &ctxfn::my_address, &ctxfn::cancel_actor_at,
+                    &ctxfn::tasks_running>;
 using uds_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns>;
 using tcp_tree = tree<spawn::exec, transport::tcp, codec::cereal_binary, fns>;
 
@@ -340,6 +346,58 @@ TYPED_TEST(context_test, the_cheap_paths_deliver_the_same_stream) {
           s.value().close();
           co_return success();
         });
+  });
+  EXPECT_TRUE(r) << r.error().message();
+}
+
+// Every way out of a context leaves no task behind in the child: a normal end, a failing
+// block, an absorbed cancel, a child error, a misuse.
+TYPED_TEST(context_test, no_path_leaves_a_task_behind_in_the_child) {
+  auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
+    auto only_this_call = [&]() -> awaitable<void> {
+      auto n = co_await p.template run<&ctxfn::tasks_running>();
+      EXPECT_EQ(n.value(), 1) << "the query itself, nothing else";
+    };
+    auto fine = co_await p.template open_context<&ctxfn::counter>(
+        [](caller_context<&ctxfn::counter>& ctx, int) -> awaitable<result<void>> {
+          auto s = ctx.open_stream();
+          if (!s) co_return s.error();
+          for (auto x = co_await s.value().receive(); x; x = co_await s.value().receive()) {
+          }
+          co_return success();
+        },
+        5);
+    EXPECT_TRUE(fine);
+    co_await only_this_call();
+    auto failed_block = co_await p.template open_context<&ctxfn::sleep_after_started>(
+        [](caller_context<&ctxfn::sleep_after_started>&, int) -> awaitable<result<void>> {
+          co_return error(make_error_code(errc::would_block), "block failed");
+        });
+    EXPECT_FALSE(failed_block);
+    auto seen = co_await fail_after(20s, p.template run<&ctxfn::until_sleeper_cancelled>());
+    EXPECT_TRUE(seen);
+    co_await only_this_call();
+    auto absorbed = co_await p.template open_context<&ctxfn::sleep_after_started>(
+        [](caller_context<&ctxfn::sleep_after_started>& ctx, int) -> awaitable<result<void>> {
+          co_await ctx.cancel();
+          (void)co_await ctx.wait_for_result();
+          co_return success();
+        });
+    EXPECT_TRUE(absorbed);
+    co_await only_this_call();
+    auto child_failed = co_await p.template open_context<&ctxfn::fail_after_started>(
+        [](caller_context<&ctxfn::fail_after_started>&, int) -> awaitable<result<void>> {
+          co_await ctxfn::forever();
+          co_return success();
+        },
+        std::string("boom"));
+    EXPECT_FALSE(child_failed);
+    co_await only_this_call();
+    auto misuse = co_await p.template open_context<&ctxfn::started_twice>(
+        [](caller_context<&ctxfn::started_twice>&, int) -> awaitable<result<void>> { co_return success(); });
+    EXPECT_FALSE(misuse);
+    co_await only_this_call();
+    co_return success();
   });
   EXPECT_TRUE(r) << r.error().message();
 }

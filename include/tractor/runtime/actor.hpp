@@ -88,6 +88,9 @@ class actor {
   void expect_child(const std::string& uuid, expected_child& slot) { expected_[uuid] = &slot; }
   void forget_child(const std::string& uuid) { expected_.erase(uuid); }
 
+  /// How many tasks this actor runs for remote callers right now (calls and contexts).
+  [[nodiscard]] std::size_t running_tasks() const noexcept { return running_.size(); }
+
   /// Set when a peer asked this actor to cancel itself (`self.cancel`): who and which cid.
   std::optional<std::pair<std::shared_ptr<peer>, std::string>> cancel_requested_by;
   /// The uid of that peer's actor: the canceller its running tasks report (R31).
