@@ -221,6 +221,30 @@ TYPED_TEST(channel_test, send_now_writes_inline_and_hands_what_is_left_to_the_wr
   }(), 30s);
 }
 
+TYPED_TEST(channel_test, try_send_soon_writes_the_first_answer_through_and_keeps_order) {
+  auto l = this->listen();
+  run_async(this->ctx_, [&]() -> awaitable<void> {
+    auto [client, server] = co_await this->pair(l);
+    auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon(client->run_writer());
+      co_await checkpoint();  // let the writer start
+      m::msg ask = m::Stop{"question"};
+      EXPECT_TRUE(co_await server->send(std::move(ask)));
+      EXPECT_TRUE(co_await client->receive());  // a read: the next frame is an answer
+      for (const char* cid : {"a1", "a2", "a3"}) {
+        m::msg answer = m::Stop{cid};
+        EXPECT_TRUE(client->try_send_soon(answer));
+      }
+      for (const char* cid : {"a1", "a2", "a3"}) {
+        auto got = co_await server->receive();
+        EXPECT_TRUE(got && std::get<m::Stop>(got.value()).cid == cid) << cid;
+      }
+      n.cancel();
+    });
+    EXPECT_TRUE(r) << r.error().message();
+  }(), 30s);
+}
+
 TYPED_TEST(channel_test, a_writer_task_batches_a_single_producer) {
   auto l = this->listen();
   run_async(this->ctx_, [&]() -> awaitable<void> {
