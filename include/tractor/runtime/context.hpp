@@ -84,10 +84,6 @@ class msg_stream {
 };
 
 namespace detail {
-template <class C, class T>
-result<T> decode_as(std::string_view msg_name, const msg::raw_pld& p) {
-  return codec::decode_pld<C, T>(msg_name, p);
-}
 /// Decodes a stream item, taking over the payload's bytes when the codec can hand them out
 /// as the value itself (a string item then costs no allocation here).
 template <class C, class T>
