@@ -32,6 +32,22 @@ struct cereal_binary {
       result<msg::msg> fast(std::in_place_type<msg::msg>);
       if (fast_decode_into(in, fast.value())) return fast;
     }
+    return decode_with_cereal(in);
+  }
+
+  /// Decodes into `m`, reusing its strings' storage when it already holds a message of the
+  /// same type (a receiver that keeps one `msg` then decodes small messages without
+  /// allocating). On failure `m` holds some unspecified valid message.
+  static result<void> decode_into(std::span<const std::byte> in, msg::msg& m) {
+    if (fast_decode_into(in, m)) return success();
+    auto r = decode_with_cereal(in);
+    if (!r) return std::move(r).error();
+    m = std::move(r).value();
+    return success();
+  }
+
+  /// The general path: any message, through cereal's archive.
+  static result<msg::msg> decode_with_cereal(std::span<const std::byte> in) {
     static thread_local detail::binary_input ar(std::span<const std::byte>{});
     ar.retarget(in);
     try {
@@ -89,17 +105,6 @@ struct cereal_binary {
     s.assign(reinterpret_cast<const char*>(in.data() + sizeof(n)), n);
     in = in.subspan(sizeof(n) + n);
     return true;
-  }
-
-  /// Decodes into `m`, reusing its strings' storage when it already holds a message of the
-  /// same type (a receiver that keeps one `msg` then decodes small messages without
-  /// allocating). On failure `m` holds some unspecified valid message.
-  static result<void> decode_into(std::span<const std::byte> in, msg::msg& m) {
-    if (fast_decode_into(in, m)) return success();
-    auto r = decode(in);
-    if (!r) return std::move(r).error();
-    m = std::move(r).value();
-    return success();
   }
 
   template <std::size_t I>

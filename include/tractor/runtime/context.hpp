@@ -93,10 +93,6 @@ result<T> decode_item(msg::raw_pld& p) {
   }
   return codec::decode_pld<C, T>("Yield", p);
 }
-template <class C, class T>
-msg::raw_pld encode_value(const T& v) {
-  return C::encode_payload(v);
-}
 }  // namespace detail
 
 /// The callee's side of a context: `Started` is the type of the first value it sends, `Item`
@@ -125,7 +121,7 @@ class context {
   /// Built by the runtime for codec `C`.
   template <codec::codec C>
   static context make(runtime::context_core& core) {
-    return context(core, &detail::encode_value<C, Started>, &detail::encode_value<C, Item>,
+    return context(core, &C::template encode_payload<Started>, &C::template encode_payload<Item>,
                    &detail::decode_item<C, Item>);
   }
 
@@ -183,7 +179,7 @@ class caller_context {
   caller_context(runtime::context_core& core, clock::duration cancel_bound, C*)
       : core_(&core),
         cancel_bound_(cancel_bound),
-        encode_item_(&detail::encode_value<C, item_type>),
+        encode_item_(&C::template encode_payload<item_type>),
         decode_item_(&detail::decode_item<C, item_type>),
         decode_result_(&decode_result<C>) {}
 

@@ -149,30 +149,33 @@ struct exposed_fn {
   bool is_context;
 };
 
-/// Runs `F` with decoded arguments; a context function also gets its typed context, which
-/// lives in this frame for as long as `F` runs.
-template <codec::codec C, auto F>
-awaitable<remote_result_t<F>> run_exposed(args_tuple_t<F> args, runtime::context_core* core) {
-  if constexpr (is_context_fn<F>) {
-    auto typed = context_type_t<F>::template make<C>(*core);
-    co_return co_await std::apply([&](auto&... a) { return F(typed, std::move(a)...); }, args);
-  } else {
-    (void)core;
-    co_return co_await std::apply([&](auto&... a) { return F(std::move(a)...); }, args);
-  }
-}
-
 template <codec::codec C, auto F>
 awaitable<result<msg::raw_pld>> invoke_exposed(const msg::raw_pld& args, runtime::context_core* core) {
   using tuple_t = args_tuple_t<F>;
   using value_t = remote_result_t<F>;
   auto decoded = codec::decode_pld<C, tuple_t>("Start", args);
   if (!decoded) co_return decoded.error();
+  // A context function's typed context lives in this frame, for as long as `F` runs.
+  (void)core;
+  [[maybe_unused]] auto typed = [&] {
+    if constexpr (is_context_fn<F>) {
+      return context_type_t<F>::template make<C>(*core);
+    } else {
+      return std::monostate{};
+    }
+  }();
+  auto call = [&](auto&... a) {
+    if constexpr (is_context_fn<F>) {
+      return F(typed, std::move(a)...);
+    } else {
+      return F(std::move(a)...);
+    }
+  };
   if constexpr (std::is_void_v<value_t>) {
-    co_await run_exposed<C, F>(std::move(decoded).value(), core);
+    co_await std::apply(call, decoded.value());
     co_return C::encode_payload(std::monostate{});
   } else {
-    value_t v = co_await run_exposed<C, F>(std::move(decoded).value(), core);
+    value_t v = co_await std::apply(call, decoded.value());
     if constexpr (detail::is_result<value_t>::value) {
       if (!v) co_return std::move(v).error();
       if constexpr (std::is_void_v<typename value_t::value_type>) {

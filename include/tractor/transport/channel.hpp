@@ -181,6 +181,9 @@ class channel {
   void break_on_write_error(const boost::system::error_code& ec);
   /// Appends `m` as one frame to the send queue; fails (queue unchanged) if it is too large.
   result<void> enqueue(const msg::msg& m);
+  /// `enqueue`, for the non-waiting sends: only with a writer task and below the high-water
+  /// mark (else `would_block`), and only on a working channel.
+  result<void> queue_below_high_water(const msg::msg& m);
   /// A complete frame at the head of the buffer, if any; sets `broken_` on a bad length.
   std::optional<std::span<const std::byte>> next_frame();
   error broken_error() const;

@@ -68,18 +68,20 @@ inline result<void> channel::enqueue(const msg::msg& m) {
   return success();
 }
 
-inline result<void> channel::try_send(const msg::msg& m) {
+inline result<void> channel::queue_below_high_water(const msg::msg& m) {
   if (broken_ || !socket_.is_open()) return broken_error();
   if (!background_writer_ || out_.size() > options_.send_high_water) return errc::would_block;
-  BOOST_OUTCOME_TRY(enqueue(m));
+  return enqueue(m);
+}
+
+inline result<void> channel::try_send(const msg::msg& m) {
+  BOOST_OUTCOME_TRY(queue_below_high_water(m));
   wake_writer_soon();
   return success();
 }
 
 inline result<void> channel::try_send_soon(const msg::msg& m) {
-  if (broken_ || !socket_.is_open()) return broken_error();
-  if (!background_writer_ || out_.size() > options_.send_high_water) return errc::would_block;
-  BOOST_OUTCOME_TRY(enqueue(m));
+  BOOST_OUTCOME_TRY(queue_below_high_water(m));
   if (!writer_active_ && wrote_through_at_ != reads_) {
     wrote_through_at_ = reads_;
     BOOST_OUTCOME_TRY(write_inline());
@@ -111,9 +113,7 @@ inline result<void> channel::queue_control(const msg::msg& m) {
 }
 
 inline result<void> channel::send_now(const msg::msg& m) {
-  if (broken_ || !socket_.is_open()) return broken_error();
-  if (!background_writer_ || out_.size() > options_.send_high_water) return errc::would_block;
-  BOOST_OUTCOME_TRY(enqueue(m));
+  BOOST_OUTCOME_TRY(queue_below_high_water(m));
   if (writer_active_) return success();  // the writer's loop takes it with its next batch
   return write_inline();
 }
