@@ -5,6 +5,7 @@
 #include <tractor/runtime/broadcast.hpp>
 
 #include "tests/support/async_test.hpp"
+#include "tests/support/matrix.hpp"
 #include "tests/support/reaper.hpp"
 
 #include <tractor/codec/cereal_binary.hpp>
@@ -66,7 +67,7 @@ awaitable<result<int>> close_at_once(context<int, int>& ctx) {
 }
 
 // Echoes items with a stream of `buffer` items, but only once `release_echo` was called.
-inline tractor::event echo_released;
+inline thread_local tractor::event echo_released;
 awaitable<bool> release_echo() {
   echo_released.set();
   co_return true;
@@ -87,7 +88,7 @@ awaitable<result<int>> held_echo(context<int, int>& ctx, int buffer, bool allow_
 }
 
 // Set when a task of this actor running `sleep_after_started` saw its cancellation.
-inline tractor::event sleeper_cancelled;
+inline thread_local tractor::event sleeper_cancelled;
 awaitable<result<int>> sleep_after_started(context<int, int>& ctx) {
   BOOST_OUTCOME_CO_TRY(co_await ctx.started(7));
   auto note = []() -> awaitable<void> {
@@ -183,8 +184,8 @@ using fns = exposed<&ctxfn::counter, &ctxfn::ping_pong, &ctxfn::close_at_once, &
                     ctxfn::callees_started, ctxfn::callers_items, ctxfn::callees_items,
                     &ctxfn::aggregate, &ctxfn::my_address, &ctxfn::cancel_actor_at,
                     &ctxfn::tasks_running>;
-using uds_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns>;
-using tcp_tree = tree<spawn::exec, transport::tcp, codec::cereal_binary, fns>;
+using uds_tree = tree<tractor::testing::matrix_spawn, transport::uds, codec::cereal_binary, fns>;
+using tcp_tree = tree<tractor::testing::matrix_spawn, transport::tcp, codec::cereal_binary, fns>;
 
 template <class Tree>
 awaitable<result<int>> aggregate_with(context<int, int>& ctx, int n) {
@@ -251,8 +252,10 @@ result<void> with_child(std::function<awaitable<result<void>>(portal<Tree>&)> bo
 template <class Tree>
 class context_test : public ::testing::Test {
  protected:
+  void SetUp() override { tractor::testing::thread_baseline() = tractor::testing::live_threads(); }
   void TearDown() override {
-    EXPECT_TRUE(tractor::testing::live_children().empty()) << "a child actor outlived its test";
+    EXPECT_TRUE(tractor::testing::live_child_processes().empty()) << "a child actor outlived its test";
+    EXPECT_EQ(tractor::testing::live_child_actors(), 0u) << "a thread actor outlived its test";
   }
 };
 using trees = ::testing::Types<uds_tree, tcp_tree>;

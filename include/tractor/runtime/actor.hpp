@@ -30,6 +30,8 @@ struct policies {
   std::string_view spawn_name;
   result<std::unique_ptr<spawn::child_handle>> (*spawn)(const boost::asio::any_io_executor&,
                                                         const spawn::spawn_request&);
+  /// The child runtime for this tree, for backends that run it in a fork or a thread.
+  spawn::child_entry child_entry;
   std::string_view transport_name;
   result<transport::listener> (*listen)(const boost::asio::any_io_executor&,
                                         const transport::multiaddr&);
@@ -53,6 +55,9 @@ struct timeouts {
   clock::duration context_cancel = std::chrono::milliseconds(616);
   /// How long a context block's normal exit waits for the callee's result (R27).
   clock::duration context_result = std::chrono::seconds(30);
+  /// How long a thread actor (`spawn::thread`) asked to stop at the end of the kill ladder
+  /// may take before it is abandoned (tractor's hard-kill timeout for in-process actors).
+  clock::duration thread_abandon = std::chrono::seconds(3);
 };
 
 class actor {
@@ -65,6 +70,9 @@ class actor {
   [[nodiscard]] const boost::asio::any_io_executor& executor() const noexcept { return ex_; }
   [[nodiscard]] const transport::multiaddr& address() const { return listener_->address(); }
   timeouts limits;
+
+  /// Set for an actor sharing its process with its parent (the `thread` backend).
+  bool in_process = false;
 
   /// Namespaces callable here; empty means every exposed function (the root's default).
   std::set<std::string> enabled_ns;
@@ -156,7 +164,9 @@ inline bool is_child_process() { return std::getenv(spawn::child_env::uuid) != n
 // -- definitions -------------------------------------------------------------------------
 
 inline result<void> actor::bind() {
-  BOOST_OUTCOME_TRY(auto l, pol_.listen(ex_, pol_.bind_addr(self_.name)));
+  // Thread actors share the process (and its pid) with their parent and siblings.
+  const std::string name = in_process ? self_.name + "." + self_.uuid.substr(0, 8) : self_.name;
+  BOOST_OUTCOME_TRY(auto l, pol_.listen(ex_, pol_.bind_addr(name)));
   listener_.emplace(std::move(l));
   return success();
 }
@@ -342,8 +352,15 @@ inline awaitable<void> cancel_on_signal(nursery& n, int& which) {
 
 namespace detail {
 
-inline awaitable<int> child_runtime(const policies& pol, msg::Aid self,
-                                    transport::multiaddr parent_addr) {
+/// What stopping a thread actor from another thread cancels: its boot, then its lifetime.
+/// Touched only on the actor's own thread.
+struct stop_target {
+  nursery* scope = nullptr;
+  bool requested = false;
+};
+
+inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, transport::multiaddr parent_addr,
+                                    bool in_process, stop_target& stop) {
   auto ex = co_await boost::asio::this_coro::executor;
   auto sock = co_await pol.connect(ex, parent_addr);
   if (!sock) {
@@ -359,6 +376,7 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self,
 
   actor a(ex, self, pol);
   current_actor_scope is_current(a);
+  a.in_process = in_process;
   for (const auto& [ns, path] : spec.enable_modules) a.enabled_ns.insert(ns);
   if (a.enabled_ns.empty()) a.enabled_ns.insert("");  // nothing enabled: nothing callable
   if (auto bound = a.bind(); !bound) {
@@ -367,8 +385,10 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self,
     co_return 5;
   }
   int interrupted_by = 0;
+  nursery* boot_scope = stop.scope;
   auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
     a.lifetime = &n;
+    stop.scope = &n;
     n.start_soon(a.accept_loop(n));
     n.start_soon(cancel_on_signal(n, interrupted_by));
     // The parent channel is this actor's lifeline: when it ends (cancel, or the parent
@@ -376,6 +396,7 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self,
     (void)co_await a.serve_peer(parent, n);
     n.cancel();
   });
+  stop.scope = boot_scope;
   if (a.cancel_requested_by) {
     // (No structured binding here: g++ 12 mishandles them across a co_await.)
     std::shared_ptr<peer> by = a.cancel_requested_by->first;
@@ -385,6 +406,7 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self,
   }
   parent->channel().close();
   if (interrupted_by) co_return 128 + interrupted_by;
+  if (stop.requested) co_return 128 + SIGTERM;
   co_return r ? 0 : 1;
 }
 
@@ -395,10 +417,33 @@ inline int run_child(const policies& pol, const spawn::child_boot& boot) {
   if (!addr) return 11;
   msg::Aid self{boot.name.empty() ? "child" : boot.name, boot.uuid, ::getpid(), false, false};
   boost::asio::io_context ctx;
+  auto stop = std::make_shared<detail::stop_target>();
+  if (boot.stop) {
+    // Called from the spawning thread: hop onto ours.
+    boot.stop->install([stop, ex = ctx.get_executor()] {
+      boost::asio::post(ex, [stop] {
+        stop->requested = true;
+        if (stop->scope) stop->scope->cancel();
+      });
+    });
+  }
+  const bool in_process = boot.parent_pid == ::getpid();
   int code = 1;
-  boost::asio::co_spawn(ctx, detail::child_runtime(pol, std::move(self), std::move(addr).value()),
-                        [&](std::exception_ptr e, int c) { code = e ? 1 : c; });
+  auto body = [&]() -> awaitable<void> {
+    auto r = co_await open_nursery([&](nursery& boot_scope) -> awaitable<void> {
+      stop->scope = &boot_scope;
+      if (stop->requested) boot_scope.cancel();
+      code = co_await detail::child_runtime(pol, self, std::move(addr).value(), in_process, *stop);
+    });
+    stop->scope = nullptr;
+    if (!r) code = 1;
+    if (stop->requested && code == 1) code = 128 + SIGTERM;
+  };
+  boost::asio::co_spawn(ctx, body, [&](std::exception_ptr e) {
+    if (e) code = 1;
+  });
   ctx.run();
+  if (boot.stop) boot.stop->clear();
   return code;
 }
 

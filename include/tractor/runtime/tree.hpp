@@ -25,6 +25,8 @@
 
 #include <tractor/runtime/actor.hpp>
 #include <tractor/runtime/context.hpp>
+#include <tractor/spawn/forkserver.hpp>
+#include <tractor/spawn/thread.hpp>
 
 namespace tractor {
 
@@ -45,6 +47,7 @@ struct tree {
     static const runtime::policies p{
         Spawn::name,
         &Spawn::start,
+        [](const spawn::child_boot& boot) { return runtime::run_child(policies(), boot); },
         Transport::name,
         &Transport::listen,
         &Transport::connect,

@@ -11,14 +11,45 @@
 //     auto child = tractor::spawn::exec::start(ex, request);   // result<unique_ptr<child_handle>>
 #pragma once
 
+#include <tractor/core/cancel_scope.hpp>
 #include <tractor/spawn/exec.hpp>
 
 #include <concepts>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
 namespace tractor::spawn {
+
+/// How another thread asks a thread actor to stop: a thread cannot be signalled, so its
+/// runtime installs what stopping means (cancelling its lifetime) once it runs.
+class stop_hook {
+ public:
+  /// Asks for the stop: now if the runtime installed its handler, else as soon as it does.
+  void request() {
+    std::lock_guard lock(m_);
+    requested_ = true;
+    if (on_stop_) on_stop_();
+  }
+  /// Called by the actor's runtime on its own thread; `f` must be callable from any thread.
+  void install(std::function<void()> f) {
+    std::lock_guard lock(m_);
+    on_stop_ = std::move(f);
+    if (requested_) on_stop_();
+  }
+  /// Called by the runtime before the objects `install`'s handler refers to go away.
+  void clear() {
+    std::lock_guard lock(m_);
+    on_stop_ = nullptr;
+  }
+
+ private:
+  std::mutex m_;
+  std::function<void()> on_stop_;
+  bool requested_ = false;
+};
 
 /// What a child needs to find its parent and know itself.
 struct child_boot {
@@ -26,16 +57,24 @@ struct child_boot {
   std::string uuid;
   std::string parent_addr;  // the parent's multiaddr, printed
   pid_t parent_pid = 0;
+  /// Set by the `thread` backend only.
+  std::shared_ptr<stop_hook> stop = {};
 };
+
+/// The child runtime's entry: runs it to its end and returns the exit code. A plain function
+/// (no captures), so that it stays valid in a process forked from this program.
+using child_entry = int (*)(const child_boot&);
 
 /// One child to start.
 struct spawn_request {
   child_boot boot;
   /// What `ps` shows for the child (tractor's `_subactor[name@uuid]`).
   std::string title;
-  /// Runs the child runtime to its end and returns the exit code. Called in the child by
-  /// backends that do not exec a program; never called by `exec`.
-  std::function<int(const child_boot&)> run_child;
+  /// Called in the child by backends that do not exec a program; never called by `exec`.
+  child_entry run_child = nullptr;
+  /// `thread` backend: how long a child asked to stop by `kill()` may take before it is
+  /// abandoned.
+  clock::duration abandon_after = std::chrono::seconds(3);
 };
 
 /// A spawn backend: a type with a `name` and a static `start`.

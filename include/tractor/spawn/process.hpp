@@ -31,9 +31,13 @@ struct exit_status {
   bool exited = false;
   int code = 0;
   int signal = 0;
+  /// A thread actor that did not stop when asked and was left running (threads cannot be
+  /// killed); `signal` is then SIGKILL, the step it stood for.
+  bool abandoned = false;
 
   [[nodiscard]] bool success() const noexcept { return exited && code == 0; }
   [[nodiscard]] std::string describe() const {
+    if (abandoned) return "abandoned: a thread actor that ignored cancellation";
     return exited ? "exited with status " + std::to_string(code)
                   : "killed by signal " + std::to_string(signal) + " (" + ::strsignal(signal) + ")";
   }
@@ -71,30 +75,41 @@ class child_handle {
   virtual void kill() noexcept = 0;
 };
 
-/// A child process, watched through a pidfd.
-class process final : public child_handle {
+/// A child process signalled through a pidfd (never a recycled pid). How it is reaped is
+/// the subclass's: its own child (`process`) or the forkserver's (`forked_process`).
+class pidfd_child : public child_handle {
+ public:
+  pid_t pid() const noexcept override { return pid_; }
+  void terminate() noexcept override { send(SIGTERM); }
+  void kill() noexcept override { send(SIGKILL); }
+
+  /// Sends `sig` unless the child has already been reaped.
+  void send(int sig) noexcept {
+    if (status_) return;
+    ::syscall(SYS_pidfd_send_signal, pidfd_.native_handle(), sig, nullptr, 0);
+  }
+
+ protected:
+  pidfd_child(boost::asio::posix::stream_descriptor pidfd, pid_t pid) : pidfd_(std::move(pidfd)), pid_(pid) {}
+
+  boost::asio::posix::stream_descriptor pidfd_;
+  pid_t pid_;
+  std::optional<exit_status> status_;
+};
+
+/// A child process of this process, watched through a pidfd.
+class process final : public pidfd_child {
  public:
   /// Takes ownership of child `pid`. Fails only if the kernel has no pidfd support.
   static result<std::unique_ptr<process>> adopt(const boost::asio::any_io_executor& ex, pid_t pid);
 
   ~process() override;
 
-  pid_t pid() const noexcept override { return pid_; }
   awaitable<exit_status> wait() override;
   std::optional<exit_status> poll() override;
-  void terminate() noexcept override { send(SIGTERM); }
-  void kill() noexcept override { send(SIGKILL); }
-
-  /// Sends `sig` unless the child has already been reaped.
-  void send(int sig) noexcept;
 
  private:
-  process(boost::asio::posix::stream_descriptor pidfd, pid_t pid)
-      : pidfd_(std::move(pidfd)), pid_(pid) {}
-
-  boost::asio::posix::stream_descriptor pidfd_;
-  pid_t pid_;
-  std::optional<exit_status> status_;
+  process(boost::asio::posix::stream_descriptor pidfd, pid_t pid) : pidfd_child(std::move(pidfd), pid) {}
 };
 
 // -- definitions -------------------------------------------------------------------------
@@ -116,11 +131,6 @@ inline process::~process() {
   int wstatus = 0;
   while (::waitpid(pid_, &wstatus, 0) < 0 && errno == EINTR) {
   }
-}
-
-inline void process::send(int sig) noexcept {
-  if (status_) return;
-  ::syscall(SYS_pidfd_send_signal, pidfd_.native_handle(), sig, nullptr, 0);
 }
 
 inline std::optional<exit_status> process::poll() {

@@ -13,7 +13,15 @@ struct child_record {
   std::string name;
   std::unique_ptr<spawn::child_handle> proc;
   std::shared_ptr<peer> link;
+  /// Set when the kill ladder had to abandon the child (a thread actor deaf to cancellation).
+  std::optional<error> abandoned = {};
 };
+
+/// Removes the socket file of a child that could not remove it itself: a process killed by a
+/// signal (never a thread actor: it shares our pid, and may still be running).
+inline void forget_killed(actor& a, const child_record& c) {
+  if (c.proc->pid() != ::getpid()) a.pol().forget_dead(c.name, c.proc->pid());
+}
 
 /// Asks the actor behind `p` to cancel itself; true once it acknowledged, false if it did not
 /// within `timeout` or went away first.
@@ -70,17 +78,23 @@ inline awaitable<void> cancel_ladder(actor& a, child_record& c) {
   c.proc->terminate();
   auto terminated = co_await move_on_after(a.limits.cancel_ack, c.proc->wait());
   if (terminated) {
-    if (!terminated->exited) a.pol().forget_dead(c.name, c.proc->pid());
+    if (!terminated->exited) forget_killed(a, c);
     co_return;
   }
   c.proc->kill();
   auto killed = co_await c.proc->wait();
-  (void)killed;
-  a.pol().forget_dead(c.name, c.proc->pid());  // it could not remove its socket file itself
+  if (killed.abandoned) {
+    c.abandoned = error(make_error_code(runtime_errc::actor_failure),
+                        "actor '" + c.name + "' ignored cancellation and was abandoned (" +
+                            killed.describe() + ")");
+    co_return;
+  }
+  forget_killed(a, c);  // it could not remove its socket file itself
 }
 
 /// Serves a child's channel until its process exits; if cancelled first, walks the ladder.
-inline awaitable<void> supervise(actor& a, std::shared_ptr<child_record> c) {
+/// A child the ladder had to abandon is an error, even when the supervision was cancelled.
+inline awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_record> c) {
   auto serve_until_exit = [&]() -> awaitable<void> {
     auto served = co_await open_nursery([&](nursery& n) -> awaitable<void> {
       n.start_soon(a.serve_peer(c->link, n));
@@ -90,7 +104,15 @@ inline awaitable<void> supervise(actor& a, std::shared_ptr<child_record> c) {
     });
     (void)served;
   };
-  co_await finally(serve_until_exit(), cancel_ladder(a, *c));
+  std::exception_ptr interrupted;
+  try {
+    co_await finally(serve_until_exit(), cancel_ladder(a, *c));
+  } catch (...) {
+    interrupted = std::current_exception();
+  }
+  if (c->abandoned) co_return *c->abandoned;
+  if (interrupted) std::rethrow_exception(interrupted);
+  co_return success();
 }
 
 /// Runs a one-shot child's single call, then lets it go (ladder); a failed call is returned
@@ -133,6 +155,7 @@ inline awaitable<result<void>> supervise_one_shot(actor& a, std::shared_ptr<chil
   auto let_go = [&]() -> awaitable<void> {
     co_await cancel_ladder(a, *c);
     for (auto m = box.try_receive(); m; m = box.try_receive()) settle(m.value());
+    if (c->abandoned && (!outcome || *outcome)) outcome.emplace(*c->abandoned);
   };
   std::exception_ptr interrupted;
   try {
@@ -170,7 +193,8 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   spawn::spawn_request req;
   req.boot = {name, uuid, a.address().str(), ::getpid()};
   req.title = "_subactor[" + name + "@" + uuid.substr(0, 8) + "]";
-  req.run_child = [&pol = a.pol()](const spawn::child_boot& boot) { return run_child(pol, boot); };
+  req.run_child = a.pol().child_entry;
+  req.abandon_after = a.limits.thread_abandon;
   auto proc = a.pol().spawn(a.executor(), req);
   if (!proc) {
     co_return error(make_error_code(runtime_errc::actor_failure),
@@ -198,7 +222,7 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     c->proc->kill();
     co_await boost::asio::this_coro::throw_if_cancelled(false);
     (void)co_await shield(c->proc->wait());
-    a.pol().forget_dead(name, c->proc->pid());
+    forget_killed(a, *c);
     std::rethrow_exception(interrupted);
   }
   if (!slot.link) {
@@ -373,6 +397,9 @@ awaitable<result<portal<Tree>>> connect_to(const transport::multiaddr& address) 
 template <class Tree, class Body>
 int run_main(int /*argc*/, char** /*argv*/, Body body) {
   if (runtime::is_child_process()) return runtime::child_main(Tree::policies());
+  // Forked before this root's event loop exists (unless the program started it earlier).
+  std::optional<spawn::forkserver::session> forkserver;
+  if constexpr (std::is_base_of_v<spawn::forkserver, typename Tree::spawn_type>) forkserver.emplace();
   boost::asio::io_context ctx;
   int code = 0;
   // The lambda itself goes to co_spawn, which keeps it alive while its coroutine runs (an

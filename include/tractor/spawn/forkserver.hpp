@@ -1,0 +1,152 @@
+// tractor/spawn/forkserver.hpp — the `forkserver` spawn backend: children forked, without
+// exec, from a small server process forked off this program before it grew.
+//
+// Forking a large process is slow (the page tables are copied: ~14 ms for 256 MiB here) and
+// hazardous (the child inherits descriptors, locks held by other threads, the event loop's
+// state). So a program forks one small helper early — `forkserver::start_server()`, first
+// thing in `main`, or `run_main` on entry when its tree uses this backend — and every child
+// is forked from that helper's only thread, which never ran an event loop. The child
+// closes every descriptor but stdio and its link to the server, resets signal dispositions
+// and mask, takes the parent's current environment, and runs the child runtime on a fresh
+// `io_context`; it never runs destructors of what it inherited (it leaves with `_exit`).
+//
+// Every actor forked this way keeps a link to the same server, so nested actors spawn through
+// it too (no second fork of a grown process). The server is every such actor's real parent:
+// it reaps them and reports their exit status; when an actor's link closes (it exited or
+// died), the server kills the children that actor started (the parent-death rule), and when
+// the program's own link closes, it kills what is left and exits. Children die with the
+// server (a parent-death signal), and the server dies with the program.
+//
+// The compiled part is tools/forkserver/forkserver.cc (Bazel: `//tools/forkserver`, a
+// dependency of `//:runtime`); a build without Bazel compiles that one file into the program.
+//
+//     int main(int argc, char** argv) {
+//       tractor::spawn::forkserver::start_server();   // before anything else
+//       return tractor::run_main<my_tree>(argc, argv, body);
+//     }
+#pragma once
+
+#include <tractor/spawn/backend.hpp>
+
+#include <fcntl.h>
+
+namespace tractor::spawn {
+
+/// A child the forkserver forked: signalled through a pidfd the server passed us; its exit
+/// status comes through a pipe the server writes when it reaps the child (only the server,
+/// its parent, can).
+class forked_process final : public pidfd_child {
+ public:
+  /// Adopts `pidfd` and `status_fd` (both closed with the handle).
+  forked_process(const boost::asio::any_io_executor& ex, pid_t pid, int pidfd, int status_fd)
+      : pidfd_child(boost::asio::posix::stream_descriptor(ex, pidfd), pid), status_pipe_(ex, status_fd) {
+    ::fcntl(status_fd, F_SETFL, ::fcntl(status_fd, F_GETFL) | O_NONBLOCK);
+  }
+  ~forked_process() override;
+
+  awaitable<exit_status> wait() override;
+  std::optional<exit_status> poll() override;
+
+ private:
+  boost::asio::posix::stream_descriptor status_pipe_;
+};
+
+/// The `forkserver` backend.
+struct forkserver {
+  static constexpr std::string_view name = "forkserver";
+
+  /// Forks the child through the server (starting the server now if this process has none:
+  /// then it is a copy of the process as it is at this moment). Blocks for one round trip to
+  /// the server (a fork of the small server process).
+  static result<std::unique_ptr<child_handle>> start(const boost::asio::any_io_executor& ex,
+                                                     const spawn_request& req);
+
+  /// Starts this process's forkserver unless it has one (a child forked by a forkserver uses
+  /// its parent's). Call it before the program allocates much, starts threads or runs an
+  /// event loop: every child is a copy of the process as it is now.
+  static result<void> start_server();
+
+  /// Closes this process's link to the server. If this process started the server, the
+  /// server kills the children it still has, reaps them and exits, and this call waits for
+  /// that; otherwise the server kills the children this process started.
+  static void stop_server();
+
+  /// The server's pid, or 0 if this process has no link to one.
+  static pid_t server_pid() noexcept;
+
+  /// Starts the server for a scope if none runs, and stops it at the scope's end if the
+  /// scope started it (what `run_main` does).
+  class session {
+   public:
+    session() : started_(server_pid() == 0 && start_server().has_value()) {}
+    ~session() {
+      if (started_) stop_server();
+    }
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+
+   private:
+    bool started_;
+  };
+};
+
+static_assert(backend<forkserver>);
+
+/// Sets what `ps` and /proc/PID/cmdline show for this process, within the space the original
+/// command line had (longer titles are cut), and its 15-character thread name.
+void set_process_title(std::string_view title) noexcept;
+
+namespace detail {
+
+/// What the server answered: the child's pid, a pidfd for it and the read end of its status
+/// pipe. Defined in tools/forkserver/forkserver.cc.
+struct forked_child {
+  pid_t pid;
+  int pidfd;
+  int status_fd;
+};
+result<forked_child> fork_through_server(const spawn_request& req);
+
+}  // namespace detail
+
+// -- definitions -------------------------------------------------------------------------
+
+inline result<std::unique_ptr<child_handle>> forkserver::start(const boost::asio::any_io_executor& ex,
+                                                               const spawn_request& req) {
+  BOOST_OUTCOME_TRY(auto c, detail::fork_through_server(req));
+  return std::unique_ptr<child_handle>(new forked_process(ex, c.pid, c.pidfd, c.status_fd));
+}
+
+inline forked_process::~forked_process() {
+  if (status_) return;
+  // Structured teardown should have waited already; this is the last line of defence.
+  send(SIGKILL);
+  const int fd = status_pipe_.native_handle();
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  int wstatus = 0;
+  while (::read(fd, &wstatus, sizeof wstatus) < 0 && errno == EINTR) {
+  }
+}
+
+inline std::optional<exit_status> forked_process::poll() {
+  if (status_) return status_;
+  int wstatus = 0;
+  const ssize_t n = ::read(status_pipe_.native_handle(), &wstatus, sizeof wstatus);
+  if (n == sizeof wstatus) {
+    status_ = exit_status::from_wait(wstatus);
+  } else if (n == 0) {
+    // The server went away without reporting: its children die with it (parent-death signal).
+    status_ = exit_status{.exited = false, .code = 0, .signal = SIGKILL, .abandoned = false};
+  }
+  return status_;
+}
+
+inline awaitable<exit_status> forked_process::wait() {
+  while (!poll()) {
+    co_await status_pipe_.async_wait(boost::asio::posix::descriptor_base::wait_read,
+                                     boost::asio::use_awaitable);
+  }
+  co_return *status_;
+}
+
+}  // namespace tractor::spawn

@@ -1,0 +1,109 @@
+// Test helper: the spawn-backend axis of the policy matrix. Each runtime test file is built
+// once per backend (Bazel passes TRACTOR_TEST_SPAWN_<backend>); its typed tests run every
+// transport under that backend, so every test body runs under every backend x transport.
+#pragma once
+
+#include <tractor/spawn/backend.hpp>
+#include <tractor/spawn/forkserver.hpp>
+#include <tractor/spawn/thread.hpp>
+
+#include "tests/support/reaper.hpp"
+
+#include <condition_variable>
+#include <mutex>
+
+#include <sys/prctl.h>
+
+namespace tractor::testing {
+
+#if defined(TRACTOR_TEST_SPAWN_FORKSERVER)
+using matrix_spawn = spawn::forkserver;
+#elif defined(TRACTOR_TEST_SPAWN_THREAD)
+using matrix_spawn = spawn::thread;
+#else
+using matrix_spawn = spawn::exec;
+#endif
+
+/// Children run as threads of this process (no pid, no signals of their own).
+inline constexpr bool thread_actors = std::is_same_v<matrix_spawn, spawn::thread>;
+
+/// This process's child processes that are actors: its own children (the forkserver
+/// excluded) and the forkserver's children.
+inline std::set<pid_t> live_child_processes() {
+  std::set<pid_t> out = live_children();
+  if (const pid_t server = spawn::forkserver::server_pid(); server != 0) {
+    out.erase(server);
+    std::ifstream in("/proc/" + std::to_string(server) + "/task/" + std::to_string(server) + "/children");
+    pid_t pid = 0;
+    while (in >> pid) out.insert(pid);
+  }
+  return out;
+}
+
+inline std::size_t live_threads() {
+  std::size_t threads = 0;
+  std::error_code ec;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    (void)t;
+    ++threads;
+  }
+  return threads;
+}
+
+/// The threads this process had before the current test (a test's SetUp records it): the
+/// test's own, and thread actors an earlier test abandoned.
+inline std::size_t& thread_baseline() {
+  static std::size_t baseline = 1;
+  return baseline;
+}
+
+/// How many child actors this process runs now: processes, or (thread backend) threads
+/// beyond the baseline.
+inline std::size_t live_child_actors() {
+  if constexpr (thread_actors) {
+    const std::size_t threads = live_threads();
+    return threads > thread_baseline() ? threads - thread_baseline() : 0;
+  } else {
+    return live_child_processes().size();
+  }
+}
+
+namespace detail {
+/// A child that ends at once with status 7, before connecting back.
+inline int die_at_boot(const spawn::child_boot&) { return 7; }
+/// A child that never connects back: a process waits for SIGKILL; a thread for its stop.
+inline int hang_at_boot(const spawn::child_boot& boot) {
+  if (!boot.stop) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    for (;;) ::pause();
+  }
+  std::mutex m;
+  std::condition_variable cv;
+  bool stop = false;
+  boot.stop->install([&] {
+    std::lock_guard lock(m);
+    stop = true;
+    cv.notify_all();
+  });
+  std::unique_lock lock(m);
+  cv.wait(lock, [&] { return stop; });
+  lock.unlock();
+  boot.stop->clear();
+  return 0;
+}
+}  // namespace detail
+
+/// A spawn backend that is `B`, except that children named "die-at-boot" or "hang-at-boot"
+/// misbehave before their runtime starts (for `exec`, the test binary's main does that).
+template <class B>
+struct boot_faults : B {
+  static result<std::unique_ptr<spawn::child_handle>> start(const boost::asio::any_io_executor& ex,
+                                                            const spawn::spawn_request& req) {
+    spawn::spawn_request r = req;
+    if (req.boot.name == "die-at-boot") r.run_child = &detail::die_at_boot;
+    if (req.boot.name == "hang-at-boot") r.run_child = &detail::hang_at_boot;
+    return B::start(ex, r);
+  }
+};
+
+}  // namespace tractor::testing
