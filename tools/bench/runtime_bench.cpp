@@ -18,15 +18,13 @@
 
 #include <fmt/core.h>
 
+#include "tools/bench/bench_support.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <vector>
 
-#include <sched.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
 namespace bench {
@@ -36,70 +34,16 @@ tractor::awaitable<int> noop() { co_return 0; }
 namespace {
 
 using namespace tractor;
-using clk = std::chrono::steady_clock;
+using bench::clk;
+using bench::median;
+using bench::ms_since;
+using bench::pin;
+using bench::uds_connect;
+using bench::uds_listen;
 using bench_tree = tractor::tree<spawn::exec, transport::uds, codec::cereal_binary,
                            exposed<&bench::noop>>;
 
-double ms_since(clk::time_point t0) {
-  return std::chrono::duration<double, std::milli>(clk::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-// Pins this process (and what it forks or spawns from now on) to one CPU.
-void pin(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  ::sched_setaffinity(0, sizeof set, &set);
-}
-
 // -- raw floors --------------------------------------------------------------------------------
-
-int uds_listen(const std::string& path) {
-  ::unlink(path.c_str());
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 16) != 0) std::abort();
-  return fd;
-}
-
-int uds_connect(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) std::abort();
-  return fd;
-}
-
-double raw_spawn_ms(const std::string& path, int rounds) {
-  int l = uds_listen(path);
-  std::vector<double> samples;
-  for (int i = 0; i < rounds; ++i) {
-    std::string env = "BENCH_MINIMAL=" + path;
-    char* argv[] = {const_cast<char*>("minimal"), nullptr};
-    char* envp[] = {env.data(), nullptr};
-    const auto t0 = clk::now();
-    pid_t pid = 0;
-    if (::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, envp) != 0) std::abort();
-    int c = ::accept(l, nullptr, nullptr);
-    char b;
-    if (::read(c, &b, 1) != 1) std::abort();
-    samples.push_back(ms_since(t0));
-    ::close(c);
-    int ws;
-    ::waitpid(pid, &ws, 0);
-  }
-  ::close(l);
-  ::unlink(path.c_str());
-  return median(samples);
-}
 
 double raw_ping_pong_us(const std::string& path, int rounds, int child_cpu) {
   int l = uds_listen(path);
@@ -140,11 +84,7 @@ raw_teardown raw_teardown_ms(const std::string& path, int k) {
   int l = uds_listen(path);
   std::vector<std::pair<pid_t, int>> kids;
   for (int i = 0; i < k; ++i) {
-    std::string env = "BENCH_MINIMAL=" + path;
-    char* argv[] = {const_cast<char*>("minimal"), nullptr};
-    char* envp[] = {env.data(), nullptr};
-    pid_t pid = 0;
-    if (::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, envp) != 0) std::abort();
+    const pid_t pid = bench::spawn_minimal(path);
     int c = ::accept(l, nullptr, nullptr);
     char b;
     if (::read(c, &b, 1) != 1) std::abort();
@@ -179,14 +119,7 @@ long rss_kib(pid_t pid) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (const char* path = std::getenv("BENCH_MINIMAL")) {  // the raw floor's child
-    // Says it is ready, then idles until told to go (a byte) or its parent goes (EOF).
-    int fd = uds_connect(path);
-    char b = 1;
-    if (::write(fd, &b, 1) != 1) return 1;
-    (void)::read(fd, &b, 1);
-    return 0;
-  }
+  bench::run_minimal_child_if_asked();
   int spawns = 30, calls = 5000;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string(argv[i]) == "--spawns") spawns = std::atoi(argv[i + 1]);
@@ -195,7 +128,7 @@ int main(int argc, char** argv) {
   if (runtime::is_child_process()) return runtime::child_main(bench_tree::policies());
 
   const std::string path = "/tmp/tractor-bench-" + std::to_string(::getpid()) + ".sock";
-  const double floor_spawn = raw_spawn_ms(path, spawns);
+  const double floor_spawn = bench::raw_spawn_ms(path, spawns, [&] { return bench::spawn_minimal(path); });
   pin(0);
   const double floor_rtt_same = raw_ping_pong_us(path, calls, 0);
   const double floor_rtt_cross = raw_ping_pong_us(path, calls, 1);

@@ -34,9 +34,12 @@ namespace {
 
 constexpr std::uint32_t request_magic = 0x74666b31;  // "tfk1"
 constexpr std::size_t max_request = 160 * 1024;
+/// The request carries no environment: the child keeps the server's, which is the same.
+constexpr std::uint32_t same_environment = 1;
 
 struct request_header {
   std::uint32_t magic;
+  std::uint32_t flags;
   std::int32_t parent_pid;
   std::uint64_t entry;
   std::uint32_t sizes[5];  // name, uuid, parent address, title, environment block
@@ -46,6 +49,19 @@ struct reply {
   std::int32_t pid;
   std::int32_t err;
 };
+
+/// The environment ("k=v\0" entries) the server had when it started: the program's then.
+/// Every process forked from the server inherits this value, and the environment itself.
+std::string server_environment;
+
+std::string current_environment() {
+  std::string env;
+  for (char** e = environ; e && *e; ++e) {
+    env += *e;
+    env.push_back('\0');
+  }
+  return env;
+}
 
 /// This process's link to its server.
 struct link_state {
@@ -76,6 +92,44 @@ void close_all_but(int keep) {
   close_range_from(static_cast<unsigned>(keep) + 1, ~0u);
 }
 
+/// Where the original command line is in our memory (the same in every fork of us).
+struct title_area {
+  char* start = nullptr;
+  std::size_t size = 0;
+};
+
+title_area find_title_area() noexcept {
+  // /proc/self/stat fields 48 and 49 (after the parenthesised command name, whose spaces
+  // would confuse a plain split) bound the original command line.
+  std::ifstream in("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close_paren = stat.rfind(')');
+  if (close_paren == std::string::npos) return {};
+  std::istringstream fields(stat.substr(close_paren + 2));
+  std::string field;
+  unsigned long arg_start = 0;
+  unsigned long arg_end = 0;
+  for (int i = 3; fields >> field; ++i) {
+    if (i == 48) arg_start = std::stoul(field);
+    if (i == 49) {
+      arg_end = std::stoul(field);
+      break;
+    }
+  }
+  if (arg_start == 0 || arg_end <= arg_start) return {};
+  return {reinterpret_cast<char*>(arg_start), arg_end - arg_start};
+}
+
+void write_title(const title_area& area, std::string_view title) noexcept {
+  if (!area.start) return;
+  const std::size_t n = std::min(title.size(), area.size - 1);
+  std::memset(area.start, 0, area.size);
+  std::memcpy(area.start, title.data(), n);
+}
+
+/// The command line's place, found once by the server (its children share it).
+title_area server_title;
+
 void reset_signals() {
   sigset_t none;
   sigemptyset(&none);
@@ -84,6 +138,9 @@ void reset_signals() {
     if (s != SIGKILL && s != SIGSTOP) ::signal(s, SIG_DFL);
   }
 }
+
+/// What the server changed from the defaults `reset_signals` set when it started.
+constexpr int server_ignores[] = {SIGINT, SIGTERM, SIGPIPE};
 
 /// A descriptor number above stdio: a program that closed its stdio must not have the link
 /// end up as fd 0, 1 or 2.
@@ -130,6 +187,7 @@ struct child {
 };
 
 struct parsed_request {
+  std::uint32_t flags;
   pid_t parent_pid;
   child_entry entry;
   std::string_view fields[5];
@@ -146,6 +204,7 @@ bool parse(const char* buf, std::size_t n, parsed_request& out) {
     out.fields[i] = std::string_view(buf + at, h.sizes[i]);
     at += h.sizes[i];
   }
+  out.flags = h.flags;
   out.parent_pid = h.parent_pid;
   out.entry = reinterpret_cast<child_entry>(static_cast<std::uintptr_t>(h.entry));
   return true;
@@ -156,7 +215,11 @@ bool parse(const char* buf, std::size_t n, parsed_request& out) {
   close_all_but(link_fd);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != server) ::_exit(70);  // the server died before we could tie to it
-  reset_signals();
+  // The server reset every disposition when it started; only its own changes are undone.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig : server_ignores) ::signal(sig, SIG_DFL);
   // The mutex was copied in whatever state it had; nobody else runs here.
   link_state& s = link();
   new (&s.m) std::mutex();
@@ -164,17 +227,19 @@ bool parse(const char* buf, std::size_t n, parsed_request& out) {
   s.server = server;
   s.owns_server = false;
 
-  // The parent's environment at the request, "k=v\0" entries (the buffer is ours to keep).
-  ::clearenv();
-  const std::string_view env = r.fields[4];
-  char* base = buf + (env.data() - buf);
-  for (std::size_t at = 0; at < env.size();) {
-    const std::size_t end = env.find('\0', at);
-    if (end == std::string_view::npos) break;
-    if (end > at) ::putenv(base + at);
-    at = end + 1;
+  if (!(r.flags & same_environment)) {
+    // The parent's environment at the request, "k=v\0" entries (the buffer is ours to keep).
+    ::clearenv();
+    const std::string_view env = r.fields[4];
+    char* base = buf + (env.data() - buf);
+    for (std::size_t at = 0; at < env.size();) {
+      const std::size_t end = env.find('\0', at);
+      if (end == std::string_view::npos) break;
+      if (end > at) ::putenv(base + at);
+      at = end + 1;
+    }
   }
-  set_process_title(r.fields[3]);
+  write_title(server_title, r.fields[3]);
   ::prctl(PR_SET_NAME, std::string(r.fields[0].substr(0, 15)).c_str());
 
   const child_boot boot{std::string(r.fields[0]), std::string(r.fields[1]), std::string(r.fields[2]),
@@ -295,6 +360,7 @@ result<void> start_locked(link_state& s) {
   pair[0] = above_stdio(pair[0]);
   pair[1] = above_stdio(pair[1]);
   std::fflush(nullptr);  // nothing buffered is written twice
+  server_environment = current_environment();
   const pid_t program = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
@@ -311,13 +377,12 @@ result<void> start_locked(link_state& s) {
     // Ctrl-C and SIGTERM to the process group are for the actors, which cancel gracefully;
     // the server must outlive them (its death kills them). It ends when the program's link
     // closes.
-    ::signal(SIGINT, SIG_IGN);
-    ::signal(SIGTERM, SIG_IGN);
-    // A status written for a child whose actor died meanwhile finds no reader.
-    ::signal(SIGPIPE, SIG_IGN);
+    // (SIGPIPE: a status written for a child whose actor died meanwhile finds no reader.)
+    for (int sig : server_ignores) ::signal(sig, SIG_IGN);
     ::__fpurge(stdout);
     ::__fpurge(stderr);
-    set_process_title("_forkserver");
+    server_title = find_title_area();
+    write_title(server_title, "_forkserver");
     ::prctl(PR_SET_NAME, "tractor-forksrv");
     serve(pair[1]);
   }
@@ -330,31 +395,7 @@ result<void> start_locked(link_state& s) {
 
 }  // namespace
 
-void set_process_title(std::string_view title) noexcept {
-  // /proc/self/stat fields 48 and 49 (after the parenthesised command name, whose spaces
-  // would confuse a plain split) bound the original command line in our memory.
-  std::ifstream in("/proc/self/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto close_paren = stat.rfind(')');
-  if (close_paren == std::string::npos) return;
-  std::istringstream fields(stat.substr(close_paren + 2));
-  std::string field;
-  unsigned long arg_start = 0;
-  unsigned long arg_end = 0;
-  for (int i = 3; fields >> field; ++i) {
-    if (i == 48) arg_start = std::stoul(field);
-    if (i == 49) {
-      arg_end = std::stoul(field);
-      break;
-    }
-  }
-  if (arg_start == 0 || arg_end <= arg_start) return;
-  char* area = reinterpret_cast<char*>(arg_start);
-  const std::size_t room = arg_end - arg_start;
-  const std::size_t n = std::min(title.size(), room - 1);
-  std::memset(area, 0, room);
-  std::memcpy(area, title.data(), n);
-}
+void set_process_title(std::string_view title) noexcept { write_title(find_title_area(), title); }
 
 result<void> forkserver::start_server() {
   link_state& s = link();
@@ -387,13 +428,12 @@ namespace detail {
 
 result<forked_child> fork_through_server(const spawn_request& req) {
   if (!req.run_child) return sys_error(EINVAL, "forkserver: the request has no child entry");
-  std::string env;
-  for (char** e = environ; e && *e; ++e) {
-    env += *e;
-    env.push_back('\0');
-  }
+  // Most programs never change their environment: then the child keeps the server's copy.
+  std::string env = current_environment();
+  const std::uint32_t flags = env == server_environment ? same_environment : 0;
+  if (flags & same_environment) env.clear();
   const std::string_view fields[5] = {req.boot.name, req.boot.uuid, req.boot.parent_addr, req.title, env};
-  request_header h{request_magic, static_cast<std::int32_t>(req.boot.parent_pid),
+  request_header h{request_magic, flags, static_cast<std::int32_t>(req.boot.parent_pid),
                    static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(req.run_child)),
                    {}};
   std::size_t total = sizeof h;

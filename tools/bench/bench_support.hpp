@@ -1,0 +1,109 @@
+// Helpers the benchmarks share: timing, medians, CPU pinning, and the raw UDS sockets their
+// floors use.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <sched.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace bench {
+
+using clk = std::chrono::steady_clock;
+
+inline double ms_since(clk::time_point t0) {
+  return std::chrono::duration<double, std::milli>(clk::now() - t0).count();
+}
+
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+/// Pins this process (and what it forks or spawns from now on) to one CPU.
+inline void pin(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  ::sched_setaffinity(0, sizeof set, &set);
+}
+
+inline sockaddr_un uds_address(const std::string& path) {
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+  return sa;
+}
+
+/// A listening UDS socket at `path` (close-on-exec: no child inherits it); aborts on failure.
+inline int uds_listen(const std::string& path) {
+  ::unlink(path.c_str());
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const sockaddr_un sa = uds_address(path);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 16) != 0) std::abort();
+  return fd;
+}
+
+/// A UDS connection to `path`; the process exits if it cannot connect (children use it).
+inline int uds_connect(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  const sockaddr_un sa = uds_address(path);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) std::_Exit(1);
+  return fd;
+}
+
+/// The minimal child the spawn floors start: this same binary (same dynamic linking) run
+/// with BENCH_MINIMAL=<path>. It connects to `path`, says it is ready (a byte), then idles
+/// until told to go (a byte) or its parent goes (EOF). `main` calls this first.
+inline void run_minimal_child_if_asked() {
+  const char* path = std::getenv("BENCH_MINIMAL");
+  if (!path) return;
+  const int fd = uds_connect(path);
+  char b = 1;
+  if (::write(fd, &b, 1) != 1) std::_Exit(1);
+  (void)::read(fd, &b, 1);
+  std::_Exit(0);
+}
+
+/// Starts a minimal child connecting back to `path`.
+inline pid_t spawn_minimal(const std::string& path) {
+  std::string env = "BENCH_MINIMAL=" + path;
+  char* argv[] = {const_cast<char*>("minimal"), nullptr};
+  char* envp[] = {env.data(), nullptr};
+  pid_t pid = 0;
+  if (::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, envp) != 0) std::abort();
+  return pid;
+}
+
+/// The median time from `start()` (which makes a child that connects to `path` and writes a
+/// byte) until that byte arrives, over `rounds` children, one at a time.
+template <class Start>
+double raw_spawn_ms(const std::string& path, int rounds, Start start) {
+  const int l = uds_listen(path);
+  std::vector<double> samples;
+  for (int i = 0; i < rounds; ++i) {
+    const auto t0 = clk::now();
+    const pid_t pid = start();
+    const int c = ::accept(l, nullptr, nullptr);
+    char b;
+    if (::read(c, &b, 1) != 1) std::abort();
+    samples.push_back(ms_since(t0));
+    ::close(c);
+    int ws;
+    ::waitpid(pid, &ws, 0);
+  }
+  ::close(l);
+  ::unlink(path.c_str());
+  return median(samples);
+}
+
+}  // namespace bench

@@ -1,0 +1,124 @@
+// Spawn benchmark: spawn-to-ready under each spawn backend (exec, forkserver, thread; UDS),
+// beside the raw floors measured in the same run, and the forkserver from a parent holding
+// 256 MiB of touched heap.
+//
+//     tools/bazel run //tools/bench:spawn_bench [-- --spawns N]
+//
+// Floors (each child connects back to a UDS listener and writes one byte; timed until the
+// byte arrives):
+//   posix_spawn   of this same binary in a minimal mode (same dynamic linking)
+//   fork          of this process (small), the child connecting back at once
+//   fork, 256 MiB the same from the grown process: what forking a big parent costs
+// Measured: `start_actor` until its portal is returned (the child has connected back,
+// handshaken, received its SpawnSpec and bound its own server).
+#include <tractor/codec/cereal_binary.hpp>
+#include <tractor/runtime/tree.hpp>
+#include <tractor/transport/uds.hpp>
+
+#include <fmt/core.h>
+
+#include "tools/bench/bench_support.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include <sys/wait.h>
+
+namespace bench {
+tractor::awaitable<int> noop() { co_return 0; }
+}  // namespace bench
+
+namespace {
+
+using namespace tractor;
+using fns = exposed<&bench::noop>;
+using exec_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns>;
+using fork_tree = tree<spawn::forkserver, transport::uds, codec::cereal_binary, fns>;
+using thread_tree = tree<spawn::thread, transport::uds, codec::cereal_binary, fns>;
+
+double raw_fork_ms(const std::string& path, int rounds) {
+  return bench::raw_spawn_ms(path, rounds, [&] {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      int fd = bench::uds_connect(path);
+      char b = 1;
+      (void)!::write(fd, &b, 1);
+      std::_Exit(0);
+    }
+    return pid;
+  });
+}
+
+// Spawn-to-ready of `rounds` children (one at a time) under tree `Tree`.
+template <class Tree>
+double actor_spawn_ms(int rounds) {
+  std::vector<double> samples;
+  char arg0[] = "spawn_bench";
+  char* argv[] = {arg0, nullptr};
+  const int code = run_main<Tree>(1, argv, [&](root<Tree>& r) -> awaitable<result<void>> {
+    for (int i = 0; i < rounds; ++i) {
+      auto res = co_await r.open_nursery([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
+        const actor_options opts{.enable_modules = {"bench"}};
+        const auto t0 = bench::clk::now();
+        auto p = co_await an.start_actor("w", opts);
+        if (!p) co_return p.error();
+        samples.push_back(bench::ms_since(t0));
+        auto first = co_await p.value().template run<&bench::noop>();  // it works, too
+        if (!first) co_return first.error();
+        an.cancel();
+        co_return success();
+      });
+      if (!res) co_return res.error();
+    }
+    co_return success();
+  });
+  if (code != 0) std::exit(1);
+  return bench::median(samples);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bench::run_minimal_child_if_asked();  // the posix_spawn floor's child
+  if (runtime::is_child_process()) return runtime::child_main(exec_tree::policies());
+  // First thing, while this process is small: every forkserver child is a copy of it now.
+  if (auto started = spawn::forkserver::start_server(); !started) {
+    fmt::print(stderr, "cannot start the forkserver: {}\n", started.error().message());
+    return 1;
+  }
+  int spawns = 30;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::string(argv[i]) == "--spawns") spawns = std::atoi(argv[i + 1]);
+  }
+  const std::string path = "/tmp/tractor-spawn-bench-" + std::to_string(::getpid()) + ".sock";
+
+  const double floor_posix_spawn = bench::raw_spawn_ms(path, spawns, [&] { return bench::spawn_minimal(path); });
+  const double floor_fork = raw_fork_ms(path, spawns);
+  const double exec_ms = actor_spawn_ms<exec_tree>(spawns);
+  const double fork_ms = actor_spawn_ms<fork_tree>(spawns);
+  const double thread_ms = actor_spawn_ms<thread_tree>(spawns);
+
+  // Grow: 256 MiB of heap, every page touched (so fork must copy its page tables).
+  const std::size_t big = std::size_t{256} << 20;
+  auto* heap = static_cast<char*>(std::malloc(big));
+  if (!heap) return 1;
+  std::memset(heap, 1, big);
+  const double floor_fork_big = raw_fork_ms(path, std::max(5, spawns / 3));
+  const double fork_big_ms = actor_spawn_ms<fork_tree>(spawns);
+  std::free(heap);
+  spawn::forkserver::stop_server();
+
+  fmt::print("tractor spawn benchmark (uds; median of {} spawns each; spawn-to-ready = start_actor until its portal)\n",
+             spawns);
+  fmt::print("raw floors       posix_spawn+connect-back {:6.3f} ms | fork+connect-back {:6.3f} ms"
+             " | fork+connect-back from 256 MiB {:6.3f} ms\n",
+             floor_posix_spawn, floor_fork, floor_fork_big);
+  fmt::print("exec             {:6.3f} ms = {:4.2f}x posix_spawn floor\n", exec_ms, exec_ms / floor_posix_spawn);
+  fmt::print("forkserver       {:6.3f} ms = {:4.2f}x fork floor\n", fork_ms, fork_ms / floor_fork);
+  fmt::print("thread           {:6.3f} ms = {:4.1f}% of forkserver\n", thread_ms, 100.0 * thread_ms / fork_ms);
+  fmt::print("forkserver, 256 MiB parent {:6.3f} ms = {:4.2f}x the small parent (raw fork from it: {:4.1f}x)\n",
+             fork_big_ms, fork_big_ms / fork_ms, floor_fork_big / floor_fork);
+  return 0;
+}
