@@ -7,6 +7,7 @@
 #include "tests/support/reaper.hpp"
 
 #include <tractor/codec/cereal_binary.hpp>
+#include <tractor/codec/cereal_json.hpp>
 #include <tractor/transport/tcp.hpp>
 #include <tractor/transport/uds.hpp>
 
@@ -135,7 +136,29 @@ using errs = errors<app::quota_exceeded, app::app_errc>;
 using test_spawn = tractor::testing::boot_faults<tractor::testing::matrix_spawn>;
 using uds_tree = tree<test_spawn, transport::uds, codec::cereal_binary, fns, errs>;
 using tcp_tree = tree<test_spawn, transport::tcp, codec::cereal_binary, fns, errs>;
+using json_tree = tree<test_spawn, transport::uds, codec::cereal_json, fns, errs>;
 using tractor::testing::thread_actors;
+
+// The codec axis runs under one backend (exec), beside the transports.
+constexpr bool codec_axis = std::is_same_v<tractor::testing::matrix_spawn, spawn::exec>;
+
+// How a test's root tells the actors it spawns (and re-runs of this binary) its tree.
+template <class Tree>
+std::string tree_key() {
+  return std::string(Tree::transport_type::name) + "+" + std::string(Tree::codec_type::name);
+}
+
+// Calls `f(std::type_identity<Tree>{})` with the tree this process's test root uses.
+template <class F>
+decltype(auto) on_tree(F f) {
+  const char* key = std::getenv("ACTOR_TEST_TREE");
+  const std::string which = key ? key : "";
+  if constexpr (codec_axis) {
+    if (which == tree_key<json_tree>()) return f(std::type_identity<json_tree>{});
+  }
+  if (which == tree_key<tcp_tree>()) return f(std::type_identity<tcp_tree>{});
+  return f(std::type_identity<uds_tree>{});
+}
 
 template <class Tree>
 awaitable<result<int>> failing_grandchildren(std::string tag) {
@@ -168,15 +191,11 @@ awaitable<result<int>> blocked_grandchild() {
 }  // namespace
 
 tractor::awaitable<tractor::result<int>> math::hold_blocked_grandchild() {
-  const char* which = std::getenv("ACTOR_TEST_TREE");
-  if (which && std::string(which) == "tcp") co_return co_await blocked_grandchild<tcp_tree>();
-  co_return co_await blocked_grandchild<uds_tree>();
+  return on_tree([](auto t) { return blocked_grandchild<typename decltype(t)::type>(); });
 }
 
 tractor::awaitable<tractor::result<int>> math::spawn_failing_grandchildren(std::string tag) {
-  const char* which = std::getenv("ACTOR_TEST_TREE");
-  if (which && std::string(which) == "tcp") co_return co_await failing_grandchildren<tcp_tree>(tag);
-  co_return co_await failing_grandchildren<uds_tree>(tag);
+  return on_tree([&](auto t) { return failing_grandchildren<typename decltype(t)::type>(tag); });
 }
 
 namespace {
@@ -185,7 +204,7 @@ namespace {
 // environment it inherits.
 template <class Tree>
 int run_tree(std::function<awaitable<result<void>>(actor_nursery<Tree>&)> body) {
-  ::setenv("ACTOR_TEST_TREE", Tree::transport_type::name.data(), 1);
+  ::setenv("ACTOR_TEST_TREE", tree_key<Tree>().c_str(), 1);
   char arg0[] = "actor_test";
   char* argv[] = {arg0, nullptr};
   return run_main<Tree>(1, argv, [&](root<Tree>& r) -> awaitable<result<void>> {
@@ -199,7 +218,7 @@ int run_tree(std::function<awaitable<result<void>>(actor_nursery<Tree>&)> body) 
 template <class Tree>
 result<void> nursery_result(std::function<awaitable<result<void>>(actor_nursery<Tree>&)> body) {
   result<void> outcome = success();
-  ::setenv("ACTOR_TEST_TREE", Tree::transport_type::name.data(), 1);
+  ::setenv("ACTOR_TEST_TREE", tree_key<Tree>().c_str(), 1);
   char arg0[] = "actor_test";
   char* argv[] = {arg0, nullptr};
   (void)run_main<Tree>(1, argv, [&](root<Tree>& r) -> awaitable<result<void>> {
@@ -224,7 +243,8 @@ class actor_test : public ::testing::Test {
   /// Set by a test that leaves a thread actor deaf to cancellation (abandoned, running on).
   bool abandons_threads = false;
 };
-using trees = ::testing::Types<uds_tree, tcp_tree>;
+using trees = std::conditional_t<codec_axis, ::testing::Types<uds_tree, tcp_tree, json_tree>,
+                                 ::testing::Types<uds_tree, tcp_tree>>;
 TYPED_TEST_SUITE(actor_test, trees);
 
 TYPED_TEST(actor_test, daemon_runs_typed_calls_and_is_cancelled) {
@@ -704,7 +724,7 @@ spawn::exit_status signal_root(int sig) {
   int out[2];
   EXPECT_EQ(::pipe(out), 0);
   auto root = spawn::exec_process(ctx.get_executor(), {.env = {{"ACTOR_TEST_MODE", "root_forever"},
-                                                               {"ACTOR_TEST_TREE", std::string(Tree::transport_type::name)}},
+                                                               {"ACTOR_TEST_TREE", tree_key<Tree>()}},
                                                        .stdout_fd = out[1]});
   ::close(out[1]);
   char buf[16] = {};
@@ -745,8 +765,7 @@ TYPED_TEST(actor_test, sigkill_of_the_root_leaves_no_survivor) {
 int main(int argc, char** argv) {
   if (const char* mode = std::getenv("ACTOR_TEST_MODE"); mode && std::string(mode) == "root_forever" &&
                                                            !tractor::runtime::is_child_process()) {
-    const std::string which = std::getenv("ACTOR_TEST_TREE") ? std::getenv("ACTOR_TEST_TREE") : "";
-    return which == "tcp" ? root_forever<tcp_tree>() : root_forever<uds_tree>();
+    return on_tree([](auto t) { return root_forever<typename decltype(t)::type>(); });
   }
   if (tractor::runtime::is_child_process()) {
     const std::string name = std::getenv(tractor::spawn::child_env::name);
@@ -755,9 +774,7 @@ int main(int argc, char** argv) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       for (;;) ::pause();
     }
-    const std::string which = std::getenv("ACTOR_TEST_TREE") ? std::getenv("ACTOR_TEST_TREE") : "";
-    return which == "tcp" ? tractor::runtime::child_main(tcp_tree::policies())
-                          : tractor::runtime::child_main(uds_tree::policies());
+    return on_tree([](auto t) { return tractor::runtime::child_main(decltype(t)::type::policies()); });
   }
   tractor::testing::become_subreaper();
   ::testing::InitGoogleTest(&argc, argv);

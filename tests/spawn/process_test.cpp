@@ -1,6 +1,9 @@
 #include <tractor/spawn/backend.hpp>
+#include <tractor/spawn/forkserver.hpp>
+#include <tractor/spawn/thread.hpp>
 
 #include "tests/support/async_test.hpp"
+#include "tests/support/matrix.hpp"
 #include "tests/support/reaper.hpp"
 
 #include <tractor/core/cancel_scope.hpp>
@@ -39,6 +42,8 @@ struct wrong_request {
   static handle_result start(const boost::asio::any_io_executor&, const spawn::exec_request&);
 };
 static_assert(spawn::backend<spawn::exec>);
+static_assert(spawn::backend<spawn::forkserver>);
+static_assert(spawn::backend<spawn::thread>);
 static_assert(!spawn::backend<no_name>);
 static_assert(!spawn::backend<no_start>);
 static_assert(!spawn::backend<wrong_return>);
@@ -160,6 +165,99 @@ TEST_F(process_test, the_environment_reaches_the_child) {
     auto s = co_await p.value()->wait();
     EXPECT_TRUE(s.success()) << s.describe();
   }());
+}
+
+// -- the thread backend's handle --------------------------------------------------------------
+
+spawn::spawn_request thread_request(spawn::child_entry entry, clock::duration abandon_after) {
+  spawn::spawn_request r;
+  r.boot.name = "t";
+  r.run_child = entry;
+  r.abandon_after = abandon_after;
+  return r;
+}
+
+// Ends when its stop is requested (what a thread actor's runtime does).
+int until_stopped(const spawn::child_boot& boot) {
+  tractor::testing::wait_for_stop(*boot.stop);
+  return 143;
+}
+
+TEST(thread_backend_test, reports_the_exit_code_and_stops_on_terminate) {
+  run_async([]() -> awaitable<void> {
+    auto ex = co_await boost::asio::this_coro::executor;
+    auto three = spawn::thread::start(ex, thread_request([](const spawn::child_boot&) { return 3; }, 1s));
+    EXPECT_TRUE(three);
+    auto s = co_await three.value()->wait();
+    EXPECT_TRUE(s.exited && s.code == 3) << s.describe();
+    EXPECT_EQ(three.value()->pid(), ::getpid()) << "a thread actor shares our pid";
+
+    auto waiting = spawn::thread::start(ex, thread_request(&until_stopped, 1s));
+    EXPECT_TRUE(waiting);
+    EXPECT_FALSE(waiting.value()->poll());
+    waiting.value()->terminate();
+    auto stopped = co_await waiting.value()->wait();
+    EXPECT_TRUE(stopped.exited && stopped.code == 143) << stopped.describe();
+  }());
+}
+
+TEST(thread_backend_test, a_thread_deaf_to_its_stop_is_abandoned_after_the_bound) {
+  static std::atomic<bool> release{false};
+  run_async([]() -> awaitable<void> {
+    auto ex = co_await boost::asio::this_coro::executor;
+    auto deaf = spawn::thread::start(ex, thread_request(
+                                             [](const spawn::child_boot&) {
+                                               while (!release) std::this_thread::sleep_for(1ms);
+                                               return 0;
+                                             },
+                                             50ms));
+    EXPECT_TRUE(deaf);
+    const auto t0 = clock::now();
+    deaf.value()->kill();
+    auto s = co_await deaf.value()->wait();
+    EXPECT_TRUE(s.abandoned) << s.describe();
+    EXPECT_FALSE(s.success());
+    EXPECT_GE(clock::now() - t0, 50ms);
+    EXPECT_LT(clock::now() - t0, 5s);
+  }());
+  release = true;  // the abandoned thread ends on its own now
+}
+
+// -- the forkserver, directly --------------------------------------------------------------
+
+TEST_F(process_test, the_forkserver_forks_children_reports_them_and_stops) {
+  ASSERT_TRUE(spawn::forkserver::start_server());
+  const pid_t server = spawn::forkserver::server_pid();
+  EXPECT_GT(server, 0);
+  EXPECT_EQ(live_children(), std::set<pid_t>{server}) << "the server is our only child";
+  run_async([]() -> awaitable<void> {
+    auto ex = co_await boost::asio::this_coro::executor;
+    spawn::spawn_request five;
+    five.boot.name = "five";
+    five.run_child = [](const spawn::child_boot& boot) { return boot.name == "five" ? 5 : 1; };
+    auto c = spawn::forkserver::start(ex, five);
+    EXPECT_TRUE(c) << (c ? "" : c.error().message());
+    auto s = co_await c.value()->wait();
+    EXPECT_TRUE(s.exited && s.code == 5) << s.describe();
+
+    spawn::spawn_request hang = five;
+    hang.run_child = [](const spawn::child_boot&) {
+      for (;;) ::pause();
+      return 0;
+    };
+    auto h = spawn::forkserver::start(ex, hang);
+    EXPECT_TRUE(h);
+    EXPECT_FALSE(h.value()->poll());
+    h.value()->kill();
+    auto killed = co_await h.value()->wait();
+    EXPECT_EQ(killed.signal, SIGKILL) << killed.describe();
+
+    spawn::spawn_request none = five;
+    none.run_child = nullptr;
+    EXPECT_FALSE(spawn::forkserver::start(ex, none)) << "a request without an entry is refused";
+  }());
+  spawn::forkserver::stop_server();
+  EXPECT_EQ(spawn::forkserver::server_pid(), 0);
 }
 
 }  // namespace

@@ -68,6 +68,23 @@ inline std::size_t live_child_actors() {
   }
 }
 
+/// Blocks the calling thread until a stop is requested through `hook` (what a thread actor's
+/// runtime reacts to).
+inline void wait_for_stop(spawn::stop_hook& hook) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool stop = false;
+  hook.install([&] {
+    std::lock_guard lock(m);
+    stop = true;
+    cv.notify_all();
+  });
+  std::unique_lock lock(m);
+  cv.wait(lock, [&] { return stop; });
+  lock.unlock();
+  hook.clear();
+}
+
 namespace detail {
 /// A child that ends at once with status 7, before connecting back.
 inline int die_at_boot(const spawn::child_boot&) { return 7; }
@@ -77,18 +94,7 @@ inline int hang_at_boot(const spawn::child_boot& boot) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     for (;;) ::pause();
   }
-  std::mutex m;
-  std::condition_variable cv;
-  bool stop = false;
-  boot.stop->install([&] {
-    std::lock_guard lock(m);
-    stop = true;
-    cv.notify_all();
-  });
-  std::unique_lock lock(m);
-  cv.wait(lock, [&] { return stop; });
-  lock.unlock();
-  boot.stop->clear();
+  wait_for_stop(*boot.stop);
   return 0;
 }
 }  // namespace detail

@@ -1,0 +1,217 @@
+// The hazards of forking without exec, with real actors under the forkserver backend:
+// inherited descriptors, locks held by other threads at the fork, SIGINT reaching a forked
+// child's event loop, and teardown of many children under load.
+#include <tractor/runtime/tree.hpp>
+
+#include "tests/support/matrix.hpp"
+
+#include <tractor/codec/cereal_binary.hpp>
+#include <tractor/transport/uds.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+
+namespace hazard {
+// What the parent's "logging" threads hold in turn; children take it too.
+inline std::mutex log_lock;
+
+tractor::awaitable<std::vector<std::string>> open_descriptors() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    if (std::stoi(fd.path().filename().string()) <= 2) continue;
+    out.push_back(std::filesystem::read_symlink(fd.path(), ec).string());
+  }
+  co_return out;
+}
+
+// Logs the way the parent's threads do: the lock, an allocation, formatting.
+tractor::awaitable<int> log_a_line() {
+  std::lock_guard lock(log_lock);
+  auto line = std::make_unique<std::string>(fmt::format("child {} logs", ::getpid()));
+  co_return static_cast<int>(line->size());
+}
+
+tractor::awaitable<int> sleep_forever() {
+  co_await tractor::sleep_for(std::chrono::hours(1));
+  co_return 0;
+}
+}  // namespace hazard
+
+namespace {
+
+using namespace tractor;
+using fs_tree = tree<spawn::forkserver, transport::uds, codec::cereal_binary,
+                     exposed<&hazard::open_descriptors, &hazard::log_a_line, &hazard::sleep_forever>>;
+const actor_options hazards_only{.enable_modules = {"hazard"}};
+
+result<void> in_root(std::function<awaitable<result<void>>(actor_nursery<fs_tree>&)> body) {
+  result<void> outcome = success();
+  char arg0[] = "forkserver_test";
+  char* argv[] = {arg0, nullptr};
+  const int code = run_main<fs_tree>(1, argv, [&](root<fs_tree>& r) -> awaitable<result<void>> {
+    outcome = co_await r.open_nursery([&](actor_nursery<fs_tree>& an) -> awaitable<result<void>> {
+      co_return co_await body(an);
+    });
+    co_return success();
+  });
+  EXPECT_EQ(code, 0);
+  return outcome;
+}
+
+// The targets of this process's descriptors above stdio that name one object (files, pipes,
+// sockets; not the anonymous inodes every epoll or eventfd shares a name with).
+std::set<std::string> own_descriptor_targets() {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    if (std::stoi(fd.path().filename().string()) <= 2) continue;
+    const std::string target = std::filesystem::read_symlink(fd.path(), ec).string();
+    if (!target.empty() && target.rfind("anon_inode:", 0) != 0) out.insert(target);
+  }
+  return out;
+}
+
+class forkserver_test : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    EXPECT_TRUE(tractor::testing::live_children().empty()) << "a child (or the server) outlived its test";
+    EXPECT_EQ(spawn::forkserver::server_pid(), 0);
+  }
+};
+
+TEST_F(forkserver_test, a_forked_child_holds_no_descriptor_of_its_parent) {
+  // Inheritable on purpose (no close-on-exec): the server and its children must close them.
+  const int marker = ::open("/proc/self/exe", O_RDONLY);
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+  std::set<std::string> parents;
+  std::vector<std::string> childs;
+  auto r = in_root([&](actor_nursery<fs_tree>& an) -> awaitable<result<void>> {
+    auto c = co_await an.start_actor("fd-check", hazards_only);
+    if (!c) co_return c.error();
+    auto fds = co_await c.value().run<&hazard::open_descriptors>();
+    if (!fds) co_return fds.error();
+    childs = fds.value();
+    parents = own_descriptor_targets();  // ours now: listener, channel, the marker, ...
+    an.cancel();
+    co_return success();
+  });
+  EXPECT_TRUE(r) << r.error().message();
+  for (int fd : {marker, pipe_fds[0], pipe_fds[1], pair[0], pair[1]}) ::close(fd);
+  EXPECT_TRUE(parents.contains(std::filesystem::read_symlink("/proc/self/exe").string())) << "the check sees files";
+  EXPECT_FALSE(childs.empty()) << "the child has its own sockets";
+  for (const auto& target : childs) {
+    EXPECT_FALSE(parents.contains(target)) << "the child holds the parent's " << target;
+  }
+}
+
+TEST_F(forkserver_test, forking_while_other_threads_hold_locks_does_not_deadlock_children) {
+  // The program starts its server first (as documented), then its threads: they log, and
+  // allocate, under a lock, without pause, while children are forked and log too.
+  spawn::forkserver::session server;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> loggers;
+  for (int i = 0; i < 2; ++i) {
+    loggers.emplace_back([&] {
+      while (!stop) {
+        std::lock_guard lock(hazard::log_lock);
+        auto line = std::make_unique<std::string>(fmt::format("parent thread {}", i));
+        (void)line;
+      }
+    });
+  }
+  int logged = 0;
+  auto r = in_root([&](actor_nursery<fs_tree>& an) -> awaitable<result<void>> {
+    for (int i = 0; i < 20; ++i) {
+      auto c = co_await an.start_actor("logger-" + std::to_string(i), hazards_only);
+      if (!c) co_return c.error();
+      // A child stuck on a lock copied in its held state would never answer: the watchdog
+      // turns that into a failure instead of a hang.
+      auto n = co_await fail_after(std::chrono::seconds(10), c.value().run<&hazard::log_a_line>());
+      if (!n) co_return n.error();
+      logged += n.value() > 0;
+    }
+    an.cancel();
+    co_return success();
+  });
+  stop = true;
+  for (auto& t : loggers) t.join();
+  EXPECT_TRUE(r) << r.error().message();
+  EXPECT_EQ(logged, 20);
+}
+
+TEST_F(forkserver_test, sigint_reaches_and_wakes_a_forked_child) {
+  auto r = in_root([&](actor_nursery<fs_tree>& an) -> awaitable<result<void>> {
+    auto c = co_await an.start_actor("interrupted", hazards_only);
+    if (!c) co_return c.error();
+    const pid_t pid = static_cast<pid_t>(c.value().aid().pid.value_or(0));
+    EXPECT_GT(pid, 0);
+    EXPECT_NE(pid, ::getpid());
+    auto blocked = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon([&]() -> awaitable<void> {
+        // Ends when the child, interrupted, cancels itself and closes its channel; a loop
+        // that SIGINT does not wake would leave it waiting (then the watchdog fails it).
+        auto v = co_await fail_after(std::chrono::seconds(10), c.value().run<&hazard::sleep_forever>());
+        EXPECT_FALSE(v);
+        EXPECT_NE(v.error(), errc::timeout) << "the child did not react to SIGINT";
+      });
+      // The call is running once the child answers another one after it.
+      auto fds = co_await c.value().run<&hazard::open_descriptors>();
+      EXPECT_TRUE(fds);
+      ::kill(pid, SIGINT);
+    });
+    EXPECT_TRUE(blocked);
+    an.cancel();
+    co_return success();
+  });
+  EXPECT_TRUE(r) << r.error().message();
+}
+
+TEST_F(forkserver_test, teardown_of_twenty_children_under_load_leaves_nothing_behind) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> load;
+  for (int i = 0; i < 2; ++i) {
+    load.emplace_back([&] {
+      while (!stop) {
+        auto p = std::make_unique<char[]>(4096);
+        p[0] = 1;
+      }
+    });
+  }
+  auto r = in_root([&](actor_nursery<fs_tree>& an) -> awaitable<result<void>> {
+    for (int i = 0; i < 20; ++i) {
+      auto c = co_await an.start_actor("loaded-" + std::to_string(i), hazards_only);
+      if (!c) co_return c.error();
+    }
+    EXPECT_EQ(tractor::testing::live_child_processes().size(), 20u);
+    an.cancel();
+    co_return success();
+  });
+  stop = true;
+  for (auto& t : load) t.join();
+  EXPECT_TRUE(r) << r.error().message();
+  std::size_t files = 0;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(transport::uds::runtime_dir().value(), ec)) {
+    files += f.path().filename().string().rfind("loaded-", 0) == 0;
+  }
+  EXPECT_EQ(files, 0u) << "socket files left behind";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tractor::testing::become_subreaper();
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
