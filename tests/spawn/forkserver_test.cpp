@@ -122,7 +122,7 @@ TEST_F(forkserver_test, forking_while_other_threads_hold_locks_does_not_deadlock
   std::atomic<bool> stop{false};
   std::vector<std::thread> loggers;
   for (int i = 0; i < 2; ++i) {
-    loggers.emplace_back([&] {
+    loggers.emplace_back([&stop, i] {
       while (!stop) {
         std::lock_guard lock(hazard::log_lock);
         auto line = std::make_unique<std::string>(fmt::format("parent thread {}", i));
