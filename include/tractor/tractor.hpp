@@ -4,6 +4,7 @@
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/codec/cereal_json.hpp>
 #include <tractor/core.hpp>
+#include <tractor/discovery/discovery.hpp>
 #include <tractor/msg/types.hpp>
 #include <tractor/runtime/broadcast.hpp>
 #include <tractor/runtime/tree.hpp>

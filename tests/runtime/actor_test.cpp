@@ -4,6 +4,7 @@
 
 #include "tests/support/async_test.hpp"
 #include "tests/support/matrix.hpp"
+#include "tests/support/registry.hpp"
 #include "tests/support/reaper.hpp"
 
 #include <tractor/codec/cereal_binary.hpp>
@@ -777,6 +778,7 @@ int main(int argc, char** argv) {
     return on_tree([](auto t) { return tractor::runtime::child_main(decltype(t)::type::policies()); });
   }
   tractor::testing::become_subreaper();
+  tractor::testing::use_private_registry();
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

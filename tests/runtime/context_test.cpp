@@ -6,6 +6,7 @@
 
 #include "tests/support/async_test.hpp"
 #include "tests/support/matrix.hpp"
+#include "tests/support/registry.hpp"
 #include "tests/support/reaper.hpp"
 
 #include <tractor/codec/cereal_binary.hpp>
@@ -805,6 +806,7 @@ int main(int argc, char** argv) {
                                                 : tractor::runtime::child_main(uds_tree::policies());
   }
   tractor::testing::become_subreaper();
+  tractor::testing::use_private_registry();
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

@@ -4,6 +4,7 @@
 #include <tractor/runtime/tree.hpp>
 
 #include "tests/support/matrix.hpp"
+#include "tests/support/registry.hpp"
 
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/transport/uds.hpp>
@@ -212,6 +213,7 @@ TEST_F(forkserver_test, teardown_of_twenty_children_under_load_leaves_nothing_be
 
 int main(int argc, char** argv) {
   tractor::testing::become_subreaper();
+  tractor::testing::use_private_registry();
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

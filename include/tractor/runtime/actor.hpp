@@ -8,6 +8,7 @@
 #include <tractor/core/event.hpp>
 #include <tractor/runtime/context_core.hpp>
 #include <tractor/runtime/peer.hpp>
+#include <tractor/runtime/registrar.hpp>
 #include <tractor/spawn/backend.hpp>
 #include <tractor/transport/transport.hpp>
 
@@ -43,6 +44,9 @@ struct policies {
   std::span<const exposed_fn> functions;
   void (*forget_dead)(std::string_view name, pid_t pid);
   std::span<const error_type> error_types;
+  /// Where a tree's registrar is by default (tractor's 127.0.0.1:1616, registry@1616.sock).
+  transport::multiaddr (*default_registry)();
+  bool (*accepts)(const transport::multiaddr&);
 };
 
 /// Timeouts of the runtime (tractor's defaults, DESIGN §7).
@@ -71,14 +75,36 @@ class actor {
   [[nodiscard]] const transport::multiaddr& address() const { return listener_->address(); }
   timeouts limits;
 
+  /// Where this actor registers: its tree's registrar (empty: nowhere).
+  std::vector<transport::multiaddr> registry_addrs;
+  /// The table, in the actor that is its tree's registrar (see `become_registrar`).
+  std::optional<registrar> registry;
+  /// Makes this actor the registrar: it keeps the table, says so in its handshakes, and
+  /// registers itself. Call after `bind`.
+  void become_registrar() {
+    registry.emplace();
+    self_.is_registrar = true;
+    registry->add(uid_of(self_), {address().str()}, nullptr);
+    registry_addrs = {address()};
+  }
+  /// Channels this actor opened to other actors' addresses (lookups, `connect_to`), reused
+  /// while they last.
+  std::map<std::string, std::shared_ptr<peer>> peers_by_addr;
+
+  /// Stops accepting connections (the address is given up); established channels go on.
+  void close_server() {
+    serving_ = false;
+    if (listener_) listener_->close();
+  }
+
   /// Set for an actor sharing its process with its parent (the `thread` backend).
   bool in_process = false;
 
   /// Namespaces callable here; empty means every exposed function (the root's default).
   std::set<std::string> enabled_ns;
 
-  /// Binds the IPC server.
-  result<void> bind();
+  /// Binds the IPC server, at `at` if given, else at the transport's address for this actor.
+  result<void> bind(const transport::multiaddr* at = nullptr);
 
   /// Accepts peers until cancelled; each is handshaken in its own task in `n`, then either
   /// handed to the spawn waiting for it or served.
@@ -106,11 +132,24 @@ class actor {
   /// The nursery whose cancellation ends this actor.
   nursery* lifetime = nullptr;
 
+  /// Once this actor's lifetime has ended: acknowledges a peer's `self.cancel`, if that is
+  /// what ended it (tractor's CancelAck after teardown).
+  awaitable<void> acknowledge_cancel() {
+    if (!cancel_requested_by) co_return;
+    // (No structured binding here: g++ 12 mishandles them across a co_await.)
+    std::shared_ptr<peer> by = cancel_requested_by->first;
+    msg::msg ack = msg::CancelAck{cancel_requested_by->second, true};
+    auto sent = co_await by->send(std::move(ack));
+    (void)sent;
+  }
+
  private:
   awaitable<void> handshake_and_route(transport::stream_socket s, nursery& n);
   awaitable<void> handle_start(std::shared_ptr<peer> p, msg::Start s);
-  /// `self.*` requests: cancel this actor, cancel one task.
+  /// `self.*` requests: cancel this actor, cancel one task, the registrar's requests.
   awaitable<void> handle_runtime_request(std::shared_ptr<peer> p, msg::Start s);
+  /// The registrar's requests (`self.register_actor`, ...); refused unless this actor is one.
+  awaitable<void> answer_registry(std::shared_ptr<peer> p, msg::Start s);
   awaitable<void> reply(peer& p, msg::msg m);
 
   /// Answers `self.cancel_task`: cancels the running task `target` (of any peer); true if
@@ -130,6 +169,7 @@ class actor {
   msg::Aid self_;
   const policies& pol_;
   std::optional<transport::listener> listener_;
+  bool serving_ = true;
   std::map<std::string, expected_child*> expected_;
 };
 
@@ -163,10 +203,10 @@ inline bool is_child_process() { return std::getenv(spawn::child_env::uuid) != n
 
 // -- definitions -------------------------------------------------------------------------
 
-inline result<void> actor::bind() {
+inline result<void> actor::bind(const transport::multiaddr* at) {
   // Thread actors share the process (and its pid) with their parent and siblings.
   const std::string name = in_process ? self_.name + "." + self_.uuid.substr(0, 8) : self_.name;
-  BOOST_OUTCOME_TRY(auto l, pol_.listen(ex_, pol_.bind_addr(name)));
+  BOOST_OUTCOME_TRY(auto l, pol_.listen(ex_, at ? *at : pol_.bind_addr(name)));
   listener_.emplace(std::move(l));
   return success();
 }
@@ -174,6 +214,7 @@ inline result<void> actor::bind() {
 inline awaitable<void> actor::accept_loop(nursery& n) {
   for (;;) {
     auto s = co_await listener_->accept();
+    if (!serving_) co_return;
     if (!s) continue;  // a failed accept (peer reset before we got it) harms nobody else
     n.start_soon(handshake_and_route(std::move(s).value(), n));
   }
@@ -195,6 +236,14 @@ inline awaitable<void> actor::handshake_and_route(transport::stream_socket s, nu
 }
 
 inline awaitable<error> actor::serve_peer(std::shared_ptr<peer> p, nursery& n) {
+  // Whatever registered over this channel is gone with it, however serving ends.
+  struct forget_registrations {
+    std::optional<registrar>& registry;
+    const void* via;
+    ~forget_registrations() {
+      if (registry) registry->remove_via(via);
+    }
+  } on_exit{registry, p.get()};
   // A named local, not a temporary in the co_await operand: g++ 12 destroys such temporaries
   // twice (here: the captured shared_ptr).
   std::function<void(msg::Start)> on_start = [this, p, &n](msg::Start s) {
@@ -217,7 +266,8 @@ inline awaitable<void> actor::reply(peer& p, msg::msg m) {
 }
 
 inline void actor::start_task(std::shared_ptr<peer> p, msg::Start s, nursery& n) {
-  if (s.ns == "self") {
+  // (`self.wait_for_actor` may wait long: registered below, so its caller can cancel it.)
+  if (s.ns == "self" && s.func != "wait_for_actor") {
     n.start_soon(handle_runtime_request(std::move(p), std::move(s)));
     return;
   }
@@ -231,10 +281,18 @@ inline void actor::start_task(std::shared_ptr<peer> p, msg::Start s, nursery& n)
     });
     return;
   }
+  if (s.ns == "self") {
+    n.start_soon(answer_registry(std::move(p), std::move(s)), &entry->second.task);
+    return;
+  }
   n.start_soon(handle_start(std::move(p), std::move(s)), &entry->second.task);
 }
 
 inline awaitable<void> actor::handle_runtime_request(std::shared_ptr<peer> p, msg::Start s) {
+  if (s.func != "cancel" && s.func != "cancel_task") {
+    co_await answer_registry(std::move(p), std::move(s));
+    co_return;
+  }
   msg::msg ack = msg::StartAck{s.cid, "asyncfunc"};
   co_await reply(*p, std::move(ack));
   if (s.func == "cancel") {
@@ -350,111 +408,6 @@ inline awaitable<void> cancel_on_signal(nursery& n, int& which) {
   n.cancel();
 }
 
-namespace detail {
-
-/// What stopping a thread actor from another thread cancels: its boot, then its lifetime.
-/// Touched only on the actor's own thread.
-struct stop_target {
-  nursery* scope = nullptr;
-  bool requested = false;
-};
-
-inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, transport::multiaddr parent_addr,
-                                    bool in_process, stop_target& stop) {
-  auto ex = co_await boost::asio::this_coro::executor;
-  auto sock = co_await pol.connect(ex, parent_addr);
-  if (!sock) {
-    fmt::print(stderr, "tractor child {}: {}\n", self.name, sock.error().message());
-    co_return 2;
-  }
-  auto parent = std::make_shared<peer>(pol.make_channel(std::move(sock).value(), {}), self, pol.error_types);
-  auto hs = co_await parent->channel().handshake(self);
-  if (!hs) co_return 3;
-  auto first = co_await parent->channel().receive();
-  if (!first || !std::holds_alternative<msg::SpawnSpec>(first.value())) co_return 4;
-  const auto& spec = std::get<msg::SpawnSpec>(first.value());
-
-  actor a(ex, self, pol);
-  current_actor_scope is_current(a);
-  a.in_process = in_process;
-  for (const auto& [ns, path] : spec.enable_modules) a.enabled_ns.insert(ns);
-  if (a.enabled_ns.empty()) a.enabled_ns.insert("");  // nothing enabled: nothing callable
-  if (auto bound = a.bind(); !bound) {
-    msg::msg e = box_error(bound.error(), self, std::nullopt);  // runtime-scoped: boot failed
-    (void)co_await parent->send(std::move(e));
-    co_return 5;
-  }
-  int interrupted_by = 0;
-  nursery* boot_scope = stop.scope;
-  auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
-    a.lifetime = &n;
-    stop.scope = &n;
-    n.start_soon(a.accept_loop(n));
-    n.start_soon(cancel_on_signal(n, interrupted_by));
-    // The parent channel is this actor's lifeline: when it ends (cancel, or the parent
-    // died), the actor ends.
-    (void)co_await a.serve_peer(parent, n);
-    n.cancel();
-  });
-  stop.scope = boot_scope;
-  if (a.cancel_requested_by) {
-    // (No structured binding here: g++ 12 mishandles them across a co_await.)
-    std::shared_ptr<peer> by = a.cancel_requested_by->first;
-    msg::msg ack = msg::CancelAck{a.cancel_requested_by->second, true};
-    auto sent = co_await by->send(std::move(ack));
-    (void)sent;
-  }
-  parent->channel().close();
-  if (interrupted_by) co_return 128 + interrupted_by;
-  if (stop.requested) co_return 128 + SIGTERM;
-  co_return r ? 0 : 1;
-}
-
-}  // namespace detail
-
-inline int run_child(const policies& pol, const spawn::child_boot& boot) {
-  auto addr = transport::multiaddr::parse(boot.parent_addr);
-  if (!addr) return 11;
-  msg::Aid self{boot.name.empty() ? "child" : boot.name, boot.uuid, ::getpid(), false, false};
-  boost::asio::io_context ctx;
-  auto stop = std::make_shared<detail::stop_target>();
-  if (boot.stop) {
-    // Called from the spawning thread: hop onto ours.
-    boot.stop->install([stop, ex = ctx.get_executor()] {
-      boost::asio::post(ex, [stop] {
-        stop->requested = true;
-        if (stop->scope) stop->scope->cancel();
-      });
-    });
-  }
-  const bool in_process = boot.parent_pid == ::getpid();
-  int code = 1;
-  auto body = [&]() -> awaitable<void> {
-    auto r = co_await open_nursery([&](nursery& boot_scope) -> awaitable<void> {
-      stop->scope = &boot_scope;
-      if (stop->requested) boot_scope.cancel();
-      code = co_await detail::child_runtime(pol, self, std::move(addr).value(), in_process, *stop);
-    });
-    stop->scope = nullptr;
-    if (!r) code = 1;
-    if (stop->requested && code == 1) code = 128 + SIGTERM;
-  };
-  boost::asio::co_spawn(ctx, body, [&](std::exception_ptr e) {
-    if (e) code = 1;
-  });
-  ctx.run();
-  if (boot.stop) boot.stop->clear();
-  return code;
-}
-
-inline int child_main(const policies& pol) {
-  // A child must not outlive its parent: die with it, even if it was already gone.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  const auto boot = spawn::exec::boot_from_env();
-  if (!boot) return 12;
-  if (boot->parent_pid != ::getppid()) return 10;
-  ::prctl(PR_SET_NAME, boot->name.substr(0, 15).c_str());
-  return run_child(pol, *boot);
-}
-
 }  // namespace tractor::runtime
+
+#include <tractor/runtime/impl/registry_requests.hpp>

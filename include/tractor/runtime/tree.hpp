@@ -24,6 +24,7 @@
 #pragma once
 
 #include <tractor/runtime/actor.hpp>
+#include <tractor/runtime/child.hpp>
 #include <tractor/runtime/context.hpp>
 #include <tractor/spawn/forkserver.hpp>
 #include <tractor/spawn/thread.hpp>
@@ -58,6 +59,8 @@ struct tree {
         functions,
         &Transport::forget_dead,
         Errors::table(),
+        &Transport::default_registry,
+        &Transport::accepts,
     };
     return p;
   }
@@ -67,6 +70,18 @@ struct tree {
 struct actor_options {
   /// Namespaces whose exposed functions the child may run (tractor's `enable_modules`).
   std::vector<std::string> enable_modules = {};
+};
+
+/// How a root starts.
+struct root_options {
+  /// Its name (what other programs find it by).
+  std::string name = "root";
+  /// Where its tree's registrar is (R41): if a registrar answers at the first address, the
+  /// root registers there; if nobody does, the root becomes the registrar at that address
+  /// (TCP port 0: at a port the OS chooses). Empty: TRACTOR_REGISTRY_ADDRS from the
+  /// environment (comma-separated multiaddrs), else the transport's default (127.0.0.1:1616,
+  /// registry@1616.sock in the runtime directory).
+  std::vector<transport::multiaddr> registry_addrs = {};
 };
 
 /// A handle to a running child actor.
@@ -108,12 +123,11 @@ class portal {
 
   [[nodiscard]] const msg::Aid& aid() const { return peer_->aid(); }
 
- private:
-  template <class>
-  friend class actor_nursery;
-  template <class T>
-  friend awaitable<result<portal<T>>> connect_to(const transport::multiaddr& address);
+  /// A portal over an established channel `p` of actor `self` (what spawning, `connect_to`
+  /// and the lookups return).
   portal(runtime::actor& self, std::shared_ptr<runtime::peer> p) : self_(&self), peer_(std::move(p)) {}
+
+ private:
   runtime::actor* self_;
   std::shared_ptr<runtime::peer> peer_;
 };
@@ -191,7 +205,7 @@ class root {
 
  private:
   template <class T, class B>
-  friend int run_main(int, char**, B);
+  friend int run_main(int, char**, root_options, B);
   explicit root(runtime::actor& a) : self_(a) {}
   runtime::actor& self_;
 };
@@ -216,6 +230,10 @@ awaitable<result<portal<Tree>>> connect_to(const transport::multiaddr& address);
 /// runtime. Returns the process exit code (non-zero if the body failed).
 template <class Tree, class Body>
 int run_main(int argc, char** argv, Body body);
+
+/// The same, with the root's name and registry addresses.
+template <class Tree, class Body>
+int run_main(int argc, char** argv, root_options options, Body body);
 
 }  // namespace tractor
 

@@ -23,6 +23,8 @@
 #include <tractor/transport/transport.hpp>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace tractor::transport {
 
@@ -46,7 +48,7 @@ class channel {
     return std::unique_ptr<channel>(new channel(
         std::move(socket), options,
         codec_ops{&C::encode, &C::decode, &codec::decode_into<C>, &encode_text_with<C>,
-                  &decode_text_with<C>, C::name}));
+                  &decode_text_with<C>, &encode_texts_with<C>, &decode_texts_with<C>, C::name}));
   }
 
   channel(const channel&) = delete;
@@ -145,6 +147,11 @@ class channel {
   [[nodiscard]] result<std::string> decode_text(const msg::raw_pld& p) const {
     return codec_.decode_text(p);
   }
+  /// The same for a list of strings (the registrar's requests and answers).
+  [[nodiscard]] msg::raw_pld encode_texts(const std::vector<std::string>& v) const { return codec_.encode_texts(v); }
+  [[nodiscard]] result<std::vector<std::string>> decode_texts(const msg::raw_pld& p) const {
+    return codec_.decode_texts(p);
+  }
   [[nodiscard]] stream_socket& socket() noexcept { return socket_; }
 
  private:
@@ -154,6 +161,8 @@ class channel {
     result<void> (*decode_into)(std::span<const std::byte>, msg::msg&);
     msg::raw_pld (*encode_text)(const std::string&);
     result<std::string> (*decode_text)(const msg::raw_pld&);
+    msg::raw_pld (*encode_texts)(const std::vector<std::string>&);
+    result<std::vector<std::string>> (*decode_texts)(const msg::raw_pld&);
     std::string_view name;
   };
 
@@ -164,6 +173,14 @@ class channel {
   template <class C>
   static result<std::string> decode_text_with(const msg::raw_pld& p) {
     return codec::decode_pld<C, std::string>("Start", p);
+  }
+  template <class C>
+  static msg::raw_pld encode_texts_with(const std::vector<std::string>& v) {
+    return C::encode_payload(v);
+  }
+  template <class C>
+  static result<std::vector<std::string>> decode_texts_with(const msg::raw_pld& p) {
+    return codec::decode_pld<C, std::vector<std::string>>("Start", p);
   }
 
   channel(stream_socket socket, channel_options options, codec_ops codec)

@@ -18,6 +18,9 @@ struct tcp {
 
   static bool accepts(const multiaddr& a) { return a.proto() == multiaddr::protocol::tcp; }
 
+  /// Where a tree's registrar listens unless told otherwise (tractor's default).
+  static multiaddr default_registry() { return multiaddr::tcp(boost::asio::ip::address_v4::loopback(), 1616); }
+
   /// Nothing to clean up after a killed actor: its port closed with it.
   static void forget_dead(std::string_view /*actor_name*/, pid_t /*pid*/) {}
 

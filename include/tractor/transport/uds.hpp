@@ -40,6 +40,10 @@ struct uds {
 
   static bool accepts(const multiaddr& a) { return a.proto() == multiaddr::protocol::unix_socket; }
 
+  /// Where a tree's registrar listens unless told otherwise (tractor's `registry@1616.sock`
+  /// in the runtime directory).
+  static multiaddr default_registry() { return bind_addr_of("registry", 1616); }
+
   /// Binds and listens; a stale socket file left by a dead process is replaced.
   static result<listener> listen(const boost::asio::any_io_executor& ex, const multiaddr& a);
 

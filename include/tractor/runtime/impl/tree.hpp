@@ -239,13 +239,22 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   msg::SpawnSpec spec;
   for (const auto& ns : enable_modules) spec.enable_modules[ns] = ns;
   spec._runtime_vars["_is_root"] = "false";
+  for (const auto& reg : a.registry_addrs) spec.reg_addrs.push_back(reg.to_wire());
   msg::msg m = std::move(spec);
   auto sent = co_await c->link->send(std::move(m));
-  if (!sent) {
+  result<void> registered = success();
+  if (sent && a.registry) {
+    // The child registers with us right after binding: it is findable once we return. (A
+    // child that dies instead ends the receive; the boot timeout bounds a silent one.)
+    auto waited = co_await move_on_after(a.limits.boot, accept_registration(a, c->link));
+    registered = waited ? *waited : result<void>(error(make_error_code(errc::timeout), "no registration"));
+  }
+  if (!sent || !registered) {
     c->proc->kill();
     (void)co_await c->proc->wait();
+    const error why = !sent ? sent.error() : registered.error();
     co_return error(make_error_code(runtime_errc::actor_failure),
-                    "actor '" + name + "' went away during boot: " + sent.error().message());
+                    "actor '" + name + "' went away during boot: " + why.message());
   }
   co_return c;
 }
@@ -379,23 +388,18 @@ awaitable<result<portal<Tree>>> connect_to(const transport::multiaddr& address) 
   if (!self || !self->lifetime) {
     co_return error(make_error_code(runtime_errc::actor_failure), "connect_to called outside any actor");
   }
-  auto ex = co_await boost::asio::this_coro::executor;
-  auto sock = co_await self->pol().connect(ex, address);
-  if (!sock) co_return sock.error();
-  transport::channel_options o;
-  o.handshake_timeout = self->limits.handshake;
-  auto p = std::make_shared<runtime::peer>(self->pol().make_channel(std::move(sock).value(), o), self->aid(),
-                                           self->pol().error_types);
-  auto hs = co_await p->channel().handshake(self->aid());
-  if (!hs) co_return hs.error();
-  // Served (its calls answered, its answers routed) for as long as this actor lives.
-  nursery& lifetime = *self->lifetime;
-  lifetime.start_soon([self, p, &lifetime]() -> awaitable<void> { (void)co_await self->serve_peer(p, lifetime); });
-  co_return portal<Tree>(*self, p);
+  auto p = co_await runtime::connect_peer(*self, address);
+  if (!p) co_return p.error();
+  co_return portal<Tree>(*self, std::move(p).value());
 }
 
 template <class Tree, class Body>
-int run_main(int /*argc*/, char** /*argv*/, Body body) {
+int run_main(int argc, char** argv, Body body) {
+  return run_main<Tree>(argc, argv, root_options{}, std::move(body));
+}
+
+template <class Tree, class Body>
+int run_main(int /*argc*/, char** /*argv*/, root_options options, Body body) {
   if (runtime::is_child_process()) return runtime::child_main(Tree::policies());
   // Forked before this root's event loop exists (unless the program started it earlier).
   std::optional<spawn::forkserver::session> forkserver;
@@ -407,26 +411,35 @@ int run_main(int /*argc*/, char** /*argv*/, Body body) {
   boost::asio::co_spawn(
       ctx,
       [&]() -> awaitable<void> {
-        runtime::actor a(ctx.get_executor(),
-                         msg::Aid{"root", runtime::new_uuid(), ::getpid(), true, false},
+        runtime::actor a(ctx.get_executor(), msg::Aid{options.name, runtime::new_uuid(), ::getpid(), false, false},
                          Tree::policies());
         runtime::current_actor_scope is_current(a);
-        if (auto bound = a.bind(); !bound) {
-          fmt::print(stderr, "tractor: cannot start the root actor: {}\n", bound.error().message());
+        const auto candidates = runtime::registry_candidates(a.pol(), options.registry_addrs);
+        auto booted = co_await runtime::boot_root(a, candidates);
+        if (!booted) {
+          fmt::print(stderr, "tractor: cannot start the root actor: {}\n", booted.error().message());
           code = 1;
           co_return;
         }
         root<Tree> r(a);
         int interrupted_by = 0;
+        std::shared_ptr<runtime::peer> registration;
         auto res = co_await tractor::open_nursery([&](nursery& n) -> awaitable<result<void>> {
           a.lifetime = &n;
           n.start_soon(a.accept_loop(n));
           // Ctrl-C (or SIGTERM) cancels the whole tree; every child is reaped before exit.
           n.start_soon(runtime::cancel_on_signal(n, interrupted_by));
+          if (!a.registry) {  // another program's root is the registrar
+            auto registered = co_await runtime::register_remotely(a);
+            if (!registered) co_return registered.error();
+            registration = registered.value();
+          }
           auto out = co_await body(r);
           n.cancel();  // the body is done: stop serving
           co_return out;
         });
+        if (registration) co_await runtime::unregister_over(a, *registration);
+        co_await a.acknowledge_cancel();
         if (!res) {
           fmt::print(stderr, "tractor: root failed: {}\n", res.error().message());
           code = 1;

@@ -1,0 +1,140 @@
+// tractor/discovery/discovery.hpp — finding actors by name (tractor's discovery API), from any
+// actor, for trees of type `Tree`.
+//
+//     auto p = co_await tractor::find_actor<tree>("greeter");      // result<optional<portal>>
+//     if (p && *p) auto hi = co_await (*p)->run<&greeter::greet>("you");
+//
+// Every actor registers its name, uuid and address with its tree's registrar right after it
+// binds (the root of the first program on a registry address is the registrar; see
+// `root_options`), and is removed when it ends, when the channel it registered over closes,
+// or when a lookup finds its address dead. A lookup returns a portal like a child's (run,
+// open_context, cancel_actor) over a channel the calling actor opens, or reuses, to the found
+// actor; the found actor's lifetime is not the caller's (no supervision).
+//
+// Outside an actor every lookup fails with `actor_failure`; with the registrar unreachable,
+// with `transport_closed` naming its address.
+#pragma once
+
+#include <tractor/runtime/tree.hpp>
+
+namespace tractor {
+
+/// The actor registered as `name` (the first, if several are), or nothing. An address the
+/// registrar gives that cannot be connected to is dead: the registrar is told to forget it
+/// (R44) and the answer is nothing.
+///
+/// Cancellation: interrupted at once.
+template <class Tree>
+awaitable<result<std::optional<portal<Tree>>>> find_actor(std::string name);
+
+/// Waits until an actor registers as `name` (or returns at once if one is), then connects.
+///
+/// Cancellation: interrupted at once; the registrar stops waiting for us.
+template <class Tree>
+awaitable<result<portal<Tree>>> wait_for_actor(std::string name);
+
+/// The addresses registered for `name`, without connecting (empty if none).
+///
+/// Cancellation: interrupted at once.
+template <class Tree>
+awaitable<result<std::vector<transport::multiaddr>>> query_actor(std::string name);
+
+/// A portal to the registrar (in the registrar itself: a channel to its own address). Its
+/// `cancel_actor()` ends the registrar's program (R45).
+///
+/// Cancellation: interrupted at once.
+template <class Tree>
+awaitable<result<portal<Tree>>> get_registry();
+
+/// One registered address of one actor.
+struct registry_entry {
+  std::string name;
+  std::string uuid;
+  transport::multiaddr address;
+};
+
+/// Everything the registrar holds, in registration order (tractor's `get_registry()`).
+///
+/// Cancellation: interrupted at once.
+awaitable<result<std::vector<registry_entry>>> list_registry();
+
+/// Runs a root that serves its exposed functions, registered as `options.name`, until it is
+/// cancelled: Ctrl-C or SIGTERM, or a peer's `cancel_actor()` (tractor's `run_daemon`).
+/// Returns the exit code (0 after a peer's cancel, 128 + the signal after a signal).
+template <class Tree>
+int run_daemon(int argc, char** argv, root_options options);
+
+// -- definitions -------------------------------------------------------------------------
+
+namespace detail {
+inline result<runtime::actor*> actor_for_lookup() {
+  runtime::actor* self = runtime::current_actor();
+  if (!self || !self->lifetime) {
+    return error(make_error_code(runtime_errc::actor_failure), "actor lookups need a running actor");
+  }
+  return self;
+}
+}  // namespace detail
+
+template <class Tree>
+awaitable<result<std::optional<portal<Tree>>>> find_actor(std::string name) {
+  BOOST_OUTCOME_CO_TRY(auto self, detail::actor_for_lookup());
+  auto p = co_await runtime::find_peer(*self, std::move(name));
+  if (!p) co_return p.error();
+  if (!p.value()) co_return std::optional<portal<Tree>>();
+  co_return std::optional<portal<Tree>>(portal<Tree>(*self, std::move(p).value()));
+}
+
+template <class Tree>
+awaitable<result<portal<Tree>>> wait_for_actor(std::string name) {
+  BOOST_OUTCOME_CO_TRY(auto self, detail::actor_for_lookup());
+  auto p = co_await runtime::wait_for_peer(*self, std::move(name));
+  if (!p) co_return p.error();
+  co_return portal<Tree>(*self, std::move(p).value());
+}
+
+template <class Tree>
+awaitable<result<std::vector<transport::multiaddr>>> query_actor(std::string name) {
+  BOOST_OUTCOME_CO_TRY(auto self, detail::actor_for_lookup());
+  co_return co_await runtime::query_addrs(*self, std::move(name));
+}
+
+template <class Tree>
+awaitable<result<portal<Tree>>> get_registry() {
+  BOOST_OUTCOME_CO_TRY(auto self, detail::actor_for_lookup());
+  if (self->registry_addrs.empty()) {
+    co_return error(make_error_code(runtime_errc::actor_failure), "this actor knows no registrar");
+  }
+  const transport::multiaddr where = self->registry_addrs.front();
+  auto p = co_await runtime::connect_peer(*self, where);
+  if (!p) {
+    co_return error(make_error_code(wire_errc::transport_closed),
+                    "the registrar at " + where.str() + " is unreachable: " + p.error().message());
+  }
+  co_return portal<Tree>(*self, std::move(p).value());
+}
+
+inline awaitable<result<std::vector<registry_entry>>> list_registry() {
+  BOOST_OUTCOME_CO_TRY(auto self, detail::actor_for_lookup());
+  std::string func = "get_registry";
+  std::vector<std::string> none;
+  auto flat = co_await runtime::ask_registrar(*self, std::move(func), std::move(none));
+  if (!flat) co_return flat.error();
+  std::vector<registry_entry> out;
+  const auto& f = flat.value();
+  for (std::size_t i = 0; i + 2 < f.size(); i += 3) {
+    auto where = transport::multiaddr::parse(f[i + 2]);
+    if (where) out.push_back(registry_entry{f[i], f[i + 1], std::move(where).value()});
+  }
+  co_return out;
+}
+
+template <class Tree>
+int run_daemon(int argc, char** argv, root_options options) {
+  return run_main<Tree>(argc, argv, std::move(options), [](root<Tree>&) -> awaitable<result<void>> {
+    for (;;) co_await sleep_for(std::chrono::hours(24));
+    co_return success();
+  });
+}
+
+}  // namespace tractor

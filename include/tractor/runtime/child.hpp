@@ -1,0 +1,133 @@
+// tractor/runtime/child.hpp — a child actor's runtime: connect back to the parent, handshake,
+// receive SpawnSpec, bind, register, serve the parent until it cancels us or goes away. Every
+// spawn backend ends up in `run_child` (declared in actor.hpp).
+#pragma once
+
+#include <tractor/runtime/discovery_core.hpp>
+
+namespace tractor::runtime {
+
+namespace detail {
+
+/// What stopping a thread actor from another thread cancels: its boot, then its lifetime.
+/// Touched only on the actor's own thread.
+struct stop_target {
+  nursery* scope = nullptr;
+  bool requested = false;
+};
+
+inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, transport::multiaddr parent_addr,
+                                    bool in_process, stop_target& stop) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  auto sock = co_await pol.connect(ex, parent_addr);
+  if (!sock) {
+    fmt::print(stderr, "tractor child {}: {}\n", self.name, sock.error().message());
+    co_return 2;
+  }
+  auto parent = std::make_shared<peer>(pol.make_channel(std::move(sock).value(), {}), self, pol.error_types);
+  auto hs = co_await parent->channel().handshake(self);
+  if (!hs) co_return 3;
+  auto first = co_await parent->channel().receive();
+  if (!first || !std::holds_alternative<msg::SpawnSpec>(first.value())) co_return 4;
+  const auto& spec = std::get<msg::SpawnSpec>(first.value());
+
+  actor a(ex, self, pol);
+  current_actor_scope is_current(a);
+  a.in_process = in_process;
+  for (const auto& [ns, path] : spec.enable_modules) a.enabled_ns.insert(ns);
+  if (a.enabled_ns.empty()) a.enabled_ns.insert("");  // nothing enabled: nothing callable
+  for (const auto& w : spec.reg_addrs) {
+    if (auto m = transport::multiaddr::from_wire(w)) a.registry_addrs.push_back(std::move(m).value());
+  }
+  if (auto bound = a.bind(); !bound) {
+    msg::msg e = box_error(bound.error(), self, std::nullopt);  // runtime-scoped: boot failed
+    (void)co_await parent->send(std::move(e));
+    co_return 5;
+  }
+  // Registered right after binding, before serving the parent (R42): over the parent channel
+  // when the parent is the registrar (which waits for it: the child is findable as soon as
+  // the parent has its portal), else over a channel of our own, below.
+  const bool parent_registers = !a.registry_addrs.empty() && hs.value().is_registrar.value_or(false);
+  if (parent_registers) {
+    auto registered = co_await register_over_parent(a, *parent);
+    if (!registered) co_return 6;
+  }
+  std::shared_ptr<peer> registration;
+  int interrupted_by = 0;
+  nursery* boot_scope = stop.scope;
+  auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+    a.lifetime = &n;
+    stop.scope = &n;
+    n.start_soon(a.accept_loop(n));
+    n.start_soon(cancel_on_signal(n, interrupted_by));
+    if (!parent_registers) {
+      auto registered = co_await register_remotely(a);
+      if (registered) {
+        registration = registered.value();
+      } else {
+        fmt::print(stderr, "tractor: {} could not register: {}\n", describe(uid_of(a.aid())),
+                   registered.error().message());
+      }
+    }
+    // The parent channel is this actor's lifeline: when it ends (cancel, or the parent
+    // died), the actor ends.
+    (void)co_await a.serve_peer(parent, n);
+    n.cancel();
+  });
+  stop.scope = boot_scope;
+  if (registration) co_await unregister_over(a, *registration);
+  co_await a.acknowledge_cancel();
+  parent->channel().close();
+  if (interrupted_by) co_return 128 + interrupted_by;
+  if (stop.requested) co_return 128 + SIGTERM;
+  co_return r ? 0 : 1;
+}
+
+}  // namespace detail
+
+inline int run_child(const policies& pol, const spawn::child_boot& boot) {
+  auto addr = transport::multiaddr::parse(boot.parent_addr);
+  if (!addr) return 11;
+  msg::Aid self{boot.name.empty() ? "child" : boot.name, boot.uuid, ::getpid(), false, false};
+  boost::asio::io_context ctx;
+  auto stop = std::make_shared<detail::stop_target>();
+  if (boot.stop) {
+    // Called from the spawning thread: hop onto ours.
+    boot.stop->install([stop, ex = ctx.get_executor()] {
+      boost::asio::post(ex, [stop] {
+        stop->requested = true;
+        if (stop->scope) stop->scope->cancel();
+      });
+    });
+  }
+  const bool in_process = boot.parent_pid == ::getpid();
+  int code = 1;
+  auto body = [&]() -> awaitable<void> {
+    auto r = co_await open_nursery([&](nursery& boot_scope) -> awaitable<void> {
+      stop->scope = &boot_scope;
+      if (stop->requested) boot_scope.cancel();
+      code = co_await detail::child_runtime(pol, self, std::move(addr).value(), in_process, *stop);
+    });
+    stop->scope = nullptr;
+    if (!r) code = 1;
+    if (stop->requested && code == 1) code = 128 + SIGTERM;
+  };
+  boost::asio::co_spawn(ctx, body, [&](std::exception_ptr e) {
+    if (e) code = 1;
+  });
+  ctx.run();
+  if (boot.stop) boot.stop->clear();
+  return code;
+}
+
+inline int child_main(const policies& pol) {
+  // A child must not outlive its parent: die with it, even if it was already gone.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const auto boot = spawn::exec::boot_from_env();
+  if (!boot) return 12;
+  if (boot->parent_pid != ::getppid()) return 10;
+  ::prctl(PR_SET_NAME, boot->name.substr(0, 15).c_str());
+  return run_child(pol, *boot);
+}
+
+}  // namespace tractor::runtime

@@ -1,0 +1,97 @@
+// tractor/runtime/discovery_core.hpp — the non-template half of discovery: electing the
+// registrar at a root's boot, registering, lookups, and channels between any two actors.
+// The typed front is tractor/discovery/discovery.hpp.
+#pragma once
+
+#include <tractor/runtime/actor.hpp>
+
+#include <cstdlib>
+
+namespace tractor::runtime {
+
+/// What a registry address turned out to be (tractor's registry probe).
+enum class probe_result { registrar, occupied, absent };
+
+/// Connects to `addr` and handshakes as a probe (tractor's `Aid.is_probe`): a peer that says
+/// it is a registrar is one; a connection refused (or no socket file) means nobody is there;
+/// anything else (no valid handshake, a peer that is not a registrar) is "occupied". Up to 3
+/// attempts of at most 1 s each, 0.05 s x attempt apart.
+///
+/// Cancellation: interrupted at once.
+awaitable<probe_result> probe_registry(const policies& pol, const transport::multiaddr& addr);
+
+/// The registry addresses a root uses: `configured` if given, else those in the environment
+/// variable TRACTOR_REGISTRY_ADDRS (comma-separated multiaddrs) that the tree's transport
+/// takes, else the transport's default (tractor's 127.0.0.1:1616, registry@1616.sock).
+std::vector<transport::multiaddr> registry_candidates(const policies& pol,
+                                                      const std::vector<transport::multiaddr>& configured);
+
+/// A root's boot (R41): probes its registry address; if a registrar answers there, binds its
+/// own address and will register with it; if nobody is there (or the address has port 0),
+/// binds the registry address itself and becomes the registrar. A bind lost to another root
+/// starting at the same moment is probed again.
+///
+/// Cancellation: interrupted at once.
+awaitable<result<void>> boot_root(actor& a, const std::vector<transport::multiaddr>& candidates);
+
+/// A channel from `a` to the actor at `addr`: the one `a` already has to that address, or a
+/// new one (handshaken, and served by `a` for as long as it lives).
+///
+/// Cancellation: interrupted at once; nothing is left connected.
+awaitable<result<std::shared_ptr<peer>>> connect_peer(actor& a, const transport::multiaddr& addr);
+
+/// Asks the registrar request `func` (see impl/registry_requests.hpp): answered from `a`'s
+/// own table if `a` is the registrar, else over a channel to the registrar. An unreachable
+/// registrar is `transport_closed` naming its address.
+///
+/// Cancellation: interrupted at once (a remote request is cancelled too).
+awaitable<result<std::vector<std::string>>> ask_registrar(actor& a, std::string func,
+                                                          std::vector<std::string> args);
+
+/// Registers `a` (name, uuid, accept address) with the registrar over `via` (R42).
+///
+/// Cancellation: interrupted at once.
+awaitable<result<void>> register_over(actor& a, peer& via);
+
+/// Registers `a` with its registrar over a channel of its own (an actor whose parent is not the
+/// registrar, a root of another program); the channel, kept open for `a`'s lifetime, is what
+/// `unregister_over` closes. Nothing (and no channel) if `a` has no registry address.
+///
+/// Cancellation: interrupted at once.
+awaitable<result<std::shared_ptr<peer>>> register_remotely(actor& a);
+
+/// Unregisters `a` over `via` (not waiting for the answer: the send is bounded by the cancel
+/// ack timeout) and closes `via`. Runs shielded: it is teardown.
+awaitable<void> unregister_over(actor& a, peer& via);
+
+/// The registrar's side of a child's registration over its parent channel, during its boot:
+/// the child's first message after its SpawnSpec. Its registration, or the error the child
+/// sent instead (it could not bind), or a protocol error.
+///
+/// Cancellation: interrupted at once.
+awaitable<result<void>> accept_registration(actor& a, std::shared_ptr<peer> link);
+
+/// The child's side of the same: registers over its (not yet served) parent channel.
+///
+/// Cancellation: interrupted at once.
+awaitable<result<void>> register_over_parent(actor& a, peer& parent);
+
+/// The actor registered as `name`, as a channel to it; nullptr if none is, or if the address
+/// the registrar gave is dead (then the registrar is told to forget it, R44).
+///
+/// Cancellation: interrupted at once.
+awaitable<result<std::shared_ptr<peer>>> find_peer(actor& a, std::string name);
+
+/// Waits until an actor registers as `name` (R43) and returns a channel to it.
+///
+/// Cancellation: interrupted at once; the registrar stops waiting too.
+awaitable<result<std::shared_ptr<peer>>> wait_for_peer(actor& a, std::string name);
+
+/// The addresses registered for `name` (none if it is not registered).
+///
+/// Cancellation: interrupted at once.
+awaitable<result<std::vector<transport::multiaddr>>> query_addrs(actor& a, std::string name);
+
+}  // namespace tractor::runtime
+
+#include <tractor/runtime/impl/discovery_core.hpp>

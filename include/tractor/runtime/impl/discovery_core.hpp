@@ -1,0 +1,244 @@
+// Definitions for tractor/runtime/discovery_core.hpp.
+#pragma once
+
+#include <tractor/core/cancel_scope.hpp>
+
+namespace tractor::runtime {
+
+inline awaitable<probe_result> probe_registry(const policies& pol, const transport::multiaddr& addr) {
+  using namespace std::chrono_literals;
+  auto ex = co_await boost::asio::this_coro::executor;
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    std::optional<probe_result> seen;
+    auto once = [&]() -> awaitable<void> {
+      auto sock = co_await pol.connect(ex, addr);
+      if (!sock) {
+        seen = probe_result::absent;
+        co_return;
+      }
+      transport::channel_options o;
+      o.handshake_timeout = 1s;
+      auto ch = pol.make_channel(std::move(sock).value(), o);
+      const msg::Aid me{"registry-probe", new_uuid(), ::getpid(), std::nullopt, true};
+      auto hs = co_await ch->handshake(me);
+      seen = hs && hs.value().is_registrar.value_or(false) ? probe_result::registrar : probe_result::occupied;
+      ch->close();
+    };
+    auto finished = co_await move_on_after(1s, once());
+    (void)finished;
+    if (seen && *seen != probe_result::occupied) co_return *seen;
+    if (attempt < 3) co_await sleep_for(50ms * attempt);
+  }
+  co_return probe_result::occupied;
+}
+
+inline std::vector<transport::multiaddr> registry_candidates(const policies& pol,
+                                                             const std::vector<transport::multiaddr>& configured) {
+  if (!configured.empty()) return configured;
+  std::vector<transport::multiaddr> out;
+  if (const char* env = std::getenv("TRACTOR_REGISTRY_ADDRS")) {
+    const std::string_view all(env);
+    for (std::size_t at = 0; at <= all.size();) {
+      const std::size_t end = std::min(all.find(',', at), all.size());
+      auto m = transport::multiaddr::parse(all.substr(at, end - at));
+      if (m && pol.accepts(m.value())) out.push_back(std::move(m).value());
+      at = end + 1;
+    }
+  }
+  if (out.empty()) out.push_back(pol.default_registry());
+  return out;
+}
+
+inline awaitable<result<void>> boot_root(actor& a, const std::vector<transport::multiaddr>& candidates) {
+  const transport::multiaddr& reg = candidates.front();
+  const bool ephemeral = reg.proto() == transport::multiaddr::protocol::tcp && reg.port() == 0;
+  for (int round = 0;; ++round) {
+    if (!ephemeral) {
+      const probe_result seen = co_await probe_registry(a.pol(), reg);
+      if (seen == probe_result::registrar) {
+        BOOST_OUTCOME_CO_TRY(a.bind());
+        a.registry_addrs = {reg};
+        co_return success();
+      }
+      if (seen == probe_result::occupied) {
+        co_return error(make_error_code(runtime_errc::actor_failure),
+                        "the registry address " + reg.str() + " is taken by something that is not a tractor registrar");
+      }
+    }
+    auto bound = a.bind(&reg);
+    if (bound) {
+      a.become_registrar();
+      co_return success();
+    }
+    // Another root may have bound it since the probe: then it is the registrar.
+    if (ephemeral || round == 1) {
+      co_return error(bound.error().code(), "cannot become the registrar at " + reg.str() + ": " + bound.error().message());
+    }
+  }
+}
+
+inline awaitable<result<std::shared_ptr<peer>>> connect_peer(actor& a, const transport::multiaddr& addr) {
+  const std::string key = addr.str();
+  if (auto it = a.peers_by_addr.find(key); it != a.peers_by_addr.end() && !it->second->gone()) {
+    co_return it->second;
+  }
+  if (!a.lifetime) {
+    co_return error(make_error_code(runtime_errc::actor_failure), "no actor is running to connect from");
+  }
+  auto ex = co_await boost::asio::this_coro::executor;
+  auto sock = co_await a.pol().connect(ex, addr);
+  if (!sock) co_return sock.error();
+  transport::channel_options o;
+  o.handshake_timeout = a.limits.handshake;
+  auto p = std::make_shared<peer>(a.pol().make_channel(std::move(sock).value(), o), a.aid(), a.pol().error_types);
+  auto hs = co_await p->channel().handshake(a.aid());
+  if (!hs) co_return hs.error();
+  a.peers_by_addr[key] = p;
+  // Served (its calls answered, its answers routed) for as long as this actor lives.
+  nursery& lifetime = *a.lifetime;
+  lifetime.start_soon([&a, p, key, &lifetime]() -> awaitable<void> {
+    (void)co_await a.serve_peer(p, lifetime);
+    if (auto it = a.peers_by_addr.find(key); it != a.peers_by_addr.end() && it->second == p) a.peers_by_addr.erase(it);
+  });
+  co_return p;
+}
+
+inline awaitable<result<std::vector<std::string>>> ask_registrar(actor& a, std::string func,
+                                                                 std::vector<std::string> args) {
+  // (Arguments reach co_await operands as named locals only: g++ 12 mishandles temporaries
+  // with destructors and braced temporaries there.)
+  if (a.registry) co_return co_await registrar_request(*a.registry, func, args, nullptr);
+  if (a.registry_addrs.empty()) {
+    co_return error(make_error_code(runtime_errc::actor_failure),
+                    describe(uid_of(a.aid())) + " knows no registrar");
+  }
+  const transport::multiaddr reg = a.registry_addrs.front();
+  auto p = co_await connect_peer(a, reg);
+  if (!p) {
+    co_return error(make_error_code(wire_errc::transport_closed),
+                    "the registrar at " + reg.str() + " is unreachable: " + p.error().message());
+  }
+  auto kwargs = p.value()->channel().encode_texts(args);
+  const function_name fn{"self", func};
+  auto r = co_await call(*p.value(), a.aid(), fn, std::move(kwargs), a.limits.cancel_ack);
+  if (!r && r.error() == wire_errc::transport_closed) {
+    // A registrar going away while we ask: the next request connects afresh.
+    if (auto it = a.peers_by_addr.find(reg.str()); it != a.peers_by_addr.end() && it->second == p.value()) {
+      a.peers_by_addr.erase(it);
+    }
+    co_return error(make_error_code(wire_errc::transport_closed),
+                    "the registrar at " + reg.str() + " is unreachable: " + r.error().message());
+  }
+  if (!r) co_return r.error();
+  co_return p.value()->channel().decode_texts(r.value());
+}
+
+inline std::vector<std::string> registration_of(actor& a) {
+  return {a.aid().name, a.aid().uuid, a.address().str()};
+}
+
+inline awaitable<result<void>> register_over(actor& a, peer& via) {
+  auto kwargs = via.channel().encode_texts(registration_of(a));
+  const function_name fn{"self", "register_actor"};
+  auto r = co_await call(via, a.aid(), fn, std::move(kwargs), a.limits.cancel_ack);
+  if (!r) co_return r.error();
+  co_return success();
+}
+
+inline awaitable<result<std::shared_ptr<peer>>> register_remotely(actor& a) {
+  if (a.registry || a.registry_addrs.empty()) co_return std::shared_ptr<peer>();
+  auto p = co_await connect_peer(a, a.registry_addrs.front());
+  if (!p) co_return p.error();
+  BOOST_OUTCOME_CO_TRY(co_await register_over(a, *p.value()));
+  co_return p.value();
+}
+
+inline awaitable<void> unregister_over(actor& a, peer& via) {
+  auto bye = [&]() -> awaitable<void> {
+    msg::msg m = msg::Start{new_uuid(), "self", "unregister_actor",
+                            via.channel().encode_texts({a.aid().name, a.aid().uuid}), uid_of(a.aid())};
+    auto sent = co_await move_on_after(a.limits.cancel_ack, via.send(std::move(m)));
+    (void)sent;
+    via.channel().close();
+  };
+  const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
+  co_await boost::asio::this_coro::throw_if_cancelled(false);
+  co_await shield(bye());
+  co_await boost::asio::this_coro::throw_if_cancelled(checked);
+}
+
+inline awaitable<result<void>> accept_registration(actor& a, std::shared_ptr<peer> link) {
+  auto m = co_await link->channel().receive();
+  if (!m) co_return m.error();
+  if (auto* e = std::get_if<msg::Error>(&m.value())) co_return link->unbox(*e);
+  auto* s = std::get_if<msg::Start>(&m.value());
+  auto args = s ? link->channel().decode_texts(s->kwargs) : result<std::vector<std::string>>(errc::would_block);
+  if (!s || s->ns != "self" || s->func != "register_actor" || !args || args.value().size() < 3) {
+    co_return error(make_error_code(runtime_errc::protocol_error),
+                    "expected the child's registration, got " + std::string(msg::type_name(m.value())));
+  }
+  const std::string cid = s->cid;
+  a.registry->add({args.value()[0], args.value()[1]},
+                  std::vector<std::string>(args.value().begin() + 2, args.value().end()), link.get());
+  msg::msg ack = msg::StartAck{cid, "asyncfunc"};
+  BOOST_OUTCOME_CO_TRY(co_await link->send(std::move(ack)));
+  msg::msg done = msg::Return{cid, link->channel().encode_texts({})};
+  BOOST_OUTCOME_CO_TRY(co_await link->send(std::move(done)));
+  co_return success();
+}
+
+inline awaitable<result<void>> register_over_parent(actor& a, peer& parent) {
+  const std::string cid = new_uuid();
+  msg::msg m = msg::Start{cid, "self", "register_actor", parent.channel().encode_texts(registration_of(a)),
+                          uid_of(a.aid())};
+  BOOST_OUTCOME_CO_TRY(co_await parent.send(std::move(m)));
+  for (;;) {
+    auto r = co_await parent.channel().receive();
+    if (!r) co_return r.error();
+    if (auto* e = std::get_if<msg::Error>(&r.value())) co_return parent.unbox(*e);
+    if (auto* ret = std::get_if<msg::Return>(&r.value()); ret && ret->cid == cid) co_return success();
+  }
+}
+
+inline awaitable<result<std::shared_ptr<peer>>> find_peer(actor& a, std::string name) {
+  std::string func = "find_actor";
+  std::vector<std::string> args{name};
+  auto addrs = co_await ask_registrar(a, std::move(func), std::move(args));
+  if (!addrs) co_return addrs.error();
+  if (addrs.value().empty()) co_return std::shared_ptr<peer>();
+  const std::string addr = addrs.value().front();
+  auto where = transport::multiaddr::parse(addr);
+  std::optional<result<std::shared_ptr<peer>>> p;
+  if (where) p = co_await connect_peer(a, where.value());
+  if (p && *p) co_return std::move(*p);
+  // Registered, but dead: the registrar forgets that address (R44).
+  std::string forget = "delete_addr";
+  std::vector<std::string> dead{addr};
+  auto forgot = co_await ask_registrar(a, std::move(forget), std::move(dead));
+  (void)forgot;
+  co_return std::shared_ptr<peer>();
+}
+
+inline awaitable<result<std::shared_ptr<peer>>> wait_for_peer(actor& a, std::string name) {
+  std::string func = "wait_for_actor";
+  std::vector<std::string> args{name};
+  auto addrs = co_await ask_registrar(a, std::move(func), std::move(args));
+  if (!addrs) co_return addrs.error();
+  auto where = transport::multiaddr::parse(addrs.value().front());
+  if (!where) co_return where.error();
+  co_return co_await connect_peer(a, where.value());
+}
+
+inline awaitable<result<std::vector<transport::multiaddr>>> query_addrs(actor& a, std::string name) {
+  std::string func = "find_actor";
+  std::vector<std::string> args{name};
+  auto addrs = co_await ask_registrar(a, std::move(func), std::move(args));
+  if (!addrs) co_return addrs.error();
+  std::vector<transport::multiaddr> out;
+  for (const auto& s : addrs.value()) {
+    if (auto m = transport::multiaddr::parse(s)) out.push_back(std::move(m).value());
+  }
+  co_return out;
+}
+
+}  // namespace tractor::runtime

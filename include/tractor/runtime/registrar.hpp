@@ -1,0 +1,131 @@
+// tractor/runtime/registrar.hpp — the registrar's table: which actors exist, by name, and where
+// they accept connections (tractor's `Registrar._registry`).
+//
+// The actor that is its tree's registrar (by default the root of the first program on a
+// registry address) keeps one; every actor registers with it right after binding and is
+// removed when it unregisters, when the channel it registered over closes, or when a lookup
+// finds its address dead (`delete_addr`).
+#pragma once
+
+#include <tractor/core/error.hpp>
+#include <tractor/core/event.hpp>
+#include <tractor/msg/types.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tractor::runtime {
+
+class peer;
+
+class registrar {
+ public:
+  struct entry {
+    msg::uid uid;
+    std::vector<std::string> addrs;  // multiaddrs, printed
+    const void* via;                 // the channel it registered over (nullptr: ourselves)
+  };
+
+  /// Registers `uid` at `addrs` (R42): an address is held by one actor only, so any other
+  /// uid registered at one of them is evicted; a second registration of `uid` adds the
+  /// addresses it did not have. Wakes everyone waiting for its name.
+  void add(const msg::uid& uid, const std::vector<std::string>& addrs, const void* via) {
+    for (auto& e : entries_) {
+      if (e.uid == uid) continue;
+      std::erase_if(e.addrs, [&](const std::string& a) { return std::ranges::find(addrs, a) != addrs.end(); });
+    }
+    std::erase_if(entries_, [&](const entry& e) { return e.uid != uid && e.addrs.empty(); });
+    auto it = std::ranges::find_if(entries_, [&](const entry& e) { return e.uid == uid; });
+    if (it == entries_.end()) {
+      entries_.push_back(entry{uid, {}, via});
+      it = std::prev(entries_.end());
+    }
+    for (const auto& a : addrs) {
+      if (std::ranges::find(it->addrs, a) == it->addrs.end()) it->addrs.push_back(a);
+    }
+    auto waiting = std::exchange(changed_, std::make_shared<event>());
+    waiting->set();
+  }
+
+  /// Removes `uid`; true if it was registered.
+  bool remove(const msg::uid& uid) {
+    return std::erase_if(entries_, [&](const entry& e) { return e.uid == uid; }) > 0;
+  }
+
+  /// Removes everything registered over channel `via` (it closed).
+  void remove_via(const void* via) {
+    std::erase_if(entries_, [&](const entry& e) { return e.via == via; });
+  }
+
+  /// Removes address `addr` (found dead); the uid that held it, if any. An actor left with no
+  /// address is removed.
+  std::optional<msg::uid> delete_addr(const std::string& addr) {
+    std::optional<msg::uid> held;
+    for (auto& e : entries_) {
+      if (std::erase(e.addrs, addr) > 0) held = e.uid;
+    }
+    std::erase_if(entries_, [](const entry& e) { return e.addrs.empty(); });
+    return held;
+  }
+
+  /// The addresses of the first actor registered as `name` (R43), or none.
+  [[nodiscard]] std::vector<std::string> find(std::string_view name) const {
+    for (const auto& e : entries_) {
+      if (e.uid.first == name) return e.addrs;
+    }
+    return {};
+  }
+
+  /// Waits until an actor named `name` is registered and returns its addresses.
+  ///
+  /// Cancellation: interrupted at once.
+  awaitable<std::vector<std::string>> wait_for(std::string name) {
+    for (;;) {
+      auto found = find(name);
+      if (!found.empty()) co_return found;
+      auto changed = changed_;  // kept alive across the wait: `add` replaces it
+      co_await changed->wait();
+    }
+  }
+
+  [[nodiscard]] const std::vector<entry>& entries() const noexcept { return entries_; }
+
+ private:
+  std::vector<entry> entries_;  // registration order: "the first" is the oldest
+  std::shared_ptr<event> changed_ = std::make_shared<event>();
+};
+
+/// Carries out registrar request `func` (see impl/registry_requests.hpp) on `table`, for a
+/// request that came over channel `via`. An unknown request, or one with the wrong number of
+/// arguments, is `invalid_operation`.
+///
+/// Cancellation: interrupted at once (only `wait_for_actor` waits).
+inline awaitable<result<std::vector<std::string>>> registrar_request(registrar& table, const std::string& func,
+                                                                     const std::vector<std::string>& a,
+                                                                     const void* via) {
+  std::vector<std::string> out;
+  if (func == "register_actor" && a.size() >= 3) {
+    table.add({a[0], a[1]}, std::vector<std::string>(a.begin() + 2, a.end()), via);
+  } else if (func == "unregister_actor" && a.size() == 2) {
+    (void)table.remove({a[0], a[1]});
+  } else if (func == "find_actor" && a.size() == 1) {
+    out = table.find(a[0]);
+  } else if (func == "wait_for_actor" && a.size() == 1) {
+    out = co_await table.wait_for(a[0]);
+  } else if (func == "get_registry" && a.empty()) {
+    for (const auto& e : table.entries()) {
+      for (const auto& addr : e.addrs) out.insert(out.end(), {e.uid.first, e.uid.second, addr});
+    }
+  } else if (func == "delete_addr" && a.size() == 1) {
+    if (auto held = table.delete_addr(a[0])) out = {held->first, held->second};
+  } else {
+    co_return error(make_error_code(std::errc::invalid_argument),
+                    "no registrar request self." + func + " taking " + std::to_string(a.size()) + " arguments");
+  }
+  co_return out;
+}
+
+}  // namespace tractor::runtime

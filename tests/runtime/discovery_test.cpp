@@ -1,0 +1,327 @@
+// Discovery with real processes over both transports (R41-R46): registration and lookup by
+// name, waiting for each other, a second program sharing the registry, stale entries, a
+// remote registrar cancelled, duplicate names. This binary is also every child actor and
+// the second programs (see main() at the bottom).
+#include <tractor/discovery/discovery.hpp>
+
+#include "tests/support/async_test.hpp"
+#include "tests/support/registry.hpp"
+#include "tests/support/reaper.hpp"
+
+#include <tractor/codec/cereal_binary.hpp>
+#include <tractor/transport/tcp.hpp>
+#include <tractor/transport/uds.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+namespace peers {
+// Set once this actor has been greeted.
+inline thread_local tractor::event greeted;
+tractor::awaitable<std::string> hello(std::string from) {
+  greeted.set();
+  co_return "hello " + from;
+}
+// Waits for `other` by name, greets it, and returns once it was greeted too (a one-shot
+// child ends when it returns: the other could not reach it any more). Both one-shot
+// children do this at once, each waiting on the other.
+tractor::awaitable<tractor::result<std::string>> greet_when_there(std::string me, std::string other);
+tractor::awaitable<bool> close_own_server() {
+  tractor::runtime::current_actor()->close_server();
+  co_return true;
+}
+}  // namespace peers
+
+namespace {
+
+using namespace tractor;
+using fns = exposed<&peers::hello, &peers::greet_when_there, &peers::close_own_server>;
+using uds_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns>;
+using tcp_tree = tree<spawn::exec, transport::tcp, codec::cereal_binary, fns>;
+const actor_options peers_only{.enable_modules = {"peers"}};
+
+// The tree of this process's test, from the environment its root set.
+template <class F>
+decltype(auto) on_tree(F f) {
+  const char* key = std::getenv("DISCOVERY_TEST_TREE");
+  if (key && std::string(key) == "tcp") return f(std::type_identity<tcp_tree>{});
+  return f(std::type_identity<uds_tree>{});
+}
+
+template <class Tree>
+awaitable<result<std::string>> greet_with(std::string me, std::string other) {
+  auto p = co_await wait_for_actor<Tree>(other);
+  if (!p) co_return p.error();
+  auto answer = co_await p.value().template run<&peers::hello>(me);
+  co_await peers::greeted.wait();
+  co_return answer;
+}
+
+}  // namespace
+
+tractor::awaitable<tractor::result<std::string>> peers::greet_when_there(std::string me, std::string other) {
+  return on_tree([&](auto t) { return greet_with<typename decltype(t)::type>(me, other); });
+}
+
+namespace {
+
+// Runs `body` in a root of tree `Tree` (registrar of this process's private registry unless
+// `options` say otherwise); returns the body's result.
+template <class Tree>
+result<void> in_root(std::function<awaitable<result<void>>(actor_nursery<Tree>&)> body, root_options options = {}) {
+  ::setenv("DISCOVERY_TEST_TREE", Tree::transport_type::name.data(), 1);
+  result<void> outcome = success();
+  char arg0[] = "discovery_test";
+  char* argv[] = {arg0, nullptr};
+  const int code = run_main<Tree>(1, argv, std::move(options), [&](root<Tree>& r) -> awaitable<result<void>> {
+    outcome = co_await r.open_nursery([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
+      co_return co_await body(an);
+    });
+    co_return success();
+  });
+  EXPECT_EQ(code, 0);
+  return outcome;
+}
+
+// Polls the registry until `name` is gone (bounded): how long that took.
+template <class Tree>
+awaitable<result<clock::duration>> until_unregistered(std::string name) {
+  const auto t0 = clock::now();
+  for (;;) {
+    auto addrs = co_await query_actor<Tree>(name);
+    if (!addrs) co_return addrs.error();
+    if (addrs.value().empty()) co_return clock::now() - t0;
+    if (clock::now() - t0 > std::chrono::seconds(5)) co_return errc::timeout;
+    co_await sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+// A second program: a root of its own on `registry` (by DISCOVERY_TEST_MODE), started with
+// this binary; it prints "ready <its registry address>" once up, and serves until cancelled.
+// Waiting for that line blocks: only before this process's own root runs (a second program
+// registering here needs this root's loop; that one is awaited with `wait_for_actor`).
+struct second_program {
+  std::unique_ptr<spawn::process> proc;
+  std::string registry;  // the address it printed
+};
+
+template <class Tree>
+second_program start_second(boost::asio::io_context& ctx, const std::string& mode, const std::string& registry,
+                            bool wait_ready) {
+  int out[2];
+  EXPECT_EQ(::pipe(out), 0);
+  auto p = spawn::exec_process(ctx.get_executor(), {.env = {{"DISCOVERY_TEST_MODE", mode},
+                                                          {"DISCOVERY_TEST_TREE", std::string(Tree::transport_type::name)},
+                                                          {"TRACTOR_REGISTRY_ADDRS", registry}},
+                                                  .stdout_fd = wait_ready ? out[1] : -1});
+  ::close(out[1]);
+  if (!wait_ready) {
+    ::close(out[0]);
+    return {std::move(p).value(), ""};
+  }
+  char buf[512] = {};
+  std::size_t got = 0;
+  while (got < sizeof buf - 1) {  // one line (blocks until the program is up)
+    const ssize_t n = ::read(out[0], buf + got, 1);
+    if (n <= 0 || buf[got] == '\n') break;
+    ++got;
+  }
+  ::close(out[0]);
+  const std::string line(buf, got);
+  EXPECT_EQ(line.rfind("ready ", 0), 0u) << line;
+  return {std::move(p).value(), line.size() > 6 ? line.substr(6) : ""};
+}
+
+template <class Tree>
+class discovery_test : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    EXPECT_TRUE(tractor::testing::live_children().empty()) << "a process outlived its test";
+  }
+};
+using trees = ::testing::Types<uds_tree, tcp_tree>;
+TYPED_TEST_SUITE(discovery_test, trees);
+
+TYPED_TEST(discovery_test, a_child_is_found_by_name_and_gone_promptly_after_cancel) {
+  auto r = in_root<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
+    auto child = co_await an.start_actor("findme", peers_only);
+    if (!child) co_return child.error();
+    auto found = co_await find_actor<TypeParam>("findme");  // registered before start_actor returned
+    if (!found) co_return found.error();
+    EXPECT_TRUE(found.value().has_value());
+    if (found.value()) {
+      auto hi = co_await found.value()->template run<&peers::hello>("root");
+      EXPECT_EQ(hi.value(), "hello root");
+      EXPECT_EQ(found.value()->aid().uuid, child.value().aid().uuid);
+    }
+    auto nobody = co_await find_actor<TypeParam>("nobody");
+    EXPECT_TRUE(nobody && !nobody.value()) << "an unknown name is nothing, not an error";
+    EXPECT_TRUE(co_await child.value().cancel_actor());
+    auto took = co_await until_unregistered<TypeParam>("findme");
+    if (!took) co_return took.error();
+    EXPECT_LT(took.value(), std::chrono::seconds(1)) << "gone promptly";
+    co_return success();
+  });
+  EXPECT_TRUE(r) << r.error().message();
+}
+
+TYPED_TEST(discovery_test, two_children_wait_for_each_other_by_name_and_exchange_greetings) {
+  auto r = in_root<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
+    auto alice = co_await an.template run_in_actor<&peers::greet_when_there>("alice", "alice", "bob");
+    if (!alice) co_return alice.error();
+    auto bob = co_await an.template run_in_actor<&peers::greet_when_there>("bob", "bob", "alice");
+    if (!bob) co_return bob.error();
+    auto from_alice = co_await fail_after(std::chrono::seconds(20), alice.value().wait_for_result());
+    auto from_bob = co_await fail_after(std::chrono::seconds(20), bob.value().wait_for_result());
+    EXPECT_EQ(from_alice.value(), "hello alice") << "bob answered alice";
+    EXPECT_EQ(from_bob.value(), "hello bob");
+    co_return success();
+  });
+  EXPECT_TRUE(r) << r.error().message();
+}
+
+TYPED_TEST(discovery_test, a_separate_program_registers_here_and_is_called_from_here) {
+  boost::asio::io_context ctx;
+  std::unique_ptr<spawn::process> second;
+  auto r = in_root<TypeParam>([&](actor_nursery<TypeParam>&) -> awaitable<result<void>> {
+    runtime::actor* self = runtime::current_actor();
+    EXPECT_TRUE(self->registry) << "this root is the registrar";
+    second = start_second<TypeParam>(ctx, "second_root", self->address().str(), false).proc;
+    auto p = co_await fail_after(std::chrono::seconds(20), wait_for_actor<TypeParam>("second"));
+    if (!p) co_return p.error();
+    EXPECT_NE(p.value().aid().pid, ::getpid());
+    auto hi = co_await p.value().template run<&peers::hello>("the first program");
+    EXPECT_EQ(hi.value(), "hello the first program");
+    EXPECT_TRUE(co_await p.value().cancel_actor()) << "a peer's cancel ends a daemon";
+    auto took = co_await until_unregistered<TypeParam>("second");
+    EXPECT_TRUE(took) << "it unregistered";
+    co_return success();
+  });
+  EXPECT_TRUE(r) << r.error().message();
+  ASSERT_TRUE(second);
+  tractor::testing::run_async(ctx, [&]() -> awaitable<void> {
+    auto s = co_await second->wait();
+    EXPECT_TRUE(s.success()) << s.describe();
+  }());
+}
+
+TYPED_TEST(discovery_test, a_child_that_closed_its_transport_is_not_found_and_its_entry_is_gone) {
+  auto r = in_root<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
+    auto child = co_await an.start_actor("closer", peers_only);
+    if (!child) co_return child.error();
+    auto closed = co_await child.value().template run<&peers::close_own_server>();
+    EXPECT_TRUE(closed && closed.value());
+    auto before = co_await query_actor<TypeParam>("closer");
+    EXPECT_EQ(before.value().size(), 1u) << "still registered: nobody knows it is dead yet";
+    auto found = co_await find_actor<TypeParam>("closer");
+    EXPECT_TRUE(found && !found.value()) << "its address is dead";
+    auto after = co_await query_actor<TypeParam>("closer");
+    EXPECT_TRUE(after && after.value().empty()) << "the stale entry is gone (R44)";
+    auto still = co_await child.value().template run<&peers::hello>("parent");
+    EXPECT_EQ(still.value(), "hello parent") << "its parent channel still works";
+    an.cancel();
+    co_return success();
+  });
+  EXPECT_TRUE(r) << r.error().message();
+}
+
+TYPED_TEST(discovery_test, cancelling_a_remote_registrar_makes_lookups_fail_clearly) {
+  boost::asio::io_context ctx;
+  // A registrar in another program, on a registry address of its own.
+  const std::string own = std::is_same_v<typename TypeParam::transport_type, transport::uds>
+                              ? transport::uds::bind_addr_of("registrar-test", ::getpid()).str()
+                              : "/ip4/127.0.0.1/tcp/0";
+  auto registrar = start_second<TypeParam>(ctx, "registrar", own, true);
+  auto where = transport::multiaddr::parse(registrar.registry);
+  ASSERT_TRUE(where) << registrar.registry;
+  root_options options;
+  options.registry_addrs = {where.value()};
+  auto r = in_root<TypeParam>(
+      [&](actor_nursery<TypeParam>&) -> awaitable<result<void>> {
+        EXPECT_FALSE(runtime::current_actor()->registry) << "this root registered there instead";
+        auto listed = co_await list_registry();
+        if (!listed) co_return listed.error();
+        std::set<std::string> names;
+        for (const auto& e : listed.value()) names.insert(e.name);
+        EXPECT_TRUE(names.contains("registrar") && names.contains("root"));
+        auto reg = co_await get_registry<TypeParam>();
+        if (!reg) co_return reg.error();
+        EXPECT_TRUE(co_await reg.value().cancel_actor());
+        // Its program ends; a lookup racing that may still reach it, or fail mid-call.
+        for (auto t0 = clock::now(); clock::now() - t0 < std::chrono::seconds(10);) {
+          auto racing = co_await find_actor<TypeParam>("anyone");
+          if (!racing) break;
+          co_await sleep_for(std::chrono::milliseconds(1));
+        }
+        auto lost = co_await find_actor<TypeParam>("anyone");
+        EXPECT_FALSE(lost);
+        if (!lost) {
+          EXPECT_EQ(lost.error(), wire_errc::transport_closed);
+          EXPECT_NE(lost.error().message().find("registrar at " + registrar.registry + " is unreachable"),
+                    std::string::npos)
+              << lost.error().message();
+        }
+        co_return success();
+      },
+      options);
+  EXPECT_TRUE(r) << r.error().message();
+  tractor::testing::run_async(ctx, [&]() -> awaitable<void> {
+    auto s = co_await registrar.proc->wait();
+    EXPECT_TRUE(s.success()) << s.describe();
+  }());
+}
+
+TYPED_TEST(discovery_test, duplicate_names_are_both_registered) {
+  auto r = in_root<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
+    auto one = co_await an.start_actor("twin", peers_only);
+    if (!one) co_return one.error();
+    auto two = co_await an.start_actor("twin", peers_only);
+    if (!two) co_return two.error();
+    auto listed = co_await list_registry();
+    if (!listed) co_return listed.error();
+    std::set<std::string> twins;
+    for (const auto& e : listed.value()) {
+      if (e.name == "twin") twins.insert(e.uuid);
+    }
+    EXPECT_EQ(twins, (std::set<std::string>{one.value().aid().uuid, two.value().aid().uuid}));
+    auto first = co_await find_actor<TypeParam>("twin");
+    EXPECT_TRUE(first && first.value() && first.value()->aid().uuid == one.value().aid().uuid)
+        << "the first registered is found";
+    an.cancel();
+    co_return success();
+  });
+  EXPECT_TRUE(r) << r.error().message();
+}
+
+// The second programs: a plain root registering at the registry it was given, or a
+// registrar of its own; each says where its registry is, then serves until cancelled.
+template <class Tree>
+int second_program_main(const std::string& mode) {
+  root_options options;
+  options.name = mode == "registrar" ? "registrar" : "second";
+  char arg0[] = "discovery_test_second";
+  char* argv[] = {arg0, nullptr};
+  return run_main<Tree>(1, argv, options, [](root<Tree>&) -> awaitable<result<void>> {
+    runtime::actor* self = runtime::current_actor();
+    std::printf("ready %s\n", self->registry_addrs.front().str().c_str());
+    std::fflush(stdout);
+    for (;;) co_await sleep_for(std::chrono::hours(24));
+    co_return success();
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (tractor::runtime::is_child_process()) {
+    return on_tree([](auto t) { return tractor::runtime::child_main(decltype(t)::type::policies()); });
+  }
+  if (const char* mode = std::getenv("DISCOVERY_TEST_MODE")) {
+    return on_tree([&](auto t) { return second_program_main<typename decltype(t)::type>(mode); });
+  }
+  tractor::testing::become_subreaper();
+  tractor::testing::use_private_registry();
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
