@@ -40,20 +40,23 @@ inline std::set<pid_t> live_child_processes() {
   return out;
 }
 
+/// This process's thread actors (threads named by the thread backend), running or abandoned.
 inline std::size_t live_threads() {
   std::size_t threads = 0;
   std::error_code ec;
   for (const auto& t : std::filesystem::directory_iterator("/proc/self/task", ec)) {
-    (void)t;
-    ++threads;
+    std::ifstream in(t.path() / "comm");
+    std::string comm;
+    std::getline(in, comm);
+    threads += comm.rfind(spawn::thread_name_prefix, 0) == 0;
   }
   return threads;
 }
 
-/// The threads this process had before the current test (a test's SetUp records it): the
-/// test's own, and thread actors an earlier test abandoned.
+/// The thread actors this process had before the current test (a test's SetUp records it):
+/// those an earlier test abandoned.
 inline std::size_t& thread_baseline() {
-  static std::size_t baseline = 1;
+  static std::size_t baseline = 0;
   return baseline;
 }
 

@@ -23,9 +23,13 @@
 #include <thread>
 
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 
 namespace tractor::spawn {
+
+/// How a thread actor's thread is named: this, then the actor's name.
+inline constexpr std::string_view thread_name_prefix = "actor:";
 
 /// A child actor running on a thread of this process.
 class thread_actor final : public child_handle {
@@ -114,6 +118,9 @@ inline result<std::unique_ptr<thread_actor>> thread_actor::start(const boost::as
   } catch (const std::system_error& e) {
     return error(e.code(), std::string("thread backend: cannot start a thread: ") + e.what());
   }
+  // What `top -H`, `ps -L` and debuggers show for it (15 characters at most).
+  const std::string title = (std::string(thread_name_prefix) + req.boot.name).substr(0, 15);
+  ::pthread_setname_np(t->thread_.native_handle(), title.c_str());
   return t;
 }
 
