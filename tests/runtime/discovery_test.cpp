@@ -27,6 +27,8 @@ tractor::awaitable<std::string> hello(std::string from) {
 // child ends when it returns: the other could not reach it any more). Both one-shot
 // children do this at once, each waiting on the other.
 tractor::awaitable<tractor::result<std::string>> greet_when_there(std::string me, std::string other);
+// Waits for `name` for at most 100 ms; true if it gave up.
+tractor::awaitable<tractor::result<bool>> wait_briefly(std::string name);
 tractor::awaitable<bool> close_own_server() {
   tractor::runtime::current_actor()->close_server();
   co_return true;
@@ -36,7 +38,7 @@ tractor::awaitable<bool> close_own_server() {
 namespace {
 
 using namespace tractor;
-using fns = exposed<&peers::hello, &peers::greet_when_there, &peers::close_own_server>;
+using fns = exposed<&peers::hello, &peers::greet_when_there, &peers::close_own_server, &peers::wait_briefly>;
 using uds_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns>;
 using tcp_tree = tree<spawn::exec, transport::tcp, codec::cereal_binary, fns>;
 const actor_options peers_only{.enable_modules = {"peers"}};
@@ -62,6 +64,18 @@ awaitable<result<std::string>> greet_with(std::string me, std::string other) {
 
 tractor::awaitable<tractor::result<std::string>> peers::greet_when_there(std::string me, std::string other) {
   return on_tree([&](auto t) { return greet_with<typename decltype(t)::type>(me, other); });
+}
+
+namespace {
+template <class Tree>
+awaitable<result<bool>> wait_briefly_with(std::string name) {
+  auto found = co_await move_on_after(std::chrono::milliseconds(100), wait_for_actor<Tree>(name));
+  co_return !found.has_value();
+}
+}  // namespace
+
+tractor::awaitable<tractor::result<bool>> peers::wait_briefly(std::string name) {
+  return on_tree([&](auto t) { return wait_briefly_with<typename decltype(t)::type>(name); });
 }
 
 namespace {
@@ -270,6 +284,26 @@ TYPED_TEST(discovery_test, cancelling_a_remote_registrar_makes_lookups_fail_clea
     auto s = co_await registrar.proc->wait();
     EXPECT_TRUE(s.success()) << s.describe();
   }());
+}
+
+TYPED_TEST(discovery_test, a_wait_for_an_actor_is_cancellable_and_the_registrar_stops_waiting) {
+  auto r = in_root<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
+    auto here = co_await move_on_after(std::chrono::milliseconds(50), wait_for_actor<TypeParam>("never"));
+    EXPECT_FALSE(here) << "a local wait (this root is the registrar) is cancelled";
+    auto child = co_await an.start_actor("impatient", peers_only);
+    if (!child) co_return child.error();
+    auto gave_up = co_await child.value().template run<&peers::wait_briefly>("never");
+    EXPECT_TRUE(gave_up && gave_up.value()) << "the child's wait, at this registrar, was cancelled";
+    // The child's cancelled request cancels the registrar's waiting task (self.cancel_task).
+    runtime::actor* self = runtime::current_actor();
+    for (auto t0 = clock::now(); self->running_tasks() != 0 && clock::now() - t0 < std::chrono::seconds(5);) {
+      co_await sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(self->running_tasks(), 0u) << "no wait left behind at the registrar";
+    an.cancel();
+    co_return success();
+  });
+  EXPECT_TRUE(r) << r.error().message();
 }
 
 TYPED_TEST(discovery_test, duplicate_names_are_both_registered) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <tractor/core/error.hpp>
+#include <tractor/core/cancel_scope.hpp>
 #include <tractor/core/event.hpp>
 #include <tractor/msg/types.hpp>
 
