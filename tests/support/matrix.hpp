@@ -9,6 +9,8 @@
 
 #include "tests/support/reaper.hpp"
 
+#include <gtest/gtest.h>
+
 #include <condition_variable>
 #include <mutex>
 
@@ -87,6 +89,21 @@ inline void wait_for_stop(spawn::stop_hook& hook) {
   lock.unlock();
   hook.clear();
 }
+
+/// A fixture for tests that start child actors: a test fails if it leaves one behind (a
+/// process, or a thread actor beyond those an earlier test abandoned).
+class no_child_left : public ::testing::Test {
+ protected:
+  void SetUp() override { thread_baseline() = live_threads(); }
+  void TearDown() override {
+    EXPECT_TRUE(live_child_processes().empty()) << "a child actor outlived its test";
+    if (!abandons_threads) {
+      EXPECT_EQ(live_child_actors(), 0u) << "a thread actor outlived its test";
+    }
+  }
+  /// Set by a test that leaves a thread actor deaf to cancellation (abandoned, running on).
+  bool abandons_threads = false;
+};
 
 namespace detail {
 /// A child that ends at once with status 7, before connecting back.

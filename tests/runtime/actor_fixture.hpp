@@ -1,0 +1,329 @@
+// The actor tests' shared part: the exposed functions every child actor runs, the trees of
+// the policy matrix (this binary's spawn backend x every transport, and the codec axis under
+// exec), and the helpers that run a root. Included by actor_test.cpp and
+// supervision_test.cpp, which make one binary.
+#pragma once
+
+#include <tractor/runtime/tree.hpp>
+
+#include "tests/support/async_test.hpp"
+#include "tests/support/matrix.hpp"
+#include "tests/support/registry.hpp"
+#include "tests/support/reaper.hpp"
+
+#include <tractor/codec/cereal_binary.hpp>
+#include <tractor/codec/cereal_json.hpp>
+#include <tractor/transport/tcp.hpp>
+#include <tractor/transport/uds.hpp>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <stdexcept>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <sys/prctl.h>
+
+// Error types the test trees register, and one they do not.
+namespace app {
+struct quota_exceeded : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct unregistered_failure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+enum class app_errc { over_limit = 1 };
+class app_category_impl : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "app"; }
+  std::string message(int v) const override { return v == 1 ? "over the limit" : "app error"; }
+};
+inline const boost::system::error_category& app_category() {
+  static const app_category_impl c;
+  return c;
+}
+inline boost::system::error_code make_error_code(app_errc e) { return {static_cast<int>(e), app_category()}; }
+}  // namespace app
+template <>
+struct boost::system::is_error_code_enum<app::app_errc> : std::true_type {};
+
+namespace math {
+inline tractor::awaitable<int> add(int a, int b) { co_return a + b; }
+inline tractor::awaitable<int> over_quota(std::string why) {
+  throw app::quota_exceeded(why);
+  co_return 0;
+}
+inline tractor::awaitable<tractor::result<int>> over_limit() { co_return app::app_errc::over_limit; }
+inline tractor::awaitable<int> unregistered(std::string why) {
+  throw app::unregistered_failure(why);
+  co_return 0;
+}
+inline tractor::awaitable<tractor::result<int>> checked_div(int a, int b) {
+  if (b == 0) co_return tractor::errc::would_block;
+  co_return a / b;
+}
+inline tractor::awaitable<std::string> explode(std::string why) {
+  throw std::runtime_error(why);
+  co_return "";
+}
+inline tractor::awaitable<std::string> cmdline() {
+  std::ifstream in("/proc/self/cmdline");
+  std::string s;
+  std::getline(in, s, '\0');
+  co_return s;
+}
+inline tractor::awaitable<int> fail_after_ms(int ms, std::string why) {
+  boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, std::chrono::milliseconds(ms));
+  co_await t.async_wait(boost::asio::use_awaitable);
+  throw std::runtime_error(why);
+}
+inline tractor::awaitable<int> sleep_forever() {
+  boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, std::chrono::hours(1));
+  co_await t.async_wait(boost::asio::use_awaitable);
+  co_return 0;
+}
+inline tractor::awaitable<int> block_the_loop() {
+  for (;;) ::sleep(3600);  // blocking, and deaf to EINTR: only SIGKILL ends this actor
+  co_return 0;
+}
+inline tractor::awaitable<int> fail_on_cancel(std::string why) {
+  auto complain = [why]() -> tractor::awaitable<void> {
+    throw std::runtime_error(why);
+    co_return;
+  };
+  co_return co_await tractor::finally(sleep_forever(), complain());
+}
+// Set in the child when a task of `wait_to_be_cancelled` sees its cancellation.
+inline thread_local tractor::event a_task_was_cancelled;
+inline tractor::awaitable<int> wait_to_be_cancelled() {
+  auto note = []() -> tractor::awaitable<void> {
+    a_task_was_cancelled.set();
+    co_return;
+  };
+  co_return co_await tractor::finally(sleep_forever(), note());
+}
+// Returns once some task of this actor was cancelled by its caller.
+inline tractor::awaitable<bool> until_a_task_was_cancelled() {
+  co_await a_task_was_cancelled.wait();
+  co_return true;
+}
+// A child that opens its own actor nursery (defined below, once the trees exist): one
+// grandchild fails, the other fails while being cancelled, so the spawner's nursery fails
+// with a group of two, which the spawner returns to its caller.
+inline tractor::awaitable<tractor::result<int>> spawn_failing_grandchildren(std::string tag);
+// A child that starts a grandchild stuck in blocking code and holds it until cancelled;
+// `until_grandchild_started` returns once the grandchild is running.
+inline tractor::awaitable<tractor::result<int>> hold_blocked_grandchild();
+inline thread_local tractor::event grandchild_started;
+inline tractor::awaitable<bool> until_grandchild_started() {
+  co_await grandchild_started.wait();
+  co_return true;
+}
+}  // namespace math
+namespace secret {
+inline tractor::awaitable<int> hidden() { co_return 42; }
+}  // namespace secret
+
+namespace actor_tests {
+
+using namespace tractor;
+using fns = exposed<&math::add, &math::checked_div, &math::explode, &math::cmdline,
+                    &math::fail_after_ms, &math::sleep_forever, &math::fail_on_cancel, &math::block_the_loop,
+                    &math::spawn_failing_grandchildren, &math::wait_to_be_cancelled,
+                    &math::until_a_task_was_cancelled, &math::over_quota, &math::over_limit,
+                    &math::unregistered, &math::hold_blocked_grandchild,
+                    &math::until_grandchild_started,
+                    &secret::hidden>;
+using errs = errors<app::quota_exceeded, app::app_errc>;
+using test_spawn = tractor::testing::boot_faults<tractor::testing::matrix_spawn>;
+using uds_tree = tree<test_spawn, transport::uds, codec::cereal_binary, fns, errs>;
+using tcp_tree = tree<test_spawn, transport::tcp, codec::cereal_binary, fns, errs>;
+using json_tree = tree<test_spawn, transport::uds, codec::cereal_json, fns, errs>;
+using tractor::testing::thread_actors;
+
+// The codec axis runs under one backend (exec), beside the transports.
+constexpr bool codec_axis = std::is_same_v<tractor::testing::matrix_spawn, spawn::exec>;
+
+// How a test's root tells the actors it spawns (and re-runs of this binary) its tree.
+template <class Tree>
+std::string tree_key() {
+  return std::string(Tree::transport_type::name) + "+" + std::string(Tree::codec_type::name);
+}
+
+// Calls `f(std::type_identity<Tree>{})` with the tree this process's test root uses.
+template <class F>
+decltype(auto) on_tree(F f) {
+  const char* key = std::getenv("ACTOR_TEST_TREE");
+  const std::string which = key ? key : "";
+  if constexpr (codec_axis) {
+    if (which == tree_key<json_tree>()) return f(std::type_identity<json_tree>{});
+  }
+  if (which == tree_key<tcp_tree>()) return f(std::type_identity<tcp_tree>{});
+  return f(std::type_identity<uds_tree>{});
+}
+
+template <class Tree>
+awaitable<result<int>> failing_grandchildren(std::string tag) {
+  auto r = co_await open_actor_nursery<Tree>([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
+    const std::string calm = tag + "-b raised while cancelled";
+    auto b = co_await an.template run_in_actor<&math::fail_on_cancel>(tag + "-b", calm);
+    if (!b) co_return b.error();
+    const std::string loud = tag + "-a failed";
+    auto a = co_await an.template run_in_actor<&math::explode>(tag + "-a", loud);
+    if (!a) co_return a.error();
+    co_return success();
+  });
+  if (!r) co_return r.error();
+  co_return 0;
+}
+
+template <class Tree>
+awaitable<result<int>> blocked_grandchild() {
+  auto r = co_await open_actor_nursery<Tree>([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
+    auto g = co_await an.template run_in_actor<&math::block_the_loop>("blocked");
+    if (!g) co_return g.error();
+    math::grandchild_started.set();
+    co_await math::sleep_forever();
+    co_return success();
+  });
+  if (!r) co_return r.error();
+  co_return 0;
+}
+
+}  // namespace actor_tests
+
+inline tractor::awaitable<tractor::result<int>> math::hold_blocked_grandchild() {
+  return actor_tests::on_tree([](auto t) { return actor_tests::blocked_grandchild<typename decltype(t)::type>(); });
+}
+
+inline tractor::awaitable<tractor::result<int>> math::spawn_failing_grandchildren(std::string tag) {
+  return actor_tests::on_tree(
+      [&](auto t) { return actor_tests::failing_grandchildren<typename decltype(t)::type>(tag); });
+}
+
+namespace actor_tests {
+
+// The policy matrix: one body, run under each tree. The child picks the same tree from the
+// environment it inherits.
+template <class Tree>
+int run_tree(std::function<awaitable<result<void>>(actor_nursery<Tree>&)> body) {
+  ::setenv("ACTOR_TEST_TREE", tree_key<Tree>().c_str(), 1);
+  char arg0[] = "actor_test";
+  char* argv[] = {arg0, nullptr};
+  return run_main<Tree>(1, argv, [&](root<Tree>& r) -> awaitable<result<void>> {
+    co_return co_await r.open_nursery([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
+      co_return co_await body(an);
+    });
+  });
+}
+
+// The actor nursery's own result (run_tree only reports the exit code).
+template <class Tree>
+result<void> nursery_result(std::function<awaitable<result<void>>(actor_nursery<Tree>&)> body) {
+  result<void> outcome = success();
+  ::setenv("ACTOR_TEST_TREE", tree_key<Tree>().c_str(), 1);
+  char arg0[] = "actor_test";
+  char* argv[] = {arg0, nullptr};
+  (void)run_main<Tree>(1, argv, [&](root<Tree>& r) -> awaitable<result<void>> {
+    outcome = co_await r.open_nursery([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
+      co_return co_await body(an);
+    });
+    co_return success();
+  });
+  return outcome;
+}
+
+template <class Tree>
+class actor_fixture : public tractor::testing::no_child_left {};
+using trees = std::conditional_t<codec_axis, ::testing::Types<uds_tree, tcp_tree, json_tree>,
+                                 ::testing::Types<uds_tree, tcp_tree>>;
+
+}  // namespace actor_tests
+
+namespace actor_tests {
+
+// Removes the socket files of dead actors whose names start with one of `prefixes`: those
+// of actors SIGKILLed together with their parent, which nobody was left to remove (as in
+// tractor). Returns how many it removed.
+inline std::size_t remove_stale_socket_files(std::initializer_list<std::string_view> prefixes) {
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(transport::uds::runtime_dir().value(), ec)) {
+    const std::string n = f.path().filename().string();
+    for (auto prefix : prefixes) {
+      if (n.rfind(prefix, 0) != 0 || n.find('@') == std::string::npos) continue;
+      // Only files of this pid namespace: a pid from another (a test running beside this
+      // one in its own sandbox) says nothing here, and its owner may well be alive.
+      const std::string owner_part = n.substr(n.find('@') + 1);
+      const pid_t owner = std::atoi(owner_part.c_str());
+      const std::string ours = std::to_string(owner) + transport::detail::pid_namespace_tag() + ".sock";
+      if (owner_part != ours) continue;
+      if (::kill(owner, 0) != 0 && std::filesystem::remove(f.path(), ec)) ++removed;
+    }
+  }
+  return removed;
+}
+
+// Orphans (if any) were reparented to this process (the subreaper): reaps them as they die.
+// A survivor would block here, so an alarm is the watchdog (its default action ends this
+// binary, loudly).
+inline void reap_orphans() {
+  ::alarm(20);
+  while (!tractor::testing::live_children().empty()) {
+    int ws = 0;
+    (void)::waitpid(-1, &ws, 0);
+  }
+  ::alarm(0);
+}
+
+// A root in its own process that starts two children, says "ready" on stdout, and waits.
+template <class Tree>
+int root_forever() {
+  char arg0[] = "actor_test_root";
+  char* argv[] = {arg0, nullptr};
+  return run_main<Tree>(1, argv, [](root<Tree>& r) -> awaitable<result<void>> {
+    co_return co_await r.open_nursery([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
+      const actor_options math_only{.enable_modules = {"math"}};
+      for (int i = 0; i < 2; ++i) {
+        const std::string name = "held-" + std::to_string(i);
+        auto w = co_await an.start_actor(name, math_only);
+        if (!w) co_return w.error();
+      }
+      std::printf("ready\n");
+      std::fflush(stdout);
+      co_await math::sleep_forever();
+      co_return success();
+    });
+  });
+}
+
+// Runs a root as a subprocess, waits for it to be ready, signals it, and returns how it
+// ended once it and every descendant are gone (this process is their subreaper).
+template <class Tree>
+spawn::exit_status signal_root(int sig) {
+  boost::asio::io_context ctx;
+  int out[2];
+  EXPECT_EQ(::pipe(out), 0);
+  auto root = spawn::exec_process(ctx.get_executor(), {.env = {{"ACTOR_TEST_MODE", "root_forever"},
+                                                               {"ACTOR_TEST_TREE", tree_key<Tree>()}},
+                                                       .stdout_fd = out[1]});
+  ::close(out[1]);
+  char buf[16] = {};
+  const ssize_t n = ::read(out[0], buf, sizeof buf - 1);  // blocks until "ready"
+  ::close(out[0]);
+  EXPECT_GT(n, 0);
+  EXPECT_EQ(std::string(buf), "ready\n");
+  EXPECT_EQ(tractor::testing::live_children().size(), 1u) << "only the root is our child";
+  ::kill(root.value()->pid(), sig);
+  spawn::exit_status status;
+  tractor::testing::run_async(ctx, [&]() -> awaitable<void> {
+    status = co_await root.value()->wait();
+  }());
+  reap_orphans();
+  return status;
+}
+
+}  // namespace actor_tests
