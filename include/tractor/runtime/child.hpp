@@ -27,18 +27,9 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, transpor
   auto parent = std::make_shared<peer>(pol.make_channel(std::move(sock).value(), {}), self, pol.error_types);
   auto hs = co_await parent->channel().handshake(self);
   if (!hs) co_return 3;
-  auto first = co_await parent->channel().receive();
-  if (!first || !std::holds_alternative<msg::SpawnSpec>(first.value())) co_return 4;
-  const auto& spec = std::get<msg::SpawnSpec>(first.value());
-
   actor a(ex, self, pol);
   current_actor_scope is_current(a);
   a.in_process = in_process;
-  for (const auto& [ns, path] : spec.enable_modules) a.enabled_ns.insert(ns);
-  if (a.enabled_ns.empty()) a.enabled_ns.insert("");  // nothing enabled: nothing callable
-  for (const auto& w : spec.reg_addrs) {
-    if (auto m = transport::multiaddr::from_wire(w)) a.registry_addrs.push_back(std::move(m).value());
-  }
   if (auto bound = a.bind(); !bound) {
     msg::msg e = box_error(bound.error(), self, std::nullopt);  // runtime-scoped: boot failed
     (void)co_await parent->send(std::move(e));
@@ -46,11 +37,22 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, transpor
   }
   // Registered right after binding, before serving the parent (R42): over the parent channel
   // when the parent is the registrar (which waits for it: the child is findable as soon as
-  // the parent has its portal), else over a channel of our own, below.
-  const bool parent_registers = !a.registry_addrs.empty() && hs.value().is_registrar.value_or(false);
+  // the parent has its portal), else over a channel of our own, below. The registration
+  // leaves before our SpawnSpec arrives, so the two cross.
+  const bool parent_registers = hs.value().is_registrar.value_or(false);
+  std::optional<msg::SpawnSpec> spec;
   if (parent_registers) {
-    auto registered = co_await register_over_parent(a, *parent);
+    auto registered = co_await register_over_parent(a, *parent, spec);
     if (!registered) co_return 6;
+  } else {
+    auto first = co_await parent->channel().receive();
+    if (!first || !std::holds_alternative<msg::SpawnSpec>(first.value())) co_return 4;
+    spec = std::get<msg::SpawnSpec>(std::move(first).value());
+  }
+  for (const auto& [ns, path] : spec->enable_modules) a.enabled_ns.insert(ns);
+  if (a.enabled_ns.empty()) a.enabled_ns.insert("");  // nothing enabled: nothing callable
+  for (const auto& w : spec->reg_addrs) {
+    if (auto m = transport::multiaddr::from_wire(w)) a.registry_addrs.push_back(std::move(m).value());
   }
   std::shared_ptr<peer> registration;
   int interrupted_by = 0;

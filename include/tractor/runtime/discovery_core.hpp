@@ -71,10 +71,11 @@ awaitable<void> unregister_over(actor& a, peer& via);
 /// Cancellation: interrupted at once.
 awaitable<result<void>> accept_registration(actor& a, std::shared_ptr<peer> link);
 
-/// The child's side of the same: registers over its (not yet served) parent channel.
+/// The child's side of the same: registers over its (not yet served) parent channel, and
+/// receives its SpawnSpec into `spec` meanwhile (the parent sends that first).
 ///
 /// Cancellation: interrupted at once.
-awaitable<result<void>> register_over_parent(actor& a, peer& parent);
+awaitable<result<void>> register_over_parent(actor& a, peer& parent, std::optional<msg::SpawnSpec>& spec);
 
 /// The actor registered as `name`, as a channel to it; nullptr if none is, or if the address
 /// the registrar gave is dead (then the registrar is told to forget it, R44).

@@ -73,6 +73,10 @@ class child_handle {
 
   /// Stops the child now (SIGKILL for processes).
   virtual void kill() noexcept = 0;
+
+  /// Told once the child has booted (connected back, received its spec): a backend drops
+  /// what it arranged only for the boot.
+  virtual void booted() noexcept {}
 };
 
 /// A child process signalled through a pidfd (never a recycled pid). How it is reaped is

@@ -24,6 +24,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 
 namespace tractor::spawn {
@@ -52,6 +53,7 @@ class thread_actor final : public child_handle {
   std::optional<exit_status> poll() override;
   void terminate() noexcept override { stop_->request(); }
   void kill() noexcept override;
+  void booted() noexcept override;
 
  private:
   struct shared {
@@ -76,6 +78,8 @@ class thread_actor final : public child_handle {
   clock::duration abandon_after_;
   std::optional<clock::time_point> killed_at_;
   std::optional<exit_status> status_;
+  cpu_set_t mask_{};     // the spawning thread's CPUs: the child's once it has booted
+  bool pinned_ = false;  // the child still runs on the spawning thread's CPU
 };
 
 /// The `thread` backend.
@@ -107,6 +111,23 @@ inline result<std::unique_ptr<thread_actor>> thread_actor::start(const boost::as
   std::unique_ptr<thread_actor> t(new thread_actor(ex, st, stop, req.boot.name, req.abandon_after));
   child_boot boot = req.boot;
   boot.stop = stop;
+  // The thread boots on this thread's CPU (it inherits the mask in force when it is
+  // created): its handshake with us then needs no wakeup across cores, which costs more than
+  // the whole boot on small VMs. `booted()` gives it back its full mask.
+  cpu_set_t here;
+  CPU_ZERO(&here);
+  const int cpu = ::sched_getcpu();
+  const bool pin = cpu >= 0 && ::pthread_getaffinity_np(::pthread_self(), sizeof t->mask_, &t->mask_) == 0;
+  if (pin) {
+    CPU_SET(cpu, &here);
+    t->pinned_ = ::pthread_setaffinity_np(::pthread_self(), sizeof here, &here) == 0;
+  }
+  struct restore {
+    thread_actor& t;
+    ~restore() {
+      if (t.pinned_) ::pthread_setaffinity_np(::pthread_self(), sizeof t.mask_, &t.mask_);
+    }
+  } unpin_us{*t};
   try {
     t->thread_ = std::thread([st, entry = req.run_child, boot = std::move(boot)] {
       const int code = entry(boot);
@@ -145,6 +166,12 @@ inline std::optional<exit_status> thread_actor::poll() {
   if (thread_.joinable()) thread_.join();
   status_ = exit_status{.exited = true, .code = st_->code, .signal = 0, .abandoned = false};
   return status_;
+}
+
+inline void thread_actor::booted() noexcept {
+  if (!pinned_) return;
+  pinned_ = false;
+  if (thread_.joinable()) ::pthread_setaffinity_np(thread_.native_handle(), sizeof mask_, &mask_);
 }
 
 inline void thread_actor::kill() noexcept {

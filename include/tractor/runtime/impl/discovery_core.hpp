@@ -187,17 +187,20 @@ inline awaitable<result<void>> accept_registration(actor& a, std::shared_ptr<pee
   co_return success();
 }
 
-inline awaitable<result<void>> register_over_parent(actor& a, peer& parent) {
+inline awaitable<result<void>> register_over_parent(actor& a, peer& parent, std::optional<msg::SpawnSpec>& spec) {
   const std::string cid = new_uuid();
   msg::msg m = msg::Start{cid, "self", "register_actor", parent.channel().encode_texts(registration_of(a)),
                           uid_of(a.aid())};
   BOOST_OUTCOME_CO_TRY(co_await parent.send(std::move(m)));
-  for (;;) {
+  bool registered = false;
+  while (!registered || !spec) {
     auto r = co_await parent.channel().receive();
     if (!r) co_return r.error();
+    if (auto* s = std::get_if<msg::SpawnSpec>(&r.value())) spec = std::move(*s);
     if (auto* e = std::get_if<msg::Error>(&r.value())) co_return parent.unbox(*e);
-    if (auto* ret = std::get_if<msg::Return>(&r.value()); ret && ret->cid == cid) co_return success();
+    if (auto* ret = std::get_if<msg::Return>(&r.value()); ret && ret->cid == cid) registered = true;
   }
+  co_return success();
 }
 
 inline awaitable<result<std::shared_ptr<peer>>> find_peer(actor& a, std::string name) {

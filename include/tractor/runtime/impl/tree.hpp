@@ -256,6 +256,7 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     co_return error(make_error_code(runtime_errc::actor_failure),
                     "actor '" + name + "' went away during boot: " + why.message());
   }
+  c->proc->booted();
   co_return c;
 }
 
