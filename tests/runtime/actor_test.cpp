@@ -170,6 +170,20 @@ TYPED_TEST(actor_test, cancel_task_duplicate_cids_and_unknown_names_at_the_proto
       EXPECT_NE(e.message().find("math.no_such_function"), std::string::npos) << e.message();
     }
 
+    // A runtime request that does not exist: acknowledged, then refused by name.
+    const std::vector<std::string> no_args;
+    EXPECT_TRUE(co_await send("c-self", "self", "no_such_request", C::encode_payload(no_args)));
+    for (int i = 0; i < 2; ++i) {
+      auto m = co_await ch->receive();
+      if (!m) co_return m.error();
+      if (const auto* e = std::get_if<msg::Error>(&m.value())) {
+        const auto refused_request = runtime::unbox_error(*e);
+        EXPECT_EQ(refused_request, runtime_errc::invalid_operation);
+        EXPECT_NE(refused_request.message().find("no runtime request self.no_such_request"), std::string::npos)
+            << refused_request.message();
+      }
+    }
+
     EXPECT_TRUE(co_await send("c-again", "self", "cancel_task", C::encode_payload(std::string("dup"))));
     for (int i = 0; i < 2; ++i) {
       auto m = co_await ch->receive();

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,10 @@ class registrar {
   std::vector<entry> entries_;  // registration order: "the first" is the oldest
   std::shared_ptr<event> changed_ = std::make_shared<event>();
 };
+
+/// The registrar's requests (ns "self"), beside the runtime's own `cancel` and `cancel_task`.
+inline const std::set<std::string, std::less<>> registrar_request_names = {
+    "register_actor", "unregister_actor", "find_actor", "wait_for_actor", "get_registry", "delete_addr"};
 
 /// Carries out registrar request `func` (see impl/registry_requests.hpp) on `table`, for a
 /// request that came over channel `via`. An unknown request, or one with the wrong number of

@@ -32,7 +32,9 @@ inline awaitable<void> actor::answer_registry(std::shared_ptr<peer> p, msg::Star
   const std::string what = "self." + s.func;
   auto args = p->channel().decode_texts(s.kwargs);
   std::optional<msg::msg> answer;
-  if (!registry) {
+  if (!registrar_request_names.contains(s.func)) {
+    answer = refuse("no runtime request " + what + " in " + describe(uid_of(self_)));
+  } else if (!registry) {
     answer = refuse(describe(uid_of(self_)) + " is not a registrar (" + what + ")");
   } else if (!args) {
     answer = refuse(what + ": malformed arguments: " + args.error().message());
