@@ -1,10 +1,11 @@
-// Discovery with real processes over both transports (R41-R46): registration and lookup by
+// Discovery with real actors over both transports, under each spawn backend (R41-R46): registration and lookup by
 // name, waiting for each other, a second program sharing the registry, stale entries, a
 // remote registrar cancelled, duplicate names. This binary is also every child actor and
 // the second programs (see main() at the bottom).
 #include <tractor/discovery/discovery.hpp>
 
 #include "tests/support/async_test.hpp"
+#include "tests/support/matrix.hpp"
 #include "tests/support/registry.hpp"
 #include "tests/support/reaper.hpp"
 
@@ -39,8 +40,8 @@ namespace {
 
 using namespace tractor;
 using fns = exposed<&peers::hello, &peers::greet_when_there, &peers::close_own_server, &peers::wait_briefly>;
-using uds_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns>;
-using tcp_tree = tree<spawn::exec, transport::tcp, codec::cereal_binary, fns>;
+using uds_tree = tree<tractor::testing::matrix_spawn, transport::uds, codec::cereal_binary, fns>;
+using tcp_tree = tree<tractor::testing::matrix_spawn, transport::tcp, codec::cereal_binary, fns>;
 const actor_options peers_only{.enable_modules = {"peers"}};
 
 // The tree of this process's test, from the environment its root set.
@@ -148,10 +149,11 @@ second_program start_second(boost::asio::io_context& ctx, const std::string& mod
 }
 
 template <class Tree>
-class discovery_test : public ::testing::Test {
+class discovery_test : public tractor::testing::no_child_left {
  protected:
   void TearDown() override {
-    EXPECT_TRUE(tractor::testing::live_children().empty()) << "a process outlived its test";
+    no_child_left::TearDown();
+    EXPECT_TRUE(tractor::testing::live_children().empty()) << "a second program outlived its test";
   }
 };
 using trees = ::testing::Types<uds_tree, tcp_tree>;
