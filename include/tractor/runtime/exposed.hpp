@@ -85,13 +85,11 @@ struct awaitable_value<boost::asio::awaitable<T>> {
   using type = T;
 };
 
+// Compared as template arguments, not with `==`: comparing the addresses of two inline
+// functions is not a constant expression for g++ under -fsanitize=undefined.
 template <auto A, auto B>
 constexpr bool same_function() {
-  if constexpr (std::is_same_v<decltype(A), decltype(B)>) {
-    return A == B;
-  } else {
-    return false;
-  }
+  return std::is_same_v<std::integral_constant<decltype(A), A>, std::integral_constant<decltype(B), B>>;
 }
 
 }  // namespace detail
