@@ -173,6 +173,22 @@ TYPED_TEST(discovery_test, a_child_is_found_by_name_and_gone_promptly_after_canc
     }
     auto nobody = co_await find_actor<TypeParam>("nobody");
     EXPECT_TRUE(nobody && !nobody.value()) << "an unknown name is nothing, not an error";
+    {
+      // Found again over the channel this root already has, even once the registrar forgot it.
+      auto other = co_await an.start_actor("cached", peers_only);
+      if (!other) co_return other.error();
+      auto first = co_await find_actor<TypeParam>("cached");
+      EXPECT_TRUE(first && first.value());
+      auto addrs = co_await query_actor<TypeParam>("cached");
+      if (!addrs || addrs.value().empty()) co_return errc::would_block;
+      std::string forget = "delete_addr";
+      std::vector<std::string> dead{addrs.value().front().str()};
+      auto forgot = co_await runtime::ask_registrar(*runtime::current_actor(), std::move(forget), std::move(dead));
+      EXPECT_TRUE(forgot && forgot.value().size() == 2u);
+      auto again = co_await find_actor<TypeParam>("cached");
+      EXPECT_TRUE(again && again.value() && again.value()->aid().uuid == other.value().aid().uuid);
+      EXPECT_TRUE(co_await other.value().cancel_actor());
+    }
     EXPECT_TRUE(co_await child.value().cancel_actor());
     auto took = co_await until_unregistered<TypeParam>("findme");
     if (!took) co_return took.error();

@@ -19,9 +19,10 @@
 
 namespace tractor {
 
-/// The actor registered as `name` (the first, if several are), or nothing. An address the
-/// registrar gives that cannot be connected to is dead: the registrar is told to forget it
-/// (R44) and the answer is nothing.
+/// The actor registered as `name` (the first, if several are), or nothing. An actor of that
+/// name the calling actor already has a channel to is answered without the registrar. An
+/// address the registrar gives that cannot be connected to is dead: the registrar is told to
+/// forget it (R44) and the answer is nothing.
 ///
 /// Cancellation: interrupted at once.
 template <class Tree>

@@ -77,8 +77,9 @@ awaitable<result<void>> accept_registration(actor& a, std::shared_ptr<peer> link
 /// Cancellation: interrupted at once.
 awaitable<result<void>> register_over_parent(actor& a, peer& parent, std::optional<msg::SpawnSpec>& spec);
 
-/// The actor registered as `name`, as a channel to it; nullptr if none is, or if the address
-/// the registrar gave is dead (then the registrar is told to forget it, R44).
+/// The actor registered as `name`, as a channel to it: one `a` already has, else one to the
+/// address the registrar gives; nullptr if none is registered, or if that address is dead
+/// (then the registrar is told to forget it, R44).
 ///
 /// Cancellation: interrupted at once.
 awaitable<result<std::shared_ptr<peer>>> find_peer(actor& a, std::string name);

@@ -204,6 +204,10 @@ inline awaitable<result<void>> register_over_parent(actor& a, peer& parent, std:
 }
 
 inline awaitable<result<std::shared_ptr<peer>>> find_peer(actor& a, std::string name) {
+  // An actor of that name we already have a channel to needs no registrar (as tractor).
+  for (const auto& [addr, p] : a.peers_by_addr) {
+    if (!p->gone() && p->aid().name == name) co_return p;
+  }
   std::string func = "find_actor";
   std::vector<std::string> args{name};
   auto addrs = co_await ask_registrar(a, std::move(func), std::move(args));
