@@ -61,7 +61,9 @@ class msg_stream {
     auto ready = core_->try_receive_item();
     if (!ready) return std::nullopt;
     if (!*ready) return result<Y>(ready->error());
-    return decode_(ready->value());
+    auto value = decode_(ready->value());
+    core_->channel_peer().recycle_payload(std::move(ready->value()));
+    return value;
   }
 
   /// Closes this side (the peer's receive then ends); items from the peer can still be
