@@ -395,8 +395,6 @@ result<void> start_locked(link_state& s) {
 
 }  // namespace
 
-void set_process_title(std::string_view title) noexcept { write_title(find_title_area(), title); }
-
 result<void> forkserver::start_server() {
   link_state& s = link();
   std::lock_guard lock(s.m);

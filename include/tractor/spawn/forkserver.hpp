@@ -92,10 +92,6 @@ struct forkserver {
 
 static_assert(backend<forkserver>);
 
-/// Sets what `ps` and /proc/PID/cmdline show for this process, within the space the original
-/// command line had (longer titles are cut), and its 15-character thread name.
-void set_process_title(std::string_view title) noexcept;
-
 namespace detail {
 
 /// What the server answered: the child's pid, a pidfd for it and the read end of its status
