@@ -11,6 +11,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <thread>
+
 #include <fcntl.h>
 
 namespace {
@@ -57,9 +62,10 @@ TEST(exec_backend_test, a_child_finds_its_boot_in_its_environment) {
   ::setenv(spawn::child_env::uuid, "u-1", 1);
   ::setenv(spawn::child_env::parent_addr, "/unix/tmp/p.sock", 1);
   ::setenv(spawn::child_env::parent_pid, "4242", 1);
+  ::setenv(spawn::child_env::parent_registers, "1", 1);
   const auto boot = spawn::exec::boot_from_env();
   for (const char* k : {spawn::child_env::name, spawn::child_env::uuid, spawn::child_env::parent_addr,
-                        spawn::child_env::parent_pid}) {
+                        spawn::child_env::parent_pid, spawn::child_env::parent_registers}) {
     ::unsetenv(k);
   }
   ASSERT_TRUE(boot);
@@ -67,6 +73,8 @@ TEST(exec_backend_test, a_child_finds_its_boot_in_its_environment) {
   EXPECT_EQ(boot->uuid, "u-1");
   EXPECT_EQ(boot->parent_addr, "/unix/tmp/p.sock");
   EXPECT_EQ(boot->parent_pid, 4242);
+  EXPECT_TRUE(boot->parent_registers);
+  EXPECT_EQ(boot->channel_fd, -1) << "an exec child connects back";
 }
 
 class process_test : public ::testing::Test {
@@ -225,6 +233,14 @@ TEST(thread_backend_test, a_thread_deaf_to_its_stop_is_abandoned_after_the_bound
 
 // -- the forkserver, directly --------------------------------------------------------------
 
+// A child named "five" that exits with 5 (with 1 if its boot lost its name).
+spawn::spawn_request exits_with_five() {
+  spawn::spawn_request five;
+  five.boot.name = "five";
+  five.run_child = [](const spawn::child_boot& boot) { return boot.name == "five" ? 5 : 1; };
+  return five;
+}
+
 TEST_F(process_test, the_forkserver_forks_children_reports_them_and_stops) {
   ASSERT_TRUE(spawn::forkserver::start_server());
   const pid_t server = spawn::forkserver::server_pid();
@@ -232,9 +248,7 @@ TEST_F(process_test, the_forkserver_forks_children_reports_them_and_stops) {
   EXPECT_EQ(live_children(), std::set<pid_t>{server}) << "the server is our only child";
   run_async([]() -> awaitable<void> {
     auto ex = co_await boost::asio::this_coro::executor;
-    spawn::spawn_request five;
-    five.boot.name = "five";
-    five.run_child = [](const spawn::child_boot& boot) { return boot.name == "five" ? 5 : 1; };
+    const spawn::spawn_request five = exits_with_five();
     auto c = spawn::forkserver::start(ex, five);
     EXPECT_TRUE(c) << (c ? "" : c.error().message());
     auto s = co_await c.value()->wait();
@@ -258,6 +272,57 @@ TEST_F(process_test, the_forkserver_forks_children_reports_them_and_stops) {
   }());
   spawn::forkserver::stop_server();
   EXPECT_EQ(spawn::forkserver::server_pid(), 0);
+}
+
+// The server's children that are spares (titled so until they become actors).
+std::set<pid_t> spares_of(pid_t server) {
+  std::set<pid_t> out;
+  std::ifstream in("/proc/" + std::to_string(server) + "/task/" + std::to_string(server) + "/children");
+  for (pid_t pid = 0; in >> pid;) {
+    std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string title;
+    std::getline(cmdline, title, '\0');
+    if (title == std::string(spawn::forkserver::server_title) + " (spare)") out.insert(pid);
+  }
+  return out;
+}
+
+// Waits (a 10 s watchdog) until the server has a spare other than `not_this`; returns it.
+pid_t next_spare(pid_t server, pid_t not_this) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < give_up) {
+    const auto s = spares_of(server);
+    if (s.size() == 1 && *s.begin() != not_this) return *s.begin();
+    EXPECT_LE(s.size(), 1u) << "one spare at a time";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling /proc: no event to wait on
+  }
+  return 0;
+}
+
+TEST_F(process_test, the_forkserver_hands_its_spare_over_and_replaces_one_that_died) {
+  ASSERT_TRUE(spawn::forkserver::start_server());
+  const pid_t server = spawn::forkserver::server_pid();
+  const pid_t first = next_spare(server, 0);
+  ASSERT_GT(first, 0) << "the server keeps a spare";
+  ASSERT_EQ(::kill(first, SIGKILL), 0);
+  run_async([&]() -> awaitable<void> {
+    auto ex = co_await boost::asio::this_coro::executor;
+    const spawn::spawn_request five = exits_with_five();
+    // Its spare just died: the request is served all the same.
+    auto c = spawn::forkserver::start(ex, five);
+    EXPECT_TRUE(c) << (c ? "" : c.error().message());
+    EXPECT_EQ((co_await c.value()->wait()).code, 5);
+    // A new spare comes, and the next request is what it becomes.
+    const pid_t second = next_spare(server, first);
+    EXPECT_GT(second, 0);
+    auto d = spawn::forkserver::start(ex, five);
+    EXPECT_TRUE(d);
+    EXPECT_EQ(d.value()->pid(), second) << "the spare became the child";
+    EXPECT_EQ((co_await d.value()->wait()).code, 5);
+  }());
+  spawn::forkserver::stop_server();
+  EXPECT_NE(::kill(first, 0), 0) << "the dead spare was reaped";
+  EXPECT_TRUE(live_children().empty()) << "the server took its spare with it";
 }
 
 }  // namespace

@@ -30,14 +30,20 @@ using matrix_spawn = spawn::exec;
 inline constexpr bool thread_actors = std::is_same_v<matrix_spawn, spawn::thread>;
 
 /// This process's child processes that are actors: its own children (the forkserver
-/// excluded) and the forkserver's children.
+/// excluded) and the forkserver's children (its spare excluded: a part of the server, titled
+/// as such until it becomes an actor).
 inline std::set<pid_t> live_child_processes() {
   std::set<pid_t> out = live_children();
   if (const pid_t server = spawn::forkserver::server_pid(); server != 0) {
     out.erase(server);
     std::ifstream in("/proc/" + std::to_string(server) + "/task/" + std::to_string(server) + "/children");
     pid_t pid = 0;
-    while (in >> pid) out.insert(pid);
+    while (in >> pid) {
+      std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+      std::string title;
+      std::getline(cmdline, title, '\0');
+      if (title.rfind(spawn::forkserver::server_title, 0) != 0) out.insert(pid);
+    }
   }
   return out;
 }

@@ -70,7 +70,7 @@ inline void run_minimal_child_if_asked() {
   const int fd = uds_connect(path);
   char b = 1;
   if (::write(fd, &b, 1) != 1) std::_Exit(1);
-  (void)::read(fd, &b, 1);
+  (void)!::read(fd, &b, 1);
   std::_Exit(0);
 }
 

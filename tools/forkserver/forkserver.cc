@@ -1,12 +1,21 @@
 // The compiled forkserver helper (see include/tractor/spawn/forkserver.hpp for what it is for).
 //
 // Wire between an actor process and the server: one SOCK_SEQPACKET socket per actor process.
-// A request is one packet (header + name, uuid, parent address, title, environment); the
-// answer is one packet (pid, errno) carrying the child's pidfd and the read end of its
-// status pipe as SCM_RIGHTS. The server's loop uses only system calls on buffers it
-// allocated before its first fork, so nothing it inherited from a threaded program (a lock
-// held by another thread) is ever taken.
+// A request is one packet (header + name, uuid, parent address, title, environment, and, as
+// SCM_RIGHTS, the child's channel to its parent if the parent made one); the answer is one
+// packet (pid, errno) carrying the child's pidfd and the read end of its status pipe as
+// SCM_RIGHTS. The server's loop uses only system calls on buffers it allocated before its
+// first fork, so nothing it inherited from a threaded program (a lock held by another
+// thread) is ever taken.
+//
+// The spare: the server keeps one child forked ahead of any request, prepared (descriptors
+// closed, tied to the server, signals reset) and waiting on its link. A request is forwarded
+// to it as it came, so a spawn does not wait for a fork; the next spare is forked a moment
+// later, off the spawn's path. Without a ready spare (one just taken, or a fork that failed)
+// the server forks for the request itself.
 #include <tractor/spawn/forkserver.hpp>
+
+#include "detail/posix.hpp"  // relative: builds without Bazel too
 
 #include <algorithm>
 #include <cerrno>
@@ -15,10 +24,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 #include <new>
-#include <sstream>
+#include <optional>
 #include <vector>
 
 #include <poll.h>
@@ -32,10 +40,18 @@
 namespace tractor::spawn {
 namespace {
 
+using namespace forkserver_posix;
+
 constexpr std::uint32_t request_magic = 0x74666b31;  // "tfk1"
 constexpr std::size_t max_request = 160 * 1024;
 /// The request carries no environment: the child keeps the server's, which is the same.
 constexpr std::uint32_t same_environment = 1;
+/// How long after a spare was taken the next one is forked.
+constexpr long long spare_delay_ns = 300'000;
+/// The request carries the child's channel to its parent.
+constexpr std::uint32_t with_channel = 2;
+/// The parent keeps the registry (`child_boot::parent_registers`).
+constexpr std::uint32_t parent_is_registrar = 4;
 
 struct request_header {
   std::uint32_t magic;
@@ -80,98 +96,15 @@ error sys_error(int e, const std::string& what) {
                what + ": " + std::strerror(e));
 }
 
-void close_range_from(unsigned lo, unsigned hi) {
-  if (lo > hi) return;
-  if (::syscall(SYS_close_range, lo, hi, 0) == 0) return;
-  for (unsigned fd = lo; fd <= std::min(hi, 65535u); ++fd) ::close(static_cast<int>(fd));
-}
-
-/// Closes every descriptor but stdio and `keep`.
-void close_all_but(int keep) {
-  close_range_from(3, static_cast<unsigned>(keep) - 1);
-  close_range_from(static_cast<unsigned>(keep) + 1, ~0u);
-}
-
-/// Where the original command line is in our memory (the same in every fork of us).
-struct title_area {
-  char* start = nullptr;
-  std::size_t size = 0;
-};
-
-title_area find_title_area() noexcept {
-  // /proc/self/stat fields 48 and 49 (after the parenthesised command name, whose spaces
-  // would confuse a plain split) bound the original command line.
-  std::ifstream in("/proc/self/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto close_paren = stat.rfind(')');
-  if (close_paren == std::string::npos) return {};
-  std::istringstream fields(stat.substr(close_paren + 2));
-  std::string field;
-  unsigned long arg_start = 0;
-  unsigned long arg_end = 0;
-  for (int i = 3; fields >> field; ++i) {
-    if (i == 48) arg_start = std::stoul(field);
-    if (i == 49) {
-      arg_end = std::stoul(field);
-      break;
-    }
-  }
-  if (arg_start == 0 || arg_end <= arg_start) return {};
-  return {reinterpret_cast<char*>(arg_start), arg_end - arg_start};
-}
-
-void write_title(const title_area& area, std::string_view title) noexcept {
-  if (!area.start) return;
-  const std::size_t n = std::min(title.size(), area.size - 1);
-  std::memset(area.start, 0, area.size);
-  std::memcpy(area.start, title.data(), n);
-}
-
 /// The command line's place, found once by the server (its children share it).
-title_area server_title;
+title_area title_place;
 
-void reset_signals() {
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int s = 1; s < NSIG; ++s) {
-    if (s != SIGKILL && s != SIGSTOP) ::signal(s, SIG_DFL);
-  }
-}
+/// What a spare shows until it becomes an actor (the server's title, then " (spare)").
+constexpr std::string_view spare_title = "_forkserver (spare)";
+static_assert(spare_title.starts_with(forkserver::server_title));
 
 /// What the server changed from the defaults `reset_signals` set when it started.
 constexpr int server_ignores[] = {SIGINT, SIGTERM, SIGPIPE};
-
-/// A descriptor number above stdio: a program that closed its stdio must not have the link
-/// end up as fd 0, 1 or 2.
-int above_stdio(int fd) {
-  if (fd > 2) return fd;
-  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  ::close(fd);
-  return moved;
-}
-
-bool send_with_fds(int sock, const void* data, std::size_t size, const int* fds, int nfds) {
-  iovec iov{const_cast<void*>(data), size};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2)] = {};
-  if (nfds > 0) {
-    mh.msg_control = control;
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-  }
-  for (;;) {
-    const ssize_t n = ::sendmsg(sock, &mh, MSG_NOSIGNAL);
-    if (n >= 0) return static_cast<std::size_t>(n) == size;
-    if (errno != EINTR) return false;
-  }
-}
 
 // -- the server ----------------------------------------------------------------------------
 
@@ -191,6 +124,7 @@ struct parsed_request {
   pid_t parent_pid;
   child_entry entry;
   std::string_view fields[5];
+  int channel = -1;  // received with it (with_channel)
 };
 
 bool parse(const char* buf, std::size_t n, parsed_request& out) {
@@ -210,9 +144,11 @@ bool parse(const char* buf, std::size_t n, parsed_request& out) {
   return true;
 }
 
-/// In the forked child: becomes the requested actor; never returns.
-[[noreturn]] void become_child(parsed_request& r, char* buf, int link_fd, pid_t server) {
-  close_all_but(link_fd);
+/// In a process the server just forked: keeps only stdio, its link to the server and `also`,
+/// ties its life to the server's and undoes the server's signal changes. What every child
+/// does before it knows what it will be (a spare does it ahead of its request).
+void prepare_child(int link_fd, int also, pid_t server) {
+  close_all_but(link_fd, also);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != server) ::_exit(70);  // the server died before we could tie to it
   // The server reset every disposition when it started; only its own changes are undone.
@@ -226,7 +162,10 @@ bool parse(const char* buf, std::size_t n, parsed_request& out) {
   s.fd = link_fd;
   s.server = server;
   s.owns_server = false;
+}
 
+/// Then: becomes the requested actor; never returns.
+[[noreturn]] void become_child(parsed_request& r, char* buf) {
   if (!(r.flags & same_environment)) {
     // The parent's environment at the request, "k=v\0" entries (the buffer is ours to keep).
     ::clearenv();
@@ -239,14 +178,32 @@ bool parse(const char* buf, std::size_t n, parsed_request& out) {
       at = end + 1;
     }
   }
-  write_title(server_title, r.fields[3]);
+  write_title(title_place, r.fields[3]);
   ::prctl(PR_SET_NAME, std::string(r.fields[0].substr(0, 15)).c_str());
 
-  const child_boot boot{std::string(r.fields[0]), std::string(r.fields[1]), std::string(r.fields[2]),
-                        r.parent_pid, nullptr};
+  child_boot boot{std::string(r.fields[0]), std::string(r.fields[1]), std::string(r.fields[2]),
+                  r.parent_pid, nullptr};
+  boot.channel_fd = r.channel;
+  boot.parent_registers = (r.flags & parent_is_registrar) != 0;
   const int code = r.entry(boot);
   std::fflush(nullptr);
   ::_exit(code);
+}
+
+/// A spare: a child forked ahead of any request, prepared, waiting on its link for the
+/// request the server forwards to it (with the channel); never returns.
+[[noreturn]] void wait_as_spare(int link_fd, pid_t server, char* buf) {
+  prepare_child(link_fd, -1, server);
+  write_title(title_place, spare_title);
+  const char ready = 1;
+  (void)!::send(link_fd, &ready, 1, MSG_NOSIGNAL);
+  parsed_request r;
+  int channel = -1;
+  const ssize_t n = recv_with_fds(link_fd, buf, max_request, &channel, 1);
+  if (n <= 0) ::_exit(0);  // not needed after all: the server is closing
+  if (!parse(buf, static_cast<std::size_t>(n), r)) ::_exit(71);
+  r.channel = channel;
+  become_child(r, buf);
 }
 
 void report(const child& c) {
@@ -264,93 +221,205 @@ void kill_children_of(std::vector<child>& children, int owner) {
   }
 }
 
-void fork_one(std::vector<client>& clients, std::vector<child>& children, int from, char* buf,
-              std::size_t n) {
-  parsed_request r;
-  reply out{-1, EINVAL};
-  if (!parse(buf, n, r)) {
-    send_with_fds(from, &out, sizeof out, nullptr, 0);
-    return;
-  }
+/// A child just forked, as the server holds it until it is handed to a requester.
+struct forked {
+  pid_t pid = -1;
+  int pidfd = -1;
+  int link = -1;  // the server's end of its link
+  int status_r = -1;
+  int status_w = -1;
+  bool ready = false;  // a spare: has said it is prepared
+};
+
+/// Forks a child that runs `in_child(its link end)` (which never returns). errno on failure.
+template <class F>
+int fork_with_link(forked& f, F&& in_child) {
   int pair[2] = {-1, -1};
   int status[2] = {-1, -1};
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0 || ::pipe2(status, O_CLOEXEC) < 0) {
-    out.err = errno;
+    const int e = errno;
     for (int fd : {pair[0], pair[1], status[0], status[1]}) {
       if (fd >= 0) ::close(fd);
     }
-    send_with_fds(from, &out, sizeof out, nullptr, 0);
-    return;
+    return e;
   }
-  const pid_t server = ::getpid();
   const pid_t pid = ::fork();
-  if (pid == 0) become_child(r, buf, pair[1], server);
+  if (pid == 0) in_child(pair[1]);
   ::close(pair[1]);
   const int pidfd = pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1;
   if (pid < 0 || pidfd < 0) {
-    out.err = errno;
+    const int e = errno;
     if (pid > 0) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, nullptr, 0);
     }
     for (int fd : {pair[0], status[0], status[1]}) ::close(fd);
-    send_with_fds(from, &out, sizeof out, nullptr, 0);
-    return;
+    return e;
   }
-  out = reply{pid, 0};
-  const int fds[2] = {pidfd, status[0]};
-  send_with_fds(from, &out, sizeof out, fds, 2);
-  ::close(status[0]);
-  children.push_back(child{pid, pidfd, status[1], from});
-  clients.push_back(client{pair[0], false});
+  f = forked{pid, pidfd, pair[0], status[0], status[1]};
+  return 0;
 }
 
-[[noreturn]] void serve(int root_fd) {
-  std::vector<client> clients{{root_fd, true}};
+struct server {
+  std::vector<client> clients;
   std::vector<child> children;
-  std::vector<pollfd> fds;
-  std::vector<char> buf(max_request);
-  clients.reserve(1024);
-  children.reserve(1024);
-  fds.reserve(2048);
-  for (;;) {
-    fds.clear();
-    for (const auto& c : clients) fds.push_back(pollfd{c.fd, POLLIN, 0});
-    for (const auto& c : children) fds.push_back(pollfd{c.pidfd, POLLIN, 0});
-    if (::poll(fds.data(), fds.size(), -1) < 0) continue;  // EINTR
-    // Exits first: a status is reported before a new request can reuse anything.
-    for (std::size_t i = clients.size(), k = 0; i < fds.size(); ++i) {
-      if (!fds[i].revents) {
-        ++k;
-        continue;
-      }
-      report(children[k]);
-      children.erase(children.begin() + static_cast<std::ptrdiff_t>(k));
-    }
-    const std::size_t nclients = clients.size();
-    for (std::size_t i = 0; i < nclients; ++i) {
-      if (!fds[i].revents) continue;
-      const int fd = fds[i].fd;
-      const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n > 0) {
-        fork_one(clients, children, fd, buf.data(), static_cast<std::size_t>(n));
-        continue;
-      }
-      // The actor behind this link is gone: its children die with it.
-      const auto it = std::find_if(clients.begin(), clients.end(), [&](const client& c) { return c.fd == fd; });
-      const bool root = it->root;
-      kill_children_of(children, root ? -1 : fd);
-      ::close(fd);
-      it->fd = -1;
-      if (root) {
-        for (const auto& c : children) report(c);
-        ::_exit(0);
-      }
-    }
-    std::erase_if(clients, [](const client& c) { return c.fd < 0; });
+  std::optional<forked> spare;
+  /// When the next spare is forked: a while after the last one was taken, not at once,
+  /// where its fork would compete for the CPU with the actor just handed over.
+  timespec refill_at{};
+  std::vector<char> buf = std::vector<char>(max_request);
+  const pid_t self = ::getpid();
+
+  static long long now_ns() {
+    timespec t;
+    ::clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1'000'000'000LL + t.tv_nsec;
   }
-}
+  /// poll's timeout: until the refill is due (-1: a spare is waiting).
+  int poll_timeout() const {
+    if (spare) return -1;
+    const long long due = refill_at.tv_sec * 1'000'000'000LL + refill_at.tv_nsec;
+    const long long left = due - now_ns();
+    return left <= 0 ? 0 : static_cast<int>((left + 999'999) / 1'000'000);
+  }
+  void refill_when_due() {
+    if (!spare && poll_timeout() == 0) refill();
+  }
+
+  /// Forks the next spare, unless there is one (no spare is no error: a request then forks).
+  void refill() {
+    if (spare) return;
+    forked f;
+    char* b = buf.data();
+    if (fork_with_link(f, [&](int link_fd) { wait_as_spare(link_fd, self, b); }) == 0) spare = f;
+  }
+
+  /// Kills and reaps the spare (it died, or the server is closing).
+  void drop_spare() {
+    if (!spare) return;
+    ::syscall(SYS_pidfd_send_signal, spare->pidfd, SIGKILL, nullptr, 0);
+    while (::waitpid(spare->pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    for (int fd : {spare->pidfd, spare->link, spare->status_r, spare->status_w}) ::close(fd);
+    spare.reset();
+  }
+
+  /// Gives child `f` to the client at `from`: its pid, pidfd and status pipe.
+  void hand_over(const forked& f, int from) {
+    const reply out{f.pid, 0};
+    const int fds[2] = {f.pidfd, f.status_r};
+    send_with_fds(from, &out, sizeof out, fds, 2);
+    ::close(f.status_r);
+    children.push_back(child{f.pid, f.pidfd, f.status_w, from});
+    clients.push_back(client{f.link, false});
+  }
+
+  void fork_one(int from, std::size_t n, int channel) {
+    // The child inherits (or is sent) the channel; the server's copy goes on every path.
+    struct close_ours {
+      int fd;
+      ~close_ours() {
+        if (fd >= 0) ::close(fd);
+      }
+    } ours{channel};
+    parsed_request r;
+    reply out{-1, EINVAL};
+    if (!parse(buf.data(), n, r) || ((r.flags & with_channel) != 0) != (channel >= 0)) {
+      send_with_fds(from, &out, sizeof out, nullptr, 0);
+      return;
+    }
+    r.channel = channel;
+    if (spare && spare->ready) {
+      // The spare takes the request as it came; the fork it saves is the slow part.
+      const bool taken = send_with_fds(spare->link, buf.data(), n, &channel, channel >= 0 ? 1 : 0);
+      if (taken) {
+        hand_over(*spare, from);
+        spare.reset();
+        const long long due = now_ns() + spare_delay_ns;
+        refill_at = timespec{static_cast<time_t>(due / 1'000'000'000LL), static_cast<long>(due % 1'000'000'000LL)};
+        return;
+      }
+      drop_spare();  // it died meanwhile
+    }
+    forked f;
+    char* b = buf.data();
+    out.err = fork_with_link(f, [&](int link_fd) {
+      prepare_child(link_fd, r.channel, self);
+      become_child(r, b);
+    });
+    if (out.err != 0) {
+      send_with_fds(from, &out, sizeof out, nullptr, 0);
+      return;
+    }
+    hand_over(f, from);
+  }
+
+  [[noreturn]] void serve(int root_fd) {
+    clients.push_back(client{root_fd, true});
+    std::vector<pollfd> fds;
+    clients.reserve(1024);
+    children.reserve(1024);
+    fds.reserve(2048);
+    refill();
+    for (;;) {
+      fds.clear();
+      for (const auto& c : clients) fds.push_back(pollfd{c.fd, POLLIN, 0});
+      for (const auto& c : children) fds.push_back(pollfd{c.pidfd, POLLIN, 0});
+      if (spare) {
+        fds.push_back(pollfd{spare->link, static_cast<short>(spare->ready ? 0 : POLLIN), 0});
+        fds.push_back(pollfd{spare->pidfd, POLLIN, 0});
+      }
+      if (::poll(fds.data(), fds.size(), poll_timeout()) < 0) continue;  // EINTR
+      const std::size_t nclients = clients.size();
+      const std::size_t nchildren = children.size();
+      // Exits first: a status is reported before a new request can reuse anything.
+      for (std::size_t i = nclients, k = 0; i < nclients + nchildren; ++i) {
+        if (!fds[i].revents) {
+          ++k;
+          continue;
+        }
+        report(children[k]);
+        children.erase(children.begin() + static_cast<std::ptrdiff_t>(k));
+      }
+      if (spare && fds.back().revents) {
+        drop_spare();  // it died
+      } else if (spare && fds[fds.size() - 2].revents) {
+        char ready = 0;
+        const ssize_t got = ::recv(spare->link, &ready, 1, MSG_DONTWAIT);
+        if (got == 1) {
+          spare->ready = true;
+        } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+          drop_spare();
+        }
+      }
+      for (std::size_t i = 0; i < nclients; ++i) {
+        if (!fds[i].revents) continue;
+        const int fd = fds[i].fd;
+        int channel = -1;
+        const ssize_t n = recv_with_fds(fd, buf.data(), buf.size(), &channel, 1);
+        if (n > 0) {
+          fork_one(fd, static_cast<std::size_t>(n), channel);
+          continue;
+        }
+        if (channel >= 0) ::close(channel);
+        if (n < 0 && errno == EINTR) continue;
+        // The actor behind this link is gone: its children die with it.
+        const auto it = std::find_if(clients.begin(), clients.end(), [&](const client& c) { return c.fd == fd; });
+        const bool root = it->root;
+        kill_children_of(children, root ? -1 : fd);
+        ::close(fd);
+        it->fd = -1;
+        if (root) {
+          drop_spare();
+          for (const auto& c : children) report(c);
+          ::_exit(0);
+        }
+      }
+      std::erase_if(clients, [](const client& c) { return c.fd < 0; });
+      refill_when_due();
+    }
+  }
+};
 
 result<void> start_locked(link_state& s) {
   int pair[2];
@@ -381,10 +450,11 @@ result<void> start_locked(link_state& s) {
     for (int sig : server_ignores) ::signal(sig, SIG_IGN);
     ::__fpurge(stdout);
     ::__fpurge(stderr);
-    server_title = find_title_area();
-    write_title(server_title, "_forkserver");
+    title_place = find_title_area();
+    write_title(title_place, forkserver::server_title);
     ::prctl(PR_SET_NAME, "tractor-forksrv");
-    serve(pair[1]);
+    static server srv;  // never destroyed: serve() ends with _exit
+    srv.serve(pair[1]);
   }
   ::close(pair[1]);
   s.fd = pair[0];
@@ -428,8 +498,10 @@ result<forked_child> fork_through_server(const spawn_request& req) {
   if (!req.run_child) return sys_error(EINVAL, "forkserver: the request has no child entry");
   // Most programs never change their environment: then the child keeps the server's copy.
   std::string env = current_environment();
-  const std::uint32_t flags = env == server_environment ? same_environment : 0;
+  std::uint32_t flags = env == server_environment ? same_environment : 0;
   if (flags & same_environment) env.clear();
+  if (req.boot.channel_fd >= 0) flags |= with_channel;
+  if (req.boot.parent_registers) flags |= parent_is_registrar;
   const std::string_view fields[5] = {req.boot.name, req.boot.uuid, req.boot.parent_addr, req.title, env};
   request_header h{request_magic, flags, static_cast<std::int32_t>(req.boot.parent_pid),
                    static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(req.run_child)),
@@ -451,28 +523,16 @@ result<forked_child> fork_through_server(const spawn_request& req) {
   if (s.fd < 0) {
     BOOST_OUTCOME_TRY(start_locked(s));
   }
-  if (!send_with_fds(s.fd, packet.data(), packet.size(), nullptr, 0)) {
+  const int channel = req.boot.channel_fd;
+  if (!send_with_fds(s.fd, packet.data(), packet.size(), &channel, channel >= 0 ? 1 : 0)) {
     return sys_error(errno ? errno : EPIPE, "forkserver: the server is gone");
   }
   reply r{};
-  iovec iov{&r, sizeof r};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2)] = {};
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  ssize_t n;
-  while ((n = ::recvmsg(s.fd, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-  }
+  int fds[2];
+  const ssize_t n = recv_with_fds(s.fd, &r, sizeof r, fds, 2);
   if (n != static_cast<ssize_t>(sizeof r)) return sys_error(n < 0 ? errno : EPIPE, "forkserver: the server is gone");
   if (r.pid <= 0) return sys_error(r.err, "forkserver: cannot fork '" + req.boot.name + "'");
-  cmsghdr* c = CMSG_FIRSTHDR(&mh);
-  if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * 2)) {
-    return sys_error(EPROTO, "forkserver: the answer carried no descriptors");
-  }
-  int fds[2];
-  std::memcpy(fds, CMSG_DATA(c), sizeof fds);
+  if (fds[0] < 0) return sys_error(EPROTO, "forkserver: the answer carried no descriptors");
   return forked_child{r.pid, fds[0], fds[1]};
 }
 

@@ -33,6 +33,8 @@ struct policies {
                                                         const spawn::spawn_request&);
   /// The child runtime for this tree, for backends that run it in a fork or a thread.
   spawn::child_entry child_entry;
+  /// The backend takes a socket already connected to the parent (`spawn::adopts_channel`).
+  bool spawn_adopts_channel;
   std::string_view transport_name;
   result<transport::listener> (*listen)(const boost::asio::any_io_executor&,
                                         const transport::multiaddr&);
@@ -143,6 +145,13 @@ class actor {
     (void)sent;
   }
 
+  /// A peer over `s`, not yet handshaken (with this actor's handshake timeout).
+  std::shared_ptr<peer> make_peer(transport::stream_socket s) const {
+    transport::channel_options o;
+    o.handshake_timeout = limits.handshake;
+    return std::make_shared<peer>(pol_.make_channel(std::move(s), o), self_, pol_.error_types);
+  }
+
  private:
   awaitable<void> handshake_and_route(transport::stream_socket s, nursery& n);
   awaitable<void> handle_start(std::shared_ptr<peer> p, msg::Start s);
@@ -221,9 +230,7 @@ inline awaitable<void> actor::accept_loop(nursery& n) {
 }
 
 inline awaitable<void> actor::handshake_and_route(transport::stream_socket s, nursery& n) {
-  transport::channel_options o;
-  o.handshake_timeout = limits.handshake;
-  auto p = std::make_shared<peer>(pol_.make_channel(std::move(s), o), self_, pol_.error_types);
+  auto p = make_peer(std::move(s));
   auto hs = co_await p->channel().handshake(self_);
   if (!hs) co_return;  // dropped with its own clear error; the server keeps serving
   if (hs.value().is_probe) co_return;

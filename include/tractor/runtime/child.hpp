@@ -5,6 +5,8 @@
 
 #include <tractor/runtime/discovery_core.hpp>
 
+#include <fcntl.h>
+
 namespace tractor::runtime {
 
 namespace detail {
@@ -16,32 +18,52 @@ struct stop_target {
   bool requested = false;
 };
 
-inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, transport::multiaddr parent_addr,
-                                    bool in_process, stop_target& stop) {
+/// The child's boot as `child_runtime` takes it: `channel` is the socket its backend gave
+/// it (already connected to the parent), else it connects to `parent_addr`.
+struct boot_plan {
+  transport::multiaddr parent_addr;
+  std::optional<transport::stream_socket> channel;
+  bool parent_registers = false;
+  bool in_process = false;
+};
+
+inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_plan plan, stop_target& stop) {
   auto ex = co_await boost::asio::this_coro::executor;
-  auto sock = co_await pol.connect(ex, parent_addr);
-  if (!sock) {
-    fmt::print(stderr, "tractor child {}: {}\n", self.name, sock.error().message());
-    co_return 2;
-  }
-  auto parent = std::make_shared<peer>(pol.make_channel(std::move(sock).value(), {}), self, pol.error_types);
-  auto hs = co_await parent->channel().handshake(self);
-  if (!hs) co_return 3;
   actor a(ex, self, pol);
   current_actor_scope is_current(a);
-  a.in_process = in_process;
-  if (auto bound = a.bind(); !bound) {
+  a.in_process = plan.in_process;
+  // Bound before the handshake: our address goes with the registration right behind it.
+  auto bound = a.bind();
+  if (!plan.channel) {
+    auto sock = co_await pol.connect(ex, plan.parent_addr);
+    if (!sock) {
+      fmt::print(stderr, "tractor child {}: {}\n", self.name, sock.error().message());
+      co_return 2;
+    }
+    plan.channel.emplace(std::move(sock).value());
+  }
+  auto parent = std::make_shared<peer>(pol.make_channel(std::move(*plan.channel), {}), self, pol.error_types);
+  // Registered right after binding, before serving the parent (R42): over the parent channel
+  // when the parent is the registrar (which waits for it: the child is findable as soon as
+  // the parent has its portal), else over a channel of our own, below. A child told that its
+  // parent registers sends the request with its handshake; the SpawnSpec crosses it.
+  const std::string cid = new_uuid();
+  std::optional<msg::msg> request;
+  if (bound && plan.parent_registers) request.emplace(registration_request(a, *parent, cid));
+  const msg::msg* then = request ? &*request : nullptr;
+  auto hs = co_await parent->channel().handshake(self, then);
+  if (!hs) co_return 3;
+  if (!bound) {
     msg::msg e = box_error(bound.error(), self, std::nullopt);  // runtime-scoped: boot failed
     (void)co_await parent->send(std::move(e));
     co_return 5;
   }
-  // Registered right after binding, before serving the parent (R42): over the parent channel
-  // when the parent is the registrar (which waits for it: the child is findable as soon as
-  // the parent has its portal), else over a channel of our own, below. The registration
-  // leaves before our SpawnSpec arrives, so the two cross.
-  const bool parent_registers = hs.value().is_registrar.value_or(false);
+  const bool parent_registers = request || hs.value().is_registrar.value_or(false);
   std::optional<msg::SpawnSpec> spec;
-  if (parent_registers) {
+  if (request) {
+    auto registered = co_await finish_registration(*parent, cid, spec);
+    if (!registered) co_return 6;
+  } else if (parent_registers) {
     auto registered = co_await register_over_parent(a, *parent, spec);
     if (!registered) co_return 6;
   } else {
@@ -88,10 +110,22 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, transpor
 }  // namespace detail
 
 inline int run_child(const policies& pol, const spawn::child_boot& boot) {
+  boost::asio::io_context ctx;
+  detail::boot_plan plan;
+  if (boot.channel_fd >= 0) {
+    // The backend closes its descriptor once we return; we work on our own.
+    const int fd = ::fcntl(boot.channel_fd, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) return 11;
+    auto adopted = transport::adopt_local(ctx.get_executor(), fd);
+    if (!adopted) return 11;
+    plan.channel.emplace(std::move(adopted).value());
+  }
   auto addr = transport::multiaddr::parse(boot.parent_addr);
   if (!addr) return 11;
+  plan.parent_addr = std::move(addr).value();
+  plan.parent_registers = boot.parent_registers;
+  plan.in_process = boot.parent_pid == ::getpid();
   msg::Aid self{boot.name.empty() ? "child" : boot.name, boot.uuid, ::getpid(), false, false};
-  boost::asio::io_context ctx;
   auto stop = std::make_shared<detail::stop_target>();
   if (boot.stop) {
     // Called from the spawning thread: hop onto ours.
@@ -102,13 +136,12 @@ inline int run_child(const policies& pol, const spawn::child_boot& boot) {
       });
     });
   }
-  const bool in_process = boot.parent_pid == ::getpid();
   int code = 1;
   auto body = [&]() -> awaitable<void> {
     auto r = co_await open_nursery([&](nursery& boot_scope) -> awaitable<void> {
       stop->scope = &boot_scope;
       if (stop->requested) boot_scope.cancel();
-      code = co_await detail::child_runtime(pol, self, std::move(addr).value(), in_process, *stop);
+      code = co_await detail::child_runtime(pol, self, std::move(plan), *stop);
     });
     stop->scope = nullptr;
     if (!r) code = 1;

@@ -71,8 +71,17 @@ awaitable<void> unregister_over(actor& a, peer& via);
 /// Cancellation: interrupted at once.
 awaitable<result<void>> accept_registration(actor& a, std::shared_ptr<peer> link);
 
-/// The child's side of the same: registers over its (not yet served) parent channel, and
-/// receives its SpawnSpec into `spec` meanwhile (the parent sends that first).
+/// The child's side of the same: the registration request (`cid` names it), to send over
+/// its parent channel (right behind its handshake, when it knows the parent registers).
+msg::msg registration_request(actor& a, peer& parent, const std::string& cid);
+
+/// Then: waits for the answer to request `cid` over the (not yet served) parent channel, and
+/// receives the SpawnSpec into `spec` meanwhile (the parent sends that first).
+///
+/// Cancellation: interrupted at once.
+awaitable<result<void>> finish_registration(peer& parent, const std::string& cid, std::optional<msg::SpawnSpec>& spec);
+
+/// Both: sends the request, then waits as `finish_registration`.
 ///
 /// Cancellation: interrupted at once.
 awaitable<result<void>> register_over_parent(actor& a, peer& parent, std::optional<msg::SpawnSpec>& spec);

@@ -49,6 +49,7 @@ struct tree {
         Spawn::name,
         &Spawn::start,
         [](const spawn::child_boot& boot) { return runtime::run_child(policies(), boot); },
+        spawn::adopts_channel<Spawn>,
         Transport::name,
         &Transport::listen,
         &Transport::connect,

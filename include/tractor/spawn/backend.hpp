@@ -59,6 +59,16 @@ struct child_boot {
   pid_t parent_pid = 0;
   /// Set by the `thread` backend only.
   std::shared_ptr<stop_hook> stop = {};
+  /// A stream socket already connected to the parent (its runtime's end of a socketpair is
+  /// the other), which the child adopts instead of connecting to `parent_addr`; -1: connect.
+  /// Given only to backends that declare `adopts_channel`, which keep it open while the
+  /// entry runs and closed once it has ended (the process exits, or the thread backend
+  /// closes it), so that the parent sees the channel end when the entry does, whatever the
+  /// entry did with it. An entry that uses the channel works on a duplicate.
+  int channel_fd = -1;
+  /// The parent keeps its tree's registry: the child sends its registration right behind its
+  /// handshake, without waiting for the parent's answer (a round trip less at boot).
+  bool parent_registers = false;
 };
 
 /// The child runtime's entry: runs it to its end and returns the exit code. A plain function
@@ -84,12 +94,22 @@ concept backend = requires(const boost::asio::any_io_executor& ex, const spawn_r
   { B::start(ex, req) } -> std::same_as<result<std::unique_ptr<child_handle>>>;
 };
 
+/// Whether backend `B` hands the child a socket already connected to its parent
+/// (`child_boot::channel_fd`, declared by `static constexpr bool adopts_channel = true`):
+/// the child then needs no connect-back, and the parent no accept. `start` must leave the
+/// request's descriptor open (the caller closes its copy once `start` has returned).
+template <class B>
+inline constexpr bool adopts_channel = requires {
+  requires B::adopts_channel;
+};
+
 /// The environment variables an `exec` child finds its `child_boot` in.
 namespace child_env {
 inline constexpr const char* name = "TRACTOR_CHILD_NAME";
 inline constexpr const char* uuid = "TRACTOR_CHILD_UUID";
 inline constexpr const char* parent_addr = "TRACTOR_PARENT_ADDR";
 inline constexpr const char* parent_pid = "TRACTOR_PARENT_PID";
+inline constexpr const char* parent_registers = "TRACTOR_PARENT_REGISTERS";
 }  // namespace child_env
 
 /// The `exec` backend: posix_spawn of the running binary with the child's boot in its
@@ -103,7 +123,8 @@ struct exec {
     r.env = {{child_env::name, req.boot.name},
              {child_env::uuid, req.boot.uuid},
              {child_env::parent_addr, req.boot.parent_addr},
-             {child_env::parent_pid, std::to_string(req.boot.parent_pid)}};
+             {child_env::parent_pid, std::to_string(req.boot.parent_pid)},
+             {child_env::parent_registers, req.boot.parent_registers ? "1" : "0"}};
     r.argv0 = req.title;
     BOOST_OUTCOME_TRY(auto proc, exec_process(ex, r));
     return std::unique_ptr<child_handle>(std::move(proc));
@@ -117,8 +138,10 @@ struct exec {
       const char* v = std::getenv(k);
       return std::string(v ? v : "");
     };
-    return child_boot{var(child_env::name), uuid, var(child_env::parent_addr),
-                      static_cast<pid_t>(std::atoi(var(child_env::parent_pid).c_str()))};
+    child_boot boot{var(child_env::name), uuid, var(child_env::parent_addr),
+                    static_cast<pid_t>(std::atoi(var(child_env::parent_pid).c_str()))};
+    boot.parent_registers = var(child_env::parent_registers) == "1";
+    return boot;
   }
 };
 

@@ -17,6 +17,11 @@
 // the program's own link closes, it kills what is left and exits. Children die with the
 // server (a parent-death signal), and the server dies with the program.
 //
+// Spawning does not wait for a fork: the server keeps one spare child forked and prepared
+// ahead of time (`ps` shows it as `_forkserver (spare)`), hands it the next request, and forks
+// the next spare a moment later. The parent's runtime passes the child its channel (one end
+// of a socketpair, with the request), so the child needs no connect-back either.
+//
 // The compiled part is tools/forkserver/forkserver.cc (Bazel: `//tools/forkserver`, a
 // dependency of `//:runtime`); a build without Bazel compiles that one file into the program.
 //
@@ -54,6 +59,8 @@ class forked_process final : public pidfd_child {
 /// The `forkserver` backend.
 struct forkserver {
   static constexpr std::string_view name = "forkserver";
+  /// `child_boot::channel_fd` travels to the server with the request; the child inherits it.
+  static constexpr bool adopts_channel = true;
 
   /// Forks the child through the server (starting the server now if this process has none:
   /// then it is a copy of the process as it is at this moment). Blocks for one round trip to
@@ -73,6 +80,9 @@ struct forkserver {
 
   /// The server's pid, or 0 if this process has no link to one.
   static pid_t server_pid() noexcept;
+
+  /// What `ps` shows for the server; its spare shows this, then " (spare)".
+  static constexpr std::string_view server_title = "_forkserver";
 
   /// Starts the server for a scope if none runs, and stops it at the scope's end if the
   /// scope started it (what `run_main` does).

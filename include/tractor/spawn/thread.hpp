@@ -22,6 +22,7 @@
 #include <atomic>
 #include <thread>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -85,6 +86,8 @@ class thread_actor final : public child_handle {
 /// The `thread` backend.
 struct thread {
   static constexpr std::string_view name = "thread";
+  /// The child gets a duplicate of `child_boot::channel_fd`, closed when its entry returns.
+  static constexpr bool adopts_channel = true;
 
   static result<std::unique_ptr<child_handle>> start(const boost::asio::any_io_executor& ex,
                                                      const spawn_request& req) {
@@ -111,6 +114,13 @@ inline result<std::unique_ptr<thread_actor>> thread_actor::start(const boost::as
   std::unique_ptr<thread_actor> t(new thread_actor(ex, st, stop, req.boot.name, req.abandon_after));
   child_boot boot = req.boot;
   boot.stop = stop;
+  if (boot.channel_fd >= 0) {
+    // The caller keeps its descriptor; this one is the thread's, closed when the entry ends.
+    boot.channel_fd = ::fcntl(req.boot.channel_fd, F_DUPFD_CLOEXEC, 3);
+    if (boot.channel_fd < 0) {
+      return error(boost::system::error_code(errno, boost::system::system_category()), "thread backend: dup");
+    }
+  }
   // The thread boots on this thread's CPU (it inherits the mask in force when it is
   // created): its handshake with us then needs no wakeup across cores, which costs more than
   // the whole boot on small VMs. `booted()` gives it back its full mask.
@@ -128,20 +138,23 @@ inline result<std::unique_ptr<thread_actor>> thread_actor::start(const boost::as
       if (t.pinned_) ::pthread_setaffinity_np(::pthread_self(), sizeof t.mask_, &t.mask_);
     }
   } unpin_us{*t};
+  // What `top -H`, `ps -L` and debuggers show for it (15 characters at most); set by the
+  // thread itself, which is cheaper than from here (no /proc file to write).
+  std::string title = (std::string(thread_name_prefix) + req.boot.name).substr(0, 15);
   try {
-    t->thread_ = std::thread([st, entry = req.run_child, boot = std::move(boot)] {
+    t->thread_ = std::thread([st, entry = req.run_child, boot, title = std::move(title)] {
+      ::pthread_setname_np(::pthread_self(), title.c_str());
       const int code = entry(boot);
+      if (boot.channel_fd >= 0) ::close(boot.channel_fd);
       st->code = code;
       st->done = true;
       const std::uint64_t one = 1;
       (void)!::write(st->efd, &one, sizeof one);
     });
   } catch (const std::system_error& e) {
+    if (boot.channel_fd >= 0) ::close(boot.channel_fd);
     return error(e.code(), std::string("thread backend: cannot start a thread: ") + e.what());
   }
-  // What `top -H`, `ps -L` and debuggers show for it (15 characters at most).
-  const std::string title = (std::string(thread_name_prefix) + req.boot.name).substr(0, 15);
-  ::pthread_setname_np(t->thread_.native_handle(), title.c_str());
   return t;
 }
 

@@ -60,7 +60,14 @@ class channel {
   /// `handshake_timeout`.
   ///
   /// Cancellation: interrupted at once (`operation_aborted`).
-  awaitable<result<msg::Aid>> handshake(const msg::Aid& self);
+  awaitable<result<msg::Aid>> handshake(const msg::Aid& self) { return handshake(self, nullptr); }
+
+  /// As `handshake`, with `then` (if not null) sent right behind our `Aid`, in the same
+  /// write: a message the peer reads after the handshake, sent without waiting for its `Aid`
+  /// (a child's registration with a parent it knows keeps the registry).
+  ///
+  /// Cancellation: as `handshake`.
+  awaitable<result<msg::Aid>> handshake(const msg::Aid& self, const msg::msg* then);
 
   /// Sends `m`. Without a writer task, returns once the frame has been handed to the kernel
   /// (with whatever else was queued meanwhile: one write for the batch). With `run_writer`

@@ -20,7 +20,9 @@
 
 #include <concepts>
 #include <string_view>
+#include <utility>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace tractor::transport {
@@ -77,6 +79,14 @@ concept transport = requires(const boost::asio::any_io_executor& ex, const multi
   T::forget_dead(actor_name, pid_t{});
 };
 
+/// A connected pair of local (AF_UNIX) stream sockets: ours, and the other end as a plain
+/// close-on-exec descriptor to hand to a child (a thread, or a process that inherits it),
+/// which adopts it with `adopt_local`. What spawn backends that need no connect-back use.
+result<std::pair<stream_socket, int>> local_pair(const boost::asio::any_io_executor& ex);
+
+/// Adopts `fd`, a connected local stream socket (it is closed if that fails).
+result<stream_socket> adopt_local(const boost::asio::any_io_executor& ex, int fd);
+
 namespace detail {
 
 /// Maps a socket error to a wire error: EOF and resets mean the peer is gone.
@@ -121,6 +131,31 @@ inline awaitable<result<stream_socket>> listener::accept() {
     sock.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
   }
   co_return std::move(sock);
+}
+
+inline result<stream_socket> adopt_local(const boost::asio::any_io_executor& ex, int fd) {
+  stream_socket s(ex);
+  boost::system::error_code ec;
+  s.assign(boost::asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return error(ec, "cannot adopt the channel to the parent: " + ec.message());
+  }
+  return s;
+}
+
+inline result<std::pair<stream_socket, int>> local_pair(const boost::asio::any_io_executor& ex) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    const boost::system::error_code ec(errno, boost::system::system_category());
+    return error(ec, "socketpair: " + ec.message());
+  }
+  auto ours = adopt_local(ex, sv[0]);
+  if (!ours) {
+    ::close(sv[1]);
+    return ours.error();
+  }
+  return std::pair<stream_socket, int>(std::move(ours).value(), sv[1]);
 }
 
 inline void listener::close() noexcept {

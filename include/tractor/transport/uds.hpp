@@ -13,6 +13,7 @@
 
 #include <cstdlib>
 #include <functional>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -56,10 +57,32 @@ static_assert(transport<uds>);
 
 // -- definitions -------------------------------------------------------------------------
 
+namespace detail {
+/// The runtime dir last verified in this process (every actor binds in it: checking it once
+/// saves each bind two syscalls). Forgotten when a bind finds it gone.
+struct verified_dir {
+  std::mutex m;
+  std::string dir;
+  static verified_dir& get() {
+    static verified_dir v;
+    return v;
+  }
+  bool is(const std::string& d) {
+    std::lock_guard lock(m);
+    return dir == d;
+  }
+  void set(std::string d) {
+    std::lock_guard lock(m);
+    dir = std::move(d);
+  }
+};
+}  // namespace detail
+
 inline result<std::string> uds::runtime_dir() {
   const char* xdg = std::getenv("XDG_RUNTIME_DIR");
   std::string dir = (xdg && *xdg) ? std::string(xdg) + "/tractor"
                                   : "/tmp/tractor-" + std::to_string(::getuid());
+  if (detail::verified_dir::get().is(dir)) return dir;
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return error(boost::system::error_code(errno, boost::system::system_category()),
                  "cannot create runtime dir " + dir);
@@ -70,6 +93,7 @@ inline result<std::string> uds::runtime_dir() {
                  "runtime dir " + dir + " is not a directory owned by this user");
   }
   if ((st.st_mode & 0777) != 0700) ::chmod(dir.c_str(), 0700);
+  detail::verified_dir::get().set(dir);
   return dir;
 }
 
@@ -111,8 +135,18 @@ inline result<listener> uds::listen(const boost::asio::any_io_executor& ex, cons
   boost::system::error_code ec;
   const boost::asio::local::stream_protocol::endpoint ep(a.path());
   acc.open(boost::asio::generic::stream_protocol(AF_UNIX, 0), ec);
+  const std::string parent = a.path().substr(0, a.path().rfind('/'));
+  const bool in_runtime_dir = detail::verified_dir::get().is(parent);
   if (!ec) {
     acc.bind(ep, ec);
+    if (ec == boost::system::errc::no_such_file_or_directory && in_runtime_dir) {
+      // The runtime dir went away since we checked it: make it again.
+      detail::verified_dir::get().set("");
+      if (runtime_dir()) {
+        ec.clear();
+        acc.bind(ep, ec);
+      }
+    }
     if (ec == boost::asio::error::address_in_use) {
       // Someone's file: live listener or stale leftover? Only a refused connect proves stale.
       boost::asio::local::stream_protocol::socket probe(ex);

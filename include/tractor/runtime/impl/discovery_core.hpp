@@ -187,11 +187,20 @@ inline awaitable<result<void>> accept_registration(actor& a, std::shared_ptr<pee
   co_return success();
 }
 
+inline msg::msg registration_request(actor& a, peer& parent, const std::string& cid) {
+  return msg::Start{cid, "self", "register_actor", parent.channel().encode_texts(registration_of(a)),
+                    uid_of(a.aid())};
+}
+
 inline awaitable<result<void>> register_over_parent(actor& a, peer& parent, std::optional<msg::SpawnSpec>& spec) {
   const std::string cid = new_uuid();
-  msg::msg m = msg::Start{cid, "self", "register_actor", parent.channel().encode_texts(registration_of(a)),
-                          uid_of(a.aid())};
+  msg::msg m = registration_request(a, parent, cid);
   BOOST_OUTCOME_CO_TRY(co_await parent.send(std::move(m)));
+  co_return co_await finish_registration(parent, cid, spec);
+}
+
+inline awaitable<result<void>> finish_registration(peer& parent, const std::string& cid,
+                                                   std::optional<msg::SpawnSpec>& spec) {
   bool registered = false;
   while (!registered || !spec) {
     auto r = co_await parent.channel().receive();

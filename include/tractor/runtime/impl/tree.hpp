@@ -176,7 +176,10 @@ inline awaitable<result<void>> supervise_one_shot(actor& a, std::shared_ptr<chil
 }
 
 /// Starts child `name` with the tree's spawn backend and waits until it has connected back
-/// (racing its death and the boot timeout), then sends its SpawnSpec.
+/// (racing its death and the boot timeout), then sends its SpawnSpec. A backend that adopts
+/// a channel (forkserver, thread) under UDS gets one end of a socketpair instead: no
+/// connect-back, no accept. (Under TCP the child connects back, so that the parent link
+/// runs over the transport the tree chose.)
 inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     actor& a, std::string name, const std::vector<std::string>& enable_modules) {
   const std::string uuid = new_uuid();
@@ -195,7 +198,19 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   req.title = "_subactor[" + name + "@" + uuid.substr(0, 8) + "]";
   req.run_child = a.pol().child_entry;
   req.abandon_after = a.limits.thread_abandon;
+  req.boot.parent_registers = a.registry.has_value();
+  std::shared_ptr<peer> paired;  // our end of the child's channel, if it is given one
+  if (a.pol().spawn_adopts_channel && a.address().proto() == transport::multiaddr::protocol::unix_socket) {
+    auto pair = transport::local_pair(a.executor());
+    if (!pair) {
+      co_return error(make_error_code(runtime_errc::actor_failure),
+                      "cannot start actor '" + name + "': " + pair.error().message());
+    }
+    paired = a.make_peer(std::move(pair.value().first));
+    req.boot.channel_fd = pair.value().second;
+  }
   auto proc = a.pol().spawn(a.executor(), req);
+  if (req.boot.channel_fd >= 0) ::close(req.boot.channel_fd);  // the child has its own
   if (!proc) {
     co_return error(make_error_code(runtime_errc::actor_failure),
                     "cannot start actor '" + name + "': " + proc.error().message());
@@ -203,6 +218,8 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   c->proc = std::move(proc).value();
 
   std::optional<spawn::exit_status> died;
+  std::optional<std::string> refused;  // why the paired handshake failed
+  // Connect-back: the wait for it races the child's death.
   auto boot = [&](nursery& n) -> awaitable<void> {
     n.start_soon([&]() -> awaitable<void> {
       died = co_await c->proc->wait();
@@ -211,9 +228,29 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     (void)co_await move_on_after(a.limits.boot, slot.connected.wait());
     n.cancel();
   };
+  // A given channel needs no race: the child's end closes when its entry ends (EOF).
+  auto handshake_paired = [&]() -> awaitable<void> {
+    auto hs = co_await move_on_after(a.limits.boot, paired->channel().handshake(a.aid()));
+    if (hs && *hs && hs->value().uuid == uuid) {
+      slot.link = paired;
+      co_return;
+    }
+    if (hs && *hs) {
+      refused = "answered the handshake as actor " + hs->value().uuid;
+    } else if (hs) {
+      refused = hs->error().message();
+    }
+    // Its exit status, if it comes soon, says better why.
+    auto st = co_await move_on_after(a.limits.cancel_ack, c->proc->wait());
+    if (st) died = *st;
+  };
   std::exception_ptr interrupted;
   try {
-    (void)co_await open_nursery(boot);
+    if (paired) {
+      co_await handshake_paired();
+    } else {
+      (void)co_await open_nursery(boot);
+    }
   } catch (...) {
     interrupted = std::current_exception();
   }
@@ -226,8 +263,9 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     std::rethrow_exception(interrupted);
   }
   if (!slot.link) {
-    std::string why = died ? "died during boot (" + died->describe() + ")"
-                           : "did not connect back within the boot timeout";
+    std::string why = died      ? "died during boot (" + died->describe() + ")"
+                      : refused ? "failed its handshake: " + *refused
+                                : "did not connect back within the boot timeout";
     if (!died) {
       c->proc->kill();
       (void)co_await c->proc->wait();

@@ -25,8 +25,12 @@ inline error channel::broken_error() const {
   return error(make_error_code(wire_errc::channel_broken));
 }
 
-inline awaitable<result<msg::Aid>> channel::handshake(const msg::Aid& self) {
+inline awaitable<result<msg::Aid>> channel::handshake(const msg::Aid& self, const msg::msg* then) {
   msg::msg hello = self;
+  if (then) {
+    BOOST_OUTCOME_CO_TRY(enqueue(hello));  // leaves with `then`, below
+    hello = *then;
+  }
   auto sent = co_await send(std::move(hello));
   if (!sent) {
     co_return error(make_error_code(wire_errc::handshake_failed),
