@@ -141,6 +141,50 @@ TEST(memory_channel_test, zero_capacity_is_a_rendezvous) {
   EXPECT_EQ(r, (std::vector<std::string>{"before-receive", "received5", "send-returned"}));
 }
 
+TEST(memory_channel_test, in_place_sends_and_receives_into_a_kept_item) {
+  auto r = run_async([]() -> awaitable<std::vector<std::string>> {
+    memory_channel<std::string> ch(2);
+    std::vector<std::string> log;
+    EXPECT_TRUE(ch.try_emplace(3u, 'a'));
+    EXPECT_TRUE(ch.try_emplace("bb"));
+    std::string kept = "old";
+    EXPECT_EQ(ch.try_emplace("never made").error(), errc::would_block);
+    auto n = co_await open_nursery([&](nursery& nur) -> awaitable<void> {
+      nur.start_soon([&]() -> awaitable<void> {
+        co_await ch.send("cc");  // waits for room: the receive below moves it into the buffer
+        log.push_back("sent");
+      });
+      co_await tractor::checkpoint();  // the sender is now waiting
+      for (int i = 0; i < 3; ++i) {
+        if (ch.try_receive(kept)) log.push_back(kept);
+      }
+      EXPECT_EQ(ch.try_receive(kept).error(), errc::would_block);
+      EXPECT_EQ(kept, "cc") << "a failed receive leaves the kept item alone";
+      ch.close();
+      co_return;
+    });
+    EXPECT_TRUE(n);
+    EXPECT_EQ(ch.try_receive(kept).error(), errc::end_of_channel);
+    co_return log;
+  }());
+  EXPECT_EQ(r, (std::vector<std::string>{"aaa", "bb", "cc", "sent"}));
+}
+
+TEST(memory_channel_test, a_kept_item_receives_from_a_waiting_sender_without_a_buffer) {
+  auto r = run_async([]() -> awaitable<int> {
+    memory_channel<int> ch(0);
+    int kept = 0;
+    auto n = co_await open_nursery([&](nursery& nur) -> awaitable<void> {
+      nur.start_soon([&]() -> awaitable<void> { (void)co_await ch.send(9); });
+      co_await tractor::checkpoint();  // the sender is now waiting
+      EXPECT_TRUE(ch.try_receive(kept));
+    });
+    EXPECT_TRUE(n);
+    co_return kept;
+  }());
+  EXPECT_EQ(r, 9);
+}
+
 TEST(memory_channel_test, cancelled_receive_consumes_nothing) {
   auto r = run_async([]() -> awaitable<int> {
     memory_channel<int> ch(4);

@@ -167,6 +167,31 @@ TYPED_TEST(codec_test, decoding_into_a_kept_message_matches_decode_for_any_seque
   EXPECT_EQ(kept, all.front());
 }
 
+TYPED_TEST(codec_test, encoding_a_payload_into_a_kept_one_matches_encode_payload) {
+  m::raw_pld kept{"left over from an earlier, longer payload"};
+  for (const std::string& v : {std::string("ab"), std::string(300, 'z'), std::string()}) {
+    codec::encode_payload_into<TypeParam>(v, kept);
+    EXPECT_EQ(kept, TypeParam::encode_payload(v));
+  }
+  codec::encode_payload_into<TypeParam>(42, kept);
+  EXPECT_EQ(kept, TypeParam::encode_payload(42));
+}
+
+TEST(cereal_binary_test, encoding_small_payloads_into_a_kept_one_does_not_allocate) {
+  using cb = codec::cereal_binary;
+  m::raw_pld kept;
+  cb::encode_payload_into(std::string(64, 'w'), kept);  // sizes it
+  const std::string item(32, 'x');
+  const std::pair<int, std::string> pair_item{7, "seven"};
+  allocations = 0;
+  tracking_allocations = true;
+  for (int i = 0; i < 3; ++i) cb::encode_payload_into(item, kept);
+  cb::encode_payload_into(pair_item, kept);
+  tracking_allocations = false;
+  EXPECT_EQ(allocations, 0u);
+  EXPECT_EQ((cb::decode_payload<std::pair<int, std::string>>(kept).value()), pair_item);
+}
+
 TEST(cereal_binary_test, decoding_small_messages_into_a_kept_message_does_not_allocate) {
   using cb = codec::cereal_binary;
   m::msg kept;

@@ -136,6 +136,14 @@ struct cereal_binary {
   template <class T>
   static msg::raw_pld encode_payload(const T& value) {
     msg::raw_pld p;
+    encode_payload_into(value, p);
+    return p;
+  }
+
+  /// As `encode_payload`, into `p` (replacing what it held, keeping its storage).
+  template <class T>
+  static void encode_payload_into(const T& value, msg::raw_pld& p) {
+    p.bytes.clear();
     if constexpr (std::is_same_v<T, std::string>) {
       // The common stream item, written as cereal would (u64 length, bytes) but without
       // building an archive.
@@ -145,7 +153,6 @@ struct cereal_binary {
       detail::binary_output ar(p.bytes);
       ar(value);
     }
-    return p;
   }
 
   /// A string payload's value, made from the payload's own buffer (its 8-byte length prefix

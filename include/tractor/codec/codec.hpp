@@ -49,6 +49,18 @@ result<void> decode_into(std::span<const std::byte> in, msg::msg& m) {
   }
 }
 
+/// Encodes `value` as a payload into `p`, replacing what it held: with the codec's own
+/// `encode_payload_into` when it has one, which reuses `p`'s storage (a stream that sends
+/// through one payload then allocates nothing per item), otherwise `encode_payload`.
+template <codec C, class T>
+void encode_payload_into(const T& value, msg::raw_pld& p) {
+  if constexpr (requires { C::encode_payload_into(value, p); }) {
+    C::encode_payload_into(value, p);
+  } else {
+    p = C::template encode_payload<T>(value);
+  }
+}
+
 /// Decodes the payload of the message named `msg_name` (Started, Yield, Return, ...) as a
 /// `T`; a mismatch is `wire_errc::msg_type_error` naming the message, the expected type and
 /// what arrived.

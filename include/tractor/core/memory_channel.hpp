@@ -44,6 +44,17 @@ class memory_channel {
   /// `errc::channel_closed` when closed.
   result<void> try_send(T value);
 
+  /// As `try_send`, the item made in place from `args` (nothing is made when it would be
+  /// dropped).
+  template <class... Args>
+  result<void> try_emplace(Args&&... args) {
+    if (closed_) return errc::channel_closed;
+    if (buffer_.size() >= capacity_) return errc::would_block;
+    buffer_.emplace_back(std::forward<Args>(args)...);
+    receivers_.notify_all();
+    return success();
+  }
+
   /// Queues `value` even when the buffer is full (for what must never be dropped, such as a
   /// protocol's control messages). `errc::channel_closed` when closed.
   result<void> push_over(T value) {
@@ -62,6 +73,9 @@ class memory_channel {
   /// Receives without waiting: `errc::would_block` when empty, `errc::end_of_channel` when
   /// closed and drained.
   result<T> try_receive();
+
+  /// As `try_receive`, the item moved into `into` (which keeps it on success only).
+  result<void> try_receive(T& into);
 
   /// Closes the sending side: buffered items can still be received, then receivers get
   /// `errc::end_of_channel`; blocked and later senders get `errc::channel_closed`. Idempotent.
@@ -152,6 +166,19 @@ result<T> memory_channel<T>::try_receive() {
   if (auto direct = take_pending()) return std::move(*direct);  // rendezvous
   if (closed_) return errc::end_of_channel;
   return errc::would_block;
+}
+
+template <class T>
+result<void> memory_channel<T>::try_receive(T& into) {
+  if (buffer_.empty()) {
+    auto r = try_receive();  // a rendezvous, the end, or nothing
+    if (!r) return std::move(r).error();
+    into = std::move(r).value();
+    return success();
+  }
+  buffer_.pop_front_into(into);
+  if (auto next = take_pending()) buffer_.push_back(std::move(*next));
+  return success();
 }
 
 template <class T>

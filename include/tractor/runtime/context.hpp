@@ -43,7 +43,11 @@ class msg_stream {
  public:
   /// Sends one item. An error the peer reported comes back here first (a `stream_overrun`,
   /// its failure). Cancellation: interrupted at once.
-  awaitable<result<void>> send(const Y& value) { return send_encoded(encode_(value)); }
+  awaitable<result<void>> send(const Y& value) {
+    msg::raw_pld encoded;
+    encode_(value, encoded);
+    return send_encoded(std::move(encoded));
+  }
 
   /// The next item; `errc::end_of_channel` once the peer closed its side or finished; a
   /// payload of the wrong type is `wire_errc::msg_type_error` naming `Yield`.
@@ -54,8 +58,8 @@ class msg_stream {
   /// if the channel takes it now, `try_receive` returns a buffered item (or the stream's end
   /// or error); nothing when the awaiting form would have to wait (then use it).
   std::optional<result<void>> try_send(const Y& value) {
-    msg::raw_pld encoded = encode_(value);
-    return core_->try_send_item(encoded);
+    // Encoded straight into the payload the context reuses for every item it sends.
+    return core_->try_send_with([&](msg::raw_pld& out) { encode_(value, out); });
   }
   std::optional<result<Y>> try_receive() {
     auto ready = core_->try_receive_item();
@@ -75,7 +79,7 @@ class msg_stream {
   friend class context;
   template <auto>
   friend class caller_context;
-  using encode_fn = msg::raw_pld (*)(const Y&);
+  using encode_fn = void (*)(const Y&, msg::raw_pld&);
   using decode_fn = result<Y> (*)(msg::raw_pld&);
   // Encoded eagerly by `send` (so `value` may be a temporary), sent here.
   awaitable<result<void>> send_encoded(msg::raw_pld encoded);
@@ -123,17 +127,17 @@ class context {
   /// Built by the runtime for codec `C`.
   template <codec::codec C>
   static context make(runtime::context_core& core) {
-    return context(core, &C::template encode_payload<Started>, &C::template encode_payload<Item>,
+    return context(core, &C::template encode_payload<Started>, &codec::encode_payload_into<C, Item>,
                    &detail::decode_item<C, Item>);
   }
 
  private:
   context(runtime::context_core& core, msg::raw_pld (*s)(const Started&),
-          msg::raw_pld (*e)(const Item&), result<Item> (*d)(msg::raw_pld&))
+          void (*e)(const Item&, msg::raw_pld&), result<Item> (*d)(msg::raw_pld&))
       : core_(&core), encode_started_(s), encode_item_(e), decode_item_(d) {}
   runtime::context_core* core_;
   msg::raw_pld (*encode_started_)(const Started&);
-  msg::raw_pld (*encode_item_)(const Item&);
+  void (*encode_item_)(const Item&, msg::raw_pld&);
   result<Item> (*decode_item_)(msg::raw_pld&);
 };
 
@@ -181,7 +185,7 @@ class caller_context {
   caller_context(runtime::context_core& core, clock::duration cancel_bound, C*)
       : core_(&core),
         cancel_bound_(cancel_bound),
-        encode_item_(&C::template encode_payload<item_type>),
+        encode_item_(&codec::encode_payload_into<C, item_type>),
         decode_item_(&detail::decode_item<C, item_type>),
         decode_result_(&decode_result<C>) {}
 
@@ -197,7 +201,7 @@ class caller_context {
 
   runtime::context_core* core_;
   clock::duration cancel_bound_;
-  msg::raw_pld (*encode_item_)(const item_type&);
+  void (*encode_item_)(const item_type&, msg::raw_pld&);
   result<item_type> (*decode_item_)(msg::raw_pld&);
   call_result_t<F> (*decode_result_)(const msg::raw_pld&);
 };

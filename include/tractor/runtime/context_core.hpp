@@ -69,6 +69,15 @@ class context_core {
   /// `value` untouched) when `send_item` must be used.
   std::optional<result<void>> try_send_item(msg::raw_pld& value);
 
+  /// As `try_send_item`, the payload written by `encode(pld)` into the Yield this context
+  /// reuses for every item (so no payload is allocated per item).
+  template <class Encode>
+  std::optional<result<void>> try_send_with(Encode&& encode) {
+    if (remote_error_ || !stream_opened_ || stream_closed_) return std::nullopt;  // send_item says why
+    encode(std::get<msg::Yield>(outgoing_).pld);
+    return try_send_outgoing();
+  }
+
   /// The next item; `errc::end_of_channel` once the peer closed its side (`Stop`) or
   /// returned, and on every later call (R37); the peer's error if it failed.
   /// Cancellation: interrupted at once; nothing is lost.
@@ -111,8 +120,11 @@ class context_core {
   [[nodiscard]] const std::optional<error>& remote_error() const noexcept { return remote_error_; }
 
  private:
+  // Queues `outgoing_` (encoded in place: no cid copy); nothing if the channel is full.
+  std::optional<result<void>> try_send_outgoing();
   /// Takes in one message from the mailbox; items come back, everything else updates state.
-  result<std::optional<msg::raw_pld>> take(msg::msg m);
+  // Takes what `m` holds for this side (a Yield's payload is moved out of it).
+  result<std::optional<msg::raw_pld>> take(msg::msg& m);
   error misused(std::string what);
   /// The stream's end (or the peer's error) once the peer stopped.
   result<msg::raw_pld> stopped_outcome() const;
@@ -123,6 +135,7 @@ class context_core {
   std::string cid_;
   side side_;
   memory_channel<msg::msg>* box_;
+  msg::msg incoming_;  // what the last item arrived in, reused
   bool started_ = false;          // callee: sent; caller: received
   bool stream_opened_ = false;
   bool stream_closed_ = false;

@@ -191,15 +191,17 @@ inline void peer::dispatch(msg::msg& m, const std::function<void(msg::Start)>& o
     (void)entry.box.push_over(std::move(m));  // Stop, Return, Error: never dropped
     return;
   }
-  // The mailbox is the cid's own: the item goes in without it (the kept message keeps its
-  // cid string for the next frame to decode into).
+  // The mailbox is the cid's own: the item is made in it without the cid (the kept message
+  // keeps its cid string for the next frame to decode into).
   auto& yield = std::get<msg::Yield>(m);
-  msg::msg item = msg::Yield{std::string(), std::move(yield.pld)};
+  if (!entry.box.try_emplace(std::in_place_type<msg::Yield>, std::string(), std::move(yield.pld))) {
+    report_overrun(*cid, entry);
+    return;
+  }
   if (!spare_payloads_.empty()) {
     yield.pld.bytes = std::move(spare_payloads_.back());
     spare_payloads_.pop_back();
   }
-  if (!entry.box.try_send(std::move(item))) report_overrun(*cid, entry);
 }
 
 inline awaitable<error> peer::serve(std::function<void(msg::Start)> on_start) {

@@ -62,8 +62,13 @@ inline std::optional<result<void>> context_core::try_send_item(msg::raw_pld& val
   if (remote_error_ || !stream_opened_ || stream_closed_) return std::nullopt;  // send_item says why
   auto& y = std::get<msg::Yield>(outgoing_);
   std::swap(y.pld, value);
-  auto queued = peer_.channel().try_send_soon(outgoing_);  // encoded in place: no cid copy
+  auto queued = try_send_outgoing();
   std::swap(y.pld, value);
+  return queued;
+}
+
+inline std::optional<result<void>> context_core::try_send_outgoing() {
+  auto queued = peer_.channel().try_send_soon(outgoing_);
   if (!queued && queued.error() == errc::would_block) return std::nullopt;
   return queued;
 }
@@ -76,7 +81,7 @@ inline awaitable<result<void>> context_core::send_item(msg::raw_pld value) {
   co_return co_await peer_.post(std::move(m));
 }
 
-inline result<std::optional<msg::raw_pld>> context_core::take(msg::msg m) {
+inline result<std::optional<msg::raw_pld>> context_core::take(msg::msg& m) {
   if (auto* y = std::get_if<msg::Yield>(&m)) return std::optional<msg::raw_pld>(std::move(y->pld));
   if (std::holds_alternative<msg::Stop>(m)) {
     peer_stopped_ = true;
@@ -105,12 +110,12 @@ inline result<msg::raw_pld> context_core::stopped_outcome() const {
 inline std::optional<result<msg::raw_pld>> context_core::try_receive_item() {
   if (!stream_opened_) return result<msg::raw_pld>(misused("receive on a stream that was not opened"));
   while (!peer_stopped_) {
-    auto m = box_->try_receive();
-    if (!m) {
-      if (m.error() == errc::would_block) return std::nullopt;
+    auto got = box_->try_receive(incoming_);
+    if (!got) {
+      if (got.error() == errc::would_block) return std::nullopt;
       return result<msg::raw_pld>(gone_error());
     }
-    auto item = take(std::move(m).value());
+    auto item = take(incoming_);
     if (!item) return result<msg::raw_pld>(std::move(item).error());
     if (item.value()) return result<msg::raw_pld>(std::move(*item.value()));
   }
@@ -124,7 +129,7 @@ inline awaitable<result<msg::raw_pld>> context_core::receive_item() {
     if (box_->size() == 0) (void)peer_.channel().flush();  // about to wait: our items go now
     auto m = co_await box_->receive();
     if (!m) co_return gone_error();
-    auto item = take(std::move(m).value());
+    auto item = take(m.value());
     if (!item) co_return std::move(item).error();
     if (item.value()) co_return std::move(*item.value());
   }
@@ -162,7 +167,7 @@ inline awaitable<result<msg::raw_pld>> context_core::receive_started() {
       started_ = true;
       co_return std::move(st->pld);
     }
-    auto other = take(std::move(m).value());
+    auto other = take(m.value());
     if (!other) co_return std::move(other).error();
     if (final_) {
       co_return error(make_error_code(runtime_errc::protocol_error),
@@ -175,7 +180,7 @@ inline awaitable<result<msg::raw_pld>> context_core::wait_for_result() {
   while (!final_) {
     auto m = co_await box_->receive();
     if (!m) co_return gone_error();
-    (void)take(std::move(m).value());  // unread items are discarded (R27)
+    (void)take(m.value());  // unread items are discarded (R27)
   }
   co_return *final_;
 }
