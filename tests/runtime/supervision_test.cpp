@@ -179,6 +179,21 @@ TYPED_TEST(supervision_test, a_child_dying_during_boot_is_an_actor_failure) {
   EXPECT_EQ(code, 0);
 }
 
+TYPED_TEST(supervision_test, a_child_silent_past_the_boot_timeout_is_killed_and_an_actor_failure) {
+  const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
+    an.limits().boot = std::chrono::milliseconds(200);
+    auto w = co_await an.start_actor("hang-at-boot");
+    EXPECT_FALSE(w);
+    if (!w) {
+      EXPECT_EQ(w.error(), runtime_errc::actor_failure);
+      EXPECT_NE(w.error().message().find("within the boot timeout"), std::string::npos) << w.error().message();
+    }
+    EXPECT_EQ(tractor::testing::live_child_actors(), 0u) << "the silent child is killed and reaped";
+    co_return success();
+  });
+  EXPECT_EQ(code, 0);
+}
+
 TYPED_TEST(supervision_test, cancellation_during_spawn_kills_and_reaps_the_half_started_child) {
   const auto t0 = clock::now();
   const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {

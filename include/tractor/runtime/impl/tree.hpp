@@ -231,15 +231,12 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   // A given channel needs no race: the child's end closes when its entry ends (EOF).
   auto handshake_paired = [&]() -> awaitable<void> {
     auto hs = co_await move_on_after(a.limits.boot, paired->channel().handshake(a.aid()));
-    if (hs && *hs && hs->value().uuid == uuid) {
+    if (!hs) co_return;  // the boot timeout: killed below
+    if (*hs && hs->value().uuid == uuid) {
       slot.link = paired;
       co_return;
     }
-    if (hs && *hs) {
-      refused = "answered the handshake as actor " + hs->value().uuid;
-    } else if (hs) {
-      refused = hs->error().message();
-    }
+    refused = *hs ? "answered the handshake as actor " + hs->value().uuid : hs->error().message();
     // Its exit status, if it comes soon, says better why.
     auto st = co_await move_on_after(a.limits.cancel_ack, c->proc->wait());
     if (st) died = *st;
@@ -265,6 +262,7 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   if (!slot.link) {
     std::string why = died      ? "died during boot (" + died->describe() + ")"
                       : refused ? "failed its handshake: " + *refused
+                      : paired  ? "did not answer its handshake within the boot timeout"
                                 : "did not connect back within the boot timeout";
     if (!died) {
       c->proc->kill();
