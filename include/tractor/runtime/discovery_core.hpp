@@ -65,11 +65,12 @@ awaitable<result<std::shared_ptr<peer>>> register_remotely(actor& a);
 awaitable<void> unregister_over(actor& a, peer& via);
 
 /// The registrar's side of a child's registration over its parent channel, during its boot:
-/// the child's first message after its SpawnSpec. Its registration, or the error the child
-/// sent instead (it could not bind), or a protocol error.
+/// the child's first message after its handshake. Registers it and appends the answers
+/// (StartAck, Return) to `replies`, for the caller to send with the child's SpawnSpec (one
+/// write); or the error the child sent instead (it could not bind), or a protocol error.
 ///
 /// Cancellation: interrupted at once.
-awaitable<result<void>> accept_registration(actor& a, std::shared_ptr<peer> link);
+awaitable<result<void>> accept_registration(actor& a, std::shared_ptr<peer> link, std::vector<msg::msg>& replies);
 
 /// The child's side of the same: the registration request (`cid` names it), to send over
 /// its parent channel (right behind its handshake, when it knows the parent registers).

@@ -80,6 +80,12 @@ class channel {
   /// stream whose send was cancelled midway.
   awaitable<result<void>> send(msg::msg m);
 
+  /// Sends every message of `ms`, in order, as `send` does one: in one write when no other
+  /// write is under way (a boot's SpawnSpec with the answers to the child's registration).
+  ///
+  /// Cancellation: as `send`.
+  awaitable<result<void>> send_all(std::vector<msg::msg> ms);
+
   /// Queues `m` without waiting, if a writer task is running and the queue is below the
   /// high-water mark; otherwise fails with `errc::would_block` and leaves `m` untouched
   /// (then `send` it). The cheap path for producers of many small messages.

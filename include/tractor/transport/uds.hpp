@@ -135,6 +135,9 @@ inline result<listener> uds::listen(const boost::asio::any_io_executor& ex, cons
   boost::system::error_code ec;
   const boost::asio::local::stream_protocol::endpoint ep(a.path());
   acc.open(boost::asio::generic::stream_protocol(AF_UNIX, 0), ec);
+  // Linux makes the socket file with the socket's own mode (less the umask): set before the
+  // bind, the file is private from its first moment, and needs no chmod after.
+  if (!ec) ::fchmod(acc.native_handle(), 0600);
   const std::string parent = a.path().substr(0, a.path().rfind('/'));
   const bool in_runtime_dir = detail::verified_dir::get().is(parent);
   if (!ec) {
@@ -159,7 +162,6 @@ inline result<listener> uds::listen(const boost::asio::any_io_executor& ex, cons
       }
     }
   }
-  if (!ec) ::chmod(a.path().c_str(), 0600);
   if (!ec) acc.listen(boost::asio::socket_base::max_listen_connections, ec);
   if (ec) return error(ec, "cannot listen on " + a.str() + ": " + ec.message());
   return listener(std::move(acc), a);

@@ -167,7 +167,8 @@ inline awaitable<void> unregister_over(actor& a, peer& via) {
   co_await boost::asio::this_coro::throw_if_cancelled(checked);
 }
 
-inline awaitable<result<void>> accept_registration(actor& a, std::shared_ptr<peer> link) {
+inline awaitable<result<void>> accept_registration(actor& a, std::shared_ptr<peer> link,
+                                                   std::vector<msg::msg>& replies) {
   auto m = co_await link->channel().receive();
   if (!m) co_return m.error();
   if (auto* e = std::get_if<msg::Error>(&m.value())) co_return link->unbox(*e);
@@ -180,10 +181,8 @@ inline awaitable<result<void>> accept_registration(actor& a, std::shared_ptr<pee
   const std::string cid = s->cid;
   a.registry->add({args.value()[0], args.value()[1]},
                   std::vector<std::string>(args.value().begin() + 2, args.value().end()), link.get());
-  msg::msg ack = msg::StartAck{cid, "asyncfunc"};
-  BOOST_OUTCOME_CO_TRY(co_await link->send(std::move(ack)));
-  msg::msg done = msg::Return{cid, link->channel().encode_texts({})};
-  BOOST_OUTCOME_CO_TRY(co_await link->send(std::move(done)));
+  replies.emplace_back(msg::StartAck{cid, "asyncfunc"});
+  replies.emplace_back(msg::Return{cid, link->channel().encode_texts({})});
   co_return success();
 }
 

@@ -276,15 +276,19 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   for (const auto& ns : enable_modules) spec.enable_modules[ns] = ns;
   spec._runtime_vars["_is_root"] = "false";
   for (const auto& reg : a.registry_addrs) spec.reg_addrs.push_back(reg.to_wire());
-  msg::msg m = std::move(spec);
-  auto sent = co_await c->link->send(std::move(m));
+  std::vector<msg::msg> out;
+  out.emplace_back(std::move(spec));
   result<void> registered = success();
-  if (sent && a.registry) {
-    // The child registers with us right after binding: it is findable once we return. (A
-    // child that dies instead ends the receive; the boot timeout bounds a silent one.)
-    auto waited = co_await move_on_after(a.limits.boot, accept_registration(a, c->link));
+  if (a.registry) {
+    // The child registers with us right after binding (it is findable once we return), and
+    // does not wait for its SpawnSpec to do so: its registration is taken first, and the
+    // answers leave with the SpawnSpec. (A child that dies instead ends the receive; the
+    // boot timeout bounds a silent one.)
+    auto waited = co_await move_on_after(a.limits.boot, accept_registration(a, c->link, out));
     registered = waited ? *waited : result<void>(error(make_error_code(errc::timeout), "no registration"));
   }
+  result<void> sent = success();
+  if (registered) sent = co_await c->link->channel().send_all(std::move(out));
   if (!sent || !registered) {
     c->proc->kill();
     (void)co_await c->proc->wait();

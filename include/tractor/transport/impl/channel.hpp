@@ -55,6 +55,15 @@ inline awaitable<result<msg::Aid>> channel::handshake(const msg::Aid& self, cons
   co_return *aid;
 }
 
+inline awaitable<result<void>> channel::send_all(std::vector<msg::msg> ms) {
+  if (ms.empty()) co_return success();
+  if (broken_ || !socket_.is_open()) co_return broken_error();
+  for (std::size_t i = 0; i + 1 < ms.size(); ++i) {
+    BOOST_OUTCOME_CO_TRY(enqueue(ms[i]));  // they leave with the last
+  }
+  co_return co_await send(std::move(ms.back()));
+}
+
 inline result<void> channel::enqueue(const msg::msg& m) {
   const std::size_t start = out_.size();
   out_.append(4, '\0');
