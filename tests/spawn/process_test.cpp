@@ -55,6 +55,16 @@ static_assert(!spawn::backend<wrong_return>);
 static_assert(!spawn::backend<member_start>);
 static_assert(!spawn::backend<wrong_request>);
 
+// Adopting a given channel is opted into (by a constant: `adopts_channel = true`).
+struct says_no : spawn::exec {
+  static constexpr bool adopts_channel = false;
+};
+static_assert(!spawn::adopts_channel<spawn::exec>);
+static_assert(spawn::adopts_channel<spawn::forkserver>);
+static_assert(spawn::adopts_channel<spawn::thread>);
+static_assert(spawn::adopts_channel<tractor::testing::boot_faults<spawn::thread>>);
+static_assert(!spawn::adopts_channel<says_no>);
+
 TEST(exec_backend_test, a_child_finds_its_boot_in_its_environment) {
   ::unsetenv(spawn::child_env::uuid);
   EXPECT_FALSE(spawn::exec::boot_from_env()) << "not started by exec: no boot";
