@@ -318,6 +318,9 @@ TEST_F(process_test, the_forkserver_hands_its_spare_over_and_replaces_one_that_d
   const pid_t second = next_spare(server, first);
   ASSERT_GT(second, 0) << "a spare that died is replaced";
   EXPECT_NE(::kill(first, 0), 0) << "and reaped";
+  // A Ctrl-C at the terminal reaches the whole process group: it is for the actors, which
+  // cancel gracefully; the spare (like the server) ignores it.
+  ASSERT_EQ(::kill(second, SIGINT), 0);
   run_async([&]() -> awaitable<void> {
     auto ex = co_await boost::asio::this_coro::executor;
     const spawn::spawn_request five = exits_with_five();

@@ -145,17 +145,12 @@ bool parse(const char* buf, std::size_t n, parsed_request& out) {
 }
 
 /// In a process the server just forked: keeps only stdio, its link to the server and `also`,
-/// ties its life to the server's and undoes the server's signal changes. What every child
-/// does before it knows what it will be (a spare does it ahead of its request).
+/// and ties its life to the server's. What every child does before it knows what it will be
+/// (a spare does it ahead of its request).
 void prepare_child(int link_fd, int also, pid_t server) {
   close_all_but(link_fd, also);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != server) ::_exit(70);  // the server died before we could tie to it
-  // The server reset every disposition when it started; only its own changes are undone.
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int sig : server_ignores) ::signal(sig, SIG_DFL);
   // The mutex was copied in whatever state it had; nobody else runs here.
   link_state& s = link();
   new (&s.m) std::mutex();
@@ -166,6 +161,12 @@ void prepare_child(int link_fd, int also, pid_t server) {
 
 /// Then: becomes the requested actor; never returns.
 [[noreturn]] void become_child(parsed_request& r, char* buf) {
+  // The server reset every disposition when it started; only its own changes are undone,
+  // now (a spare keeps ignoring the Ctrl-C that is meant for the actors).
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig : server_ignores) ::signal(sig, SIG_DFL);
   if (!(r.flags & same_environment)) {
     // The parent's environment at the request, "k=v\0" entries (the buffer is ours to keep).
     ::clearenv();
