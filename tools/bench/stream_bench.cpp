@@ -191,9 +191,13 @@ double raw_ping_pong_us(long count) {
 // Items per second of a child streaming `count` items of `size` bytes to the root.
 awaitable<result<double>> stream_one_way(portal<bench_tree>& p, long count, int size) {
   double rate = 0;
+  // The buffer is set from the start: the producer streams right after `started()`, so items
+  // can arrive before this block opens its stream (64 of them would be an overrun).
+  const stream_options buffering{.buffer = bench::consumer_buffer};
   auto r = co_await p.open_context<&bench::produce>(
+      buffering,
       [&](caller_context<&bench::produce>& ctx, int) -> awaitable<result<void>> {
-        auto s = ctx.open_stream({.buffer = bench::consumer_buffer});
+        auto s = ctx.open_stream(buffering);
         if (!s) co_return s.error();
         auto first = co_await s.value().receive();  // the clock starts at the first item
         if (!first) co_return first.error();
