@@ -86,9 +86,12 @@ TYPED_TEST(supervision_test, a_child_stuck_in_blocking_code_is_killed_and_the_er
     EXPECT_NE(r.error().message().find("'stuck' ignored cancellation and was abandoned"), std::string::npos)
         << r.error().message();
     // Its socket file stays while it runs (until this process exits): not a leak to report.
+    // (Ours only: a run beside this one may have a stuck actor of its own.)
+    const std::string ours = "@" + std::to_string(::getpid()) + transport::detail::pid_namespace_tag() + ".sock";
     std::error_code ec;
     for (const auto& f : std::filesystem::directory_iterator(transport::uds::runtime_dir().value(), ec)) {
-      if (f.path().filename().string().rfind("stuck.", 0) == 0) std::filesystem::remove(f.path(), ec);
+      const std::string n = f.path().filename().string();
+      if (n.rfind("stuck.", 0) == 0 && n.ends_with(ours)) std::filesystem::remove(f.path(), ec);
     }
   } else {
     EXPECT_FALSE(r.error().is_group()) << "the killed child adds no error: " << r.error().message();

@@ -179,6 +179,9 @@ TEST_F(forkserver_test, sigint_reaches_and_wakes_a_forked_child) {
 }
 
 TEST_F(forkserver_test, teardown_of_twenty_children_under_load_leaves_nothing_behind) {
+  // Names of this run only: a run beside this one (--runs_per_test, maybe with the same pid in
+  // its own sandbox) has its own files in the same runtime dir.
+  const std::string prefix = "loaded" + runtime::new_uuid().substr(0, 8) + "-";
   std::atomic<bool> stop{false};
   std::vector<std::thread> load;
   for (int i = 0; i < 2; ++i) {
@@ -191,7 +194,7 @@ TEST_F(forkserver_test, teardown_of_twenty_children_under_load_leaves_nothing_be
   }
   auto r = in_root([&](actor_nursery<fs_tree>& an) -> awaitable<result<void>> {
     for (int i = 0; i < 20; ++i) {
-      auto c = co_await an.start_actor("loaded-" + std::to_string(i), hazards_only);
+      auto c = co_await an.start_actor(prefix + std::to_string(i), hazards_only);
       if (!c) co_return c.error();
     }
     EXPECT_EQ(tractor::testing::live_child_processes().size(), 20u);
@@ -204,7 +207,7 @@ TEST_F(forkserver_test, teardown_of_twenty_children_under_load_leaves_nothing_be
   std::size_t files = 0;
   std::error_code ec;
   for (const auto& f : std::filesystem::directory_iterator(transport::uds::runtime_dir().value(), ec)) {
-    files += f.path().filename().string().rfind("loaded-", 0) == 0;
+    files += f.path().filename().string().rfind(prefix, 0) == 0;
   }
   EXPECT_EQ(files, 0u) << "socket files left behind";
 }
