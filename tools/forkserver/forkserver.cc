@@ -267,7 +267,7 @@ struct server {
   std::optional<forked> spare;
   /// When the next spare is forked: a while after the last one was taken, not at once,
   /// where its fork would compete for the CPU with the actor just handed over.
-  timespec refill_at{};
+  long long refill_at = 0;  // CLOCK_MONOTONIC, ns
   std::vector<char> buf = std::vector<char>(max_request);
   const pid_t self = ::getpid();
 
@@ -279,8 +279,7 @@ struct server {
   /// poll's timeout: until the refill is due (-1: a spare is waiting).
   int poll_timeout() const {
     if (spare) return -1;
-    const long long due = refill_at.tv_sec * 1'000'000'000LL + refill_at.tv_nsec;
-    const long long left = due - now_ns();
+    const long long left = refill_at - now_ns();
     return left <= 0 ? 0 : static_cast<int>((left + 999'999) / 1'000'000);
   }
   void refill_when_due() {
@@ -336,8 +335,7 @@ struct server {
       if (taken) {
         hand_over(*spare, from);
         spare.reset();
-        const long long due = now_ns() + spare_delay_ns;
-        refill_at = timespec{static_cast<time_t>(due / 1'000'000'000LL), static_cast<long>(due % 1'000'000'000LL)};
+        refill_at = now_ns() + spare_delay_ns;
         return;
       }
       drop_spare();  // it died meanwhile

@@ -198,9 +198,10 @@ struct current_actor_scope {
   actor* previous;
 };
 
-/// A child actor's runtime, on a fresh io_context in the calling thread: connect back to the
-/// parent, handshake, receive SpawnSpec, bind, serve the parent until it cancels us or goes
-/// away. Returns the exit code. Every backend ends up here.
+/// A child actor's runtime, on a fresh io_context in the calling thread: bind, reach the
+/// parent (over `boot.channel_fd`, or connecting back to `boot.parent_addr`), handshake,
+/// register, receive SpawnSpec, serve the parent until it cancels us or goes away. Returns
+/// the exit code. Every backend ends up here.
 int run_child(const policies& pol, const spawn::child_boot& boot);
 
 /// The entry of a process started by the `exec` backend: dies with its parent (a parent-death

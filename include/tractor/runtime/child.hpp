@@ -1,6 +1,7 @@
-// tractor/runtime/child.hpp — a child actor's runtime: connect back to the parent, handshake,
-// receive SpawnSpec, bind, register, serve the parent until it cancels us or goes away. Every
-// spawn backend ends up in `run_child` (declared in actor.hpp).
+// tractor/runtime/child.hpp — a child actor's runtime: bind, reach the parent (the channel
+// its backend gave it, or a connect back), handshake with its registration right behind,
+// receive SpawnSpec, serve the parent until it cancels us or goes away. Every spawn backend
+// ends up in `run_child` (declared in actor.hpp).
 #pragma once
 
 #include <tractor/runtime/discovery_core.hpp>
