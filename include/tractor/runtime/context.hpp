@@ -44,6 +44,9 @@ class msg_stream {
   /// Sends one item. An error the peer reported comes back here first (a `stream_overrun`,
   /// its failure). Cancellation: interrupted at once.
   awaitable<result<void>> send(const Y& value) {
+    // Queued now if the channel takes it (encoded in place, nothing allocated); otherwise
+    // encoded here, eagerly, so that `value` may be a temporary.
+    if (auto now = try_send(value)) return sent(*now);
     msg::raw_pld encoded;
     encode_(value, encoded);
     return send_encoded(std::move(encoded));
@@ -83,6 +86,7 @@ class msg_stream {
   using decode_fn = result<Y> (*)(msg::raw_pld&);
   // Encoded eagerly by `send` (so `value` may be a temporary), sent here.
   awaitable<result<void>> send_encoded(msg::raw_pld encoded);
+  static awaitable<result<void>> sent(result<void> r) { co_return r; }
   msg_stream(runtime::context_core& core, encode_fn e, decode_fn d) : core_(&core), encode_(e), decode_(d) {}
   runtime::context_core* core_;
   encode_fn encode_;
