@@ -122,6 +122,39 @@ TYPED_TEST(channel_test, handshake_then_every_message_type_both_ways) {
   }(), 30s);
 }
 
+TYPED_TEST(channel_test, a_message_sent_with_the_handshake_and_a_batch_arrive_in_order) {
+  using Codec = typename TestFixture::C;
+  auto l = this->listen();
+  run_async(this->ctx_, [&]() -> awaitable<void> {
+    auto client = this->wrap(co_await this->raw_connect(l));
+    auto accepted = co_await l.accept();
+    auto server = this->wrap(std::move(accepted).value());
+    const m::msg request = m::Start{"c1", "self", "register_actor", Codec::encode_payload(7), {"client", "u"}};
+    std::optional<result<m::msg>> first_after;
+    auto n = co_await open_nursery([&](nursery& nur) -> awaitable<void> {
+      // The server reads the request right behind the client's Aid, and only then answers.
+      nur.start_soon([&]() -> awaitable<void> {
+        auto hs = co_await server->handshake(this->aid("server"));
+        EXPECT_TRUE(hs && hs.value().name == "client");
+        first_after = co_await server->receive();
+        std::vector<m::msg> batch{m::StartAck{"c1", "asyncfunc"}, m::Return{"c1", Codec::encode_payload(8)},
+                                  m::Stop{"c2"}};
+        EXPECT_TRUE(co_await server->send_all(std::move(batch)));
+      });
+      auto hs = co_await client->handshake(this->aid("client"), &request);
+      EXPECT_TRUE(hs && hs.value().name == "server");
+      for (const char* expected : {"StartAck", "Return", "Stop"}) {
+        auto got = co_await client->receive();
+        EXPECT_TRUE(got && m::type_name(got.value()) == std::string_view(expected)) << expected;
+      }
+    });
+    EXPECT_TRUE(n);
+    EXPECT_TRUE(first_after && *first_after && first_after->value() == request);
+    std::vector<m::msg> none;
+    EXPECT_TRUE(co_await client->send_all(std::move(none))) << "an empty batch sends nothing, and is no error";
+  }());
+}
+
 TYPED_TEST(channel_test, receiving_into_a_kept_message_sees_every_message_in_order) {
   using Codec = typename TestFixture::C;
   auto l = this->listen();
