@@ -49,7 +49,7 @@ class msg_stream {
     if (auto now = try_send(value)) return sent(*now);
     msg::raw_pld encoded;
     encode_(value, encoded);
-    return send_encoded(std::move(encoded));
+    return core_->send_item(std::move(encoded));
   }
 
   /// The next item; `errc::end_of_channel` once the peer closed its side or finished; a
@@ -84,8 +84,6 @@ class msg_stream {
   friend class caller_context;
   using encode_fn = void (*)(const Y&, msg::raw_pld&);
   using decode_fn = result<Y> (*)(msg::raw_pld&);
-  // Encoded eagerly by `send` (so `value` may be a temporary), sent here.
-  awaitable<result<void>> send_encoded(msg::raw_pld encoded);
   static awaitable<result<void>> sent(result<void> r) { co_return r; }
   msg_stream(runtime::context_core& core, encode_fn e, decode_fn d) : core_(&core), encode_(e), decode_(d) {}
   runtime::context_core* core_;

@@ -65,12 +65,9 @@ class context_core {
   /// side closed its stream, `errc::channel_closed`. Cancellation: interrupted at once.
   awaitable<result<void>> send_item(msg::raw_pld value);
 
-  /// Sends one item without waiting if the channel's writer can take it now; nothing (and
-  /// `value` untouched) when `send_item` must be used.
-  std::optional<result<void>> try_send_item(msg::raw_pld& value);
-
-  /// As `try_send_item`, the payload written by `encode(pld)` into the Yield this context
-  /// reuses for every item (so no payload is allocated per item).
+  /// Sends one item without waiting if the channel's writer can take it now, its payload
+  /// written by `encode(pld)` into the Yield this context reuses for every item (so no
+  /// payload is allocated per item); nothing when `send_item` must be used.
   template <class Encode>
   std::optional<result<void>> try_send_with(Encode&& encode) {
     if (remote_error_ || !stream_opened_ || stream_closed_) return std::nullopt;  // send_item says why

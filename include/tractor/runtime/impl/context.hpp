@@ -4,12 +4,6 @@
 namespace tractor {
 
 template <class Y>
-awaitable<result<void>> msg_stream<Y>::send_encoded(msg::raw_pld encoded) {
-  if (auto now = core_->try_send_item(encoded)) co_return *now;  // queued: no nested coroutine
-  co_return co_await core_->send_item(std::move(encoded));
-}
-
-template <class Y>
 awaitable<result<Y>> msg_stream<Y>::receive() {
   if (auto ready = core_->try_receive_item()) {  // buffered: no nested coroutine
     if (!*ready) co_return ready->error();

@@ -58,15 +58,6 @@ inline result<void> context_core::open_stream(stream_options o) {
   return success();
 }
 
-inline std::optional<result<void>> context_core::try_send_item(msg::raw_pld& value) {
-  if (remote_error_ || !stream_opened_ || stream_closed_) return std::nullopt;  // send_item says why
-  auto& y = std::get<msg::Yield>(outgoing_);
-  std::swap(y.pld, value);
-  auto queued = try_send_outgoing();
-  std::swap(y.pld, value);
-  return queued;
-}
-
 inline std::optional<result<void>> context_core::try_send_outgoing() {
   auto queued = peer_.channel().try_send_soon(outgoing_);
   if (!queued && queued.error() == errc::would_block) return std::nullopt;
