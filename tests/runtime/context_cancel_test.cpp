@@ -104,19 +104,22 @@ TYPED_TEST(context_cancel_test, cancel_actor_on_the_peer_raises_context_cancelle
   EXPECT_EQ(r.error().canceller().substr(0, 5), "root@");
 }
 
-TYPED_TEST(context_cancel_test, misuse_by_the_child_is_reported_to_the_caller) {
-  auto twice = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
-    co_return co_await p.template open_context<&ctxfn::started_twice>(
-        [](caller_context<&ctxfn::started_twice>&, int) -> awaitable<result<void>> { co_return success(); });
+// Opens a context on `F` in a fresh child, and leaves the block at once.
+template <class Tree, auto F>
+result<void> open_and_leave() {
+  return with_child<Tree>([](portal<Tree>& p) -> awaitable<result<void>> {
+    co_return co_await p.template open_context<F>(
+        [](caller_context<F>&, int) -> awaitable<result<void>> { co_return success(); });
   });
+}
+
+TYPED_TEST(context_cancel_test, misuse_by_the_child_is_reported_to_the_caller) {
+  auto twice = open_and_leave<TypeParam, &ctxfn::started_twice>();
   ASSERT_FALSE(twice);
   EXPECT_EQ(twice.error(), runtime_errc::invalid_operation) << twice.error().message();
   EXPECT_NE(twice.error().message().find("started() called twice"), std::string::npos);
 
-  auto early = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
-    co_return co_await p.template open_context<&ctxfn::stream_before_started>(
-        [](caller_context<&ctxfn::stream_before_started>&, int) -> awaitable<result<void>> { co_return success(); });
-  });
+  auto early = open_and_leave<TypeParam, &ctxfn::stream_before_started>();
   ASSERT_FALSE(early);
   EXPECT_EQ(early.error(), runtime_errc::invalid_operation) << early.error().message();
   EXPECT_NE(early.error().message().find("before started()"), std::string::npos);

@@ -6,8 +6,8 @@
 // state). So a program forks one small helper early — `forkserver::start_server()`, first
 // thing in `main`, or `run_main` on entry when its tree uses this backend — and every child
 // is forked from that helper's only thread, which never ran an event loop. The child
-// closes every descriptor but stdio and its link to the server, resets signal dispositions
-// and mask, takes the parent's current environment, and runs the child runtime on a fresh
+// closes every descriptor but stdio, its link to the server and its channel to its parent,
+// resets signal dispositions and mask, takes the parent's current environment, and runs the child runtime on a fresh
 // `io_context`; it never runs destructors of what it inherited (it leaves with `_exit`).
 //
 // Every actor forked this way keeps a link to the same server, so nested actors spawn through
