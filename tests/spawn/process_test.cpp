@@ -318,17 +318,39 @@ TEST_F(process_test, the_forkserver_hands_its_spare_over_and_replaces_one_that_d
   const pid_t second = next_spare(server, first);
   ASSERT_GT(second, 0) << "a spare that died is replaced";
   EXPECT_NE(::kill(first, 0), 0) << "and reaped";
+  // The replacement is offered to this process (the program): its request then goes
+  // straight to the spare. (Polling: the offer is read when asked for.)
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!spawn::forkserver::holds_spare() && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(spawn::forkserver::holds_spare()) << "the program is offered its spare";
   // A Ctrl-C at the terminal reaches the whole process group: it is for the actors, which
   // cancel gracefully; the spare (like the server) ignores it.
   ASSERT_EQ(::kill(second, SIGINT), 0);
+  cpu_set_t spare_mask;
+  ASSERT_EQ(::sched_getaffinity(second, sizeof spare_mask, &spare_mask), 0);
   run_async([&]() -> awaitable<void> {
     auto ex = co_await boost::asio::this_coro::executor;
-    const spawn::spawn_request five = exits_with_five();
-    auto c = spawn::forkserver::start(ex, five);
+    spawn::spawn_request stays = exits_with_five();
+    stays.run_child = [](const spawn::child_boot&) {
+      for (;;) ::pause();
+      return 0;
+    };
+    auto c = spawn::forkserver::start(ex, stays);
     EXPECT_TRUE(c) << (c ? "" : c.error().message());
     EXPECT_EQ(c.value()->pid(), second) << "the spare became the child";
-    EXPECT_EQ((co_await c.value()->wait()).code, 5);
+    // It boots on the spawning thread's CPU, and gets its own mask back once booted.
+    cpu_set_t mask;
+    EXPECT_EQ(::sched_getaffinity(second, sizeof mask, &mask), 0);
+    EXPECT_EQ(CPU_COUNT(&mask), 1);
+    c.value()->booted();
+    EXPECT_EQ(::sched_getaffinity(second, sizeof mask, &mask), 0);
+    EXPECT_TRUE(CPU_EQUAL(&mask, &spare_mask));
+    c.value()->kill();
+    EXPECT_EQ((co_await c.value()->wait()).signal, SIGKILL);
     // Back to back, faster than spares are made: the server forks for the requests itself.
+    const spawn::spawn_request five = exits_with_five();
     std::vector<std::unique_ptr<spawn::child_handle>> burst;
     for (int i = 0; i < 3; ++i) {
       auto d = spawn::forkserver::start(ex, five);
@@ -337,6 +359,13 @@ TEST_F(process_test, the_forkserver_hands_its_spare_over_and_replaces_one_that_d
     }
     for (auto& d : burst) EXPECT_EQ((co_await d->wait()).code, 5);
   }());
+  // Requests came through the server: it now keeps a spare for those as well as the
+  // program's own.
+  const auto two_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (spares_of(server).size() < 2 && std::chrono::steady_clock::now() < two_by) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(spares_of(server).size(), 2u);
   spawn::forkserver::stop_server();
   EXPECT_TRUE(live_children().empty()) << "the server took its spare with it";
 }

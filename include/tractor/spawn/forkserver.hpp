@@ -17,10 +17,14 @@
 // the program's own link closes, it kills what is left and exits. Children die with the
 // server (a parent-death signal), and the server dies with the program.
 //
-// Spawning does not wait for a fork: the server keeps one spare child forked and prepared
-// ahead of time (`ps` shows it as `_forkserver (spare)`), hands it the next request, and forks
-// the next spare a moment later. The parent's runtime passes the child its channel (one end
-// of a socketpair, with the request), so the child needs no connect-back either.
+// Spawning does not wait for a fork: the server keeps a spare child forked and prepared ahead
+// of time (`ps` shows it as `_forkserver (spare)`) and forks the next a moment after one is
+// taken. The program's spare is offered to it: the program hands its request straight to the
+// spare, which boots on the program's CPU (no wakeup of another CPU, no hop through the
+// server; the child gets its CPU mask back once booted). Requests that come through the
+// server (from nested actors) go to a second spare, made once the first such request came.
+// The parent's runtime passes the child its channel (one end of a socketpair, with the
+// request), so the child needs no connect-back either.
 //
 // The compiled part is tools/forkserver/forkserver.cc (Bazel: `//tools/forkserver`, a
 // dependency of `//:runtime`); a build without Bazel compiles that one file into the program.
@@ -33,7 +37,10 @@
 
 #include <tractor/spawn/backend.hpp>
 
+#include <optional>
+
 #include <fcntl.h>
+#include <sched.h>
 
 namespace tractor::spawn {
 
@@ -42,18 +49,23 @@ namespace tractor::spawn {
 /// its parent, can).
 class forked_process final : public pidfd_child {
  public:
-  /// Adopts `pidfd` and `status_fd` (both closed with the handle).
-  forked_process(const boost::asio::any_io_executor& ex, pid_t pid, int pidfd, int status_fd)
-      : pidfd_child(boost::asio::posix::stream_descriptor(ex, pidfd), pid), status_pipe_(ex, status_fd) {
+  /// Adopts `pidfd` and `status_fd` (both closed with the handle). A child pinned to the
+  /// spawning thread's CPU for its boot gets `unpin_to` as its CPU mask once booted.
+  forked_process(const boost::asio::any_io_executor& ex, pid_t pid, int pidfd, int status_fd,
+                 std::optional<cpu_set_t> unpin_to = std::nullopt)
+      : pidfd_child(boost::asio::posix::stream_descriptor(ex, pidfd), pid), status_pipe_(ex, status_fd),
+        unpin_to_(unpin_to) {
     ::fcntl(status_fd, F_SETFL, ::fcntl(status_fd, F_GETFL) | O_NONBLOCK);
   }
   ~forked_process() override;
 
   awaitable<exit_status> wait() override;
   std::optional<exit_status> poll() override;
+  void booted() noexcept override;
 
  private:
   boost::asio::posix::stream_descriptor status_pipe_;
+  std::optional<cpu_set_t> unpin_to_;
 };
 
 /// The `forkserver` backend.
@@ -63,8 +75,9 @@ struct forkserver {
   static constexpr bool adopts_channel = true;
 
   /// Forks the child through the server (starting the server now if this process has none:
-  /// then it is a copy of the process as it is at this moment). Blocks for one round trip to
-  /// the server (a fork of the small server process).
+  /// then it is a copy of the process as it is at this moment). With a spare offered to this
+  /// process it does not wait: the request goes to the spare. Otherwise it blocks for one
+  /// round trip to the server (which forwards it to its other spare, or forks).
   static result<std::unique_ptr<child_handle>> start(const boost::asio::any_io_executor& ex,
                                                      const spawn_request& req);
 
@@ -77,6 +90,11 @@ struct forkserver {
   /// server kills the children it still has, reaps them and exits, and this call waits for
   /// that; otherwise the server kills the children this process started.
   static void stop_server();
+
+  /// Whether this process holds a spare the server offered it (only the program that
+  /// started the server is offered one): its next spawn then goes straight to that spare,
+  /// with no round trip to the server. Reads the offers that have arrived; never waits.
+  static bool holds_spare();
 
   /// The server's pid, or 0 if this process has no link to one.
   static pid_t server_pid() noexcept;
@@ -110,6 +128,8 @@ struct forked_child {
   pid_t pid;
   int pidfd;
   int status_fd;
+  bool pinned = false;  // put on the spawning thread's CPU for its boot; `unpin_to` after
+  cpu_set_t unpin_to{};
 };
 result<forked_child> fork_through_server(const spawn_request& req);
 
@@ -120,7 +140,15 @@ result<forked_child> fork_through_server(const spawn_request& req);
 inline result<std::unique_ptr<child_handle>> forkserver::start(const boost::asio::any_io_executor& ex,
                                                                const spawn_request& req) {
   BOOST_OUTCOME_TRY(auto c, detail::fork_through_server(req));
-  return std::unique_ptr<child_handle>(new forked_process(ex, c.pid, c.pidfd, c.status_fd));
+  std::optional<cpu_set_t> unpin_to;
+  if (c.pinned) unpin_to = c.unpin_to;
+  return std::unique_ptr<child_handle>(new forked_process(ex, c.pid, c.pidfd, c.status_fd, unpin_to));
+}
+
+inline void forked_process::booted() noexcept {
+  if (!unpin_to_) return;
+  ::sched_setaffinity(pid(), sizeof *unpin_to_, &*unpin_to_);
+  unpin_to_.reset();
 }
 
 inline forked_process::~forked_process() {

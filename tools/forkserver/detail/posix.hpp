@@ -7,13 +7,16 @@
 #include <algorithm>
 #include <csignal>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 #include <string>
 #include <string_view>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -34,6 +37,39 @@ inline void close_all_but(int keep, int also = -1) {
   close_range_from(3, lo - 1);
   close_range_from(lo + 1, hi - 1);
   close_range_from(hi + 1, ~0u);
+}
+
+/// Makes this process's own copies now of its private writable mappings of at most 1 MiB
+/// each (a fork shares them copy-on-write), up to `budget` bytes in all. Kernels before 5.14
+/// lack MADV_POPULATE_WRITE: then nothing is done.
+inline void populate_writable_copies(std::size_t budget) {
+  constexpr int populate_write = 23;  // MADV_POPULATE_WRITE, Linux 5.14
+  constexpr std::size_t largest = std::size_t{1} << 20;
+  const int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  auto one = [&](char* line) {  // "lo-hi perms offset dev inode [path]"
+    char* end = nullptr;
+    const unsigned long lo = std::strtoul(line, &end, 16);
+    if (*end != '-') return;
+    const unsigned long hi = std::strtoul(end + 1, &end, 16);
+    if (std::strncmp(end, " rw-p", 5) != 0 || hi <= lo || hi - lo > largest || hi - lo > budget) return;
+    if (::madvise(reinterpret_cast<void*>(lo), hi - lo, populate_write) == 0) budget -= hi - lo;
+  };
+  char buf[4096];
+  std::size_t have = 0;
+  for (ssize_t n; (n = ::read(fd, buf + have, sizeof buf - have)) > 0;) {
+    have += static_cast<std::size_t>(n);
+    std::size_t at = 0;
+    for (char* nl; (nl = static_cast<char*>(std::memchr(buf + at, '\n', have - at))) != nullptr;) {
+      *nl = '\0';
+      one(buf + at);
+      at = static_cast<std::size_t>(nl - buf) + 1;
+    }
+    if (at == 0 && have == sizeof buf) at = have;  // a line longer than the buffer: skipped
+    std::memmove(buf, buf + at, have - at);
+    have -= at;
+  }
+  ::close(fd);
 }
 
 /// Where the original command line is in our memory (the same in every fork of us).
@@ -94,7 +130,8 @@ inline bool send_with_fds(int sock, const void* data, std::size_t size, const in
   msghdr mh{};
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2)] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
+  if (nfds < 0 || nfds > 4) return false;
   if (nfds > 0) {
     mh.msg_control = control;
     mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
@@ -111,9 +148,10 @@ inline bool send_with_fds(int sock, const void* data, std::size_t size, const in
   }
 }
 
-/// Receives one packet into `buf` (retrying on EINTR), and into `fds` the descriptors it
-/// carried if they are exactly `want`; otherwise they are closed and `fds` holds -1s.
-inline ssize_t recv_with_fds(int sock, void* buf, std::size_t size, int* fds, int want) {
+/// Receives one packet into `buf` (retrying on EINTR; `flags` as recv's), and into `fds`
+/// the descriptors it carried, if they are at most `want`; otherwise they are closed. The
+/// entries of `fds` left over hold -1.
+inline ssize_t recv_with_fds(int sock, void* buf, std::size_t size, int* fds, int want, int flags = 0) {
   for (int i = 0; i < want; ++i) fds[i] = -1;
   iovec iov{buf, size};
   msghdr mh{};
@@ -123,22 +161,31 @@ inline ssize_t recv_with_fds(int sock, void* buf, std::size_t size, int* fds, in
   mh.msg_control = control;
   mh.msg_controllen = sizeof control;
   ssize_t n;
-  while ((n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  while ((n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags)) < 0 && errno == EINTR) {
   }
+  int taken = 0;
   for (cmsghdr* c = n >= 0 ? CMSG_FIRSTHDR(&mh) : nullptr; c; c = CMSG_NXTHDR(&mh, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const bool fits = count <= static_cast<std::size_t>(want - taken);
     for (std::size_t i = 0; i < count; ++i) {
       int got;
       std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-      if (count == static_cast<std::size_t>(want) && fds[i] < 0) {
-        fds[i] = got;
+      if (fits) {
+        fds[taken++] = got;
       } else {
         ::close(got);
       }
     }
   }
   return n;
+}
+
+/// Closes the descriptors of `fds` that are open (>= 0).
+inline void close_each(std::initializer_list<int> fds) {
+  for (int fd : fds) {
+    if (fd >= 0) ::close(fd);
+  }
 }
 
 }  // namespace tractor::spawn::forkserver_posix

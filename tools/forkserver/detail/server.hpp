@@ -1,0 +1,517 @@
+// The forkserver itself: its state, the server loop, the spares and what a forked child does
+// before it runs the actor. Private to tools/forkserver/forkserver.cc, which includes it once:
+// everything here lives in that file's anonymous namespace.
+//
+// Wire (wire.hpp): one SOCK_SEQPACKET link per actor process to the server; a request is one
+// packet, and so is each `reply`. The server's loop uses only system calls on buffers it
+// allocated before its first fork, so nothing it inherited from a threaded program (a lock
+// held by another thread) is ever taken.
+//
+// Spares: children forked ahead of any request, prepared (descriptors closed, tied to the
+// server, signals reset, their own copies of the small writable mappings made) and waiting,
+// so that a spawn waits for no fork. The program's own spare is offered to it (with a socket
+// of its own): the program hands its next request straight to it, with no hop through the
+// server, and the spare tells the server it was taken. A second spare, made once a request
+// came through the server (from a nested actor, or from the program when its own spare was
+// not ready), takes such requests as the server forwards them. A taken spare is replaced a
+// moment later, off the spawn's path; with no spare ready the server forks for the request
+// itself.
+#pragma once
+
+#include <tractor/spawn/forkserver.hpp>
+
+#include "posix.hpp"
+#include "wire.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <vector>
+
+#include <poll.h>
+#include <stdio_ext.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace tractor::spawn {
+namespace {
+
+using namespace forkserver_posix;
+using namespace forkserver_wire;
+
+using namespace forkserver_posix;
+using namespace forkserver_wire;
+
+/// How long after a spare was taken the next one is forked.
+constexpr long long spare_delay_ns = 300'000;
+/// How much of what it shares with the server a spare copies ahead (~0.6 MiB is typical).
+constexpr std::size_t spare_populate_budget = std::size_t{4} << 20;
+
+/// The environment ("k=v\0" entries) the server had when it started: the program's then.
+/// Every process forked from the server inherits this value, and the environment itself.
+std::string server_environment;
+
+std::string current_environment() {
+  std::string env;
+  for (char** e = environ; e && *e; ++e) {
+    env += *e;
+    env.push_back('\0');
+  }
+  return env;
+}
+
+/// A spare the server offered the program: its request goes to `direct`.
+struct offered_spare {
+  pid_t pid;
+  int pidfd;
+  int status_r;
+  int direct;
+  void close() const { close_each({pidfd, status_r, direct}); }
+};
+
+/// This process's link to its server.
+struct link_state {
+  std::mutex m;
+  int fd = -1;
+  pid_t server = 0;
+  bool owns_server = false;  // started it: must reap it
+  std::optional<offered_spare> spare;
+};
+link_state& link() {
+  static link_state s;
+  return s;
+}
+
+error sys_error(int e, const std::string& what) {
+  return error(boost::system::error_code(e, boost::system::system_category()),
+               what + ": " + std::strerror(e));
+}
+
+/// The command line's place, found once by the server (its children share it).
+title_area title_place;
+
+/// What a spare shows until it becomes an actor (the server's title, then " (spare)").
+constexpr std::string_view spare_title = "_forkserver (spare)";
+static_assert(spare_title.starts_with(forkserver::server_title));
+
+/// What the server changed from the defaults `reset_signals` set when it started.
+constexpr int server_ignores[] = {SIGINT, SIGTERM, SIGPIPE};
+
+// -- the server ----------------------------------------------------------------------------
+
+struct client {
+  int fd;
+  bool root;  // the program that started the server
+};
+struct child {
+  pid_t pid;
+  int pidfd;
+  int status_w;
+  int owner;  // the client fd that asked for it
+};
+
+/// In a process the server just forked: keeps only stdio, its link to the server and `also`,
+/// and ties its life to the server's. What every child does before it knows what it will be
+/// (a spare does it ahead of its request).
+void prepare_child(int link_fd, int also, pid_t server) {
+  close_all_but(link_fd, also);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != server) ::_exit(70);  // the server died before we could tie to it
+  // The mutex was copied in whatever state it had; nobody else runs here.
+  link_state& s = link();
+  new (&s.m) std::mutex();
+  s.fd = link_fd;
+  s.server = server;
+  s.owns_server = false;
+  s.spare = std::nullopt;  // (its descriptors were closed above)
+}
+
+/// Then: becomes the requested actor; never returns.
+[[noreturn]] void become_child(parsed_request& r, char* buf) {
+  // The server reset every disposition when it started; only its own changes are undone,
+  // now (a spare keeps ignoring the Ctrl-C that is meant for the actors).
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig : server_ignores) ::signal(sig, SIG_DFL);
+  if (!(r.flags & same_environment)) {
+    // The parent's environment at the request, "k=v\0" entries (the buffer is ours to keep).
+    ::clearenv();
+    const std::string_view env = r.fields[4];
+    char* base = buf + (env.data() - buf);
+    for (std::size_t at = 0; at < env.size();) {
+      const std::size_t end = env.find('\0', at);
+      if (end == std::string_view::npos) break;
+      if (end > at) ::putenv(base + at);
+      at = end + 1;
+    }
+  }
+  write_title(title_place, r.fields[3]);
+  ::prctl(PR_SET_NAME, std::string(r.fields[0].substr(0, 15)).c_str());
+
+  child_boot boot{std::string(r.fields[0]), std::string(r.fields[1]), std::string(r.fields[2]),
+                  r.parent_pid, nullptr};
+  boot.channel_fd = r.channel;
+  boot.parent_registers = (r.flags & parent_is_registrar) != 0;
+  const int code = r.entry(boot);
+  std::fflush(nullptr);
+  ::_exit(code);
+}
+
+/// A spare: a child forked ahead of any request, prepared, waiting for its request: on its
+/// link as the server forwards it, or on `direct` (-1: none) from the program it was offered
+/// to, which it then tells the server. Never returns.
+[[noreturn]] void wait_as_spare(int link_fd, int direct, pid_t server, char* buf) {
+  prepare_child(link_fd, direct, server);
+  write_title(title_place, spare_title);
+  // Its own copies of the small writable mappings (heap, stack, the libraries' data) now,
+  // not as copy-on-write faults in its boot.
+  populate_writable_copies(spare_populate_budget);
+  (void)!::send(link_fd, &spare_ready, 1, MSG_NOSIGNAL);
+  pollfd fds[2] = {{link_fd, POLLIN, 0}, {direct, POLLIN, 0}};
+  while (::poll(fds, 2, -1) < 0) {  // EINTR
+  }
+  const bool from_program = fds[1].revents != 0;
+  int channel = -1;
+  const ssize_t n = recv_with_fds(from_program ? direct : link_fd, buf, max_request, &channel, 1);
+  // Nothing: the server is closing, or the program let its offer go (it is exiting).
+  if (n <= 0) ::_exit(0);
+  if (from_program) (void)!::send(link_fd, &spare_taken, 1, MSG_NOSIGNAL);
+  if (direct >= 0) ::close(direct);
+  parsed_request r;
+  if (!parse(buf, static_cast<std::size_t>(n), channel, r)) ::_exit(71);
+  become_child(r, buf);
+}
+
+void report(const child& c) {
+  int wstatus = 0;
+  while (::waitpid(c.pid, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  (void)!::write(c.status_w, &wstatus, sizeof wstatus);
+  ::close(c.status_w);
+  ::close(c.pidfd);
+}
+
+void kill_children_of(std::vector<child>& children, int owner) {
+  for (const auto& c : children) {
+    if (owner < 0 || c.owner == owner) ::syscall(SYS_pidfd_send_signal, c.pidfd, SIGKILL, nullptr, 0);
+  }
+}
+
+/// A child just forked, as the server holds it until it is handed over.
+struct forked {
+  pid_t pid = -1;
+  int pidfd = -1;
+  int link = -1;  // the server's end of its link
+  int status_r = -1;
+  int status_w = -1;
+  int direct = -1;       // an offered spare's request socket, the program's end (until sent)
+  bool ready = false;    // a spare: has said it is prepared
+  bool offered = false;  // the program holds its pidfd, status pipe and request socket
+};
+
+/// Forks a child that runs `in_child(its link end, its end of the request socket or -1)`
+/// (which never returns), with a request socket of its own if `direct`. errno on failure.
+template <class F>
+int fork_with_link(forked& f, bool direct, F&& in_child) {
+  int pair[2] = {-1, -1};
+  int status[2] = {-1, -1};
+  int req[2] = {-1, -1};
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0 || ::pipe2(status, O_CLOEXEC) < 0 ||
+      (direct && ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, req) < 0)) {
+    const int e = errno;
+    close_each({pair[0], pair[1], status[0], status[1], req[0], req[1]});
+    return e;
+  }
+  const pid_t pid = ::fork();
+  if (pid == 0) in_child(pair[1], req[1]);
+  close_each({pair[1], req[1]});
+  const int pidfd = pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1;
+  if (pid < 0 || pidfd < 0) {
+    const int e = errno;
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    close_each({pair[0], status[0], status[1], req[0]});
+    return e;
+  }
+  f = forked{pid, pidfd, pair[0], status[0], status[1], req[0]};
+  return 0;
+}
+
+/// Where the server keeps a spare, and when it makes the next.
+struct spare_slot {
+  std::optional<forked> f;
+  /// A while after the last one was taken, not at once: its fork would compete for the CPU
+  /// with the actor just handed over.
+  long long refill_at = 0;  // CLOCK_MONOTONIC, ns
+  bool wanted = false;
+};
+
+struct server {
+  std::vector<client> clients;
+  std::vector<child> children;
+  spare_slot own{std::nullopt, 0, true};  // the program's: offered to it
+  spare_slot shared;               // for requests that come through us: made once one did
+  std::vector<char> buf = std::vector<char>(max_request);
+  const pid_t self = ::getpid();
+  int root = -1;  // the program's link
+
+  static long long now_ns() {
+    timespec t;
+    ::clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1'000'000'000LL + t.tv_nsec;
+  }
+  static long long left_ns(const spare_slot& s) {
+    if (s.f || !s.wanted) return -1;
+    return std::max(0LL, s.refill_at - now_ns());
+  }
+  /// poll's timeout: until the next refill is due (-1: none is).
+  int poll_timeout() const {
+    long long left = left_ns(own);
+    if (const long long l = left_ns(shared); l >= 0 && (left < 0 || l < left)) left = l;
+    return left < 0 ? -1 : static_cast<int>((left + 999'999) / 1'000'000);
+  }
+
+  /// Forks the slot's next spare when it is due (no spare is no error: a request then forks).
+  void refill_when_due(spare_slot& s) {
+    if (left_ns(s) != 0) return;
+    forked f;
+    char* b = buf.data();
+    const bool direct = &s == &own;
+    if (fork_with_link(f, direct, [&](int link_fd, int req_fd) { wait_as_spare(link_fd, req_fd, self, b); }) == 0) {
+      s.f = f;
+    } else {
+      s.refill_at = now_ns() + spare_delay_ns;
+    }
+  }
+
+  /// Ends the slot's spare (it died, or the server is closing). An offered one is reported
+  /// like any child: the program may have handed it a request already.
+  void drop_spare(spare_slot& s) {
+    if (!s.f) return;
+    forked& f = *s.f;
+    ::syscall(SYS_pidfd_send_signal, f.pidfd, SIGKILL, nullptr, 0);
+    report(child{f.pid, f.pidfd, f.status_w, root});
+    close_each({f.link, f.status_r, f.direct});
+    s.f.reset();
+    s.refill_at = now_ns() + spare_delay_ns;
+  }
+
+  /// The spare in `s` took `f` (it is ours now) to the client at `from`.
+  void adopt(spare_slot& s, int from) {
+    forked& f = *s.f;
+    children.push_back(child{f.pid, f.pidfd, f.status_w, from});
+    clients.push_back(client{f.link, false});
+    s.f.reset();
+    s.refill_at = now_ns() + spare_delay_ns;
+  }
+
+  /// Offers the program its spare: its pidfd, status pipe and request socket.
+  void offer(forked& f) {
+    const reply out{reply::offer, f.pid, 0};
+    const int fds[3] = {f.pidfd, f.status_r, f.direct};
+    // If it fails, the program is going away: its link's end is read next.
+    if (!send_with_fds(root, &out, sizeof out, fds, 3)) return;
+    close_each({f.status_r, f.direct});
+    f.status_r = f.direct = -1;
+    f.offered = true;
+  }
+
+  /// A note from the spare in `s` (ready, or taken by the program), or its end.
+  void on_spare_note(spare_slot& s) {
+    forked& f = *s.f;
+    char note = 0;
+    const ssize_t got = ::recv(f.link, &note, 1, MSG_DONTWAIT);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (got == 1 && note == spare_ready && !f.ready) {
+      f.ready = true;
+      if (&s == &own) offer(f);
+    } else if (got == 1 && note == spare_taken && f.offered) {
+      adopt(s, root);
+    } else {
+      drop_spare(s);  // it died, or said what it should not
+    }
+  }
+
+  /// Gives child `f` to the client at `from`: its pid, pidfd and status pipe.
+  void hand_over(const forked& f, int from) {
+    const reply out{reply::answer, f.pid, 0};
+    const int fds[2] = {f.pidfd, f.status_r};
+    send_with_fds(from, &out, sizeof out, fds, 2);
+    ::close(f.status_r);
+    children.push_back(child{f.pid, f.pidfd, f.status_w, from});
+    clients.push_back(client{f.link, false});
+  }
+
+  void fork_one(int from, std::size_t n, int channel) {
+    // The child inherits (or is sent) the channel; the server's copy goes on every path.
+    struct close_ours {
+      int fd;
+      ~close_ours() {
+        if (fd >= 0) ::close(fd);
+      }
+    } ours{channel};
+    parsed_request r;
+    if (!parse(buf.data(), n, channel, r)) {
+      const reply out{reply::answer, -1, EINVAL};
+      send_with_fds(from, &out, sizeof out, nullptr, 0);
+      return;
+    }
+    if (!shared.wanted) {
+      shared.wanted = true;
+      shared.refill_at = now_ns() + spare_delay_ns;
+    }
+    if (shared.f && shared.f->ready) {
+      // The spare takes the request as it came; the fork it saves is the slow part.
+      if (send_with_fds(shared.f->link, buf.data(), n, &channel, channel >= 0 ? 1 : 0)) {
+        hand_over(*shared.f, from);
+        shared.f.reset();
+        shared.refill_at = now_ns() + spare_delay_ns;
+        return;
+      }
+      drop_spare(shared);  // it died meanwhile
+    }
+    forked f;
+    char* b = buf.data();
+    const int err = fork_with_link(f, false, [&](int link_fd, int) {
+      prepare_child(link_fd, r.channel, self);
+      become_child(r, b);
+    });
+    if (err != 0) {
+      const reply out{reply::answer, -1, err};
+      send_with_fds(from, &out, sizeof out, nullptr, 0);
+      return;
+    }
+    hand_over(f, from);
+  }
+
+  /// The actor behind link `fd` is gone: its children die with it; with the program, all.
+  void client_gone(int fd) {
+    const auto it = std::find_if(clients.begin(), clients.end(), [&](const client& c) { return c.fd == fd; });
+    const bool is_root = it->root;
+    kill_children_of(children, is_root ? -1 : fd);
+    ::close(fd);
+    it->fd = -1;
+    if (!is_root) return;
+    drop_spare(own);
+    drop_spare(shared);
+    for (const auto& c : children) report(c);
+    ::_exit(0);
+  }
+
+  [[noreturn]] void serve(int root_fd) {
+    root = root_fd;
+    clients.push_back(client{root_fd, true});
+    std::vector<pollfd> fds;
+    clients.reserve(1024);
+    children.reserve(1024);
+    fds.reserve(2048);
+    refill_when_due(own);
+    for (;;) {
+      fds.clear();
+      for (const auto& c : clients) fds.push_back(pollfd{c.fd, POLLIN, 0});
+      for (const auto& c : children) fds.push_back(pollfd{c.pidfd, POLLIN, 0});
+      const std::size_t nclients = clients.size();
+      const std::size_t nchildren = children.size();
+      spare_slot* slots[2] = {&own, &shared};
+      for (spare_slot* s : slots) {
+        // A spare is heard from until it is ready, and an offered one until it is taken.
+        const bool listen = s->f && (!s->f->ready || s->f->offered);
+        fds.push_back(pollfd{s->f ? s->f->link : -1, static_cast<short>(listen ? POLLIN : 0), 0});
+        fds.push_back(pollfd{s->f ? s->f->pidfd : -1, POLLIN, 0});
+      }
+      if (::poll(fds.data(), fds.size(), poll_timeout()) < 0) continue;  // EINTR
+      // Exits first: a status is reported before a new request can reuse anything.
+      for (std::size_t i = nclients, k = 0; i < nclients + nchildren; ++i) {
+        if (!fds[i].revents) {
+          ++k;
+          continue;
+        }
+        report(children[k]);
+        children.erase(children.begin() + static_cast<std::ptrdiff_t>(k));
+      }
+      for (std::size_t j = 0; j < 2; ++j) {
+        const pollfd* p = &fds[nclients + nchildren + 2 * j];
+        if (!slots[j]->f) continue;
+        if (p[1].revents) {
+          drop_spare(*slots[j]);  // it died
+        } else if (p[0].revents) {
+          on_spare_note(*slots[j]);
+        }
+      }
+      for (std::size_t i = 0; i < nclients; ++i) {
+        if (!fds[i].revents) continue;
+        const int fd = fds[i].fd;
+        int channel = -1;
+        const ssize_t n = recv_with_fds(fd, buf.data(), buf.size(), &channel, 1);
+        if (n > 0) {
+          fork_one(fd, static_cast<std::size_t>(n), channel);
+          continue;
+        }
+        if (channel >= 0) ::close(channel);
+        if (n < 0 && errno == EINTR) continue;
+        client_gone(fd);
+      }
+      std::erase_if(clients, [](const client& c) { return c.fd < 0; });
+      refill_when_due(own);
+      refill_when_due(shared);
+    }
+  }
+};
+
+result<void> start_locked(link_state& s) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+    return sys_error(errno, "forkserver: socketpair");
+  }
+  pair[0] = above_stdio(pair[0]);
+  pair[1] = above_stdio(pair[1]);
+  std::fflush(nullptr);  // nothing buffered is written twice
+  server_environment = current_environment();
+  const pid_t program = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int e = errno;
+    ::close(pair[0]);
+    ::close(pair[1]);
+    return sys_error(e, "forkserver: fork");
+  }
+  if (pid == 0) {
+    close_all_but(pair[1]);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != program) ::_exit(0);
+    reset_signals();
+    // Ctrl-C and SIGTERM to the process group are for the actors, which cancel gracefully;
+    // the server must outlive them (its death kills them). It ends when the program's link
+    // closes.
+    // (SIGPIPE: a status written for a child whose actor died meanwhile finds no reader.)
+    for (int sig : server_ignores) ::signal(sig, SIG_IGN);
+    ::__fpurge(stdout);
+    ::__fpurge(stderr);
+    title_place = find_title_area();
+    write_title(title_place, forkserver::server_title);
+    ::prctl(PR_SET_NAME, "tractor-forksrv");
+    static server srv;  // never destroyed: serve() ends with _exit
+    srv.serve(pair[1]);
+  }
+  ::close(pair[1]);
+  s.fd = pair[0];
+  s.server = pid;
+  s.owns_server = true;
+  return success();
+}
+
+}  // namespace
+}  // namespace tractor::spawn
