@@ -76,8 +76,10 @@ struct forkserver {
 
   /// Forks the child through the server (starting the server now if this process has none:
   /// then it is a copy of the process as it is at this moment). With a spare offered to this
-  /// process it does not wait: the request goes to the spare. Otherwise it blocks for one
-  /// round trip to the server (which forwards it to its other spare, or forks).
+  /// process it does not wait: the request goes to the spare, which then runs on the calling
+  /// thread's CPU until the handle's `booted()` (the runtime calls it once the child has its
+  /// SpawnSpec). Otherwise it blocks for one round trip to the server (which forwards it to
+  /// its other spare, or forks).
   static result<std::unique_ptr<child_handle>> start(const boost::asio::any_io_executor& ex,
                                                      const spawn_request& req);
 
