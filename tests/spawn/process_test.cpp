@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -309,6 +310,16 @@ pid_t next_spare(pid_t server, pid_t not_this) {
   return 0;
 }
 
+// Waits (a 10 s watchdog) until this process holds a spare the server offered it. (Polling:
+// an offer is read when asked for.)
+bool offered_a_spare() {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!spawn::forkserver::holds_spare() && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return spawn::forkserver::holds_spare();
+}
+
 TEST_F(process_test, the_forkserver_hands_its_spare_over_and_replaces_one_that_died) {
   ASSERT_TRUE(spawn::forkserver::start_server());
   const pid_t server = spawn::forkserver::server_pid();
@@ -319,12 +330,8 @@ TEST_F(process_test, the_forkserver_hands_its_spare_over_and_replaces_one_that_d
   ASSERT_GT(second, 0) << "a spare that died is replaced";
   EXPECT_NE(::kill(first, 0), 0) << "and reaped";
   // The replacement is offered to this process (the program): its request then goes
-  // straight to the spare. (Polling: the offer is read when asked for.)
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!spawn::forkserver::holds_spare() && std::chrono::steady_clock::now() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ASSERT_TRUE(spawn::forkserver::holds_spare()) << "the program is offered its spare";
+  // straight to the spare.
+  ASSERT_TRUE(offered_a_spare()) << "the program is offered its spare";
   // A Ctrl-C at the terminal reaches the whole process group: it is for the actors, which
   // cancel gracefully; the spare (like the server) ignores it.
   ASSERT_EQ(::kill(second, SIGINT), 0);
@@ -368,6 +375,50 @@ TEST_F(process_test, the_forkserver_hands_its_spare_over_and_replaces_one_that_d
   EXPECT_EQ(spares_of(server).size(), 2u);
   spawn::forkserver::stop_server();
   EXPECT_TRUE(live_children().empty()) << "the server took its spare with it";
+}
+
+// Where a rehearsing entry leaves its mark: a file per spare, in the test's own directory.
+std::string rehearsal_mark(pid_t pid) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return std::string(dir ? dir : "/tmp") + "/rehearsed." + std::to_string(pid);
+}
+
+int marks_its_rehearsal(const spawn::child_boot& boot) {
+  if (boot.rehearse) {
+    std::ofstream(rehearsal_mark(::getpid())) << "rehearsed\n";
+    return 0;
+  }
+  return 5;
+}
+
+TEST_F(process_test, a_spare_rehearses_the_entry_of_the_last_request_and_still_runs_its_own) {
+  ASSERT_TRUE(spawn::forkserver::start_server());
+  const pid_t server = spawn::forkserver::server_pid();
+  ASSERT_TRUE(offered_a_spare());
+  const pid_t first = next_spare(server, 0);
+  EXPECT_FALSE(std::filesystem::exists(rehearsal_mark(first))) << "nothing to rehearse before any request";
+  spawn::spawn_request marks = exits_with_five();
+  marks.run_child = &marks_its_rehearsal;
+  // Spawns `marks`, which the spare `expected` must take, and waits for its exit code.
+  auto spawn_into = [&](pid_t expected) {
+    run_async([&]() -> awaitable<void> {
+      auto ex = co_await boost::asio::this_coro::executor;
+      auto c = spawn::forkserver::start(ex, marks);
+      EXPECT_TRUE(c) << (c ? "" : c.error().message());
+      EXPECT_EQ(c.value()->pid(), expected);
+      EXPECT_EQ((co_await c.value()->wait()).code, 5);
+    }());
+  };
+  spawn_into(first);
+  // The next spare rehearsed that request's entry before it said it was ready (so before it
+  // was offered), and a rehearsal starts nothing: its request still runs the entry for real.
+  ASSERT_TRUE(offered_a_spare());
+  const pid_t second = next_spare(server, first);
+  EXPECT_TRUE(std::filesystem::exists(rehearsal_mark(second))) << "the spare rehearsed the last entry";
+  spawn_into(second);
+  spawn::forkserver::stop_server();
+  for (pid_t p : {first, second}) std::filesystem::remove(rehearsal_mark(p));
+  EXPECT_TRUE(live_children().empty());
 }
 
 }  // namespace

@@ -111,6 +111,10 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_pla
 }  // namespace detail
 
 inline int run_child(const policies& pol, const spawn::child_boot& boot) {
+  if (boot.rehearse) {
+    (void)pol.bind_addr("rehearsal");  // checks (and makes) the runtime dir, once per process
+    return 0;
+  }
   boost::asio::io_context ctx;
   detail::boot_plan plan;
   if (boot.channel_fd >= 0) {

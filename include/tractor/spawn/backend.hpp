@@ -69,6 +69,10 @@ struct child_boot {
   /// The parent keeps its tree's registry: the child sends its registration right behind its
   /// handshake, without waiting for the parent's answer (a round trip less at boot).
   bool parent_registers = false;
+  /// Only prepare this process for a boot to come (a forkserver spare does this ahead of its
+  /// request): do what a boot does once per process (the transport's runtime directory, for
+  /// one), start nothing, return 0. Nothing else is set.
+  bool rehearse = false;
 };
 
 /// The child runtime's entry: runs it to its end and returns the exit code. A plain function

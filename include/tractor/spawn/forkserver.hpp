@@ -18,8 +18,9 @@
 // server (a parent-death signal), and the server dies with the program.
 //
 // Spawning does not wait for a fork: the server keeps a spare child forked and prepared ahead
-// of time (`ps` shows it as `_forkserver (spare)`) and forks the next a moment after one is
-// taken. The program's spare is offered to it: the program hands its request straight to the
+// of time (`ps` shows it as `_forkserver (spare)`; it has made its own copies of what a boot
+// writes and rehearsed the last request's entry, see `child_boot::rehearse`) and forks the
+// next a moment after one is taken. The program's spare is offered to it: the program hands its request straight to the
 // spare, which boots on the program's CPU (no wakeup of another CPU, no hop through the
 // server; the child gets its CPU mask back once booted). Requests that come through the
 // server (from nested actors) go to a second spare, made once the first such request came.

@@ -39,12 +39,20 @@ inline void close_all_but(int keep, int also = -1) {
   close_range_from(hi + 1, ~0u);
 }
 
-/// Makes this process's own copies now of its private writable mappings of at most 1 MiB
-/// each (a fork shares them copy-on-write), up to `budget` bytes in all. Kernels before 5.14
-/// lack MADV_POPULATE_WRITE: then nothing is done.
-inline void populate_writable_copies(std::size_t budget) {
-  constexpr int populate_write = 23;  // MADV_POPULATE_WRITE, Linux 5.14
-  constexpr std::size_t largest = std::size_t{1} << 20;
+/// What `populate_mappings` does, at most.
+struct populate_budget {
+  std::size_t copies;  ///< bytes of private writable mappings (of at most 1 MiB each) copied
+  std::size_t code;    ///< bytes of executable mappings whose page tables are filled
+};
+
+/// Makes, now rather than at first touch, this process's own copies of its small private
+/// writable mappings (a fork shares them copy-on-write) and its page-table entries for its
+/// executable mappings (a fork leaves those to be filled on demand). Kernels before 5.14 lack
+/// MADV_POPULATE_*: then nothing is done.
+inline void populate_mappings(populate_budget budget) {
+  constexpr int populate_read = 22;   // MADV_POPULATE_READ, Linux 5.14
+  constexpr int populate_write = 23;  // MADV_POPULATE_WRITE
+  constexpr std::size_t largest_copy = std::size_t{1} << 20;
   const int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   auto one = [&](char* line) {  // "lo-hi perms offset dev inode [path]"
@@ -52,8 +60,13 @@ inline void populate_writable_copies(std::size_t budget) {
     const unsigned long lo = std::strtoul(line, &end, 16);
     if (*end != '-') return;
     const unsigned long hi = std::strtoul(end + 1, &end, 16);
-    if (std::strncmp(end, " rw-p", 5) != 0 || hi <= lo || hi - lo > largest || hi - lo > budget) return;
-    if (::madvise(reinterpret_cast<void*>(lo), hi - lo, populate_write) == 0) budget -= hi - lo;
+    if (hi <= lo) return;
+    const std::size_t size = hi - lo;
+    if (std::strncmp(end, " rw-p", 5) == 0 && size <= largest_copy && size <= budget.copies) {
+      if (::madvise(reinterpret_cast<void*>(lo), size, populate_write) == 0) budget.copies -= size;
+    } else if (std::strncmp(end, " r-xp", 5) == 0 && size <= budget.code) {
+      if (::madvise(reinterpret_cast<void*>(lo), size, populate_read) == 0) budget.code -= size;
+    }
   };
   char buf[4096];
   std::size_t have = 0;

@@ -8,8 +8,9 @@
 // held by another thread) is ever taken.
 //
 // Spares: children forked ahead of any request, prepared (descriptors closed, tied to the
-// server, signals reset, their own copies of the small writable mappings made) and waiting,
-// so that a spawn waits for no fork. The program's own spare is offered to it (with a socket
+// server, signals reset, their own copies of the small writable mappings and their page
+// tables for the code made, the last request's entry rehearsed) and waiting, so that a
+// spawn waits for no fork and its boot takes no page faults. The program's own spare is offered to it (with a socket
 // of its own): the program hands its next request straight to it, with no hop through the
 // server, and the spare tells the server it was taken. A second spare, made once a request
 // came through the server (from a nested actor, or from the program when its own spare was
@@ -54,8 +55,9 @@ using namespace forkserver_wire;
 
 /// How long after a spare was taken the next one is forked.
 constexpr long long spare_delay_ns = 300'000;
-/// How much of what it shares with the server a spare copies ahead (~0.6 MiB is typical).
-constexpr std::size_t spare_populate_budget = std::size_t{4} << 20;
+/// How much a spare makes its own ahead: copies of what it shares with the server (~0.6 MiB
+/// is typical), page tables for the program's code.
+constexpr populate_budget spare_populate{std::size_t{4} << 20, std::size_t{64} << 20};
 
 /// The environment ("k=v\0" entries) the server had when it started: the program's then.
 /// Every process forked from the server inherits this value, and the environment itself.
@@ -170,14 +172,21 @@ void prepare_child(int link_fd, int also, pid_t server) {
 
 /// A spare: a child forked ahead of any request, prepared, waiting for its request: on its
 /// link as the server forwards it, or on `direct` (-1: none) from the program it was offered
-/// to, which it then tells the server. Never returns.
-[[noreturn]] void wait_as_spare(int link_fd, int direct, pid_t server, char* buf) {
+/// to, which it then tells the server (with the entry it runs). If `rehearse` is set (the
+/// entry of the last request the server heard of), the spare first runs it in rehearsal:
+/// what a boot does once per process is done by then. Never returns.
+[[noreturn]] void wait_as_spare(int link_fd, int direct, pid_t server, char* buf, child_entry rehearse) {
   prepare_child(link_fd, direct, server);
   write_title(title_place, spare_title);
-  // Its own copies of the small writable mappings (heap, stack, the libraries' data) now,
-  // not as copy-on-write faults in its boot.
-  populate_writable_copies(spare_populate_budget);
-  (void)!::send(link_fd, &spare_ready, 1, MSG_NOSIGNAL);
+  // Ahead of the request, not as page faults in its boot.
+  populate_mappings(spare_populate);
+  if (rehearse) {
+    child_boot rehearsal;
+    rehearsal.rehearse = true;
+    (void)rehearse(rehearsal);
+  }
+  const spare_note ready{spare_note::ready, 0};
+  (void)!::send(link_fd, &ready, sizeof ready, MSG_NOSIGNAL);
   pollfd fds[2] = {{link_fd, POLLIN, 0}, {direct, POLLIN, 0}};
   while (::poll(fds, 2, -1) < 0) {  // EINTR
   }
@@ -186,10 +195,13 @@ void prepare_child(int link_fd, int also, pid_t server) {
   const ssize_t n = recv_with_fds(from_program ? direct : link_fd, buf, max_request, &channel, 1);
   // Nothing: the server is closing, or the program let its offer go (it is exiting).
   if (n <= 0) ::_exit(0);
-  if (from_program) (void)!::send(link_fd, &spare_taken, 1, MSG_NOSIGNAL);
   if (direct >= 0) ::close(direct);
   parsed_request r;
   if (!parse(buf, static_cast<std::size_t>(n), channel, r)) ::_exit(71);
+  if (from_program) {
+    const spare_note taken{spare_note::taken, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(r.entry))};
+    (void)!::send(link_fd, &taken, sizeof taken, MSG_NOSIGNAL);
+  }
   become_child(r, buf);
 }
 
@@ -267,6 +279,8 @@ struct server {
   std::vector<char> buf = std::vector<char>(max_request);
   const pid_t self = ::getpid();
   int root = -1;  // the program's link
+  /// The entry of the last request we heard of: what the next spares rehearse.
+  child_entry rehearsed = nullptr;
 
   static long long now_ns() {
     timespec t;
@@ -290,7 +304,8 @@ struct server {
     forked f;
     char* b = buf.data();
     const bool direct = &s == &own;
-    if (fork_with_link(f, direct, [&](int link_fd, int req_fd) { wait_as_spare(link_fd, req_fd, self, b); }) == 0) {
+    const child_entry entry = rehearsed;
+    if (fork_with_link(f, direct, [&](int link_fd, int req_fd) { wait_as_spare(link_fd, req_fd, self, b, entry); }) == 0) {
       s.f = f;
     } else {
       s.refill_at = now_ns() + spare_delay_ns;
@@ -332,13 +347,15 @@ struct server {
   /// A note from the spare in `s` (ready, or taken by the program), or its end.
   void on_spare_note(spare_slot& s) {
     forked& f = *s.f;
-    char note = 0;
-    const ssize_t got = ::recv(f.link, &note, 1, MSG_DONTWAIT);
+    spare_note note{};
+    const ssize_t got = ::recv(f.link, &note, sizeof note, MSG_DONTWAIT);
     if (got < 0 && (errno == EINTR || errno == EAGAIN)) return;
-    if (got == 1 && note == spare_ready && !f.ready) {
+    const bool whole = got == static_cast<ssize_t>(sizeof note);
+    if (whole && note.kind == spare_note::ready && !f.ready) {
       f.ready = true;
       if (&s == &own) offer(f);
-    } else if (got == 1 && note == spare_taken && f.offered) {
+    } else if (whole && note.kind == spare_note::taken && f.offered && note.entry != 0) {
+      rehearsed = reinterpret_cast<child_entry>(static_cast<std::uintptr_t>(note.entry));
       adopt(s, root);
     } else {
       drop_spare(s);  // it died, or said what it should not
@@ -369,6 +386,7 @@ struct server {
       send_with_fds(from, &out, sizeof out, nullptr, 0);
       return;
     }
+    rehearsed = r.entry;
     if (!shared.wanted) {
       shared.wanted = true;
       shared.refill_at = now_ns() + spare_delay_ns;
@@ -444,12 +462,9 @@ struct server {
       }
       for (std::size_t j = 0; j < 2; ++j) {
         const pollfd* p = &fds[nclients + nchildren + 2 * j];
-        if (!slots[j]->f) continue;
-        if (p[1].revents) {
-          drop_spare(*slots[j]);  // it died
-        } else if (p[0].revents) {
-          on_spare_note(*slots[j]);
-        }
+        // Its note first: a spare taken and already ended said what it was taken for.
+        if (slots[j]->f && p[0].revents) on_spare_note(*slots[j]);
+        if (slots[j]->f && p[1].revents) drop_spare(*slots[j]);  // it died
       }
       for (std::size_t i = 0; i < nclients; ++i) {
         if (!fds[i].revents) continue;

@@ -47,9 +47,15 @@ struct reply {
   std::int32_t err;
 };
 
-/// A spare's one-byte notes to the server over its link.
-inline constexpr char spare_ready = 1;  ///< prepared: it may be offered or forwarded a request
-inline constexpr char spare_taken = 2;  ///< the program handed it a request directly
+/// A spare's notes to the server over its link.
+struct spare_note {
+  enum kind_t : std::uint32_t {
+    ready = 1,  ///< prepared: it may be offered or forwarded a request
+    taken = 2,  ///< the program handed it a request directly, for `entry`
+  };
+  kind_t kind;
+  std::uint64_t entry;
+};
 
 struct parsed_request {
   std::uint32_t flags = 0;
