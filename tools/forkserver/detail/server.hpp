@@ -50,9 +50,6 @@ namespace {
 using namespace forkserver_posix;
 using namespace forkserver_wire;
 
-using namespace forkserver_posix;
-using namespace forkserver_wire;
-
 /// How long after a spare was taken the next one is forked.
 constexpr long long spare_delay_ns = 300'000;
 /// How much a spare makes its own ahead: copies of what it shares with the server (~0.6 MiB
@@ -275,7 +272,7 @@ struct server {
   std::vector<client> clients;
   std::vector<child> children;
   spare_slot own{std::nullopt, 0, true};  // the program's: offered to it
-  spare_slot shared;               // for requests that come through us: made once one did
+  spare_slot shared;                      // for requests that come through us: made once one did
   std::vector<char> buf = std::vector<char>(max_request);
   const pid_t self = ::getpid();
   int root = -1;  // the program's link
@@ -291,11 +288,13 @@ struct server {
     if (s.f || !s.wanted) return -1;
     return std::max(0LL, s.refill_at - now_ns());
   }
-  /// poll's timeout: until the next refill is due (-1: none is).
-  int poll_timeout() const {
+  /// How long to wait for events: until the next refill is due (false: none is).
+  bool poll_timeout(timespec& t) const {
     long long left = left_ns(own);
     if (const long long l = left_ns(shared); l >= 0 && (left < 0 || l < left)) left = l;
-    return left < 0 ? -1 : static_cast<int>((left + 999'999) / 1'000'000);
+    if (left < 0) return false;
+    t = timespec{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+    return true;
   }
 
   /// Forks the slot's next spare when it is due (no spare is no error: a request then forks).
@@ -450,7 +449,9 @@ struct server {
         fds.push_back(pollfd{s->f ? s->f->link : -1, static_cast<short>(listen ? POLLIN : 0), 0});
         fds.push_back(pollfd{s->f ? s->f->pidfd : -1, POLLIN, 0});
       }
-      if (::poll(fds.data(), fds.size(), poll_timeout()) < 0) continue;  // EINTR
+      timespec timeout;
+      const bool timed = poll_timeout(timeout);
+      if (::ppoll(fds.data(), fds.size(), timed ? &timeout : nullptr, nullptr) < 0) continue;  // EINTR
       // Exits first: a status is reported before a new request can reuse anything.
       for (std::size_t i = nclients, k = 0; i < nclients + nchildren; ++i) {
         if (!fds[i].revents) {
