@@ -298,27 +298,32 @@ std::set<pid_t> spares_of(pid_t server) {
   return out;
 }
 
-// Waits (a 10 s watchdog) until the server has a spare other than `not_this`; returns it.
-pid_t next_spare(pid_t server, pid_t not_this) {
+// Polls `done` until it holds, for 10 s at most (a watchdog); says whether it held. For
+// states with no event to wait on: the server's children in /proc, an offer read when asked.
+template <class F>
+bool eventually(F done) {
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < give_up) {
-    const auto s = spares_of(server);
-    if (s.size() == 1 && *s.begin() != not_this) return *s.begin();
-    EXPECT_LE(s.size(), 1u) << "one spare at a time";
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling /proc: no event to wait on
-  }
-  return 0;
-}
-
-// Waits (a 10 s watchdog) until this process holds a spare the server offered it. (Polling:
-// an offer is read when asked for.)
-bool offered_a_spare() {
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!spawn::forkserver::holds_spare() && std::chrono::steady_clock::now() < give_up) {
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= give_up) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  return spawn::forkserver::holds_spare();
+  return true;
 }
+
+// Waits until the server has a spare other than `not_this`; returns it (0: none came).
+pid_t next_spare(pid_t server, pid_t not_this) {
+  pid_t found = 0;
+  (void)eventually([&] {
+    const auto s = spares_of(server);
+    EXPECT_LE(s.size(), 1u) << "one spare at a time";
+    if (s.size() == 1 && *s.begin() != not_this) found = *s.begin();
+    return found != 0;
+  });
+  return found;
+}
+
+// Waits until this process holds a spare the server offered it.
+bool offered_a_spare() { return eventually([] { return spawn::forkserver::holds_spare(); }); }
 
 TEST_F(process_test, the_forkserver_hands_its_spare_over_and_replaces_one_that_died) {
   ASSERT_TRUE(spawn::forkserver::start_server());
@@ -368,11 +373,7 @@ TEST_F(process_test, the_forkserver_hands_its_spare_over_and_replaces_one_that_d
   }());
   // Requests came through the server: it now keeps a spare for those as well as the
   // program's own.
-  const auto two_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (spares_of(server).size() < 2 && std::chrono::steady_clock::now() < two_by) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  EXPECT_EQ(spares_of(server).size(), 2u);
+  EXPECT_TRUE(eventually([&] { return spares_of(server).size() == 2; }));
   spawn::forkserver::stop_server();
   EXPECT_TRUE(live_children().empty()) << "the server took its spare with it";
 }

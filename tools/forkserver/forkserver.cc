@@ -48,7 +48,7 @@ void keep_offer(link_state& s, const reply& r, const int (&fds)[3]) {
   s.spare = offered_spare{r.pid, fds[0], fds[1], fds[2]};
 }
 
-/// Reads the offers that arrived (without waiting), and lets go of a spare that died.
+/// Reads the offers that arrived (without waiting).
 void take_offers(link_state& s) {
   for (;;) {
     reply r{};
@@ -59,11 +59,6 @@ void take_offers(link_state& s) {
       break;  // none (or the server is gone: the request finds out)
     }
     keep_offer(s, r, fds);
-  }
-  pollfd ended{s.spare ? s.spare->pidfd : -1, POLLIN, 0};
-  if (s.spare && ::poll(&ended, 1, 0) == 1) {
-    s.spare->close();
-    s.spare.reset();
   }
 }
 
@@ -79,14 +74,15 @@ bool pin_here(pid_t pid, cpu_set_t& was) {
   return ::sched_setaffinity(pid, sizeof here, &here) == 0;
 }
 
-/// Hands the request to the spare the server offered us, if we hold one that is alive.
+/// Hands the request to the spare the server offered us, if we hold one that is alive (a
+/// dead one's end of the request socket is closed: the send fails).
 std::optional<detail::forked_child> hand_to_spare(link_state& s, const std::string& packet, int channel) {
   take_offers(s);
   if (!s.spare) return std::nullopt;
   const offered_spare o = *s.spare;
   s.spare.reset();
   detail::forked_child c{o.pid, o.pidfd, o.status_r};
-  c.pinned = pin_here(o.pid, c.unpin_to);
+  if (cpu_set_t was; pin_here(o.pid, was)) c.unpin_to = was;
   if (!send_with_fds(o.direct, packet.data(), packet.size(), &channel, channel >= 0 ? 1 : 0)) {
     o.close();  // it died (the server reports that to nobody now, and makes the next)
     return std::nullopt;
@@ -101,6 +97,11 @@ bool forkserver::holds_spare() {
   link_state& s = link();
   std::lock_guard lock(s.m);
   if (s.fd >= 0) take_offers(s);
+  pollfd ended{s.spare ? s.spare->pidfd : -1, POLLIN, 0};
+  if (s.spare && ::poll(&ended, 1, 0) == 1) {  // it died: no spare for the next spawn
+    s.spare->close();
+    s.spare.reset();
+  }
   return s.spare.has_value();
 }
 

@@ -131,8 +131,8 @@ struct forked_child {
   pid_t pid;
   int pidfd;
   int status_fd;
-  bool pinned = false;  // put on the spawning thread's CPU for its boot; `unpin_to` after
-  cpu_set_t unpin_to{};
+  /// Its CPU mask, if it was put on the spawning thread's CPU for its boot.
+  std::optional<cpu_set_t> unpin_to = std::nullopt;
 };
 result<forked_child> fork_through_server(const spawn_request& req);
 
@@ -143,9 +143,7 @@ result<forked_child> fork_through_server(const spawn_request& req);
 inline result<std::unique_ptr<child_handle>> forkserver::start(const boost::asio::any_io_executor& ex,
                                                                const spawn_request& req) {
   BOOST_OUTCOME_TRY(auto c, detail::fork_through_server(req));
-  std::optional<cpu_set_t> unpin_to;
-  if (c.pinned) unpin_to = c.unpin_to;
-  return std::unique_ptr<child_handle>(new forked_process(ex, c.pid, c.pidfd, c.status_fd, unpin_to));
+  return std::unique_ptr<child_handle>(new forked_process(ex, c.pid, c.pidfd, c.status_fd, c.unpin_to));
 }
 
 inline void forked_process::booted() noexcept {

@@ -9,14 +9,14 @@
 //
 // Spares: children forked ahead of any request, prepared (descriptors closed, tied to the
 // server, signals reset, their own copies of the small writable mappings and their page
-// tables for the code made, the last request's entry rehearsed) and waiting, so that a
-// spawn waits for no fork and its boot takes no page faults. The program's own spare is offered to it (with a socket
-// of its own): the program hands its next request straight to it, with no hop through the
-// server, and the spare tells the server it was taken. A second spare, made once a request
-// came through the server (from a nested actor, or from the program when its own spare was
-// not ready), takes such requests as the server forwards them. A taken spare is replaced a
-// moment later, off the spawn's path; with no spare ready the server forks for the request
-// itself.
+// tables for the code made, the last request's entry rehearsed) and waiting, so that a spawn
+// waits for no fork and its boot takes fewer page faults. The program's own spare is offered
+// to it (with a socket of its own): the program hands its next request straight to it, with
+// no hop through the server, and the spare tells the server it was taken. A second spare,
+// made once a request came through the server (from a nested actor, or from the program when
+// its own spare was not ready), takes such requests as the server forwards them. A taken
+// spare is replaced a moment later, off the spawn's path; with no spare ready the server
+// forks for the request itself.
 #pragma once
 
 #include <tractor/spawn/forkserver.hpp>
@@ -323,13 +323,18 @@ struct server {
     s.refill_at = now_ns() + spare_delay_ns;
   }
 
-  /// The spare in `s` took `f` (it is ours now) to the client at `from`.
-  void adopt(spare_slot& s, int from) {
-    forked& f = *s.f;
-    children.push_back(child{f.pid, f.pidfd, f.status_w, from});
-    clients.push_back(client{f.link, false});
+  /// Takes the slot's spare out to become a child; the next is forked after the delay.
+  forked take(spare_slot& s) {
+    const forked f = *s.f;
     s.f.reset();
     s.refill_at = now_ns() + spare_delay_ns;
+    return f;
+  }
+
+  /// Child `f` is now the client at `from`'s: we reap it for them, and serve its link.
+  void keep(const forked& f, int from) {
+    children.push_back(child{f.pid, f.pidfd, f.status_w, from});
+    clients.push_back(client{f.link, false});
   }
 
   /// Offers the program its spare: its pidfd, status pipe and request socket.
@@ -355,7 +360,7 @@ struct server {
       if (&s == &own) offer(f);
     } else if (whole && note.kind == spare_note::taken && f.offered && note.entry != 0) {
       rehearsed = reinterpret_cast<child_entry>(static_cast<std::uintptr_t>(note.entry));
-      adopt(s, root);
+      keep(take(s), root);
     } else {
       drop_spare(s);  // it died, or said what it should not
     }
@@ -367,8 +372,7 @@ struct server {
     const int fds[2] = {f.pidfd, f.status_r};
     send_with_fds(from, &out, sizeof out, fds, 2);
     ::close(f.status_r);
-    children.push_back(child{f.pid, f.pidfd, f.status_w, from});
-    clients.push_back(client{f.link, false});
+    keep(f, from);
   }
 
   void fork_one(int from, std::size_t n, int channel) {
@@ -393,9 +397,7 @@ struct server {
     if (shared.f && shared.f->ready) {
       // The spare takes the request as it came; the fork it saves is the slow part.
       if (send_with_fds(shared.f->link, buf.data(), n, &channel, channel >= 0 ? 1 : 0)) {
-        hand_over(*shared.f, from);
-        shared.f.reset();
-        shared.refill_at = now_ns() + spare_delay_ns;
+        hand_over(take(shared), from);
         return;
       }
       drop_spare(shared);  // it died meanwhile
