@@ -89,8 +89,24 @@ int main(int argc, char** argv) {
     return 1;
   }
   int spawns = 30;
+  std::string only;  // one backend alone, for profiling: `--only thread`
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string(argv[i]) == "--spawns") spawns = std::atoi(argv[i + 1]);
+    if (std::string(argv[i]) == "--only") only = argv[i + 1];
+  }
+  if (!only.empty()) {
+    const double ms = only == "thread"       ? actor_spawn_ms<thread_tree>(spawns)
+                      : only == "forkserver" ? actor_spawn_ms<fork_tree>(spawns)
+                      : only == "exec"       ? actor_spawn_ms<exec_tree>(spawns)
+                                             : -1;
+    if (ms < 0) {
+      spawn::forkserver::stop_server();
+      fmt::print(stderr, "--only: exec, forkserver or thread\n");
+      return 2;
+    }
+    spawn::forkserver::stop_server();
+    fmt::print("{:<16} {:6.3f} ms (median of {} spawns)\n", only, ms, spawns);
+    return 0;
   }
   const std::string path = "/tmp/tractor-spawn-bench-" + std::to_string(::getpid()) + ".sock";
 

@@ -70,8 +70,9 @@ struct child_boot {
   /// handshake, without waiting for the parent's answer (a round trip less at boot).
   bool parent_registers = false;
   /// Only prepare this process for a boot to come (a forkserver spare does this ahead of its
-  /// request): do what a boot does once per process (the transport's runtime directory, for
-  /// one), start nothing, return 0. Nothing else is set.
+  /// request): do what costs a boot more the first time in a process (the transport's
+  /// runtime directory; a first handshake, its codec and buffers), bind nothing, start
+  /// nothing, leave nothing behind, return 0. Nothing else is set.
   bool rehearse = false;
 };
 

@@ -28,6 +28,24 @@
 
 namespace tractor::transport {
 
+namespace detail {
+/// Leaves the bytes a vector grows by uninitialized (they are read into before use).
+template <class T>
+struct uninitialized_allocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = uninitialized_allocator<U>;
+  };
+  uninitialized_allocator() = default;
+  template <class U>
+  uninitialized_allocator(const uninitialized_allocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+};
+}  // namespace detail
+
 struct channel_options {
   /// With a writer task running (`run_writer`), sends return once their frame is queued, until
   /// this many bytes are waiting; then they wait for the writer (back-pressure). Small on
@@ -236,7 +254,9 @@ class channel {
   tractor::detail::waiter_list flushed_;
 
   // -- receiving ---------------------------------------------------------------------------
-  std::vector<std::byte> in_;
+  // Grown without zeroing: every channel's first read sizes it to 64 KiB, and clearing that
+  // much memory showed up in each spawn's handshake.
+  std::vector<std::byte, detail::uninitialized_allocator<std::byte>> in_;
   std::size_t in_begin_ = 0;  // first unconsumed byte
   std::size_t in_end_ = 0;    // one past the last received byte
 

@@ -53,7 +53,7 @@ using namespace forkserver_wire;
 /// How long after a spare was taken the next one is forked.
 constexpr long long spare_delay_ns = 300'000;
 /// How much a spare makes its own ahead: copies of what it shares with the server (~0.6 MiB
-/// is typical), page tables for the program's code.
+/// is typical), page tables for the program's code and read-only data.
 constexpr populate_budget spare_populate{std::size_t{4} << 20, std::size_t{64} << 20};
 
 /// The environment ("k=v\0" entries) the server had when it started: the program's then.
