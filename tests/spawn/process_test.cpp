@@ -310,38 +310,48 @@ bool eventually(F done) {
   return true;
 }
 
-// Waits until the server has a spare other than `not_this`; returns it (0: none came).
-pid_t next_spare(pid_t server, pid_t not_this) {
-  pid_t found = 0;
+// Waits until the server's spares are `n` and none is `gone`; returns them (empty: they
+// did not come).
+std::set<pid_t> spares_when(pid_t server, std::size_t n, pid_t gone = 0) {
+  std::set<pid_t> found;
   (void)eventually([&] {
-    const auto s = spares_of(server);
-    EXPECT_LE(s.size(), 1u) << "one spare at a time";
-    if (s.size() == 1 && *s.begin() != not_this) found = *s.begin();
-    return found != 0;
+    found = spares_of(server);
+    return found.size() == n && !found.contains(gone);
   });
-  return found;
+  return found.size() == n && !found.contains(gone) ? found : std::set<pid_t>{};
 }
 
-// Waits until this process holds a spare the server offered it.
-bool offered_a_spare() { return eventually([] { return spawn::forkserver::holds_spare(); }); }
+// Waits until this process holds `n` spares the server offered it; returns them in the
+// order spawns take them (empty: they did not come).
+std::vector<pid_t> offered_spares(std::size_t n) {
+  std::vector<pid_t> held;
+  (void)eventually([&] {
+    held = spawn::forkserver::held_spares();
+    return held.size() == n;
+  });
+  return held.size() == n ? held : std::vector<pid_t>{};
+}
 
-TEST_F(process_test, the_forkserver_hands_its_spare_over_and_replaces_one_that_died) {
+TEST_F(process_test, the_forkserver_hands_its_spares_over_and_replaces_one_that_died) {
   ASSERT_TRUE(spawn::forkserver::start_server());
   const pid_t server = spawn::forkserver::server_pid();
-  const pid_t first = next_spare(server, 0);
-  ASSERT_GT(first, 0) << "the server keeps a spare";
-  ASSERT_EQ(::kill(first, SIGKILL), 0);
-  const pid_t second = next_spare(server, first);
-  ASSERT_GT(second, 0) << "a spare that died is replaced";
-  EXPECT_NE(::kill(first, 0), 0) << "and reaped";
-  // The replacement is offered to this process (the program): its request then goes
-  // straight to the spare.
-  ASSERT_TRUE(offered_a_spare()) << "the program is offered its spare";
+  const auto first = spares_when(server, 2);
+  ASSERT_EQ(first.size(), 2u) << "the server keeps two spares for the program";
+  const pid_t dies = *first.begin();
+  ASSERT_EQ(::kill(dies, SIGKILL), 0);
+  const auto now = spares_when(server, 2, dies);
+  ASSERT_EQ(now.size(), 2u) << "a spare that died is replaced";
+  EXPECT_NE(::kill(dies, 0), 0) << "and reaped";
+  // Both are offered to this process (the program), the dead one's offer let go: its
+  // requests then go straight to a spare.
+  const auto held = offered_spares(2);
+  ASSERT_EQ(held.size(), 2u) << "the program is offered its spares";
+  EXPECT_EQ(std::set<pid_t>(held.begin(), held.end()), now);
   // A Ctrl-C at the terminal reaches the whole process group: it is for the actors, which
-  // cancel gracefully; the spare (like the server) ignores it.
-  ASSERT_EQ(::kill(second, SIGINT), 0);
+  // cancel gracefully; the spares (like the server) ignore it.
+  for (pid_t p : held) ASSERT_EQ(::kill(p, SIGINT), 0);
   cpu_set_t spare_mask;
-  ASSERT_EQ(::sched_getaffinity(second, sizeof spare_mask, &spare_mask), 0);
+  ASSERT_EQ(::sched_getaffinity(held[0], sizeof spare_mask, &spare_mask), 0);
   run_async([&]() -> awaitable<void> {
     auto ex = co_await boost::asio::this_coro::executor;
     spawn::spawn_request stays = exits_with_five();
@@ -351,17 +361,18 @@ TEST_F(process_test, the_forkserver_hands_its_spare_over_and_replaces_one_that_d
     };
     auto c = spawn::forkserver::start(ex, stays);
     EXPECT_TRUE(c) << (c ? "" : c.error().message());
-    EXPECT_EQ(c.value()->pid(), second) << "the spare became the child";
+    EXPECT_EQ(c.value()->pid(), held[0]) << "the first spare offered became the child";
     // It boots on the spawning thread's CPU, and gets its own mask back once booted.
     cpu_set_t mask;
-    EXPECT_EQ(::sched_getaffinity(second, sizeof mask, &mask), 0);
+    EXPECT_EQ(::sched_getaffinity(held[0], sizeof mask, &mask), 0);
     EXPECT_EQ(CPU_COUNT(&mask), 1);
     c.value()->booted();
-    EXPECT_EQ(::sched_getaffinity(second, sizeof mask, &mask), 0);
+    EXPECT_EQ(::sched_getaffinity(held[0], sizeof mask, &mask), 0);
     EXPECT_TRUE(CPU_EQUAL(&mask, &spare_mask));
     c.value()->kill();
     EXPECT_EQ((co_await c.value()->wait()).signal, SIGKILL);
-    // Back to back, faster than spares are made: the server forks for the requests itself.
+    // Back to back, faster than spares are made: the second spare takes the first, the
+    // server forks for the others itself.
     const spawn::spawn_request five = exits_with_five();
     std::vector<std::unique_ptr<spawn::child_handle>> burst;
     for (int i = 0; i < 3; ++i) {
@@ -369,13 +380,14 @@ TEST_F(process_test, the_forkserver_hands_its_spare_over_and_replaces_one_that_d
       EXPECT_TRUE(d) << (d ? "" : d.error().message());
       if (d) burst.push_back(std::move(d).value());
     }
+    EXPECT_EQ(burst.empty() ? 0 : burst[0]->pid(), held[1]);
     for (auto& d : burst) EXPECT_EQ((co_await d->wait()).code, 5);
   }());
   // Requests came through the server: it now keeps a spare for those as well as the
-  // program's own.
-  EXPECT_TRUE(eventually([&] { return spares_of(server).size() == 2; }));
+  // program's two.
+  EXPECT_EQ(spares_when(server, 3).size(), 3u);
   spawn::forkserver::stop_server();
-  EXPECT_TRUE(live_children().empty()) << "the server took its spare with it";
+  EXPECT_TRUE(live_children().empty()) << "the server took its spares with it";
 }
 
 // Where a rehearsing entry leaves its mark: a file per spare, in the test's own directory.
@@ -394,10 +406,11 @@ int marks_its_rehearsal(const spawn::child_boot& boot) {
 
 TEST_F(process_test, a_spare_rehearses_the_entry_of_the_last_request_and_still_runs_its_own) {
   ASSERT_TRUE(spawn::forkserver::start_server());
-  const pid_t server = spawn::forkserver::server_pid();
-  ASSERT_TRUE(offered_a_spare());
-  const pid_t first = next_spare(server, 0);
-  EXPECT_FALSE(std::filesystem::exists(rehearsal_mark(first))) << "nothing to rehearse before any request";
+  const auto before = offered_spares(2);
+  ASSERT_EQ(before.size(), 2u);
+  for (pid_t p : before) {
+    EXPECT_FALSE(std::filesystem::exists(rehearsal_mark(p))) << "nothing to rehearse before any request";
+  }
   spawn::spawn_request marks = exits_with_five();
   marks.run_child = &marks_its_rehearsal;
   // Spawns `marks`, which the spare `expected` must take, and waits for its exit code.
@@ -410,15 +423,19 @@ TEST_F(process_test, a_spare_rehearses_the_entry_of_the_last_request_and_still_r
       EXPECT_EQ((co_await c.value()->wait()).code, 5);
     }());
   };
-  spawn_into(first);
-  // The next spare rehearsed that request's entry before it said it was ready (so before it
-  // was offered), and a rehearsal starts nothing: its request still runs the entry for real.
-  ASSERT_TRUE(offered_a_spare());
-  const pid_t second = next_spare(server, first);
-  EXPECT_TRUE(std::filesystem::exists(rehearsal_mark(second))) << "the spare rehearsed the last entry";
-  spawn_into(second);
+  spawn_into(before[0]);
+  // The spare made next rehearsed that request's entry before it said it was ready (so
+  // before it was offered), and a rehearsal starts nothing: its request still runs the
+  // entry for real.
+  const auto after = offered_spares(2);
+  ASSERT_EQ(after.size(), 2u);
+  ASSERT_EQ(after[0], before[1]);
+  const pid_t rehearsed = after[1];
+  EXPECT_TRUE(std::filesystem::exists(rehearsal_mark(rehearsed))) << "the new spare rehearsed the last entry";
+  spawn_into(before[1]);
+  spawn_into(rehearsed);
   spawn::forkserver::stop_server();
-  for (pid_t p : {first, second}) std::filesystem::remove(rehearsal_mark(p));
+  for (pid_t p : {before[0], before[1], rehearsed}) std::filesystem::remove(rehearsal_mark(p));
   EXPECT_TRUE(live_children().empty());
 }
 

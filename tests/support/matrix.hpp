@@ -30,7 +30,7 @@ using matrix_spawn = spawn::exec;
 inline constexpr bool thread_actors = std::is_same_v<matrix_spawn, spawn::thread>;
 
 /// This process's child processes that are actors: its own children (the forkserver
-/// excluded) and the forkserver's children (its spare excluded: a part of the server, titled
+/// excluded) and the forkserver's children (its spares excluded: part of the server, titled
 /// as such until it becomes an actor).
 inline std::set<pid_t> live_child_processes() {
   std::set<pid_t> out = live_children();

@@ -17,8 +17,8 @@ void forkserver::stop_server() {
   link_state& s = link();
   std::lock_guard lock(s.m);
   if (s.fd < 0) return;
-  if (s.spare) s.spare->close();
-  s.spare.reset();
+  for (const auto& o : s.spares) o.close();
+  s.spares.clear();
   ::close(s.fd);
   s.fd = -1;
   if (s.owns_server) {
@@ -37,15 +37,25 @@ pid_t forkserver::server_pid() noexcept {
 
 namespace {
 
-/// Keeps the offer in `r` (with `fds`: pidfd, status pipe, request socket), the newest
-/// replacing any older one (which died: the server offers one at a time).
+/// Lets go of the offers whose spare died (the server offers a replacement).
+void drop_dead_offers(link_state& s) {
+  std::erase_if(s.spares, [](const offered_spare& o) {
+    pollfd ended{o.pidfd, POLLIN, 0};
+    if (::poll(&ended, 1, 0) != 1) return false;
+    o.close();
+    return true;
+  });
+}
+
+/// Keeps the offer in `r` (with `fds`: pidfd, status pipe, request socket) behind the others.
 void keep_offer(link_state& s, const reply& r, const int (&fds)[3]) {
   if (r.kind != reply::offer || r.pid <= 0 || fds[0] < 0 || fds[1] < 0 || fds[2] < 0) {
     close_each({fds[0], fds[1], fds[2]});
     return;
   }
-  if (s.spare) s.spare->close();
-  s.spare = offered_spare{r.pid, fds[0], fds[1], fds[2]};
+  s.spares.push_back(offered_spare{r.pid, fds[0], fds[1], fds[2]});
+  // More than the server offers at a time: one it replaced has died.
+  if (s.spares.size() > offered_spares) drop_dead_offers(s);
 }
 
 /// Reads the offers that arrived (without waiting).
@@ -74,35 +84,34 @@ bool pin_here(pid_t pid, cpu_set_t& was) {
   return ::sched_setaffinity(pid, sizeof here, &here) == 0;
 }
 
-/// Hands the request to the spare the server offered us, if we hold one that is alive (a
-/// dead one's end of the request socket is closed: the send fails).
+/// Hands the request to the oldest spare the server offered us that is alive (a dead one's
+/// end of the request socket is closed: the send fails).
 std::optional<detail::forked_child> hand_to_spare(link_state& s, const std::string& packet, int channel) {
   take_offers(s);
-  if (!s.spare) return std::nullopt;
-  const offered_spare o = *s.spare;
-  s.spare.reset();
-  detail::forked_child c{o.pid, o.pidfd, o.status_r};
-  if (cpu_set_t was; pin_here(o.pid, was)) c.unpin_to = was;
-  if (!send_with_fds(o.direct, packet.data(), packet.size(), &channel, channel >= 0 ? 1 : 0)) {
+  while (!s.spares.empty()) {
+    const offered_spare o = s.spares.front();
+    s.spares.erase(s.spares.begin());
+    detail::forked_child c{o.pid, o.pidfd, o.status_r};
+    if (cpu_set_t was; pin_here(o.pid, was)) c.unpin_to = was;
+    if (send_with_fds(o.direct, packet.data(), packet.size(), &channel, channel >= 0 ? 1 : 0)) {
+      ::close(o.direct);
+      return c;
+    }
     o.close();  // it died (the server reports that to nobody now, and makes the next)
-    return std::nullopt;
   }
-  ::close(o.direct);
-  return c;
+  return std::nullopt;
 }
 
 }  // namespace
 
-bool forkserver::holds_spare() {
+std::vector<pid_t> forkserver::held_spares() {
   link_state& s = link();
   std::lock_guard lock(s.m);
   if (s.fd >= 0) take_offers(s);
-  pollfd ended{s.spare ? s.spare->pidfd : -1, POLLIN, 0};
-  if (s.spare && ::poll(&ended, 1, 0) == 1) {  // it died: no spare for the next spawn
-    s.spare->close();
-    s.spare.reset();
-  }
-  return s.spare.has_value();
+  drop_dead_offers(s);
+  std::vector<pid_t> pids;
+  for (const auto& o : s.spares) pids.push_back(o.pid);
+  return pids;
 }
 
 namespace detail {

@@ -20,10 +20,11 @@
 // Spawning does not wait for a fork: the server keeps a spare child forked and prepared ahead
 // of time (`ps` shows it as `_forkserver (spare)`; it has made its own copies of what a boot
 // writes and rehearsed the last request's entry, see `child_boot::rehearse`) and forks the
-// next a moment after one is taken. The program's spare is offered to it: the program hands its request straight to the
-// spare, which boots on the program's CPU (no wakeup of another CPU, no hop through the
-// server; the child gets its CPU mask back once booted). Requests that come through the
-// server (from nested actors) go to a second spare, made once the first such request came.
+// next a moment after one is taken. The program is offered two spares of its own: it hands
+// its request straight to one, which boots on the program's CPU (no wakeup of another CPU, no
+// hop through the server; the child gets its CPU mask back once booted). Requests that come
+// through the server (from nested actors, or when neither was ready) go to one more spare,
+// made once the first such request came.
 // The parent's runtime passes the child its channel (one end of a socketpair, with the
 // request), so the child needs no connect-back either.
 //
@@ -39,6 +40,7 @@
 #include <tractor/spawn/backend.hpp>
 
 #include <optional>
+#include <vector>
 
 #include <fcntl.h>
 #include <sched.h>
@@ -80,7 +82,7 @@ struct forkserver {
   /// process it does not wait: the request goes to the spare, which then runs on the calling
   /// thread's CPU until the handle's `booted()` (the runtime calls it once the child has its
   /// SpawnSpec). Otherwise it blocks for one round trip to the server (which forwards it to
-  /// its other spare, or forks).
+  /// the spare it keeps for requests that come through it, or forks).
   static result<std::unique_ptr<child_handle>> start(const boost::asio::any_io_executor& ex,
                                                      const spawn_request& req);
 
@@ -94,10 +96,11 @@ struct forkserver {
   /// that; otherwise the server kills the children this process started.
   static void stop_server();
 
-  /// Whether this process holds a spare the server offered it (only the program that
-  /// started the server is offered one): its next spawn then goes straight to that spare,
-  /// with no round trip to the server. Reads the offers that have arrived; never waits.
-  static bool holds_spare();
+  /// The spares the server offered this process (only the program that started the server
+  /// is offered any; two at a time), by pid, in the order spawns take them: its next spawn
+  /// goes straight to the first, with no round trip to the server. Reads the offers that
+  /// have arrived and lets go of those whose spare died; never waits.
+  static std::vector<pid_t> held_spares();
 
   /// The server's pid, or 0 if this process has no link to one.
   static pid_t server_pid() noexcept;

@@ -9,12 +9,14 @@
 //
 // Spares: children forked ahead of any request, prepared (descriptors closed, tied to the
 // server, signals reset, their own copies of the small writable mappings and their page
-// tables for the code made, the last request's entry rehearsed) and waiting, so that a spawn
-// waits for no fork and its boot takes fewer page faults. The program's own spare is offered
-// to it (with a socket of its own): the program hands its next request straight to it, with
-// no hop through the server, and the spare tells the server it was taken. A second spare,
-// made once a request came through the server (from a nested actor, or from the program when
-// its own spare was not ready), takes such requests as the server forwards them. A taken
+// tables for code and read-only data made, the last request's entry rehearsed) and waiting,
+// so that a spawn waits for no fork and its boot takes fewer page faults. The program's own
+// two spares are offered to it (each with a socket of its own): the program hands its next
+// request straight to the older one, with no hop through the server, and the spare tells
+// the server it was taken (two: a spare takes about a millisecond to prepare, and spawns one
+// boot apart then both find one ready). One more spare, made once a request came through the
+// server (from a nested actor, or from the program when neither of its own was ready), takes
+// such requests as the server forwards them. A taken
 // spare is replaced a moment later, off the spawn's path; with no spare ready the server
 // forks for the request itself.
 #pragma once
@@ -25,6 +27,7 @@
 #include "wire.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -50,6 +53,8 @@ namespace {
 using namespace forkserver_posix;
 using namespace forkserver_wire;
 
+/// How many spares the program is offered at a time.
+constexpr std::size_t offered_spares = 2;
 /// How long after a spare was taken the next one is forked.
 constexpr long long spare_delay_ns = 300'000;
 /// How much a spare makes its own ahead: copies of what it shares with the server (~0.6 MiB
@@ -84,7 +89,7 @@ struct link_state {
   int fd = -1;
   pid_t server = 0;
   bool owns_server = false;  // started it: must reap it
-  std::optional<offered_spare> spare;
+  std::vector<offered_spare> spares;  // the oldest (the most prepared) first
 };
 link_state& link() {
   static link_state s;
@@ -132,7 +137,7 @@ void prepare_child(int link_fd, int also, pid_t server) {
   s.fd = link_fd;
   s.server = server;
   s.owns_server = false;
-  s.spare = std::nullopt;  // (its descriptors were closed above)
+  s.spares.clear();  // (their descriptors were closed above)
 }
 
 /// Then: becomes the requested actor; never returns.
@@ -271,7 +276,8 @@ struct spare_slot {
 struct server {
   std::vector<client> clients;
   std::vector<child> children;
-  spare_slot own{std::nullopt, 0, true};  // the program's: offered to it
+  /// The program's: offered to it. Two, so that spawns a boot apart both find one ready.
+  std::array<spare_slot, offered_spares> own{};
   spare_slot shared;                      // for requests that come through us: made once one did
   std::vector<char> buf = std::vector<char>(max_request);
   const pid_t self = ::getpid();
@@ -290,8 +296,10 @@ struct server {
   }
   /// How long to wait for events: until the next refill is due (false: none is).
   bool poll_timeout(timespec& t) const {
-    long long left = left_ns(own);
-    if (const long long l = left_ns(shared); l >= 0 && (left < 0 || l < left)) left = l;
+    long long left = left_ns(shared);
+    for (const spare_slot& o : own) {
+      if (const long long l = left_ns(o); l >= 0 && (left < 0 || l < left)) left = l;
+    }
     if (left < 0) return false;
     t = timespec{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
     return true;
@@ -302,7 +310,7 @@ struct server {
     if (left_ns(s) != 0) return;
     forked f;
     char* b = buf.data();
-    const bool direct = &s == &own;
+    const bool direct = &s != &shared;
     const child_entry entry = rehearsed;
     if (fork_with_link(f, direct, [&](int link_fd, int req_fd) { wait_as_spare(link_fd, req_fd, self, b, entry); }) == 0) {
       s.f = f;
@@ -357,7 +365,7 @@ struct server {
     const bool whole = got == static_cast<ssize_t>(sizeof note);
     if (whole && note.kind == spare_note::ready && !f.ready) {
       f.ready = true;
-      if (&s == &own) offer(f);
+      if (&s != &shared) offer(f);
     } else if (whole && note.kind == spare_note::taken && f.offered && note.entry != 0) {
       rehearsed = reinterpret_cast<child_entry>(static_cast<std::uintptr_t>(note.entry));
       keep(take(s), root);
@@ -424,7 +432,7 @@ struct server {
     ::close(fd);
     it->fd = -1;
     if (!is_root) return;
-    drop_spare(own);
+    for (spare_slot& o : own) drop_spare(o);
     drop_spare(shared);
     for (const auto& c : children) report(c);
     ::_exit(0);
@@ -437,14 +445,20 @@ struct server {
     clients.reserve(1024);
     children.reserve(1024);
     fds.reserve(2048);
-    refill_when_due(own);
+    for (std::size_t i = 0; i < own.size(); ++i) {
+      // The first at once; the others a little later, not all competing for the CPU at once.
+      own[i].wanted = true;
+      own[i].refill_at = now_ns() + static_cast<long long>(i) * spare_delay_ns;
+    }
+    for (spare_slot& o : own) refill_when_due(o);
     for (;;) {
       fds.clear();
       for (const auto& c : clients) fds.push_back(pollfd{c.fd, POLLIN, 0});
       for (const auto& c : children) fds.push_back(pollfd{c.pidfd, POLLIN, 0});
       const std::size_t nclients = clients.size();
       const std::size_t nchildren = children.size();
-      spare_slot* slots[2] = {&own, &shared};
+      std::array<spare_slot*, offered_spares + 1> slots{&shared};
+      for (std::size_t j = 0; j < own.size(); ++j) slots[j + 1] = &own[j];
       for (spare_slot* s : slots) {
         // A spare is heard from until it is ready, and an offered one until it is taken.
         const bool listen = s->f && (!s->f->ready || s->f->offered);
@@ -463,7 +477,7 @@ struct server {
         report(children[k]);
         children.erase(children.begin() + static_cast<std::ptrdiff_t>(k));
       }
-      for (std::size_t j = 0; j < 2; ++j) {
+      for (std::size_t j = 0; j < slots.size(); ++j) {
         const pollfd* p = &fds[nclients + nchildren + 2 * j];
         // Its note first: a spare taken and already ended said what it was taken for.
         if (slots[j]->f && p[0].revents) on_spare_note(*slots[j]);
@@ -483,8 +497,7 @@ struct server {
         client_gone(fd);
       }
       std::erase_if(clients, [](const client& c) { return c.fd < 0; });
-      refill_when_due(own);
-      refill_when_due(shared);
+      for (spare_slot* sl : slots) refill_when_due(*sl);
     }
   }
 };
