@@ -390,6 +390,58 @@ TEST_F(process_test, the_forkserver_hands_its_spares_over_and_replaces_one_that_
   EXPECT_TRUE(live_children().empty()) << "the server took its spares with it";
 }
 
+// Reports that it booted, then stays until killed.
+int boots_and_stays(const spawn::child_boot& boot) {
+  if (boot.on_booted) boot.on_booted();
+  for (;;) ::pause();
+}
+
+// Spawns a child through the server before it says it booted, and waits for it: 6 if
+// the child exited 5.
+int spawns_before_booting(const spawn::child_boot&) {
+  boost::asio::io_context ctx;
+  auto c = spawn::forkserver::start(ctx.get_executor(), exits_with_five());
+  if (!c) return 90;
+  int code = 91;
+  boost::asio::co_spawn(
+      ctx, [&]() -> awaitable<void> { code = (co_await c.value()->wait()).code == 5 ? 6 : 92; },
+      [](std::exception_ptr) {});
+  ctx.run();
+  return code;
+}
+
+TEST_F(process_test, a_taken_spare_tells_the_server_once_booted_or_before_its_first_request) {
+  ASSERT_TRUE(spawn::forkserver::start_server());
+  const pid_t server = spawn::forkserver::server_pid();
+  const auto held = offered_spares(2);
+  ASSERT_EQ(held.size(), 2u);
+  run_async([&]() -> awaitable<void> {
+    auto ex = co_await boost::asio::this_coro::executor;
+    spawn::spawn_request stays = exits_with_five();
+    stays.run_child = &boots_and_stays;
+    auto c = spawn::forkserver::start(ex, stays);
+    EXPECT_TRUE(c) << (c ? "" : c.error().message());
+    EXPECT_EQ(c.value()->pid(), held[0]);
+    // Told, the server replaces the spare while the child still runs (untold, it would
+    // wait for the child's end).
+    const auto spares = spares_when(server, 2, held[0]);
+    EXPECT_EQ(spares.size(), 2u) << "a replacement came while the child runs";
+    EXPECT_TRUE(spares.contains(held[1]));
+    EXPECT_EQ(::kill(held[0], 0), 0);
+    c.value()->kill();
+    EXPECT_EQ((co_await c.value()->wait()).signal, SIGKILL);
+    // A child that spawns before it has booted tells the server first (a request read as
+    // a spare's note would be taken for a broken spare, and the child killed).
+    spawn::spawn_request nests = exits_with_five();
+    nests.run_child = &spawns_before_booting;
+    auto d = spawn::forkserver::start(ex, nests);
+    EXPECT_TRUE(d) << (d ? "" : d.error().message());
+    EXPECT_EQ((co_await d.value()->wait()).code, 6);
+  }());
+  spawn::forkserver::stop_server();
+  EXPECT_TRUE(live_children().empty());
+}
+
 // Where a rehearsing entry leaves its mark: a file per spare, in the test's own directory.
 std::string rehearsal_mark(pid_t pid) {
   const char* dir = std::getenv("TEST_TMPDIR");

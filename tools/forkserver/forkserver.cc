@@ -133,6 +133,7 @@ result<forked_child> fork_through_server(const spawn_request& req) {
   if (s.fd < 0) {
     BOOST_OUTCOME_TRY(start_locked(s));
   }
+  send_taken_note();  // the server must know we are no spare before it reads a request
   const int channel = req.boot.channel_fd;
   if (auto c = hand_to_spare(s, packet, channel)) return *c;
   if (!send_with_fds(s.fd, packet.data(), packet.size(), &channel, channel >= 0 ? 1 : 0)) {

@@ -26,6 +26,7 @@ struct boot_plan {
   std::optional<transport::stream_socket> channel;
   bool parent_registers = false;
   bool in_process = false;
+  void (*on_booted)() = nullptr;
 };
 
 inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_plan plan, stop_target& stop) {
@@ -72,6 +73,7 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_pla
     if (!first || !std::holds_alternative<msg::SpawnSpec>(first.value())) co_return 4;
     spec = std::get<msg::SpawnSpec>(std::move(first).value());
   }
+  if (plan.on_booted) plan.on_booted();
   for (const auto& [ns, path] : spec->enable_modules) a.enabled_ns.insert(ns);
   if (a.enabled_ns.empty()) a.enabled_ns.insert("");  // nothing enabled: nothing callable
   for (const auto& w : spec->reg_addrs) {
@@ -162,6 +164,7 @@ inline int run_child(const policies& pol, const spawn::child_boot& boot) {
   plan.parent_addr = std::move(addr).value();
   plan.parent_registers = boot.parent_registers;
   plan.in_process = boot.parent_pid == ::getpid();
+  plan.on_booted = boot.on_booted;
   msg::Aid self{boot.name.empty() ? "child" : boot.name, boot.uuid, ::getpid(), false, false};
   auto stop = std::make_shared<detail::stop_target>();
   if (boot.stop) {

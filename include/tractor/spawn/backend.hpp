@@ -74,6 +74,11 @@ struct child_boot {
   /// runtime directory; a first handshake, its codec and buffers), bind nothing, start
   /// nothing, leave nothing behind, return 0. Nothing else is set.
   bool rehearse = false;
+  /// If set, the child runtime calls it once, as soon as the child has booted (it has its
+  /// SpawnSpec; its parent has its portal): the backend's business that can wait until the
+  /// spawn is done (a forkserver spare tells its server then that it was taken). Runs in the
+  /// child, on its runtime's thread.
+  void (*on_booted)() = nullptr;
 };
 
 /// The child runtime's entry: runs it to its end and returns the exit code. A plain function

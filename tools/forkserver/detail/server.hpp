@@ -13,12 +13,12 @@
 // so that a spawn waits for no fork and its boot takes fewer page faults. The program's own
 // two spares are offered to it (each with a socket of its own): the program hands its next
 // request straight to the older one, with no hop through the server, and the spare tells
-// the server it was taken (two: a spare takes about a millisecond to prepare, and spawns one
-// boot apart then both find one ready). One more spare, made once a request came through the
-// server (from a nested actor, or from the program when neither of its own was ready), takes
-// such requests as the server forwards them. A taken
-// spare is replaced a moment later, off the spawn's path; with no spare ready the server
-// forks for the request itself.
+// the server it was taken once its actor has booted (two: a spare takes about a millisecond
+// to prepare, and spawns one boot apart then both find one ready). One more spare, made once
+// a request came through the server (from a nested actor, or from the program when neither
+// of its own was ready), takes such requests as the server forwards them. A taken spare is
+// replaced a moment later, off the spawn's path; with no spare ready the server forks for
+// the request itself.
 #pragma once
 
 #include <tractor/spawn/forkserver.hpp>
@@ -140,6 +140,23 @@ void prepare_child(int link_fd, int also, pid_t server) {
   s.spares.clear();  // (their descriptors were closed above)
 }
 
+/// In a spare the program took: the note that tells the server so (with the entry it runs),
+/// until sent. Sent once the actor has booted, off the spawn's path (the message wakes the
+/// server on the other CPU: ~15 us for the sender on small VMs), or before the first
+/// request this process sends the server, or when its entry returns, whichever comes first.
+struct taken_note {
+  int link = -1;
+  std::uint64_t entry = 0;
+};
+taken_note pending_note;
+
+void send_taken_note() {
+  if (pending_note.link < 0) return;
+  const spare_note taken{spare_note::taken, pending_note.entry};
+  (void)!::send(pending_note.link, &taken, sizeof taken, MSG_NOSIGNAL);
+  pending_note.link = -1;
+}
+
 /// Then: becomes the requested actor; never returns.
 [[noreturn]] void become_child(parsed_request& r, char* buf) {
   // The server reset every disposition when it started; only its own changes are undone,
@@ -167,14 +184,16 @@ void prepare_child(int link_fd, int also, pid_t server) {
                   r.parent_pid, nullptr};
   boot.channel_fd = r.channel;
   boot.parent_registers = (r.flags & parent_is_registrar) != 0;
+  boot.on_booted = &send_taken_note;
   const int code = r.entry(boot);
+  send_taken_note();
   std::fflush(nullptr);
   ::_exit(code);
 }
 
 /// A spare: a child forked ahead of any request, prepared, waiting for its request: on its
 /// link as the server forwards it, or on `direct` (-1: none) from the program it was offered
-/// to, which it then tells the server (with the entry it runs). If `rehearse` is set (the
+/// to, which it tells the server later (`taken_note`). If `rehearse` is set (the
 /// entry of the last request the server heard of), the spare first runs it in rehearsal:
 /// what a boot does once per process is done by then. Never returns.
 [[noreturn]] void wait_as_spare(int link_fd, int direct, pid_t server, char* buf, child_entry rehearse) {
@@ -200,10 +219,7 @@ void prepare_child(int link_fd, int also, pid_t server) {
   if (direct >= 0) ::close(direct);
   parsed_request r;
   if (!parse(buf, static_cast<std::size_t>(n), channel, r)) ::_exit(71);
-  if (from_program) {
-    const spare_note taken{spare_note::taken, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(r.entry))};
-    (void)!::send(link_fd, &taken, sizeof taken, MSG_NOSIGNAL);
-  }
+  if (from_program) pending_note = {link_fd, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(r.entry))};
   become_child(r, buf);
 }
 
