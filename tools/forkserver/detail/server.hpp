@@ -55,7 +55,9 @@ using namespace forkserver_wire;
 
 /// How many spares the program is offered at a time.
 constexpr std::size_t offered_spares = 2;
-/// How long after a spare was taken the next one is forked.
+/// How long after a spare was forwarded a request (or died) the next one is forked: not at
+/// once, its fork would compete for the CPU with the boot just handed over. (A spare the
+/// program took says so once booted: the next is forked then.)
 constexpr long long spare_delay_ns = 300'000;
 /// How much a spare makes its own ahead: copies of what it shares with the server (~0.6 MiB
 /// is typical), page tables for the program's code and read-only data.
@@ -283,8 +285,6 @@ int fork_with_link(forked& f, bool direct, F&& in_child) {
 /// Where the server keeps a spare, and when it makes the next.
 struct spare_slot {
   std::optional<forked> f;
-  /// A while after the last one was taken, not at once: its fork would compete for the CPU
-  /// with the actor just handed over.
   long long refill_at = 0;  // CLOCK_MONOTONIC, ns
   bool wanted = false;
 };
@@ -347,11 +347,12 @@ struct server {
     s.refill_at = now_ns() + spare_delay_ns;
   }
 
-  /// Takes the slot's spare out to become a child; the next is forked after the delay.
+  /// Takes the slot's spare out to become a child. The next is forked after the delay, or at
+  /// once for one the program took (its actor has booted by the time we hear of it).
   forked take(spare_slot& s) {
     const forked f = *s.f;
     s.f.reset();
-    s.refill_at = now_ns() + spare_delay_ns;
+    s.refill_at = now_ns() + (&s == &shared ? spare_delay_ns : 0);
     return f;
   }
 
