@@ -94,7 +94,7 @@ std::optional<detail::forked_child> hand_to_spare(link_state& s, const std::stri
     detail::forked_child c{o.pid, o.pidfd, o.status_r};
     if (cpu_set_t was; pin_here(o.pid, was)) c.unpin_to = was;
     if (send_with_fds(o.direct, packet.data(), packet.size(), &channel, channel >= 0 ? 1 : 0)) {
-      ::close(o.direct);
+      c.request_fd = o.direct;  // closed with the handle (see forked_child)
       return c;
     }
     o.close();  // it died (the server reports that to nobody now, and makes the next)

@@ -47,18 +47,34 @@
 
 namespace tractor::spawn {
 
+namespace detail {
+/// What the server answered (or the spare it offered us took): the child's pid, a pidfd for
+/// it and the read end of its status pipe. Made in tools/forkserver/forkserver.cc.
+struct forked_child {
+  pid_t pid;
+  int pidfd;
+  int status_fd;
+  /// Its CPU mask, if it was put on the spawning thread's CPU for its boot.
+  std::optional<cpu_set_t> unpin_to = std::nullopt;
+  /// The offered spare's request socket (-1: none), closed with the handle, not at once:
+  /// while sockets are in flight between processes (a spare's, offered to us and not read
+  /// yet, nearly always), Linux has every release of a unix socket queue its collector of
+  /// in-flight descriptors on another CPU, ~15 us of the spawn here.
+  int request_fd = -1;
+};
+}  // namespace detail
+
 /// A child the forkserver forked: signalled through a pidfd the server passed us; its exit
 /// status comes through a pipe the server writes when it reaps the child (only the server,
 /// its parent, can).
 class forked_process final : public pidfd_child {
  public:
-  /// Adopts `pidfd` and `status_fd` (both closed with the handle). A child pinned to the
+  /// Adopts the child's descriptors (all closed with the handle). A child pinned to the
   /// spawning thread's CPU for its boot gets `unpin_to` as its CPU mask once booted.
-  forked_process(const boost::asio::any_io_executor& ex, pid_t pid, int pidfd, int status_fd,
-                 std::optional<cpu_set_t> unpin_to = std::nullopt)
-      : pidfd_child(boost::asio::posix::stream_descriptor(ex, pidfd), pid), status_pipe_(ex, status_fd),
-        unpin_to_(unpin_to) {
-    ::fcntl(status_fd, F_SETFL, ::fcntl(status_fd, F_GETFL) | O_NONBLOCK);
+  forked_process(const boost::asio::any_io_executor& ex, const detail::forked_child& c)
+      : pidfd_child(boost::asio::posix::stream_descriptor(ex, c.pidfd), c.pid), status_pipe_(ex, c.status_fd),
+        unpin_to_(c.unpin_to), request_fd_(c.request_fd) {
+    ::fcntl(c.status_fd, F_SETFL, ::fcntl(c.status_fd, F_GETFL) | O_NONBLOCK);
   }
   ~forked_process() override;
 
@@ -69,6 +85,7 @@ class forked_process final : public pidfd_child {
  private:
   boost::asio::posix::stream_descriptor status_pipe_;
   std::optional<cpu_set_t> unpin_to_;
+  int request_fd_;
 };
 
 /// The `forkserver` backend.
@@ -128,15 +145,6 @@ static_assert(backend<forkserver>);
 
 namespace detail {
 
-/// What the server answered: the child's pid, a pidfd for it and the read end of its status
-/// pipe. Defined in tools/forkserver/forkserver.cc.
-struct forked_child {
-  pid_t pid;
-  int pidfd;
-  int status_fd;
-  /// Its CPU mask, if it was put on the spawning thread's CPU for its boot.
-  std::optional<cpu_set_t> unpin_to = std::nullopt;
-};
 result<forked_child> fork_through_server(const spawn_request& req);
 
 }  // namespace detail
@@ -146,7 +154,7 @@ result<forked_child> fork_through_server(const spawn_request& req);
 inline result<std::unique_ptr<child_handle>> forkserver::start(const boost::asio::any_io_executor& ex,
                                                                const spawn_request& req) {
   BOOST_OUTCOME_TRY(auto c, detail::fork_through_server(req));
-  return std::unique_ptr<child_handle>(new forked_process(ex, c.pid, c.pidfd, c.status_fd, c.unpin_to));
+  return std::unique_ptr<child_handle>(new forked_process(ex, c));
 }
 
 inline void forked_process::booted() noexcept {
@@ -156,6 +164,7 @@ inline void forked_process::booted() noexcept {
 }
 
 inline forked_process::~forked_process() {
+  if (request_fd_ >= 0) ::close(request_fd_);
   if (status_) return;
   // Structured teardown should have waited already; this is the last line of defence.
   send(SIGKILL);
