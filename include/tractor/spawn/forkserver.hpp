@@ -17,10 +17,10 @@
 // the program's own link closes, it kills what is left and exits. Children die with the
 // server (a parent-death signal), and the server dies with the program.
 //
-// Spawning does not wait for a fork: the server keeps a spare child forked and prepared ahead
-// of time (`ps` shows it as `_forkserver (spare)`; it has made its own copies of what a boot
-// writes and rehearsed the last request's entry, see `child_boot::rehearse`) and forks the
-// next a moment after one is taken. The program is offered two spares of its own: it hands
+// Spawning does not wait for a fork: the server keeps spare children forked and prepared ahead
+// of time (`ps` shows them as `_forkserver (spare)`; each has made its own copies of what a
+// boot writes and rehearsed the last request's entry, see `child_boot::rehearse`) and forks
+// the next a moment after one is taken. The program is offered two spares of its own: it hands
 // its request straight to one, which boots on the program's CPU (no wakeup of another CPU, no
 // hop through the server; the child gets its CPU mask back once booted). Requests that come
 // through the server (from nested actors, or when neither was ready) go to one more spare,

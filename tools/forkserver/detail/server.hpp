@@ -195,9 +195,9 @@ void send_taken_note() {
 
 /// A spare: a child forked ahead of any request, prepared, waiting for its request: on its
 /// link as the server forwards it, or on `direct` (-1: none) from the program it was offered
-/// to, which it tells the server later (`taken_note`). If `rehearse` is set (the
-/// entry of the last request the server heard of), the spare first runs it in rehearsal:
-/// what a boot does once per process is done by then. Never returns.
+/// to, which it tells the server later (`taken_note`). If `rehearse` is set (the entry of
+/// the last request the server heard of), the spare first runs it in rehearsal: what a boot
+/// does once per process is done by then. Never returns.
 [[noreturn]] void wait_as_spare(int link_fd, int direct, pid_t server, char* buf, child_entry rehearse) {
   prepare_child(link_fd, direct, server);
   write_title(title_place, spare_title);
@@ -221,7 +221,9 @@ void send_taken_note() {
   if (direct >= 0) ::close(direct);
   parsed_request r;
   if (!parse(buf, static_cast<std::size_t>(n), channel, r)) ::_exit(71);
-  if (from_program) pending_note = {link_fd, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(r.entry))};
+  if (from_program) {
+    pending_note = {link_fd, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(r.entry))};
+  }
   become_child(r, buf);
 }
 
@@ -294,7 +296,7 @@ struct server {
   std::vector<child> children;
   /// The program's: offered to it. Two, so that spawns a boot apart both find one ready.
   std::array<spare_slot, offered_spares> own{};
-  spare_slot shared;                      // for requests that come through us: made once one did
+  spare_slot shared;  // for requests that come through us: made once one did
   std::vector<char> buf = std::vector<char>(max_request);
   const pid_t self = ::getpid();
   int root = -1;  // the program's link
