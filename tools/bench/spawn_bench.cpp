@@ -9,6 +9,8 @@
 //   posix_spawn   of this same binary in a minimal mode (same dynamic linking)
 //   fork          of this process (small), the child connecting back at once
 //   fork, 256 MiB the same from the grown process: what forking a big parent costs
+//   thread        a new thread of this process, connecting back at once (the least a thread
+//                 actor's spawn can cost without keeping threads ahead of time)
 // Measured: `start_actor` until its portal is returned (the child has connected back,
 // handshaken, received its SpawnSpec and bound its own server).
 #include <tractor/codec/cereal_binary.hpp>
@@ -22,6 +24,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include <sys/wait.h>
@@ -49,6 +52,29 @@ double raw_fork_ms(const std::string& path, int rounds) {
     }
     return pid;
   });
+}
+
+double raw_thread_ms(const std::string& path, int rounds) {
+  const int l = bench::uds_listen(path);
+  std::vector<double> samples;
+  for (int i = 0; i < rounds; ++i) {
+    const auto t0 = bench::clk::now();
+    std::thread t([&] {
+      const int fd = bench::uds_connect(path);
+      const char b = 1;
+      (void)!::write(fd, &b, 1);
+      ::close(fd);
+    });
+    const int c = ::accept(l, nullptr, nullptr);
+    char b;
+    if (::read(c, &b, 1) != 1) std::abort();
+    samples.push_back(bench::ms_since(t0));
+    ::close(c);
+    t.join();
+  }
+  ::close(l);
+  ::unlink(path.c_str());
+  return bench::median(samples);
 }
 
 // Spawn-to-ready of `rounds` children (one at a time) under tree `Tree`.
@@ -112,6 +138,7 @@ int main(int argc, char** argv) {
 
   const double floor_posix_spawn = bench::raw_spawn_ms(path, spawns, [&] { return bench::spawn_minimal(path); });
   const double floor_fork = raw_fork_ms(path, spawns);
+  const double floor_thread = raw_thread_ms(path, spawns);
   const double exec_ms = actor_spawn_ms<exec_tree>(spawns);
   const double fork_ms = actor_spawn_ms<fork_tree>(spawns);
   const double thread_ms = actor_spawn_ms<thread_tree>(spawns);
@@ -129,11 +156,12 @@ int main(int argc, char** argv) {
   fmt::print("tractor spawn benchmark (uds; median of {} spawns each; spawn-to-ready = start_actor until its portal)\n",
              spawns);
   fmt::print("raw floors       posix_spawn+connect-back {:6.3f} ms | fork+connect-back {:6.3f} ms"
-             " | fork+connect-back from 256 MiB {:6.3f} ms\n",
-             floor_posix_spawn, floor_fork, floor_fork_big);
+             " | fork+connect-back from 256 MiB {:6.3f} ms | thread+connect-back {:6.3f} ms\n",
+             floor_posix_spawn, floor_fork, floor_fork_big, floor_thread);
   fmt::print("exec             {:6.3f} ms = {:4.2f}x posix_spawn floor\n", exec_ms, exec_ms / floor_posix_spawn);
   fmt::print("forkserver       {:6.3f} ms = {:4.2f}x fork floor\n", fork_ms, fork_ms / floor_fork);
-  fmt::print("thread           {:6.3f} ms = {:4.1f}% of forkserver\n", thread_ms, 100.0 * thread_ms / fork_ms);
+  fmt::print("thread           {:6.3f} ms = {:4.1f}% of forkserver = {:4.2f}x thread floor\n", thread_ms,
+             100.0 * thread_ms / fork_ms, thread_ms / floor_thread);
   fmt::print("forkserver, 256 MiB parent {:6.3f} ms = {:4.2f}x the small parent (raw fork from it: {:4.1f}x)\n",
              fork_big_ms, fork_big_ms / fork_ms, floor_fork_big / floor_fork);
   return 0;
