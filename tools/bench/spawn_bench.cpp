@@ -2,7 +2,7 @@
 // beside the raw floors measured in the same run, and the forkserver from a parent holding
 // 256 MiB of touched heap.
 //
-//     tools/bazel run //tools/bench:spawn_bench [-- --spawns N]
+//     tools/bazel run //tools/bench:spawn_bench [-- --spawns N] [--only exec|forkserver|thread]
 //
 // Floors (each child connects back to a UDS listener and writes one byte; timed until the
 // byte arrives):
