@@ -252,6 +252,13 @@ spawn::spawn_request exits_with_five() {
   return five;
 }
 
+// The same request, running `entry` instead.
+spawn::spawn_request running(spawn::child_entry entry) {
+  spawn::spawn_request r = exits_with_five();
+  r.run_child = entry;
+  return r;
+}
+
 TEST_F(process_test, the_forkserver_forks_children_reports_them_and_stops) {
   ASSERT_TRUE(spawn::forkserver::start_server());
   const pid_t server = spawn::forkserver::server_pid();
@@ -417,8 +424,7 @@ TEST_F(process_test, a_taken_spare_tells_the_server_once_booted_or_before_its_fi
   ASSERT_EQ(held.size(), 2u);
   run_async([&]() -> awaitable<void> {
     auto ex = co_await boost::asio::this_coro::executor;
-    spawn::spawn_request stays = exits_with_five();
-    stays.run_child = &boots_and_stays;
+    const spawn::spawn_request stays = running(&boots_and_stays);
     auto c = spawn::forkserver::start(ex, stays);
     EXPECT_TRUE(c) << (c ? "" : c.error().message());
     EXPECT_EQ(c.value()->pid(), held[0]);
@@ -432,12 +438,52 @@ TEST_F(process_test, a_taken_spare_tells_the_server_once_booted_or_before_its_fi
     EXPECT_EQ((co_await c.value()->wait()).signal, SIGKILL);
     // A child that spawns before it has booted tells the server first (a request read as
     // a spare's note would be taken for a broken spare, and the child killed).
-    spawn::spawn_request nests = exits_with_five();
-    nests.run_child = &spawns_before_booting;
+    const spawn::spawn_request nests = running(&spawns_before_booting);
     auto d = spawn::forkserver::start(ex, nests);
     EXPECT_TRUE(d) << (d ? "" : d.error().message());
     EXPECT_EQ((co_await d.value()->wait()).code, 6);
   }());
+  spawn::forkserver::stop_server();
+  EXPECT_TRUE(live_children().empty());
+}
+
+// In a child of the forkserver: spawns through the server, waits until the server offers
+// this process a spare of its own, spawns again: 7 if that spawn went to the offered spare
+// and both children exited 5.
+int spawns_twice(const spawn::child_boot& boot) {
+  if (boot.on_booted) boot.on_booted();
+  boost::asio::io_context ctx;
+  int code = 90;
+  auto body = [&]() -> awaitable<void> {
+    auto ex = co_await boost::asio::this_coro::executor;
+    auto first = spawn::forkserver::start(ex, exits_with_five());
+    if (!first || (co_await first.value()->wait()).code != 5) co_return;
+    std::vector<pid_t> held;
+    code = 91;
+    if (!eventually([&] { return (held = spawn::forkserver::held_spares()).size() == 1; })) co_return;
+    auto second = spawn::forkserver::start(ex, exits_with_five());
+    code = 92;
+    if (!second || second.value()->pid() != held[0]) co_return;
+    code = (co_await second.value()->wait()).code == 5 ? 7 : 93;
+  };
+  boost::asio::co_spawn(ctx, body, [](std::exception_ptr) {});
+  ctx.run();
+  return code;
+}
+
+TEST_F(process_test, an_actor_process_that_spawned_through_the_server_is_offered_a_spare_of_its_own) {
+  ASSERT_TRUE(spawn::forkserver::start_server());
+  const pid_t server = spawn::forkserver::server_pid();
+  run_async([&]() -> awaitable<void> {
+    auto ex = co_await boost::asio::this_coro::executor;
+    const spawn::spawn_request nests = running(&spawns_twice);
+    auto c = spawn::forkserver::start(ex, nests);
+    EXPECT_TRUE(c) << (c ? "" : c.error().message());
+    EXPECT_EQ((co_await c.value()->wait()).code, 7) << "90: first spawn, 91: no offer, 92: not to the offer";
+  }());
+  // The spare it was offered (or its replacement) went with it: the program's two and the
+  // one for forwarded requests are left.
+  EXPECT_EQ(spares_when(server, 3).size(), 3u);
   spawn::forkserver::stop_server();
   EXPECT_TRUE(live_children().empty());
 }
@@ -463,8 +509,7 @@ TEST_F(process_test, a_spare_rehearses_the_entry_of_the_last_request_and_still_r
   for (pid_t p : before) {
     EXPECT_FALSE(std::filesystem::exists(rehearsal_mark(p))) << "nothing to rehearse before any request";
   }
-  spawn::spawn_request marks = exits_with_five();
-  marks.run_child = &marks_its_rehearsal;
+  const spawn::spawn_request marks = running(&marks_its_rehearsal);
   // Spawns `marks`, which the spare `expected` must take, and waits for its exit code.
   auto spawn_into = [&](pid_t expected) {
     run_async([&]() -> awaitable<void> {

@@ -2,7 +2,7 @@
 // beside the raw floors measured in the same run, and the forkserver from a parent holding
 // 256 MiB of touched heap.
 //
-//     tools/bazel run //tools/bench:spawn_bench [-- --spawns N] [--only exec|forkserver|thread]
+//     tools/bazel run //tools/bench:spawn_bench [-- --spawns N] [--only exec|forkserver|nested|thread]
 //
 // Floors (each child connects back to a UDS listener and writes one byte; timed until the
 // byte arrives):
@@ -11,7 +11,8 @@
 //   fork, 256 MiB the same from the grown process: what forking a big parent costs
 //   thread        a new thread of this process, connecting back at once (the least a thread
 //                 actor's spawn can cost without keeping threads ahead of time)
-// Measured: `start_actor` until its portal is returned (the child has connected back,
+// Measured: `start_actor` until its portal is returned (from the root, and for the forkserver
+// also from an actor starting children of its own, which go through the server) (the child has connected back,
 // handshaken, received its SpawnSpec and bound its own server).
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/runtime/tree.hpp>
@@ -31,12 +32,14 @@
 
 namespace bench {
 tractor::awaitable<int> noop() { co_return 0; }
+// In a forkserver actor: the median spawn-to-ready (ms) of `rounds` children it starts.
+tractor::awaitable<tractor::result<double>> nested_spawn_ms(int rounds);
 }  // namespace bench
 
 namespace {
 
 using namespace tractor;
-using fns = exposed<&bench::noop>;
+using fns = exposed<&bench::noop, &bench::nested_spawn_ms>;
 using exec_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns>;
 using fork_tree = tree<spawn::forkserver, transport::uds, codec::cereal_binary, fns>;
 using thread_tree = tree<spawn::thread, transport::uds, codec::cereal_binary, fns>;
@@ -53,6 +56,28 @@ double raw_fork_ms(const std::string& path, int rounds) {
     return pid;
   });
 }
+
+}  // namespace
+
+tractor::awaitable<tractor::result<double>> bench::nested_spawn_ms(int rounds) {
+  std::vector<double> samples;
+  for (int i = 0; i < rounds; ++i) {
+    auto r = co_await tractor::open_actor_nursery<fork_tree>(
+        [&](tractor::actor_nursery<fork_tree>& an) -> tractor::awaitable<tractor::result<void>> {
+          const tractor::actor_options opts{.enable_modules = {"bench"}};
+          const auto t0 = bench::clk::now();
+          auto p = co_await an.start_actor("g", opts);
+          if (!p) co_return p.error();
+          samples.push_back(bench::ms_since(t0));
+          an.cancel();
+          co_return tractor::success();
+        });
+    if (!r) co_return r.error();
+  }
+  co_return bench::median(samples);
+}
+
+namespace {
 
 double raw_thread_ms(const std::string& path, int rounds) {
   const int l = bench::uds_listen(path);
@@ -104,6 +129,27 @@ double actor_spawn_ms(int rounds) {
   return bench::median(samples);
 }
 
+// Spawn-to-ready of `rounds` grandchildren, each started by the same forkserver actor.
+double nested_spawn_ms(int rounds) {
+  double ms = -1;
+  char arg0[] = "spawn_bench";
+  char* argv[] = {arg0, nullptr};
+  const int code = run_main<fork_tree>(1, argv, [&](root<fork_tree>& r) -> awaitable<result<void>> {
+    co_return co_await r.open_nursery([&](actor_nursery<fork_tree>& an) -> awaitable<result<void>> {
+      const actor_options opts{.enable_modules = {"bench"}};
+      auto p = co_await an.start_actor("spawner", opts);
+      if (!p) co_return p.error();
+      auto m = co_await p.value().template run<&bench::nested_spawn_ms>(rounds);
+      if (!m) co_return m.error();
+      ms = m.value();
+      an.cancel();
+      co_return success();
+    });
+  });
+  if (code != 0) std::exit(1);
+  return ms;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -123,11 +169,12 @@ int main(int argc, char** argv) {
   if (!only.empty()) {
     const double ms = only == "thread"       ? actor_spawn_ms<thread_tree>(spawns)
                       : only == "forkserver" ? actor_spawn_ms<fork_tree>(spawns)
+                      : only == "nested"     ? nested_spawn_ms(spawns)
                       : only == "exec"       ? actor_spawn_ms<exec_tree>(spawns)
                                              : -1;
     if (ms < 0) {
       spawn::forkserver::stop_server();
-      fmt::print(stderr, "--only: exec, forkserver or thread\n");
+      fmt::print(stderr, "--only: exec, forkserver, nested or thread\n");
       return 2;
     }
     spawn::forkserver::stop_server();
@@ -142,6 +189,7 @@ int main(int argc, char** argv) {
   const double exec_ms = actor_spawn_ms<exec_tree>(spawns);
   const double fork_ms = actor_spawn_ms<fork_tree>(spawns);
   const double thread_ms = actor_spawn_ms<thread_tree>(spawns);
+  const double nested_ms = nested_spawn_ms(spawns);
 
   // Grow: 256 MiB of heap, every page touched (so fork must copy its page tables).
   const std::size_t big = std::size_t{256} << 20;
@@ -160,6 +208,8 @@ int main(int argc, char** argv) {
              floor_posix_spawn, floor_fork, floor_fork_big, floor_thread);
   fmt::print("exec             {:6.3f} ms = {:4.2f}x posix_spawn floor\n", exec_ms, exec_ms / floor_posix_spawn);
   fmt::print("forkserver       {:6.3f} ms = {:4.2f}x fork floor\n", fork_ms, fork_ms / floor_fork);
+  fmt::print("forkserver, nested (an actor starting its own) {:6.3f} ms = {:4.2f}x fork floor\n", nested_ms,
+             nested_ms / floor_fork);
   fmt::print("thread           {:6.3f} ms = {:4.1f}% of forkserver = {:4.2f}x thread floor\n", thread_ms,
              100.0 * thread_ms / fork_ms, thread_ms / floor_thread);
   fmt::print("forkserver, 256 MiB parent {:6.3f} ms = {:4.2f}x the small parent (raw fork from it: {:4.1f}x)\n",

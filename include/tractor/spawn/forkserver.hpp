@@ -23,8 +23,9 @@
 // the next a moment after one is taken. The program is offered two spares of its own: it hands
 // its request straight to one, which boots on the program's CPU (no wakeup of another CPU, no
 // hop through the server; the child gets its CPU mask back once booted). Requests that come
-// through the server (from nested actors, or when neither was ready) go to one more spare,
-// made once the first such request came.
+// through the server (when neither was ready, or from a nested actor) go to one more spare,
+// made once the first such request came; a nested actor that spawned through the server is
+// then offered a spare of its own (the first four such actors, one each).
 // The parent's runtime passes the child its channel (one end of a socketpair, with the
 // request), so the child needs no connect-back either.
 //
@@ -113,10 +114,11 @@ struct forkserver {
   /// that; otherwise the server kills the children this process started.
   static void stop_server();
 
-  /// The spares the server offered this process (only the program that started the server
-  /// is offered any; two at a time), by pid, in the order spawns take them: its next spawn
-  /// goes straight to the first, with no round trip to the server. Reads the offers that
-  /// have arrived and lets go of those whose spare died; never waits.
+  /// The spares the server offered this process (the program that started the server two at
+  /// a time; the first few other actor processes that spawned through the server one each),
+  /// by pid, in the order spawns take them: its next spawn goes straight to the first, with
+  /// no round trip to the server. Reads the offers that have arrived and lets go of those
+  /// whose spare died; never waits.
   static std::vector<pid_t> held_spares();
 
   /// The server's pid, or 0 if this process has no link to one.

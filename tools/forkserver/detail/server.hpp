@@ -16,9 +16,10 @@
 // the server it was taken once its actor has booted (two: a spare takes about a millisecond
 // to prepare, and spawns one boot apart then both find one ready). One more spare, made once
 // a request came through the server (from a nested actor, or from the program when neither
-// of its own was ready), takes such requests as the server forwards them. A taken spare is
-// replaced a moment later, off the spawn's path; with no spare ready the server forks for
-// the request itself.
+// of its own was ready), takes such requests as the server forwards them; and a nested actor
+// that sent one is offered a spare of its own from then on (the first `nested_offers` such
+// actors, one each). A taken spare is replaced a moment later, off the spawn's path; with no
+// spare ready the server forks for the request itself.
 #pragma once
 
 #include <tractor/spawn/forkserver.hpp>
@@ -55,6 +56,9 @@ using namespace forkserver_wire;
 
 /// How many spares the program is offered at a time.
 constexpr std::size_t offered_spares = 2;
+/// How many other actor processes (nested actors that spawned through the server) are
+/// offered a spare of their own, one each, at a time: each holds ~0.6 MiB while it waits.
+constexpr std::size_t nested_offers = 4;
 /// How long after a spare was forwarded a request (or died) the next one is forked: not at
 /// once, its fork would compete for the CPU with the boot just handed over. (A spare the
 /// program took says so once booted: the next is forked then.)
@@ -289,6 +293,7 @@ struct spare_slot {
   std::optional<forked> f;
   long long refill_at = 0;  // CLOCK_MONOTONIC, ns
   bool wanted = false;
+  int owner = -1;  // the link of the actor process it is offered to; -1: forwarded requests
 };
 
 struct server {
@@ -297,6 +302,9 @@ struct server {
   /// The program's: offered to it. Two, so that spawns a boot apart both find one ready.
   std::array<spare_slot, offered_spares> own{};
   spare_slot shared;  // for requests that come through us: made once one did
+  /// Offered to the first actor processes other than the program that spawned through us,
+  /// one each (fixed: the loop allocates nothing); free while `owner` is -1.
+  std::array<spare_slot, nested_offers> nested{};
   std::vector<char> buf = std::vector<char>(max_request);
   const pid_t self = ::getpid();
   int root = -1;  // the program's link
@@ -313,10 +321,10 @@ struct server {
     return std::max(0LL, s.refill_at - now_ns());
   }
   /// How long to wait for events: until the next refill is due (false: none is).
-  bool poll_timeout(timespec& t) const {
-    long long left = left_ns(shared);
-    for (const spare_slot& o : own) {
-      if (const long long l = left_ns(o); l >= 0 && (left < 0 || l < left)) left = l;
+  bool poll_timeout(timespec& t) {
+    long long left = -1;
+    for (const spare_slot* s : all_slots()) {
+      if (const long long l = left_ns(*s); l >= 0 && (left < 0 || l < left)) left = l;
     }
     if (left < 0) return false;
     t = timespec{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
@@ -328,7 +336,7 @@ struct server {
     if (left_ns(s) != 0) return;
     forked f;
     char* b = buf.data();
-    const bool direct = &s != &shared;
+    const bool direct = s.owner >= 0;
     const child_entry entry = rehearsed;
     if (fork_with_link(f, direct, [&](int link_fd, int req_fd) { wait_as_spare(link_fd, req_fd, self, b, entry); }) == 0) {
       s.f = f;
@@ -354,7 +362,7 @@ struct server {
   forked take(spare_slot& s) {
     const forked f = *s.f;
     s.f.reset();
-    s.refill_at = now_ns() + (&s == &shared ? spare_delay_ns : 0);
+    s.refill_at = now_ns() + (s.owner < 0 ? spare_delay_ns : 0);
     return f;
   }
 
@@ -364,12 +372,12 @@ struct server {
     clients.push_back(client{f.link, false});
   }
 
-  /// Offers the program its spare: its pidfd, status pipe and request socket.
-  void offer(forked& f) {
+  /// Offers the actor process at link `to` a spare: its pidfd, status pipe and request socket.
+  void offer(forked& f, int to) {
     const reply out{reply::offer, f.pid, 0};
     const int fds[3] = {f.pidfd, f.status_r, f.direct};
-    // If it fails, the program is going away: its link's end is read next.
-    if (!send_with_fds(root, &out, sizeof out, fds, 3)) return;
+    // If it fails, that process is going away: its link's end is read next.
+    if (!send_with_fds(to, &out, sizeof out, fds, 3)) return;
     close_each({f.status_r, f.direct});
     f.status_r = f.direct = -1;
     f.offered = true;
@@ -384,10 +392,10 @@ struct server {
     const bool whole = got == static_cast<ssize_t>(sizeof note);
     if (whole && note.kind == spare_note::ready && !f.ready) {
       f.ready = true;
-      if (&s != &shared) offer(f);
+      if (s.owner >= 0) offer(f, s.owner);
     } else if (whole && note.kind == spare_note::taken && f.offered && note.entry != 0) {
       rehearsed = reinterpret_cast<child_entry>(static_cast<std::uintptr_t>(note.entry));
-      keep(take(s), root);
+      keep(take(s), s.owner);
     } else {
       drop_spare(s);  // it died, or said what it should not
     }
@@ -421,6 +429,7 @@ struct server {
       shared.wanted = true;
       shared.refill_at = now_ns() + spare_delay_ns;
     }
+    want_offer_for(from);
     if (shared.f && shared.f->ready) {
       // The spare takes the request as it came; the fork it saves is the slow part.
       if (send_with_fds(shared.f->link, buf.data(), n, &channel, channel >= 0 ? 1 : 0)) {
@@ -443,6 +452,28 @@ struct server {
     hand_over(f, from);
   }
 
+  /// An actor process other than the program spawned through us: from now on it is offered a
+  /// spare of its own, if a nested slot is free.
+  void want_offer_for(int from) {
+    if (from == root) return;
+    spare_slot* free = nullptr;
+    for (spare_slot& s : nested) {
+      if (s.owner == from) return;
+      if (s.owner < 0 && !free) free = &s;
+    }
+    if (free) *free = spare_slot{std::nullopt, now_ns() + spare_delay_ns, true, from};
+  }
+
+  /// Every slot, for the loop (a free nested one has no spare and wants none).
+  std::array<spare_slot*, offered_spares + 1 + nested_offers> all_slots() {
+    std::array<spare_slot*, offered_spares + 1 + nested_offers> out{};
+    std::size_t i = 0;
+    for (spare_slot& s : own) out[i++] = &s;
+    out[i++] = &shared;
+    for (spare_slot& s : nested) out[i++] = &s;
+    return out;
+  }
+
   /// The actor behind link `fd` is gone: its children die with it; with the program, all.
   void client_gone(int fd) {
     const auto it = std::find_if(clients.begin(), clients.end(), [&](const client& c) { return c.fd == fd; });
@@ -450,6 +481,11 @@ struct server {
     kill_children_of(children, is_root ? -1 : fd);
     ::close(fd);
     it->fd = -1;
+    for (spare_slot& s : nested) {
+      if (s.owner != fd) continue;
+      drop_spare(s);  // it was offered to the process now gone
+      s = spare_slot{};
+    }
     if (!is_root) return;
     for (spare_slot& o : own) drop_spare(o);
     drop_spare(shared);
@@ -468,6 +504,7 @@ struct server {
       // The first at once; the others a little later, not all competing for the CPU at once.
       own[i].wanted = true;
       own[i].refill_at = now_ns() + static_cast<long long>(i) * spare_delay_ns;
+      own[i].owner = root;
     }
     for (spare_slot& o : own) refill_when_due(o);
     for (;;) {
@@ -476,8 +513,7 @@ struct server {
       for (const auto& c : children) fds.push_back(pollfd{c.pidfd, POLLIN, 0});
       const std::size_t nclients = clients.size();
       const std::size_t nchildren = children.size();
-      std::array<spare_slot*, offered_spares + 1> slots{&shared};
-      for (std::size_t j = 0; j < own.size(); ++j) slots[j + 1] = &own[j];
+      const auto slots = all_slots();
       for (spare_slot* s : slots) {
         // A spare is heard from until it is ready, and an offered one until it is taken.
         const bool listen = s->f && (!s->f->ready || s->f->offered);
