@@ -557,47 +557,5 @@ struct server {
   }
 };
 
-result<void> start_locked(link_state& s) {
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
-    return sys_error(errno, "forkserver: socketpair");
-  }
-  pair[0] = above_stdio(pair[0]);
-  pair[1] = above_stdio(pair[1]);
-  std::fflush(nullptr);  // nothing buffered is written twice
-  server_environment = current_environment();
-  const pid_t program = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    const int e = errno;
-    ::close(pair[0]);
-    ::close(pair[1]);
-    return sys_error(e, "forkserver: fork");
-  }
-  if (pid == 0) {
-    close_all_but(pair[1]);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != program) ::_exit(0);
-    reset_signals();
-    // Ctrl-C and SIGTERM to the process group are for the actors, which cancel gracefully;
-    // the server must outlive them (its death kills them). It ends when the program's link
-    // closes.
-    // (SIGPIPE: a status written for a child whose actor died meanwhile finds no reader.)
-    for (int sig : server_ignores) ::signal(sig, SIG_IGN);
-    ::__fpurge(stdout);
-    ::__fpurge(stderr);
-    title_place = find_title_area();
-    write_title(title_place, forkserver::server_title);
-    ::prctl(PR_SET_NAME, "tractor-forksrv");
-    static server srv;  // never destroyed: serve() ends with _exit
-    srv.serve(pair[1]);
-  }
-  ::close(pair[1]);
-  s.fd = pair[0];
-  s.server = pid;
-  s.owns_server = true;
-  return success();
-}
-
 }  // namespace
 }  // namespace tractor::spawn
