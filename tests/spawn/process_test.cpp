@@ -361,11 +361,10 @@ TEST_F(process_test, the_forkserver_hands_its_spares_over_and_replaces_one_that_
   ASSERT_EQ(::sched_getaffinity(held[0], sizeof spare_mask, &spare_mask), 0);
   run_async([&]() -> awaitable<void> {
     auto ex = co_await boost::asio::this_coro::executor;
-    spawn::spawn_request stays = exits_with_five();
-    stays.run_child = [](const spawn::child_boot&) {
+    const spawn::spawn_request stays = running([](const spawn::child_boot&) {
       for (;;) ::pause();
       return 0;
-    };
+    });
     auto c = spawn::forkserver::start(ex, stays);
     EXPECT_TRUE(c) << (c ? "" : c.error().message());
     EXPECT_EQ(c.value()->pid(), held[0]) << "the first spare offered became the child";
@@ -406,15 +405,13 @@ int boots_and_stays(const spawn::child_boot& boot) {
 // Spawns a child through the server before it says it booted, and waits for it: 6 if
 // the child exited 5.
 int spawns_before_booting(const spawn::child_boot&) {
-  boost::asio::io_context ctx;
-  auto c = spawn::forkserver::start(ctx.get_executor(), exits_with_five());
-  if (!c) return 90;
-  int code = 91;
-  boost::asio::co_spawn(
-      ctx, [&]() -> awaitable<void> { code = (co_await c.value()->wait()).code == 5 ? 6 : 92; },
-      [](std::exception_ptr) {});
-  ctx.run();
-  return code;
+  return run_async([]() -> awaitable<int> {
+    auto ex = co_await boost::asio::this_coro::executor;
+    auto c = spawn::forkserver::start(ex, exits_with_five());
+    if (!c) co_return 90;
+    const int code = (co_await c.value()->wait()).code;
+    co_return code == 5 ? 6 : 91;
+  }());
 }
 
 TEST_F(process_test, a_taken_spare_tells_the_server_once_booted_or_before_its_first_request) {
@@ -452,23 +449,18 @@ TEST_F(process_test, a_taken_spare_tells_the_server_once_booted_or_before_its_fi
 // and both children exited 5.
 int spawns_twice(const spawn::child_boot& boot) {
   if (boot.on_booted) boot.on_booted();
-  boost::asio::io_context ctx;
-  int code = 90;
-  auto body = [&]() -> awaitable<void> {
+  return run_async([]() -> awaitable<int> {
     auto ex = co_await boost::asio::this_coro::executor;
     auto first = spawn::forkserver::start(ex, exits_with_five());
-    if (!first || (co_await first.value()->wait()).code != 5) co_return;
+    if (!first) co_return 90;
+    if ((co_await first.value()->wait()).code != 5) co_return 90;
     std::vector<pid_t> held;
-    code = 91;
-    if (!eventually([&] { return (held = spawn::forkserver::held_spares()).size() == 1; })) co_return;
+    if (!eventually([&] { return (held = spawn::forkserver::held_spares()).size() == 1; })) co_return 91;
     auto second = spawn::forkserver::start(ex, exits_with_five());
-    code = 92;
-    if (!second || second.value()->pid() != held[0]) co_return;
-    code = (co_await second.value()->wait()).code == 5 ? 7 : 93;
-  };
-  boost::asio::co_spawn(ctx, body, [](std::exception_ptr) {});
-  ctx.run();
-  return code;
+    if (!second || second.value()->pid() != held[0]) co_return 92;
+    const int code = (co_await second.value()->wait()).code;
+    co_return code == 5 ? 7 : 93;
+  }());
 }
 
 TEST_F(process_test, an_actor_process_that_spawned_through_the_server_is_offered_a_spare_of_its_own) {
@@ -484,6 +476,33 @@ TEST_F(process_test, an_actor_process_that_spawned_through_the_server_is_offered
   // The spare it was offered (or its replacement) went with it: the program's two and the
   // one for forwarded requests are left.
   EXPECT_EQ(spares_when(server, 3).size(), 3u);
+  spawn::forkserver::stop_server();
+  EXPECT_TRUE(live_children().empty());
+}
+
+// 5 if this process sees TRACTOR_FORKSERVER_VAR=set, 4 if it sees no such variable.
+int sees_the_variable(const spawn::child_boot&) {
+  const char* v = std::getenv("TRACTOR_FORKSERVER_VAR");
+  return !v ? 4 : std::string(v) == "set" ? 5 : 1;
+}
+
+TEST_F(process_test, a_forkserver_child_takes_its_parents_environment_as_it_is_at_the_request) {
+  ASSERT_TRUE(spawn::forkserver::start_server());
+  run_async([]() -> awaitable<void> {
+    auto ex = co_await boost::asio::this_coro::executor;
+    const spawn::spawn_request sees = running(&sees_the_variable);
+    for (const bool set : {false, true, false}) {
+      if (set) {
+        ::setenv("TRACTOR_FORKSERVER_VAR", "set", 1);
+      } else {
+        ::unsetenv("TRACTOR_FORKSERVER_VAR");
+      }
+      auto c = spawn::forkserver::start(ex, sees);
+      EXPECT_TRUE(c) << (c ? "" : c.error().message());
+      const int code = (co_await c.value()->wait()).code;
+      EXPECT_EQ(code, set ? 5 : 4);
+    }
+  }());
   spawn::forkserver::stop_server();
   EXPECT_TRUE(live_children().empty());
 }

@@ -32,6 +32,20 @@
 
 namespace bench {
 tractor::awaitable<int> noop() { co_return 0; }
+
+// Starts child `name` in `an` with the bench module enabled, adding its spawn-to-ready to
+// `samples`.
+template <class Tree>
+tractor::awaitable<tractor::result<tractor::portal<Tree>>> timed_start(tractor::actor_nursery<Tree>& an,
+                                                                        const char* name,
+                                                                        std::vector<double>& samples) {
+  const tractor::actor_options opts{.enable_modules = {"bench"}};
+  const auto t0 = clk::now();
+  auto p = co_await an.start_actor(name, opts);
+  if (p) samples.push_back(ms_since(t0));
+  co_return p;
+}
+
 // In a forkserver actor: the median spawn-to-ready (ms) of `rounds` children it starts.
 tractor::awaitable<tractor::result<double>> nested_spawn_ms(int rounds);
 }  // namespace bench
@@ -64,11 +78,8 @@ tractor::awaitable<tractor::result<double>> bench::nested_spawn_ms(int rounds) {
   for (int i = 0; i < rounds; ++i) {
     auto r = co_await tractor::open_actor_nursery<fork_tree>(
         [&](tractor::actor_nursery<fork_tree>& an) -> tractor::awaitable<tractor::result<void>> {
-          const tractor::actor_options opts{.enable_modules = {"bench"}};
-          const auto t0 = bench::clk::now();
-          auto p = co_await an.start_actor("g", opts);
+          auto p = co_await bench::timed_start(an, "g", samples);
           if (!p) co_return p.error();
-          samples.push_back(bench::ms_since(t0));
           an.cancel();
           co_return tractor::success();
         });
@@ -111,11 +122,8 @@ double actor_spawn_ms(int rounds) {
   const int code = run_main<Tree>(1, argv, [&](root<Tree>& r) -> awaitable<result<void>> {
     for (int i = 0; i < rounds; ++i) {
       auto res = co_await r.open_nursery([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
-        const actor_options opts{.enable_modules = {"bench"}};
-        const auto t0 = bench::clk::now();
-        auto p = co_await an.start_actor("w", opts);
+        auto p = co_await bench::timed_start(an, "w", samples);
         if (!p) co_return p.error();
-        samples.push_back(bench::ms_since(t0));
         auto first = co_await p.value().template run<&bench::noop>();  // it works, too
         if (!first) co_return first.error();
         an.cancel();

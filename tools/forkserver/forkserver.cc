@@ -166,9 +166,9 @@ namespace detail {
 result<forked_child> fork_through_server(const spawn_request& req) {
   if (!req.run_child) return sys_error(EINVAL, "forkserver: the request has no child entry");
   // Most programs never change their environment: then the child keeps the server's copy.
-  std::string env = current_environment();
-  const std::uint32_t flags = env == server_environment ? same_environment : 0;
-  if (flags & same_environment) env.clear();
+  const bool same = environment_is(server_environment);
+  const std::string env = same ? std::string() : current_environment();
+  const std::uint32_t flags = same ? same_environment : 0;
   std::string packet;
   if (!encode_request(req, flags, env, packet)) {
     return sys_error(E2BIG, "forkserver: the request (mostly the environment) exceeds " +

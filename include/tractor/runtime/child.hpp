@@ -126,16 +126,16 @@ inline void rehearse_boot(const policies& pol) {
     auto other = transport::adopt_local(ex, pair.value().second);
     if (!other) co_return;
     const msg::Aid self{"rehearsal", new_uuid(), ::getpid(), false, false};
-    peer child(pol.make_channel(std::move(pair.value().first), {}), self, pol.error_types);
-    peer parent(pol.make_channel(std::move(other).value(), {}), self, pol.error_types);
+    auto child = pol.make_channel(std::move(pair.value().first), {});
+    auto parent = pol.make_channel(std::move(other).value(), {});
     msg::msg hello = self;
-    if (!co_await parent.send(std::move(hello))) co_return;
+    if (!co_await parent->send(std::move(hello))) co_return;
     const std::vector<std::string> registration{self.name, self.uuid, "/unix/rehearsal"};
-    const msg::msg request = msg::Start{new_uuid(), "self", "register_actor",
-                                        child.channel().encode_texts(registration), uid_of(self)};
-    if (!co_await child.channel().handshake(self, &request)) co_return;
+    const msg::msg request =
+        msg::Start{new_uuid(), "self", "register_actor", child->encode_texts(registration), uid_of(self)};
+    if (!co_await child->handshake(self, &request)) co_return;
     for (int i = 0; i < 2; ++i) {
-      if (!co_await parent.channel().receive()) co_return;
+      if (!co_await parent->receive()) co_return;
     }
   };
   boost::asio::co_spawn(ctx, body, [](std::exception_ptr) {});

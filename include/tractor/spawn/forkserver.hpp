@@ -7,8 +7,9 @@
 // thing in `main`, or `run_main` on entry when its tree uses this backend — and every child
 // is forked from that helper's only thread, which never ran an event loop. The child
 // closes every descriptor but stdio, its link to the server and its channel to its parent,
-// resets signal dispositions and mask, takes the parent's current environment, and runs the child runtime on a fresh
-// `io_context`; it never runs destructors of what it inherited (it leaves with `_exit`).
+// resets signal dispositions and mask, takes the parent's current environment, and runs the
+// child runtime on a fresh `io_context`; it never runs destructors of what it inherited (it
+// leaves with `_exit`).
 //
 // Every actor forked this way keeps a link to the same server, so nested actors spawn through
 // it too (no second fork of a grown process). The server is every such actor's real parent:

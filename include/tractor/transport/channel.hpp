@@ -32,10 +32,6 @@ namespace detail {
 /// Leaves the bytes a vector grows by uninitialized (they are read into before use).
 template <class T>
 struct uninitialized_allocator : std::allocator<T> {
-  template <class U>
-  struct rebind {
-    using other = uninitialized_allocator<U>;
-  };
   uninitialized_allocator() = default;
   template <class U>
   uninitialized_allocator(const uninitialized_allocator<U>&) noexcept {}

@@ -60,8 +60,8 @@ constexpr std::size_t offered_spares = 2;
 /// offered a spare of their own, one each, at a time: each holds ~0.6 MiB while it waits.
 constexpr std::size_t nested_offers = 4;
 /// How long after a spare was forwarded a request (or died) the next one is forked: not at
-/// once, its fork would compete for the CPU with the boot just handed over. (A spare the
-/// program took says so once booted: the next is forked then.)
+/// once, its fork would compete for the CPU with the boot just handed over. (An offered spare
+/// says it was taken once booted: the next is forked then.)
 constexpr long long spare_delay_ns = 300'000;
 /// How much a spare makes its own ahead: copies of what it shares with the server (~0.6 MiB
 /// is typical), page tables for the program's code and read-only data.
@@ -80,7 +80,17 @@ std::string current_environment() {
   return env;
 }
 
-/// A spare the server offered the program: its request goes to `direct`.
+/// Whether the environment is still `block` (compared in place: no copy per spawn).
+bool environment_is(std::string_view block) {
+  for (char** e = environ; e && *e; ++e) {
+    const std::string_view entry(*e, std::strlen(*e) + 1);  // with its '\0'
+    if (!block.starts_with(entry)) return false;
+    block.remove_prefix(entry.size());
+  }
+  return block.empty();
+}
+
+/// A spare the server offered this process: its request goes to `direct`.
 struct offered_spare {
   pid_t pid;
   int pidfd;
@@ -146,10 +156,11 @@ void prepare_child(int link_fd, int also, pid_t server) {
   s.spares.clear();  // (their descriptors were closed above)
 }
 
-/// In a spare the program took: the note that tells the server so (with the entry it runs),
-/// until sent. Sent once the actor has booted, off the spawn's path (the message wakes the
-/// server on the other CPU: ~15 us for the sender on small VMs), or before the first
-/// request this process sends the server, or when its entry returns, whichever comes first.
+/// In a spare taken by the process it was offered to: the note that tells the server so (with
+/// the entry it runs), until sent. Sent once the actor has booted, off the spawn's path (the
+/// message wakes the server on the other CPU: ~15 us for the sender on small VMs), or before
+/// the first request this process sends the server, or when its entry returns, whichever
+/// comes first.
 struct taken_note {
   int link = -1;
   std::uint64_t entry = 0;
@@ -198,7 +209,7 @@ void send_taken_note() {
 }
 
 /// A spare: a child forked ahead of any request, prepared, waiting for its request: on its
-/// link as the server forwards it, or on `direct` (-1: none) from the program it was offered
+/// link as the server forwards it, or on `direct` (-1: none) from the process it was offered
 /// to, which it tells the server later (`taken_note`). If `rehearse` is set (the entry of
 /// the last request the server heard of), the spare first runs it in rehearsal: what a boot
 /// does once per process is done by then. Never returns.
@@ -217,15 +228,15 @@ void send_taken_note() {
   pollfd fds[2] = {{link_fd, POLLIN, 0}, {direct, POLLIN, 0}};
   while (::poll(fds, 2, -1) < 0) {  // EINTR
   }
-  const bool from_program = fds[1].revents != 0;
+  const bool taken = fds[1].revents != 0;  // not forwarded by the server
   int channel = -1;
-  const ssize_t n = recv_with_fds(from_program ? direct : link_fd, buf, max_request, &channel, 1);
-  // Nothing: the server is closing, or the program let its offer go (it is exiting).
+  const ssize_t n = recv_with_fds(taken ? direct : link_fd, buf, max_request, &channel, 1);
+  // Nothing: the server is closing, or the process let its offer go (it is exiting).
   if (n <= 0) ::_exit(0);
   if (direct >= 0) ::close(direct);
   parsed_request r;
   if (!parse(buf, static_cast<std::size_t>(n), channel, r)) ::_exit(71);
-  if (from_program) {
+  if (taken) {
     pending_note = {link_fd, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(r.entry))};
   }
   become_child(r, buf);
@@ -253,9 +264,9 @@ struct forked {
   int link = -1;  // the server's end of its link
   int status_r = -1;
   int status_w = -1;
-  int direct = -1;       // an offered spare's request socket, the program's end (until sent)
+  int direct = -1;       // an offered spare's request socket, the offeree's end (until sent)
   bool ready = false;    // a spare: has said it is prepared
-  bool offered = false;  // the program holds its pidfd, status pipe and request socket
+  bool offered = false;  // its offeree holds its pidfd, status pipe and request socket
 };
 
 /// Forks a child that runs `in_child(its link end, its end of the request socket or -1)`
@@ -346,7 +357,7 @@ struct server {
   }
 
   /// Ends the slot's spare (it died, or the server is closing). An offered one is reported
-  /// like any child: the program may have handed it a request already.
+  /// like any child: the process it was offered to may have handed it a request already.
   void drop_spare(spare_slot& s) {
     if (!s.f) return;
     forked& f = *s.f;
@@ -358,7 +369,7 @@ struct server {
   }
 
   /// Takes the slot's spare out to become a child. The next is forked after the delay, or at
-  /// once for one the program took (its actor has booted by the time we hear of it).
+  /// once for one an actor process took (its actor has booted by the time we hear of it).
   forked take(spare_slot& s) {
     const forked f = *s.f;
     s.f.reset();
@@ -383,7 +394,7 @@ struct server {
     f.offered = true;
   }
 
-  /// A note from the spare in `s` (ready, or taken by the program), or its end.
+  /// A note from the spare in `s` (ready, or taken by the process it was offered to), or its end.
   void on_spare_note(spare_slot& s) {
     forked& f = *s.f;
     spare_note note{};

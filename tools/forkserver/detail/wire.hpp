@@ -3,9 +3,9 @@
 //
 // An actor process's request is one packet: a header, then its fields (name, uuid, parent
 // address, title, environment), and, as SCM_RIGHTS, the child's channel to its parent if the
-// parent made one. It goes to the server, or, if the program holds a spare the server
+// parent made one. It goes to the server, or, if the process holds a spare the server
 // offered it, straight to that spare. What the server sends an actor process is one `reply`
-// packet: the answer to its request, or (to the program only) the offer of a spare.
+// packet: the answer to its request, or the offer of a spare.
 #pragma once
 
 #include <tractor/spawn/backend.hpp>
@@ -40,7 +40,7 @@ struct request_header {
 struct reply {
   enum kind_t : std::int32_t {
     answer,  ///< to a request: `pid` (> 0) with its pidfd and status pipe, or `err`
-    offer,   ///< a spare for the program's next request: its pidfd, status pipe and request socket
+    offer,   ///< a spare for its next request: its pidfd, status pipe and request socket
   };
   kind_t kind;
   std::int32_t pid;
@@ -51,7 +51,7 @@ struct reply {
 struct spare_note {
   enum kind_t : std::uint32_t {
     ready = 1,  ///< prepared: it may be offered or forwarded a request
-    taken = 2,  ///< the program handed it a request directly, for `entry`
+    taken = 2,  ///< the process it was offered to handed it a request, for `entry`
   };
   kind_t kind;
   std::uint64_t entry;
