@@ -212,6 +212,52 @@ TYPED_TEST(actor_test, nursery_cancel_reaps_every_idle_daemon) {
   EXPECT_EQ(code, 0);
 }
 
+// The socket files of this process's spares in the runtime dir.
+std::size_t spare_socket_files() {
+  std::size_t n = 0;
+  std::error_code ec;
+  const std::string mine = "@" + std::to_string(::getpid()) + transport::detail::pid_namespace_tag() + ".sock";
+  for (const auto& f : std::filesystem::directory_iterator(transport::uds::runtime_dir().value(), ec)) {
+    const std::string name = f.path().filename().string();
+    n += name.rfind("spare.", 0) == 0 && name.ends_with(mine);
+  }
+  return n;
+}
+
+// Under the thread backend and UDS, an actor that spawned keeps a thread started ahead (a
+// spare, bound and waiting), and its next spawn takes it; other trees keep none, and none
+// outlives its actor.
+TYPED_TEST(actor_test, a_thread_actor_spawn_takes_the_spare_its_parents_last_spawn_left) {
+  constexpr bool spares = thread_actors && std::is_same_v<typename TypeParam::transport_type, transport::uds>;
+  const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
+    using tractor::testing::threads_named;
+    const actor_options math_only{.enable_modules = {"math"}};
+    EXPECT_TRUE(threads_named(spawn::spare_thread_name).empty()) << "none before a first spawn";
+    auto first = co_await an.start_actor("first", math_only);
+    if (!first) co_return first.error();
+    // The spare is made once the spawn has returned, before the call's answer is read.
+    auto three = co_await first.value().template run<&math::add>(1, 2);
+    EXPECT_EQ(three.value(), 3);
+    const auto spare = threads_named(spawn::spare_thread_name);
+    EXPECT_EQ(spare.size(), spares ? 1u : 0u);
+    // Its server is bound ahead, on its own thread.
+    EXPECT_TRUE(tractor::testing::eventually([] { return spare_socket_files() == (spares ? 1u : 0u); }));
+    auto second = co_await an.start_actor("second", math_only);
+    if (!second) co_return second.error();
+    if (spares) {
+      EXPECT_EQ(threads_named("actor:second"), spare) << "the spawn took the spare";
+    }
+    auto four = co_await second.value().template run<&math::add>(2, 2);
+    EXPECT_EQ(four.value(), 4);
+    EXPECT_EQ(threads_named(spawn::spare_thread_name).size(), spares ? 1u : 0u) << "another was made";
+    an.cancel();
+    co_return success();
+  });
+  EXPECT_EQ(code, 0);
+  EXPECT_TRUE(tractor::testing::threads_named(spawn::spare_thread_name).empty()) << "a spare outlived its actor";
+  EXPECT_EQ(spare_socket_files(), 0u);
+}
+
 TYPED_TEST(actor_test, one_shot_children_return_results) {
   const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
     auto sum = co_await an.template run_in_actor<&math::add>("adder", 20, 22);

@@ -23,6 +23,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using namespace tractor;
+using tractor::testing::eventually;
 using tractor::testing::live_children;
 using tractor::testing::run_async;
 
@@ -186,62 +187,6 @@ TEST_F(process_test, the_environment_reaches_the_child) {
   }());
 }
 
-// -- the thread backend's handle --------------------------------------------------------------
-
-spawn::spawn_request thread_request(spawn::child_entry entry, clock::duration abandon_after) {
-  spawn::spawn_request r;
-  r.boot.name = "t";
-  r.run_child = entry;
-  r.abandon_after = abandon_after;
-  return r;
-}
-
-// Ends when its stop is requested (what a thread actor's runtime does).
-int until_stopped(const spawn::child_boot& boot) {
-  tractor::testing::wait_for_stop(*boot.stop);
-  return 143;
-}
-
-TEST(thread_backend_test, reports_the_exit_code_and_stops_on_terminate) {
-  run_async([]() -> awaitable<void> {
-    auto ex = co_await boost::asio::this_coro::executor;
-    auto three = spawn::thread::start(ex, thread_request([](const spawn::child_boot&) { return 3; }, 1s));
-    EXPECT_TRUE(three);
-    auto s = co_await three.value()->wait();
-    EXPECT_TRUE(s.exited && s.code == 3) << s.describe();
-    EXPECT_EQ(three.value()->pid(), ::getpid()) << "a thread actor shares our pid";
-
-    auto waiting = spawn::thread::start(ex, thread_request(&until_stopped, 1s));
-    EXPECT_TRUE(waiting);
-    EXPECT_FALSE(waiting.value()->poll());
-    waiting.value()->terminate();
-    auto stopped = co_await waiting.value()->wait();
-    EXPECT_TRUE(stopped.exited && stopped.code == 143) << stopped.describe();
-  }());
-}
-
-TEST(thread_backend_test, a_thread_deaf_to_its_stop_is_abandoned_after_the_bound) {
-  static std::atomic<bool> release{false};
-  run_async([]() -> awaitable<void> {
-    auto ex = co_await boost::asio::this_coro::executor;
-    auto deaf = spawn::thread::start(ex, thread_request(
-                                             [](const spawn::child_boot&) {
-                                               while (!release) std::this_thread::sleep_for(1ms);
-                                               return 0;
-                                             },
-                                             50ms));
-    EXPECT_TRUE(deaf);
-    const auto t0 = clock::now();
-    deaf.value()->kill();
-    auto s = co_await deaf.value()->wait();
-    EXPECT_TRUE(s.abandoned) << s.describe();
-    EXPECT_FALSE(s.success());
-    EXPECT_GE(clock::now() - t0, 50ms);
-    EXPECT_LT(clock::now() - t0, 5s);
-  }());
-  release = true;  // the abandoned thread ends on its own now
-}
-
 // -- the forkserver, directly --------------------------------------------------------------
 
 // A child named "five" that exits with 5 (with 1 if its boot lost its name).
@@ -303,18 +248,6 @@ std::set<pid_t> spares_of(pid_t server) {
     if (title == std::string(spawn::forkserver::server_title) + " (spare)") out.insert(pid);
   }
   return out;
-}
-
-// Polls `done` until it holds, for 10 s at most (a watchdog); says whether it held. For
-// states with no event to wait on: the server's children in /proc, an offer read when asked.
-template <class F>
-bool eventually(F done) {
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= give_up) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
 }
 
 // Waits until the server's spares are `n` and none is `gone`; returns them (empty: they

@@ -13,6 +13,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include <sys/prctl.h>
 
@@ -48,7 +49,8 @@ inline std::set<pid_t> live_child_processes() {
   return out;
 }
 
-/// This process's thread actors (threads named by the thread backend), running or abandoned.
+/// This process's thread actors (threads named by the thread backend), running or abandoned;
+/// spares (threads started ahead, not yet actors) are not counted.
 inline std::size_t live_threads() {
   std::size_t threads = 0;
   std::error_code ec;
@@ -56,9 +58,35 @@ inline std::size_t live_threads() {
     std::ifstream in(t.path() / "comm");
     std::string comm;
     std::getline(in, comm);
-    threads += comm.rfind(spawn::thread_name_prefix, 0) == 0;
+    threads += comm.rfind(spawn::thread_name_prefix, 0) == 0 && comm != spawn::spare_thread_name;
   }
   return threads;
+}
+
+/// Polls `done` until it holds, for 10 s at most (a watchdog); says whether it held. For
+/// states with no event to wait on: a forkserver's children in /proc, an offer read when
+/// asked, a file another thread makes.
+template <class F>
+inline bool eventually(F done) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+/// The threads of this process named `comm` (thread ids), in no particular order.
+inline std::set<pid_t> threads_named(std::string_view comm) {
+  std::set<pid_t> out;
+  std::error_code ec;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream in(t.path() / "comm");
+    std::string name;
+    std::getline(in, name);
+    if (name == comm) out.insert(std::atoi(t.path().filename().c_str()));
+  }
+  return out;
 }
 
 /// The thread actors this process had before the current test (a test's SetUp records it):
@@ -106,6 +134,7 @@ class no_child_left : public ::testing::Test {
     if (!abandons_threads) {
       EXPECT_EQ(live_child_actors(), 0u) << "a thread actor outlived its test";
     }
+    EXPECT_TRUE(threads_named(spawn::spare_thread_name).empty()) << "a spare thread outlived its test";
   }
   /// Set by a test that leaves a thread actor deaf to cancellation (abandoned, running on).
   bool abandons_threads = false;
@@ -127,6 +156,8 @@ inline int hang_at_boot(const spawn::child_boot& boot) {
 
 /// A spawn backend that is `B`, except that children named "die-at-boot" or "hang-at-boot"
 /// misbehave before their runtime starts (for `exec`, the test binary's main does that).
+/// A spawn that takes a spare (`spawn::starts_ahead`: an actor's thread actors after its
+/// first) does not come here: such children must be their parent's first.
 template <class B>
 struct boot_faults : B {
   static result<std::unique_ptr<spawn::child_handle>> start(const boost::asio::any_io_executor& ex,

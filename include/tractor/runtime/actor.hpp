@@ -35,6 +35,8 @@ struct policies {
   spawn::child_entry child_entry;
   /// The backend takes a socket already connected to the parent (`spawn::adopts_channel`).
   bool spawn_adopts_channel;
+  /// The backend can start a child ahead of its spawn (`spawn::starts_ahead`).
+  bool spawn_starts_ahead;
   std::string_view transport_name;
   result<transport::listener> (*listen)(const boost::asio::any_io_executor&,
                                         const transport::multiaddr&);
@@ -108,6 +110,28 @@ class actor {
   /// Binds the IPC server, at `at` if given, else at the transport's address for this actor.
   result<void> bind(const transport::multiaddr* at = nullptr);
 
+  /// Takes `server`, bound ahead under another address (a spare's, before it had a name),
+  /// as this actor's server, moving it to this actor's address; binds afresh there if it
+  /// cannot be moved.
+  result<void> adopt_server(transport::listener server);
+
+  /// A child started ahead of the next spawn (`spawn::starts_ahead` backends, under UDS):
+  /// its handle and our end of its channel. Made after a spawn, taken by the next one, let
+  /// go with `release_spare` when this actor's lifetime ends.
+  struct spare_child {
+    std::unique_ptr<spawn::child_handle> proc;
+    std::shared_ptr<runtime::peer> link;
+  };
+  std::optional<spare_child> spare;
+
+  /// Lets the spare go: its channel is closed, which ends it, and it is waited for (its
+  /// handle's destructor, bounded as for any thread actor).
+  void release_spare() {
+    if (!spare) return;
+    spare->link->channel().close();
+    spare.reset();
+  }
+
   /// Accepts peers until cancelled; each is handshaken in its own task in `n`, then either
   /// handed to the spawn waiting for it or served.
   awaitable<void> accept_loop(nursery& n);
@@ -153,6 +177,8 @@ class actor {
   }
 
  private:
+  /// Where this actor binds unless told otherwise.
+  transport::multiaddr own_address() const;
   awaitable<void> handshake_and_route(transport::stream_socket s, nursery& n);
   awaitable<void> handle_start(std::shared_ptr<peer> p, msg::Start s);
   /// `self.*` requests: cancel this actor, cancel one task, the registrar's requests.
@@ -213,11 +239,20 @@ inline bool is_child_process() { return std::getenv(spawn::child_env::uuid) != n
 
 // -- definitions -------------------------------------------------------------------------
 
-inline result<void> actor::bind(const transport::multiaddr* at) {
+inline transport::multiaddr actor::own_address() const {
   // Thread actors share the process (and its pid) with their parent and siblings.
-  const std::string name = in_process ? self_.name + "." + self_.uuid.substr(0, 8) : self_.name;
-  BOOST_OUTCOME_TRY(auto l, pol_.listen(ex_, at ? *at : pol_.bind_addr(name)));
+  return pol_.bind_addr(in_process ? self_.name + "." + self_.uuid.substr(0, 8) : self_.name);
+}
+
+inline result<void> actor::bind(const transport::multiaddr* at) {
+  BOOST_OUTCOME_TRY(auto l, pol_.listen(ex_, at ? *at : own_address()));
   listener_.emplace(std::move(l));
+  return success();
+}
+
+inline result<void> actor::adopt_server(transport::listener server) {
+  if (!server.move_to(own_address())) return bind();  // (`server` closes: its file goes)
+  listener_.emplace(std::move(server));
   return success();
 }
 

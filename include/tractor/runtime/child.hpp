@@ -27,6 +27,10 @@ struct boot_plan {
   bool parent_registers = false;
   bool in_process = false;
   void (*on_booted)() = nullptr;
+  /// Set for a child started ahead: told once booted.
+  spawn::deferred_boot* deferred = nullptr;
+  /// A server bound before the child knew its name (a spare's), moved to its address.
+  std::optional<transport::listener> server;
 };
 
 inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_plan plan, stop_target& stop) {
@@ -35,7 +39,7 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_pla
   current_actor_scope is_current(a);
   a.in_process = plan.in_process;
   // Bound before the handshake: our address goes with the registration right behind it.
-  auto bound = a.bind();
+  auto bound = plan.server ? a.adopt_server(std::move(*plan.server)) : a.bind();
   if (!plan.channel) {
     auto sock = co_await pol.connect(ex, plan.parent_addr);
     if (!sock) {
@@ -74,6 +78,7 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_pla
     spec = std::get<msg::SpawnSpec>(std::move(first).value());
   }
   if (plan.on_booted) plan.on_booted();
+  if (plan.deferred) plan.deferred->booted();
   for (const auto& [ns, path] : spec->enable_modules) a.enabled_ns.insert(ns);
   if (a.enabled_ns.empty()) a.enabled_ns.insert("");  // nothing enabled: nothing callable
   for (const auto& w : spec->reg_addrs) {
@@ -102,6 +107,7 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_pla
     n.cancel();
   });
   stop.scope = boot_scope;
+  a.release_spare();
   if (registration) co_await unregister_over(a, *registration);
   co_await a.acknowledge_cancel();
   parent->channel().close();
@@ -142,34 +148,44 @@ inline void rehearse_boot(const policies& pol) {
   ctx.run();
 }
 
+/// A spare's wait for its spawn (`child_boot::deferred`): binds a server under a name of its
+/// own while nobody waits (moved to the actor's address once it has one), then waits until
+/// its parent writes; the boot the parent gave it, or nothing if its channel just closed.
+inline awaitable<std::optional<spawn::child_boot>> wait_to_be_taken(const policies& pol,
+                                                                    const spawn::child_boot& given,
+                                                                    transport::stream_socket& channel,
+                                                                    std::optional<transport::listener>& server) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  if (auto l = pol.listen(ex, pol.bind_addr("spare." + new_uuid().substr(0, 8)))) server.emplace(std::move(l).value());
+  given.deferred->ready();
+  auto [ec] = co_await channel.async_wait(transport::stream_socket::wait_read,
+                                          boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (ec == boost::asio::error::operation_aborted) throw_cancelled();
+  co_return given.deferred->take();
+}
+
 }  // namespace detail
 
-inline int run_child(const policies& pol, const spawn::child_boot& boot) {
-  if (boot.rehearse) {
+inline int run_child(const policies& pol, const spawn::child_boot& given) {
+  if (given.rehearse) {
     detail::rehearse_boot(pol);
     return 0;
   }
   boost::asio::io_context ctx;
-  detail::boot_plan plan;
-  if (boot.channel_fd >= 0) {
+  std::optional<transport::stream_socket> channel;
+  if (given.channel_fd >= 0) {
     // The backend closes its descriptor once we return; we work on our own.
-    const int fd = ::fcntl(boot.channel_fd, F_DUPFD_CLOEXEC, 3);
+    const int fd = ::fcntl(given.channel_fd, F_DUPFD_CLOEXEC, 3);
     if (fd < 0) return 11;
     auto adopted = transport::adopt_local(ctx.get_executor(), fd);
     if (!adopted) return 11;
-    plan.channel.emplace(std::move(adopted).value());
+    channel.emplace(std::move(adopted).value());
   }
-  auto addr = transport::multiaddr::parse(boot.parent_addr);
-  if (!addr) return 11;
-  plan.parent_addr = std::move(addr).value();
-  plan.parent_registers = boot.parent_registers;
-  plan.in_process = boot.parent_pid == ::getpid();
-  plan.on_booted = boot.on_booted;
-  msg::Aid self{boot.name.empty() ? "child" : boot.name, boot.uuid, ::getpid(), false, false};
+  if (given.deferred && !channel) return 11;
   auto stop = std::make_shared<detail::stop_target>();
-  if (boot.stop) {
+  if (given.stop) {
     // Called from the spawning thread: hop onto ours.
-    boot.stop->install([stop, ex = ctx.get_executor()] {
+    given.stop->install([stop, ex = ctx.get_executor()] {
       boost::asio::post(ex, [stop] {
         stop->requested = true;
         if (stop->scope) stop->scope->cancel();
@@ -177,11 +193,36 @@ inline int run_child(const policies& pol, const spawn::child_boot& boot) {
     });
   }
   int code = 1;
+  auto boot_and_run = [&](const spawn::child_boot& boot, std::optional<transport::listener> server)
+      -> awaitable<int> {
+    detail::boot_plan plan;
+    plan.channel = std::move(channel);
+    plan.server = std::move(server);
+    auto addr = transport::multiaddr::parse(boot.parent_addr);
+    if (!addr) co_return 11;
+    plan.parent_addr = std::move(addr).value();
+    plan.parent_registers = boot.parent_registers;
+    plan.in_process = boot.parent_pid == ::getpid();
+    plan.on_booted = boot.on_booted;
+    plan.deferred = given.deferred.get();
+    msg::Aid self{boot.name.empty() ? "child" : boot.name, boot.uuid, ::getpid(), false, false};
+    co_return co_await detail::child_runtime(pol, self, std::move(plan), *stop);
+  };
   auto body = [&]() -> awaitable<void> {
     auto r = co_await open_nursery([&](nursery& boot_scope) -> awaitable<void> {
       stop->scope = &boot_scope;
       if (stop->requested) boot_scope.cancel();
-      code = co_await detail::child_runtime(pol, self, std::move(plan), *stop);
+      std::optional<transport::listener> server;
+      if (!given.deferred) {
+        code = co_await boot_and_run(given, std::move(server));
+        co_return;
+      }
+      auto boot = co_await detail::wait_to_be_taken(pol, given, *channel, server);
+      if (!boot) {
+        code = 0;  // a spare never used
+        co_return;
+      }
+      code = co_await boot_and_run(*boot, std::move(server));
     });
     stop->scope = nullptr;
     if (!r) code = 1;
@@ -191,7 +232,7 @@ inline int run_child(const policies& pol, const spawn::child_boot& boot) {
     if (e) code = 1;
   });
   ctx.run();
-  if (boot.stop) boot.stop->clear();
+  if (given.stop) given.stop->clear();
   return code;
 }
 

@@ -50,6 +50,7 @@ struct tree {
         &Spawn::start,
         [](const spawn::child_boot& boot) { return runtime::run_child(policies(), boot); },
         spawn::adopts_channel<Spawn>,
+        spawn::starts_ahead<Spawn>,
         Transport::name,
         &Transport::listen,
         &Transport::connect,

@@ -18,8 +18,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
 
 namespace tractor::spawn {
 
@@ -51,6 +56,8 @@ class stop_hook {
   bool requested_ = false;
 };
 
+class deferred_boot;
+
 /// What a child needs to find its parent and know itself.
 struct child_boot {
   std::string name;
@@ -79,6 +86,65 @@ struct child_boot {
   /// spawn is done (a forkserver spare tells its server then that it was taken). Runs in the
   /// child, on its runtime's thread.
   void (*on_booted)() = nullptr;
+  /// Set for a child started ahead of its spawn (`spawn_request::ahead`), by its backend:
+  /// the entry prepares what needs no identity (its event loop, its server's socket), waits
+  /// until `channel_fd` has something to read, then takes the rest of its boot from here.
+  /// If it has none then (its channel closed: it was never used), it returns 0.
+  std::shared_ptr<deferred_boot> deferred = {};
+};
+
+/// The boot of a child started ahead, given once its spawn comes, and where its thread
+/// waits for it. Written by the parent before its first message to the child, read by the
+/// child once that message is there: the lock is uncontended, and only makes the hand-over
+/// visible without relying on the socket.
+///
+/// Placement: at the hand-over the child's thread is moved to the CPU its parent runs on, so
+/// that their handshake needs no wakeup across cores (which on small VMs costs more than the
+/// whole boot); once booted, the child takes back every CPU it had, on its own time.
+class deferred_boot {
+ public:
+  /// The child's side, once prepared, before it waits: says which thread to move.
+  void ready() {
+    std::lock_guard lock(m_);
+    if (::sched_getaffinity(0, sizeof mask_, &mask_) == 0) tid_ = ::gettid();
+  }
+  /// The parent's side: the child's boot (its descriptors and stop hook stay the ones it was
+  /// started with), and what to call its thread. False if it was already given one.
+  bool complete(const child_boot& boot, std::string title) {
+    std::lock_guard lock(m_);
+    if (boot_) return false;
+    boot_.emplace(boot);
+    title_ = std::move(title);
+    const int here = ::sched_getcpu();
+    if (here >= 0 && tid_ > 0) {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(here, &one);
+      placed_ = ::sched_setaffinity(tid_, sizeof one, &one) == 0;
+    }
+    return true;
+  }
+  /// The child's side, once its channel has something to read: its boot, if it was given
+  /// one; names the calling thread after it.
+  std::optional<child_boot> take() {
+    std::lock_guard lock(m_);
+    if (boot_ && !title_.empty()) ::pthread_setname_np(::pthread_self(), title_.c_str());
+    return boot_;
+  }
+  /// The child's side, once booted: gives its thread back every CPU it had.
+  void booted() {
+    std::lock_guard lock(m_);
+    if (placed_) ::sched_setaffinity(0, sizeof mask_, &mask_);
+    placed_ = false;
+  }
+
+ private:
+  std::mutex m_;
+  std::optional<child_boot> boot_;
+  std::string title_;
+  pid_t tid_ = 0;     // the child's thread, once ready
+  cpu_set_t mask_{};  // its CPUs then
+  bool placed_ = false;
 };
 
 /// The child runtime's entry: runs it to its end and returns the exit code. A plain function
@@ -95,6 +161,10 @@ struct spawn_request {
   /// `thread` backend: how long a child asked to stop by `kill()` may take before it is
   /// abandoned.
   clock::duration abandon_after = std::chrono::seconds(3);
+  /// Start the child ahead of its spawn, for backends that declare `starts_ahead`: `boot`
+  /// holds only where its parent is (`parent_addr`, `parent_pid`) and its channel
+  /// (`channel_fd`); the rest comes with `child_handle::complete_boot` when a spawn takes it.
+  bool ahead = false;
 };
 
 /// A spawn backend: a type with a `name` and a static `start`.
@@ -111,6 +181,15 @@ concept backend = requires(const boost::asio::any_io_executor& ex, const spawn_r
 template <class B>
 inline constexpr bool adopts_channel = requires {
   requires B::adopts_channel;
+};
+
+/// Whether backend `B` can start a child ahead of its spawn (`spawn_request::ahead`,
+/// declared by `static constexpr bool starts_ahead = true`): a spawn that takes such a spare
+/// only hands it its boot. Requires `adopts_channel`: the spare waits on its channel.
+template <class B>
+inline constexpr bool starts_ahead = requires {
+  requires B::starts_ahead;
+  requires adopts_channel<B>;
 };
 
 /// The environment variables an `exec` child finds its `child_boot` in.

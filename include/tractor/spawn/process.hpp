@@ -50,6 +50,8 @@ struct exit_status {
   }
 };
 
+struct child_boot;
+
 /// A running child actor, whatever started it. Backends that are not processes (threads)
 /// implement the same interface with their own meaning of terminate and kill.
 class child_handle {
@@ -77,6 +79,12 @@ class child_handle {
   /// Told once the child has booted (connected back, received its spec): a backend drops
   /// what it arranged only for the boot.
   virtual void booted() noexcept {}
+
+  /// For a child started ahead of its spawn (`spawn_request::ahead`): gives it the rest of
+  /// its boot. Call before sending it anything; the child reads the boot once its channel
+  /// has something to read. False (and nothing given) if it was not started ahead, was
+  /// already given a boot, or has ended.
+  virtual bool complete_boot(const child_boot& /*boot*/) { return false; }
 };
 
 /// A child process signalled through a pidfd (never a recycled pid). How it is reaped is

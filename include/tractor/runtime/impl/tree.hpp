@@ -175,6 +175,39 @@ inline awaitable<result<void>> supervise_one_shot(actor& a, std::shared_ptr<chil
   co_return success();
 }
 
+/// Starts a child ahead of the next spawn (see `actor::spare`). If that fails, the next
+/// spawn starts its child as usual (and reports what fails then).
+inline void prepare_spare(actor& a) {
+  if (a.spare) return;
+  auto pair = transport::local_pair(a.executor());
+  if (!pair) return;
+  spawn::spawn_request req;
+  req.boot.parent_addr = a.address().str();
+  req.boot.parent_pid = ::getpid();
+  req.boot.channel_fd = pair.value().second;
+  req.run_child = a.pol().child_entry;
+  req.abandon_after = a.limits.thread_abandon;
+  req.ahead = true;
+  auto proc = a.pol().spawn(a.executor(), req);
+  ::close(req.boot.channel_fd);
+  if (!proc) return;
+  boost::system::error_code ignored;  // (else the spawn's first send sets it)
+  pair.value().first.non_blocking(true, ignored);
+  a.spare = actor::spare_child{std::move(proc).value(), a.make_peer(std::move(pair.value().first))};
+}
+
+/// The spare's handle, given `boot`, and our end of its channel in `link`; nothing if there
+/// is no spare, or it has ended (it is let go).
+inline std::unique_ptr<spawn::child_handle> take_spare(actor& a, const spawn::child_boot& boot,
+                                                      std::shared_ptr<peer>& link) {
+  if (!a.spare) return nullptr;
+  actor::spare_child s = std::move(*a.spare);
+  a.spare.reset();
+  if (!s.proc->complete_boot(boot)) return nullptr;
+  link = std::move(s.link);
+  return std::move(s.proc);
+}
+
 /// Starts child `name` with the tree's spawn backend and waits until it has connected back
 /// (racing its death and the boot timeout), then sends its SpawnSpec. A backend that adopts
 /// a channel (forkserver, thread) under UDS gets one end of a socketpair instead: no
@@ -199,23 +232,28 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   req.run_child = a.pol().child_entry;
   req.abandon_after = a.limits.thread_abandon;
   req.boot.parent_registers = a.registry.has_value();
+  const bool pairs =
+      a.pol().spawn_adopts_channel && a.address().proto() == transport::multiaddr::protocol::unix_socket;
   std::shared_ptr<peer> paired;  // our end of the child's channel, if it is given one
-  if (a.pol().spawn_adopts_channel && a.address().proto() == transport::multiaddr::protocol::unix_socket) {
-    auto pair = transport::local_pair(a.executor());
-    if (!pair) {
-      co_return error(make_error_code(runtime_errc::actor_failure),
-                      "cannot start actor '" + name + "': " + pair.error().message());
+  c->proc = take_spare(a, req.boot, paired);
+  if (!c->proc) {
+    if (pairs) {
+      auto pair = transport::local_pair(a.executor());
+      if (!pair) {
+        co_return error(make_error_code(runtime_errc::actor_failure),
+                        "cannot start actor '" + name + "': " + pair.error().message());
+      }
+      paired = a.make_peer(std::move(pair.value().first));
+      req.boot.channel_fd = pair.value().second;
     }
-    paired = a.make_peer(std::move(pair.value().first));
-    req.boot.channel_fd = pair.value().second;
+    auto proc = a.pol().spawn(a.executor(), req);
+    if (req.boot.channel_fd >= 0) ::close(req.boot.channel_fd);  // the child has its own
+    if (!proc) {
+      co_return error(make_error_code(runtime_errc::actor_failure),
+                      "cannot start actor '" + name + "': " + proc.error().message());
+    }
+    c->proc = std::move(proc).value();
   }
-  auto proc = a.pol().spawn(a.executor(), req);
-  if (req.boot.channel_fd >= 0) ::close(req.boot.channel_fd);  // the child has its own
-  if (!proc) {
-    co_return error(make_error_code(runtime_errc::actor_failure),
-                    "cannot start actor '" + name + "': " + proc.error().message());
-  }
-  c->proc = std::move(proc).value();
 
   std::optional<spawn::exit_status> died;
   std::optional<std::string> refused;  // why the paired handshake failed
@@ -297,6 +335,15 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
                     "actor '" + name + "' went away during boot: " + why.message());
   }
   c->proc->booted();
+  if (pairs && a.pol().spawn_starts_ahead && !a.spare && a.lifetime) {
+    // The next spawn's child, made after this spawn has returned (a task starts at once:
+    // it first queues itself behind what is ready to run).
+    a.lifetime->start_soon([&a]() -> awaitable<void> {
+      co_await boost::asio::post(a.executor(), boost::asio::use_awaitable);
+      prepare_spare(a);
+      co_return;
+    });
+  }
   co_return c;
 }
 
@@ -479,6 +526,7 @@ int run_main(int /*argc*/, char** /*argv*/, root_options options, Body body) {
           n.cancel();  // the body is done: stop serving
           co_return out;
         });
+        a.release_spare();
         if (registration) co_await runtime::unregister_over(a, *registration);
         co_await a.acknowledge_cancel();
         if (!res) {
