@@ -256,9 +256,27 @@ TEST(cancel_scope_test, deadline_can_move_while_running) {
       log.push_back(w ? "shortened:value" : "shortened:cancelled");
     });
     EXPECT_TRUE(v);
+    // Extended while it waits: the deadline armed first no longer counts.
+    cancel_scope moved(tractor::clock::now() + 20ms);
+    event later;
+    auto m = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      event running;
+      n.start_soon([&]() -> awaitable<void> {
+        co_await running.wait();
+        moved.set_deadline(tractor::clock::now() + 60s);
+        co_await tractor::sleep_for(40ms);  // past the first deadline
+        later.set();
+      });
+      auto w = co_await moved.run([&]() -> awaitable<int> {
+        running.set();
+        co_return co_await value_after(later, 2);
+      }());
+      log.push_back(w ? "moved:value" : "moved:cancelled");
+    });
+    EXPECT_TRUE(m);
     co_return log;
   }());
-  EXPECT_EQ(r, (std::vector<std::string>{"extended:value", "shortened:cancelled"}));
+  EXPECT_EQ(r, (std::vector<std::string>{"extended:value", "shortened:cancelled", "moved:value"}));
 }
 
 TEST(cancel_scope_test, exceptions_pass_through_a_scope) {

@@ -97,8 +97,9 @@ class cancel_scope {
 
   /// The non-template part of `run`: deadline watching, joining, classifying the end.
   awaitable<ending> run_core(detail::task_group& group, detail::child_outcome& outcome);
-  awaitable<void> watch_deadline(detail::task_group::child_handle self);
-  void start_watch();
+  /// Arms the timer for the deadline (re-arms it if it moved).
+  void watch();
+  void stop_watching();
   static void body_ended(void* self);
 
   clock::time_point deadline_ = clock::time_point::max();
@@ -107,8 +108,8 @@ class cancel_scope {
   bool cancelled_caught_ = false;
   detail::task_group* group_ = nullptr;  // while running
   detail::child_task* body_ = nullptr;
-  std::optional<detail::task_group::child_handle> watcher_;
-  boost::asio::steady_timer* timer_ = nullptr;
+  std::optional<boost::asio::steady_timer> timer_;
+  std::shared_ptr<bool> watching_;  // true while the work runs: the timer's handler may act
 };
 
 /// Runs `body`; if it has not finished by `deadline`, cancels it and returns nothing.

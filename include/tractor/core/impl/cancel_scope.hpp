@@ -15,11 +15,7 @@ inline void cancel_scope::cancel() {
 
 inline void cancel_scope::set_deadline(clock::time_point deadline) {
   deadline_ = deadline;
-  if (timer_) {
-    timer_->cancel();  // the watcher wakes up and re-arms at the new deadline
-  } else if (group_ && body_) {
-    start_watch();
-  }
+  if (group_ && body_) watch();
 }
 
 inline void cancel_scope::set_shield(bool on) {
@@ -30,40 +26,38 @@ inline void cancel_scope::set_shield(bool on) {
 inline void cancel_scope::body_ended(void* self) {
   auto* s = static_cast<cancel_scope*>(self);
   s->body_ = nullptr;
-  if (s->watcher_) s->group_->cancel_child(**s->watcher_);
+  s->stop_watching();
 }
 
-inline void cancel_scope::start_watch() {
-  if (deadline_ == clock::time_point::max() || watcher_) return;
-  auto c = group_->add();
-  watcher_ = c;
-  group_->launch(c, watch_deadline(c));
-}
-
-inline awaitable<void> cancel_scope::watch_deadline(detail::task_group::child_handle self) {
-  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
-  timer_ = &timer;
-  while (!self->cancel_requested) {
-    timer.expires_at(deadline_);
-    auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-    if (self->cancel_requested) break;  // the body has ended
-    if (!ec) {
-      cancel();
-      break;
-    }
-    // Otherwise the deadline moved: wait again.
+inline void cancel_scope::watch() {
+  if (deadline_ == clock::time_point::max()) {
+    stop_watching();
+    return;
   }
-  timer_ = nullptr;
-  watcher_.reset();  // ending now: nobody may cancel it any more
+  if (!timer_) timer_.emplace(group_->get_executor());
+  if (!watching_ || !*watching_) watching_ = std::make_shared<bool>(true);
+  // Re-arming cancels the wait before (its handler sees operation_aborted). A plain handler,
+  // not a task: the scope's end never waits for it, and it does nothing once the scope's
+  // work has ended (`watching_`), nor for a deadline moved later after it fired.
+  timer_->expires_at(deadline_);
+  timer_->async_wait([this, alive = watching_](const boost::system::error_code& ec) {
+    if (ec || !*alive || clock::now() < deadline_) return;
+    cancel();
+  });
+}
+
+inline void cancel_scope::stop_watching() {
+  if (watching_) *watching_ = false;
+  if (timer_) timer_->cancel();
 }
 
 inline awaitable<cancel_scope::ending> cancel_scope::run_core(detail::task_group& group,
                                                             detail::child_outcome& outcome) {
-  start_watch();
+  if (deadline_ != clock::time_point::max()) watch();
   co_await group.join(shield_);
+  stop_watching();
   group_ = nullptr;
   body_ = nullptr;
-  watcher_.reset();
   using kind = detail::child_outcome::kind;
   switch (outcome.state) {
     case kind::value: co_return ending::value;
