@@ -151,12 +151,14 @@ inline void rehearse_boot(const policies& pol) {
 /// A spare's wait for its spawn (`child_boot::deferred`): binds a server under a name of its
 /// own while nobody waits (moved to the actor's address once it has one), then waits until
 /// its parent writes; the boot the parent gave it, or nothing if its channel just closed.
-inline awaitable<std::optional<spawn::child_boot>> wait_to_be_taken(const policies& pol,
-                                                                    const spawn::child_boot& given,
-                                                                    transport::stream_socket& channel,
-                                                                    std::optional<transport::listener>& server) {
+///
+/// Cancellation: interrupted at once (its stop, when its actor lets it go).
+inline awaitable<std::optional<spawn::child_boot>> wait_to_be_taken(
+    const policies& pol, const spawn::child_boot& given, transport::stream_socket& channel,
+    std::optional<transport::listener>& server) {
   auto ex = co_await boost::asio::this_coro::executor;
-  if (auto l = pol.listen(ex, pol.bind_addr("spare." + new_uuid().substr(0, 8)))) server.emplace(std::move(l).value());
+  auto bound = pol.listen(ex, pol.bind_addr("spare." + new_uuid().substr(0, 8)));
+  if (bound) server.emplace(std::move(bound).value());  // else it binds once it has a name
   given.deferred->ready();
   auto [ec] = co_await channel.async_wait(transport::stream_socket::wait_read,
                                           boost::asio::as_tuple(boost::asio::use_awaitable));
