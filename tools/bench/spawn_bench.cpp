@@ -11,6 +11,8 @@
 //   fork, 256 MiB the same from the grown process: what forking a big parent costs
 //   thread        a new thread of this process, connecting back at once (the least a thread
 //                 actor's spawn can cost without keeping threads ahead of time)
+//   waiting thread  a thread started ahead, woken through a socketpair and answering (the
+//                 least a spawn that takes a spare thread can cost: two wakeups)
 // Measured: `start_actor` until its portal is returned (from the root, and for the forkserver
 // also from an actor starting children of its own, which go through the server) (the child has connected back,
 // handshaken, received its SpawnSpec and bound its own server).
@@ -28,6 +30,8 @@
 #include <thread>
 #include <vector>
 
+#include <sched.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 namespace bench {
@@ -113,6 +117,35 @@ double raw_thread_ms(const std::string& path, int rounds) {
   return bench::median(samples);
 }
 
+// A thread started ahead and waiting on a socketpair (on this thread's CPU, as a taken spare
+// is), woken by a byte and answering with one: the least a spawn that takes a waiting thread
+// can cost (two wakeups, no runtime).
+double raw_waiting_thread_ms(int rounds) {
+  std::vector<double> samples;
+  const int cpu = ::sched_getcpu();
+  for (int i = 0; i < rounds; ++i) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) std::abort();
+    std::thread t([&] {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      ::sched_setaffinity(0, sizeof one, &one);
+      char b = 1;
+      if (::write(sv[1], &b, 1) != 1 || ::read(sv[1], &b, 1) != 1 || ::write(sv[1], &b, 1) != 1) std::abort();
+    });
+    char b = 0;
+    if (::read(sv[0], &b, 1) != 1) std::abort();  // it is about to wait
+    const auto t0 = bench::clk::now();
+    if (::write(sv[0], &b, 1) != 1 || ::read(sv[0], &b, 1) != 1) std::abort();
+    samples.push_back(bench::ms_since(t0));
+    t.join();
+    ::close(sv[0]);
+    ::close(sv[1]);
+  }
+  return bench::median(samples);
+}
+
 // Spawn-to-ready of `rounds` children (one at a time) under tree `Tree`.
 template <class Tree>
 double actor_spawn_ms(int rounds) {
@@ -194,6 +227,7 @@ int main(int argc, char** argv) {
   const double floor_posix_spawn = bench::raw_spawn_ms(path, spawns, [&] { return bench::spawn_minimal(path); });
   const double floor_fork = raw_fork_ms(path, spawns);
   const double floor_thread = raw_thread_ms(path, spawns);
+  const double floor_waiting = raw_waiting_thread_ms(spawns);
   const double exec_ms = actor_spawn_ms<exec_tree>(spawns);
   const double fork_ms = actor_spawn_ms<fork_tree>(spawns);
   const double thread_ms = actor_spawn_ms<thread_tree>(spawns);
@@ -218,8 +252,10 @@ int main(int argc, char** argv) {
   fmt::print("forkserver       {:6.3f} ms = {:4.2f}x fork floor\n", fork_ms, fork_ms / floor_fork);
   fmt::print("forkserver, nested (an actor starting its own) {:6.3f} ms = {:4.2f}x fork floor\n", nested_ms,
              nested_ms / floor_fork);
-  fmt::print("thread           {:6.3f} ms = {:4.1f}% of forkserver = {:4.2f}x thread floor\n", thread_ms,
-             100.0 * thread_ms / fork_ms, thread_ms / floor_thread);
+  fmt::print("thread           {:6.3f} ms = {:4.1f}% of forkserver = {:4.2f}x thread floor"
+             " ({:4.1f}x a waiting thread's wake-and-answer, {:6.3f} ms)\n",
+             thread_ms, 100.0 * thread_ms / fork_ms, thread_ms / floor_thread, thread_ms / floor_waiting,
+             floor_waiting);
   fmt::print("forkserver, 256 MiB parent {:6.3f} ms = {:4.2f}x the small parent (raw fork from it: {:4.1f}x)\n",
              fork_big_ms, fork_big_ms / fork_ms, floor_fork_big / floor_fork);
   return 0;
