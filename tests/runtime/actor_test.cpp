@@ -225,8 +225,8 @@ std::size_t spare_socket_files() {
 }
 
 // Under the thread backend and UDS, an actor that spawned keeps a thread started ahead (a
-// spare, bound and waiting), and its next spawn takes it; other trees keep none, and none
-// outlives its actor.
+// spare, bound and waiting), and its next spawn takes it, unless it has ended; other trees
+// keep none, and none outlives its actor.
 TYPED_TEST(actor_test, a_thread_actor_spawn_takes_the_spare_its_parents_last_spawn_left) {
   constexpr bool spares = thread_actors && std::is_same_v<typename TypeParam::transport_type, transport::uds>;
   const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
@@ -250,6 +250,21 @@ TYPED_TEST(actor_test, a_thread_actor_spawn_takes_the_spare_its_parents_last_spa
     auto four = co_await second.value().template run<&math::add>(2, 2);
     EXPECT_EQ(four.value(), 4);
     EXPECT_EQ(threads_named(spawn::spare_thread_name).size(), spares ? 1u : 0u) << "another was made";
+    // A spare that ended before a spawn came (here: stopped) is let go; the spawn starts its
+    // child as usual.
+    runtime::actor* self = runtime::current_actor();
+    if (spares && self->spare) {
+      self->spare->proc->terminate();
+      auto ended = co_await self->spare->proc->wait();
+      EXPECT_TRUE(ended.exited) << ended.describe();
+    }
+    auto third = co_await an.start_actor("third", math_only);
+    EXPECT_TRUE(third) << third.error().message();
+    if (!third) co_return third.error();
+    auto six = co_await third.value().template run<&math::add>(3, 3);
+    EXPECT_EQ(six.value(), 6);
+    EXPECT_EQ(threads_named("actor:third").size(), thread_actors ? 1u : 0u);
+    EXPECT_EQ(threads_named(spawn::spare_thread_name).size(), spares ? 1u : 0u) << "and a new one made";
     an.cancel();
     co_return success();
   });
