@@ -13,7 +13,10 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <sys/prctl.h>
 
@@ -49,15 +52,24 @@ inline std::set<pid_t> live_child_processes() {
   return out;
 }
 
-/// This process's thread actors (threads named by the thread backend), running or abandoned;
-/// spares (threads started ahead, not yet actors) are not counted.
-inline std::size_t live_threads() {
-  std::size_t threads = 0;
+/// This process's threads: id and name (`comm`).
+inline std::vector<std::pair<pid_t, std::string>> own_threads() {
+  std::vector<std::pair<pid_t, std::string>> out;
   std::error_code ec;
   for (const auto& t : std::filesystem::directory_iterator("/proc/self/task", ec)) {
     std::ifstream in(t.path() / "comm");
     std::string comm;
     std::getline(in, comm);
+    out.emplace_back(std::atoi(t.path().filename().c_str()), std::move(comm));
+  }
+  return out;
+}
+
+/// This process's thread actors (threads named by the thread backend), running or abandoned;
+/// spares (threads started ahead, not yet actors) are not counted.
+inline std::size_t live_threads() {
+  std::size_t threads = 0;
+  for (const auto& [tid, comm] : own_threads()) {
     threads += comm.rfind(spawn::thread_name_prefix, 0) == 0 && comm != spawn::spare_thread_name;
   }
   return threads;
@@ -76,15 +88,11 @@ inline bool eventually(F done) {
   return true;
 }
 
-/// The threads of this process named `comm` (thread ids), in no particular order.
+/// The threads of this process named `comm` (thread ids).
 inline std::set<pid_t> threads_named(std::string_view comm) {
   std::set<pid_t> out;
-  std::error_code ec;
-  for (const auto& t : std::filesystem::directory_iterator("/proc/self/task", ec)) {
-    std::ifstream in(t.path() / "comm");
-    std::string name;
-    std::getline(in, name);
-    if (name == comm) out.insert(std::atoi(t.path().filename().c_str()));
+  for (const auto& [tid, name] : own_threads()) {
+    if (name == comm) out.insert(tid);
   }
   return out;
 }

@@ -175,25 +175,49 @@ inline awaitable<result<void>> supervise_one_shot(actor& a, std::shared_ptr<chil
   co_return success();
 }
 
+/// A request for a child of `a`: where its parent is, the tree's child entry and bounds.
+inline spawn::spawn_request request_from(actor& a) {
+  spawn::spawn_request req;
+  req.boot.parent_addr = a.address().str();
+  req.boot.parent_pid = ::getpid();
+  req.run_child = a.pol().child_entry;
+  req.abandon_after = a.limits.thread_abandon;
+  return req;
+}
+
+/// Whether `a`'s children get their channel to it as a socketpair (a backend that adopts one,
+/// under UDS) rather than connecting back.
+inline bool pairs_children(const actor& a) {
+  return a.pol().spawn_adopts_channel && a.address().proto() == transport::multiaddr::protocol::unix_socket;
+}
+
+/// Starts `req` with the tree's backend; if `a` pairs its children, with a socketpair whose
+/// other end (our side of the child's channel) goes to `paired`.
+inline result<std::unique_ptr<spawn::child_handle>> start_child(actor& a, spawn::spawn_request& req,
+                                                                std::shared_ptr<peer>& paired) {
+  std::optional<transport::stream_socket> ours;
+  if (pairs_children(a)) {
+    BOOST_OUTCOME_TRY(auto pair, transport::local_pair(a.executor()));
+    boost::system::error_code ignored;  // set now, not by the first send on the spawn's path
+    pair.first.non_blocking(true, ignored);
+    ours.emplace(std::move(pair.first));
+    req.boot.channel_fd = pair.second;
+  }
+  auto proc = a.pol().spawn(a.executor(), req);
+  if (req.boot.channel_fd >= 0) ::close(req.boot.channel_fd);  // the child has its own
+  if (proc && ours) paired = a.make_peer(std::move(*ours));
+  return proc;
+}
+
 /// Starts a child ahead of the next spawn (see `actor::spare`). If that fails, the next
 /// spawn starts its child as usual (and reports what fails then).
 inline void prepare_spare(actor& a) {
   if (a.spare) return;
-  auto pair = transport::local_pair(a.executor());
-  if (!pair) return;
-  spawn::spawn_request req;
-  req.boot.parent_addr = a.address().str();
-  req.boot.parent_pid = ::getpid();
-  req.boot.channel_fd = pair.value().second;
-  req.run_child = a.pol().child_entry;
-  req.abandon_after = a.limits.thread_abandon;
+  spawn::spawn_request req = request_from(a);
   req.ahead = true;
-  auto proc = a.pol().spawn(a.executor(), req);
-  ::close(req.boot.channel_fd);
-  if (!proc) return;
-  boost::system::error_code ignored;  // (else the spawn's first send sets it)
-  pair.value().first.non_blocking(true, ignored);
-  a.spare = actor::spare_child{std::move(proc).value(), a.make_peer(std::move(pair.value().first))};
+  std::shared_ptr<peer> link;
+  auto proc = start_child(a, req, link);
+  if (proc && link) a.spare = actor::spare_child{std::move(proc).value(), std::move(link)};
 }
 
 /// The spare's handle, given `boot`, and our end of its channel in `link`; nothing if there
@@ -226,28 +250,15 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
 
   auto c = std::make_shared<child_record>();
   c->name = name;
-  spawn::spawn_request req;
-  req.boot = {name, uuid, a.address().str(), ::getpid()};
-  req.title = "_subactor[" + name + "@" + uuid.substr(0, 8) + "]";
-  req.run_child = a.pol().child_entry;
-  req.abandon_after = a.limits.thread_abandon;
+  spawn::spawn_request req = request_from(a);
+  req.boot.name = name;
+  req.boot.uuid = uuid;
   req.boot.parent_registers = a.registry.has_value();
-  const bool pairs =
-      a.pol().spawn_adopts_channel && a.address().proto() == transport::multiaddr::protocol::unix_socket;
+  req.title = "_subactor[" + name + "@" + uuid.substr(0, 8) + "]";
   std::shared_ptr<peer> paired;  // our end of the child's channel, if it is given one
   c->proc = take_spare(a, req.boot, paired);
   if (!c->proc) {
-    if (pairs) {
-      auto pair = transport::local_pair(a.executor());
-      if (!pair) {
-        co_return error(make_error_code(runtime_errc::actor_failure),
-                        "cannot start actor '" + name + "': " + pair.error().message());
-      }
-      paired = a.make_peer(std::move(pair.value().first));
-      req.boot.channel_fd = pair.value().second;
-    }
-    auto proc = a.pol().spawn(a.executor(), req);
-    if (req.boot.channel_fd >= 0) ::close(req.boot.channel_fd);  // the child has its own
+    auto proc = start_child(a, req, paired);
     if (!proc) {
       co_return error(make_error_code(runtime_errc::actor_failure),
                       "cannot start actor '" + name + "': " + proc.error().message());
@@ -335,7 +346,7 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
                     "actor '" + name + "' went away during boot: " + why.message());
   }
   c->proc->booted();
-  if (pairs && a.pol().spawn_starts_ahead && !a.spare && a.lifetime) {
+  if (paired && a.pol().spawn_starts_ahead && !a.spare && a.lifetime) {
     // The next spawn's child, made after this spawn has returned (a task starts at once:
     // it first queues itself behind what is ready to run).
     a.lifetime->start_soon([&a]() -> awaitable<void> {
