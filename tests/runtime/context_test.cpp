@@ -332,6 +332,7 @@ int main(int argc, char** argv) {
                                                 : tractor::runtime::child_main(uds_tree::policies());
   }
   tractor::testing::become_subreaper();
+  tractor::testing::use_private_runtime_dir();
   tractor::testing::use_private_registry();
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();

@@ -216,6 +216,7 @@ TEST_F(forkserver_test, teardown_of_twenty_children_under_load_leaves_nothing_be
 
 int main(int argc, char** argv) {
   tractor::testing::become_subreaper();
+  tractor::testing::use_private_runtime_dir();
   tractor::testing::use_private_registry();
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();

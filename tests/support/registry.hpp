@@ -1,17 +1,33 @@
-// Test helper: a registry of this test process's own, so that tests running side by side never
-// share one (every root probes its registry address at boot and registers with whatever
-// registrar answers there).
+// Test helper: a registry and a runtime dir of this test process's own, so that tests running
+// side by side never share one (every root probes its registry address at boot and registers
+// with whatever registrar answers there; and a test checks that it left no socket file).
 #pragma once
 
 #include <tractor/transport/multiaddr.hpp>
 #include <tractor/transport/uds.hpp>
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include <unistd.h>
 
 namespace tractor::testing {
+
+/// Points the UDS runtime dir (XDG_RUNTIME_DIR) at a directory of this process's own, removed
+/// when it exits: every socket file in it is one of this test program's actors (the processes
+/// it starts inherit it). Call first in main, before anything binds.
+inline void use_private_runtime_dir() {
+  static const pid_t owner = ::getpid();
+  static std::string dir = "/tmp/tractor-test.XXXXXX";  // (pids repeat across sandboxes)
+  if (::mkdtemp(dir.data()) == nullptr) return;  // then the shared dir it is
+  ::setenv("XDG_RUNTIME_DIR", dir.c_str(), 1);
+  // A forked child that exits through `exit` runs this too: only the owner removes it.
+  std::atexit([] {
+    std::error_code ec;
+    if (::getpid() == owner) std::filesystem::remove_all(dir, ec);
+  });
+}
 
 /// The registry addresses this process's roots use (TRACTOR_REGISTRY_ADDRS): a socket file
 /// named after this process for UDS trees, a port the OS chooses for TCP trees. Call first in

@@ -345,6 +345,37 @@ TYPED_TEST(channel_test, handshake_failures_are_clear_errors) {
   }());
 }
 
+// A peer that spoke first: its Aid and what it sent behind it arrive in one read (taken
+// without waiting); the handshake consumes the Aid alone, and what came behind it stays for
+// the next receive.
+TYPED_TEST(channel_test, a_handshake_whose_peer_spoke_first_keeps_what_came_behind_its_aid) {
+  auto l = this->listen();
+  run_async(this->ctx_, [&]() -> awaitable<void> {
+    auto client = this->wrap(co_await this->raw_connect(l));
+    auto accepted = co_await l.accept();
+    auto server = this->wrap(std::move(accepted).value());
+    std::vector<m::msg> first;
+    first.emplace_back(this->aid("client"));
+    first.emplace_back(m::Stop{"behind-the-aid"});
+    first.emplace_back(m::Stop{"and-another"});
+    EXPECT_TRUE(co_await client->send_all(std::move(first)));
+    auto hs = co_await server->handshake(this->aid("server"));
+    EXPECT_TRUE(hs) << hs.error().message();
+    if (hs) {
+      EXPECT_EQ(hs.value().name, "client");
+    }
+    for (const char* cid : {"behind-the-aid", "and-another"}) {
+      auto behind = co_await server->receive();
+      EXPECT_TRUE(behind && std::holds_alternative<m::Stop>(behind.value()));
+      if (behind && std::holds_alternative<m::Stop>(behind.value())) {
+        EXPECT_EQ(std::get<m::Stop>(behind.value()).cid, cid);
+      }
+    }
+    auto back = co_await client->receive();
+    EXPECT_TRUE(back && std::holds_alternative<m::Aid>(back.value()));
+  }());
+}
+
 // Writes `bytes` raw, then (optionally) hangs up.
 awaitable<void> write_raw(tp::stream_socket& s, std::string bytes) {
   co_await boost::asio::async_write(s, boost::asio::buffer(bytes), boost::asio::use_awaitable);

@@ -72,6 +72,10 @@ awaitable<void> unregister_over(actor& a, peer& via);
 /// Cancellation: interrupted at once.
 awaitable<result<void>> accept_registration(actor& a, std::shared_ptr<peer> link, std::vector<msg::msg>& replies);
 
+/// As `accept_registration`, for the child's message `m` once received (or the error that
+/// ended the receive): registers it and appends the answers to `replies`.
+result<void> admit_registration(actor& a, peer& link, const result<msg::msg>& m, std::vector<msg::msg>& replies);
+
 /// The child's side of the same: the registration request (`cid` names it), to send over
 /// its parent channel (right behind its handshake, when it knows the parent registers).
 msg::msg registration_request(actor& a, peer& parent, const std::string& cid);

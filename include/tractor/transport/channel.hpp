@@ -233,6 +233,13 @@ class channel {
   error broken_error() const;
   /// Reads more bytes; an error when the channel broke or closed.
   awaitable<result<void>> fill();
+  /// Reads what the socket holds now, without waiting (one non-blocking read); an error
+  /// breaks the channel, which the next receive reports.
+  void fill_available();
+  /// Room for the next read in `in_`.
+  void make_room();
+  /// Accounts for a read of `n` bytes that ended with `ec`.
+  result<void> took(const boost::system::error_code& ec, std::size_t n);
 
   stream_socket socket_;
   channel_options options_;

@@ -167,23 +167,27 @@ inline awaitable<void> unregister_over(actor& a, peer& via) {
   co_await boost::asio::this_coro::throw_if_cancelled(checked);
 }
 
+inline result<void> admit_registration(actor& a, peer& link, const result<msg::msg>& m,
+                                       std::vector<msg::msg>& replies) {
+  if (!m) return m.error();
+  if (auto* e = std::get_if<msg::Error>(&m.value())) return link.unbox(*e);
+  auto* s = std::get_if<msg::Start>(&m.value());
+  auto args = s ? link.channel().decode_texts(s->kwargs) : result<std::vector<std::string>>(errc::would_block);
+  if (!s || s->ns != "self" || s->func != "register_actor" || !args || args.value().size() < 3) {
+    return error(make_error_code(runtime_errc::protocol_error),
+                 "expected the child's registration, got " + std::string(msg::type_name(m.value())));
+  }
+  a.registry->add({args.value()[0], args.value()[1]},
+                  std::vector<std::string>(args.value().begin() + 2, args.value().end()), &link);
+  replies.emplace_back(msg::StartAck{s->cid, "asyncfunc"});
+  replies.emplace_back(msg::Return{s->cid, link.channel().encode_texts({})});
+  return success();
+}
+
 inline awaitable<result<void>> accept_registration(actor& a, std::shared_ptr<peer> link,
                                                    std::vector<msg::msg>& replies) {
   auto m = co_await link->channel().receive();
-  if (!m) co_return m.error();
-  if (auto* e = std::get_if<msg::Error>(&m.value())) co_return link->unbox(*e);
-  auto* s = std::get_if<msg::Start>(&m.value());
-  auto args = s ? link->channel().decode_texts(s->kwargs) : result<std::vector<std::string>>(errc::would_block);
-  if (!s || s->ns != "self" || s->func != "register_actor" || !args || args.value().size() < 3) {
-    co_return error(make_error_code(runtime_errc::protocol_error),
-                    "expected the child's registration, got " + std::string(msg::type_name(m.value())));
-  }
-  const std::string cid = s->cid;
-  a.registry->add({args.value()[0], args.value()[1]},
-                  std::vector<std::string>(args.value().begin() + 2, args.value().end()), link.get());
-  replies.emplace_back(msg::StartAck{cid, "asyncfunc"});
-  replies.emplace_back(msg::Return{cid, link->channel().encode_texts({})});
-  co_return success();
+  co_return admit_registration(a, *link, m, replies);
 }
 
 inline msg::msg registration_request(actor& a, peer& parent, const std::string& cid) {

@@ -96,6 +96,7 @@ inline awaitable<void> cancel_ladder(actor& a, child_record& c) {
 /// A child the ladder had to abandon is an error, even when the supervision was cancelled.
 inline awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_record> c) {
   auto serve_until_exit = [&]() -> awaitable<void> {
+    co_await checkpoint();
     auto served = co_await open_nursery([&](nursery& n) -> awaitable<void> {
       n.start_soon(a.serve_peer(c->link, n));
       auto status = co_await c->proc->wait();
@@ -333,8 +334,13 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     // does not wait for its SpawnSpec to do so: its registration is taken first, and the
     // answers leave with the SpawnSpec. (A child that dies instead ends the receive; the
     // boot timeout bounds a silent one.)
-    auto waited = co_await move_on_after(a.limits.boot, accept_registration(a, c->link, out));
-    registered = waited ? *waited : result<void>(error(make_error_code(errc::timeout), "no registration"));
+    // It came with the handshake (a paired child sends both at once): nothing to wait for.
+    if (auto arrived = c->link->channel().try_receive()) {
+      registered = admit_registration(a, *c->link, *arrived, out);
+    } else {
+      auto waited = co_await move_on_after(a.limits.boot, accept_registration(a, c->link, out));
+      registered = waited ? *waited : result<void>(error(make_error_code(errc::timeout), "no registration"));
+    }
   }
   result<void> sent = success();
   if (registered) sent = co_await c->link->channel().send_all(std::move(out));

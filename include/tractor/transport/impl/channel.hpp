@@ -36,7 +36,17 @@ inline awaitable<result<msg::Aid>> channel::handshake(const msg::Aid& self, cons
     co_return error(make_error_code(wire_errc::handshake_failed),
                     "handshake failed: could not send our Aid: " + sent.error().message());
   }
-  auto first = co_await fail_after(options_.handshake_timeout, receive());
+  // The peer's Aid may be here already (it spoke first): then nothing needs a deadline.
+  std::optional<result<msg::msg>> arrived = try_receive();
+  if (!arrived) {
+    fill_available();
+    arrived = try_receive();
+  }
+  if (!arrived) {
+    auto waited = co_await fail_after(options_.handshake_timeout, receive());
+    arrived.emplace(std::move(waited));
+  }
+  auto& first = *arrived;
   if (!first) {
     if (first.error() == errc::timeout) {
       co_return error(make_error_code(wire_errc::handshake_timeout),
@@ -289,10 +299,8 @@ inline awaitable<result<void>> channel::receive(msg::msg& into) {
   }
 }
 
-inline awaitable<result<void>> channel::fill() {
-  if (broken_ || !socket_.is_open()) co_return broken_error();
-
-  // Make room: drop consumed bytes, then grow to hold at least the frame being read.
+inline void channel::make_room() {
+  // Drop consumed bytes, then grow to hold at least the frame being read.
   if (in_begin_ > 0) {
     std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
     in_end_ -= in_begin_;
@@ -306,15 +314,13 @@ inline awaitable<result<void>> channel::fill() {
   }
   if (in_.size() < want) in_.resize(want);
   if (in_.size() == in_end_) in_.resize(in_.size() * 2);
+}
 
-  auto [ec, n] = co_await socket_.async_read_some(
-      boost::asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-      boost::asio::as_tuple(boost::asio::use_awaitable));
+inline result<void> channel::took(const boost::system::error_code& ec, std::size_t n) {
   in_end_ += n;
   ++reads_;
-  if (ec == boost::asio::error::operation_aborted && !closed_locally_) throw_cancelled();
-  if (!ec) co_return success();
-  if (closed_locally_) co_return broken_error();
+  if (!ec) return success();
+  if (closed_locally_) return broken_error();
   auto e = detail::socket_error(ec, "receive");
   if (in_end_ > in_begin_ && e == wire_errc::transport_closed) {
     e = error(make_error_code(wire_errc::transport_closed),
@@ -323,7 +329,28 @@ inline awaitable<result<void>> channel::fill() {
   }
   broken_ = true;
   broken_reason_ = e;
-  co_return e;
+  return e;
+}
+
+inline awaitable<result<void>> channel::fill() {
+  if (broken_ || !socket_.is_open()) co_return broken_error();
+  make_room();
+  auto [ec, n] = co_await socket_.async_read_some(
+      boost::asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+      boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (ec == boost::asio::error::operation_aborted && !closed_locally_) throw_cancelled();
+  co_return took(ec, n);
+}
+
+inline void channel::fill_available() {
+  if (broken_ || !socket_.is_open()) return;
+  boost::system::error_code ec;
+  if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
+  if (ec) return;
+  make_room();
+  const std::size_t n = socket_.read_some(boost::asio::buffer(in_.data() + in_end_, in_.size() - in_end_), ec);
+  if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) return;
+  (void)took(ec, n);  // a broken channel says so to the next receive
 }
 
 }  // namespace tractor::transport
