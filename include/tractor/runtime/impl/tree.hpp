@@ -96,6 +96,9 @@ inline awaitable<void> cancel_ladder(actor& a, child_record& c) {
 /// A child the ladder had to abandon is an error, even when the supervision was cancelled.
 inline awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_record> c) {
   auto serve_until_exit = [&]() -> awaitable<void> {
+    // Runs once the spawn that made the child has returned, not on its time; the yield is
+    // inside the region whose end walks the ladder, so a child cancelled before its
+    // supervision ran is still let go gracefully.
     co_await checkpoint();
     auto served = co_await open_nursery([&](nursery& n) -> awaitable<void> {
       n.start_soon(a.serve_peer(c->link, n));
