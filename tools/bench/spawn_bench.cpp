@@ -13,6 +13,11 @@
 //                 actor's spawn can cost without keeping threads ahead of time)
 //   waiting thread  a thread started ahead, woken through a socketpair and answering (the
 //                 least a spawn that takes a spare thread can cost: two wakeups)
+// Where a thread runs matters on this VM: a wakeup across vCPUs costs 30-50 us when the other
+// one idles, and nothing when it is awake. So the new thread's floor is the lower of two
+// runs, one left to the kernel's placement and one on the measuring thread's CPU (as the
+// thread backend places its children); the waiting thread is moved to the measuring thread's
+// CPU as it is woken, as a taken spare is.
 // Measured: `start_actor` until its portal is returned (from the root, and for the forkserver
 // also from an actor starting children of its own, which go through the server) (the child has connected back,
 // handshaken, received its SpawnSpec and bound its own server).
@@ -25,6 +30,7 @@
 #include "tools/bench/bench_support.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -94,17 +100,30 @@ tractor::awaitable<tractor::result<double>> bench::nested_spawn_ms(int rounds) {
 
 namespace {
 
-double raw_thread_ms(const std::string& path, int rounds) {
+// Moves the calling thread (tid 0) or thread `tid` to `cpu` alone.
+void place_on(pid_t tid, int cpu) {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  ::sched_setaffinity(tid, sizeof one, &one);
+}
+
+// With `placed`, the new thread starts on this thread's CPU (else where the kernel puts it).
+double raw_thread_ms(const std::string& path, int rounds, bool placed) {
   const int l = bench::uds_listen(path);
+  cpu_set_t all;
+  ::sched_getaffinity(0, sizeof all, &all);
   std::vector<double> samples;
   for (int i = 0; i < rounds; ++i) {
     const auto t0 = bench::clk::now();
+    if (placed) place_on(0, ::sched_getcpu());  // the new thread inherits it
     std::thread t([&] {
       const int fd = bench::uds_connect(path);
       const char b = 1;
       (void)!::write(fd, &b, 1);
       ::close(fd);
     });
+    if (placed) ::sched_setaffinity(0, sizeof all, &all);
     const int c = ::accept(l, nullptr, nullptr);
     char b;
     if (::read(c, &b, 1) != 1) std::abort();
@@ -117,26 +136,24 @@ double raw_thread_ms(const std::string& path, int rounds) {
   return bench::median(samples);
 }
 
-// A thread started ahead and waiting on a socketpair (on this thread's CPU, as a taken spare
-// is), woken by a byte and answering with one: the least a spawn that takes a waiting thread
-// can cost (two wakeups, no runtime).
+// A thread started ahead and waiting on a socketpair, moved to this thread's CPU (as a taken
+// spare is), woken by a byte and answering with one: the least a spawn that takes a waiting
+// thread can cost (two wakeups, no runtime).
 double raw_waiting_thread_ms(int rounds) {
   std::vector<double> samples;
-  const int cpu = ::sched_getcpu();
   for (int i = 0; i < rounds; ++i) {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) std::abort();
+    std::atomic<pid_t> tid = 0;
     std::thread t([&] {
-      cpu_set_t one;
-      CPU_ZERO(&one);
-      CPU_SET(cpu, &one);
-      ::sched_setaffinity(0, sizeof one, &one);
+      tid = ::gettid();
       char b = 1;
       if (::write(sv[1], &b, 1) != 1 || ::read(sv[1], &b, 1) != 1 || ::write(sv[1], &b, 1) != 1) std::abort();
     });
     char b = 0;
     if (::read(sv[0], &b, 1) != 1) std::abort();  // it is about to wait
     const auto t0 = bench::clk::now();
+    place_on(tid, ::sched_getcpu());
     if (::write(sv[0], &b, 1) != 1 || ::read(sv[0], &b, 1) != 1) std::abort();
     samples.push_back(bench::ms_since(t0));
     t.join();
@@ -226,7 +243,7 @@ int main(int argc, char** argv) {
 
   const double floor_posix_spawn = bench::raw_spawn_ms(path, spawns, [&] { return bench::spawn_minimal(path); });
   const double floor_fork = raw_fork_ms(path, spawns);
-  const double floor_thread = raw_thread_ms(path, spawns);
+  const double floor_thread = std::min(raw_thread_ms(path, spawns, false), raw_thread_ms(path, spawns, true));
   const double floor_waiting = raw_waiting_thread_ms(spawns);
   const double exec_ms = actor_spawn_ms<exec_tree>(spawns);
   const double fork_ms = actor_spawn_ms<fork_tree>(spawns);

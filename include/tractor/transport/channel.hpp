@@ -7,7 +7,7 @@
 // it reads again.
 //
 //     auto ch = tractor::transport::channel::make<tractor::codec::cereal_binary>(std::move(sock));
-//     auto peer = co_await ch->handshake(my_aid, 10s);       // tractor's symmetric handshake
+//     auto peer = co_await ch->handshake(my_aid);  // tractor's symmetric handshake (bounded)
 //     tractor::msg::msg stop = tractor::msg::Stop{"c1"};
 //     co_await ch->send(std::move(stop));   // (g++ 12: no braced temporaries in co_await)
 //     auto m = co_await ch->receive();                       // result<msg::msg>

@@ -335,9 +335,9 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   if (a.registry) {
     // The child registers with us right after binding (it is findable once we return), and
     // does not wait for its SpawnSpec to do so: its registration is taken first, and the
-    // answers leave with the SpawnSpec. (A child that dies instead ends the receive; the
-    // boot timeout bounds a silent one.)
-    // It came with the handshake (a paired child sends both at once): nothing to wait for.
+    // answers leave with the SpawnSpec. Usually it came in one write with the handshake, and
+    // needs no wait; else a child that dies instead ends the receive, and the boot timeout
+    // bounds a silent one.
     if (auto arrived = c->link->channel().try_receive()) {
       registered = admit_registration(a, *c->link, *arrived, out);
     } else {
