@@ -85,6 +85,7 @@ class forkserver_test : public ::testing::Test {
   void TearDown() override {
     EXPECT_TRUE(tractor::testing::live_children().empty()) << "a child (or the server) outlived its test";
     EXPECT_EQ(spawn::forkserver::server_pid(), 0);
+    tractor::testing::expect_no_socket_file_left();
   }
 };
 

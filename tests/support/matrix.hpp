@@ -6,14 +6,13 @@
 #include <tractor/spawn/backend.hpp>
 #include <tractor/spawn/forkserver.hpp>
 #include <tractor/spawn/thread.hpp>
-#include <tractor/transport/uds.hpp>
 
 #include "tests/support/reaper.hpp"
+#include "tests/support/registry.hpp"
 
 #include <gtest/gtest.h>
 
 #include <condition_variable>
-#include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -134,19 +133,6 @@ inline void wait_for_stop(spawn::stop_hook& hook) {
   hook.clear();
 }
 
-/// The socket files in the UDS runtime dir (with `use_private_runtime_dir`, this test
-/// program's own): after a test, an actor's file that outlived it.
-inline std::vector<std::string> socket_files_left() {
-  std::vector<std::string> out;
-  auto dir = transport::uds::runtime_dir();
-  if (!dir) return out;
-  std::error_code ec;
-  for (const auto& f : std::filesystem::directory_iterator(dir.value(), ec)) {
-    if (f.is_socket(ec)) out.push_back(f.path().filename().string());
-  }
-  return out;
-}
-
 /// A fixture for tests that start child actors: a test fails if it leaves one behind (a
 /// process, or a thread actor beyond those an earlier test abandoned), or a socket file.
 class no_child_left : public ::testing::Test {
@@ -158,11 +144,7 @@ class no_child_left : public ::testing::Test {
       EXPECT_EQ(live_child_actors(), 0u) << "a thread actor outlived its test";
     }
     EXPECT_TRUE(threads_named(spawn::spare_thread_name).empty()) << "a spare thread outlived its test";
-    for (const auto& f : socket_files_left()) {
-      ADD_FAILURE() << "a socket file outlived its test: " << f;
-      std::error_code ec;  // removed: the next test starts clean
-      std::filesystem::remove(std::filesystem::path(transport::uds::runtime_dir().value()) / f, ec);
-    }
+    expect_no_socket_file_left();
   }
   /// Set by a test that leaves a thread actor deaf to cancellation (abandoned, running on).
   bool abandons_threads = false;

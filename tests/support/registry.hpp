@@ -6,9 +6,12 @@
 #include <tractor/transport/multiaddr.hpp>
 #include <tractor/transport/uds.hpp>
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
@@ -28,6 +31,35 @@ inline void use_private_runtime_dir() {
     if (::getpid() == owner) std::filesystem::remove_all(dir, ec);
   });
 }
+
+/// The socket files in the UDS runtime dir (with `use_private_runtime_dir`, this test
+/// program's own): after a test, an actor's or a listener's file that outlived it.
+inline std::vector<std::string> socket_files_left() {
+  std::vector<std::string> out;
+  auto dir = transport::uds::runtime_dir();
+  if (!dir) return out;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(dir.value(), ec)) {
+    if (f.is_socket(ec)) out.push_back(f.path().filename().string());
+  }
+  return out;
+}
+
+/// Fails the current test for each socket file left in the runtime dir, and removes it (so
+/// that the next test starts clean). For a test's TearDown.
+inline void expect_no_socket_file_left() {
+  for (const auto& f : socket_files_left()) {
+    ADD_FAILURE() << "a socket file outlived its test: " << f;
+    std::error_code ec;
+    std::filesystem::remove(std::filesystem::path(transport::uds::runtime_dir().value()) / f, ec);
+  }
+}
+
+/// For a test program without a main of its own: its runtime dir, set before any test runs.
+class private_runtime_dir : public ::testing::Environment {
+ public:
+  void SetUp() override { use_private_runtime_dir(); }
+};
 
 /// The registry addresses this process's roots use (TRACTOR_REGISTRY_ADDRS): a socket file
 /// named after this process for UDS trees, a port the OS chooses for TCP trees. Call first in

@@ -1,6 +1,7 @@
 #include <tractor/transport/channel.hpp>
 
 #include "tests/support/async_test.hpp"
+#include "tests/support/registry.hpp"
 
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/codec/cereal_json.hpp>
@@ -29,9 +30,15 @@ struct combo {
   using codec = C;
 };
 
+// This program's UDS runtime dir is its own, so a test can check that it left no socket file.
+[[maybe_unused]] ::testing::Environment* const private_dir_env =
+    ::testing::AddGlobalTestEnvironment(new tractor::testing::private_runtime_dir);
+
 template <class Combo>
 class channel_test : public ::testing::Test {
  protected:
+  void TearDown() override { tractor::testing::expect_no_socket_file_left(); }
+
   using T = typename Combo::transport;
   using C = typename Combo::codec;
 

@@ -4,6 +4,7 @@
 #include <tractor/transport/uds.hpp>
 
 #include "tests/support/async_test.hpp"
+#include "tests/support/registry.hpp"
 
 #include <gtest/gtest.h>
 
@@ -45,7 +46,14 @@ static_assert(tp::transport<tp::uds>);
 static_assert(tp::transport<tp::tcp>);
 static_assert(!tp::transport<no_connect>);
 
-TEST(uds_test, socket_files_are_private_and_removed_on_close) {
+// UDS tests fail if they leave a socket file (this program's runtime dir is its own: see
+// channel_test.cpp).
+class uds_test : public ::testing::Test {
+ protected:
+  void TearDown() override { tractor::testing::expect_no_socket_file_left(); }
+};
+
+TEST_F(uds_test, socket_files_are_private_and_removed_on_close) {
   boost::asio::io_context ctx;
   auto dir = tp::uds::runtime_dir();
   ASSERT_TRUE(dir);
@@ -102,7 +110,7 @@ bool answers_at(boost::asio::io_context& ctx, tp::listener& l, const tp::multiad
   }());
 }
 
-TEST(uds_test, a_listener_moves_its_socket_file_without_binding_again) {
+TEST_F(uds_test, a_listener_moves_its_socket_file_without_binding_again) {
   boost::asio::io_context ctx;
   const std::string tag = std::to_string(::getpid());
   const auto from = tp::uds::bind_addr("move-from-" + tag);

@@ -236,6 +236,46 @@ inline std::unique_ptr<spawn::child_handle> take_spare(actor& a, const spawn::ch
   return std::move(s.proc);
 }
 
+/// The end of a child's boot once it has handshaken: takes its registration (when we are
+/// the registrar) and sends its SpawnSpec with the answers; an error if it went away or sent
+/// something else.
+///
+/// Cancellation: interrupted at once (the caller lets the child go).
+inline awaitable<result<void>> finish_boot(actor& a, child_record& c, const std::vector<std::string>& enable_modules) {
+  msg::SpawnSpec spec;
+  for (const auto& ns : enable_modules) spec.enable_modules[ns] = ns;
+  spec._runtime_vars["_is_root"] = "false";
+  for (const auto& reg : a.registry_addrs) spec.reg_addrs.push_back(reg.to_wire());
+  std::vector<msg::msg> out;
+  out.emplace_back(std::move(spec));
+  if (a.registry) {
+    // The child registers with us right after binding (it is findable once we return), and
+    // does not wait for its SpawnSpec to do so: its registration is taken first, and the
+    // answers leave with the SpawnSpec. Usually it came in one write with the handshake, and
+    // needs no wait; else a child that dies instead ends the receive, and the boot timeout
+    // bounds a silent one.
+    result<void> registered = success();
+    if (auto arrived = c.link->channel().try_receive()) {
+      registered = admit_registration(a, *c.link, *arrived, out);
+    } else {
+      auto waited = co_await move_on_after(a.limits.boot, accept_registration(a, c.link, out));
+      registered = waited ? *waited : result<void>(error(make_error_code(errc::timeout), "no registration"));
+    }
+    if (!registered) co_return registered.error();
+  }
+  co_return co_await c.link->channel().send_all(std::move(out));
+}
+
+/// Kills a child whose boot did not finish (or was cancelled), reaps it, and removes the
+/// socket file it may have bound. Its wait is shielded; a cancelled caller must also turn off
+/// `throw_if_cancelled` around the call (Asio refuses to start an awaited coroutine in a
+/// cancelled one otherwise).
+inline awaitable<void> let_half_started_go(actor& a, child_record& c) {
+  c.proc->kill();
+  (void)co_await shield(c.proc->wait());
+  forget_killed(a, c);
+}
+
 /// Starts child `name` with the tree's spawn backend and waits until it has connected back
 /// (racing its death and the boot timeout), then sends its SpawnSpec. A backend that adopts
 /// a channel (forkserver, thread) under UDS gets one end of a socketpair instead: no
@@ -294,65 +334,36 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     auto st = co_await move_on_after(a.limits.cancel_ack, c->proc->wait());
     if (st) died = *st;
   };
+  // Whatever ends the boot early (a failure, or a cancellation anywhere up to the SpawnSpec)
+  // ends it the same way: the child is killed and reaped, its socket file removed.
   std::exception_ptr interrupted;
+  std::optional<std::string> failed;  // why the boot failed
   try {
     if (paired) {
       co_await handshake_paired();
     } else {
       (void)co_await open_nursery(boot);
     }
+    if (slot.link) {
+      c->link = slot.link;
+      auto finished = co_await finish_boot(a, *c, enable_modules);
+      if (!finished) failed = "went away during boot: " + finished.error().message();
+    } else {
+      failed = died      ? "died during boot (" + died->describe() + ")"
+               : refused ? "failed its handshake: " + *refused
+               : paired  ? "did not answer its handshake within the boot timeout"
+                         : "did not connect back within the boot timeout";
+    }
   } catch (...) {
     interrupted = std::current_exception();
   }
-  if (interrupted) {
-    // Cancelled during boot: the half-started child is killed and reaped before we go on.
-    c->proc->kill();
+  if (interrupted || failed) {
+    const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
     co_await boost::asio::this_coro::throw_if_cancelled(false);
-    (void)co_await shield(c->proc->wait());
-    forget_killed(a, *c);
-    std::rethrow_exception(interrupted);
-  }
-  if (!slot.link) {
-    std::string why = died      ? "died during boot (" + died->describe() + ")"
-                      : refused ? "failed its handshake: " + *refused
-                      : paired  ? "did not answer its handshake within the boot timeout"
-                                : "did not connect back within the boot timeout";
-    if (!died) {
-      c->proc->kill();
-      (void)co_await c->proc->wait();
-    }
-    co_return error(make_error_code(runtime_errc::actor_failure), "actor '" + name + "' " + why);
-  }
-  c->link = slot.link;
-
-  msg::SpawnSpec spec;
-  for (const auto& ns : enable_modules) spec.enable_modules[ns] = ns;
-  spec._runtime_vars["_is_root"] = "false";
-  for (const auto& reg : a.registry_addrs) spec.reg_addrs.push_back(reg.to_wire());
-  std::vector<msg::msg> out;
-  out.emplace_back(std::move(spec));
-  result<void> registered = success();
-  if (a.registry) {
-    // The child registers with us right after binding (it is findable once we return), and
-    // does not wait for its SpawnSpec to do so: its registration is taken first, and the
-    // answers leave with the SpawnSpec. Usually it came in one write with the handshake, and
-    // needs no wait; else a child that dies instead ends the receive, and the boot timeout
-    // bounds a silent one.
-    if (auto arrived = c->link->channel().try_receive()) {
-      registered = admit_registration(a, *c->link, *arrived, out);
-    } else {
-      auto waited = co_await move_on_after(a.limits.boot, accept_registration(a, c->link, out));
-      registered = waited ? *waited : result<void>(error(make_error_code(errc::timeout), "no registration"));
-    }
-  }
-  result<void> sent = success();
-  if (registered) sent = co_await c->link->channel().send_all(std::move(out));
-  if (!sent || !registered) {
-    c->proc->kill();
-    (void)co_await c->proc->wait();
-    const error why = !sent ? sent.error() : registered.error();
-    co_return error(make_error_code(runtime_errc::actor_failure),
-                    "actor '" + name + "' went away during boot: " + why.message());
+    co_await let_half_started_go(a, *c);
+    co_await boost::asio::this_coro::throw_if_cancelled(checked);
+    if (interrupted) std::rethrow_exception(interrupted);
+    co_return error(make_error_code(runtime_errc::actor_failure), "actor '" + name + "' " + *failed);
   }
   c->proc->booted();
   if (paired && a.pol().spawn_starts_ahead && !a.spare && a.lifetime) {
