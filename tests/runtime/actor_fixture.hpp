@@ -25,6 +25,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <fcntl.h>
 #include <sys/prctl.h>
 
 // Error types the test trees register, and one they do not.
@@ -164,6 +165,50 @@ decltype(auto) on_tree(F f) {
   if (which == tree_key<tcp_tree>()) return f(std::type_identity<tcp_tree>{});
   return f(std::type_identity<uds_tree>{});
 }
+
+// A child that binds its address and answers its handshake, then stays silent (never
+// registers, never takes its SpawnSpec) until it is killed, or (a thread) stopped, or its
+// parent hangs up: what a parent sees of a child stuck between handshake and SpawnSpec. Its
+// socket file stays if it is killed, unless its parent removes it.
+template <class Tree>
+int silent_after_handshake(const spawn::child_boot& boot) {
+  const runtime::policies pol = Tree::policies();
+  boost::asio::io_context ctx;
+  const boost::asio::any_io_executor ex = ctx.get_executor();
+  auto server = pol.listen(ex, pol.bind_addr(boot.name));
+  if (!server) return 20;
+  if (boot.stop) boot.stop->install([&ctx] { ctx.stop(); });
+  auto speak = [&]() -> awaitable<void> {
+    std::optional<transport::stream_socket> sock;
+    if (boot.channel_fd >= 0) {
+      auto adopted = transport::adopt_local(ex, ::fcntl(boot.channel_fd, F_DUPFD_CLOEXEC, 3));
+      if (adopted) sock.emplace(std::move(adopted).value());
+    } else if (auto parent = transport::multiaddr::parse(boot.parent_addr)) {
+      auto connected = co_await pol.connect(ex, parent.value());
+      if (connected) sock.emplace(std::move(connected).value());
+    }
+    if (!sock) co_return;
+    auto ch = pol.make_channel(std::move(*sock), {});
+    const msg::Aid self{boot.name, boot.uuid, ::getpid(), false, false};
+    auto hs = co_await ch->handshake(self);
+    if (!hs) co_return;
+    for (;;) {
+      auto m = co_await ch->receive();  // read and ignored, until the parent hangs up
+      if (!m) co_return;
+    }
+  };
+  boost::asio::co_spawn(ctx, speak, [](std::exception_ptr) {});
+  ctx.run();
+  if (boot.stop) boot.stop->clear();
+  return 0;
+}
+
+inline int silent_child(const spawn::child_boot& boot) {
+  return on_tree([&](auto t) { return silent_after_handshake<typename decltype(t)::type>(boot); });
+}
+
+// Children named "silent-after-handshake" (under the forkserver and thread backends) run it.
+inline const bool silent_child_known = (tractor::testing::silent_after_handshake_entry = &silent_child, true);
 
 template <class Tree>
 awaitable<result<int>> failing_grandchildren(std::string tag) {

@@ -295,6 +295,11 @@ int main(int argc, char** argv) {
   if (tractor::runtime::is_child_process()) {
     const std::string name = std::getenv(tractor::spawn::child_env::name);
     if (name == "die-at-boot") return 7;
+    if (name == "silent-after-handshake") {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      const auto boot = tractor::spawn::exec::boot_from_env();
+      return boot ? actor_tests::silent_child(*boot) : 12;
+    }
     if (name == "hang-at-boot") {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       for (;;) ::pause();

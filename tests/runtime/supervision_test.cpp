@@ -216,6 +216,23 @@ TYPED_TEST(supervision_test, cancellation_during_spawn_kills_and_reaps_the_half_
   EXPECT_LT(clock::now() - t0, std::chrono::seconds(30)) << "cancelling the boot must not wait it out";
 }
 
+// The same once the child has handshaken, while we wait for its registration: the child is
+// killed and reaped, and the socket file it bound is removed (the fixture checks).
+TYPED_TEST(supervision_test, cancellation_after_the_handshake_kills_reaps_and_forgets_the_child) {
+  const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
+    an.limits().boot = std::chrono::seconds(60);  // only the cancellation can end the wait
+    auto start = [&]() -> awaitable<void> {
+      auto w = co_await an.start_actor("silent-after-handshake");  // never registers
+      ADD_FAILURE() << "start_actor returned for a child that never registered";
+    };
+    auto cancelled = co_await move_on_after(std::chrono::milliseconds(300), start());
+    EXPECT_FALSE(cancelled) << "the scope was cancelled, not completed";
+    EXPECT_EQ(tractor::testing::live_child_actors(), 0u) << "the half-started child is reaped";
+    co_return success();
+  });
+  EXPECT_EQ(code, 0);
+}
+
 TYPED_TEST(supervision_test, a_grandchild_in_a_blocking_sleep_when_its_root_fails_leaves_no_survivor) {
   if (thread_actors) GTEST_SKIP() << "a thread cannot be killed (abandonment is the stuck-child test's)";
   const auto t0 = std::chrono::steady_clock::now();

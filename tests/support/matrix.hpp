@@ -164,6 +164,11 @@ inline int hang_at_boot(const spawn::child_boot& boot) {
 }
 }  // namespace detail
 
+/// The entry of a child that answers its handshake and then stays silent (set by the runtime
+/// tests, which know the tree the child must speak): children named "silent-after-handshake"
+/// run it.
+inline spawn::child_entry silent_after_handshake_entry = nullptr;
+
 /// A spawn backend that is `B`, except that children named "die-at-boot" or "hang-at-boot"
 /// misbehave before their runtime starts (for `exec`, the test binary's main does that).
 /// A spawn that takes a spare (`spawn::starts_ahead`: an actor's thread actors after its
@@ -175,6 +180,9 @@ struct boot_faults : B {
     spawn::spawn_request r = req;
     if (req.boot.name == "die-at-boot") r.run_child = &detail::die_at_boot;
     if (req.boot.name == "hang-at-boot") r.run_child = &detail::hang_at_boot;
+    if (req.boot.name == "silent-after-handshake" && silent_after_handshake_entry) {
+      r.run_child = silent_after_handshake_entry;
+    }
     return B::start(ex, r);
   }
 };
