@@ -206,10 +206,7 @@ TEST_F(forkserver_test, teardown_of_twenty_children_under_load_leaves_nothing_be
   for (auto& t : load) t.join();
   EXPECT_TRUE(r) << r.error().message();
   std::size_t files = 0;
-  std::error_code ec;
-  for (const auto& f : std::filesystem::directory_iterator(transport::uds::runtime_dir().value(), ec)) {
-    files += f.path().filename().string().rfind(prefix, 0) == 0;
-  }
+  for (const auto& f : tractor::testing::socket_files_left()) files += f.rfind(prefix, 0) == 0;
   EXPECT_EQ(files, 0u) << "socket files left behind";
 }
 
