@@ -265,7 +265,7 @@ TYPED_TEST(actor_test, a_thread_actor_spawn_takes_the_spare_its_parents_last_spa
     co_return success();
   });
   EXPECT_EQ(code, 0);
-  EXPECT_TRUE(tractor::testing::threads_named(spawn::spare_thread_name).empty()) << "a spare outlived its actor";
+  EXPECT_TRUE(tractor::testing::no_thread_named(spawn::spare_thread_name)) << "a spare outlived its actor";
   EXPECT_EQ(spare_socket_files(), 0u);
 }
 

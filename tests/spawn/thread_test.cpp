@@ -199,7 +199,7 @@ TEST(thread_backend_test, a_thread_started_ahead_and_never_given_a_boot_ends_wit
     EXPECT_FALSE(plain.value()->complete_boot(spawn::child_boot{}));
     EXPECT_EQ((co_await plain.value()->wait()).code, 3);
   }());
-  EXPECT_TRUE(tractor::testing::threads_named(spawn::spare_thread_name).empty());
+  EXPECT_TRUE(tractor::testing::no_thread_named(spawn::spare_thread_name));
 }
 
 }  // namespace
