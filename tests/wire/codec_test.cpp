@@ -260,6 +260,21 @@ TEST(cereal_binary_test, a_lying_length_never_allocates_beyond_the_frame) {
   EXPECT_LT(largest_allocation, std::size_t{4096});
 }
 
+TEST(cereal_binary_test, a_bool_byte_other_than_0_or_1_is_a_malformed_frame) {
+  std::string frame;
+  codec::cereal_binary::encode(m::msg(m::CancelAck{"c1", true}), frame);
+  ASSERT_EQ(frame.back(), '\x01') << "CancelAck ends with its bool";
+  frame.back() = '\x02';
+  auto r = codec::cereal_binary::decode(std::as_bytes(std::span(frame)));
+  ASSERT_FALSE(r) << "a bool byte of 2 decoded";
+  EXPECT_EQ(r.error(), wire_errc::malformed_frame);
+  EXPECT_NE(r.error().message().find("neither 0 nor 1"), std::string::npos) << r.error().message();
+  frame.back() = '\x00';
+  auto ok = codec::cereal_binary::decode(std::as_bytes(std::span(frame)));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(std::get<m::CancelAck>(ok.value()).pld, false);
+}
+
 TYPED_TEST(codec_test, random_and_mutated_frames_never_crash) {
   // Bounded: a fixed seed and count, so the test is fast and repeatable.
   std::mt19937_64 rng(20261126);

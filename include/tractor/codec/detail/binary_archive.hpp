@@ -48,9 +48,17 @@ void CEREAL_SAVE_FUNCTION_NAME(binary_output& ar, const T& t) {
 }
 
 template <class T>
-  requires std::is_arithmetic_v<T>
+  requires std::is_arithmetic_v<T> && (!std::is_same_v<T, bool>)
 void CEREAL_LOAD_FUNCTION_NAME(binary_input& ar, T& t) {
   ar.loadBinary(std::addressof(t), sizeof(t));
+}
+
+// A byte copied into a bool must be 0 or 1: any other value in a bool is undefined behaviour.
+inline void CEREAL_LOAD_FUNCTION_NAME(binary_input& ar, bool& b) {
+  unsigned char byte = 0;
+  ar.loadBinary(&byte, 1);
+  if (byte > 1) throw cereal::Exception("a bool that is neither 0 nor 1");
+  b = byte == 1;
 }
 
 template <class T>
