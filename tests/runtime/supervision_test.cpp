@@ -197,40 +197,35 @@ TYPED_TEST(supervision_test, a_child_silent_past_the_boot_timeout_is_killed_and_
   EXPECT_EQ(code, 0);
 }
 
-TYPED_TEST(supervision_test, cancellation_during_spawn_kills_and_reaps_the_half_started_child) {
-  const auto t0 = clock::now();
-  const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
-    an.limits().boot = std::chrono::seconds(60);  // only the cancellation can end the wait
+// Spawns a child `name` that never finishes its boot and cancels the spawn at 300 ms (the
+// boot limit is 60 s: only the cancellation can end the wait). The deadline only triggers the
+// cancellation; whenever it lands during the boot, the outcome must be the same: no child
+// left, no hang.
+template <class Tree>
+int cancel_a_spawn_that_never_finishes(const char* name, const char* never) {
+  return run_tree<Tree>([name, never](actor_nursery<Tree>& an) -> awaitable<result<void>> {
+    an.limits().boot = std::chrono::seconds(60);
     auto start = [&]() -> awaitable<void> {
-      auto w = co_await an.start_actor("hang-at-boot");  // never connects back
-      ADD_FAILURE() << "start_actor returned for a child that never booted";
+      auto w = co_await an.start_actor(name);
+      ADD_FAILURE() << "start_actor returned for a child that never " << never;
     };
-    // The deadline only triggers the cancellation; whenever it lands during the boot, the
-    // outcome must be the same: no child left, no hang.
     auto cancelled = co_await move_on_after(std::chrono::milliseconds(300), start());
     EXPECT_FALSE(cancelled) << "the scope was cancelled, not completed";
     EXPECT_TRUE(tractor::testing::no_child_actor_left()) << "the half-started child is reaped";
     co_return success();
   });
-  EXPECT_EQ(code, 0);
+}
+
+TYPED_TEST(supervision_test, cancellation_during_spawn_kills_and_reaps_the_half_started_child) {
+  const auto t0 = clock::now();
+  EXPECT_EQ(cancel_a_spawn_that_never_finishes<TypeParam>("hang-at-boot", "booted"), 0);  // never connects back
   EXPECT_LT(clock::now() - t0, std::chrono::seconds(30)) << "cancelling the boot must not wait it out";
 }
 
 // The same once the child has handshaken, while we wait for its registration: the child is
 // killed and reaped, and the socket file it bound is removed (the fixture checks).
 TYPED_TEST(supervision_test, cancellation_after_the_handshake_kills_reaps_and_forgets_the_child) {
-  const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
-    an.limits().boot = std::chrono::seconds(60);  // only the cancellation can end the wait
-    auto start = [&]() -> awaitable<void> {
-      auto w = co_await an.start_actor("silent-after-handshake");  // never registers
-      ADD_FAILURE() << "start_actor returned for a child that never registered";
-    };
-    auto cancelled = co_await move_on_after(std::chrono::milliseconds(300), start());
-    EXPECT_FALSE(cancelled) << "the scope was cancelled, not completed";
-    EXPECT_TRUE(tractor::testing::no_child_actor_left()) << "the half-started child is reaped";
-    co_return success();
-  });
-  EXPECT_EQ(code, 0);
+  EXPECT_EQ(cancel_a_spawn_that_never_finishes<TypeParam>("silent-after-handshake", "registered"), 0);
 }
 
 TYPED_TEST(supervision_test, a_grandchild_in_a_blocking_sleep_when_its_root_fails_leaves_no_survivor) {

@@ -218,8 +218,8 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "cannot start the forkserver: {}\n", started.error().message());
     return 1;
   }
-  // 100: a median of 30 swung with the VM (the fork floor alone moved between 0.07 and 0.13
-  // ms from one run to the next); of 100 it holds within ~5%, and the whole run takes ~1 s.
+  // 100: a median of 30 swung with the VM (the fork floor alone moved between 0.07 and 0.17
+  // ms from one run to the next); of 100 it held at 0.11-0.12 ms, and a whole run takes ~1 s.
   int spawns = 100;
   std::string only;  // one backend alone, for profiling: `--only thread`
   for (int i = 1; i + 1 < argc; i += 2) {
