@@ -162,6 +162,44 @@ TYPED_TEST(channel_test, a_message_sent_with_the_handshake_and_a_batch_arrive_in
   }());
 }
 
+TYPED_TEST(channel_test, a_handshake_and_send_all_now_write_from_the_call_and_finish_what_the_kernel_left) {
+  auto l = this->listen();
+  run_async(this->ctx_, [&]() -> awaitable<void> {
+    auto client = this->wrap(co_await this->raw_connect(l));
+    auto accepted = co_await l.accept();
+    auto server = this->wrap(std::move(accepted).value());
+    // Larger than any socket buffer: the kernel takes part of it in the call, the rest later.
+    const m::msg big = m::Yield{"1", m::raw_pld{std::string(8u << 20, 'b')}};
+    auto n = co_await open_nursery([&](nursery& nur) -> awaitable<void> {
+      nur.start_soon([&]() -> awaitable<void> {
+        EXPECT_TRUE(co_await server->handshake(this->aid("server")));
+        auto got = co_await server->receive();
+        EXPECT_TRUE(got && got.value() == big);
+        const std::vector<m::msg> batch{big, m::Stop{"2"}};
+        EXPECT_TRUE(co_await server->send_all_now(batch));
+      });
+      EXPECT_TRUE(co_await client->handshake(this->aid("client"), &big));
+      for (const char* want : {"Yield", "Stop"}) {
+        auto got = co_await client->receive();
+        EXPECT_TRUE(got && m::type_name(got.value()) == std::string_view(want)) << want;
+      }
+    });
+    EXPECT_TRUE(n);
+    // A batch the kernel takes whole is written in the call: no other ready task runs first.
+    bool ran = false;
+    boost::asio::post(this->ctx_, [&] { ran = true; });
+    const std::vector<m::msg> small{m::Stop{"3"}, m::Stop{"4"}};
+    EXPECT_TRUE(co_await client->send_all_now(small));
+    EXPECT_FALSE(ran);
+    for (const char* want : {"3", "4"}) {
+      auto got = co_await server->receive();
+      EXPECT_TRUE(got && std::get<m::Stop>(got.value()).cid == want) << want;
+    }
+    client->close();
+    EXPECT_FALSE(co_await client->send_all_now(small)) << "a closed channel sends nothing";
+  }(), 30s);
+}
+
 TYPED_TEST(channel_test, receiving_into_a_kept_message_sees_every_message_in_order) {
   using Codec = typename TestFixture::C;
   auto l = this->listen();

@@ -71,7 +71,8 @@ class channel {
 
   /// Sends `self` and waits (up to the handshake timeout) for the peer's `Aid`. A peer that
   /// sends anything else fails with `handshake_failed`, one that sends nothing in time with
-  /// `handshake_timeout`.
+  /// `handshake_timeout`. Our `Aid` is written from this call (as `send_all_now`): the peer
+  /// may be waiting for it, and the wait for its `Aid` is the checkpoint.
   ///
   /// Cancellation: interrupted at once (`operation_aborted`).
   awaitable<result<msg::Aid>> handshake(const msg::Aid& self) { return handshake(self, nullptr); }
@@ -99,6 +100,13 @@ class channel {
   ///
   /// Cancellation: as `send`.
   awaitable<result<void>> send_all(std::vector<msg::msg> ms);
+
+  /// As `send_all`, but written from this call when no write is under way: no round through
+  /// the event loop, so no checkpoint unless the kernel does not take it all at once. For a
+  /// task that has just waited and is done (a spawn's SpawnSpec, which its child waits for).
+  ///
+  /// Cancellation: as `send`, once it has to wait for the kernel.
+  awaitable<result<void>> send_all_now(const std::vector<msg::msg>& ms);
 
   /// Queues `m` without waiting, if a writer task is running and the queue is below the
   /// high-water mark; otherwise fails with `errc::would_block` and leaves `m` untouched
@@ -217,6 +225,10 @@ class channel {
   /// Writes what the socket takes of the queue now (non-blocking); the rest stays queued and
   /// the writer task, if any, is told.
   result<void> write_inline();
+  /// Hands what is queued to the kernel, as `send` does; with `now`, from this call first
+  /// when no write is under way (no round through the event loop: not a checkpoint unless
+  /// the kernel leaves some of it).
+  awaitable<result<void>> write_queued(bool now);
   /// Wakes the writer task once the current handler is done, unless the queue was flushed
   /// meanwhile (a task that sends and then waits for an answer flushes inline: the writer
   /// need not run at all). One wake-up however many frames are queued before it.

@@ -149,6 +149,7 @@ inline result<stream_socket> adopt_local(const boost::asio::any_io_executor& ex,
     ::close(fd);
     return error(ec, "cannot adopt the channel to the parent: " + ec.message());
   }
+  s.non_blocking(true, ec);  // now (a spare: while nobody waits), not by the first send
   return s;
 }
 

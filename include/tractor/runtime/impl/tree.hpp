@@ -263,7 +263,7 @@ inline awaitable<result<void>> finish_boot(actor& a, child_record& c, const std:
     }
     if (!registered) co_return registered.error();
   }
-  co_return co_await c.link->channel().send_all(std::move(out));
+  co_return co_await c.link->channel().send_all_now(out);
 }
 
 /// Kills a child whose boot did not finish (or was cancelled), reaps it, and removes the

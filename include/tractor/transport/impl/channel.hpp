@@ -26,12 +26,12 @@ inline error channel::broken_error() const {
 }
 
 inline awaitable<result<msg::Aid>> channel::handshake(const msg::Aid& self, const msg::msg* then) {
-  msg::msg hello = self;
+  BOOST_OUTCOME_CO_TRY(enqueue(self));
   if (then) {
-    BOOST_OUTCOME_CO_TRY(enqueue(hello));  // leaves with `then`, below
-    hello = *then;
+    BOOST_OUTCOME_CO_TRY(enqueue(*then));  // in the same write
   }
-  auto sent = co_await send(std::move(hello));
+  // The wait for the peer's Aid below is this call's checkpoint.
+  auto sent = co_await write_queued(true);
   if (!sent) {
     co_return error(make_error_code(wire_errc::handshake_failed),
                     "handshake failed: could not send our Aid: " + sent.error().message());
@@ -72,6 +72,14 @@ inline awaitable<result<void>> channel::send_all(std::vector<msg::msg> ms) {
     BOOST_OUTCOME_CO_TRY(enqueue(ms[i]));  // they leave with the last
   }
   co_return co_await send(std::move(ms.back()));
+}
+
+inline awaitable<result<void>> channel::send_all_now(const std::vector<msg::msg>& ms) {
+  if (broken_ || !socket_.is_open()) co_return broken_error();
+  for (const auto& m : ms) {
+    BOOST_OUTCOME_CO_TRY(enqueue(m));
+  }
+  co_return co_await write_queued(true);
 }
 
 inline result<void> channel::enqueue(const msg::msg& m) {
@@ -182,7 +190,11 @@ inline std::optional<result<void>> channel::try_receive(msg::msg& into) {
 inline awaitable<result<void>> channel::send(msg::msg m) {
   if (broken_ || !socket_.is_open()) co_return broken_error();
   BOOST_OUTCOME_CO_TRY(enqueue(m));
+  co_return co_await write_queued(false);
+}
 
+inline awaitable<result<void>> channel::write_queued(bool now) {
+  if (broken_ || !socket_.is_open()) co_return broken_error();
   if (background_writer_) {
     queued_.notify_all();
     while (out_.size() > options_.send_high_water && background_writer_) {
@@ -191,8 +203,11 @@ inline awaitable<result<void>> channel::send(msg::msg m) {
     }
     co_return success();
   }
-
-  // Our frame goes out with the next batch to start.
+  if (now && !writer_active_) {
+    BOOST_OUTCOME_CO_TRY(write_inline());
+    if (out_.empty()) co_return success();
+  }
+  // What is queued goes out with the next batch to start.
   const std::uint64_t mine = batches_started_ + 1;
   while (batches_done_ < mine) {
     if (broken_ || !socket_.is_open()) co_return broken_error();
