@@ -96,7 +96,7 @@ class channel {
   awaitable<result<void>> send(msg::msg m);
 
   /// Sends every message of `ms`, in order, as `send` does one: in one write when no other
-  /// write is under way (a boot's SpawnSpec with the answers to the child's registration).
+  /// write is under way (a reply with the messages that must arrive with it).
   ///
   /// Cancellation: as `send`.
   awaitable<result<void>> send_all(std::vector<msg::msg> ms);
@@ -229,6 +229,8 @@ class channel {
   /// when no write is under way (no round through the event loop: not a checkpoint unless
   /// the kernel leaves some of it).
   awaitable<result<void>> write_queued(bool now);
+  /// Queues every message of `ms` (for one write); fails on a broken channel.
+  result<void> enqueue_all(const std::vector<msg::msg>& ms);
   /// Wakes the writer task once the current handler is done, unless the queue was flushed
   /// meanwhile (a task that sends and then waits for an answer flushes inline: the writer
   /// need not run at all). One wake-up however many frames are queued before it.

@@ -67,19 +67,21 @@ inline awaitable<result<msg::Aid>> channel::handshake(const msg::Aid& self, cons
 
 inline awaitable<result<void>> channel::send_all(std::vector<msg::msg> ms) {
   if (ms.empty()) co_return success();
-  if (broken_ || !socket_.is_open()) co_return broken_error();
-  for (std::size_t i = 0; i + 1 < ms.size(); ++i) {
-    BOOST_OUTCOME_CO_TRY(enqueue(ms[i]));  // they leave with the last
-  }
-  co_return co_await send(std::move(ms.back()));
+  BOOST_OUTCOME_CO_TRY(enqueue_all(ms));
+  co_return co_await write_queued(false);
 }
 
 inline awaitable<result<void>> channel::send_all_now(const std::vector<msg::msg>& ms) {
-  if (broken_ || !socket_.is_open()) co_return broken_error();
-  for (const auto& m : ms) {
-    BOOST_OUTCOME_CO_TRY(enqueue(m));
-  }
+  BOOST_OUTCOME_CO_TRY(enqueue_all(ms));
   co_return co_await write_queued(true);
+}
+
+inline result<void> channel::enqueue_all(const std::vector<msg::msg>& ms) {
+  if (broken_ || !socket_.is_open()) return broken_error();
+  for (const auto& m : ms) {
+    BOOST_OUTCOME_TRY(enqueue(m));  // they leave together
+  }
+  return success();
 }
 
 inline result<void> channel::enqueue(const msg::msg& m) {
