@@ -205,23 +205,27 @@ TYPED_TEST(actor_test, nursery_cancel_reaps_every_idle_daemon) {
       auto w = co_await an.start_actor(name, math_only);
       if (!w) co_return w.error();
     }
-    EXPECT_EQ(tractor::testing::live_child_actors(), 3u);
+    // (A thread actor started as a spare is counted once it has read its boot, which names
+    // its thread: that may come after its spawn returned.)
+    EXPECT_TRUE(tractor::testing::eventually([] { return tractor::testing::live_child_actors() == 3u; }))
+        << tractor::testing::describe_threads();
     an.cancel();
     co_return success();
   });
   EXPECT_EQ(code, 0);
 }
 
-// The socket files of this process's spares in the runtime dir.
+// The socket files in the runtime dir of this process's actors started as spares.
 std::size_t spare_socket_files() {
   std::size_t n = 0;
   const std::string mine = "@" + std::to_string(::getpid()) + transport::detail::pid_namespace_tag() + ".sock";
-  for (const auto& name : tractor::testing::socket_files_left()) n += name.rfind("spare.", 0) == 0 && name.ends_with(mine);
+  for (const auto& name : tractor::testing::socket_files_left()) n += name.rfind("thread.", 0) == 0 && name.ends_with(mine);
   return n;
 }
 
 // Under the thread backend and UDS, an actor that spawned keeps a thread started ahead (a
-// spare, bound and waiting), and its next spawn takes it, unless it has ended; other trees
+// spare, bound and waiting), and its next spawn takes it, unless it has ended; the child
+// keeps the spare's address, registered and answering once the spawn returns. Other trees
 // keep none, and none outlives its actor.
 TYPED_TEST(actor_test, a_thread_actor_spawn_takes_the_spare_its_parents_last_spawn_left) {
   constexpr bool spares = thread_actors && std::is_same_v<typename TypeParam::transport_type, transport::uds>;
@@ -238,17 +242,38 @@ TYPED_TEST(actor_test, a_thread_actor_spawn_takes_the_spare_its_parents_last_spa
     EXPECT_EQ(spare.size(), spares ? 1u : 0u);
     // Its server is bound ahead, on its own thread.
     EXPECT_TRUE(tractor::testing::eventually([] { return spare_socket_files() == (spares ? 1u : 0u); }));
+    runtime::actor* self = runtime::current_actor();
+    const std::string spare_at =
+        self->spare ? runtime::spare_address(self->pol(), self->spare->uuid).str() : std::string();
+    EXPECT_TRUE(spare_at.empty() != spares) << "a spare is kept only by a thread actor under UDS";
     auto second = co_await an.start_actor("second", math_only);
     if (!second) co_return second.error();
     if (spares) {
-      EXPECT_EQ(threads_named("actor:second"), spare) << "the spawn took the spare";
+      // Registered at the spare's address, and answering there at once: a second channel,
+      // on which the child may even be reached before it has read its boot.
+      EXPECT_TRUE(self->registry) << "the root keeps the registry";
+      if (self->registry) {
+        EXPECT_EQ(self->registry->find("second"), std::vector<std::string>{spare_at});
+      }
+      auto where = transport::multiaddr::parse(spare_at);
+      EXPECT_TRUE(where);
+      auto direct = co_await connect_to<TypeParam>(where.value());
+      EXPECT_TRUE(direct) << direct.error().message();
+      if (direct) {
+        auto five = co_await direct.value().template run<&math::add>(2, 3);
+        EXPECT_TRUE(five && five.value() == 5);
+      }
     }
     auto four = co_await second.value().template run<&math::add>(2, 2);
     EXPECT_EQ(four.value(), 4);
+    if (spares) {
+      // Named once it has read its boot (which may come after its spawn returned): before
+      // it answered.
+      EXPECT_EQ(threads_named("actor:second"), spare) << "the spawn took the spare";
+    }
     EXPECT_EQ(threads_named(spawn::spare_thread_name).size(), spares ? 1u : 0u) << "another was made";
     // A spare that ended before a spawn came (here: stopped) is let go; the spawn starts its
     // child as usual.
-    runtime::actor* self = runtime::current_actor();
     if (spares && self->spare) {
       self->spare->proc->terminate();
       auto ended = co_await self->spare->proc->wait();
@@ -266,7 +291,7 @@ TYPED_TEST(actor_test, a_thread_actor_spawn_takes_the_spare_its_parents_last_spa
   });
   EXPECT_EQ(code, 0);
   EXPECT_TRUE(tractor::testing::no_thread_named(spawn::spare_thread_name)) << "a spare outlived its actor";
-  EXPECT_EQ(spare_socket_files(), 0u);
+  EXPECT_EQ(spare_socket_files(), 0u) << "nor its socket file";
 }
 
 TYPED_TEST(actor_test, one_shot_children_return_results) {

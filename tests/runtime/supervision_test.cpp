@@ -269,9 +269,10 @@ TYPED_TEST(supervision_test, sigkill_of_the_root_leaves_no_survivor) {
   EXPECT_EQ(s.signal, SIGKILL);
   EXPECT_TRUE(tractor::testing::live_children().empty()) << "a child outlived its killed root";
   // Nobody was left to remove the killed actors' socket files (as in tractor), nor those of
-  // the spares thread actors keep; children that saw their parent channel close before they
-  // were killed removed theirs.
-  (void)remove_stale_socket_files({"held-", "spare."});
+  // thread actors started as spares (named after their uuid) and of the spares still
+  // waiting; children that saw their parent channel close before they were killed removed
+  // theirs.
+  (void)remove_stale_socket_files({"held-", "thread."});
   if constexpr (std::is_same_v<typename TypeParam::transport_type, transport::uds>) {
     // The root was the registrar of this process's registry: its file stays, dead.
     const std::string path = transport::uds::bind_addr_of("registry-test", ::getpid()).path();

@@ -133,11 +133,20 @@ int waits_to_be_taken(const spawn::child_boot& boot) {
   return taken->name == "late" ? 5 : 93;
 }
 
+// As `waits_to_be_taken`, once told to get ready (a byte on its channel).
+int ready_when_told(const spawn::child_boot& boot) {
+  pollfd p{boot.channel_fd, POLLIN, 0};
+  char go = 0;
+  if (::poll(&p, 1, 10'000) != 1 || ::read(boot.channel_fd, &go, 1) != 1) return 94;
+  return waits_to_be_taken(boot);
+}
+
 // A thread started ahead on one end of a socketpair; the other end is `ours`.
-result<std::unique_ptr<spawn::child_handle>> start_ahead(const boost::asio::any_io_executor& ex, int& ours) {
+result<std::unique_ptr<spawn::child_handle>> start_ahead(const boost::asio::any_io_executor& ex, int& ours,
+                                                         spawn::child_entry entry = &waits_to_be_taken) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return errc::would_block;
-  spawn::spawn_request req = thread_request(&waits_to_be_taken, 1s);
+  spawn::spawn_request req = thread_request(entry, 1s);
   req.boot.name.clear();
   req.boot.channel_fd = sv[1];
   req.ahead = true;
@@ -175,6 +184,30 @@ TEST(thread_backend_test, a_thread_started_ahead_waits_for_its_boot_and_runs_as_
     EXPECT_EQ(seen.cpus_taken, 1) << "moved to the CPU of the thread that gave its boot";
     EXPECT_EQ(seen.cpus_booted, all_cpus) << "and given back its CPUs once booted";
     EXPECT_FALSE(spare.complete_boot(boot)) << "it has ended";
+    ::close(ours);
+  }());
+}
+
+TEST(thread_backend_test, a_thread_started_ahead_takes_no_boot_before_it_is_ready) {
+  run_async([]() -> awaitable<void> {
+    auto ex = co_await boost::asio::this_coro::executor;
+    int ours = -1;
+    auto t = start_ahead(ex, ours, &ready_when_told);
+    EXPECT_TRUE(t);
+    if (!t) co_return;
+    auto& spare = *t.value();
+    spawn::child_boot boot;
+    boot.name = "late";
+    boot.uuid = "u";
+    EXPECT_FALSE(spare.complete_boot(boot)) << "still preparing";
+    EXPECT_EQ(::write(ours, "g", 1), 1);
+    char ready = 0;
+    EXPECT_EQ(::read(ours, &ready, 1), 1);
+    EXPECT_TRUE(spare.complete_boot(boot)) << "ready now";
+    EXPECT_EQ(::write(ours, "x", 1), 1);
+    auto s = co_await spare.wait();
+    EXPECT_TRUE(s.exited && s.code == 5) << s.describe();
+    EXPECT_EQ(seen.name, "late");
     ::close(ours);
   }());
 }

@@ -1,100 +1,19 @@
-#include <tractor/transport/channel.hpp>
-
-#include "tests/support/async_test.hpp"
-#include "tests/support/registry.hpp"
-
-#include <tractor/codec/cereal_binary.hpp>
-#include <tractor/codec/cereal_json.hpp>
-#include <tractor/core/event.hpp>
-#include <tractor/transport/tcp.hpp>
-#include <tractor/transport/uds.hpp>
+#include "tests/wire/channel_fixture.hpp"
 
 #include <boost/asio/write.hpp>
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
-#include <random>
 
 namespace {
 
-using namespace std::chrono_literals;
-using namespace tractor;
+using namespace tractor::testing::wire;
 using tractor::testing::run_async;
-namespace m = tractor::msg;
-namespace tp = tractor::transport;
-
-template <class T, class C>
-struct combo {
-  using transport = T;
-  using codec = C;
-};
 
 // This program's UDS runtime dir is its own, so a test can check that it left no socket file.
 [[maybe_unused]] ::testing::Environment* const private_dir_env =
     ::testing::AddGlobalTestEnvironment(new tractor::testing::private_runtime_dir);
 
-template <class Combo>
-class channel_test : public ::testing::Test {
- protected:
-  void TearDown() override { tractor::testing::expect_no_socket_file_left(); }
-
-  using T = typename Combo::transport;
-  using C = typename Combo::codec;
-
-  // Unique per test, so parallel and repeated runs never share a socket file.
-  tp::multiaddr fresh_addr() {
-    static std::mt19937_64 rng(std::random_device{}());
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    return T::bind_addr(std::string(info->name()).substr(0, 20) + "-" + std::to_string(rng() % 1000000));
-  }
-
-  static m::Aid aid(std::string name) {
-    return m::Aid{std::move(name), "uuid-" + std::to_string(::getpid()), ::getpid(), false, false};
-  }
-
-  std::unique_ptr<tp::channel> wrap(tp::stream_socket s, tp::channel_options o = {}) {
-    return tp::channel::make<C>(std::move(s), o);
-  }
-
-  // Connects a raw socket (no handshake) to `l`.
-  awaitable<tp::stream_socket> raw_connect(tp::listener& l) {
-    auto s = co_await T::connect(co_await boost::asio::this_coro::executor, l.address());
-    EXPECT_TRUE(s) << s.error().message();
-    co_return std::move(s).value();
-  }
-
-  // A connected, handshaken pair of channels.
-  awaitable<std::pair<std::unique_ptr<tp::channel>, std::unique_ptr<tp::channel>>> pair(
-      tp::listener& l, tp::channel_options o = {}) {
-    auto client = wrap(co_await raw_connect(l), o);
-    auto accepted = co_await l.accept();
-    EXPECT_TRUE(accepted);
-    auto server = wrap(std::move(accepted).value(), o);
-    std::optional<result<m::Aid>> from_server;
-    auto n = co_await open_nursery([&](nursery& nur) -> awaitable<void> {
-      nur.start_soon([&]() -> awaitable<void> { from_server = co_await server->handshake(aid("server")); });
-      auto from_client = co_await client->handshake(aid("client"));
-      EXPECT_TRUE(from_client) << from_client.error().message();
-    });
-    EXPECT_TRUE(n);
-    EXPECT_TRUE(from_server && *from_server);
-    co_return std::pair{std::move(client), std::move(server)};
-  }
-
-  tp::listener listen() {
-    auto ex = boost::asio::any_io_executor(ctx_.get_executor());
-    auto l = T::listen(ex, fresh_addr());
-    EXPECT_TRUE(l) << l.error().message();
-    return std::move(l).value();
-  }
-
-  boost::asio::io_context ctx_;
-};
-
-using combos = ::testing::Types<combo<tp::uds, codec::cereal_binary>, combo<tp::uds, codec::cereal_json>,
-                                combo<tp::tcp, codec::cereal_binary>, combo<tp::tcp, codec::cereal_json>>;
-TYPED_TEST_SUITE(channel_test, combos);
+TYPED_TEST_SUITE(channel_test, channel_combos);
 
 template <class Codec>
 std::vector<m::msg> every_message() {
@@ -348,76 +267,6 @@ TYPED_TEST(channel_test, a_writer_task_batches_a_single_producer) {
     m::msg after = m::Stop{"after"};
     EXPECT_TRUE(co_await client->send(std::move(after)));
     EXPECT_TRUE(co_await server->receive());
-  }());
-}
-
-TYPED_TEST(channel_test, handshake_failures_are_clear_errors) {
-  auto l = this->listen();
-  run_async(this->ctx_, [&]() -> awaitable<void> {
-    // Wrong first message.
-    {
-      auto client = this->wrap(co_await this->raw_connect(l));
-      auto accepted = co_await l.accept();
-      auto server = this->wrap(std::move(accepted).value());
-      m::msg not_aid = m::Stop{"not-an-aid"};
-      EXPECT_TRUE(co_await client->send(std::move(not_aid)));
-      auto r = co_await server->handshake(this->aid("server"));
-      EXPECT_FALSE(r);
-      EXPECT_EQ(r.error(), wire_errc::handshake_failed);
-      EXPECT_NE(r.error().message().find("`Stop` instead of `Aid`"), std::string::npos) << r.error().message();
-    }
-    // Nothing at all within the (short) timeout.
-    {
-      tp::channel_options quick;
-      quick.handshake_timeout = 20ms;
-      auto client = this->wrap(co_await this->raw_connect(l));
-      auto accepted = co_await l.accept();
-      auto server = this->wrap(std::move(accepted).value(), quick);
-      auto r = co_await server->handshake(this->aid("server"));
-      EXPECT_FALSE(r);
-      EXPECT_EQ(r.error(), wire_errc::handshake_timeout);
-    }
-    // The peer hangs up instead.
-    {
-      auto client = this->wrap(co_await this->raw_connect(l));
-      auto accepted = co_await l.accept();
-      auto server = this->wrap(std::move(accepted).value());
-      client->close();
-      auto r = co_await server->handshake(this->aid("server"));
-      EXPECT_FALSE(r);
-      EXPECT_EQ(r.error(), wire_errc::handshake_failed);
-    }
-  }());
-}
-
-// A peer that spoke first: its Aid and what it sent behind it arrive in one read (taken
-// without waiting); the handshake consumes the Aid alone, and what came behind it stays for
-// the next receive.
-TYPED_TEST(channel_test, a_handshake_whose_peer_spoke_first_keeps_what_came_behind_its_aid) {
-  auto l = this->listen();
-  run_async(this->ctx_, [&]() -> awaitable<void> {
-    auto client = this->wrap(co_await this->raw_connect(l));
-    auto accepted = co_await l.accept();
-    auto server = this->wrap(std::move(accepted).value());
-    std::vector<m::msg> first;
-    first.emplace_back(this->aid("client"));
-    first.emplace_back(m::Stop{"behind-the-aid"});
-    first.emplace_back(m::Stop{"and-another"});
-    EXPECT_TRUE(co_await client->send_all(std::move(first)));
-    auto hs = co_await server->handshake(this->aid("server"));
-    EXPECT_TRUE(hs) << hs.error().message();
-    if (hs) {
-      EXPECT_EQ(hs.value().name, "client");
-    }
-    for (const char* cid : {"behind-the-aid", "and-another"}) {
-      auto behind = co_await server->receive();
-      EXPECT_TRUE(behind && std::holds_alternative<m::Stop>(behind.value()));
-      if (behind && std::holds_alternative<m::Stop>(behind.value())) {
-        EXPECT_EQ(std::get<m::Stop>(behind.value()).cid, cid);
-      }
-    }
-    auto back = co_await client->receive();
-    EXPECT_TRUE(back && std::holds_alternative<m::Aid>(back.value()));
   }());
 }
 

@@ -110,17 +110,17 @@ class actor {
   /// Binds the IPC server, at `at` if given, else at the transport's address for this actor.
   result<void> bind(const transport::multiaddr* at = nullptr);
 
-  /// Takes `server`, bound ahead under another address (a spare's, before it had a name),
-  /// as this actor's server, moving it to this actor's address; binds afresh there if it
-  /// cannot be moved.
-  result<void> adopt_server(transport::listener server);
+  /// Takes `server`, bound ahead (a spare's, at `spare_address`), as this actor's server.
+  void adopt_server(transport::listener server) { listener_.emplace(std::move(server)); }
 
   /// A child started ahead of the next spawn (`spawn::starts_ahead` backends, under UDS):
-  /// its handle and our end of its channel. Made after a spawn, taken by the next one, let
-  /// go with `release_spare` when this actor's lifetime ends.
+  /// its handle, our end of its channel, and the uuid it was given (its server's address is
+  /// made from it). Made after a spawn, taken by the next one once ready, let go with
+  /// `release_spare` when this actor's lifetime ends.
   struct spare_child {
     std::unique_ptr<spawn::child_handle> proc;
     std::shared_ptr<runtime::peer> link;
+    std::string uuid;
   };
   std::optional<spare_child> spare;
 
@@ -234,10 +234,19 @@ int run_child(const policies& pol, const spawn::child_boot& boot);
 /// signal), then `run_child` with the boot from its environment. Returns the exit code.
 int child_main(const policies& pol);
 
+/// Where a thread actor started ahead of its spawn (a spare) binds, and stays once taken:
+/// it has no name yet, so the address is made from the uuid its parent gave it (the first 8
+/// hex digits of the actor's uuid, as in the address of one started at its spawn).
+transport::multiaddr spare_address(const policies& pol, std::string_view uuid);
+
 /// True when this process was started as a child actor by the `exec` backend.
 inline bool is_child_process() { return std::getenv(spawn::child_env::uuid) != nullptr; }
 
 // -- definitions -------------------------------------------------------------------------
+
+inline transport::multiaddr spare_address(const policies& pol, std::string_view uuid) {
+  return pol.bind_addr("thread." + std::string(uuid.substr(0, 8)));
+}
 
 inline transport::multiaddr actor::own_address() const {
   // Thread actors share the process (and its pid) with their parent and siblings.
@@ -247,12 +256,6 @@ inline transport::multiaddr actor::own_address() const {
 inline result<void> actor::bind(const transport::multiaddr* at) {
   BOOST_OUTCOME_TRY(auto l, pol_.listen(ex_, at ? *at : own_address()));
   listener_.emplace(std::move(l));
-  return success();
-}
-
-inline result<void> actor::adopt_server(transport::listener server) {
-  if (!server.move_to(own_address())) return bind();  // (`server` closes: its file goes)
-  listener_.emplace(std::move(server));
   return success();
 }
 

@@ -10,6 +10,11 @@
 
 namespace tractor::runtime {
 
+/// The identity a child takes from its boot (its pid is the process's it runs in).
+inline msg::Aid child_aid(const spawn::child_boot& boot) {
+  return msg::Aid{boot.name.empty() ? "child" : boot.name, boot.uuid, ::getpid(), false, false};
+}
+
 namespace detail {
 
 /// What stopping a thread actor from another thread cancels: its boot, then its lifetime.
@@ -29,8 +34,10 @@ struct boot_plan {
   void (*on_booted)() = nullptr;
   /// Set for a child started ahead: told once booted.
   spawn::deferred_boot* deferred = nullptr;
-  /// A server bound before the child knew its name (a spare's), moved to its address.
+  /// A server bound before the child knew its name (a spare's, at its `spare_address`).
   std::optional<transport::listener> server;
+  /// The parent has registered us already (`child_boot::registered`).
+  bool registered = false;
 };
 
 inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_plan plan, stop_target& stop) {
@@ -39,7 +46,12 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_pla
   current_actor_scope is_current(a);
   a.in_process = plan.in_process;
   // Bound before the handshake: our address goes with the registration right behind it.
-  auto bound = plan.server ? a.adopt_server(std::move(*plan.server)) : a.bind();
+  result<void> bound = success();
+  if (plan.server) {
+    a.adopt_server(std::move(*plan.server));
+  } else {
+    bound = a.bind();
+  }
   if (!plan.channel) {
     auto sock = co_await pol.connect(ex, plan.parent_addr);
     if (!sock) {
@@ -52,10 +64,13 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_pla
   // Registered right after binding, before serving the parent (R42): over the parent channel
   // when the parent is the registrar (which waits for it: the child is findable as soon as
   // the parent has its portal), else over a channel of our own, below. A child told that its
-  // parent registers sends the request with its handshake; the SpawnSpec crosses it.
+  // parent registers sends the request with its handshake; the SpawnSpec crosses it. A spare
+  // was registered by its parent when taken (its address was known since it was made).
   const std::string cid = new_uuid();
   std::optional<msg::msg> request;
-  if (bound && plan.parent_registers) request.emplace(registration_request(a, *parent, cid));
+  if (bound && plan.parent_registers && !plan.registered) {
+    request.emplace(registration_request(a, *parent, cid));
+  }
   const msg::msg* then = request ? &*request : nullptr;
   auto hs = co_await parent->channel().handshake(self, then);
   if (!hs) co_return 3;
@@ -64,12 +79,12 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_pla
     (void)co_await parent->send(std::move(e));
     co_return 5;
   }
-  const bool parent_registers = request || hs.value().is_registrar.value_or(false);
+  const bool parent_registers = plan.registered || request || hs.value().is_registrar.value_or(false);
   std::optional<msg::SpawnSpec> spec;
   if (request) {
     auto registered = co_await finish_registration(*parent, cid, spec);
     if (!registered) co_return 6;
-  } else if (parent_registers) {
+  } else if (parent_registers && !plan.registered) {
     auto registered = co_await register_over_parent(a, *parent, spec);
     if (!registered) co_return 6;
   } else {
@@ -148,17 +163,20 @@ inline void rehearse_boot(const policies& pol) {
   ctx.run();
 }
 
-/// A spare's wait for its spawn (`child_boot::deferred`): binds a server under a name of its
-/// own while nobody waits (moved to the actor's address once it has one), then waits until
-/// its parent writes; the boot the parent gave it, or nothing if its channel just closed.
+/// A spare's wait for its spawn (`child_boot::deferred`): binds its server at its
+/// `spare_address` while nobody waits, says it is ready, then waits until its parent
+/// writes; the boot the parent gave it, or nothing if its channel just closed, or if it
+/// could not bind (it is never ready then: its parent lets it go, and a spawn starts its
+/// child as usual, which reports what fails).
 ///
 /// Cancellation: interrupted at once (its stop, when its actor lets it go).
 inline awaitable<std::optional<spawn::child_boot>> wait_to_be_taken(
     const policies& pol, const spawn::child_boot& given, transport::stream_socket& channel,
     std::optional<transport::listener>& server) {
   auto ex = co_await boost::asio::this_coro::executor;
-  auto bound = pol.listen(ex, pol.bind_addr("spare." + new_uuid().substr(0, 8)));
-  if (bound) server.emplace(std::move(bound).value());  // else it binds once it has a name
+  auto bound = pol.listen(ex, spare_address(pol, given.uuid));
+  if (!bound) co_return std::nullopt;
+  server.emplace(std::move(bound).value());
   given.deferred->ready();
   auto [ec] = co_await channel.async_wait(transport::stream_socket::wait_read,
                                           boost::asio::as_tuple(boost::asio::use_awaitable));
@@ -204,11 +222,11 @@ inline int run_child(const policies& pol, const spawn::child_boot& given) {
     if (!addr) co_return 11;
     plan.parent_addr = std::move(addr).value();
     plan.parent_registers = boot.parent_registers;
+    plan.registered = boot.registered;
     plan.in_process = boot.parent_pid == ::getpid();
     plan.on_booted = boot.on_booted;
     plan.deferred = given.deferred.get();
-    msg::Aid self{boot.name.empty() ? "child" : boot.name, boot.uuid, ::getpid(), false, false};
-    co_return co_await detail::child_runtime(pol, self, std::move(plan), *stop);
+    co_return co_await detail::child_runtime(pol, child_aid(boot), std::move(plan), *stop);
   };
   auto body = [&]() -> awaitable<void> {
     auto r = co_await open_nursery([&](nursery& boot_scope) -> awaitable<void> {

@@ -76,6 +76,10 @@ struct child_boot {
   /// The parent keeps its tree's registry: the child sends its registration right behind its
   /// handshake, without waiting for the parent's answer (a round trip less at boot).
   bool parent_registers = false;
+  /// The parent has registered the child already, at the address its spare bound (a child
+  /// started ahead, taken once ready): the child sends no registration, and `parent_registers`
+  /// holds too.
+  bool registered = false;
   /// Only prepare this process for a boot to come (a forkserver spare does this ahead of its
   /// request): do what costs a boot more the first time in a process (the transport's
   /// runtime directory; a first handshake, its codec and buffers), bind nothing, start
@@ -99,20 +103,23 @@ struct child_boot {
 /// visible without relying on the socket.
 ///
 /// Placement: at the hand-over the child's thread is moved to the CPU its parent runs on, so
-/// that their handshake needs no wakeup across cores (which on small VMs costs more than the
-/// whole boot); once booted, the child takes back every CPU it had, on its own time.
+/// that their first exchange needs no wakeup across cores (which on small VMs costs more
+/// than the whole boot); once booted, the child takes back every CPU it had, on its own time.
 class deferred_boot {
  public:
-  /// The child's side, once prepared, before it waits: says which thread to move.
+  /// The child's side, once prepared (its server bound), before it waits: it can be given
+  /// its boot from now on. Says which thread to move.
   void ready() {
     std::lock_guard lock(m_);
+    ready_ = true;
     if (::sched_getaffinity(0, sizeof mask_, &mask_) == 0) tid_ = ::gettid();
   }
   /// The parent's side: the child's boot (its descriptors and stop hook stay the ones it was
-  /// started with), and what to call its thread. False if it was already given one.
+  /// started with), and what to call its thread. False if it is not ready yet, or was
+  /// already given one.
   bool complete(const child_boot& boot, std::string title) {
     std::lock_guard lock(m_);
-    if (boot_) return false;
+    if (boot_ || !ready_) return false;
     boot_.emplace(boot);
     title_ = std::move(title);
     const int here = ::sched_getcpu();
@@ -142,6 +149,7 @@ class deferred_boot {
   std::mutex m_;
   std::optional<child_boot> boot_;
   std::string title_;
+  bool ready_ = false;
   pid_t tid_ = 0;     // the child's thread, once ready
   cpu_set_t mask_{};  // its CPUs then
   bool placed_ = false;
@@ -162,8 +170,9 @@ struct spawn_request {
   /// abandoned.
   clock::duration abandon_after = std::chrono::seconds(3);
   /// Start the child ahead of its spawn, for backends that declare `starts_ahead`: `boot`
-  /// holds only where its parent is (`parent_addr`, `parent_pid`) and its channel
-  /// (`channel_fd`); the rest comes with `child_handle::complete_boot` when a spawn takes it.
+  /// holds only where its parent is (`parent_addr`, `parent_pid`), its channel
+  /// (`channel_fd`) and its uuid (its server's address is made from it); the rest comes with
+  /// `child_handle::complete_boot` when a spawn takes it.
   bool ahead = false;
 };
 

@@ -82,8 +82,8 @@ class child_handle {
 
   /// For a child started ahead of its spawn (`spawn_request::ahead`): gives it the rest of
   /// its boot. Call before sending it anything; the child reads the boot once its channel
-  /// has something to read. False (and nothing given) if it was not started ahead, was
-  /// already given a boot, or has ended.
+  /// has something to read. False (and nothing given) if it was not started ahead, is not
+  /// ready yet (still preparing), was already given a boot, or has ended.
   virtual bool complete_boot(const child_boot& /*boot*/) { return false; }
 };
 

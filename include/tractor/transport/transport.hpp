@@ -62,12 +62,6 @@ class listener {
   /// Stops listening and removes the socket file (UDS). Idempotent.
   void close() noexcept;
 
-  /// UDS: moves the socket file to `to`, which must not exist (a rename: no new bind, and
-  /// peers reach the listener at `to` from then on). What a server bound before its owner
-  /// had a name uses once it has one. An error, and nothing moved, if `to` exists or either
-  /// address is not a socket file's.
-  result<void> move_to(const multiaddr& to);
-
   [[nodiscard]] bool is_open() const noexcept { return acceptor_.is_open(); }
 
  private:
@@ -165,19 +159,6 @@ inline result<std::pair<stream_socket, int>> local_pair(const boost::asio::any_i
     return ours.error();
   }
   return std::pair<stream_socket, int>(std::move(ours).value(), sv[1]);
-}
-
-inline result<void> listener::move_to(const multiaddr& to) {
-  using protocol = multiaddr::protocol;
-  if (address_.proto() != protocol::unix_socket || to.proto() != protocol::unix_socket) {
-    return detail::wrong_protocol("uds", "move a listener to", to);
-  }
-  if (::renameat2(AT_FDCWD, address_.path().c_str(), AT_FDCWD, to.path().c_str(), RENAME_NOREPLACE) != 0) {
-    const boost::system::error_code ec(errno, boost::system::system_category());
-    return error(ec, "cannot move " + address_.str() + " to " + to.str() + ": " + ec.message());
-  }
-  address_ = to;
-  return success();
 }
 
 inline void listener::close() noexcept {

@@ -219,21 +219,57 @@ inline void prepare_spare(actor& a) {
   if (a.spare) return;
   spawn::spawn_request req = request_from(a);
   req.ahead = true;
+  req.boot.uuid = new_uuid();
   std::shared_ptr<peer> link;
   auto proc = start_child(a, req, link);
-  if (proc && link) a.spare = actor::spare_child{std::move(proc).value(), std::move(link)};
+  if (proc && link) a.spare = actor::spare_child{std::move(proc).value(), std::move(link), req.boot.uuid};
 }
 
-/// The spare's handle, given `boot`, and our end of its channel in `link`; nothing if there
-/// is no spare, or it has ended (it is let go).
-inline std::unique_ptr<spawn::child_handle> take_spare(actor& a, const spawn::child_boot& boot,
+/// The spare's handle, given `boot` (whose uuid becomes the spare's; `registered` is set
+/// when we keep the registry), and our end of its channel in `link`. Nothing if there is no
+/// spare, or it is not ready yet (it is kept for a later spawn), or it has ended (it is let
+/// go).
+inline std::unique_ptr<spawn::child_handle> take_spare(actor& a, spawn::child_boot& boot,
                                                       std::shared_ptr<peer>& link) {
   if (!a.spare) return nullptr;
-  actor::spare_child s = std::move(*a.spare);
+  spawn::child_boot given = boot;
+  given.uuid = a.spare->uuid;
+  given.registered = a.registry.has_value();
+  if (!a.spare->proc->complete_boot(given)) {
+    if (a.spare->proc->poll()) a.release_spare();
+    return nullptr;
+  }
+  boot = std::move(given);
+  link = std::move(a.spare->link);
+  auto proc = std::move(a.spare->proc);
   a.spare.reset();
-  if (!s.proc->complete_boot(boot)) return nullptr;
-  link = std::move(s.link);
-  return std::move(s.proc);
+  return proc;
+}
+
+/// What a child is sent to boot: its enabled modules, and where the registrars are.
+inline msg::msg spawn_spec(actor& a, const std::vector<std::string>& enable_modules) {
+  msg::SpawnSpec spec;
+  for (const auto& ns : enable_modules) spec.enable_modules[ns] = ns;
+  spec._runtime_vars["_is_root"] = "false";
+  for (const auto& reg : a.registry_addrs) spec.reg_addrs.push_back(reg.to_wire());
+  return spec;
+}
+
+/// The boot of a spare just taken as the child `boot` describes: our handshake with its
+/// SpawnSpec right behind, in one write from this call, and its registration (when we keep
+/// the registry) at the address it bound ahead. Its own handshake is not waited for: it is
+/// checked when it arrives (see `channel::handshake_expecting`). An error if it went away.
+///
+/// Cancellation: as `channel::send_all_now` (the caller lets the child go).
+inline awaitable<result<void>> boot_spare(actor& a, child_record& c, const spawn::child_boot& boot,
+                                          const std::vector<std::string>& enable_modules) {
+  const msg::msg spec = spawn_spec(a, enable_modules);
+  const msg::Aid expected = child_aid(boot);
+  BOOST_OUTCOME_CO_TRY(co_await c.link->channel().handshake_expecting(a.aid(), spec, expected));
+  if (boot.registered) {
+    a.registry->add(uid_of(expected), {spare_address(a.pol(), boot.uuid).str()}, c.link.get());
+  }
+  co_return success();
 }
 
 /// The end of a child's boot once it has handshaken: takes its registration (when we are
@@ -242,12 +278,8 @@ inline std::unique_ptr<spawn::child_handle> take_spare(actor& a, const spawn::ch
 ///
 /// Cancellation: interrupted at once (the caller lets the child go).
 inline awaitable<result<void>> finish_boot(actor& a, child_record& c, const std::vector<std::string>& enable_modules) {
-  msg::SpawnSpec spec;
-  for (const auto& ns : enable_modules) spec.enable_modules[ns] = ns;
-  spec._runtime_vars["_is_root"] = "false";
-  for (const auto& reg : a.registry_addrs) spec.reg_addrs.push_back(reg.to_wire());
   std::vector<msg::msg> out;
-  out.emplace_back(std::move(spec));
+  out.emplace_back(spawn_spec(a, enable_modules));
   if (a.registry) {
     // The child registers with us right after binding (it is findable once we return), and
     // does not wait for its SpawnSpec to do so: its registration is taken first, and the
@@ -283,7 +315,16 @@ inline awaitable<void> let_half_started_go(actor& a, child_record& c) {
 /// runs over the transport the tree chose.)
 inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     actor& a, std::string name, const std::vector<std::string>& enable_modules) {
-  const std::string uuid = new_uuid();
+  auto c = std::make_shared<child_record>();
+  c->name = name;
+  spawn::spawn_request req = request_from(a);
+  req.boot.name = name;
+  req.boot.parent_registers = a.registry.has_value();
+  std::shared_ptr<peer> paired;  // our end of the child's channel, if it is given one
+  c->proc = take_spare(a, req.boot, paired);
+  const bool from_spare = c->proc != nullptr;
+  if (!from_spare) req.boot.uuid = new_uuid();
+  const std::string uuid = req.boot.uuid;
   actor::expected_child slot;
   a.expect_child(uuid, slot);
   struct forget {
@@ -292,16 +333,8 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     ~forget() { a.forget_child(uuid); }
   } forget_on_exit{a, uuid};
 
-  auto c = std::make_shared<child_record>();
-  c->name = name;
-  spawn::spawn_request req = request_from(a);
-  req.boot.name = name;
-  req.boot.uuid = uuid;
-  req.boot.parent_registers = a.registry.has_value();
-  req.title = "_subactor[" + name + "@" + uuid.substr(0, 8) + "]";
-  std::shared_ptr<peer> paired;  // our end of the child's channel, if it is given one
-  c->proc = take_spare(a, req.boot, paired);
-  if (!c->proc) {
+  if (!from_spare) {
+    req.title = "_subactor[" + name + "@" + uuid.substr(0, 8) + "]";
     auto proc = start_child(a, req, paired);
     if (!proc) {
       co_return error(make_error_code(runtime_errc::actor_failure),
@@ -339,20 +372,28 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   std::exception_ptr interrupted;
   std::optional<std::string> failed;  // why the boot failed
   try {
-    if (paired) {
-      co_await handshake_paired();
+    if (from_spare) {
+      // Its runtime is up, its server bound and its channel connected: it only needs its
+      // boot, and has nothing left to fail at that a wait here would catch first.
+      c->link = paired;
+      auto sent = co_await boot_spare(a, *c, req.boot, enable_modules);
+      if (!sent) failed = "went away before it took its boot: " + sent.error().message();
     } else {
-      (void)co_await open_nursery(boot);
-    }
-    if (slot.link) {
-      c->link = slot.link;
-      auto finished = co_await finish_boot(a, *c, enable_modules);
-      if (!finished) failed = "went away during boot: " + finished.error().message();
-    } else {
-      failed = died      ? "died during boot (" + died->describe() + ")"
-               : refused ? "failed its handshake: " + *refused
-               : paired  ? "did not answer its handshake within the boot timeout"
-                         : "did not connect back within the boot timeout";
+      if (paired) {
+        co_await handshake_paired();
+      } else {
+        (void)co_await open_nursery(boot);
+      }
+      if (slot.link) {
+        c->link = slot.link;
+        auto finished = co_await finish_boot(a, *c, enable_modules);
+        if (!finished) failed = "went away during boot: " + finished.error().message();
+      } else {
+        failed = died      ? "died during boot (" + died->describe() + ")"
+                 : refused ? "failed its handshake: " + *refused
+                 : paired  ? "did not answer its handshake within the boot timeout"
+                           : "did not connect back within the boot timeout";
+      }
     }
   } catch (...) {
     interrupted = std::current_exception();

@@ -65,6 +65,39 @@ inline awaitable<result<msg::Aid>> channel::handshake(const msg::Aid& self, cons
   co_return *aid;
 }
 
+inline awaitable<result<void>> channel::handshake_expecting(const msg::Aid& self, const msg::msg& then,
+                                                           msg::Aid expected) {
+  BOOST_OUTCOME_CO_TRY(enqueue(self));
+  BOOST_OUTCOME_CO_TRY(enqueue(then));
+  auto sent = co_await write_queued(true);
+  if (!sent) {
+    co_return error(make_error_code(wire_errc::handshake_failed),
+                    "handshake failed: could not send our Aid: " + sent.error().message());
+  }
+  peer_ = std::move(expected);
+  aid_due_ = true;
+  co_return success();
+}
+
+inline void channel::take_late_aid(std::span<const std::byte> frame) {
+  aid_due_ = false;
+  auto m = codec_.decode(frame);
+  const msg::Aid* aid = m ? std::get_if<msg::Aid>(&m.value()) : nullptr;
+  std::string why;
+  if (!m) {
+    why = "peer sent an invalid actor handshake: " + m.error().message();
+  } else if (!aid) {
+    why = "peer sent `" + std::string(msg::type_name(m.value())) + "` instead of its `Aid`";
+  } else if (aid->uuid != peer_->uuid) {
+    why = "peer answered the handshake as actor " + aid->uuid + ", not " + peer_->uuid;
+  } else {
+    peer_ = *aid;
+    return;
+  }
+  broken_ = true;
+  broken_reason_ = error(make_error_code(wire_errc::handshake_failed), std::move(why));
+}
+
 inline awaitable<result<void>> channel::send_all(std::vector<msg::msg> ms) {
   if (ms.empty()) co_return success();
   BOOST_OUTCOME_CO_TRY(enqueue_all(ms));
@@ -283,6 +316,15 @@ inline awaitable<void> channel::run_writer() {
 }
 
 inline std::optional<std::span<const std::byte>> channel::next_frame() {
+  auto frame = next_raw_frame();
+  if (frame && aid_due_) [[unlikely]] {
+    take_late_aid(*frame);
+    frame = broken_ ? std::nullopt : next_raw_frame();
+  }
+  return frame;
+}
+
+inline std::optional<std::span<const std::byte>> channel::next_raw_frame() {
   const std::size_t avail = in_end_ - in_begin_;
   if (avail < 4) return std::nullopt;
   std::uint32_t size = 0;
