@@ -98,6 +98,8 @@ struct spare_view {
   std::string title;         // its thread's name once taken
   int cpus_taken = 0;        // how many CPUs it could run on once taken
   int cpus_booted = 0;       // and once booted
+  int policy_ready = -1;     // its scheduling policy once ready
+  int policy_booted = -1;    // and once booted
 };
 spare_view seen;
 
@@ -120,6 +122,7 @@ int waits_to_be_taken(const spawn::child_boot& boot) {
   seen.title_before = own_thread_name();
   if (!boot.deferred) return 90;
   boot.deferred->ready();
+  seen.policy_ready = ::sched_getscheduler(0);
   if (::write(boot.channel_fd, "r", 1) != 1) return 91;
   pollfd p{boot.channel_fd, POLLIN, 0};
   if (::poll(&p, 1, 10'000) != 1) return 92;  // (a watchdog: the test writes at once)
@@ -130,6 +133,7 @@ int waits_to_be_taken(const spawn::child_boot& boot) {
   seen.cpus_taken = cpu_count();
   boot.deferred->booted();
   seen.cpus_booted = cpu_count();
+  seen.policy_booted = ::sched_getscheduler(0);
   return taken->name == "late" ? 5 : 93;
 }
 
@@ -165,10 +169,9 @@ TEST(thread_backend_test, a_thread_started_ahead_waits_for_its_boot_and_runs_as_
     EXPECT_TRUE(t);
     if (!t) co_return;
     auto& spare = *t.value();
-    EXPECT_EQ(tractor::testing::threads_named(spawn::spare_thread_name).size(), 1u)
-        << "named a spare from the moment it is started";
     char ready = 0;
     EXPECT_EQ(::read(ours, &ready, 1), 1);  // it waits now
+    EXPECT_EQ(tractor::testing::threads_named(spawn::spare_thread_name).size(), 1u) << "named a spare";
     EXPECT_FALSE(spare.poll());
     spawn::child_boot boot;
     boot.name = "late";
@@ -183,6 +186,8 @@ TEST(thread_backend_test, a_thread_started_ahead_waits_for_its_boot_and_runs_as_
     EXPECT_EQ(seen.title, "actor:late");
     EXPECT_EQ(seen.cpus_taken, 1) << "moved to the CPU of the thread that gave its boot";
     EXPECT_EQ(seen.cpus_booted, all_cpus) << "and given back its CPUs once booted";
+    EXPECT_EQ(seen.policy_ready, SCHED_BATCH) << "a taken spare does not preempt the thread that took it";
+    EXPECT_EQ(seen.policy_booted, SCHED_OTHER) << "and is a normal thread once booted";
     EXPECT_FALSE(spare.complete_boot(boot)) << "it has ended";
     ::close(ours);
   }());

@@ -121,6 +121,7 @@ class actor {
     std::unique_ptr<spawn::child_handle> proc;
     std::shared_ptr<runtime::peer> link;
     std::string uuid;
+    std::string address;  // its `spare_address`, printed
   };
   std::optional<spare_child> spare;
 

@@ -102,17 +102,29 @@ struct child_boot {
 /// child once that message is there: the lock is uncontended, and only makes the hand-over
 /// visible without relying on the socket.
 ///
-/// Placement: at the hand-over the child's thread is moved to the CPU its parent runs on, so
-/// that their first exchange needs no wakeup across cores (which on small VMs costs more
-/// than the whole boot); once booted, the child takes back every CPU it had, on its own time.
+/// Placement: a child waits on the CPU its parent ran on when it was started, and at the
+/// hand-over is moved to the one its parent runs on then, if that is another: waking it
+/// across cores costs its parent more than the rest of the spawn (on small VMs). It waits
+/// and boots as `SCHED_BATCH`, so that being woken by the hand-over does not preempt its
+/// parent: the spawn returns first, and the child boots once its parent's CPU is free. Once
+/// booted, it takes back its CPUs and its scheduling class, on its own time.
 class deferred_boot {
  public:
+  /// `cpu`: where the spawning thread runs as the child is started ahead (-1: unknown).
+  explicit deferred_boot(int cpu = -1) : cpu_(cpu) {}
+
   /// The child's side, once prepared (its server bound), before it waits: it can be given
-  /// its boot from now on. Says which thread to move.
+  /// its boot from now on. Says which thread to move, moves it to the spawning thread's CPU
+  /// already (where that thread will likely be when it gives the boot: the move then costs
+  /// the spawn nothing), and makes it `SCHED_BATCH`.
   void ready() {
     std::lock_guard lock(m_);
     ready_ = true;
-    if (::sched_getaffinity(0, sizeof mask_, &mask_) == 0) tid_ = ::gettid();
+    if (::sched_getaffinity(0, sizeof mask_, &mask_) != 0) return;
+    tid_ = ::gettid();
+    if (cpu_ >= 0 && CPU_ISSET(cpu_, &mask_)) placed_ = place(0, cpu_);
+    const sched_param none{};
+    batch_ = ::sched_setscheduler(0, SCHED_BATCH, &none) == 0;
   }
   /// The parent's side: the child's boot (its descriptors and stop hook stay the ones it was
   /// started with), and what to call its thread. False if it is not ready yet, or was
@@ -123,11 +135,9 @@ class deferred_boot {
     boot_.emplace(boot);
     title_ = std::move(title);
     const int here = ::sched_getcpu();
-    if (here >= 0 && tid_ > 0) {
-      cpu_set_t one;
-      CPU_ZERO(&one);
-      CPU_SET(here, &one);
-      placed_ = ::sched_setaffinity(tid_, sizeof one, &one) == 0;
+    if (here >= 0 && tid_ > 0 && !(placed_ && here == cpu_)) {
+      placed_ = place(tid_, here);
+      cpu_ = here;
     }
     return true;
   }
@@ -138,21 +148,34 @@ class deferred_boot {
     if (boot_ && !title_.empty()) ::pthread_setname_np(::pthread_self(), title_.c_str());
     return boot_;
   }
-  /// The child's side, once booted: gives its thread back every CPU it had.
+  /// The child's side, once booted: gives its thread back every CPU it had, and the normal
+  /// scheduling class.
   void booted() {
     std::lock_guard lock(m_);
     if (placed_) ::sched_setaffinity(0, sizeof mask_, &mask_);
     placed_ = false;
+    const sched_param none{};
+    if (batch_) ::sched_setscheduler(0, SCHED_OTHER, &none);
+    batch_ = false;
   }
 
  private:
+  static bool place(pid_t tid, int cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    return ::sched_setaffinity(tid, sizeof one, &one) == 0;
+  }
+
   std::mutex m_;
   std::optional<child_boot> boot_;
+  int cpu_;  // where the child is placed, or is to be
   std::string title_;
   bool ready_ = false;
   pid_t tid_ = 0;     // the child's thread, once ready
   cpu_set_t mask_{};  // its CPUs then
   bool placed_ = false;
+  bool batch_ = false;
 };
 
 /// The child runtime's entry: runs it to its end and returns the exit code. A plain function

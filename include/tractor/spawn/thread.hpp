@@ -15,8 +15,8 @@
 //
 // Spares: a thread actor can be started ahead of its spawn (`spawn_request::ahead`): its
 // thread, event loop and server socket are made while nobody waits, and a spawn that takes
-// it only hands it its boot (`complete_boot`). The runtime keeps one per spawning actor
-// under UDS (see `runtime::actor::spare`).
+// it once it is ready only hands it its boot (`complete_boot`) and does not wait for it to
+// boot. The runtime keeps one per spawning actor under UDS (see `runtime::actor::spare`).
 #pragma once
 
 #include <tractor/core/cancel_scope.hpp>
@@ -126,7 +126,7 @@ inline result<std::unique_ptr<thread_actor>> thread_actor::start(const boost::as
   child_boot boot = req.boot;
   boot.stop = stop;
   if (req.ahead) {
-    t->deferred_ = std::make_shared<deferred_boot>();
+    t->deferred_ = std::make_shared<deferred_boot>(::sched_getcpu());
     boot.deferred = t->deferred_;
   }
   if (boot.channel_fd >= 0) {
@@ -155,8 +155,8 @@ inline result<std::unique_ptr<thread_actor>> thread_actor::start(const boost::as
     }
   } unpin_us{*t};
   // What `top -H`, `ps -L` and debuggers show for it (15 characters at most); set by the
-  // thread itself, which is cheaper than from here (no /proc file to write). A spare's is set
-  // from here too (nobody waits for it): it is one from the moment `start` returns.
+  // thread itself, which is cheaper than from here (no /proc file to write; for a spare, that
+  // was a quarter of its making, on the spawning thread).
   const std::string title = req.ahead ? std::string(spare_thread_name)
                                       : (std::string(thread_name_prefix) + req.boot.name).substr(0, 15);
   try {
@@ -173,7 +173,6 @@ inline result<std::unique_ptr<thread_actor>> thread_actor::start(const boost::as
     if (boot.channel_fd >= 0) ::close(boot.channel_fd);
     return error(e.code(), std::string("thread backend: cannot start a thread: ") + e.what());
   }
-  if (req.ahead) ::pthread_setname_np(t->thread_.native_handle(), title.c_str());
   return t;
 }
 

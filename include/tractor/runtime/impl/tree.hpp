@@ -222,28 +222,28 @@ inline void prepare_spare(actor& a) {
   req.boot.uuid = new_uuid();
   std::shared_ptr<peer> link;
   auto proc = start_child(a, req, link);
-  if (proc && link) a.spare = actor::spare_child{std::move(proc).value(), std::move(link), req.boot.uuid};
+  if (proc && link) {
+    std::string at = spare_address(a.pol(), req.boot.uuid).str();
+    a.spare = actor::spare_child{std::move(proc).value(), std::move(link), req.boot.uuid, std::move(at)};
+  }
 }
 
-/// The spare's handle, given `boot` (whose uuid becomes the spare's; `registered` is set
-/// when we keep the registry), and our end of its channel in `link`. Nothing if there is no
-/// spare, or it is not ready yet (it is kept for a later spawn), or it has ended (it is let
-/// go).
-inline std::unique_ptr<spawn::child_handle> take_spare(actor& a, spawn::child_boot& boot,
-                                                      std::shared_ptr<peer>& link) {
-  if (!a.spare) return nullptr;
+/// The spare, given `boot` (whose uuid becomes the spare's; `registered` is set when we keep
+/// the registry). Nothing if there is no spare, or it is not ready yet (it is kept for a
+/// later spawn), or it has ended (it is let go).
+inline std::optional<actor::spare_child> take_spare(actor& a, spawn::child_boot& boot) {
+  if (!a.spare) return std::nullopt;
   spawn::child_boot given = boot;
   given.uuid = a.spare->uuid;
   given.registered = a.registry.has_value();
   if (!a.spare->proc->complete_boot(given)) {
     if (a.spare->proc->poll()) a.release_spare();
-    return nullptr;
+    return std::nullopt;
   }
   boot = std::move(given);
-  link = std::move(a.spare->link);
-  auto proc = std::move(a.spare->proc);
+  std::optional<actor::spare_child> taken = std::move(a.spare);
   a.spare.reset();
-  return proc;
+  return taken;
 }
 
 /// What a child is sent to boot: its enabled modules, and where the registrars are.
@@ -262,12 +262,13 @@ inline msg::msg spawn_spec(actor& a, const std::vector<std::string>& enable_modu
 ///
 /// Cancellation: as `channel::send_all_now` (the caller lets the child go).
 inline awaitable<result<void>> boot_spare(actor& a, child_record& c, const spawn::child_boot& boot,
+                                          const std::string& address,
                                           const std::vector<std::string>& enable_modules) {
   const msg::msg spec = spawn_spec(a, enable_modules);
   const msg::Aid expected = child_aid(boot);
   BOOST_OUTCOME_CO_TRY(co_await c.link->channel().handshake_expecting(a.aid(), spec, expected));
   if (boot.registered) {
-    a.registry->add(uid_of(expected), {spare_address(a.pol(), boot.uuid).str()}, c.link.get());
+    a.registry->add(uid_of(expected), {address}, c.link.get());
   }
   co_return success();
 }
@@ -321,8 +322,12 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   req.boot.name = name;
   req.boot.parent_registers = a.registry.has_value();
   std::shared_ptr<peer> paired;  // our end of the child's channel, if it is given one
-  c->proc = take_spare(a, req.boot, paired);
-  const bool from_spare = c->proc != nullptr;
+  auto spare = take_spare(a, req.boot);
+  const bool from_spare = spare.has_value();
+  if (from_spare) {
+    c->proc = std::move(spare->proc);
+    paired = std::move(spare->link);
+  }
   if (!from_spare) req.boot.uuid = new_uuid();
   const std::string uuid = req.boot.uuid;
   actor::expected_child slot;
@@ -376,7 +381,7 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
       // Its runtime is up, its server bound and its channel connected: it only needs its
       // boot, and has nothing left to fail at that a wait here would catch first.
       c->link = paired;
-      auto sent = co_await boot_spare(a, *c, req.boot, enable_modules);
+      auto sent = co_await boot_spare(a, *c, req.boot, spare->address, enable_modules);
       if (!sent) failed = "went away before it took its boot: " + sent.error().message();
     } else {
       if (paired) {

@@ -69,7 +69,10 @@ inline awaitable<result<void>> channel::handshake_expecting(const msg::Aid& self
                                                            msg::Aid expected) {
   BOOST_OUTCOME_CO_TRY(enqueue(self));
   BOOST_OUTCOME_CO_TRY(enqueue(then));
-  auto sent = co_await write_queued(true);
+  // Usually the kernel takes it all at once: then no coroutine of `write_queued` is needed.
+  result<void> sent = success();
+  if (!broken_ && socket_.is_open() && !background_writer_ && !writer_active_) sent = write_inline();
+  if (sent && !out_.empty()) sent = co_await write_queued(true);
   if (!sent) {
     co_return error(make_error_code(wire_errc::handshake_failed),
                     "handshake failed: could not send our Aid: " + sent.error().message());
