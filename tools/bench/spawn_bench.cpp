@@ -11,16 +11,20 @@
 //   fork, 256 MiB the same from the grown process: what forking a big parent costs
 //   thread        a new thread of this process, connecting back at once (the least a thread
 //                 actor's spawn can cost without keeping threads ahead of time)
-//   waiting thread  a thread started ahead, woken through a socketpair and answering (the
-//                 least a spawn that takes a spare thread can cost: two wakeups)
+//   waiting thread  a thread started ahead, woken through a socketpair and answering (two
+//                 wakeups: what a spawn that took a spare cost while it waited for the
+//                 child's handshake; it no longer waits, so it can come in under this)
 // Where a thread runs matters on this VM: a wakeup across vCPUs costs 30-50 us when the other
 // one idles, and nothing when it is awake. So the new thread's floor is the lower of two
 // runs, one left to the kernel's placement and one on the measuring thread's CPU (as the
 // thread backend places its children); the waiting thread is moved to the measuring thread's
 // CPU as it is woken, as a taken spare is.
 // Measured: `start_actor` until its portal is returned (from the root, and for the forkserver
-// also from an actor starting children of its own, which go through the server) (the child has connected back,
-// handshaken, received its SpawnSpec and bound its own server).
+// also from an actor starting children of its own, which go through the server). The child
+// has bound its server and is registered, and its SpawnSpec is sent; a process child has
+// also answered its handshake, while a thread child taken from a spare answers once it has
+// read its boot, after the portal is returned (see README, "thread"). So also printed: the
+// spawn plus the first call's round trip.
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/runtime/tree.hpp>
 #include <tractor/transport/uds.hpp>
