@@ -244,6 +244,8 @@ TYPED_TEST(actor_test, a_thread_actor_spawn_takes_the_spare_its_parents_last_spa
         [] { return threads_named(spawn::spare_thread_name).size() == (spares ? 1u : 0u); }));
     const auto spare = threads_named(spawn::spare_thread_name);
     runtime::actor* self = runtime::current_actor();
+    // Ready (bound, then said so): the next spawn takes it.
+    EXPECT_TRUE(tractor::testing::eventually([&] { return !spares || (self->spare && self->spare->proc->ready_for_boot()); }));
     const std::string spare_at =
         self->spare ? runtime::spare_address(self->pol(), self->spare->uuid).str() : std::string();
     EXPECT_TRUE(spare_at.empty() != spares) << "a spare is kept only by a thread actor under UDS";

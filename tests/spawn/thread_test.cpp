@@ -204,11 +204,14 @@ TEST(thread_backend_test, a_thread_started_ahead_takes_no_boot_before_it_is_read
     spawn::child_boot boot;
     boot.name = "late";
     boot.uuid = "u";
+    EXPECT_FALSE(spare.ready_for_boot());
     EXPECT_FALSE(spare.complete_boot(boot)) << "still preparing";
     EXPECT_EQ(::write(ours, "g", 1), 1);
     char ready = 0;
     EXPECT_EQ(::read(ours, &ready, 1), 1);
+    EXPECT_TRUE(spare.ready_for_boot());
     EXPECT_TRUE(spare.complete_boot(boot)) << "ready now";
+    EXPECT_FALSE(spare.ready_for_boot()) << "given its boot";
     EXPECT_EQ(::write(ours, "x", 1), 1);
     auto s = co_await spare.wait();
     EXPECT_TRUE(s.exited && s.code == 5) << s.describe();
@@ -234,6 +237,7 @@ TEST(thread_backend_test, a_thread_started_ahead_and_never_given_a_boot_ends_wit
     // A thread not started ahead takes no boot.
     auto plain = spawn::thread::start(ex, thread_request([](const spawn::child_boot&) { return 3; }, 1s));
     EXPECT_TRUE(plain);
+    EXPECT_FALSE(plain.value()->ready_for_boot());
     EXPECT_FALSE(plain.value()->complete_boot(spawn::child_boot{}));
     EXPECT_EQ((co_await plain.value()->wait()).code, 3);
   }());

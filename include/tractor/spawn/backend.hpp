@@ -126,6 +126,11 @@ class deferred_boot {
     const sched_param none{};
     batch_ = ::sched_setscheduler(0, SCHED_BATCH, &none) == 0;
   }
+  /// Whether `complete` would take a boot now.
+  bool is_ready() {
+    std::lock_guard lock(m_);
+    return ready_ && !boot_;
+  }
   /// The parent's side: the child's boot (its descriptors and stop hook stay the ones it was
   /// started with), and what to call its thread. False if it is not ready yet, or was
   /// already given one.

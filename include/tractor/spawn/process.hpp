@@ -85,6 +85,10 @@ class child_handle {
   /// has something to read. False (and nothing given) if it was not started ahead, is not
   /// ready yet (still preparing), was already given a boot, or has ended.
   virtual bool complete_boot(const child_boot& /*boot*/) { return false; }
+
+  /// For a child started ahead of its spawn: whether it is ready to be given its boot (it
+  /// has prepared, and was given none yet). False for any other child.
+  virtual bool ready_for_boot() { return false; }
 };
 
 /// A child process signalled through a pidfd (never a recycled pid). How it is reaped is

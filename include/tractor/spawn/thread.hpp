@@ -63,6 +63,7 @@ class thread_actor final : public child_handle {
   void kill() noexcept override;
   void booted() noexcept override;
   bool complete_boot(const child_boot& boot) override;
+  bool ready_for_boot() override { return deferred_ && deferred_->is_ready() && !poll(); }
 
  private:
   struct shared {
