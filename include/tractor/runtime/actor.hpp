@@ -121,7 +121,7 @@ class actor {
     std::unique_ptr<spawn::child_handle> proc;
     std::shared_ptr<runtime::peer> link;
     std::string uuid;
-    std::string address;  // its `spare_address`, printed
+    std::string address;  // its `spare_address`, printed (kept: a spawn need not work it out)
   };
   std::optional<spare_child> spare;
 

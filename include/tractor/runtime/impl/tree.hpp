@@ -331,7 +331,7 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   if (!from_spare) req.boot.uuid = new_uuid();
   const std::string uuid = req.boot.uuid;
   actor::expected_child slot;
-  a.expect_child(uuid, slot);
+  if (!from_spare) a.expect_child(uuid, slot);  // a spare's channel is ours already
   struct forget {
     actor& a;
     const std::string& uuid;
