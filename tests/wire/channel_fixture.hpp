@@ -61,6 +61,17 @@ class channel_test : public ::testing::Test {
     co_return std::move(s).value();
   }
 
+  // A connected pair of channels over `l`, not handshaken.
+  struct unshaken_pair {
+    std::unique_ptr<tp::channel> client, server;
+  };
+  awaitable<unshaken_pair> raw_pair(tp::listener& l) {
+    auto client = wrap(co_await raw_connect(l));
+    auto accepted = co_await l.accept();
+    EXPECT_TRUE(accepted);
+    co_return unshaken_pair{std::move(client), wrap(std::move(accepted).value())};
+  }
+
   // A connected, handshaken pair of channels.
   awaitable<std::pair<std::unique_ptr<tp::channel>, std::unique_ptr<tp::channel>>> pair(
       tp::listener& l, tp::channel_options o = {}) {

@@ -56,9 +56,9 @@ TYPED_TEST(channel_handshake_test, handshake_failures_are_clear_errors) {
 TYPED_TEST(channel_handshake_test, a_handshake_whose_peer_spoke_first_keeps_what_came_behind_its_aid) {
   auto l = this->listen();
   run_async(this->ctx_, [&]() -> awaitable<void> {
-    auto client = this->wrap(co_await this->raw_connect(l));
-    auto accepted = co_await l.accept();
-    auto server = this->wrap(std::move(accepted).value());
+    auto p = co_await this->raw_pair(l);
+    auto& client = p.client;
+    auto& server = p.server;
     std::vector<m::msg> first;
     first.emplace_back(this->aid("client"));
     first.emplace_back(m::Stop{"behind-the-aid"});
@@ -88,19 +88,11 @@ TYPED_TEST(channel_handshake_test, a_handshake_whose_peer_spoke_first_keeps_what
 TYPED_TEST(channel_handshake_test, a_handshake_not_waited_for_is_checked_when_the_answer_arrives) {
   auto l = this->listen();
   run_async(this->ctx_, [&]() -> awaitable<void> {
-    struct accepted_pair {
-      std::unique_ptr<tp::channel> client, server;
-    };
-    auto connect = [&]() -> awaitable<accepted_pair> {
-      auto client = this->wrap(co_await this->raw_connect(l));
-      auto accepted = co_await l.accept();
-      co_return accepted_pair{std::move(client), this->wrap(std::move(accepted).value())};
-    };
     const m::msg then = m::Stop{"sent-with-the-handshake"};
     m::Aid expected = this->aid("client");
     expected.pid.reset();  // the answer's own fields replace the expected ones
     {
-      auto p = co_await connect();
+      auto p = co_await this->raw_pair(l);
       EXPECT_TRUE(co_await p.server->handshake_expecting(this->aid("server"), then, expected));
       EXPECT_EQ(p.server->peer(), expected) << "the peer is known before it answered";
       // The peer answers, and sends right behind its Aid, in one write.
@@ -121,7 +113,7 @@ TYPED_TEST(channel_handshake_test, a_handshake_not_waited_for_is_checked_when_th
     }
     {
       // The answer alone, received into a kept message.
-      auto p = co_await connect();
+      auto p = co_await this->raw_pair(l);
       EXPECT_TRUE(co_await p.server->handshake_expecting(this->aid("server"), then, expected));
       EXPECT_TRUE(co_await p.client->handshake(this->aid("client")));
       const m::msg later = m::Stop{"later"};
@@ -131,7 +123,7 @@ TYPED_TEST(channel_handshake_test, a_handshake_not_waited_for_is_checked_when_th
       EXPECT_TRUE(into && kept == later);
     }
     {
-      auto p = co_await connect();
+      auto p = co_await this->raw_pair(l);
       m::Aid other = expected;
       other.uuid = "someone-else";
       EXPECT_TRUE(co_await p.server->handshake_expecting(this->aid("server"), then, other));
@@ -146,7 +138,7 @@ TYPED_TEST(channel_handshake_test, a_handshake_not_waited_for_is_checked_when_th
       EXPECT_FALSE(co_await p.server->send(stop)) << "the channel is broken";
     }
     {
-      auto p = co_await connect();
+      auto p = co_await this->raw_pair(l);
       EXPECT_TRUE(co_await p.server->handshake_expecting(this->aid("server"), then, expected));
       m::msg not_aid = m::Stop{"no-aid"};
       EXPECT_TRUE(co_await p.client->send(not_aid));
@@ -158,7 +150,7 @@ TYPED_TEST(channel_handshake_test, a_handshake_not_waited_for_is_checked_when_th
     }
     {
       // A closed channel refuses.
-      auto p = co_await connect();
+      auto p = co_await this->raw_pair(l);
       p.server->close();
       auto sent = co_await p.server->handshake_expecting(this->aid("server"), then, expected);
       EXPECT_FALSE(sent);
