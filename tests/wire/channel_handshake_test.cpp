@@ -145,7 +145,7 @@ TYPED_TEST(channel_handshake_test, a_handshake_not_waited_for_is_checked_when_th
       auto got = co_await p.server->receive();
       EXPECT_FALSE(got);
       EXPECT_EQ(got.error(), wire_errc::handshake_failed);
-      EXPECT_NE(got.error().message().find("`Stop` instead of its `Aid`"), std::string::npos)
+      EXPECT_NE(got.error().message().find("`Stop` instead of `Aid`"), std::string::npos)
           << got.error().message();
     }
     {

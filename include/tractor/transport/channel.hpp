@@ -236,10 +236,17 @@ class channel {
   /// Writes what the socket takes of the queue now (non-blocking); the rest stays queued and
   /// the writer task, if any, is told.
   result<void> write_inline();
-  /// Hands what is queued to the kernel, as `send` does; with `now`, from this call first
-  /// when no write is under way (no round through the event loop: not a checkpoint unless
-  /// the kernel leaves some of it).
-  awaitable<result<void>> write_queued(bool now);
+  /// Hands what is queued to the kernel, as `send` does.
+  awaitable<result<void>> write_queued();
+  /// Writes what is queued from this call, if no write is under way and no writer task
+  /// runs: the result once the kernel took it all (or the write failed); nothing if some is
+  /// left for `write_queued`. No coroutine, no round through the event loop.
+  std::optional<result<void>> write_now();
+  /// Queues our `Aid` (and `then` behind it) and writes them as `write_now` does.
+  std::optional<result<void>> send_hello(const msg::Aid& self, const msg::msg* then);
+  static error hello_failed(const error& why);
+  /// `first` as the peer's `Aid`, or `handshake_failed` saying what came instead.
+  static result<msg::Aid> peer_aid_of(const result<msg::msg>& first);
   /// Queues every message of `ms` (for one write); fails on a broken channel.
   result<void> enqueue_all(const std::vector<msg::msg>& ms);
   /// Wakes the writer task once the current handler is done, unless the queue was flushed

@@ -25,17 +25,39 @@ inline error channel::broken_error() const {
   return error(make_error_code(wire_errc::channel_broken));
 }
 
+inline std::optional<result<void>> channel::send_hello(const msg::Aid& self, const msg::msg* then) {
+  auto queued = enqueue(self);
+  if (queued && then) queued = enqueue(*then);  // in the same write
+  if (!queued) return result<void>(queued.error());
+  return write_now();
+}
+
+inline error channel::hello_failed(const error& why) {
+  return error(make_error_code(wire_errc::handshake_failed), "handshake failed: could not send our Aid: " + why.message());
+}
+
+inline result<msg::Aid> channel::peer_aid_of(const result<msg::msg>& first) {
+  if (!first) {
+    return error(make_error_code(wire_errc::handshake_failed),
+                 "peer sent an invalid actor handshake: " + first.error().message());
+  }
+  const auto* aid = std::get_if<msg::Aid>(&first.value());
+  if (!aid) {
+    return error(make_error_code(wire_errc::handshake_failed),
+                 "peer sent an invalid actor handshake: `" + std::string(msg::type_name(first.value())) +
+                     "` instead of `Aid`");
+  }
+  return *aid;
+}
+
 inline awaitable<result<msg::Aid>> channel::handshake(const msg::Aid& self, const msg::msg* then) {
-  BOOST_OUTCOME_CO_TRY(enqueue(self));
-  if (then) {
-    BOOST_OUTCOME_CO_TRY(enqueue(*then));  // in the same write
-  }
   // The wait for the peer's Aid below is this call's checkpoint.
-  auto sent = co_await write_queued(true);
+  std::optional<result<void>> sent = send_hello(self, then);
   if (!sent) {
-    co_return error(make_error_code(wire_errc::handshake_failed),
-                    "handshake failed: could not send our Aid: " + sent.error().message());
+    auto rest = co_await write_queued();
+    sent.emplace(std::move(rest));
   }
+  if (!*sent) co_return hello_failed(sent->error());
   // The peer's Aid may be here already (it spoke first): then nothing needs a deadline.
   std::optional<result<msg::msg>> arrived = try_receive();
   if (!arrived) {
@@ -46,37 +68,22 @@ inline awaitable<result<msg::Aid>> channel::handshake(const msg::Aid& self, cons
     auto waited = co_await fail_after(options_.handshake_timeout, receive());
     arrived.emplace(std::move(waited));
   }
-  auto& first = *arrived;
-  if (!first) {
-    if (first.error() == errc::timeout) {
-      co_return error(make_error_code(wire_errc::handshake_timeout),
-                      "peer sent no Aid within the handshake timeout");
-    }
-    co_return error(make_error_code(wire_errc::handshake_failed),
-                    "peer sent an invalid actor handshake: " + first.error().message());
+  if (!*arrived && arrived->error() == errc::timeout) {
+    co_return error(make_error_code(wire_errc::handshake_timeout), "peer sent no Aid within the handshake timeout");
   }
-  auto* aid = std::get_if<msg::Aid>(&first.value());
-  if (!aid) {
-    co_return error(make_error_code(wire_errc::handshake_failed),
-                    "peer sent an invalid actor handshake: `" +
-                        std::string(msg::type_name(first.value())) + "` instead of `Aid`");
-  }
-  peer_ = *aid;
-  co_return *aid;
+  auto aid = peer_aid_of(*arrived);
+  if (aid) peer_ = aid.value();
+  co_return aid;
 }
 
 inline awaitable<result<void>> channel::handshake_expecting(const msg::Aid& self, const msg::msg& then,
                                                            msg::Aid expected) {
-  BOOST_OUTCOME_CO_TRY(enqueue(self));
-  BOOST_OUTCOME_CO_TRY(enqueue(then));
-  // Usually the kernel takes it all at once: then no coroutine of `write_queued` is needed.
-  result<void> sent = success();
-  if (!broken_ && socket_.is_open() && !background_writer_ && !writer_active_) sent = write_inline();
-  if (sent && !out_.empty()) sent = co_await write_queued(true);
+  std::optional<result<void>> sent = send_hello(self, &then);
   if (!sent) {
-    co_return error(make_error_code(wire_errc::handshake_failed),
-                    "handshake failed: could not send our Aid: " + sent.error().message());
+    auto rest = co_await write_queued();
+    sent.emplace(std::move(rest));
   }
+  if (!*sent) co_return hello_failed(sent->error());
   peer_ = std::move(expected);
   aid_due_ = true;
   co_return success();
@@ -84,32 +91,29 @@ inline awaitable<result<void>> channel::handshake_expecting(const msg::Aid& self
 
 inline void channel::take_late_aid(std::span<const std::byte> frame) {
   aid_due_ = false;
-  auto m = codec_.decode(frame);
-  const msg::Aid* aid = m ? std::get_if<msg::Aid>(&m.value()) : nullptr;
-  std::string why;
-  if (!m) {
-    why = "peer sent an invalid actor handshake: " + m.error().message();
-  } else if (!aid) {
-    why = "peer sent `" + std::string(msg::type_name(m.value())) + "` instead of its `Aid`";
-  } else if (aid->uuid != peer_->uuid) {
-    why = "peer answered the handshake as actor " + aid->uuid + ", not " + peer_->uuid;
-  } else {
-    peer_ = *aid;
+  auto aid = peer_aid_of(codec_.decode(frame));
+  if (aid && aid.value().uuid != peer_->uuid) {
+    aid = error(make_error_code(wire_errc::handshake_failed),
+                "peer answered the handshake as actor " + aid.value().uuid + ", not " + peer_->uuid);
+  }
+  if (aid) {
+    peer_ = std::move(aid).value();
     return;
   }
   broken_ = true;
-  broken_reason_ = error(make_error_code(wire_errc::handshake_failed), std::move(why));
+  broken_reason_ = aid.error();
 }
 
 inline awaitable<result<void>> channel::send_all(std::vector<msg::msg> ms) {
   if (ms.empty()) co_return success();
   BOOST_OUTCOME_CO_TRY(enqueue_all(ms));
-  co_return co_await write_queued(false);
+  co_return co_await write_queued();
 }
 
 inline awaitable<result<void>> channel::send_all_now(const std::vector<msg::msg>& ms) {
   BOOST_OUTCOME_CO_TRY(enqueue_all(ms));
-  co_return co_await write_queued(true);
+  if (auto done = write_now()) co_return std::move(*done);
+  co_return co_await write_queued();
 }
 
 inline result<void> channel::enqueue_all(const std::vector<msg::msg>& ms) {
@@ -228,10 +232,18 @@ inline std::optional<result<void>> channel::try_receive(msg::msg& into) {
 inline awaitable<result<void>> channel::send(msg::msg m) {
   if (broken_ || !socket_.is_open()) co_return broken_error();
   BOOST_OUTCOME_CO_TRY(enqueue(m));
-  co_return co_await write_queued(false);
+  co_return co_await write_queued();
 }
 
-inline awaitable<result<void>> channel::write_queued(bool now) {
+inline std::optional<result<void>> channel::write_now() {
+  if (broken_ || !socket_.is_open()) return result<void>(broken_error());
+  if (background_writer_ || writer_active_) return std::nullopt;
+  auto r = write_inline();
+  if (!r || out_.empty()) return r;
+  return std::nullopt;
+}
+
+inline awaitable<result<void>> channel::write_queued() {
   if (broken_ || !socket_.is_open()) co_return broken_error();
   if (background_writer_) {
     queued_.notify_all();
@@ -240,10 +252,6 @@ inline awaitable<result<void>> channel::write_queued(bool now) {
       co_await flushed_.async_wait(boost::asio::use_awaitable);
     }
     co_return success();
-  }
-  if (now && !writer_active_) {
-    BOOST_OUTCOME_CO_TRY(write_inline());
-    if (out_.empty()) co_return success();
   }
   // What is queued goes out with the next batch to start.
   const std::uint64_t mine = batches_started_ + 1;
