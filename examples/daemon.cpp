@@ -4,8 +4,8 @@
 //     bazel-bin/examples/daemon call Ada       # terminal 2: finds "greeter" and calls it
 //     bazel-bin/examples/daemon stop           # asks the daemon to cancel itself
 //
-// The first root on the registry address (here the UDS default, registry@1616.sock in the
-// runtime directory; TRACTOR_REGISTRY_ADDRS points elsewhere) becomes the registrar; every
+// The first root on the registry address (here the UDS default, the abstract name
+// registry@1616 under the UDS name prefix; TRACTOR_REGISTRY_ADDRS points elsewhere) becomes the registrar; every
 // later one registers with it, so separate programs find each other by name.
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/discovery/discovery.hpp>

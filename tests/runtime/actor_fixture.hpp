@@ -97,6 +97,20 @@ inline tractor::awaitable<int> fail_on_cancel(std::string why) {
   };
   co_return co_await tractor::finally(sleep_forever(), complain());
 }
+// `fail_when_released` fails once `release` has run in the same actor: a failure whose moment
+// the test chooses (each actor, process or thread, has its own event).
+inline thread_local tractor::event released;
+inline tractor::awaitable<int> fail_when_released(std::string why) {
+  co_await released.wait();
+  throw std::runtime_error(why);
+}
+inline tractor::awaitable<bool> release() {
+  released.set();
+  co_return true;
+}
+// Calls run_main from inside this actor (defined below, once the trees exist): returns its
+// exit code, which must be the refusal's (one root per process).
+inline tractor::awaitable<int> nested_root();
 // Set in the child when a task of `wait_to_be_cancelled` sees its cancellation.
 inline thread_local tractor::event a_task_was_cancelled;
 inline tractor::awaitable<int> wait_to_be_cancelled() {
@@ -111,9 +125,9 @@ inline tractor::awaitable<bool> until_a_task_was_cancelled() {
   co_await a_task_was_cancelled.wait();
   co_return true;
 }
-// A child that opens its own actor nursery (defined below, once the trees exist): one
-// grandchild fails, the other fails while being cancelled, so the spawner's nursery fails
-// with a group of two, which the spawner returns to its caller.
+// A child that opens its own actor nursery (defined below, once the trees exist) with two
+// one-shot grandchildren that both fail, so the spawner's nursery fails with a group of two
+// (collected when it joins), which the spawner returns to its caller.
 inline tractor::awaitable<tractor::result<int>> spawn_failing_grandchildren(std::string tag);
 // A child that starts a grandchild stuck in blocking code and holds it until cancelled;
 // `until_grandchild_started` returns once the grandchild is running.
@@ -136,7 +150,7 @@ using fns = exposed<&math::add, &math::checked_div, &math::explode, &math::cmdli
                     &math::spawn_failing_grandchildren, &math::wait_to_be_cancelled,
                     &math::until_a_task_was_cancelled, &math::over_quota, &math::over_limit,
                     &math::unregistered, &math::hold_blocked_grandchild,
-                    &math::until_grandchild_started,
+                    &math::until_grandchild_started, &math::fail_when_released, &math::release, &math::nested_root,
                     &secret::hidden>;
 using errs = errors<app::quota_exceeded, app::app_errc>;
 using test_spawn = tractor::testing::boot_faults<tractor::testing::matrix_spawn>;
@@ -168,8 +182,7 @@ decltype(auto) on_tree(F f) {
 
 // A child that binds its address and answers its handshake, then stays silent (never
 // registers, never takes its SpawnSpec) until it is killed, or (a thread) stopped, or its
-// parent hangs up: what a parent sees of a child stuck between handshake and SpawnSpec. Its
-// socket file stays if it is killed, unless its parent removes it.
+// parent hangs up: what a parent sees of a child stuck between handshake and SpawnSpec.
 template <class Tree>
 int silent_after_handshake(const spawn::child_boot& boot) {
   const runtime::policies pol = Tree::policies();
@@ -213,12 +226,11 @@ inline const bool silent_child_known = (tractor::testing::silent_after_handshake
 template <class Tree>
 awaitable<result<int>> failing_grandchildren(std::string tag) {
   auto r = co_await open_actor_nursery<Tree>([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
-    const std::string calm = tag + "-b raised while cancelled";
-    auto b = co_await an.template run_in_actor<&math::fail_on_cancel>(tag + "-b", calm);
-    if (!b) co_return b.error();
-    const std::string loud = tag + "-a failed";
-    auto a = co_await an.template run_in_actor<&math::explode>(tag + "-a", loud);
-    if (!a) co_return a.error();
+    for (const char* which : {"-a", "-b"}) {
+      const std::string why = tag + which + " failed";
+      auto g = co_await an.template run_in_actor<&math::explode>(tag + which, why);
+      if (!g) co_return g.error();
+    }
     co_return success();
   });
   if (!r) co_return r.error();
@@ -238,7 +250,19 @@ awaitable<result<int>> blocked_grandchild() {
   co_return 0;
 }
 
+// Runs a root whose body does nothing; returns run_main's exit code.
+template <class Tree>
+int second_root() {
+  char arg0[] = "second_root";
+  char* argv[] = {arg0, nullptr};
+  return run_main<Tree>(1, argv, [](root<Tree>&) -> awaitable<result<void>> { co_return success(); });
+}
+
 }  // namespace actor_tests
+
+inline tractor::awaitable<int> math::nested_root() {
+  co_return actor_tests::on_tree([](auto t) { return actor_tests::second_root<typename decltype(t)::type>(); });
+}
 
 inline tractor::awaitable<tractor::result<int>> math::hold_blocked_grandchild() {
   return actor_tests::on_tree([](auto t) { return actor_tests::blocked_grandchild<typename decltype(t)::type>(); });
@@ -289,28 +313,6 @@ using trees = std::conditional_t<codec_axis, ::testing::Types<uds_tree, tcp_tree
 }  // namespace actor_tests
 
 namespace actor_tests {
-
-// Removes the socket files of dead actors whose names start with one of `prefixes`: those
-// of actors SIGKILLed together with their parent, which nobody was left to remove (as in
-// tractor). Returns how many it removed.
-inline std::size_t remove_stale_socket_files(std::initializer_list<std::string_view> prefixes) {
-  std::size_t removed = 0;
-  std::error_code ec;
-  for (const auto& f : std::filesystem::directory_iterator(transport::uds::runtime_dir().value(), ec)) {
-    const std::string n = f.path().filename().string();
-    for (auto prefix : prefixes) {
-      if (n.rfind(prefix, 0) != 0 || n.find('@') == std::string::npos) continue;
-      // Only files of this pid namespace: a pid from another (a test running beside this
-      // one in its own sandbox) says nothing here, and its owner may well be alive.
-      const std::string owner_part = n.substr(n.find('@') + 1);
-      const pid_t owner = std::atoi(owner_part.c_str());
-      const std::string ours = std::to_string(owner) + transport::detail::pid_namespace_tag() + ".sock";
-      if (owner_part != ours) continue;
-      if (::kill(owner, 0) != 0 && std::filesystem::remove(f.path(), ec)) ++removed;
-    }
-  }
-  return removed;
-}
 
 // Orphans (if any) were reparented to this process (the subreaper): reaps them as they die.
 // A survivor would block here, so an alarm is the watchdog (its default action ends this

@@ -215,11 +215,11 @@ TYPED_TEST(actor_test, nursery_cancel_reaps_every_idle_daemon) {
   EXPECT_EQ(code, 0);
 }
 
-// The socket files in the runtime dir of this process's actors started as spares.
-std::size_t spare_socket_files() {
+// The listeners of this process's actors started as spares.
+std::size_t spare_listeners() {
   std::size_t n = 0;
-  const std::string mine = "@" + std::to_string(::getpid()) + transport::detail::pid_namespace_tag() + ".sock";
-  for (const auto& name : tractor::testing::socket_files_left()) n += name.rfind("thread.", 0) == 0 && name.ends_with(mine);
+  const std::string mine = "@" + std::to_string(::getpid()) + transport::detail::pid_namespace_tag();
+  for (const auto& name : tractor::testing::listeners_left()) n += name.rfind("thread.", 0) == 0 && name.ends_with(mine);
   return n;
 }
 
@@ -239,7 +239,7 @@ TYPED_TEST(actor_test, a_thread_actor_spawn_takes_the_spare_its_parents_last_spa
     // thread names itself, and binds its server, on its own time.
     auto three = co_await first.value().template run<&math::add>(1, 2);
     EXPECT_EQ(three.value(), 3);
-    EXPECT_TRUE(tractor::testing::eventually([] { return spare_socket_files() == (spares ? 1u : 0u); }));
+    EXPECT_TRUE(tractor::testing::eventually([] { return spare_listeners() == (spares ? 1u : 0u); }));
     EXPECT_TRUE(tractor::testing::eventually(
         [] { return threads_named(spawn::spare_thread_name).size() == (spares ? 1u : 0u); }));
     const auto spare = threads_named(spawn::spare_thread_name);
@@ -298,7 +298,7 @@ TYPED_TEST(actor_test, a_thread_actor_spawn_takes_the_spare_its_parents_last_spa
   });
   EXPECT_EQ(code, 0);
   EXPECT_TRUE(tractor::testing::no_thread_named(spawn::spare_thread_name)) << "a spare outlived its actor";
-  EXPECT_EQ(spare_socket_files(), 0u) << "nor its socket file";
+  EXPECT_EQ(spare_listeners(), 0u) << "nor its listener";
 }
 
 TYPED_TEST(actor_test, one_shot_children_return_results) {

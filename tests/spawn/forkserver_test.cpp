@@ -85,7 +85,7 @@ class forkserver_test : public ::testing::Test {
   void TearDown() override {
     EXPECT_TRUE(tractor::testing::live_children().empty()) << "a child (or the server) outlived its test";
     EXPECT_EQ(spawn::forkserver::server_pid(), 0);
-    tractor::testing::expect_no_socket_file_left();
+    tractor::testing::expect_no_listener_left();
   }
 };
 
@@ -205,9 +205,9 @@ TEST_F(forkserver_test, teardown_of_twenty_children_under_load_leaves_nothing_be
   stop = true;
   for (auto& t : load) t.join();
   EXPECT_TRUE(r) << r.error().message();
-  std::size_t files = 0;
-  for (const auto& f : tractor::testing::socket_files_left()) files += f.rfind(prefix, 0) == 0;
-  EXPECT_EQ(files, 0u) << "socket files left behind";
+  std::size_t left = 0;
+  for (const auto& name : tractor::testing::listeners_left()) left += name.rfind(prefix, 0) == 0;
+  EXPECT_EQ(left, 0u) << "listeners left behind";
 }
 
 }  // namespace

@@ -154,10 +154,13 @@ inline void wait_for_stop(spawn::stop_hook& hook) {
 }
 
 /// A fixture for tests that start child actors: a test fails if it leaves one behind (a
-/// process, or a thread actor beyond those an earlier test abandoned), or a socket file.
+/// process, or a thread actor beyond those an earlier test abandoned), or a listener.
 class no_child_left : public ::testing::Test {
  protected:
-  void SetUp() override { thread_baseline() = live_threads(); }
+  void SetUp() override {
+    thread_baseline() = live_threads();
+    listener_baseline() = listeners_left();
+  }
   void TearDown() override {
     EXPECT_TRUE(live_child_processes().empty()) << "a child actor outlived its test";
     if (!abandons_threads) {
@@ -165,7 +168,7 @@ class no_child_left : public ::testing::Test {
     }
     EXPECT_TRUE(no_thread_named(spawn::spare_thread_name))
         << "a spare thread outlived its test: " << describe_threads();
-    expect_no_socket_file_left();
+    if (!abandons_threads) expect_no_listener_left();  // an abandoned actor's listener stays
   }
   /// Set by a test that leaves a thread actor deaf to cancellation (abandoned, running on).
   bool abandons_threads = false;

@@ -1,6 +1,7 @@
-// Test helper: a registry and a runtime dir of this test process's own, so that tests running
-// side by side never share one (every root probes its registry address at boot and registers
-// with whatever registrar answers there; and a test checks that it left no socket file).
+// Test helper: a registry and a UDS name prefix of this test process's own, so that tests
+// running side by side never share one (every root probes its registry address at boot and
+// registers with whatever registrar answers there; and a test checks that it left no
+// listener behind).
 #pragma once
 
 #include <tractor/transport/multiaddr.hpp>
@@ -9,7 +10,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <filesystem>
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -17,52 +23,74 @@
 
 namespace tractor::testing {
 
-/// Points the UDS runtime dir (XDG_RUNTIME_DIR) at a directory of this process's own, removed
-/// when it exits: every socket file in it is one of this test program's actors (the processes
-/// it starts inherit it). Call first in main, before anything binds.
+/// Points the UDS name prefix (XDG_RUNTIME_DIR) at one of this process's own: every
+/// abstract socket under it is one of this test program's actors (the processes it starts
+/// inherit it), so tests running side by side never see each other's. Call first in main,
+/// before anything binds. Nothing is created: the names are abstract.
 inline void use_private_runtime_dir() {
-  static const pid_t owner = ::getpid();
-  static std::string dir = "/tmp/tractor-test.XXXXXX";  // (pids repeat across sandboxes)
-  if (::mkdtemp(dir.data()) == nullptr) return;  // then the shared dir it is
-  ::setenv("XDG_RUNTIME_DIR", dir.c_str(), 1);
-  // A forked child that exits through `exit` runs this too: only the owner removes it.
-  std::atexit([] {
-    std::error_code ec;
-    if (::getpid() == owner) std::filesystem::remove_all(dir, ec);
-  });
+  std::random_device random;
+  const std::string prefix = "/tmp/tractor-test." + std::to_string(::getpid()) + "." + std::to_string(random());
+  ::setenv("XDG_RUNTIME_DIR", prefix.c_str(), 1);
 }
 
-/// The socket files in the UDS runtime dir (with `use_private_runtime_dir`, this test
-/// program's own): after a test, an actor's or a listener's file that outlived it.
-inline std::vector<std::string> socket_files_left() {
+/// The listening abstract sockets under this process's UDS name prefix (with
+/// `use_private_runtime_dir`, this test program's own), by name below the prefix, from
+/// /proc/net/unix: after a test, a listener that outlived it (its actor still runs).
+inline std::vector<std::string> listeners_left() {
+  constexpr unsigned long accepting = 0x10000;  // the kernel's __SO_ACCEPTCON
+  const std::string ours = "@" + transport::uds::name_prefix() + "/";
   std::vector<std::string> out;
-  auto dir = transport::uds::runtime_dir();
-  if (!dir) return out;
-  std::error_code ec;
-  for (const auto& f : std::filesystem::directory_iterator(dir.value(), ec)) {
-    if (f.is_socket(ec)) out.push_back(f.path().filename().string());
+  std::ifstream in("/proc/net/unix");
+  std::string line;
+  std::getline(in, line);  // the header
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string slot, refs, protocol, flags, type, state, inode, path;
+    fields >> slot >> refs >> protocol >> flags >> type >> state >> inode;
+    std::getline(fields >> std::ws, path);
+    if (path.rfind(ours, 0) != 0 || !(std::stoul(flags, nullptr, 16) & accepting)) continue;
+    out.push_back(path.substr(ours.size()));
   }
   return out;
 }
 
-/// Fails the current test for each socket file left in the runtime dir, and removes it (so
-/// that the next test starts clean). For a test's TearDown.
-inline void expect_no_socket_file_left() {
-  for (const auto& f : socket_files_left()) {
-    ADD_FAILURE() << "a socket file outlived its test: " << f;
-    std::error_code ec;
-    std::filesystem::remove(std::filesystem::path(transport::uds::runtime_dir().value()) / f, ec);
-  }
+/// The listeners an earlier test left on purpose (a thread actor it abandoned, running on
+/// until this process exits); a test's SetUp records them.
+inline std::vector<std::string>& listener_baseline() {
+  static std::vector<std::string> baseline;
+  return baseline;
 }
 
-/// For a test program without a main of its own: its runtime dir, set before any test runs.
+/// `listeners_left()` less the baseline.
+inline std::vector<std::string> new_listeners_left() {
+  auto left = listeners_left();
+  std::erase_if(left, [](const std::string& l) {
+    return std::find(listener_baseline().begin(), listener_baseline().end(), l) != listener_baseline().end();
+  });
+  return left;
+}
+
+/// Fails the current test for each listener left under the name prefix beyond the baseline,
+/// waiting a moment for one that is closing (10 s at most, a watchdog). For a test's
+/// TearDown.
+inline void expect_no_listener_left() {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto left = new_listeners_left();
+  while (!left.empty() && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    left = new_listeners_left();
+  }
+  for (const auto& name : left) ADD_FAILURE() << "a listener outlived its test: " << name;
+}
+
+/// For a test program without a main of its own: its name prefix, set before any test runs.
 class private_runtime_dir : public ::testing::Environment {
  public:
   void SetUp() override { use_private_runtime_dir(); }
 };
 
-/// The registry addresses this process's roots use (TRACTOR_REGISTRY_ADDRS): a socket file
-/// named after this process for UDS trees, a port the OS chooses for TCP trees. Call first in
+/// The registry addresses this process's roots use (TRACTOR_REGISTRY_ADDRS): an abstract
+/// socket named after this process for UDS trees, a port the OS chooses for TCP trees. Call first in
 /// main; processes started from here inherit it.
 inline void use_private_registry() {
   const auto uds = transport::uds::bind_addr_of("registry-test", ::getpid());

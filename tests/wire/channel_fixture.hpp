@@ -34,12 +34,12 @@ struct combo {
 template <class Combo>
 class channel_test : public ::testing::Test {
  protected:
-  void TearDown() override { tractor::testing::expect_no_socket_file_left(); }
+  void TearDown() override { tractor::testing::expect_no_listener_left(); }
 
   using T = typename Combo::transport;
   using C = typename Combo::codec;
 
-  // Unique per test, so parallel and repeated runs never share a socket file.
+  // Unique per test, so parallel and repeated runs never share a name.
   tp::multiaddr fresh_addr() {
     static std::mt19937_64 rng(std::random_device{}());
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();

@@ -9,7 +9,7 @@ namespace {
 using namespace tractor::testing::wire;
 using tractor::testing::run_async;
 
-// This program's UDS runtime dir is its own, so a test can check that it left no socket file.
+// This program's UDS name prefix is its own, so a test can check that it left no listener.
 [[maybe_unused]] ::testing::Environment* const private_dir_env =
     ::testing::AddGlobalTestEnvironment(new tractor::testing::private_runtime_dir);
 

@@ -122,6 +122,11 @@ class nursery {
   /// returns normally once all have ended, unless one failed.
   void cancel() { group_.cancel(); }
 
+  /// Keeps `e` among the errors this nursery returns, without cancelling anything: for a
+  /// supervisor that collects some failures when the nursery joins instead of acting on them
+  /// at once (tractor's `run_in_actor` results). Aggregated with the others as usual.
+  void keep_error(error e) { group_.keep_error_quietly(std::move(e)); }
+
   /// True once `cancel()` was called or a task failed.
   [[nodiscard]] bool cancel_called() const noexcept { return group_.cancel_called(); }
 

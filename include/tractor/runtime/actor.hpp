@@ -18,6 +18,7 @@
 
 #include <fmt/core.h>
 
+#include <atomic>
 #include <set>
 #include <span>
 
@@ -46,9 +47,8 @@ struct policies {
   std::unique_ptr<transport::channel> (*make_channel)(transport::stream_socket,
                                                       transport::channel_options);
   std::span<const exposed_fn> functions;
-  void (*forget_dead)(std::string_view name, pid_t pid);
   std::span<const error_type> error_types;
-  /// Where a tree's registrar is by default (tractor's 127.0.0.1:1616, registry@1616.sock).
+  /// Where a tree's registrar is by default (tractor's 127.0.0.1:1616, registry@1616).
   transport::multiaddr (*default_registry)();
   bool (*accepts)(const transport::multiaddr&);
 };
@@ -224,6 +224,43 @@ struct current_actor_scope {
   current_actor_scope& operator=(const current_actor_scope&) = delete;
   actor* previous;
 };
+
+/// This process's claim to run the root actor: one root per process (tractor raises
+/// `RuntimeFailure` for a second `open_root_actor()`). Released when destroyed.
+class root_claim {
+ public:
+  root_claim(root_claim&& other) noexcept : held_(std::exchange(other.held_, false)) {}
+  root_claim& operator=(root_claim&&) = delete;
+  ~root_claim() {
+    if (held_) running().store(false);
+  }
+
+  /// Claims the root, or fails at once with `runtime_failure`: when this thread already runs
+  /// an actor (inside a root's body, a child's exposed function, a thread actor), or another
+  /// root runs in this process.
+  static result<root_claim> acquire();
+
+ private:
+  root_claim() = default;
+  static std::atomic<bool>& running() {
+    static std::atomic<bool> flag{false};
+    return flag;
+  }
+  bool held_ = true;
+};
+
+inline result<root_claim> root_claim::acquire() {
+  if (actor* a = current_actor()) {
+    return error(make_error_code(runtime_errc::runtime_failure),
+                 "a root actor cannot start inside actor '" + a->aid().name +
+                     "': one root per process, and this code already runs in an actor");
+  }
+  if (running().exchange(true)) {
+    return error(make_error_code(runtime_errc::runtime_failure),
+                 "a root actor already runs in this process (one root per process)");
+  }
+  return root_claim();
+}
 
 /// A child actor's runtime, on a fresh io_context in the calling thread: bind, reach the
 /// parent (over `boot.channel_fd`, or connecting back to `boot.parent_addr`), handshake,

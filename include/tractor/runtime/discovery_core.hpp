@@ -13,7 +13,7 @@ namespace tractor::runtime {
 enum class probe_result { registrar, occupied, absent };
 
 /// Connects to `addr` and handshakes as a probe (tractor's `Aid.is_probe`): a peer that says
-/// it is a registrar is one; a connection refused (or no socket file) means nobody is there;
+/// it is a registrar is one; a connection refused means nobody is there;
 /// anything else (no valid handshake, a peer that is not a registrar) is "occupied". Up to 3
 /// attempts of at most 1 s each, 0.05 s x attempt apart.
 ///
@@ -22,7 +22,7 @@ awaitable<probe_result> probe_registry(const policies& pol, const transport::mul
 
 /// The registry addresses a root uses: `configured` if given, else those in the environment
 /// variable TRACTOR_REGISTRY_ADDRS (comma-separated multiaddrs) that the tree's transport
-/// takes, else the transport's default (tractor's 127.0.0.1:1616, registry@1616.sock).
+/// takes, else the transport's default (tractor's 127.0.0.1:1616, registry@1616).
 std::vector<transport::multiaddr> registry_candidates(const policies& pol,
                                                       const std::vector<transport::multiaddr>& configured);
 

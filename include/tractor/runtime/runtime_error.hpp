@@ -25,6 +25,9 @@ enum class runtime_errc {
   /// An operation not allowed in this state: `started()` twice, a stream before `started()`
   /// or reopened, a context with oneself.
   invalid_operation,
+  /// The runtime cannot do what was asked in this process (tractor's `RuntimeFailure`): a
+  /// second root where one already runs.
+  runtime_failure,
 };
 
 [[nodiscard]] const boost::system::error_category& runtime_category() noexcept;
@@ -52,6 +55,7 @@ struct enum_traits<runtime_errc> {
       case runtime_errc::context_cancelled: return "context cancelled";
       case runtime_errc::stream_overrun: return "stream overrun";
       case runtime_errc::invalid_operation: return "invalid operation";
+      case runtime_errc::runtime_failure: return "runtime failure";
     }
     return nullptr;
   }

@@ -26,6 +26,7 @@
 #include <tractor/runtime/actor.hpp>
 #include <tractor/runtime/child.hpp>
 #include <tractor/runtime/context.hpp>
+#include <tractor/runtime/supervise.hpp>
 #include <tractor/spawn/forkserver.hpp>
 #include <tractor/spawn/thread.hpp>
 
@@ -59,7 +60,6 @@ struct tree {
           return transport::channel::make<Codec>(std::move(s), o);
         },
         functions,
-        &Transport::forget_dead,
         Errors::table(),
         &Transport::default_registry,
         &Transport::accepts,
@@ -82,7 +82,7 @@ struct root_options {
   /// root registers there; if nobody does, the root becomes the registrar at that address
   /// (TCP port 0: at a port the OS chooses). Empty: TRACTOR_REGISTRY_ADDRS from the
   /// environment (comma-separated multiaddrs), else the transport's default (127.0.0.1:1616,
-  /// registry@1616.sock in the runtime directory).
+  /// registry@1616 under the UDS name prefix).
   std::vector<transport::multiaddr> registry_addrs = {};
 };
 
@@ -138,8 +138,12 @@ class portal {
 template <class Tree, auto F>
 class one_shot {
  public:
-  /// Waits for the function's result. Cancellation: interrupted at once; the child is
-  /// still supervised (and reaped) by its nursery.
+  /// Waits for the function's result (tractor's `Portal.wait_for_result()`). A result taken
+  /// here is the caller's: if it is an error, the nursery does not report it again when it
+  /// joins (return it from the body to fail the nursery with it).
+  ///
+  /// Cancellation: interrupted at once; the child is still supervised (and reaped) by its
+  /// nursery, and its result is still collected when the nursery joins.
   awaitable<call_result_t<F>> wait_for_result();
 
   [[nodiscard]] const portal<Tree>& actor_portal() const noexcept { return portal_; }
@@ -147,13 +151,10 @@ class one_shot {
  private:
   template <class>
   friend class actor_nursery;
-  struct state {
-    event done;
-    std::optional<result<msg::raw_pld>> outcome;
-  };
-  one_shot(portal<Tree> p, std::shared_ptr<state> s) : portal_(std::move(p)), state_(std::move(s)) {}
+  one_shot(portal<Tree> p, std::shared_ptr<runtime::one_shot_state> s)
+      : portal_(std::move(p)), state_(std::move(s)) {}
   portal<Tree> portal_;
-  std::shared_ptr<state> state_;
+  std::shared_ptr<runtime::one_shot_state> state_;
 };
 
 /// The scope children live in: returns only after every child process has exited and been
@@ -168,9 +169,11 @@ class actor_nursery {
   awaitable<result<portal<Tree>>> start_actor(std::string name, actor_options options = {});
 
   /// Starts a one-shot child that runs `F(args...)` and then exits (tractor's
-  /// `run_in_actor`). Its result is collected by `wait_for_result`; if it fails, the error is
-  /// the nursery's: the first such failure cancels every other child, and the nursery
-  /// returns all of them (one bare, several as a group).
+  /// `run_in_actor`). Its result is taken with `wait_for_result`, or else collected when the
+  /// nursery joins: a failure does not interrupt the body or the other children. Once the
+  /// body has ended and every one-shot child has finished, if any failed, the remaining
+  /// children are cancelled and the nursery returns every error (one bare, several as a
+  /// group), whatever the order and timing of the failures.
   ///
   /// Cancellation: as `start_actor`.
   template <auto F, class... Args>
@@ -187,9 +190,11 @@ class actor_nursery {
  private:
   template <class T, class B>
   friend awaitable<result<void>> open_actor_nursery(B body);
-  actor_nursery(runtime::actor& self, nursery& tasks) : self_(self), tasks_(tasks) {}
+  actor_nursery(runtime::actor& self, nursery& tasks, runtime::one_shot_join& one_shots)
+      : self_(self), tasks_(tasks), one_shots_(one_shots) {}
   runtime::actor& self_;
   nursery& tasks_;
+  runtime::one_shot_join& one_shots_;
 };
 
 /// The root actor, handed to the body of `run_main`.
@@ -197,7 +202,8 @@ template <class Tree>
 class root {
  public:
   /// Opens an actor nursery; see `actor_nursery`. Errors of the body and of the children's
-  /// supervision are aggregated as in `open_nursery`.
+  /// supervision are aggregated as in `open_nursery`; one-shot children's errors are
+  /// collected when it joins (see `actor_nursery::run_in_actor`).
   ///
   /// Cancellation: cancels every child (ladder as in `actor_nursery::cancel`), then rethrows.
   template <class Body>
@@ -230,6 +236,11 @@ awaitable<result<portal<Tree>>> connect_to(const transport::multiaddr& address);
 
 /// Runs `body(root&)` as the root actor, or — in a process started as a child — the child
 /// runtime. Returns the process exit code (non-zero if the body failed).
+///
+/// One root per process (tractor's `RuntimeFailure`): called where a root already runs — in
+/// a root's body, in a child's exposed function, in a thread actor, or beside a root running
+/// on another thread — it returns 1 at once, with the `runtime_failure` on stderr, and
+/// touches nothing of the running one.
 template <class Tree, class Body>
 int run_main(int argc, char** argv, Body body);
 

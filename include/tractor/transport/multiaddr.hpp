@@ -1,7 +1,7 @@
 // tractor/transport/multiaddr.hpp — actor addresses, written as multiaddrs.
 //
 //     auto a = tractor::transport::multiaddr::parse("/ip4/127.0.0.1/tcp/1616");
-//     auto u = tractor::transport::multiaddr::parse("/unix/run/user/1000/tractor/x.sock");
+//     auto u = tractor::transport::multiaddr::parse("/unix/run/user/1000/tractor/x@42");
 //     fmt::print("{}\n", a.value().str());   // "/ip4/127.0.0.1/tcp/1616"
 //
 // Three forms are understood: `/ip4/<addr>/tcp/<port>`, `/ip6/<addr>/tcp/<port>` and

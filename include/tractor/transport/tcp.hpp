@@ -21,9 +21,6 @@ struct tcp {
   /// Where a tree's registrar listens unless told otherwise (tractor's default).
   static multiaddr default_registry() { return multiaddr::tcp(boost::asio::ip::address_v4::loopback(), 1616); }
 
-  /// Nothing to clean up after a killed actor: its port closed with it.
-  static void forget_dead(std::string_view /*actor_name*/, pid_t /*pid*/) {}
-
   /// Binds (SO_REUSEADDR) and listens; the listener's address carries the actual port.
   static result<listener> listen(const boost::asio::any_io_executor& ex, const multiaddr& a);
 

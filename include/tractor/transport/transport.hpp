@@ -5,7 +5,7 @@
 //     auto l = tractor::transport::uds::listen(ex, tractor::transport::uds::bind_addr("worker"));
 //     auto s = co_await tractor::transport::uds::connect(ex, l.value().address());
 //
-// Models: `uds` (socket files in a per-user runtime directory) and `tcp` (IPv4/IPv6, with
+// Models: `uds` (abstract UNIX-socket names, per-user checked) and `tcp` (IPv4/IPv6, with
 // TCP_NODELAY).
 #pragma once
 
@@ -19,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <concepts>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -34,8 +35,8 @@ using stream_socket = boost::asio::generic::stream_protocol::socket;
 /// A listening socket of any family.
 using acceptor_socket = boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol>;
 
-/// A listening socket. Closing it (or destroying it) stops accepting and, for UNIX sockets,
-/// removes the socket file.
+/// A listening socket. Closing it (or destroying it) stops accepting. On a UNIX socket it
+/// accepts only peers of this user (SO_PEERCRED).
 class listener {
  public:
   listener(acceptor_socket acceptor, multiaddr address)
@@ -54,12 +55,13 @@ class listener {
   /// The address peers connect to (with the port the OS chose, for TCP port 0).
   [[nodiscard]] const multiaddr& address() const noexcept { return address_; }
 
-  /// Accepts one connection.
+  /// Accepts one connection. A UNIX-socket peer of another user is closed at once and
+  /// reported as `boost::system::errc::permission_denied` (the listener keeps working).
   ///
   /// Cancellation: interrupted at once (`operation_aborted`); the listener keeps working.
   awaitable<result<stream_socket>> accept();
 
-  /// Stops listening and removes the socket file (UDS). Idempotent.
+  /// Stops listening. Idempotent.
   void close() noexcept;
 
   [[nodiscard]] bool is_open() const noexcept { return acceptor_.is_open(); }
@@ -78,7 +80,6 @@ concept transport = requires(const boost::asio::any_io_executor& ex, const multi
   { T::bind_addr(actor_name) } -> std::same_as<multiaddr>;
   { T::listen(ex, a) } -> std::same_as<result<listener>>;
   { T::connect(ex, a) } -> std::same_as<awaitable<result<stream_socket>>>;
-  T::forget_dead(actor_name, pid_t{});
 };
 
 /// A connected pair of local (AF_UNIX) stream sockets: ours, and the other end as a plain
@@ -113,6 +114,21 @@ awaitable<result<stream_socket>> connect_socket(const boost::asio::any_io_execut
   co_return std::move(sock);
 }
 
+/// An error unless the peer of local socket `s` runs as this process's user (`what` names
+/// the peer in the message).
+inline std::optional<error> refuse_other_users(const stream_socket& s, const std::string& what) {
+  struct ucred cred {};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(const_cast<stream_socket&>(s).native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    const boost::system::error_code ec(errno, boost::system::system_category());
+    return error(ec, "cannot check the credentials of " + what + ": " + ec.message());
+  }
+  if (cred.uid == ::geteuid()) return std::nullopt;
+  return error(make_error_code(boost::system::errc::permission_denied),
+               "refused " + what + ": it runs as uid " + std::to_string(cred.uid) + ", not as this user (uid " +
+                   std::to_string(::geteuid()) + ")");
+}
+
 /// The error for an address of the wrong protocol.
 inline error wrong_protocol(std::string_view transport, std::string_view op, const multiaddr& a) {
   return error(make_error_code(wire_errc::unsupported_address),
@@ -131,6 +147,8 @@ inline awaitable<result<stream_socket>> listener::accept() {
   if (address_.proto() == multiaddr::protocol::tcp) {
     boost::system::error_code ignored;
     sock.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+  } else if (auto refused = detail::refuse_other_users(sock, "a connection to " + address_.str())) {
+    co_return *refused;  // closed with `sock`
   }
   co_return std::move(sock);
 }
@@ -165,7 +183,6 @@ inline void listener::close() noexcept {
   if (!acceptor_.is_open()) return;
   boost::system::error_code ignored;
   acceptor_.close(ignored);
-  if (address_.proto() == multiaddr::protocol::unix_socket) ::unlink(address_.path().c_str());
 }
 
 }  // namespace tractor::transport

@@ -114,6 +114,10 @@ class task_group {
   /// (see `unchecked_scope`), or Asio would refuse to even enter the join once cancelled.
   boost::asio::awaitable<void> join(const bool& shield);
 
+  /// Keeps `e` among the group's errors without cancelling anything (see
+  /// `nursery::keep_error`).
+  void keep_error_quietly(error e) { errors_.push_back(std::move(e)); }
+
   /// The errors kept so far, in the order they happened.
   [[nodiscard]] std::vector<error> take_errors() noexcept { return std::move(errors_); }
   [[nodiscard]] bool cancel_called() const noexcept { return cancel_called_; }

@@ -8,177 +8,6 @@ namespace tractor {
 
 namespace runtime {
 
-/// A child as its parent tracks it.
-struct child_record {
-  std::string name;
-  std::unique_ptr<spawn::child_handle> proc;
-  std::shared_ptr<peer> link;
-  /// Set when the kill ladder had to abandon the child (a thread actor deaf to cancellation).
-  std::optional<error> abandoned = {};
-};
-
-/// Removes the socket file of a child that could not remove it itself: a process killed by a
-/// signal (never a thread actor: it shares our pid, and may still be running).
-inline void forget_killed(actor& a, const child_record& c) {
-  if (c.proc->pid() != ::getpid()) a.pol().forget_dead(c.name, c.proc->pid());
-}
-
-/// Asks the actor behind `p` to cancel itself; true once it acknowledged, false if it did not
-/// within `timeout` or went away first.
-inline awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock::duration timeout) {
-  mailbox_lease lease(p);
-  auto& box = lease.box();
-  msg::msg start = msg::Start{lease.cid(), "self", "cancel", {}, uid_of(self)};
-  bool acked = false;
-  auto sent = co_await p.send(std::move(start));
-  if (sent) {
-    auto wait_ack = [&]() -> awaitable<void> {
-      for (;;) {
-        auto m = co_await box.receive();
-        if (!m) co_return;
-        if (auto* ack = std::get_if<msg::CancelAck>(&m.value())) {
-          acked = ack->pld;
-          co_return;
-        }
-      }
-    };
-    auto waited = co_await move_on_after(timeout, wait_ack());
-    (void)waited;
-  }
-  co_return acked;
-}
-
-/// tractor's hard-kill ladder: graceful IPC cancel, then SIGTERM, then SIGKILL, each step
-/// bounded; returns once the child has been reaped.
-inline awaitable<void> cancel_ladder(actor& a, child_record& c) {
-  // (Each co_await result is kept in a named local: g++ 12 mishandles co_await inside
-  // conditions and temporaries in co_await operands.)
-  if (c.proc->poll()) co_return;
-  bool exited = false;
-  auto graceful = [&](nursery& n) -> awaitable<void> {
-    if (c.link && !c.link->gone()) {
-      // Someone must read the child's answer: serve its channel while asking.
-      n.start_soon([&]() -> awaitable<void> {
-        std::function<void(msg::Start)> no_new_work = [](msg::Start) {};
-        auto why = co_await c.link->serve(std::move(no_new_work));
-        (void)why;
-      });
-      n.start_soon([&]() -> awaitable<void> {
-        const bool acked = co_await request_cancel(*c.link, a.aid(), a.limits.cancel_ack);
-        (void)acked;
-      });
-    }
-    auto status = co_await move_on_after(a.limits.before_kill, c.proc->wait());
-    exited = status.has_value();
-    n.cancel();
-  };
-  auto asked = co_await open_nursery(graceful);
-  (void)asked;
-  if (exited) co_return;
-  c.proc->terminate();
-  auto terminated = co_await move_on_after(a.limits.cancel_ack, c.proc->wait());
-  if (terminated) {
-    if (!terminated->exited) forget_killed(a, c);
-    co_return;
-  }
-  c.proc->kill();
-  auto killed = co_await c.proc->wait();
-  if (killed.abandoned) {
-    c.abandoned = error(make_error_code(runtime_errc::actor_failure),
-                        "actor '" + c.name + "' ignored cancellation and was abandoned (" +
-                            killed.describe() + ")");
-    co_return;
-  }
-  forget_killed(a, c);  // it could not remove its socket file itself
-}
-
-/// Serves a child's channel until its process exits; if cancelled first, walks the ladder.
-/// A child the ladder had to abandon is an error, even when the supervision was cancelled.
-inline awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_record> c) {
-  auto serve_until_exit = [&]() -> awaitable<void> {
-    // Runs once the spawn that made the child has returned, not on its time; the yield is
-    // inside the region whose end walks the ladder, so a child cancelled before its
-    // supervision ran is still let go gracefully.
-    co_await checkpoint();
-    auto served = co_await open_nursery([&](nursery& n) -> awaitable<void> {
-      n.start_soon(a.serve_peer(c->link, n));
-      auto status = co_await c->proc->wait();
-      (void)status;
-      n.cancel();
-    });
-    (void)served;
-  };
-  std::exception_ptr interrupted;
-  try {
-    co_await finally(serve_until_exit(), cancel_ladder(a, *c));
-  } catch (...) {
-    interrupted = std::current_exception();
-  }
-  if (c->abandoned) co_return *c->abandoned;
-  if (interrupted) std::rethrow_exception(interrupted);
-  co_return success();
-}
-
-/// Runs a one-shot child's single call, then lets it go (ladder); a failed call is returned
-/// so that the actor nursery treats it as a failing child. The call's mailbox stays open
-/// through the ladder: an error the child raised while being cancelled still arrives, and
-/// is kept (cancellation never hides an error).
-inline awaitable<result<void>> supervise_one_shot(actor& a, std::shared_ptr<child_record> c,
-                                                  function_name fn, msg::raw_pld args,
-                                                  event& done,
-                                                  std::optional<result<msg::raw_pld>>& outcome) {
-  mailbox_lease lease(*c->link);
-  auto& box = lease.box();
-  auto settle = [&](msg::msg& m) {
-    if (outcome) return;
-    if (auto* r = std::get_if<msg::Return>(&m)) outcome.emplace(std::move(r->pld));
-    if (auto* e = std::get_if<msg::Error>(&m)) {
-      // The cancellation this nursery asked for (the ladder's `self.cancel`) is no error.
-      error err = c->link->unbox(*e);
-      const bool ours = err == runtime_errc::context_cancelled &&
-                        err.canceller() == describe_exactly(uid_of(a.aid()));
-      if (!ours) outcome.emplace(std::move(err));
-    }
-  };
-  auto run = [&]() -> awaitable<void> {
-    auto served = co_await open_nursery([&](nursery& n) -> awaitable<void> {
-      n.start_soon(a.serve_peer(c->link, n));
-      msg::msg start = msg::Start{lease.cid(), std::string(fn.ns), std::string(fn.func),
-                                  std::move(args), uid_of(a.aid())};
-      auto sent = co_await c->link->send(std::move(start));
-      if (!sent) outcome.emplace(sent.error());
-      while (!outcome) {
-        auto m = co_await box.receive();
-        if (!m) break;  // the child went away; the ladder below reaps it
-        settle(m.value());
-      }
-      n.cancel();
-    });
-    (void)served;
-  };
-  auto let_go = [&]() -> awaitable<void> {
-    co_await cancel_ladder(a, *c);
-    for (auto m = box.try_receive(); m; m = box.try_receive()) settle(m.value());
-    if (c->abandoned && (!outcome || *outcome)) outcome.emplace(*c->abandoned);
-  };
-  std::exception_ptr interrupted;
-  try {
-    co_await run();
-  } catch (...) {
-    interrupted = std::current_exception();
-  }
-  // Cancelled or not, the child is let go and its answer collected (shielded).
-  const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
-  co_await boost::asio::this_coro::throw_if_cancelled(false);
-  co_await shield(let_go());
-  co_await boost::asio::this_coro::throw_if_cancelled(checked);
-  done.set();
-  // An error the child raised wins over the cancellation that interrupted us.
-  if (outcome && !*outcome) co_return outcome->error();
-  if (interrupted) std::rethrow_exception(interrupted);
-  co_return success();
-}
-
 /// A request for a child of `a`: where its parent is, the tree's child entry and bounds.
 inline spawn::spawn_request request_from(actor& a) {
   spawn::spawn_request req;
@@ -299,14 +128,12 @@ inline awaitable<result<void>> finish_boot(actor& a, child_record& c, const std:
   co_return co_await c.link->channel().send_all_now(out);
 }
 
-/// Kills a child whose boot did not finish (or was cancelled), reaps it, and removes the
-/// socket file it may have bound. Its wait is shielded; a cancelled caller must also turn off
+/// Kills a child whose boot did not finish (or was cancelled) and reaps it. Its wait is shielded; a cancelled caller must also turn off
 /// `throw_if_cancelled` around the call (Asio refuses to start an awaited coroutine in a
 /// cancelled one otherwise).
-inline awaitable<void> let_half_started_go(actor& a, child_record& c) {
+inline awaitable<void> let_half_started_go(child_record& c) {
   c.proc->kill();
   (void)co_await shield(c.proc->wait());
-  forget_killed(a, c);
 }
 
 /// Starts child `name` with the tree's spawn backend and waits until it has connected back
@@ -373,7 +200,7 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     if (st) died = *st;
   };
   // Whatever ends the boot early (a failure, or a cancellation anywhere up to the SpawnSpec)
-  // ends it the same way: the child is killed and reaped, its socket file removed.
+  // ends it the same way: the child is killed and reaped.
   std::exception_ptr interrupted;
   std::optional<std::string> failed;  // why the boot failed
   try {
@@ -406,7 +233,7 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   if (interrupted || failed) {
     const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
     co_await boost::asio::this_coro::throw_if_cancelled(false);
-    co_await let_half_started_go(a, *c);
+    co_await let_half_started_go(*c);
     co_await boost::asio::this_coro::throw_if_cancelled(checked);
     if (interrupted) std::rethrow_exception(interrupted);
     co_return error(make_error_code(runtime_errc::actor_failure), "actor '" + name + "' " + *failed);
@@ -502,12 +329,19 @@ awaitable<result<one_shot<Tree, F>>> actor_nursery<Tree>::run_in_actor(std::stri
   const std::vector<std::string> ns{std::string(name_of<F>().ns)};
   auto c = co_await runtime::spawn_child(self_, std::move(name), ns);
   if (!c) co_return c.error();
-  using state = typename one_shot<Tree, F>::state;
-  auto st = std::make_shared<state>();
-  tasks_.start_soon([&self = self_, child = c.value(), kwargs = std::move(kwargs),
-                     st]() mutable -> awaitable<result<void>> {
-    co_return co_await runtime::supervise_one_shot(self, child, name_of<F>(), std::move(kwargs),
-                                                   st->done, st->outcome);
+  auto st = std::make_shared<runtime::one_shot_state>();
+  one_shots_.started();
+  tasks_.start_soon([&self = self_, &join = one_shots_, child = c.value(), kwargs = std::move(kwargs),
+                     st]() mutable -> awaitable<void> {
+    // Its error is collected when the nursery joins (`one_shot_join`), not returned here:
+    // a one-shot failure does not cancel the body or its siblings.
+    struct report_end {
+      runtime::one_shot_join& join;
+      const std::shared_ptr<runtime::one_shot_state>& st;
+      ~report_end() { join.ended(st); }
+    } on_exit{join, st};
+    auto settled = co_await runtime::supervise_one_shot(self, child, name_of<F>(), std::move(kwargs), *st);
+    (void)settled;  // also in `st`
   });
   co_return one_shot<Tree, F>(portal<Tree>(self_, c.value()->link), st);
 }
@@ -515,6 +349,7 @@ awaitable<result<one_shot<Tree, F>>> actor_nursery<Tree>::run_in_actor(std::stri
 template <class Tree, auto F>
 awaitable<call_result_t<F>> one_shot<Tree, F>::wait_for_result() {
   co_await state_->done.wait();
+  state_->taken = true;
   if (!state_->outcome) {
     co_return error(make_error_code(errc::cancelled), "the one-shot actor was cancelled");
   }
@@ -541,8 +376,16 @@ awaitable<result<void>> open_actor_nursery(Body body) {
     co_return error(make_error_code(runtime_errc::actor_failure),
                     "open_actor_nursery called outside any actor");
   }
+  std::optional<runtime::one_shot_join> one_shots;  // outlives the tasks that report to it
   co_return co_await tractor::open_nursery([&](nursery& tasks) -> awaitable<result<void>> {
-    actor_nursery<Tree> an(*self, tasks);
+    one_shots.emplace(tasks);
+    actor_nursery<Tree> an(*self, tasks, *one_shots);
+    // However the body ends (a value, an error, or cancellation), one-shot results are
+    // collected from then on.
+    struct body_ends {
+      runtime::one_shot_join& join;
+      ~body_ends() { join.body_ended(); }
+    } on_exit{*one_shots};
     co_return co_await body(an);
   });
 }
@@ -565,6 +408,12 @@ int run_main(int argc, char** argv, Body body) {
 
 template <class Tree, class Body>
 int run_main(int /*argc*/, char** /*argv*/, root_options options, Body body) {
+  // Checked first: a child's exposed function calling run_main is in a child process too.
+  auto claim = runtime::root_claim::acquire();
+  if (!claim) {
+    fmt::print(stderr, "tractor: {}\n", claim.error().message());
+    return 1;
+  }
   if (runtime::is_child_process()) return runtime::child_main(Tree::policies());
   // Forked before this root's event loop exists (unless the program started it earlier).
   std::optional<spawn::forkserver::session> forkserver;

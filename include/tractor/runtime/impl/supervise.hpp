@@ -1,0 +1,179 @@
+// Definitions for tractor/runtime/supervise.hpp.
+#pragma once
+
+#include <tractor/core/cancel_scope.hpp>
+
+namespace tractor::runtime {
+
+inline void one_shot_join::ended(const std::shared_ptr<one_shot_state>& s) {
+  --running_;
+  if (s->failed() && !s->taken) {
+    if (body_ended_) {
+      keep(*s);
+    } else {
+      pending_.push_back(s);  // the body may still take it with wait_for_result()
+    }
+  }
+  cancel_rest_if_failed();
+}
+
+inline void one_shot_join::body_ended() {
+  body_ended_ = true;
+  for (const auto& s : pending_) {
+    if (!s->taken) keep(*s);
+  }
+  pending_.clear();
+  cancel_rest_if_failed();
+}
+
+inline void one_shot_join::keep(one_shot_state& s) {
+  tasks_.keep_error(s.outcome->error());
+  any_failed_ = true;
+}
+
+inline void one_shot_join::cancel_rest_if_failed() {
+  if (body_ended_ && running_ == 0 && any_failed_) tasks_.cancel();
+}
+
+inline awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock::duration timeout) {
+  mailbox_lease lease(p);
+  auto& box = lease.box();
+  msg::msg start = msg::Start{lease.cid(), "self", "cancel", {}, uid_of(self)};
+  bool acked = false;
+  auto sent = co_await p.send(std::move(start));
+  if (sent) {
+    auto wait_ack = [&]() -> awaitable<void> {
+      for (;;) {
+        auto m = co_await box.receive();
+        if (!m) co_return;
+        if (auto* ack = std::get_if<msg::CancelAck>(&m.value())) {
+          acked = ack->pld;
+          co_return;
+        }
+      }
+    };
+    auto waited = co_await move_on_after(timeout, wait_ack());
+    (void)waited;
+  }
+  co_return acked;
+}
+
+inline awaitable<void> cancel_ladder(actor& a, child_record& c) {
+  // (Each co_await result is kept in a named local: g++ 12 mishandles co_await inside
+  // conditions and temporaries in co_await operands.)
+  if (c.proc->poll()) co_return;
+  bool exited = false;
+  auto graceful = [&](nursery& n) -> awaitable<void> {
+    if (c.link && !c.link->gone()) {
+      // Someone must read the child's answer: serve its channel while asking.
+      n.start_soon([&]() -> awaitable<void> {
+        std::function<void(msg::Start)> no_new_work = [](msg::Start) {};
+        auto why = co_await c.link->serve(std::move(no_new_work));
+        (void)why;
+      });
+      n.start_soon([&]() -> awaitable<void> {
+        const bool acked = co_await request_cancel(*c.link, a.aid(), a.limits.cancel_ack);
+        (void)acked;
+      });
+    }
+    auto status = co_await move_on_after(a.limits.before_kill, c.proc->wait());
+    exited = status.has_value();
+    n.cancel();
+  };
+  auto asked = co_await open_nursery(graceful);
+  (void)asked;
+  if (exited) co_return;
+  c.proc->terminate();
+  auto terminated = co_await move_on_after(a.limits.cancel_ack, c.proc->wait());
+  if (terminated) co_return;
+  c.proc->kill();
+  auto killed = co_await c.proc->wait();
+  if (killed.abandoned) {
+    c.abandoned = error(make_error_code(runtime_errc::actor_failure),
+                        "actor '" + c.name + "' ignored cancellation and was abandoned (" +
+                            killed.describe() + ")");
+    co_return;
+  }
+}
+
+inline awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_record> c) {
+  auto serve_until_exit = [&]() -> awaitable<void> {
+    // Runs once the spawn that made the child has returned, not on its time; the yield is
+    // inside the region whose end walks the ladder, so a child cancelled before its
+    // supervision ran is still let go gracefully.
+    co_await checkpoint();
+    auto served = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon(a.serve_peer(c->link, n));
+      auto status = co_await c->proc->wait();
+      (void)status;
+      n.cancel();
+    });
+    (void)served;
+  };
+  std::exception_ptr interrupted;
+  try {
+    co_await finally(serve_until_exit(), cancel_ladder(a, *c));
+  } catch (...) {
+    interrupted = std::current_exception();
+  }
+  if (c->abandoned) co_return *c->abandoned;
+  if (interrupted) std::rethrow_exception(interrupted);
+  co_return success();
+}
+
+inline awaitable<result<void>> supervise_one_shot(actor& a, std::shared_ptr<child_record> c, function_name fn,
+                                                  msg::raw_pld args, one_shot_state& st) {
+  mailbox_lease lease(*c->link);
+  auto& box = lease.box();
+  auto& outcome = st.outcome;
+  auto settle = [&](msg::msg& m) {
+    if (outcome) return;
+    if (auto* r = std::get_if<msg::Return>(&m)) outcome.emplace(std::move(r->pld));
+    if (auto* e = std::get_if<msg::Error>(&m)) {
+      // The cancellation this nursery asked for (the ladder's `self.cancel`) is no error.
+      error err = c->link->unbox(*e);
+      const bool ours = err == runtime_errc::context_cancelled &&
+                        err.canceller() == describe_exactly(uid_of(a.aid()));
+      if (!ours) outcome.emplace(std::move(err));
+    }
+  };
+  auto run = [&]() -> awaitable<void> {
+    auto served = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon(a.serve_peer(c->link, n));
+      msg::msg start = msg::Start{lease.cid(), std::string(fn.ns), std::string(fn.func),
+                                  std::move(args), uid_of(a.aid())};
+      auto sent = co_await c->link->send(std::move(start));
+      if (!sent) outcome.emplace(sent.error());
+      while (!outcome) {
+        auto m = co_await box.receive();
+        if (!m) break;  // the child went away; the ladder below reaps it
+        settle(m.value());
+      }
+      n.cancel();
+    });
+    (void)served;
+  };
+  auto let_go = [&]() -> awaitable<void> {
+    co_await cancel_ladder(a, *c);
+    for (auto m = box.try_receive(); m; m = box.try_receive()) settle(m.value());
+    if (c->abandoned && (!outcome || *outcome)) outcome.emplace(*c->abandoned);
+  };
+  std::exception_ptr interrupted;
+  try {
+    co_await run();
+  } catch (...) {
+    interrupted = std::current_exception();
+  }
+  // Cancelled or not, the child is let go and its answer collected (shielded).
+  const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
+  co_await boost::asio::this_coro::throw_if_cancelled(false);
+  co_await shield(let_go());
+  co_await boost::asio::this_coro::throw_if_cancelled(checked);
+  st.done.set();
+  // An error the child raised wins over the cancellation that interrupted us.
+  if (st.failed()) co_return outcome->error();
+  if (interrupted) std::rethrow_exception(interrupted);
+  co_return success();
+}
+
+}  // namespace tractor::runtime

@@ -1,0 +1,81 @@
+// Definitions for tractor/transport/uds.hpp.
+#pragma once
+
+#include <sys/stat.h>
+
+namespace tractor::transport {
+
+namespace detail {
+
+/// "" in the host's pid namespace; otherwise "." and the namespace's inode. Pids repeat
+/// across pid namespaces (containers, sandboxes) that may share one network namespace, so
+/// there `name@pid` alone would collide.
+inline const std::string& pid_namespace_tag() {
+  static const std::string tag = [] {
+    constexpr ino_t host_pid_namespace = 0xEFFFFFFCU;  // the kernel's PROC_PID_INIT_INO
+    struct stat st {};
+    if (::stat("/proc/self/ns/pid", &st) != 0 || st.st_ino == host_pid_namespace) return std::string();
+    return "." + std::to_string(st.st_ino);
+  }();
+  return tag;
+}
+
+/// The abstract socket address of `a`: its name behind a NUL byte.
+inline boost::asio::local::stream_protocol::endpoint abstract_endpoint(const multiaddr& a) {
+  std::string name(1, '\0');
+  name += a.path();
+  return boost::asio::local::stream_protocol::endpoint(name);
+}
+
+/// The most an abstract name may hold (`sun_path` less its leading NUL).
+inline constexpr std::size_t max_name = sizeof(sockaddr_un::sun_path) - 1;
+
+}  // namespace detail
+
+inline std::string uds::name_prefix() {
+  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+  return (xdg && *xdg) ? std::string(xdg) + "/tractor" : "/tmp/tractor-" + std::to_string(::geteuid());
+}
+
+inline multiaddr uds::bind_addr_of(std::string_view actor_name, pid_t owner) {
+  const std::string base = name_prefix();
+  const std::string pid = std::to_string(owner) + detail::pid_namespace_tag();
+  std::string path = base + "/" + std::string(actor_name) + "@" + pid;
+  const bool unsafe = actor_name.empty() || actor_name.find('/') != std::string_view::npos ||
+                      actor_name.find('\0') != std::string_view::npos;
+  if (unsafe || path.size() > detail::max_name) {
+    path = fmt::format("{}/actor.{:016x}@{}", base, std::hash<std::string_view>{}(actor_name), pid);
+  }
+  return multiaddr::unix_socket(std::move(path));
+}
+
+inline result<listener> uds::listen(const boost::asio::any_io_executor& ex, const multiaddr& a) {
+  if (!accepts(a)) return detail::wrong_protocol(name, "listen on", a);
+  if (a.path().size() > detail::max_name) {
+    return error(make_error_code(wire_errc::bad_address), "socket name too long: " + a.path());
+  }
+  acceptor_socket acc(ex);
+  boost::system::error_code ec;
+  acc.open(boost::asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), ec);
+  if (!ec) acc.bind(detail::abstract_endpoint(a), ec);
+  if (!ec) acc.listen(boost::asio::socket_base::max_listen_connections, ec);
+  if (ec) return error(ec, "cannot listen on " + a.str() + ": " + ec.message());
+  return listener(std::move(acc), a);
+}
+
+inline awaitable<result<stream_socket>> uds::connect(const boost::asio::any_io_executor& ex,
+                                                     const multiaddr& a) {
+  if (!accepts(a)) co_return detail::wrong_protocol(name, "connect to", a);
+  if (a.path().size() > detail::max_name) {
+    co_return error(make_error_code(wire_errc::bad_address), "socket name too long: " + a.path());
+  }
+  auto sock = co_await detail::connect_socket(ex, detail::abstract_endpoint(a), a);
+  if (!sock) co_return sock.error();
+  // The name is anyone's to bind: make sure the listener is one of ours.
+  if (auto refused = detail::refuse_other_users(sock.value(), "the listener at " + a.str())) {
+    co_return *refused;
+  }
+  co_return std::move(sock).value();
+}
+
+}  // namespace tractor::transport
