@@ -132,8 +132,8 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_pla
 }
 
 /// What a forkserver spare does before its request (`child_boot::rehearse`): the parts of a
-/// boot that cost more the first time in a process, done once ahead: checking the runtime
-/// dir, and a handshake carrying a registration over a socketpair (an io_context, the codec,
+/// boot that cost more the first time in a process, done once ahead: working out its
+/// address (the pid-namespace tag), and a handshake carrying a registration over a socketpair (an io_context, the codec,
 /// channel buffers, the allocator's first blocks of those sizes). Measured in a spare's
 /// child (tools/bench/spawn_bench): its handshake reached its write 8-10 us after it began
 /// without this, 1-4 us with it. Nothing is bound, and nothing outlives the call.

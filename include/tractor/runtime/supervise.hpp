@@ -92,15 +92,15 @@ awaitable<void> cancel_ladder(actor& a, child_record& c);
 /// Cancellation: the ladder runs, then the cancellation goes on.
 awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_record> c);
 
-/// Supervises a one-shot child: runs its single call `fn(args)`, stores the outcome in `st`,
-/// then lets the child go (ladder). The call's mailbox stays open through the ladder: an
-/// error the child raised while being cancelled still arrives and is kept (cancellation
-/// never hides an error). Returns the outcome's error, if any, for the caller to collect.
+/// Supervises a one-shot child: runs its single call `fn(args)`, stores the outcome in `st`
+/// (and sets `st.done`), then lets the child go (ladder). The call's mailbox stays open
+/// through the ladder: an error the child raised while being cancelled still arrives and is
+/// kept in `st` (cancellation never hides an error; `one_shot_join` collects it).
 ///
-/// Cancellation: the child is let go (shielded) and its answer collected; an error it
-/// raised is returned instead of the cancellation.
-awaitable<result<void>> supervise_one_shot(actor& a, std::shared_ptr<child_record> c, function_name fn,
-                                           msg::raw_pld args, one_shot_state& st);
+/// Cancellation: the child is let go (shielded) and its answer collected into `st`; then the
+/// cancellation goes on.
+awaitable<void> supervise_one_shot(actor& a, std::shared_ptr<child_record> c, function_name fn,
+                                   msg::raw_pld args, one_shot_state& st);
 
 }  // namespace tractor::runtime
 

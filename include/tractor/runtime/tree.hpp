@@ -26,6 +26,8 @@
 #include <tractor/runtime/actor.hpp>
 #include <tractor/runtime/child.hpp>
 #include <tractor/runtime/context.hpp>
+#include <tractor/runtime/root_claim.hpp>
+#include <tractor/runtime/spawn_child.hpp>
 #include <tractor/runtime/supervise.hpp>
 #include <tractor/spawn/forkserver.hpp>
 #include <tractor/spawn/thread.hpp>

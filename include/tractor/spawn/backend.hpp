@@ -82,7 +82,7 @@ struct child_boot {
   bool registered = false;
   /// Only prepare this process for a boot to come (a forkserver spare does this ahead of its
   /// request): do what costs a boot more the first time in a process (the transport's
-  /// runtime directory; a first handshake, its codec and buffers), bind nothing, start
+  /// first address; a first handshake, its codec and buffers), bind nothing, start
   /// nothing, leave nothing behind, return 0. Nothing else is set.
   bool rehearse = false;
   /// If set, the child runtime calls it once, as soon as the child has booted (it has its

@@ -23,6 +23,8 @@
 #include <string_view>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -114,19 +116,20 @@ awaitable<result<stream_socket>> connect_socket(const boost::asio::any_io_execut
   co_return std::move(sock);
 }
 
-/// An error unless the peer of local socket `s` runs as this process's user (`what` names
-/// the peer in the message).
-inline std::optional<error> refuse_other_users(const stream_socket& s, const std::string& what) {
+/// An error unless the peer of local socket `s` runs as this process's user. The peer is
+/// named in the message as `role` and `a` ("the listener at /unix/..."), which are only
+/// formatted on a refusal.
+inline std::optional<error> refuse_other_users(stream_socket& s, std::string_view role, const multiaddr& a) {
   struct ucred cred {};
   socklen_t len = sizeof cred;
-  if (::getsockopt(const_cast<stream_socket&>(s).native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+  if (::getsockopt(s.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
     const boost::system::error_code ec(errno, boost::system::system_category());
-    return error(ec, "cannot check the credentials of " + what + ": " + ec.message());
+    return error(ec, fmt::format("cannot check the credentials of {} {}: {}", role, a.str(), ec.message()));
   }
   if (cred.uid == ::geteuid()) return std::nullopt;
   return error(make_error_code(boost::system::errc::permission_denied),
-               "refused " + what + ": it runs as uid " + std::to_string(cred.uid) + ", not as this user (uid " +
-                   std::to_string(::geteuid()) + ")");
+               fmt::format("refused {} {}: it runs as uid {}, not as this user (uid {})", role, a.str(),
+                           cred.uid, ::geteuid()));
 }
 
 /// The error for an address of the wrong protocol.
@@ -147,7 +150,7 @@ inline awaitable<result<stream_socket>> listener::accept() {
   if (address_.proto() == multiaddr::protocol::tcp) {
     boost::system::error_code ignored;
     sock.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
-  } else if (auto refused = detail::refuse_other_users(sock, "a connection to " + address_.str())) {
+  } else if (auto refused = detail::refuse_other_users(sock, "a connection to", address_)) {
     co_return *refused;  // closed with `sock`
   }
   co_return std::move(sock);

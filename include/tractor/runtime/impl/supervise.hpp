@@ -92,7 +92,6 @@ inline awaitable<void> cancel_ladder(actor& a, child_record& c) {
     c.abandoned = error(make_error_code(runtime_errc::actor_failure),
                         "actor '" + c.name + "' ignored cancellation and was abandoned (" +
                             killed.describe() + ")");
-    co_return;
   }
 }
 
@@ -121,8 +120,8 @@ inline awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_record>
   co_return success();
 }
 
-inline awaitable<result<void>> supervise_one_shot(actor& a, std::shared_ptr<child_record> c, function_name fn,
-                                                  msg::raw_pld args, one_shot_state& st) {
+inline awaitable<void> supervise_one_shot(actor& a, std::shared_ptr<child_record> c, function_name fn,
+                                          msg::raw_pld args, one_shot_state& st) {
   mailbox_lease lease(*c->link);
   auto& box = lease.box();
   auto& outcome = st.outcome;
@@ -170,10 +169,7 @@ inline awaitable<result<void>> supervise_one_shot(actor& a, std::shared_ptr<chil
   co_await shield(let_go());
   co_await boost::asio::this_coro::throw_if_cancelled(checked);
   st.done.set();
-  // An error the child raised wins over the cancellation that interrupted us.
-  if (st.failed()) co_return outcome->error();
   if (interrupted) std::rethrow_exception(interrupted);
-  co_return success();
 }
 
 }  // namespace tractor::runtime

@@ -20,15 +20,19 @@ inline const std::string& pid_namespace_tag() {
   return tag;
 }
 
-/// The abstract socket address of `a`: its name behind a NUL byte.
-inline boost::asio::local::stream_protocol::endpoint abstract_endpoint(const multiaddr& a) {
+/// The most an abstract name may hold (`sun_path` less its leading NUL).
+inline constexpr std::size_t max_name = sizeof(sockaddr_un::sun_path) - 1;
+
+/// The abstract socket address of `a` (its name behind a NUL byte), or `bad_address` for a
+/// name too long to hold.
+inline result<boost::asio::local::stream_protocol::endpoint> abstract_endpoint(const multiaddr& a) {
+  if (a.path().size() > max_name) {
+    return error(make_error_code(wire_errc::bad_address), "socket name too long: " + a.path());
+  }
   std::string name(1, '\0');
   name += a.path();
   return boost::asio::local::stream_protocol::endpoint(name);
 }
-
-/// The most an abstract name may hold (`sun_path` less its leading NUL).
-inline constexpr std::size_t max_name = sizeof(sockaddr_un::sun_path) - 1;
 
 }  // namespace detail
 
@@ -51,13 +55,11 @@ inline multiaddr uds::bind_addr_of(std::string_view actor_name, pid_t owner) {
 
 inline result<listener> uds::listen(const boost::asio::any_io_executor& ex, const multiaddr& a) {
   if (!accepts(a)) return detail::wrong_protocol(name, "listen on", a);
-  if (a.path().size() > detail::max_name) {
-    return error(make_error_code(wire_errc::bad_address), "socket name too long: " + a.path());
-  }
+  BOOST_OUTCOME_TRY(auto ep, detail::abstract_endpoint(a));
   acceptor_socket acc(ex);
   boost::system::error_code ec;
   acc.open(boost::asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), ec);
-  if (!ec) acc.bind(detail::abstract_endpoint(a), ec);
+  if (!ec) acc.bind(ep, ec);
   if (!ec) acc.listen(boost::asio::socket_base::max_listen_connections, ec);
   if (ec) return error(ec, "cannot listen on " + a.str() + ": " + ec.message());
   return listener(std::move(acc), a);
@@ -66,13 +68,12 @@ inline result<listener> uds::listen(const boost::asio::any_io_executor& ex, cons
 inline awaitable<result<stream_socket>> uds::connect(const boost::asio::any_io_executor& ex,
                                                      const multiaddr& a) {
   if (!accepts(a)) co_return detail::wrong_protocol(name, "connect to", a);
-  if (a.path().size() > detail::max_name) {
-    co_return error(make_error_code(wire_errc::bad_address), "socket name too long: " + a.path());
-  }
-  auto sock = co_await detail::connect_socket(ex, detail::abstract_endpoint(a), a);
+  const auto ep = detail::abstract_endpoint(a);
+  if (!ep) co_return ep.error();
+  auto sock = co_await detail::connect_socket(ex, ep.value(), a);
   if (!sock) co_return sock.error();
   // The name is anyone's to bind: make sure the listener is one of ours.
-  if (auto refused = detail::refuse_other_users(sock.value(), "the listener at " + a.str())) {
+  if (auto refused = detail::refuse_other_users(sock.value(), "the listener at", a)) {
     co_return *refused;
   }
   co_return std::move(sock).value();

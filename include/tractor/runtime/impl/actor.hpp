@@ -1,0 +1,216 @@
+// Definitions for tractor/runtime/actor.hpp: the actor's server, its peers' message loops,
+// and the dispatch of `Start` requests (user functions and the runtime's own).
+#pragma once
+
+namespace tractor::runtime {
+
+inline transport::multiaddr spare_address(const policies& pol, std::string_view uuid) {
+  return pol.bind_addr("thread." + std::string(uuid.substr(0, 8)));
+}
+
+inline transport::multiaddr actor::own_address() const {
+  // Thread actors share the process (and its pid) with their parent and siblings.
+  return pol_.bind_addr(in_process ? self_.name + "." + self_.uuid.substr(0, 8) : self_.name);
+}
+
+inline result<void> actor::bind(const transport::multiaddr* at) {
+  BOOST_OUTCOME_TRY(auto l, pol_.listen(ex_, at ? *at : own_address()));
+  listener_.emplace(std::move(l));
+  return success();
+}
+
+inline awaitable<void> actor::accept_loop(nursery& n) {
+  for (;;) {
+    auto s = co_await listener_->accept();
+    if (!serving_) co_return;
+    if (!s) continue;  // a failed accept (peer reset before we got it) harms nobody else
+    n.start_soon(handshake_and_route(std::move(s).value(), n));
+  }
+}
+
+inline awaitable<void> actor::handshake_and_route(transport::stream_socket s, nursery& n) {
+  auto p = make_peer(std::move(s));
+  auto hs = co_await p->channel().handshake(self_);
+  if (!hs) co_return;  // dropped with its own clear error; the server keeps serving
+  if (hs.value().is_probe) co_return;
+  if (auto it = expected_.find(hs.value().uuid); it != expected_.end()) {
+    it->second->link = p;
+    it->second->connected.set();
+    co_return;  // the spawner serves it from here
+  }
+  (void)co_await serve_peer(std::move(p), n);
+}
+
+inline awaitable<error> actor::serve_peer(std::shared_ptr<peer> p, nursery& n) {
+  // Whatever registered over this channel is gone with it, however serving ends.
+  struct forget_registrations {
+    std::optional<registrar>& registry;
+    const void* via;
+    ~forget_registrations() {
+      if (registry) registry->remove_via(via);
+    }
+  } on_exit{registry, p.get()};
+  // A named local, not a temporary in the co_await operand: g++ 12 destroys such temporaries
+  // twice (here: the captured shared_ptr).
+  std::function<void(msg::Start)> on_start = [this, p, &n](msg::Start s) {
+    start_task(p, std::move(s), n);
+  };
+  // While served, the peer's sends are queued and written by a writer task: a call's
+  // StartAck and Return (or a stream's items) then leave in one write.
+  std::optional<error> why;
+  auto served = co_await open_nursery([&](nursery& io) -> awaitable<void> {
+    io.start_soon(p->channel().run_writer());
+    why = co_await p->serve(std::move(on_start));
+    io.cancel();
+  });
+  (void)served;
+  co_return why ? *why : error(make_error_code(errc::cancelled));
+}
+
+inline awaitable<void> actor::reply(peer& p, msg::msg m) {
+  (void)co_await p.send(std::move(m));  // a peer gone meanwhile is its serve loop's business
+}
+
+inline void actor::start_task(std::shared_ptr<peer> p, msg::Start s, nursery& n) {
+  // (`self.wait_for_actor` may wait long: registered below, so its caller can cancel it.)
+  if (s.ns == "self" && s.func != "wait_for_actor") {
+    n.start_soon(handle_runtime_request(std::move(p), std::move(s)));
+    return;
+  }
+  auto [entry, fresh] = running_.try_emplace(s.cid);
+  if (!fresh) {
+    // A peer reusing the cid of a task still running here: refused, the running task kept.
+    const error dup(make_error_code(runtime_errc::protocol_error),
+                    "a task with cid " + s.cid + " is already running in " + describe(uid_of(self_)));
+    n.start_soon([this, p, e = msg::msg(box_error(dup, self_, s.cid))]() -> awaitable<void> {
+      co_await reply(*p, e);
+    });
+    return;
+  }
+  if (s.ns == "self") {
+    n.start_soon(answer_registry(std::move(p), std::move(s)), &entry->second.task);
+    return;
+  }
+  n.start_soon(handle_start(std::move(p), std::move(s)), &entry->second.task);
+}
+
+inline awaitable<void> actor::handle_runtime_request(std::shared_ptr<peer> p, msg::Start s) {
+  if (s.func != "cancel" && s.func != "cancel_task") {
+    co_await answer_registry(std::move(p), std::move(s));
+    co_return;
+  }
+  msg::msg ack = msg::StartAck{s.cid, "asyncfunc"};
+  co_await reply(*p, std::move(ack));
+  if (s.func == "cancel") {
+    cancel_requested_by = {p, s.cid};
+    cancel_requester = s.uid;
+    if (lifetime) lifetime->cancel();
+    co_return;
+  }
+  bool cancelled = false;
+  if (s.func == "cancel_task") {
+    auto target = p->channel().decode_text(s.kwargs);
+    cancelled = target && cancel_task(target.value(), s.uid);
+  }
+  msg::msg done = msg::CancelAck{s.cid, cancelled};
+  co_await reply(*p, std::move(done));
+}
+
+inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s) {
+  const std::string cid = s.cid;
+  // Registered by `start_task`; forgotten when this task ends, however it ends.
+  struct unregister {
+    std::map<std::string, running_task>& running;
+    const std::string& cid;
+    ~unregister() { running.erase(cid); }
+  } on_exit{running_, cid};
+
+  const exposed_fn* found = nullptr;
+  for (const auto& f : pol_.functions) {
+    if (f.name.ns == s.ns && f.name.func == s.func) found = &f;
+  }
+  std::optional<error> refused;
+  if (!found) {
+    refused = error(make_error_code(runtime_errc::unknown_function),
+                    "no exposed function " + s.ns + "." + s.func + " in " + describe(uid_of(self_)));
+  } else if (!enabled_ns.empty() && !enabled_ns.contains(s.ns)) {
+    refused = error(make_error_code(runtime_errc::module_not_exposed),
+                    "namespace '" + s.ns + "' is not enabled in " + describe(uid_of(self_)));
+  }
+  if (refused) {
+    msg::msg e = box_error(*refused, self_, cid);
+    co_await reply(*p, std::move(e));
+    co_return;
+  }
+  // A context's mailbox opens before this task first waits, so no item the caller sends
+  // after its Start can miss it (the receive loop dispatches the next message only then).
+  std::optional<context_core> ctx;
+  struct close_box {
+    peer& p;
+    const std::string& cid;
+    bool open;
+    ~close_box() {
+      if (open) p.close_mailbox(cid);
+    }
+  } on_exit_box{*p, cid, found->is_context};
+  if (found->is_context) {
+    ctx.emplace(*p, p->open_mailbox(cid), self_, cid, context_core::side::callee);
+    ctx->cancel_self = [this, cid] { (void)cancel_task(cid, uid_of(self_)); };
+  }
+  msg::msg ack = msg::StartAck{cid, found->is_context ? "context" : "asyncfunc"};
+  (void)co_await p->post(std::move(ack));  // leaves with the answer when that comes at once
+  // The actor boundary: user exceptions become boxed errors for the caller. A cancellation
+  // is this task's own (`self.cancel_task`, or the context cancelling itself), or this
+  // actor's at a peer's request (both answered with an error naming the canceller, R31),
+  // or the actor's teardown for another reason (passed through).
+  result<msg::raw_pld> r = error();
+  std::optional<msg::uid> cancelled_by;
+  try {
+    r = co_await found->invoke(s.kwargs, ctx ? &*ctx : nullptr);
+  } catch (...) {
+    if (!is_cancellation(std::current_exception())) {
+      r = error::from_exception(std::current_exception());
+    } else if (cancelled_by = running_.at(cid).cancelled_by; !cancelled_by && !cancel_requester) {
+      throw;
+    } else {
+      if (!cancelled_by) cancelled_by = cancel_requester;
+      const bool itself = *cancelled_by == uid_of(self_);
+      r = error::cancelled_by(make_error_code(runtime_errc::context_cancelled),
+                              "task " + s.ns + "." + s.func + " in " + describe(uid_of(self_)) +
+                                  (itself ? " cancelled itself" : " cancelled by " + describe(*cancelled_by)),
+                              describe_exactly(*cancelled_by));
+    }
+  }
+  if (ctx) {
+    // A misuse the function ignored still reaches the caller (R26); an open stream is closed
+    // before the result, so the caller's receive ends first.
+    if (r && ctx->misuse()) r = *ctx->misuse();
+    ctx->close_stream();
+  }
+  msg::msg out = r ? msg::msg(msg::Return{cid, std::move(r).value()})
+                   : msg::msg(box_error(r.error(), self_, cid));
+  // The answer goes out even if this task is being cancelled (an error raised during
+  // cancellation must reach the caller), so the send is not refused here.
+  const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
+  co_await boost::asio::this_coro::throw_if_cancelled(false);
+  co_await reply(*p, std::move(out));
+  co_await boost::asio::this_coro::throw_if_cancelled(checked);
+}
+
+inline bool actor::cancel_task(const std::string& target, const msg::uid& requester) {
+  auto it = running_.find(target);
+  if (it == running_.end()) return false;  // finished already (or never ran here)
+  it->second.cancelled_by = requester;
+  it->second.task.cancel();
+  return true;
+}
+
+inline awaitable<void> cancel_on_signal(nursery& n, int& which) {
+  boost::asio::signal_set signals(co_await boost::asio::this_coro::executor, SIGINT, SIGTERM);
+  auto [ec, sig] = co_await signals.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  if (ec) co_return;
+  which = sig;
+  n.cancel();
+}
+
+}  // namespace tractor::runtime

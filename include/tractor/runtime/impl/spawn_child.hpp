@@ -1,0 +1,246 @@
+// Definitions for tractor/runtime/spawn_child.hpp, and the steps of the spawn protocol.
+#pragma once
+
+#include <tractor/core/cancel_scope.hpp>
+
+namespace tractor::runtime {
+
+/// A request for a child of `a`: where its parent is, the tree's child entry and bounds.
+inline spawn::spawn_request request_from(actor& a) {
+  spawn::spawn_request req;
+  req.boot.parent_addr = a.address().str();
+  req.boot.parent_pid = ::getpid();
+  req.run_child = a.pol().child_entry;
+  req.abandon_after = a.limits.thread_abandon;
+  return req;
+}
+
+/// Whether `a`'s children get their channel to it as a socketpair (a backend that adopts one,
+/// under UDS) rather than connecting back.
+inline bool pairs_children(const actor& a) {
+  return a.pol().spawn_adopts_channel && a.address().proto() == transport::multiaddr::protocol::unix_socket;
+}
+
+/// Starts `req` with the tree's backend; if `a` pairs its children, with a socketpair whose
+/// other end (our side of the child's channel) goes to `paired`.
+inline result<std::unique_ptr<spawn::child_handle>> start_child(actor& a, spawn::spawn_request& req,
+                                                                std::shared_ptr<peer>& paired) {
+  std::optional<transport::stream_socket> ours;
+  if (pairs_children(a)) {
+    BOOST_OUTCOME_TRY(auto pair, transport::local_pair(a.executor()));
+    boost::system::error_code ignored;  // set now, not by the first send on the spawn's path
+    pair.first.non_blocking(true, ignored);
+    ours.emplace(std::move(pair.first));
+    req.boot.channel_fd = pair.second;
+  }
+  auto proc = a.pol().spawn(a.executor(), req);
+  if (req.boot.channel_fd >= 0) ::close(req.boot.channel_fd);  // the child has its own
+  if (proc && ours) paired = a.make_peer(std::move(*ours));
+  return proc;
+}
+
+/// Starts a child ahead of the next spawn (see `actor::spare`). If that fails, the next
+/// spawn starts its child as usual (and reports what fails then).
+inline void prepare_spare(actor& a) {
+  if (a.spare) return;
+  spawn::spawn_request req = request_from(a);
+  req.ahead = true;
+  req.boot.uuid = new_uuid();
+  std::shared_ptr<peer> link;
+  auto proc = start_child(a, req, link);
+  if (proc && link) {
+    std::string at = spare_address(a.pol(), req.boot.uuid).str();
+    a.spare = actor::spare_child{std::move(proc).value(), std::move(link), req.boot.uuid, std::move(at)};
+  }
+}
+
+/// The spare, given `boot` (whose uuid becomes the spare's; `registered` is set when we keep
+/// the registry). Nothing if there is no spare, or it is not ready yet (it is kept for a
+/// later spawn), or it has ended (it is let go).
+inline std::optional<actor::spare_child> take_spare(actor& a, spawn::child_boot& boot) {
+  if (!a.spare) return std::nullopt;
+  spawn::child_boot given = boot;
+  given.uuid = a.spare->uuid;
+  given.registered = a.registry.has_value();
+  if (!a.spare->proc->complete_boot(given)) {
+    if (a.spare->proc->poll()) a.release_spare();
+    return std::nullopt;
+  }
+  boot = std::move(given);
+  std::optional<actor::spare_child> taken = std::move(a.spare);
+  a.spare.reset();
+  return taken;
+}
+
+/// What a child is sent to boot: its enabled modules, and where the registrars are.
+inline msg::msg spawn_spec(actor& a, const std::vector<std::string>& enable_modules) {
+  msg::SpawnSpec spec;
+  for (const auto& ns : enable_modules) spec.enable_modules[ns] = ns;
+  spec._runtime_vars["_is_root"] = "false";
+  for (const auto& reg : a.registry_addrs) spec.reg_addrs.push_back(reg.to_wire());
+  return spec;
+}
+
+/// The boot of a spare just taken as the child `boot` describes: our handshake with its
+/// SpawnSpec right behind, in one write from this call, and its registration (when we keep
+/// the registry) at the address it bound ahead. Its own handshake is not waited for: it is
+/// checked when it arrives (see `channel::handshake_expecting`). An error if it went away.
+///
+/// Cancellation: as `channel::send_all_now` (the caller lets the child go).
+inline awaitable<result<void>> boot_spare(actor& a, child_record& c, const spawn::child_boot& boot,
+                                          const std::string& address,
+                                          const std::vector<std::string>& enable_modules) {
+  const msg::msg spec = spawn_spec(a, enable_modules);
+  const msg::Aid expected = child_aid(boot);
+  BOOST_OUTCOME_CO_TRY(co_await c.link->channel().handshake_expecting(a.aid(), spec, expected));
+  if (boot.registered) {
+    a.registry->add(uid_of(expected), {address}, c.link.get());
+  }
+  co_return success();
+}
+
+/// The end of a child's boot once it has handshaken: takes its registration (when we are
+/// the registrar) and sends its SpawnSpec with the answers; an error if it went away or sent
+/// something else.
+///
+/// Cancellation: interrupted at once (the caller lets the child go).
+inline awaitable<result<void>> finish_boot(actor& a, child_record& c, const std::vector<std::string>& enable_modules) {
+  std::vector<msg::msg> out;
+  out.emplace_back(spawn_spec(a, enable_modules));
+  if (a.registry) {
+    // The child registers with us right after binding (it is findable once we return), and
+    // does not wait for its SpawnSpec to do so: its registration is taken first, and the
+    // answers leave with the SpawnSpec. Usually it came in one write with the handshake, and
+    // needs no wait; else a child that dies instead ends the receive, and the boot timeout
+    // bounds a silent one.
+    result<void> registered = success();
+    if (auto arrived = c.link->channel().try_receive()) {
+      registered = admit_registration(a, *c.link, *arrived, out);
+    } else {
+      auto waited = co_await move_on_after(a.limits.boot, accept_registration(a, c.link, out));
+      registered = waited ? *waited : result<void>(error(make_error_code(errc::timeout), "no registration"));
+    }
+    if (!registered) co_return registered.error();
+  }
+  co_return co_await c.link->channel().send_all_now(out);
+}
+
+/// Kills a child whose boot did not finish (or was cancelled) and reaps it. Its wait is
+/// shielded; a cancelled caller must also turn off `throw_if_cancelled` around the call
+/// (Asio refuses to start an awaited coroutine in a cancelled one otherwise).
+inline awaitable<void> let_half_started_go(child_record& c) {
+  c.proc->kill();
+  (void)co_await shield(c.proc->wait());
+}
+
+inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
+    actor& a, std::string name, const std::vector<std::string>& enable_modules) {
+  auto c = std::make_shared<child_record>();
+  c->name = name;
+  spawn::spawn_request req = request_from(a);
+  req.boot.name = name;
+  req.boot.parent_registers = a.registry.has_value();
+  std::shared_ptr<peer> paired;  // our end of the child's channel, if it is given one
+  auto spare = take_spare(a, req.boot);
+  const bool from_spare = spare.has_value();
+  if (from_spare) {
+    c->proc = std::move(spare->proc);
+    paired = std::move(spare->link);
+  }
+  if (!from_spare) req.boot.uuid = new_uuid();
+  const std::string uuid = req.boot.uuid;
+  actor::expected_child slot;
+  if (!from_spare) a.expect_child(uuid, slot);  // a spare's channel is ours already
+  struct forget {
+    actor& a;
+    const std::string& uuid;
+    ~forget() { a.forget_child(uuid); }
+  } forget_on_exit{a, uuid};
+
+  if (!from_spare) {
+    req.title = "_subactor[" + name + "@" + uuid.substr(0, 8) + "]";
+    auto proc = start_child(a, req, paired);
+    if (!proc) {
+      co_return error(make_error_code(runtime_errc::actor_failure),
+                      "cannot start actor '" + name + "': " + proc.error().message());
+    }
+    c->proc = std::move(proc).value();
+  }
+
+  std::optional<spawn::exit_status> died;
+  std::optional<std::string> refused;  // why the paired handshake failed
+  // Connect-back: the wait for it races the child's death.
+  auto boot = [&](nursery& n) -> awaitable<void> {
+    n.start_soon([&]() -> awaitable<void> {
+      died = co_await c->proc->wait();
+      n.cancel();
+    });
+    (void)co_await move_on_after(a.limits.boot, slot.connected.wait());
+    n.cancel();
+  };
+  // A given channel needs no race: the child's end closes when its entry ends (EOF).
+  auto handshake_paired = [&]() -> awaitable<void> {
+    auto hs = co_await move_on_after(a.limits.boot, paired->channel().handshake(a.aid()));
+    if (!hs) co_return;  // the boot timeout: killed below
+    if (*hs && hs->value().uuid == uuid) {
+      slot.link = paired;
+      co_return;
+    }
+    refused = *hs ? "answered the handshake as actor " + hs->value().uuid : hs->error().message();
+    // Its exit status, if it comes soon, says better why.
+    auto st = co_await move_on_after(a.limits.cancel_ack, c->proc->wait());
+    if (st) died = *st;
+  };
+  // Whatever ends the boot early (a failure, or a cancellation anywhere up to the SpawnSpec)
+  // ends it the same way: the child is killed and reaped.
+  std::exception_ptr interrupted;
+  std::optional<std::string> failed;  // why the boot failed
+  try {
+    if (from_spare) {
+      // Its runtime is up, its server bound and its channel connected: it only needs its
+      // boot, and has nothing left to fail at that a wait here would catch first.
+      c->link = paired;
+      auto sent = co_await boot_spare(a, *c, req.boot, spare->address, enable_modules);
+      if (!sent) failed = "went away before it took its boot: " + sent.error().message();
+    } else {
+      if (paired) {
+        co_await handshake_paired();
+      } else {
+        (void)co_await open_nursery(boot);
+      }
+      if (slot.link) {
+        c->link = slot.link;
+        auto finished = co_await finish_boot(a, *c, enable_modules);
+        if (!finished) failed = "went away during boot: " + finished.error().message();
+      } else {
+        failed = died      ? "died during boot (" + died->describe() + ")"
+                 : refused ? "failed its handshake: " + *refused
+                 : paired  ? "did not answer its handshake within the boot timeout"
+                           : "did not connect back within the boot timeout";
+      }
+    }
+  } catch (...) {
+    interrupted = std::current_exception();
+  }
+  if (interrupted || failed) {
+    const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
+    co_await boost::asio::this_coro::throw_if_cancelled(false);
+    co_await let_half_started_go(*c);
+    co_await boost::asio::this_coro::throw_if_cancelled(checked);
+    if (interrupted) std::rethrow_exception(interrupted);
+    co_return error(make_error_code(runtime_errc::actor_failure), "actor '" + name + "' " + *failed);
+  }
+  c->proc->booted();
+  if (paired && a.pol().spawn_starts_ahead && !a.spare && a.lifetime) {
+    // The next spawn's child, made after this spawn has returned (a task starts at once:
+    // it first queues itself behind what is ready to run).
+    a.lifetime->start_soon([&a]() -> awaitable<void> {
+      co_await boost::asio::post(a.executor(), boost::asio::use_awaitable);
+      prepare_spare(a);
+      co_return;
+    });
+  }
+  co_return c;
+}
+
+}  // namespace tractor::runtime
