@@ -1,11 +1,14 @@
 // A nested tree: the root starts two team leads; each lead opens its own actor nursery and
 // runs one-shot workers in grandchild processes. One worker fails: its error reaches the
 // root as a value naming the worker it came from and the lead it was relayed through, and
-// every process of the tree is reaped.
+// every process of the tree is reaped. Under the forkserver backend: the leads' workers are
+// forked by the same server as the leads (no grown process is ever forked).
 //
 //     tools/bazel run //examples:nested_tree
+//     g++ -std=c++20 -I include examples/nested_tree.cpp tools/forkserver/forkserver.cc -lfmt
 #include <tractor/runtime/tree.hpp>
 #include <tractor/codec/cereal_binary.hpp>
+#include <tractor/spawn/forkserver.hpp>
 #include <tractor/transport/uds.hpp>
 
 #include <fmt/core.h>
@@ -31,7 +34,7 @@ tractor::awaitable<int> square(int x) {
 tractor::awaitable<tractor::result<int>> lead(std::string team, int first, int last);
 }  // namespace team
 
-using tree = tractor::tree<tractor::spawn::exec, tractor::transport::uds,
+using tree = tractor::tree<tractor::spawn::forkserver, tractor::transport::uds,
                            tractor::codec::cereal_binary,
                            tractor::exposed<&team::square, &team::lead>>;
 

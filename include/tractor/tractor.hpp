@@ -9,6 +9,8 @@
 #include <tractor/runtime/broadcast.hpp>
 #include <tractor/runtime/tree.hpp>
 #include <tractor/spawn/backend.hpp>
+#include <tractor/spawn/forkserver.hpp>  // links tools/forkserver/forkserver.cc only if used
+#include <tractor/spawn/thread.hpp>
 #include <tractor/transport/channel.hpp>
 #include <tractor/transport/tcp.hpp>
 #include <tractor/transport/uds.hpp>

@@ -205,100 +205,11 @@ TYPED_TEST(actor_test, nursery_cancel_reaps_every_idle_daemon) {
       auto w = co_await an.start_actor(name, math_only);
       if (!w) co_return w.error();
     }
-    // (A thread actor started as a spare is counted once it has read its boot, which names
-    // its thread: that may come after its spawn returned.)
-    EXPECT_TRUE(tractor::testing::eventually([] { return tractor::testing::live_child_actors() == 3u; }))
-        << tractor::testing::describe_threads();
+    EXPECT_EQ(tractor::testing::live_child_actors(), 3u) << tractor::testing::describe_threads();
     an.cancel();
     co_return success();
   });
   EXPECT_EQ(code, 0);
-}
-
-// The listeners of this process's actors started as spares.
-std::size_t spare_listeners() {
-  std::size_t n = 0;
-  const std::string mine = "@" + std::to_string(::getpid()) + transport::detail::pid_namespace_tag();
-  for (const auto& name : tractor::testing::listeners_left()) n += name.rfind("thread.", 0) == 0 && name.ends_with(mine);
-  return n;
-}
-
-// Under the thread backend and UDS, an actor that spawned keeps a thread started ahead (a
-// spare, bound and waiting), and its next spawn takes it, unless it has ended; the child
-// keeps the spare's address, registered and answering once the spawn returns. Other trees
-// keep none, and none outlives its actor.
-TYPED_TEST(actor_test, a_thread_actor_spawn_takes_the_spare_its_parents_last_spawn_left) {
-  constexpr bool spares = thread_actors && std::is_same_v<typename TypeParam::transport_type, transport::uds>;
-  const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
-    using tractor::testing::threads_named;
-    const actor_options math_only{.enable_modules = {"math"}};
-    EXPECT_TRUE(threads_named(spawn::spare_thread_name).empty()) << "none before a first spawn";
-    auto first = co_await an.start_actor("first", math_only);
-    if (!first) co_return first.error();
-    // The spare is made once the spawn has returned, before the call's answer is read; its
-    // thread names itself, and binds its server, on its own time.
-    auto three = co_await first.value().template run<&math::add>(1, 2);
-    EXPECT_EQ(three.value(), 3);
-    EXPECT_TRUE(tractor::testing::eventually([] { return spare_listeners() == (spares ? 1u : 0u); }));
-    EXPECT_TRUE(tractor::testing::eventually(
-        [] { return threads_named(spawn::spare_thread_name).size() == (spares ? 1u : 0u); }));
-    const auto spare = threads_named(spawn::spare_thread_name);
-    runtime::actor* self = runtime::current_actor();
-    // Ready (bound, then said so): the next spawn takes it.
-    EXPECT_TRUE(tractor::testing::eventually([&] { return !spares || (self->spare && self->spare->proc->ready_for_boot()); }));
-    const std::string spare_at =
-        self->spare ? runtime::spare_address(self->pol(), self->spare->uuid).str() : std::string();
-    EXPECT_TRUE(spare_at.empty() != spares) << "a spare is kept only by a thread actor under UDS";
-    auto second = co_await an.start_actor("second", math_only);
-    if (!second) co_return second.error();
-    if (spares) {
-      // Registered at the spare's address, and answering there at once: a second channel,
-      // on which the child may even be reached before it has read its boot.
-      EXPECT_TRUE(self->registry) << "the root keeps the registry";
-      if (self->registry) {
-        EXPECT_EQ(self->registry->find("second"), std::vector<std::string>{spare_at});
-      }
-      auto where = transport::multiaddr::parse(spare_at);
-      EXPECT_TRUE(where);
-      auto direct = co_await connect_to<TypeParam>(where.value());
-      EXPECT_TRUE(direct) << direct.error().message();
-      if (direct) {
-        auto five = co_await direct.value().template run<&math::add>(2, 3);
-        EXPECT_TRUE(five && five.value() == 5);
-      }
-    }
-    auto four = co_await second.value().template run<&math::add>(2, 2);
-    EXPECT_EQ(four.value(), 4);
-    if (spares) {
-      // Named once it has read its boot (which may come after its spawn returned): before
-      // it answered.
-      EXPECT_EQ(threads_named("actor:second"), spare) << "the spawn took the spare";
-    }
-    EXPECT_TRUE(tractor::testing::eventually(
-        [] { return threads_named(spawn::spare_thread_name).size() == (spares ? 1u : 0u); }))
-        << "another was made";
-    // A spare that ended before a spawn came (here: stopped) is let go; the spawn starts its
-    // child as usual.
-    if (spares && self->spare) {
-      self->spare->proc->terminate();
-      auto ended = co_await self->spare->proc->wait();
-      EXPECT_TRUE(ended.exited) << ended.describe();
-    }
-    auto third = co_await an.start_actor("third", math_only);
-    EXPECT_TRUE(third) << third.error().message();
-    if (!third) co_return third.error();
-    auto six = co_await third.value().template run<&math::add>(3, 3);
-    EXPECT_EQ(six.value(), 6);
-    EXPECT_EQ(threads_named("actor:third").size(), thread_actors ? 1u : 0u);
-    EXPECT_TRUE(tractor::testing::eventually(
-        [] { return threads_named(spawn::spare_thread_name).size() == (spares ? 1u : 0u); }))
-        << "and a new one made";
-    an.cancel();
-    co_return success();
-  });
-  EXPECT_EQ(code, 0);
-  EXPECT_TRUE(tractor::testing::no_thread_named(spawn::spare_thread_name)) << "a spare outlived its actor";
-  EXPECT_EQ(spare_listeners(), 0u) << "nor its listener";
 }
 
 TYPED_TEST(actor_test, one_shot_children_return_results) {

@@ -261,154 +261,75 @@ std::set<pid_t> spares_when(pid_t server, std::size_t n, pid_t gone = 0) {
   return found.size() == n && !found.contains(gone) ? found : std::set<pid_t>{};
 }
 
-// Waits until this process holds `n` spares the server offered it; returns them in the
-// order spawns take them (empty: they did not come).
-std::vector<pid_t> offered_spares(std::size_t n) {
-  std::vector<pid_t> held;
-  (void)eventually([&] {
-    held = spawn::forkserver::held_spares();
-    return held.size() == n;
-  });
-  return held.size() == n ? held : std::vector<pid_t>{};
-}
-
-TEST_F(process_test, the_forkserver_hands_its_spares_over_and_replaces_one_that_died) {
+TEST_F(process_test, the_forkserver_hands_its_spare_the_next_request_and_replaces_one_that_died) {
   ASSERT_TRUE(spawn::forkserver::start_server());
   const pid_t server = spawn::forkserver::server_pid();
-  const auto first = spares_when(server, 2);
-  ASSERT_EQ(first.size(), 2u) << "the server keeps two spares for the program";
+  const auto first = spares_when(server, 1);
+  ASSERT_EQ(first.size(), 1u) << "the server keeps one spare";
   const pid_t dies = *first.begin();
   ASSERT_EQ(::kill(dies, SIGKILL), 0);
-  const auto now = spares_when(server, 2, dies);
-  ASSERT_EQ(now.size(), 2u) << "a spare that died is replaced";
-  EXPECT_NE(::kill(dies, 0), 0) << "and reaped";
-  // Both are offered to this process (the program), the dead one's offer let go: its
-  // requests then go straight to a spare.
-  const auto held = offered_spares(2);
-  ASSERT_EQ(held.size(), 2u) << "the program is offered its spares";
-  EXPECT_EQ(std::set<pid_t>(held.begin(), held.end()), now);
-  // A Ctrl-C at the terminal reaches the whole process group: it is for the actors, which
-  // cancel gracefully; the spares (like the server) ignore it.
-  for (pid_t p : held) ASSERT_EQ(::kill(p, SIGINT), 0);
-  cpu_set_t spare_mask;
-  ASSERT_EQ(::sched_getaffinity(held[0], sizeof spare_mask, &spare_mask), 0);
+  const auto now = spares_when(server, 1, dies);
+  ASSERT_EQ(now.size(), 1u) << "a spare that died is replaced";
+  // Ctrl-C to the spare is for the actor it will become, which cancels gracefully; the
+  // spare, like the server, ignores it until then.
+  ASSERT_EQ(::kill(*now.begin(), SIGINT), 0);
   run_async([&]() -> awaitable<void> {
-    auto ex = co_await boost::asio::this_coro::executor;
-    const spawn::spawn_request stays = running([](const spawn::child_boot&) {
-      for (;;) ::pause();
-      return 0;
-    });
-    auto c = spawn::forkserver::start(ex, stays);
-    EXPECT_TRUE(c) << (c ? "" : c.error().message());
-    EXPECT_EQ(c.value()->pid(), held[0]) << "the first spare offered became the child";
-    // It boots on the spawning thread's CPU, and gets its own mask back once booted.
-    cpu_set_t mask;
-    EXPECT_EQ(::sched_getaffinity(held[0], sizeof mask, &mask), 0);
-    EXPECT_EQ(CPU_COUNT(&mask), 1);
-    c.value()->booted();
-    EXPECT_EQ(::sched_getaffinity(held[0], sizeof mask, &mask), 0);
-    EXPECT_TRUE(CPU_EQUAL(&mask, &spare_mask));
-    c.value()->kill();
-    EXPECT_EQ((co_await c.value()->wait()).signal, SIGKILL);
-    // Back to back, faster than spares are made (~1 ms each): the second spare takes the
-    // first, at most one replacement another, and the server forks for the rest itself.
-    const spawn::spawn_request five = exits_with_five();
-    std::vector<std::unique_ptr<spawn::child_handle>> burst;
-    for (int i = 0; i < 4; ++i) {
-      auto d = spawn::forkserver::start(ex, five);
-      EXPECT_TRUE(d) << (d ? "" : d.error().message());
-      if (d) burst.push_back(std::move(d).value());
-    }
-    EXPECT_EQ(burst.empty() ? 0 : burst[0]->pid(), held[1]);
-    for (auto& d : burst) EXPECT_EQ((co_await d->wait()).code, 5);
-  }());
-  // Requests came through the server: it now keeps a spare for those as well as the
-  // program's two.
-  EXPECT_EQ(spares_when(server, 3).size(), 3u);
-  spawn::forkserver::stop_server();
-  EXPECT_TRUE(live_children().empty()) << "the server took its spares with it";
-}
-
-// Reports that it booted, then stays until killed.
-int boots_and_stays(const spawn::child_boot& boot) {
-  if (boot.on_booted) boot.on_booted();
-  for (;;) ::pause();
-}
-
-// Spawns a child through the server before it says it booted, and waits for it: 6 if
-// the child exited 5.
-int spawns_before_booting(const spawn::child_boot&) {
-  return run_async([]() -> awaitable<int> {
     auto ex = co_await boost::asio::this_coro::executor;
     auto c = spawn::forkserver::start(ex, exits_with_five());
-    if (!c) co_return 90;
-    const int code = (co_await c.value()->wait()).code;
-    co_return code == 5 ? 6 : 91;
-  }());
-}
-
-TEST_F(process_test, a_taken_spare_tells_the_server_once_booted_or_before_its_first_request) {
-  ASSERT_TRUE(spawn::forkserver::start_server());
-  const pid_t server = spawn::forkserver::server_pid();
-  const auto held = offered_spares(2);
-  ASSERT_EQ(held.size(), 2u);
-  run_async([&]() -> awaitable<void> {
-    auto ex = co_await boost::asio::this_coro::executor;
-    const spawn::spawn_request stays = running(&boots_and_stays);
-    auto c = spawn::forkserver::start(ex, stays);
     EXPECT_TRUE(c) << (c ? "" : c.error().message());
-    EXPECT_EQ(c.value()->pid(), held[0]);
-    // Told, the server replaces the spare while the child still runs (untold, it would
-    // wait for the child's end).
-    const auto spares = spares_when(server, 2, held[0]);
-    EXPECT_EQ(spares.size(), 2u) << "a replacement came while the child runs";
-    EXPECT_TRUE(spares.contains(held[1]));
-    EXPECT_EQ(::kill(held[0], 0), 0);
-    c.value()->kill();
-    EXPECT_EQ((co_await c.value()->wait()).signal, SIGKILL);
-    // A child that spawns before it has booted tells the server first (a request read as
-    // a spare's note would be taken for a broken spare, and the child killed).
-    const spawn::spawn_request nests = running(&spawns_before_booting);
-    auto d = spawn::forkserver::start(ex, nests);
-    EXPECT_TRUE(d) << (d ? "" : d.error().message());
-    EXPECT_EQ((co_await d.value()->wait()).code, 6);
+    EXPECT_EQ(c.value()->pid(), *now.begin()) << "the spare became the child";
+    EXPECT_EQ((co_await c.value()->wait()).code, 5);
+    // Back to back, faster than the next spare comes: the server forks for the request.
+    for (int i = 0; i < 3; ++i) {
+      auto d = spawn::forkserver::start(ex, exits_with_five());
+      EXPECT_TRUE(d) << (d ? "" : d.error().message());
+      EXPECT_EQ((co_await d.value()->wait()).code, 5);
+    }
   }());
+  EXPECT_EQ(spares_when(server, 1).size(), 1u) << "and a new spare is made";
   spawn::forkserver::stop_server();
-  EXPECT_TRUE(live_children().empty());
+  EXPECT_TRUE(live_children().empty()) << "the server took its spare with it";
 }
 
-// In a child of the forkserver: spawns through the server, waits until the server offers
-// this process a spare of its own, spawns again: 7 if that spawn went to the offered spare
-// and both children exited 5.
-int spawns_twice(const spawn::child_boot& boot) {
-  if (boot.on_booted) boot.on_booted();
+// Where a child of the forkserver writes its own child's pid.
+std::string grandchild_file() {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return std::string(dir ? dir : "/tmp") + "/forkserver-grandchild." + std::to_string(::getppid());
+}
+
+// In a child of the forkserver: spawns a child that hangs (through the same server), writes
+// its pid down, and dies without a word (no destructor runs): its child must go with it.
+int spawns_and_dies(const spawn::child_boot&) {
   return run_async([]() -> awaitable<int> {
     auto ex = co_await boost::asio::this_coro::executor;
-    auto first = spawn::forkserver::start(ex, exits_with_five());
-    if (!first) co_return 90;
-    if ((co_await first.value()->wait()).code != 5) co_return 90;
-    std::vector<pid_t> held;
-    if (!eventually([&] { return (held = spawn::forkserver::held_spares()).size() == 1; })) co_return 91;
-    auto second = spawn::forkserver::start(ex, exits_with_five());
-    if (!second || second.value()->pid() != held[0]) co_return 92;
-    const int code = (co_await second.value()->wait()).code;
-    co_return code == 5 ? 7 : 93;
+    spawn::spawn_request hang = exits_with_five();
+    hang.run_child = [](const spawn::child_boot&) {
+      for (;;) ::pause();
+      return 0;
+    };
+    auto c = spawn::forkserver::start(ex, hang);
+    if (!c) co_return 90;
+    std::ofstream(grandchild_file()) << c.value()->pid() << "\n";
+    ::_exit(3);
   }());
 }
 
-TEST_F(process_test, an_actor_process_that_spawned_through_the_server_is_offered_a_spare_of_its_own) {
+TEST_F(process_test, a_nested_actor_spawns_through_the_server_and_its_children_die_with_it) {
   ASSERT_TRUE(spawn::forkserver::start_server());
   const pid_t server = spawn::forkserver::server_pid();
-  run_async([&]() -> awaitable<void> {
+  run_async([]() -> awaitable<void> {
     auto ex = co_await boost::asio::this_coro::executor;
-    const spawn::spawn_request nests = running(&spawns_twice);
-    auto c = spawn::forkserver::start(ex, nests);
+    auto c = spawn::forkserver::start(ex, running(&spawns_and_dies));
     EXPECT_TRUE(c) << (c ? "" : c.error().message());
-    EXPECT_EQ((co_await c.value()->wait()).code, 7) << "90: first spawn, 91: no offer, 92: not to the offer";
+    EXPECT_EQ((co_await c.value()->wait()).code, 3);
   }());
-  // The spare it was offered (or its replacement) went with it: the program's two and the
-  // one for forwarded requests are left.
-  EXPECT_EQ(spares_when(server, 3).size(), 3u);
+  pid_t grandchild = 0;
+  std::ifstream(std::string(std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp") +
+                "/forkserver-grandchild." + std::to_string(server)) >>
+      grandchild;
+  ASSERT_GT(grandchild, 0);
+  // The server is every such actor's parent: it killed and reaped the orphan.
+  EXPECT_TRUE(eventually([&] { return ::kill(grandchild, 0) != 0; })) << "the grandchild outlived its parent";
   spawn::forkserver::stop_server();
   EXPECT_TRUE(live_children().empty());
 }
@@ -437,54 +358,6 @@ TEST_F(process_test, a_forkserver_child_takes_its_parents_environment_as_it_is_a
     }
   }());
   spawn::forkserver::stop_server();
-  EXPECT_TRUE(live_children().empty());
-}
-
-// Where a rehearsing entry leaves its mark: a file per spare, in the test's own directory.
-std::string rehearsal_mark(pid_t pid) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return std::string(dir ? dir : "/tmp") + "/rehearsed." + std::to_string(pid);
-}
-
-int marks_its_rehearsal(const spawn::child_boot& boot) {
-  if (boot.rehearse) {
-    std::ofstream(rehearsal_mark(::getpid())) << "rehearsed\n";
-    return 0;
-  }
-  return 5;
-}
-
-TEST_F(process_test, a_spare_rehearses_the_entry_of_the_last_request_and_still_runs_its_own) {
-  ASSERT_TRUE(spawn::forkserver::start_server());
-  const auto before = offered_spares(2);
-  ASSERT_EQ(before.size(), 2u);
-  for (pid_t p : before) {
-    EXPECT_FALSE(std::filesystem::exists(rehearsal_mark(p))) << "nothing to rehearse before any request";
-  }
-  const spawn::spawn_request marks = running(&marks_its_rehearsal);
-  // Spawns `marks`, which the spare `expected` must take, and waits for its exit code.
-  auto spawn_into = [&](pid_t expected) {
-    run_async([&]() -> awaitable<void> {
-      auto ex = co_await boost::asio::this_coro::executor;
-      auto c = spawn::forkserver::start(ex, marks);
-      EXPECT_TRUE(c) << (c ? "" : c.error().message());
-      EXPECT_EQ(c.value()->pid(), expected);
-      EXPECT_EQ((co_await c.value()->wait()).code, 5);
-    }());
-  };
-  spawn_into(before[0]);
-  // The spare made next rehearsed that request's entry before it said it was ready (so
-  // before it was offered), and a rehearsal starts nothing: its request still runs the
-  // entry for real.
-  const auto after = offered_spares(2);
-  ASSERT_EQ(after.size(), 2u);
-  ASSERT_EQ(after[0], before[1]);
-  const pid_t rehearsed = after[1];
-  EXPECT_TRUE(std::filesystem::exists(rehearsal_mark(rehearsed))) << "the new spare rehearsed the last entry";
-  spawn_into(before[1]);
-  spawn_into(rehearsed);
-  spawn::forkserver::stop_server();
-  for (pid_t p : {before[0], before[1], rehearsed}) std::filesystem::remove(rehearsal_mark(p));
   EXPECT_TRUE(live_children().empty());
 }
 

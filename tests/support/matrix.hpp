@@ -35,7 +35,7 @@ using matrix_spawn = spawn::exec;
 inline constexpr bool thread_actors = std::is_same_v<matrix_spawn, spawn::thread>;
 
 /// This process's child processes that are actors: its own children (the forkserver
-/// excluded) and the forkserver's children (its spares excluded: part of the server, titled
+/// excluded) and the forkserver's children (its spare excluded: part of the server, titled
 /// as such until it becomes an actor).
 inline std::set<pid_t> live_child_processes() {
   std::set<pid_t> out = live_children();
@@ -66,13 +66,10 @@ inline std::vector<std::pair<pid_t, std::string>> own_threads() {
   return out;
 }
 
-/// This process's thread actors (threads named by the thread backend), running or abandoned;
-/// spares (threads started ahead, not yet actors) are not counted.
+/// This process's thread actors (threads named by the thread backend), running or abandoned.
 inline std::size_t live_threads() {
   std::size_t threads = 0;
-  for (const auto& [tid, comm] : own_threads()) {
-    threads += comm.rfind(spawn::thread_name_prefix, 0) == 0 && comm != spawn::spare_thread_name;
-  }
+  for (const auto& [tid, comm] : own_threads()) threads += comm.rfind(spawn::thread_name_prefix, 0) == 0;
   return threads;
 }
 
@@ -166,8 +163,6 @@ class no_child_left : public ::testing::Test {
     if (!abandons_threads) {
       EXPECT_TRUE(no_child_actor_left()) << "a thread actor outlived its test: " << describe_threads();
     }
-    EXPECT_TRUE(no_thread_named(spawn::spare_thread_name))
-        << "a spare thread outlived its test: " << describe_threads();
     if (!abandons_threads) expect_no_listener_left();  // an abandoned actor's listener stays
   }
   /// Set by a test that leaves a thread actor deaf to cancellation (abandoned, running on).
@@ -195,8 +190,6 @@ inline spawn::child_entry silent_after_handshake_entry = nullptr;
 
 /// A spawn backend that is `B`, except that children named "die-at-boot" or "hang-at-boot"
 /// misbehave before their runtime starts (for `exec`, the test binary's main does that).
-/// A spawn that takes a spare (`spawn::starts_ahead`: an actor's thread actors after its
-/// first) does not come here: such children must be their parent's first.
 template <class B>
 struct boot_faults : B {
   static result<std::unique_ptr<spawn::child_handle>> start(const boost::asio::any_io_executor& ex,

@@ -27,6 +27,8 @@
 // spawn plus the first call's round trip.
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/runtime/tree.hpp>
+#include <tractor/spawn/forkserver.hpp>
+#include <tractor/spawn/thread.hpp>
 #include <tractor/transport/uds.hpp>
 
 #include <fmt/core.h>

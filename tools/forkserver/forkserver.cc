@@ -1,12 +1,299 @@
-// The compiled forkserver helper (see include/tractor/spawn/forkserver.hpp for what it is for):
-// the server (detail/server.hpp), starting it, and what an actor process does to spawn through it.
-#include "detail/server.hpp"  // relative: builds without Bazel too
+// The compiled forkserver helper (see include/tractor/spawn/forkserver.hpp for what it is
+// for): the server loop, what a child does before it runs the actor, and the client side an
+// actor process uses to spawn through the server.
+//
+// The server keeps one spare: a child forked ahead and waiting on its link, to which it
+// forwards the next request, so that a spawn does not wait for a fork. The next spare is
+// forked a moment after one is taken, not at once: its fork would compete for the CPU with
+// the boot just handed over. With no spare the server forks for the request itself.
+#include <tractor/spawn/forkserver.hpp>
 
-#include <sched.h>
+#include "wire.hpp"  // relative: builds without Bazel too
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <new>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio_ext.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 namespace tractor::spawn {
-
 namespace {
+
+using namespace forkserver_wire;
+
+/// This process's link to its server.
+struct link_state {
+  std::mutex m;
+  int fd = -1;
+  pid_t server = 0;
+  bool owns_server = false;  // started it: must reap it
+};
+link_state& link() {
+  static link_state s;
+  return s;
+}
+
+error sys_error(int e, const std::string& what) {
+  return error(boost::system::error_code(e, boost::system::system_category()), what + ": " + std::strerror(e));
+}
+
+/// Ctrl-C and SIGTERM to the process group are for the actors, which cancel gracefully; the
+/// server outlives them (its death kills them) and ends when the program's link closes.
+/// SIGPIPE: a status written for a child whose spawner died meanwhile finds no reader.
+constexpr int server_ignores[] = {SIGINT, SIGTERM, SIGPIPE};
+constexpr std::string_view spare_title = "_forkserver (spare)";
+constexpr long long spare_delay_ns = 300'000;
+
+/// Where the original command line is in our memory (the same in every fork of the server):
+/// /proc/self/stat fields 48 and 49, counted after the parenthesised command name.
+struct title_area {
+  char* start = nullptr;
+  std::size_t size = 0;
+} title_place;
+
+title_area find_title_area() {
+  std::ifstream in("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t at = stat.rfind(')');
+  if (at != std::string::npos) at = stat.find(' ', at);  // before field 3
+  unsigned long bounds[2] = {0, 0};
+  for (int field = 3; at != std::string::npos && field <= 49; ++field, at = stat.find(' ', at + 1)) {
+    if (field >= 48) bounds[field - 48] = std::strtoul(stat.c_str() + at + 1, nullptr, 10);
+  }
+  if (bounds[0] == 0 || bounds[1] <= bounds[0]) return {};
+  return {reinterpret_cast<char*>(bounds[0]), bounds[1] - bounds[0]};
+}
+
+void write_title(std::string_view title) {
+  if (!title_place.start) return;
+  std::memset(title_place.start, 0, title_place.size);
+  std::memcpy(title_place.start, title.data(), std::min(title.size(), title_place.size - 1));
+}
+
+/// Closes every descriptor but stdio, `keep` and `also` (if >= 0).
+void close_all_but(int keep, int also = -1) {
+  if (also < 0) also = keep;
+  const unsigned lo = static_cast<unsigned>(std::min(keep, also));
+  const unsigned hi = static_cast<unsigned>(std::max(keep, also));
+  if (lo > 3) ::syscall(SYS_close_range, 3u, lo - 1, 0);
+  if (hi > lo + 1) ::syscall(SYS_close_range, lo + 1, hi - 1, 0);
+  ::syscall(SYS_close_range, hi + 1, ~0u, 0);
+}
+
+/// In a process the server just forked: keeps only stdio, its link to the server and `also`,
+/// and dies with the server. The link is this process's way to spawn through the server.
+void prepare_child(int link_fd, int also, pid_t server) {
+  close_all_but(link_fd, also);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != server) ::_exit(70);  // the server died before we could tie to it
+  link_state& s = link();
+  new (&s.m) std::mutex();  // copied in whatever state it had; nobody else runs here
+  s.fd = link_fd;
+  s.server = server;
+  s.owns_server = false;
+}
+
+/// Then: becomes the requested actor, with the requester's environment; never returns.
+[[noreturn]] void become_child(const parsed_request& r) {
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig : server_ignores) ::signal(sig, SIG_DFL);
+  ::clearenv();
+  const std::string_view env = r.fields[4];
+  for (std::size_t at = 0; at < env.size();) {
+    const std::size_t end = env.find('\0', at);
+    if (end == std::string_view::npos) break;
+    if (end > at) ::putenv(const_cast<char*>(env.data() + at));  // the buffer is ours to keep
+    at = end + 1;
+  }
+  write_title(r.fields[3]);
+  ::prctl(PR_SET_NAME, std::string(r.fields[0].substr(0, 15)).c_str());
+  child_boot boot{std::string(r.fields[0]), std::string(r.fields[1]), std::string(r.fields[2]),
+                  r.head.parent_pid};
+  boot.channel_fd = r.channel;
+  boot.parent_registers = r.head.parent_registers != 0;
+  const int code = r.entry()(boot);
+  std::fflush(nullptr);
+  ::_exit(code);
+}
+
+/// A child forked by the server: reaped by it, its status written to `status_w`.
+struct forked {
+  pid_t pid = -1;
+  int pidfd = -1;
+  int link = -1;  // the server's end of its link
+  int status_r = -1;
+  int status_w = -1;
+  int owner = -1;  // the link of the process that asked for it
+};
+
+/// Forks a child running `in_child(its link end)`, which never returns. errno on failure.
+template <class F>
+int fork_linked(forked& f, F&& in_child) {
+  int pair[2] = {-1, -1};
+  int status[2] = {-1, -1};
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0 || ::pipe2(status, O_CLOEXEC) < 0) {
+    const int e = errno;
+    close_each({pair[0], pair[1], status[0], status[1]});
+    return e;
+  }
+  const pid_t pid = ::fork();
+  if (pid == 0) in_child(pair[1]);
+  ::close(pair[1]);
+  const int pidfd = pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1;
+  if (pidfd < 0) {
+    const int e = errno;
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    close_each({pair[0], status[0], status[1]});
+    return e;
+  }
+  f = forked{pid, pidfd, pair[0], status[0], status[1]};
+  return 0;
+}
+
+struct server {
+  std::vector<int> links;  // links[0] is the program's
+  std::vector<forked> children;
+  forked spare;            // pid -1: none
+  long long spare_at = 0;  // when to fork the next spare (CLOCK_MONOTONIC ns); -1: not due
+  std::vector<char> buf = std::vector<char>(max_request);
+  const pid_t self = ::getpid();
+
+  /// Reaps `c` and reports how it ended to its spawner.
+  static void report(const forked& c) {
+    int wstatus = 0;
+    while (::waitpid(c.pid, &wstatus, 0) < 0 && errno == EINTR) {
+    }
+    (void)!::write(c.status_w, &wstatus, sizeof wstatus);
+    close_each({c.status_w, c.status_r, c.pidfd});
+  }
+
+  static long long now_ns() {
+    timespec t;
+    ::clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1'000'000'000LL + t.tv_nsec;
+  }
+
+  void fork_spare() {
+    spare_at = -1;
+    char* b = buf.data();
+    fork_linked(spare, [&](int link_fd) {
+      prepare_child(link_fd, -1, self);
+      write_title(spare_title);
+      int channel = -1;
+      const ssize_t n = recv_with_fds(link_fd, b, max_request, &channel, 1);
+      parsed_request r;
+      if (n <= 0) ::_exit(0);  // the server is closing
+      if (!parse(b, static_cast<std::size_t>(n), channel, r)) ::_exit(71);
+      become_child(r);
+    });
+  }
+
+  void drop_spare() {
+    ::syscall(SYS_pidfd_send_signal, spare.pidfd, SIGKILL, nullptr, 0);
+    report(spare);
+    ::close(spare.link);
+    spare = forked{};
+    spare_at = now_ns() + spare_delay_ns;
+  }
+
+  void answer(int to, const reply& r, const forked* f) {
+    const int fds[2] = {f ? f->pidfd : -1, f ? f->status_r : -1};
+    send_with_fds(to, &r, sizeof r, fds, f ? 2 : 0);
+  }
+
+  /// A request from the process at link `from`: forwarded to the spare, or forked for.
+  void on_request(int from, std::size_t n, int channel) {
+    parsed_request r;
+    forked f;
+    int err = parse(buf.data(), n, channel, r) ? 0 : EINVAL;
+    const int fds[1] = {channel};
+    if (err == 0 && spare.pid > 0 && send_with_fds(spare.link, buf.data(), n, fds, channel >= 0)) {
+      f = spare;
+      spare = forked{};
+    } else if (err == 0) {
+      if (spare.pid > 0) drop_spare();  // it died meanwhile
+      err = fork_linked(f, [&](int link_fd) {
+        prepare_child(link_fd, r.channel, self);
+        become_child(r);
+      });
+    }
+    if (channel >= 0) ::close(channel);  // the child has its own
+    if (spare.pid < 0 && spare_at < 0) spare_at = now_ns() + spare_delay_ns;
+    if (err != 0) return answer(from, reply{-1, err}, nullptr);
+    answer(from, reply{f.pid, 0}, &f);
+    ::close(f.status_r);
+    f.status_r = -1;
+    f.owner = from;
+    children.push_back(f);
+    links.push_back(f.link);
+  }
+
+  /// The process behind link `fd` is gone: the children it spawned die with it; with the
+  /// program, every child, and the server ends.
+  void link_gone(int fd) {
+    const bool program = fd == links[0];
+    for (const auto& c : children) {
+      if (program || c.owner == fd) ::syscall(SYS_pidfd_send_signal, c.pidfd, SIGKILL, nullptr, 0);
+    }
+    ::close(fd);
+    std::erase(links, fd);
+    if (!program) return;
+    if (spare.pid > 0) drop_spare();
+    for (const auto& c : children) report(c);
+    ::_exit(0);
+  }
+
+  [[noreturn]] void serve(int program_fd) {
+    links.push_back(program_fd);
+    std::vector<pollfd> fds;
+    for (;;) {
+      const long long left = spare_at < 0 ? -1 : std::max(0LL, spare_at - now_ns());
+      if (left == 0 && spare.pid < 0) fork_spare();
+      fds.clear();
+      for (int l : links) fds.push_back(pollfd{l, POLLIN, 0});
+      for (const auto& c : children) fds.push_back(pollfd{c.pidfd, POLLIN, 0});
+      fds.push_back(pollfd{spare.pidfd, POLLIN, 0});  // -1: ignored
+      const timespec timeout{left / 1'000'000'000, left % 1'000'000'000};
+      if (::ppoll(fds.data(), fds.size(), spare_at < 0 ? nullptr : &timeout, nullptr) <= 0) continue;
+      const std::size_t nlinks = links.size();
+      // Exits first: a status is reported before a new request can reuse anything.
+      for (std::size_t k = children.size(); k-- > 0;) {
+        if (!fds[nlinks + k].revents) continue;
+        report(children[k]);
+        children.erase(children.begin() + static_cast<std::ptrdiff_t>(k));
+      }
+      if (fds.back().revents && spare.pid > 0) drop_spare();  // it died
+      std::vector<int> gone;
+      for (std::size_t i = 0; i < nlinks; ++i) {
+        if (!fds[i].revents) continue;
+        int channel = -1;
+        const ssize_t n = recv_with_fds(fds[i].fd, buf.data(), buf.size(), &channel, 1);
+        if (n > 0) {
+          on_request(fds[i].fd, static_cast<std::size_t>(n), channel);
+        } else {
+          close_each({channel});
+          gone.push_back(fds[i].fd);
+        }
+      }
+      for (int fd : gone) link_gone(fd);
+    }
+  }
+};
 
 /// Forks the server off this process, as it is now, and links `s` to it (`s.m` held).
 result<void> start_locked(link_state& s) {
@@ -14,32 +301,36 @@ result<void> start_locked(link_state& s) {
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
     return sys_error(errno, "forkserver: socketpair");
   }
-  pair[0] = above_stdio(pair[0]);
-  pair[1] = above_stdio(pair[1]);
+  for (int& fd : pair) {  // a program that closed its stdio must not get the link as fd 0-2
+    if (fd <= 2) {
+      const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+      ::close(fd);
+      fd = moved;
+    }
+  }
   std::fflush(nullptr);  // nothing buffered is written twice
-  server_environment = current_environment();
   const pid_t program = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     const int e = errno;
-    ::close(pair[0]);
-    ::close(pair[1]);
+    close_each({pair[0], pair[1]});
     return sys_error(e, "forkserver: fork");
   }
   if (pid == 0) {
     close_all_but(pair[1]);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != program) ::_exit(0);
-    reset_signals();
-    // Ctrl-C and SIGTERM to the process group are for the actors, which cancel gracefully;
-    // the server must outlive them (its death kills them). It ends when the program's link
-    // closes.
-    // (SIGPIPE: a status written for a child whose actor died meanwhile finds no reader.)
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    }
     for (int sig : server_ignores) ::signal(sig, SIG_IGN);
     ::__fpurge(stdout);
     ::__fpurge(stderr);
     title_place = find_title_area();
-    write_title(title_place, forkserver::server_title);
+    write_title(forkserver::server_title);
     ::prctl(PR_SET_NAME, "tractor-forksrv");
     static server srv;  // never destroyed: serve() ends with _exit
     srv.serve(pair[1]);
@@ -64,8 +355,6 @@ void forkserver::stop_server() {
   link_state& s = link();
   std::lock_guard lock(s.m);
   if (s.fd < 0) return;
-  for (const auto& o : s.spares) o.close();
-  s.spares.clear();
   ::close(s.fd);
   s.fd = -1;
   if (s.owns_server) {
@@ -82,126 +371,33 @@ pid_t forkserver::server_pid() noexcept {
   return s.fd >= 0 ? s.server : 0;
 }
 
-namespace {
-
-/// Lets go of the offers whose spare died (the server offers a replacement).
-void drop_dead_offers(link_state& s) {
-  std::erase_if(s.spares, [](const offered_spare& o) {
-    pollfd ended{o.pidfd, POLLIN, 0};
-    if (::poll(&ended, 1, 0) != 1) return false;
-    o.close();
-    return true;
-  });
-}
-
-/// Keeps the offer in `r` (with `fds`: pidfd, status pipe, request socket) behind the others.
-void keep_offer(link_state& s, const reply& r, const int (&fds)[3]) {
-  if (r.kind != reply::offer || r.pid <= 0 || fds[0] < 0 || fds[1] < 0 || fds[2] < 0) {
-    close_each({fds[0], fds[1], fds[2]});
-    return;
-  }
-  s.spares.push_back(offered_spare{r.pid, fds[0], fds[1], fds[2]});
-  // More than the server offers at a time: one it replaced has died.
-  if (s.spares.size() > offered_spares) drop_dead_offers(s);
-}
-
-/// Reads the offers that arrived (without waiting).
-void take_offers(link_state& s) {
-  for (;;) {
-    reply r{};
-    int fds[3];
-    const ssize_t n = recv_with_fds(s.fd, &r, sizeof r, fds, 3, MSG_DONTWAIT);
-    if (n != static_cast<ssize_t>(sizeof r)) {
-      close_each({fds[0], fds[1], fds[2]});
-      break;  // none (or the server is gone: the request finds out)
-    }
-    keep_offer(s, r, fds);
-  }
-}
-
-/// Puts process `pid` on the calling thread's CPU, keeping its mask in `was`: handing it
-/// a request then wakes no other CPU, and its answer wakes us on ours (on small VMs a wakeup
-/// across CPUs costs 30-100 us, as much as the child's boot).
-bool pin_here(pid_t pid, cpu_set_t& was) {
-  const int cpu = ::sched_getcpu();
-  if (cpu < 0 || ::sched_getaffinity(pid, sizeof was, &was) != 0) return false;
-  cpu_set_t here;
-  CPU_ZERO(&here);
-  CPU_SET(cpu, &here);
-  return ::sched_setaffinity(pid, sizeof here, &here) == 0;
-}
-
-/// Hands the request to the oldest spare the server offered us that is alive (a dead one's
-/// end of the request socket is closed: the send fails).
-std::optional<detail::forked_child> hand_to_spare(link_state& s, const std::string& packet, int channel) {
-  take_offers(s);
-  while (!s.spares.empty()) {
-    const offered_spare o = s.spares.front();
-    s.spares.erase(s.spares.begin());
-    detail::forked_child c{o.pid, o.pidfd, o.status_r};
-    if (cpu_set_t was; pin_here(o.pid, was)) c.unpin_to = was;
-    if (send_with_fds(o.direct, packet.data(), packet.size(), &channel, channel >= 0 ? 1 : 0)) {
-      c.request_fd = o.direct;  // closed with the handle (see forked_child)
-      return c;
-    }
-    o.close();  // it died (the server reports that to nobody now, and makes the next)
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
-std::vector<pid_t> forkserver::held_spares() {
-  link_state& s = link();
-  std::lock_guard lock(s.m);
-  if (s.fd >= 0) take_offers(s);
-  drop_dead_offers(s);
-  std::vector<pid_t> pids;
-  for (const auto& o : s.spares) pids.push_back(o.pid);
-  return pids;
-}
-
 namespace detail {
 
 result<forked_child> fork_through_server(const spawn_request& req) {
   if (!req.run_child) return sys_error(EINVAL, "forkserver: the request has no child entry");
-  // Most programs never change their environment: then the child keeps the server's copy.
-  const bool same = environment_is(server_environment);
-  const std::string env = same ? std::string() : current_environment();
-  const std::uint32_t flags = same ? same_environment : 0;
   std::string packet;
-  if (!encode_request(req, flags, env, packet)) {
+  if (!encode_request(req, packet)) {
     return sys_error(E2BIG, "forkserver: the request (mostly the environment) exceeds " +
                                 std::to_string(max_request) + " bytes");
   }
-
   link_state& s = link();
   std::lock_guard lock(s.m);
   if (s.fd < 0) {
     BOOST_OUTCOME_TRY(start_locked(s));
   }
-  send_taken_note();  // the server must know we are no spare before it reads a request
-  const int channel = req.boot.channel_fd;
-  if (auto c = hand_to_spare(s, packet, channel)) return *c;
-  if (!send_with_fds(s.fd, packet.data(), packet.size(), &channel, channel >= 0 ? 1 : 0)) {
+  const int channel[1] = {req.boot.channel_fd};
+  if (!send_with_fds(s.fd, packet.data(), packet.size(), channel, channel[0] >= 0)) {
     return sys_error(errno ? errno : EPIPE, "forkserver: the server is gone");
   }
   reply r{};
-  int fds[3];
-  for (;;) {
-    const ssize_t n = recv_with_fds(s.fd, &r, sizeof r, fds, 3);
-    if (n != static_cast<ssize_t>(sizeof r)) {
-      close_each({fds[0], fds[1], fds[2]});
-      return sys_error(n < 0 ? errno : EPIPE, "forkserver: the server is gone");
-    }
-    if (r.kind == reply::answer) break;
-    keep_offer(s, r, fds);  // made while it served us: for the next request
-  }
-  close_each({fds[2]});
-  if (r.pid <= 0) return sys_error(r.err, "forkserver: cannot fork '" + req.boot.name + "'");
-  if (fds[0] < 0 || fds[1] < 0) {
+  int fds[2];
+  if (recv_with_fds(s.fd, &r, sizeof r, fds, 2) != static_cast<ssize_t>(sizeof r)) {
     close_each({fds[0], fds[1]});
-    return sys_error(EPROTO, "forkserver: the answer carried no descriptors");
+    return sys_error(EPIPE, "forkserver: the server is gone");
+  }
+  if (r.pid <= 0 || fds[0] < 0 || fds[1] < 0) {
+    close_each({fds[0], fds[1]});
+    return sys_error(r.pid <= 0 ? r.err : EPROTO, "forkserver: cannot fork '" + req.boot.name + "'");
   }
   return forked_child{r.pid, fds[0], fds[1]};
 }

@@ -22,7 +22,7 @@ namespace tractor {
 /// The actor registered as `name` (the first, if several are), or nothing. An actor of that
 /// name the calling actor already has a channel to is answered without the registrar. An
 /// address the registrar gives that cannot be connected to is dead: the registrar is told to
-/// forget it (R44) and the answer is nothing.
+/// forget it (tractor's `find_actor()` dropping a stale address) and the answer is nothing.
 ///
 /// Cancellation: interrupted at once.
 template <class Tree>
@@ -41,7 +41,8 @@ template <class Tree>
 awaitable<result<std::vector<transport::multiaddr>>> query_actor(std::string name);
 
 /// A portal to the registrar (in the registrar itself: a channel to its own address). Its
-/// `cancel_actor()` ends the registrar's program (R45).
+/// `cancel_actor()` ends the registrar's program (tractor's `Portal.cancel_actor()` on a
+/// registrar).
 ///
 /// Cancellation: interrupted at once.
 template <class Tree>

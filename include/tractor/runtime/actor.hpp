@@ -35,8 +35,6 @@ struct policies {
   spawn::child_entry child_entry;
   /// The backend takes a socket already connected to the parent (`spawn::adopts_channel`).
   bool spawn_adopts_channel;
-  /// The backend can start a child ahead of its spawn (`spawn::starts_ahead`).
-  bool spawn_starts_ahead;
   std::string_view transport_name;
   result<transport::listener> (*listen)(const boost::asio::any_io_executor&,
                                         const transport::multiaddr&);
@@ -60,7 +58,8 @@ struct timeouts {
   clock::duration boot = std::chrono::seconds(30);
   /// How long a context's caller waits for the callee to end after cancelling it.
   clock::duration context_cancel = std::chrono::milliseconds(616);
-  /// How long a context block's normal exit waits for the callee's result (R27).
+  /// How long a context block's normal exit waits for the callee's result (tractor's
+  /// `Context.wait_for_result()` at a clean exit).
   clock::duration context_result = std::chrono::seconds(30);
   /// How long a thread actor (`spawn::thread`) asked to stop at the end of the kill ladder
   /// may take before it is abandoned (tractor's hard-kill timeout for in-process actors).
@@ -109,29 +108,6 @@ class actor {
   /// Binds the IPC server, at `at` if given, else at the transport's address for this actor.
   result<void> bind(const transport::multiaddr* at = nullptr);
 
-  /// Takes `server`, bound ahead (a spare's, at `spare_address`), as this actor's server.
-  void adopt_server(transport::listener server) { listener_.emplace(std::move(server)); }
-
-  /// A child started ahead of the next spawn (`spawn::starts_ahead` backends, under UDS):
-  /// its handle, our end of its channel, and the uuid it was given (its server's address is
-  /// made from it). Made after a spawn, taken by the next one once ready, let go with
-  /// `release_spare` when this actor's lifetime ends.
-  struct spare_child {
-    std::unique_ptr<spawn::child_handle> proc;
-    std::shared_ptr<runtime::peer> link;
-    std::string uuid;
-    std::string address;  // its `spare_address`, printed (kept: a spawn need not work it out)
-  };
-  std::optional<spare_child> spare;
-
-  /// Lets the spare go: its channel is closed, which ends it, and it is waited for (its
-  /// handle's destructor, bounded as for any thread actor).
-  void release_spare() {
-    if (!spare) return;
-    spare->link->channel().close();
-    spare.reset();
-  }
-
   /// Accepts peers until cancelled; each is handshaken in its own task in `n`, then either
   /// handed to the spawn waiting for it or served.
   awaitable<void> accept_loop(nursery& n);
@@ -153,7 +129,8 @@ class actor {
 
   /// Set when a peer asked this actor to cancel itself (`self.cancel`): who and which cid.
   std::optional<std::pair<std::shared_ptr<peer>, std::string>> cancel_requested_by;
-  /// The uid of that peer's actor: the canceller its running tasks report (R31).
+  /// The uid of that peer's actor: the canceller its running tasks report (tractor's
+  /// `ContextCancelled.canceller`).
   std::optional<msg::uid> cancel_requester;
   /// The nursery whose cancellation ends this actor.
   nursery* lifetime = nullptr;
@@ -233,11 +210,6 @@ int run_child(const policies& pol, const spawn::child_boot& boot);
 /// The entry of a process started by the `exec` backend: dies with its parent (a parent-death
 /// signal), then `run_child` with the boot from its environment. Returns the exit code.
 int child_main(const policies& pol);
-
-/// Where a thread actor started ahead of its spawn (a spare) binds, and stays once taken:
-/// it has no name yet, so the address is made from the uuid its parent gave it (the first 8
-/// hex digits of the actor's uuid, as in the address of one started at its spawn).
-transport::multiaddr spare_address(const policies& pol, std::string_view uuid);
 
 /// True when this process was started as a child actor by the `exec` backend.
 inline bool is_child_process() { return std::getenv(spawn::child_env::uuid) != nullptr; }

@@ -1,5 +1,5 @@
 // tractor/runtime/broadcast.hpp — one stream, several local readers (tractor's
-// `MsgStream.subscribe()` and its broadcast receiver, R39).
+// `MsgStream.subscribe()` and its broadcast receiver).
 //
 // Every subscriber sees every item received after it subscribed. There is no extra task:
 // whichever subscriber finds nothing new pulls the next item from the stream for all of

@@ -22,10 +22,12 @@
 //         }, 5);
 //
 // tractor's rules hold: an error in the callee cancels the caller's block and comes out of
-// `open_context` (R28); a failing block cancels the callee (R29); `ctx.cancel()` on the
-// caller is absorbed (R30), every other cancellation is `runtime_errc::context_cancelled`
-// naming the canceller (R31); a normal block exit waits, bounded, for the callee's result
-// (R27).
+// `open_context` (tractor's `Context._maybe_cancel_and_set_remote_error()`); a failing block
+// cancels the callee (tractor's `ctx.cancel()` on a failed block); `ctx.cancel()` on the caller is
+// absorbed (tractor's `Context._is_self_cancelled()`), every other cancellation is
+// `runtime_errc::context_cancelled` naming the canceller (tractor's `ContextCancelled.canceller`);
+// a normal block exit waits, bounded, for the callee's result (tractor's
+// `Context.wait_for_result()` at a clean exit).
 #pragma once
 
 #include <tractor/runtime/actor.hpp>
@@ -168,9 +170,9 @@ class caller_context {
     return msg_stream<item_type>(*core_, encode_item_, decode_item_);
   }
 
-  /// Asks the callee to cancel its task; this block goes on (R30), and the cancellation
-  /// it causes is absorbed. Bounded by the actor's context-cancel timeout.
-  /// Cancellation: interrupted at once.
+  /// Asks the callee to cancel its task; this block goes on (tractor's
+  /// `Context._is_self_cancelled()`), and the cancellation it causes is absorbed. Bounded by the
+  /// actor's context-cancel timeout. Cancellation: interrupted at once.
   awaitable<void> cancel() { return core_->cancel(cancel_bound_); }
   [[nodiscard]] bool cancel_called() const noexcept { return core_->cancel_called(); }
 
@@ -213,8 +215,10 @@ namespace runtime {
 /// The caller's body, erased: runs with the context core and the encoded started value.
 using context_body = std::function<awaitable<result<void>>(context_core&, msg::raw_pld)>;
 
-/// The caller's whole side of a context, non-template: Start, StartAck and Started, the
-/// body (cancelled if the callee fails), then the rules of the scope's end (R27, R29, R30).
+/// The caller's whole side of a context, non-template: Start, StartAck and Started, the body
+/// (cancelled if the callee fails), then the rules of the scope's end (tractor's
+/// `Context.wait_for_result()` at a clean exit; tractor's `ctx.cancel()` on a failed block;
+/// tractor's `Context._is_self_cancelled()`).
 ///
 /// Cancellation: the body is cancelled and waited for, the callee's task is asked to cancel
 /// (bounded), then the cancellation goes on.

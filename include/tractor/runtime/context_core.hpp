@@ -57,12 +57,15 @@ class context_core {
 
   // -- both sides --------------------------------------------------------------------------
 
-  /// Opens this side's stream: items the peer sent meanwhile were buffered (R35). Before
-  /// `started()` (callee), a second time, or after `cancel()`, it is an error (R26, R32, R37).
+  /// Opens this side's stream: items the peer sent meanwhile were buffered (tractor's
+  /// `Context.open_stream()`). Before `started()` (callee), a second time, or after `cancel()`, it
+  /// is an error (tractor's `Context.started()` rules; tractor's `Context.open_stream()` after
+  /// `cancel()`; tractor's `MsgStream.receive()` on `Stop`).
   result<void> open_stream(stream_options o);
 
-  /// Sends one item. An error the peer reported is returned first (R28, R36); after this
-  /// side closed its stream, `errc::channel_closed`. Cancellation: interrupted at once.
+  /// Sends one item. An error the peer reported is returned first (tractor's
+  /// `Context._maybe_cancel_and_set_remote_error()`; tractor's `allow_overruns`); after this side
+  /// closed its stream, `errc::channel_closed`. Cancellation: interrupted at once.
   awaitable<result<void>> send_item(msg::raw_pld value);
 
   /// Sends one item without waiting if the channel's writer can take it now, its payload
@@ -70,14 +73,15 @@ class context_core {
   /// payload is allocated per item); nothing when `send_item` must be used.
   template <class Encode>
   std::optional<result<void>> try_send_with(Encode&& encode) {
-    if (remote_error_ || !stream_opened_ || stream_closed_) return std::nullopt;  // send_item says why
+    // send_item says why
+    if (remote_error_ || !stream_opened_ || stream_closed_) return std::nullopt;
     encode(std::get<msg::Yield>(outgoing_).pld);
     return try_send_outgoing();
   }
 
-  /// The next item; `errc::end_of_channel` once the peer closed its side (`Stop`) or
-  /// returned, and on every later call (R37); the peer's error if it failed.
-  /// Cancellation: interrupted at once; nothing is lost.
+  /// The next item; `errc::end_of_channel` once the peer closed its side (`Stop`) or returned, and
+  /// on every later call (tractor's `MsgStream.receive()` on `Stop`); the peer's error if it
+  /// failed. Cancellation: interrupted at once; nothing is lost.
   awaitable<result<msg::raw_pld>> receive_item();
 
   /// The next item if one is buffered (or the stream's end or error), without waiting;
@@ -90,23 +94,25 @@ class context_core {
   /// True when this side opened its stream and has not closed it.
   [[nodiscard]] bool stream_open() const noexcept { return stream_opened_ && !stream_closed_; }
 
-  /// Cancels the context: the caller asks the callee to cancel its task (bounded by
-  /// `bound`, not waiting for the ack); the callee cancels its own task. This side's own
-  /// code is not cancelled (R30). Cancellation: must not be cancelled (cleanup).
+  /// Cancels the context: the caller asks the callee to cancel its task (bounded by `bound`, not
+  /// waiting for the ack); the callee cancels its own task. This side's own code is not cancelled
+  /// (tractor's `Context._is_self_cancelled()`). Cancellation: must not be cancelled (cleanup).
   awaitable<void> cancel(clock::duration bound);
   [[nodiscard]] bool cancel_called() const noexcept { return cancel_called_; }
 
   // -- caller ------------------------------------------------------------------------------
 
-  /// Waits for the callee's StartAck (which must say "context") and its `Started`; returns
-  /// the started value, or the callee's error (R25). Cancellation: interrupted at once.
+  /// Waits for the callee's StartAck (which must say "context") and its `Started`; returns the
+  /// started value, or the callee's error (tractor's `Portal.open_context()`). Cancellation:
+  /// interrupted at once.
   awaitable<result<msg::raw_pld>> receive_started();
 
   /// Waits for the callee's final `Return` (discarding unread items) and returns its value,
   /// or its error. Cancellation: interrupted at once.
   awaitable<result<msg::raw_pld>> wait_for_result();
 
-  /// True when `e` is the cancellation this side asked for with `cancel()` (R30: absorbed).
+  /// True when `e` is the cancellation this side asked for with `cancel()` (tractor's
+  /// `Context._is_self_cancelled()`: absorbed).
   [[nodiscard]] bool is_own_cancel(const error& e) const;
 
   /// A misuse by the callee's code (`started()` twice, a stream before `started()`), kept so

@@ -26,10 +26,10 @@ awaitable<probe_result> probe_registry(const policies& pol, const transport::mul
 std::vector<transport::multiaddr> registry_candidates(const policies& pol,
                                                       const std::vector<transport::multiaddr>& configured);
 
-/// A root's boot (R41): probes its registry address; if a registrar answers there, binds its
-/// own address and will register with it; if nobody is there (or the address has port 0),
-/// binds the registry address itself and becomes the registrar. A bind lost to another root
-/// starting at the same moment is probed again.
+/// A root's boot (tractor's `open_root_actor()` registrar election): probes its registry address;
+/// if a registrar answers there, binds its own address and will register with it; if nobody is
+/// there (or the address has port 0), binds the registry address itself and becomes the registrar.
+/// A bind lost to another root starting at the same moment is probed again.
 ///
 /// Cancellation: interrupted at once.
 awaitable<result<void>> boot_root(actor& a, const std::vector<transport::multiaddr>& candidates);
@@ -48,7 +48,8 @@ awaitable<result<std::shared_ptr<peer>>> connect_peer(actor& a, const transport:
 awaitable<result<std::vector<std::string>>> ask_registrar(actor& a, std::string func,
                                                           std::vector<std::string> args);
 
-/// Registers `a` (name, uuid, accept address) with the registrar over `via` (R42).
+/// Registers `a` (name, uuid, accept address) with the registrar over `via` (tractor's
+/// `Actor.async_main()` registration).
 ///
 /// Cancellation: interrupted at once.
 awaitable<result<void>> register_over(actor& a, peer& via);
@@ -93,12 +94,13 @@ awaitable<result<void>> register_over_parent(actor& a, peer& parent, std::option
 
 /// The actor registered as `name`, as a channel to it: one `a` already has, else one to the
 /// address the registrar gives; nullptr if none is registered, or if that address is dead
-/// (then the registrar is told to forget it, R44).
+/// (then the registrar is told to forget it, tractor's `find_actor()` dropping a stale address).
 ///
 /// Cancellation: interrupted at once.
 awaitable<result<std::shared_ptr<peer>>> find_peer(actor& a, std::string name);
 
-/// Waits until an actor registers as `name` (R43) and returns a channel to it.
+/// Waits until an actor registers as `name` (tractor's `wait_for_actor()`) and returns a channel to
+/// it.
 ///
 /// Cancellation: interrupted at once; the registrar stops waiting too.
 awaitable<result<std::shared_ptr<peer>>> wait_for_peer(actor& a, std::string name);

@@ -31,9 +31,9 @@ class registrar {
     const void* via;                 // the channel it registered over (nullptr: ourselves)
   };
 
-  /// Registers `uid` at `addrs` (R42): an address is held by one actor only, so any other
-  /// uid registered at one of them is evicted; a second registration of `uid` adds the
-  /// addresses it did not have. Wakes everyone waiting for its name.
+  /// Registers `uid` at `addrs` (tractor's `Actor.async_main()` registration): an address is held
+  /// by one actor only, so any other uid registered at one of them is evicted; a second
+  /// registration of `uid` adds the addresses it did not have. Wakes everyone waiting for its name.
   void add(const msg::uid& uid, const std::vector<std::string>& addrs, const void* via) {
     for (auto& e : entries_) {
       if (e.uid == uid) continue;
@@ -73,7 +73,7 @@ class registrar {
     return held;
   }
 
-  /// The addresses of the first actor registered as `name` (R43), or none.
+  /// The addresses of the first actor registered as `name` (tractor's `wait_for_actor()`), or none.
   [[nodiscard]] std::vector<std::string> find(std::string_view name) const {
     for (const auto& e : entries_) {
       if (e.uid.first == name) return e.addrs;

@@ -29,8 +29,6 @@
 #include <tractor/runtime/root_claim.hpp>
 #include <tractor/runtime/spawn_child.hpp>
 #include <tractor/runtime/supervise.hpp>
-#include <tractor/spawn/forkserver.hpp>
-#include <tractor/spawn/thread.hpp>
 
 namespace tractor {
 
@@ -53,7 +51,6 @@ struct tree {
         &Spawn::start,
         [](const spawn::child_boot& boot) { return runtime::run_child(policies(), boot); },
         spawn::adopts_channel<Spawn>,
-        spawn::starts_ahead<Spawn>,
         Transport::name,
         &Transport::listen,
         &Transport::connect,
@@ -80,11 +77,11 @@ struct actor_options {
 struct root_options {
   /// Its name (what other programs find it by).
   std::string name = "root";
-  /// Where its tree's registrar is (R41): if a registrar answers at the first address, the
-  /// root registers there; if nobody does, the root becomes the registrar at that address
-  /// (TCP port 0: at a port the OS chooses). Empty: TRACTOR_REGISTRY_ADDRS from the
-  /// environment (comma-separated multiaddrs), else the transport's default (127.0.0.1:1616,
-  /// registry@1616 under the UDS name prefix).
+  /// Where its tree's registrar is (tractor's `open_root_actor()` registrar election): if a
+  /// registrar answers at the first address, the root registers there; if nobody does, the root
+  /// becomes the registrar at that address (TCP port 0: at a port the OS chooses). Empty:
+  /// TRACTOR_REGISTRY_ADDRS from the environment (comma-separated multiaddrs), else the transport's
+  /// default (127.0.0.1:1616, registry@1616 under the UDS name prefix).
   std::vector<transport::multiaddr> registry_addrs = {};
 };
 

@@ -22,8 +22,6 @@
 #include <string>
 #include <string_view>
 
-#include <pthread.h>
-#include <sched.h>
 #include <unistd.h>
 
 namespace tractor::spawn {
@@ -56,8 +54,6 @@ class stop_hook {
   bool requested_ = false;
 };
 
-class deferred_boot;
-
 /// What a child needs to find its parent and know itself.
 struct child_boot {
   std::string name;
@@ -76,111 +72,6 @@ struct child_boot {
   /// The parent keeps its tree's registry: the child sends its registration right behind its
   /// handshake, without waiting for the parent's answer (a round trip less at boot).
   bool parent_registers = false;
-  /// The parent has registered the child already, at the address its spare bound (a child
-  /// started ahead, taken once ready): the child sends no registration, and `parent_registers`
-  /// holds too.
-  bool registered = false;
-  /// Only prepare this process for a boot to come (a forkserver spare does this ahead of its
-  /// request): do what costs a boot more the first time in a process (the transport's
-  /// first address; a first handshake, its codec and buffers), bind nothing, start
-  /// nothing, leave nothing behind, return 0. Nothing else is set.
-  bool rehearse = false;
-  /// If set, the child runtime calls it once, as soon as the child has booted (it has its
-  /// SpawnSpec; its parent has its portal): the backend's business that can wait until the
-  /// spawn is done (a forkserver spare tells its server then that it was taken). Runs in the
-  /// child, on its runtime's thread.
-  void (*on_booted)() = nullptr;
-  /// Set for a child started ahead of its spawn (`spawn_request::ahead`), by its backend:
-  /// the entry prepares what needs no identity (its event loop, its server's socket), waits
-  /// until `channel_fd` has something to read, then takes the rest of its boot from here.
-  /// If it has none then (its channel closed: it was never used), it returns 0.
-  std::shared_ptr<deferred_boot> deferred = {};
-};
-
-/// The boot of a child started ahead, given once its spawn comes, and where its thread
-/// waits for it. Written by the parent before its first message to the child, read by the
-/// child once that message is there: the lock is uncontended, and only makes the hand-over
-/// visible without relying on the socket.
-///
-/// Placement: a child waits on the CPU its parent ran on when it was started, and at the
-/// hand-over is moved to the one its parent runs on then, if that is another: waking it
-/// across cores costs its parent more than the rest of the spawn (on small VMs). It waits
-/// and boots as `SCHED_BATCH`, so that being woken by the hand-over does not preempt its
-/// parent: the spawn returns first, and the child boots once its parent's CPU is free. Once
-/// booted, it takes back its CPUs and its scheduling class, on its own time.
-class deferred_boot {
- public:
-  /// `cpu`: where the spawning thread runs as the child is started ahead (-1: unknown).
-  explicit deferred_boot(int cpu = -1) : cpu_(cpu) {}
-
-  /// The child's side, once prepared (its server bound), before it waits: it can be given
-  /// its boot from now on. Says which thread to move, moves it to the spawning thread's CPU
-  /// already (where that thread will likely be when it gives the boot: the move then costs
-  /// the spawn nothing), and makes it `SCHED_BATCH`.
-  void ready() {
-    std::lock_guard lock(m_);
-    ready_ = true;
-    if (::sched_getaffinity(0, sizeof mask_, &mask_) != 0) return;
-    tid_ = ::gettid();
-    if (cpu_ >= 0 && CPU_ISSET(cpu_, &mask_)) placed_ = place(0, cpu_);
-    const sched_param none{};
-    batch_ = ::sched_setscheduler(0, SCHED_BATCH, &none) == 0;
-  }
-  /// Whether `complete` would take a boot now.
-  bool is_ready() {
-    std::lock_guard lock(m_);
-    return ready_ && !boot_;
-  }
-  /// The parent's side: the child's boot (its descriptors and stop hook stay the ones it was
-  /// started with), and what to call its thread. False if it is not ready yet, or was
-  /// already given one.
-  bool complete(const child_boot& boot, std::string title) {
-    std::lock_guard lock(m_);
-    if (boot_ || !ready_) return false;
-    boot_.emplace(boot);
-    title_ = std::move(title);
-    const int here = ::sched_getcpu();
-    if (here >= 0 && tid_ > 0 && !(placed_ && here == cpu_)) {
-      placed_ = place(tid_, here);
-      cpu_ = here;
-    }
-    return true;
-  }
-  /// The child's side, once its channel has something to read: its boot, if it was given
-  /// one; names the calling thread after it.
-  std::optional<child_boot> take() {
-    std::lock_guard lock(m_);
-    if (boot_ && !title_.empty()) ::pthread_setname_np(::pthread_self(), title_.c_str());
-    return boot_;
-  }
-  /// The child's side, once booted: gives its thread back every CPU it had, and the normal
-  /// scheduling class.
-  void booted() {
-    std::lock_guard lock(m_);
-    if (placed_) ::sched_setaffinity(0, sizeof mask_, &mask_);
-    placed_ = false;
-    const sched_param none{};
-    if (batch_) ::sched_setscheduler(0, SCHED_OTHER, &none);
-    batch_ = false;
-  }
-
- private:
-  static bool place(pid_t tid, int cpu) {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    return ::sched_setaffinity(tid, sizeof one, &one) == 0;
-  }
-
-  std::mutex m_;
-  std::optional<child_boot> boot_;
-  int cpu_;  // where the child is placed, or is to be
-  std::string title_;
-  bool ready_ = false;
-  pid_t tid_ = 0;     // the child's thread, once ready
-  cpu_set_t mask_{};  // its CPUs then
-  bool placed_ = false;
-  bool batch_ = false;
 };
 
 /// The child runtime's entry: runs it to its end and returns the exit code. A plain function
@@ -197,18 +88,36 @@ struct spawn_request {
   /// `thread` backend: how long a child asked to stop by `kill()` may take before it is
   /// abandoned.
   clock::duration abandon_after = std::chrono::seconds(3);
-  /// Start the child ahead of its spawn, for backends that declare `starts_ahead`: `boot`
-  /// holds only where its parent is (`parent_addr`, `parent_pid`), its channel
-  /// (`channel_fd`) and its uuid (its server's address is made from it); the rest comes with
-  /// `child_handle::complete_boot` when a spawn takes it.
-  bool ahead = false;
 };
 
-/// A spawn backend: a type with a `name` and a static `start`.
+/// What a backend without per-program setup holds for the program: nothing.
+struct no_session {};
+
+namespace detail {
+template <class B>
+struct session_of {
+  using type = no_session;
+};
+template <class B>
+  requires requires { typename B::session; }
+struct session_of<B> {
+  using type = typename B::session;
+};
+}  // namespace detail
+
+/// What backend `B` needs set up once per program (`B::session`, optional), as an RAII type
+/// default-constructed before the program's first spawn and destroyed after its last:
+/// `run_main` holds one for its tree's lifetime. The forkserver starts its server in it.
+template <class B>
+using session = typename detail::session_of<B>::type;
+
+/// A spawn backend: a type with a `name` and a static `start`, and optionally a `session`
+/// (see `spawn::session`) and the capability `adopts_channel`.
 template <class B>
 concept backend = requires(const boost::asio::any_io_executor& ex, const spawn_request& req) {
   { B::name } -> std::convertible_to<std::string_view>;
   { B::start(ex, req) } -> std::same_as<result<std::unique_ptr<child_handle>>>;
+  requires std::default_initializable<session<B>>;
 };
 
 /// Whether backend `B` hands the child a socket already connected to its parent
@@ -218,15 +127,6 @@ concept backend = requires(const boost::asio::any_io_executor& ex, const spawn_r
 template <class B>
 inline constexpr bool adopts_channel = requires {
   requires B::adopts_channel;
-};
-
-/// Whether backend `B` can start a child ahead of its spawn (`spawn_request::ahead`,
-/// declared by `static constexpr bool starts_ahead = true`): a spawn that takes such a spare
-/// only hands it its boot. Requires `adopts_channel`: the spare waits on its channel.
-template <class B>
-inline constexpr bool starts_ahead = requires {
-  requires B::starts_ahead;
-  requires adopts_channel<B>;
 };
 
 /// The environment variables an `exec` child finds its `child_boot` in.

@@ -18,20 +18,14 @@
 // the program's own link closes, it kills what is left and exits. Children die with the
 // server (a parent-death signal), and the server dies with the program.
 //
-// Spawning does not wait for a fork: the server keeps spare children forked and prepared ahead
-// of time (`ps` shows them as `_forkserver (spare)`; each has made its own copies of what a
-// boot writes and rehearsed the last request's entry, see `child_boot::rehearse`) and forks
-// the next a moment after one is taken. The program is offered two spares of its own: it hands
-// its request straight to one, which boots on the program's CPU (no wakeup of another CPU, no
-// hop through the server; the child gets its CPU mask back once booted). Requests that come
-// through the server (when neither was ready, or from a nested actor) go to one more spare,
-// made once the first such request came; a nested actor that spawned through the server is
-// then offered a spare of its own (the first four such actors, one each).
-// The parent's runtime passes the child its channel (one end of a socketpair, with the
-// request), so the child needs no connect-back either.
+// The server keeps one spare child forked ahead (`_forkserver (spare)` in `ps`) and hands it
+// the next request, so that a spawn does not wait for a fork. The parent's runtime passes the
+// child its channel (one end of a socketpair, with the request), so the child needs no
+// connect-back either.
 //
-// The compiled part is tools/forkserver/forkserver.cc (Bazel: `//tools/forkserver`, a
-// dependency of `//:runtime`); a build without Bazel compiles that one file into the program.
+// The compiled part is tools/forkserver/forkserver.cc (Bazel: `//tools/forkserver`); a build
+// without Bazel compiles that one file into the program. `run_main` holds a `session` of the
+// backend, so a tree using it starts the server on entry.
 //
 //     int main(int argc, char** argv) {
 //       tractor::spawn::forkserver::start_server();   // before anything else
@@ -41,11 +35,7 @@
 
 #include <tractor/spawn/backend.hpp>
 
-#include <optional>
-#include <vector>
-
 #include <fcntl.h>
-#include <sched.h>
 
 namespace tractor::spawn {
 
@@ -56,13 +46,6 @@ struct forked_child {
   pid_t pid;
   int pidfd;
   int status_fd;
-  /// Its CPU mask, if it was put on the spawning thread's CPU for its boot.
-  std::optional<cpu_set_t> unpin_to = std::nullopt;
-  /// The offered spare's request socket (-1: none), closed with the handle, not at once:
-  /// while sockets are in flight between processes (a spare's, offered to us and not read
-  /// yet, nearly always), Linux has every release of a unix socket queue its collector of
-  /// in-flight descriptors on another CPU, ~15 us of the spawn here.
-  int request_fd = -1;
 };
 }  // namespace detail
 
@@ -71,23 +54,18 @@ struct forked_child {
 /// its parent, can).
 class forked_process final : public pidfd_child {
  public:
-  /// Adopts the child's descriptors (all closed with the handle). A child pinned to the
-  /// spawning thread's CPU for its boot gets `unpin_to` as its CPU mask once booted.
+  /// Adopts the child's descriptors (all closed with the handle).
   forked_process(const boost::asio::any_io_executor& ex, const detail::forked_child& c)
-      : pidfd_child(boost::asio::posix::stream_descriptor(ex, c.pidfd), c.pid), status_pipe_(ex, c.status_fd),
-        unpin_to_(c.unpin_to), request_fd_(c.request_fd) {
+      : pidfd_child(boost::asio::posix::stream_descriptor(ex, c.pidfd), c.pid), status_pipe_(ex, c.status_fd) {
     ::fcntl(c.status_fd, F_SETFL, ::fcntl(c.status_fd, F_GETFL) | O_NONBLOCK);
   }
   ~forked_process() override;
 
   awaitable<exit_status> wait() override;
   std::optional<exit_status> poll() override;
-  void booted() noexcept override;
 
  private:
   boost::asio::posix::stream_descriptor status_pipe_;
-  std::optional<cpu_set_t> unpin_to_;
-  int request_fd_;
 };
 
 /// The `forkserver` backend.
@@ -97,11 +75,8 @@ struct forkserver {
   static constexpr bool adopts_channel = true;
 
   /// Forks the child through the server (starting the server now if this process has none:
-  /// then it is a copy of the process as it is at this moment). With a spare offered to this
-  /// process it does not wait: the request goes to the spare, which then runs on the calling
-  /// thread's CPU until the handle's `booted()` (the runtime calls it once the child has its
-  /// SpawnSpec). Otherwise it blocks for one round trip to the server (which forwards it to
-  /// the spare it keeps for requests that come through it, or forks).
+  /// then it is a copy of the process as it is at this moment). Blocks for one round trip to
+  /// the server, which hands the request to its spare, or forks.
   static result<std::unique_ptr<child_handle>> start(const boost::asio::any_io_executor& ex,
                                                      const spawn_request& req);
 
@@ -115,13 +90,6 @@ struct forkserver {
   /// that; otherwise the server kills the children this process started.
   static void stop_server();
 
-  /// The spares the server offered this process (the program that started the server two at
-  /// a time; the first few other actor processes that spawned through the server one each),
-  /// by pid, in the order spawns take them: its next spawn goes straight to the first, with
-  /// no round trip to the server. Reads the offers that have arrived and lets go of those
-  /// whose spare died; never waits.
-  static std::vector<pid_t> held_spares();
-
   /// The server's pid, or 0 if this process has no link to one.
   static pid_t server_pid() noexcept;
 
@@ -129,7 +97,8 @@ struct forkserver {
   static constexpr std::string_view server_title = "_forkserver";
 
   /// Starts the server for a scope if none runs, and stops it at the scope's end if the
-  /// scope started it (what `run_main` does).
+  /// scope started it: the backend's per-program setup (`spawn::session`), which `run_main`
+  /// holds for the tree's lifetime.
   class session {
    public:
     session() : started_(server_pid() == 0 && start_server().has_value()) {}
@@ -160,14 +129,7 @@ inline result<std::unique_ptr<child_handle>> forkserver::start(const boost::asio
   return std::unique_ptr<child_handle>(new forked_process(ex, c));
 }
 
-inline void forked_process::booted() noexcept {
-  if (!unpin_to_) return;
-  ::sched_setaffinity(pid(), sizeof *unpin_to_, &*unpin_to_);
-  unpin_to_.reset();
-}
-
 inline forked_process::~forked_process() {
-  if (request_fd_ >= 0) ::close(request_fd_);
   if (status_) return;
   // Structured teardown should have waited already; this is the last line of defence.
   send(SIGKILL);

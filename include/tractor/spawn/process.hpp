@@ -50,8 +50,6 @@ struct exit_status {
   }
 };
 
-struct child_boot;
-
 /// A running child actor, whatever started it. Backends that are not processes (threads)
 /// implement the same interface with their own meaning of terminate and kill.
 class child_handle {
@@ -75,20 +73,6 @@ class child_handle {
 
   /// Stops the child now (SIGKILL for processes).
   virtual void kill() noexcept = 0;
-
-  /// Told once the child has booted (connected back, received its spec): a backend drops
-  /// what it arranged only for the boot.
-  virtual void booted() noexcept {}
-
-  /// For a child started ahead of its spawn (`spawn_request::ahead`): gives it the rest of
-  /// its boot. Call before sending it anything; the child reads the boot once its channel
-  /// has something to read. False (and nothing given) if it was not started ahead, is not
-  /// ready yet (still preparing), was already given a boot, or has ended.
-  virtual bool complete_boot(const child_boot& /*boot*/) { return false; }
-
-  /// For a child started ahead of its spawn: whether it is ready to be given its boot (it
-  /// has prepared, and was given none yet). False for any other child.
-  virtual bool ready_for_boot() { return false; }
 };
 
 /// A child process signalled through a pidfd (never a recycled pid). How it is reaped is

@@ -12,11 +12,6 @@
 //   signal dispositions; a crash (a fault, `abort`) takes the whole process down, and a
 //   Ctrl-C reaches every actor of the process at once. Its UDS name carries its uuid.
 // - No parent-death signal is needed: the child cannot outlive the process.
-//
-// Spares: a thread actor can be started ahead of its spawn (`spawn_request::ahead`): its
-// thread, event loop and server socket are made while nobody waits, and a spawn that takes
-// it once it is ready only hands it its boot (`complete_boot`) and does not wait for it to
-// boot. The runtime keeps one per spawning actor under UDS (see `runtime::actor::spare`).
 #pragma once
 
 #include <tractor/core/cancel_scope.hpp>
@@ -30,15 +25,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <sys/eventfd.h>
 
 namespace tractor::spawn {
 
 /// How a thread actor's thread is named: this, then the actor's name.
 inline constexpr std::string_view thread_name_prefix = "actor:";
-/// How a thread started ahead (a spare) is named until a spawn takes it.
-inline constexpr std::string_view spare_thread_name = "actor:(spare)";
 
 /// A child actor running on a thread of this process.
 class thread_actor final : public child_handle {
@@ -61,9 +53,6 @@ class thread_actor final : public child_handle {
   std::optional<exit_status> poll() override;
   void terminate() noexcept override { stop_->request(); }
   void kill() noexcept override;
-  void booted() noexcept override;
-  bool complete_boot(const child_boot& boot) override;
-  bool ready_for_boot() override { return deferred_ && deferred_->is_ready() && !poll(); }
 
  private:
   struct shared {
@@ -88,9 +77,6 @@ class thread_actor final : public child_handle {
   clock::duration abandon_after_;
   std::optional<clock::time_point> killed_at_;
   std::optional<exit_status> status_;
-  std::shared_ptr<deferred_boot> deferred_;  // started ahead: its boot comes later
-  cpu_set_t mask_{};     // the spawning thread's CPUs: the child's once it has booted
-  bool pinned_ = false;  // the child still runs on the spawning thread's CPU
 };
 
 /// The `thread` backend.
@@ -98,8 +84,6 @@ struct thread {
   static constexpr std::string_view name = "thread";
   /// The child gets a duplicate of `child_boot::channel_fd`, closed when its entry returns.
   static constexpr bool adopts_channel = true;
-  /// A thread can be started ahead of its spawn (a spare) and given its boot later.
-  static constexpr bool starts_ahead = true;
 
   static result<std::unique_ptr<child_handle>> start(const boost::asio::any_io_executor& ex,
                                                      const spawn_request& req) {
@@ -126,10 +110,6 @@ inline result<std::unique_ptr<thread_actor>> thread_actor::start(const boost::as
   std::unique_ptr<thread_actor> t(new thread_actor(ex, st, stop, req.boot.name, req.abandon_after));
   child_boot boot = req.boot;
   boot.stop = stop;
-  if (req.ahead) {
-    t->deferred_ = std::make_shared<deferred_boot>(::sched_getcpu());
-    boot.deferred = t->deferred_;
-  }
   if (boot.channel_fd >= 0) {
     // The caller keeps its descriptor; this one is the thread's, closed when the entry ends.
     boot.channel_fd = ::fcntl(req.boot.channel_fd, F_DUPFD_CLOEXEC, 3);
@@ -137,29 +117,8 @@ inline result<std::unique_ptr<thread_actor>> thread_actor::start(const boost::as
       return error(boost::system::error_code(errno, boost::system::system_category()), "thread backend: dup");
     }
   }
-  // The thread boots on this thread's CPU (it inherits the mask in force when it is
-  // created): its handshake with us then needs no wakeup across cores, which costs more than
-  // the whole boot on small VMs. `booted()` gives it back its full mask.
-  // A spare prepares wherever it runs: nobody waits for it.
-  cpu_set_t here;
-  CPU_ZERO(&here);
-  const int cpu = req.ahead ? -1 : ::sched_getcpu();
-  const bool pin = cpu >= 0 && ::pthread_getaffinity_np(::pthread_self(), sizeof t->mask_, &t->mask_) == 0;
-  if (pin) {
-    CPU_SET(cpu, &here);
-    t->pinned_ = ::pthread_setaffinity_np(::pthread_self(), sizeof here, &here) == 0;
-  }
-  struct restore {
-    thread_actor& t;
-    ~restore() {
-      if (t.pinned_) ::pthread_setaffinity_np(::pthread_self(), sizeof t.mask_, &t.mask_);
-    }
-  } unpin_us{*t};
-  // What `top -H`, `ps -L` and debuggers show for it (15 characters at most); set by the
-  // thread itself, which is cheaper than from here (no /proc file to write; for a spare, that
-  // was a quarter of its making, on the spawning thread).
-  const std::string title = req.ahead ? std::string(spare_thread_name)
-                                      : (std::string(thread_name_prefix) + req.boot.name).substr(0, 15);
+  // What `top -H`, `ps -L` and debuggers show for it (15 characters at most).
+  const std::string title = (std::string(thread_name_prefix) + req.boot.name).substr(0, 15);
   try {
     t->thread_ = std::thread([st, entry = req.run_child, boot, title] {
       ::pthread_setname_np(::pthread_self(), title.c_str());
@@ -198,20 +157,6 @@ inline std::optional<exit_status> thread_actor::poll() {
   if (thread_.joinable()) thread_.join();
   status_ = exit_status{.exited = true, .code = st_->code, .signal = 0, .abandoned = false};
   return status_;
-}
-
-inline void thread_actor::booted() noexcept {
-  if (!pinned_) return;
-  pinned_ = false;
-  if (thread_.joinable()) ::pthread_setaffinity_np(thread_.native_handle(), sizeof mask_, &mask_);
-}
-
-inline bool thread_actor::complete_boot(const child_boot& boot) {
-  if (!deferred_ || poll()) return false;
-  const std::string title = (std::string(thread_name_prefix) + boot.name).substr(0, 15);
-  if (!deferred_->complete(boot, title)) return false;
-  name_ = boot.name;
-  return true;
 }
 
 inline void thread_actor::kill() noexcept {

@@ -84,17 +84,6 @@ class channel {
   /// Cancellation: as `handshake`.
   awaitable<result<msg::Aid>> handshake(const msg::Aid& self, const msg::msg* then);
 
-  /// As `handshake` with `then`, but without waiting for the peer's `Aid`: `expected` is the
-  /// peer's identity from now on, and the `Aid` the peer sends is checked against it when a
-  /// receive meets it (it must come first and carry `expected`'s uuid), and consumed there.
-  /// A peer that sends anything else first, or answers as another actor, breaks the channel
-  /// with `handshake_failed`, which that receive reports. For a peer whose identity we gave
-  /// it ourselves (a spare thread, over a socketpair we made, taking its boot from us):
-  /// nothing is learnt from its answer that is worth a wait.
-  ///
-  /// Cancellation: as `send_all_now`.
-  awaitable<result<void>> handshake_expecting(const msg::Aid& self, const msg::msg& then, msg::Aid expected);
-
   /// Sends `m`. Without a writer task, returns once the frame has been handed to the kernel
   /// (with whatever else was queued meanwhile: one write for the batch). With `run_writer`
   /// running, returns as soon as the frame is queued (below the high-water mark), so even a
@@ -261,13 +250,7 @@ class channel {
   /// mark (else `would_block`), and only on a working channel.
   result<void> queue_below_high_water(const msg::msg& m);
   /// A complete frame at the head of the buffer, if any; sets `broken_` on a bad length.
-  /// The peer's `Aid` that `handshake_expecting` left unread is checked and passed over.
   std::optional<std::span<const std::byte>> next_frame();
-  /// `next_frame` without that check.
-  std::optional<std::span<const std::byte>> next_raw_frame();
-  /// Checks `frame` as the peer's late `Aid` (see `handshake_expecting`); breaks the
-  /// channel if it is not.
-  void take_late_aid(std::span<const std::byte> frame);
   error broken_error() const;
   /// Reads more bytes; an error when the channel broke or closed.
   awaitable<result<void>> fill();
@@ -303,7 +286,6 @@ class channel {
 
   bool broken_ = false;
   bool closed_locally_ = false;
-  bool aid_due_ = false;  // the peer's Aid is still to be read (`handshake_expecting`)
   bool wake_posted_ = false;
   std::uint64_t reads_ = 0;                 // completed reads from the socket
   std::uint64_t wrote_through_at_ = ~0ull;  // the value of reads_ at the last write-through

@@ -4,10 +4,6 @@
 
 namespace tractor::runtime {
 
-inline transport::multiaddr spare_address(const policies& pol, std::string_view uuid) {
-  return pol.bind_addr("thread." + std::string(uuid.substr(0, 8)));
-}
-
 inline transport::multiaddr actor::own_address() const {
   // Thread actors share the process (and its pid) with their parent and siblings.
   return pol_.bind_addr(in_process ? self_.name + "." + self_.uuid.substr(0, 8) : self_.name);
@@ -159,10 +155,10 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
   }
   msg::msg ack = msg::StartAck{cid, found->is_context ? "context" : "asyncfunc"};
   (void)co_await p->post(std::move(ack));  // leaves with the answer when that comes at once
-  // The actor boundary: user exceptions become boxed errors for the caller. A cancellation
-  // is this task's own (`self.cancel_task`, or the context cancelling itself), or this
-  // actor's at a peer's request (both answered with an error naming the canceller, R31),
-  // or the actor's teardown for another reason (passed through).
+  // The actor boundary: user exceptions become boxed errors for the caller. A cancellation is this
+  // task's own (`self.cancel_task`, or the context cancelling itself), or this actor's at a peer's
+  // request (both answered with an error naming the canceller, tractor's
+  // `ContextCancelled.canceller`), or the actor's teardown for another reason (passed through).
   result<msg::raw_pld> r = error();
   std::optional<msg::uid> cancelled_by;
   try {
@@ -182,8 +178,8 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
     }
   }
   if (ctx) {
-    // A misuse the function ignored still reaches the caller (R26); an open stream is closed
-    // before the result, so the caller's receive ends first.
+    // A misuse the function ignored still reaches the caller (tractor's `Context.started()` rules);
+    // an open stream is closed before the result, so the caller's receive ends first.
     if (r && ctx->misuse()) r = *ctx->misuse();
     ctx->close_stream();
   }

@@ -47,9 +47,11 @@ inline awaitable<result<void>> run_caller_context(peer& p, const msg::Aid& self,
   std::exception_ptr interrupted;
   try {
     auto first = co_await core.receive_started();
-    if (!first) co_return first.error();  // R25: a failure before started() comes out here
+    // Tractor's `Portal.open_context()`: a failure before started() comes out here
+    if (!first) co_return first.error();
     cancel_scope scope;
-    core.on_remote_error = [&scope] { scope.cancel(); };  // R28
+    // tractor's `Context._maybe_cancel_and_set_remote_error()`
+    core.on_remote_error = [&scope] { scope.cancel(); };
     // An error that arrived with the started value (same read) was seen before the hook.
     if (core.remote_error()) scope.cancel();
     auto ran = co_await scope.run(body(core, std::move(first).value()));
@@ -67,19 +69,21 @@ inline awaitable<result<void>> run_caller_context(peer& p, const msg::Aid& self,
     std::rethrow_exception(interrupted);
   }
   if (!body_result) {
-    // The callee's error cancelled the block (R28).
+    // The callee's error cancelled the block (tractor's
+    // `Context._maybe_cancel_and_set_remote_error()`).
     if (core.remote_error()) co_return *core.remote_error();
     co_return error(make_error_code(runtime_errc::context_cancelled), "context block cancelled");
   }
   if (!*body_result) {
-    // R29: the block failed; the callee is cancelled (its cancellation absorbed) and the
-    // block's own error goes on.
+    // Tractor's `ctx.cancel()` on a failed block: the block failed; the callee is cancelled (its
+    // cancellation absorbed) and the block's own error goes on.
     co_await core.cancel(limits.context_cancel);
     auto settle = [&]() -> awaitable<void> { (void)co_await core.wait_for_result(); };
     (void)co_await move_on_after(limits.context_cancel, settle());
     co_return std::move(*body_result).error();
   }
-  // R27: a normal exit waits for the callee's result, bounded.
+  // Tractor's `Context.wait_for_result()` at a clean exit: a normal exit waits for the callee's
+  // result, bounded.
   auto settled = co_await fail_after(limits.context_result, core.wait_for_result());
   if (!settled) {
     if (settled.error() == errc::timeout) {
@@ -91,7 +95,8 @@ inline awaitable<result<void>> run_caller_context(peer& p, const msg::Aid& self,
                                              .count()) +
                           " ms of the block's end");
     }
-    if (core.is_own_cancel(settled.error())) co_return success();  // R30: absorbed
+    // Tractor's `Context._is_self_cancelled()`: absorbed
+    if (core.is_own_cancel(settled.error())) co_return success();
     co_return settled.error();
   }
   co_return success();

@@ -7,8 +7,9 @@ inline context_core::context_core(peer& p, memory_channel<msg::msg>& box, msg::A
                                   std::string cid, side s)
     : peer_(p), self_(std::move(self)), cid_(std::move(cid)), side_(s), box_(&box),
       outgoing_(msg::Yield{cid_, {}}) {
-  // Errors are seen on arrival, not only when this side next reads: the caller's block is
-  // cancelled by a callee failure even while it waits on something else (R28).
+  // Errors are seen on arrival, not only when this side next reads: the caller's block is cancelled
+  // by a callee failure even while it waits on something else (tractor's
+  // `Context._maybe_cancel_and_set_remote_error()`).
   peer_.on_error(cid_, [this](const msg::Error& m) {
     error e = peer_.unbox(m);
     if (is_own_cancel(e)) return;
@@ -171,7 +172,8 @@ inline awaitable<result<msg::raw_pld>> context_core::wait_for_result() {
   while (!final_) {
     auto m = co_await box_->receive();
     if (!m) co_return gone_error();
-    (void)take(m.value());  // unread items are discarded (R27)
+    // unread items are discarded (tractor's `Context.wait_for_result()` at a clean exit)
+    (void)take(m.value());
   }
   co_return *final_;
 }

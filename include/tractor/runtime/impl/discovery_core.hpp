@@ -230,7 +230,8 @@ inline awaitable<result<std::shared_ptr<peer>>> find_peer(actor& a, std::string 
   std::optional<result<std::shared_ptr<peer>>> p;
   if (where) p = co_await connect_peer(a, where.value());
   if (p && *p) co_return std::move(*p);
-  // Registered, but dead: the registrar forgets that address (R44).
+  // Registered, but dead: the registrar forgets that address (tractor's `find_actor()` dropping a
+  // stale address).
   std::string forget = "delete_addr";
   std::vector<std::string> dead{addr};
   auto forgot = co_await ask_registrar(a, std::move(forget), std::move(dead));

@@ -39,39 +39,6 @@ inline result<std::unique_ptr<spawn::child_handle>> start_child(actor& a, spawn:
   return proc;
 }
 
-/// Starts a child ahead of the next spawn (see `actor::spare`). If that fails, the next
-/// spawn starts its child as usual (and reports what fails then).
-inline void prepare_spare(actor& a) {
-  if (a.spare) return;
-  spawn::spawn_request req = request_from(a);
-  req.ahead = true;
-  req.boot.uuid = new_uuid();
-  std::shared_ptr<peer> link;
-  auto proc = start_child(a, req, link);
-  if (proc && link) {
-    std::string at = spare_address(a.pol(), req.boot.uuid).str();
-    a.spare = actor::spare_child{std::move(proc).value(), std::move(link), req.boot.uuid, std::move(at)};
-  }
-}
-
-/// The spare, given `boot` (whose uuid becomes the spare's; `registered` is set when we keep
-/// the registry). Nothing if there is no spare, or it is not ready yet (it is kept for a
-/// later spawn), or it has ended (it is let go).
-inline std::optional<actor::spare_child> take_spare(actor& a, spawn::child_boot& boot) {
-  if (!a.spare) return std::nullopt;
-  spawn::child_boot given = boot;
-  given.uuid = a.spare->uuid;
-  given.registered = a.registry.has_value();
-  if (!a.spare->proc->complete_boot(given)) {
-    if (a.spare->proc->poll()) a.release_spare();
-    return std::nullopt;
-  }
-  boot = std::move(given);
-  std::optional<actor::spare_child> taken = std::move(a.spare);
-  a.spare.reset();
-  return taken;
-}
-
 /// What a child is sent to boot: its enabled modules, and where the registrars are.
 inline msg::msg spawn_spec(actor& a, const std::vector<std::string>& enable_modules) {
   msg::SpawnSpec spec;
@@ -79,24 +46,6 @@ inline msg::msg spawn_spec(actor& a, const std::vector<std::string>& enable_modu
   spec._runtime_vars["_is_root"] = "false";
   for (const auto& reg : a.registry_addrs) spec.reg_addrs.push_back(reg.to_wire());
   return spec;
-}
-
-/// The boot of a spare just taken as the child `boot` describes: our handshake with its
-/// SpawnSpec right behind, in one write from this call, and its registration (when we keep
-/// the registry) at the address it bound ahead. Its own handshake is not waited for: it is
-/// checked when it arrives (see `channel::handshake_expecting`). An error if it went away.
-///
-/// Cancellation: as `channel::send_all_now` (the caller lets the child go).
-inline awaitable<result<void>> boot_spare(actor& a, child_record& c, const spawn::child_boot& boot,
-                                          const std::string& address,
-                                          const std::vector<std::string>& enable_modules) {
-  const msg::msg spec = spawn_spec(a, enable_modules);
-  const msg::Aid expected = child_aid(boot);
-  BOOST_OUTCOME_CO_TRY(co_await c.link->channel().handshake_expecting(a.aid(), spec, expected));
-  if (boot.registered) {
-    a.registry->add(uid_of(expected), {address}, c.link.get());
-  }
-  co_return success();
 }
 
 /// The end of a child's boot once it has handshaken: takes its registration (when we are
@@ -141,31 +90,23 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   req.boot.name = name;
   req.boot.parent_registers = a.registry.has_value();
   std::shared_ptr<peer> paired;  // our end of the child's channel, if it is given one
-  auto spare = take_spare(a, req.boot);
-  const bool from_spare = spare.has_value();
-  if (from_spare) {
-    c->proc = std::move(spare->proc);
-    paired = std::move(spare->link);
-  }
-  if (!from_spare) req.boot.uuid = new_uuid();
+  req.boot.uuid = new_uuid();
   const std::string uuid = req.boot.uuid;
   actor::expected_child slot;
-  if (!from_spare) a.expect_child(uuid, slot);  // a spare's channel is ours already
+  a.expect_child(uuid, slot);
   struct forget {
     actor& a;
     const std::string& uuid;
     ~forget() { a.forget_child(uuid); }
   } forget_on_exit{a, uuid};
 
-  if (!from_spare) {
-    req.title = "_subactor[" + name + "@" + uuid.substr(0, 8) + "]";
-    auto proc = start_child(a, req, paired);
-    if (!proc) {
-      co_return error(make_error_code(runtime_errc::actor_failure),
-                      "cannot start actor '" + name + "': " + proc.error().message());
-    }
-    c->proc = std::move(proc).value();
+  req.title = "_subactor[" + name + "@" + uuid.substr(0, 8) + "]";
+  auto proc = start_child(a, req, paired);
+  if (!proc) {
+    co_return error(make_error_code(runtime_errc::actor_failure),
+                    "cannot start actor '" + name + "': " + proc.error().message());
   }
+  c->proc = std::move(proc).value();
 
   std::optional<spawn::exit_status> died;
   std::optional<std::string> refused;  // why the paired handshake failed
@@ -196,28 +137,20 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   std::exception_ptr interrupted;
   std::optional<std::string> failed;  // why the boot failed
   try {
-    if (from_spare) {
-      // Its runtime is up, its server bound and its channel connected: it only needs its
-      // boot, and has nothing left to fail at that a wait here would catch first.
-      c->link = paired;
-      auto sent = co_await boot_spare(a, *c, req.boot, spare->address, enable_modules);
-      if (!sent) failed = "went away before it took its boot: " + sent.error().message();
+    if (paired) {
+      co_await handshake_paired();
     } else {
-      if (paired) {
-        co_await handshake_paired();
-      } else {
-        (void)co_await open_nursery(boot);
-      }
-      if (slot.link) {
-        c->link = slot.link;
-        auto finished = co_await finish_boot(a, *c, enable_modules);
-        if (!finished) failed = "went away during boot: " + finished.error().message();
-      } else {
-        failed = died      ? "died during boot (" + died->describe() + ")"
-                 : refused ? "failed its handshake: " + *refused
-                 : paired  ? "did not answer its handshake within the boot timeout"
-                           : "did not connect back within the boot timeout";
-      }
+      (void)co_await open_nursery(boot);
+    }
+    if (slot.link) {
+      c->link = slot.link;
+      auto finished = co_await finish_boot(a, *c, enable_modules);
+      if (!finished) failed = "went away during boot: " + finished.error().message();
+    } else {
+      failed = died      ? "died during boot (" + describe_child_exit(*died) + ")"
+               : refused ? "failed its handshake: " + *refused
+               : paired  ? "did not answer its handshake within the boot timeout"
+                         : "did not connect back within the boot timeout";
     }
   } catch (...) {
     interrupted = std::current_exception();
@@ -229,16 +162,6 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     co_await boost::asio::this_coro::throw_if_cancelled(checked);
     if (interrupted) std::rethrow_exception(interrupted);
     co_return error(make_error_code(runtime_errc::actor_failure), "actor '" + name + "' " + *failed);
-  }
-  c->proc->booted();
-  if (paired && a.pol().spawn_starts_ahead && !a.spare && a.lifetime) {
-    // The next spawn's child, made after this spawn has returned (a task starts at once:
-    // it first queues itself behind what is ready to run).
-    a.lifetime->start_soon([&a]() -> awaitable<void> {
-      co_await boost::asio::post(a.executor(), boost::asio::use_awaitable);
-      prepare_spare(a);
-      co_return;
-    });
   }
   co_return c;
 }

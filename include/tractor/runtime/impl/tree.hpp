@@ -167,9 +167,8 @@ int run_main(int /*argc*/, char** /*argv*/, root_options options, Body body) {
     return 1;
   }
   if (runtime::is_child_process()) return runtime::child_main(Tree::policies());
-  // Forked before this root's event loop exists (unless the program started it earlier).
-  std::optional<spawn::forkserver::session> forkserver;
-  if constexpr (std::is_base_of_v<spawn::forkserver, typename Tree::spawn_type>) forkserver.emplace();
+  // Set up before this root's event loop exists (the forkserver forks its server here).
+  [[maybe_unused]] const spawn::session<typename Tree::spawn_type> backend_session;
   boost::asio::io_context ctx;
   int code = 0;
   // The lambda itself goes to co_spawn, which keeps it alive while its coroutine runs (an
@@ -204,7 +203,6 @@ int run_main(int /*argc*/, char** /*argv*/, root_options options, Body body) {
           n.cancel();  // the body is done: stop serving
           co_return out;
         });
-        a.release_spare();
         if (registration) co_await runtime::unregister_over(a, *registration);
         co_await a.acknowledge_cancel();
         if (!res) {

@@ -76,34 +76,6 @@ inline awaitable<result<msg::Aid>> channel::handshake(const msg::Aid& self, cons
   co_return aid;
 }
 
-inline awaitable<result<void>> channel::handshake_expecting(const msg::Aid& self, const msg::msg& then,
-                                                           msg::Aid expected) {
-  std::optional<result<void>> sent = send_hello(self, &then);
-  if (!sent) {
-    auto rest = co_await write_queued();
-    sent.emplace(std::move(rest));
-  }
-  if (!*sent) co_return hello_failed(sent->error());
-  peer_ = std::move(expected);
-  aid_due_ = true;
-  co_return success();
-}
-
-inline void channel::take_late_aid(std::span<const std::byte> frame) {
-  aid_due_ = false;
-  auto aid = peer_aid_of(codec_.decode(frame));
-  if (aid && aid.value().uuid != peer_->uuid) {
-    aid = error(make_error_code(wire_errc::handshake_failed),
-                "peer answered the handshake as actor " + aid.value().uuid + ", not " + peer_->uuid);
-  }
-  if (aid) {
-    peer_ = std::move(aid).value();
-    return;
-  }
-  broken_ = true;
-  broken_reason_ = aid.error();
-}
-
 inline awaitable<result<void>> channel::send_all(std::vector<msg::msg> ms) {
   if (ms.empty()) co_return success();
   BOOST_OUTCOME_CO_TRY(enqueue_all(ms));
@@ -327,15 +299,6 @@ inline awaitable<void> channel::run_writer() {
 }
 
 inline std::optional<std::span<const std::byte>> channel::next_frame() {
-  auto frame = next_raw_frame();
-  if (frame && aid_due_) [[unlikely]] {
-    take_late_aid(*frame);
-    frame = broken_ ? std::nullopt : next_raw_frame();
-  }
-  return frame;
-}
-
-inline std::optional<std::span<const std::byte>> channel::next_raw_frame() {
   const std::size_t avail = in_end_ - in_begin_;
   if (avail < 4) return std::nullopt;
   std::uint32_t size = 0;

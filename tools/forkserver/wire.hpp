@@ -1,0 +1,143 @@
+// What the forkserver and the actor processes linked to it say to each other, and how
+// descriptors travel with it. Private to forkserver.cc.
+//
+// Each actor process has one SOCK_SEQPACKET link to the server. A request is one packet: a
+// header, then the fields (name, uuid, parent address, title, environment), with the child's
+// channel to its parent as SCM_RIGHTS when the parent made one. The answer is one `reply`
+// packet, with the child's pidfd and the read end of its status pipe when it was forked.
+#pragma once
+
+#include <tractor/spawn/backend.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace tractor::spawn::forkserver_wire {
+
+inline constexpr std::uint32_t request_magic = 0x74666b33;  // "tfk3"
+/// Under the default socket send buffer, which bounds a packet.
+inline constexpr std::size_t max_request = 160 * 1024;
+
+/// A request's header; then its name, uuid, parent address and title, each ended by '\0',
+/// and the requester's environment ("k=v\0" entries) to the end of the packet.
+struct request_header {
+  std::uint32_t magic;
+  std::int32_t parent_pid;
+  std::uint64_t entry;
+  bool parent_registers;
+  bool with_channel;
+};
+
+/// The answer: `pid` > 0 (with its pidfd and status pipe), or the errno that failed it.
+struct reply {
+  std::int32_t pid;
+  std::int32_t err;
+};
+
+struct parsed_request {
+  request_header head{};
+  std::string_view fields[5];  // name, uuid, parent address, title, environment
+  int channel = -1;
+  [[nodiscard]] child_entry entry() const {
+    return reinterpret_cast<child_entry>(static_cast<std::uintptr_t>(head.entry));
+  }
+};
+
+/// The request packet for `req` (false: too big).
+inline bool encode_request(const spawn_request& req, std::string& out) {
+  const request_header h{request_magic, req.boot.parent_pid, reinterpret_cast<std::uintptr_t>(req.run_child),
+                         req.boot.parent_registers, req.boot.channel_fd >= 0};
+  out.assign(reinterpret_cast<const char*>(&h), sizeof h);
+  for (const std::string* f : {&req.boot.name, &req.boot.uuid, &req.boot.parent_addr, &req.title}) {
+    out.append(f->c_str(), f->size() + 1);
+  }
+  for (char** e = environ; e && *e; ++e) out.append(*e, std::strlen(*e) + 1);
+  return out.size() <= max_request;
+}
+
+/// Parses a request that arrived with `channel` (-1: none); false if it is malformed or
+/// the channel is not the one it announces.
+inline bool parse(const char* buf, std::size_t n, int channel, parsed_request& out) {
+  if (n < sizeof(request_header)) return false;
+  std::memcpy(&out.head, buf, sizeof out.head);
+  if (out.head.magic != request_magic || out.head.entry == 0 || out.head.with_channel != (channel >= 0)) return false;
+  std::string_view rest(buf + sizeof out.head, n - sizeof out.head);
+  for (int i = 0; i < 4; ++i) {
+    const std::size_t end = rest.find('\0');
+    if (end == std::string_view::npos) return false;
+    out.fields[i] = rest.substr(0, end);
+    rest.remove_prefix(end + 1);
+  }
+  out.fields[4] = rest;
+  out.channel = channel;
+  return true;
+}
+
+/// Closes the descriptors of `fds` that are open (>= 0).
+inline void close_each(std::initializer_list<int> fds) {
+  for (int fd : fds) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+/// Sends one packet with up to two descriptors.
+inline bool send_with_fds(int sock, const void* data, std::size_t size, const int* fds, int nfds) {
+  iovec iov{const_cast<void*>(data), size};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2)] = {};
+  if (nfds < 0 || nfds > 2) return false;
+  if (nfds > 0) {
+    mh.msg_control = control;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  }
+  ssize_t n;
+  while ((n = ::sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  }
+  return n >= 0 && static_cast<std::size_t>(n) == size;
+}
+
+/// Receives one packet and up to `want` (at most 2) descriptors into `fds` (the others are
+/// closed; unused entries hold -1).
+inline ssize_t recv_with_fds(int sock, void* buf, std::size_t size, int* fds, int want) {
+  std::fill(fds, fds + want, -1);
+  iovec iov{buf, size};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  ssize_t n;
+  while ((n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  int taken = 0;
+  for (cmsghdr* c = n >= 0 ? CMSG_FIRSTHDR(&mh) : nullptr; c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int got;
+      std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+      if (taken < want) {
+        fds[taken++] = got;
+      } else {
+        ::close(got);
+      }
+    }
+  }
+  return n;
+}
+
+}  // namespace tractor::spawn::forkserver_wire
