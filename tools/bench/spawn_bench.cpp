@@ -12,19 +12,16 @@
 //   thread        a new thread of this process, connecting back at once (the least a thread
 //                 actor's spawn can cost without keeping threads ahead of time)
 //   waiting thread  a thread started ahead, woken through a socketpair and answering (two
-//                 wakeups: what a spawn that took a spare cost while it waited for the
-//                 child's handshake; it no longer waits, so it can come in under this)
-// Where a thread runs matters on this VM: a wakeup across vCPUs costs 30-50 us when the other
-// one idles, and nothing when it is awake. So the new thread's floor is the lower of two
-// runs, one left to the kernel's placement and one on the measuring thread's CPU (as the
-// thread backend places its children); the waiting thread is moved to the measuring thread's
-// CPU as it is woken, as a taken spare is.
+//                 wakeups: the least a pre-started child could cost)
+// Where a thread runs matters on small VMs: a wakeup across vCPUs costs 30-50 us when the
+// other one idles. So the new thread's floor is the lower of two runs, one left to the
+// kernel's placement and one on the measuring thread's CPU (the benchmark's own threads;
+// the library places nothing); the waiting thread is moved to the measuring thread's CPU as
+// it is woken.
 // Measured: `start_actor` until its portal is returned (from the root, and for the forkserver
-// also from an actor starting children of its own, which go through the server). The child
-// has bound its server and is registered, and its SpawnSpec is sent; a process child has
-// also answered its handshake, while a thread child taken from a spare answers once it has
-// read its boot, after the portal is returned (see README, "thread"). So also printed: the
-// spawn plus the first call's round trip.
+// also from an actor starting children of its own, which go through the server): the child
+// has answered its handshake, bound its server and registered, and its SpawnSpec is sent.
+// Also printed: the spawn plus the first call's round trip.
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/runtime/tree.hpp>
 #include <tractor/spawn/forkserver.hpp>

@@ -73,13 +73,16 @@ class listener {
   multiaddr address_;
 };
 
-/// What every transport provides.
+/// What every transport provides: which addresses it serves (`accepts`), where an actor of
+/// a given name binds (`bind_addr`), where a tree's registrar is unless told otherwise
+/// (`default_registry`), and listening and connecting.
 template <class T>
 concept transport = requires(const boost::asio::any_io_executor& ex, const multiaddr& a,
                              std::string_view actor_name) {
   { T::name } -> std::convertible_to<std::string_view>;
   { T::accepts(a) } -> std::same_as<bool>;
   { T::bind_addr(actor_name) } -> std::same_as<multiaddr>;
+  { T::default_registry() } -> std::same_as<multiaddr>;
   { T::listen(ex, a) } -> std::same_as<result<listener>>;
   { T::connect(ex, a) } -> std::same_as<awaitable<result<stream_socket>>>;
 };

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Fails if a header includes one from a layer above its own. The layers, bottom up, are the
+# folders of include/tractor (README, "Architecture"); the umbrella tractor.hpp is above all.
+# usage: layers.sh <include dir>
+set -euo pipefail
+root=${1:-include}
+rank() {
+  case "$1" in
+    core|core.hpp) echo 0 ;; msg) echo 1 ;; codec) echo 2 ;; transport) echo 3 ;;
+    spawn) echo 4 ;; runtime) echo 5 ;; discovery) echo 6 ;; tractor.hpp) echo 9 ;;
+    *) echo "unknown layer: $1" >&2; exit 2 ;;
+  esac
+}
+bad=0
+checked=0
+while IFS= read -r file; do
+  rel=${file#"$root"/tractor/}
+  from=$(rank "${rel%%/*}")
+  while IFS= read -r inc; do
+    to=$(rank "${inc%%/*}")
+    checked=$((checked + 1))
+    if ((to > from)); then
+      echo "$file includes <tractor/$inc>, a layer above its own" >&2
+      bad=1
+    fi
+  done < <(sed -n 's|^#include <tractor/\([^>]*\)>.*|\1|p' "$file")
+done < <(find "$root/tractor" -name '*.hpp' | sort)
+((checked > 0)) || { echo "no includes found under $root" >&2; exit 2; }
+echo "layers: $checked includes checked"
+exit "$bad"
