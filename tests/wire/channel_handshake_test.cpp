@@ -62,7 +62,7 @@ TYPED_TEST(channel_handshake_test, a_handshake_whose_peer_spoke_first_keeps_what
     first.emplace_back(this->aid("client"));
     first.emplace_back(m::Stop{"behind-the-aid"});
     first.emplace_back(m::Stop{"and-another"});
-    EXPECT_TRUE(co_await client->send_all(std::move(first)));
+    for (const auto& m : first) EXPECT_TRUE(co_await client->send(m));
     auto hs = co_await server->handshake(this->aid("server"));
     EXPECT_TRUE(hs) << hs.error().message();
     if (hs) {

@@ -224,6 +224,25 @@ TEST(cereal_binary_test, the_hot_path_writes_exactly_what_cereal_writes) {
   }
 }
 
+// The split a channel writes large payloads with (head, then the payload's own bytes) is the
+// whole encoding, for every message: split where the payload comes last, whole otherwise.
+TEST(cereal_binary_test, a_split_encoding_is_the_whole_encoding) {
+  using cb = codec::cereal_binary;
+  for (m::msg sample : {m::msg(m::Stop{"c1"}), m::msg(m::Started{"c2", cb::encode_payload(1)}),
+                        m::msg(m::Yield{"c3", cb::encode_payload(std::string(1 << 17, 'y'))}),
+                        m::msg(m::Return{"", {}}), m::msg(m::Aid{"a", "u", 1, true, false}),
+                        m::msg(m::Start{"c4", "ns", "f", cb::encode_payload(2), {"n", "u"}})}) {
+    std::string whole;
+    cb::encode(sample, whole);
+    std::string head = "prefix";
+    const std::string_view tail = cb::encode_split(sample, head);
+    EXPECT_EQ(head.substr(6) + std::string(tail), whole) << m::type_name(sample);
+    const bool carries = std::holds_alternative<m::Yield>(sample) || std::holds_alternative<m::Started>(sample) ||
+                         std::holds_alternative<m::Return>(sample);
+    EXPECT_EQ(tail.empty(), !carries || whole.size() == head.size() - 6) << m::type_name(sample);
+  }
+}
+
 TEST(cereal_binary_test, string_payloads_take_a_shortcut_to_the_same_bytes) {
   using cb = codec::cereal_binary;
   for (const std::string& v : {std::string(), std::string("x"), std::string(1000, 'y')}) {

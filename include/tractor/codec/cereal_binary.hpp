@@ -97,6 +97,29 @@ struct cereal_binary {
         m);
   }
 
+  /// Appends `m` without the bytes of its payload when those come last in its encoding (a
+  /// hot-path message): what is appended, then the returned bytes, is exactly `encode(m)`.
+  /// For any other message, appends it whole and returns nothing. A channel writes a large
+  /// payload this way without copying it into a frame.
+  static std::string_view encode_split(const msg::msg& m, std::string& out) {
+    return std::visit(
+        [&](const auto& x) -> std::string_view {
+          using X = std::remove_cvref_t<decltype(x)>;
+          if constexpr (std::is_same_v<X, msg::Started> || std::is_same_v<X, msg::Yield> ||
+                        std::is_same_v<X, msg::Return>) {
+            out.push_back(static_cast<char>(m.index()));
+            put_string(out, x.cid);
+            const auto n = static_cast<std::uint64_t>(x.pld.bytes.size());
+            out.append(reinterpret_cast<const char*>(&n), sizeof(n));
+            return x.pld.bytes;
+          } else {
+            encode(m, out);
+            return {};
+          }
+        },
+        m);
+  }
+
   static bool take_string(std::span<const std::byte>& in, std::string& s) {
     std::uint64_t n = 0;
     if (in.size() < sizeof(n)) return false;

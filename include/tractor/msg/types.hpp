@@ -144,6 +144,13 @@ using msg = std::variant<Aid, SpawnSpec, Start, StartAck, Stop, CancelAck, Error
                          Return>;
 
 /// The `msg_type` name of whatever `m` holds.
+/// Whether `m` is a control message: one that ends a dialog or reports a failure (`Stop`,
+/// `Error`, `CancelAck`). Channels send these whatever their back-pressure: they must
+/// neither wait behind a full queue nor be lost.
+[[nodiscard]] inline bool is_control(const msg& m) noexcept {
+  return std::holds_alternative<Stop>(m) || std::holds_alternative<Error>(m) || std::holds_alternative<CancelAck>(m);
+}
+
 [[nodiscard]] inline std::string_view type_name(const msg& m) noexcept {
   return std::visit([](const auto& x) { return x.msg_type; }, m);
 }

@@ -34,13 +34,11 @@ class peer {
 
   /// Sends one message, written at once when no write is under way (requests and replies
   /// are latency-bound). Cancellation: as `transport::channel::send`.
-  awaitable<result<void>> send(msg::msg m) {
-    if (auto now = ch_->send_now(m); now || now.error() != errc::would_block) co_return now;
-    co_return co_await ch_->send(std::move(m));
-  }
+  awaitable<result<void>> send(msg::msg m) { co_return co_await ch_->send(std::move(m)); }
 
   /// Queues one message for the writer task, so it leaves with whatever is sent next (a
-  /// StartAck with its task's first answer). Cancellation: as `transport::channel::send`.
+  /// StartAck with its task's first answer); sent as `send` when it cannot be queued.
+  /// Cancellation: as `transport::channel::send`.
   awaitable<result<void>> post(msg::msg m) {
     if (auto queued = ch_->try_send(m); queued || queued.error() != errc::would_block) {
       co_return queued;
@@ -157,7 +155,9 @@ inline void peer::report_overrun(const std::string& cid, mailbox& entry) {
                     " (open the stream with a larger buffer, or allow overruns)");
   msg::msg m = box_error(e, self_, cid);
   std::get<msg::Error>(m).sender = uid_of(aid());
-  (void)ch_->queue_control(m);  // a channel broken meanwhile is the receive loop's business
+  // A control message, never refused for back-pressure; a channel broken meanwhile is the
+  // receive loop's business.
+  (void)ch_->try_send(m);
   // This side learns of the loss too, after the items it did keep: nothing is lost silently.
   (void)entry.box.push_over(std::move(m));
 }
@@ -234,9 +234,9 @@ inline awaitable<void> cancel_remote_task(peer& p, const msg::Aid& self, const s
                                           clock::duration bound) {
   msg::msg req = msg::Start{new_uuid(), "self", "cancel_task", p.channel().encode_text(cid),
                             uid_of(self)};
-  auto now = p.channel().send_now(req);  // no wait at all when the peer's writer is idle
-  if (now || now.error() != errc::would_block) co_return;
-  auto send_it = [&]() -> awaitable<void> { (void)co_await p.send(std::move(req)); };
+  auto queued = p.channel().try_send(req);  // no wait at all while the peer is served
+  if (queued || queued.error() != errc::would_block) co_return;
+  auto send_it = [&]() -> awaitable<void> { (void)co_await p.channel().send(std::move(req)); };
   (void)co_await move_on_after(bound, send_it());
 }
 

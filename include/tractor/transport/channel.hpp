@@ -1,10 +1,12 @@
 // tractor/transport/channel.hpp — a framed, handshaken message channel between two actors.
 //
 // A channel owns one connected socket and speaks tractor's framing: a 4-byte little-endian
-// length, then one encoded message. Concurrent senders never interleave: a send appends its
-// whole frame to a batch, and whichever sender finds no write in progress writes every
-// queued frame in one syscall. Reading parses every complete frame already buffered before
-// it reads again.
+// length, then one encoded message. Two ways to send: `send` (awaitable: writes through when
+// no write is under way, waits at the high-water mark) and `try_send` (never waits: queued
+// for the writer task, which sends everything queued in one write). Concurrent senders never
+// interleave. Large payloads are written from the sender's memory, header and payload
+// gathered into one write, never copied into a frame. Reading parses every complete frame
+// already buffered before it reads again.
 //
 //     auto ch = tractor::transport::channel::make<tractor::codec::cereal_binary>(std::move(sock));
 //     auto peer = co_await ch->handshake(my_aid);  // tractor's symmetric handshake (bounded)
@@ -61,7 +63,7 @@ class channel {
   static std::unique_ptr<channel> make(stream_socket socket, channel_options options = {}) {
     return std::unique_ptr<channel>(new channel(
         std::move(socket), options,
-        codec_ops{&C::encode, &C::decode, &codec::decode_into<C>, &encode_text_with<C>,
+        codec_ops{&C::encode, split_of<C>(), &C::decode, &codec::decode_into<C>, &encode_text_with<C>,
                   &decode_text_with<C>, &encode_texts_with<C>, &decode_texts_with<C>, C::name}));
   }
 
@@ -71,7 +73,7 @@ class channel {
 
   /// Sends `self` and waits (up to the handshake timeout) for the peer's `Aid`. A peer that
   /// sends anything else fails with `handshake_failed`, one that sends nothing in time with
-  /// `handshake_timeout`. Our `Aid` is written from this call (as `send_all_now`): the peer
+  /// `handshake_timeout`. Our `Aid` is written from this call (as `send` writes): the peer
   /// may be waiting for it, and the wait for its `Aid` is the checkpoint.
   ///
   /// Cancellation: interrupted at once (`operation_aborted`).
@@ -84,62 +86,32 @@ class channel {
   /// Cancellation: as `handshake`.
   awaitable<result<msg::Aid>> handshake(const msg::Aid& self, const msg::msg* then);
 
-  /// Sends `m`. Without a writer task, returns once the frame has been handed to the kernel
-  /// (with whatever else was queued meanwhile: one write for the batch). With `run_writer`
-  /// running, returns as soon as the frame is queued (below the high-water mark), so even a
-  /// single producer's frames go out batched; a later write failure then shows up on the
-  /// next send, as with any socket.
+  /// Sends `m`. When no write is under way, the frame is written from this call (requests
+  /// and replies are latency-bound), with whatever was queued before it; otherwise it is
+  /// queued for the write under way, and with `run_writer` running this returns once it is
+  /// queued, after waiting while the queue is above the high-water mark (back-pressure;
+  /// control messages, `msg::is_control`, never wait). Without a writer task it returns once
+  /// the kernel has the frame. A payload of `large_payload` bytes or more is written from
+  /// `m` itself (this operation owns it), without copying it into a frame: then this returns
+  /// once it is written.
   ///
-  /// Cancellation: interrupted at once. If this task was writing, part of a frame may be on
-  /// the wire, so the channel is then broken (`channel_broken` for later sends), as with any
-  /// stream whose send was cancelled midway.
+  /// Cancellation: interrupted at once. A large payload still queued is copied into the
+  /// queue before this returns. If part of the frame may be on the wire (this task was
+  /// writing, or the writer was writing its payload), the channel is broken
+  /// (`channel_broken` for later sends), as with any stream whose send was cancelled midway.
   awaitable<result<void>> send(msg::msg m);
 
-  /// Sends every message of `ms`, in order, as `send` does one: in one write when no other
-  /// write is under way (a reply with the messages that must arrive with it).
-  ///
-  /// Cancellation: as `send`.
-  awaitable<result<void>> send_all(std::vector<msg::msg> ms);
-
-  /// As `send_all`, but written from this call when no write is under way: no round through
-  /// the event loop, so no checkpoint unless the kernel does not take it all at once. For a
-  /// task that has just waited and is done (a spawn's SpawnSpec, which its child waits for).
-  ///
-  /// Cancellation: as `send`, once it has to wait for the kernel.
-  awaitable<result<void>> send_all_now(const std::vector<msg::msg>& ms);
-
-  /// Queues `m` without waiting, if a writer task is running and the queue is below the
-  /// high-water mark; otherwise fails with `errc::would_block` and leaves `m` untouched
-  /// (then `send` it). The cheap path for producers of many small messages.
+  /// Queues `m` without waiting; the writer task sends it with what else is queued by the
+  /// time it runs (a burst leaves in few writes). Fails with `errc::would_block`, leaving
+  /// nothing queued, when no writer task runs, when the queue is above the high-water mark,
+  /// or when the payload is large (then `send` it). Control messages (`msg::is_control`) are
+  /// never refused for the mark, and without a writer task they are written now if the socket
+  /// takes them (else they leave with the next send).
   result<void> try_send(const msg::msg& m);
 
-  /// Queues `m` and, unless a write is already under way, writes the queue now, in this call
-  /// (one non-blocking syscall, for everything queued); what the kernel does not take at
-  /// once is left to the writer task. The low-latency path for a request or a reply: it
-  /// saves the hop through the writer task that `try_send` takes. Needs a writer task and
-  /// room below the high-water mark, like `try_send`; otherwise `errc::would_block` with `m`
-  /// untouched.
-  result<void> send_now(const msg::msg& m);
-
-  /// Writes what is queued now, in this call, if no write is under way (one non-blocking
-  /// syscall; the rest is left to the writer task). A task about to wait for an answer
-  /// calls it, so that what it queued does not wait for the writer task's turn.
-  result<void> flush() {
-    if (broken_ || !socket_.is_open()) return broken_error();
-    if (writer_active_ || out_.empty() || !background_writer_) return success();
-    return write_inline();
-  }
-
-  /// As `try_send`, but the first frame queued after each read from the socket is written
-  /// at once (the peer is likely waiting for it: an answer); later ones are batched for the
-  /// writer task. A stream's ping-pong then costs one syscall per item and a burst one per
-  /// batch. Same conditions and errors as `try_send`.
-  result<void> try_send_soon(const msg::msg& m);
-
-  /// Queues a small control message (an error report) whatever the high-water mark: it must
-  /// neither wait nor be lost. The writer task sends it; without one it is written now if
-  /// the socket takes it (else it leaves with the next send).
-  result<void> queue_control(const msg::msg& m);
+  /// Payloads of this many bytes or more are written without being copied into a frame (see
+  /// `send`), by codecs that can split them off (`cereal_binary`).
+  static constexpr std::size_t large_payload = 64 * 1024;
 
   /// The next message if a complete frame is already buffered, without waiting and without
   /// a syscall; nothing if `receive` would have to wait. The cheap path for consumers.
@@ -192,6 +164,7 @@ class channel {
  private:
   struct codec_ops {
     void (*encode)(const msg::msg&, std::string&);
+    std::string_view (*encode_split)(const msg::msg&, std::string&);  // null: cannot
     result<msg::msg> (*decode)(std::span<const std::byte>);
     result<void> (*decode_into)(std::span<const std::byte>, msg::msg&);
     msg::raw_pld (*encode_text)(const std::string&);
@@ -201,6 +174,16 @@ class channel {
     std::string_view name;
   };
 
+  template <class C>
+  static constexpr std::string_view (*split_of())(const msg::msg&, std::string&) {
+    if constexpr (requires(const msg::msg& m, std::string& out) {
+                    { C::encode_split(m, out) } -> std::same_as<std::string_view>;
+                  }) {
+      return &C::encode_split;
+    } else {
+      return nullptr;
+    }
+  }
   template <class C>
   static msg::raw_pld encode_text_with(const std::string& s) {
     return C::encode_payload(s);
@@ -221,34 +204,40 @@ class channel {
   channel(stream_socket socket, channel_options options, codec_ops codec)
       : socket_(std::move(socket)), options_(options), codec_(codec) {}
 
+  /// A large payload written from the sender's memory: inserted at byte `at` of the queue.
+  struct external {
+    std::size_t at;
+    std::string_view bytes;
+    std::shared_ptr<std::string> kept;  // set once its sender left before it was written
+  };
+
+  /// Writes queued batches until the queue is empty (one `async_write` each, gathering).
   awaitable<void> write_batches();
   /// Writes what the socket takes of the queue now (non-blocking); the rest stays queued and
-  /// the writer task, if any, is told.
+  /// the writer task, if any, is told. Not while large payloads are queued.
   result<void> write_inline();
-  /// Hands what is queued to the kernel, as `send` does.
-  awaitable<result<void>> write_queued();
-  /// Writes what is queued from this call, if no write is under way and no writer task
-  /// runs: the result once the kernel took it all (or the write failed); nothing if some is
-  /// left for `write_queued`. No coroutine, no round through the event loop.
-  std::optional<result<void>> write_now();
-  /// Queues our `Aid` (and `then` behind it) and writes them as `write_now` does.
+  /// Waits until the queue's batch that holds what was just queued has been written (by this
+  /// task if no writer runs), or, with a writer task, only while above the high-water mark.
+  awaitable<result<void>> write_queued(bool until_written);
+  /// Queues our `Aid` (and `then` behind it) and writes them now if the socket takes them.
   std::optional<result<void>> send_hello(const msg::Aid& self, const msg::msg* then);
   static error hello_failed(const error& why);
   /// `first` as the peer's `Aid`, or `handshake_failed` saying what came instead.
   static result<msg::Aid> peer_aid_of(const result<msg::msg>& first);
-  /// Queues every message of `ms` (for one write); fails on a broken channel.
-  result<void> enqueue_all(const std::vector<msg::msg>& ms);
   /// Wakes the writer task once the current handler is done, unless the queue was flushed
-  /// meanwhile (a task that sends and then waits for an answer flushes inline: the writer
-  /// need not run at all). One wake-up however many frames are queued before it.
+  /// meanwhile. One wake-up however many frames are queued before it.
   void wake_writer_soon();
   /// Records a failed write: the channel is broken (part of a frame may be out).
   void break_on_write_error(const boost::system::error_code& ec);
-  /// Appends `m` as one frame to the send queue; fails (queue unchanged) if it is too large.
-  result<void> enqueue(const msg::msg& m);
-  /// `enqueue`, for the non-waiting sends: only with a writer task and below the high-water
-  /// mark (else `would_block`), and only on a working channel.
-  result<void> queue_below_high_water(const msg::msg& m);
+  /// Appends `m` as one frame to the send queue, its large payload (if `split` and the codec
+  /// can) as an `external`; fails (queue unchanged) if the frame is too large.
+  result<void> enqueue(const msg::msg& m, bool split);
+  /// A sender of an external payload leaves early: copies it if it is still queued, breaks
+  /// the channel if it is being written.
+  void abandon_external(const char* data);
+  [[nodiscard]] std::size_t queued_bytes() const;
+  /// The size of `m`'s payload (`pld`), if it has one.
+  static std::size_t payload_size(const msg::msg& m);
   /// A complete frame at the head of the buffer, if any; sets `broken_` on a bad length.
   std::optional<std::span<const std::byte>> next_frame();
   error broken_error() const;
@@ -269,7 +258,9 @@ class channel {
 
   // -- sending: frames queue in out_; the active writer swaps it into writing_ ----------
   std::string out_;
+  std::vector<external> out_external_;
   std::string writing_;
+  std::vector<external> writing_external_;
   std::uint64_t batches_started_ = 0;  // batch n holds what was queued before it started
   std::uint64_t batches_done_ = 0;
   bool writer_active_ = false;
@@ -287,8 +278,6 @@ class channel {
   bool broken_ = false;
   bool closed_locally_ = false;
   bool wake_posted_ = false;
-  std::uint64_t reads_ = 0;                 // completed reads from the socket
-  std::uint64_t wrote_through_at_ = ~0ull;  // the value of reads_ at the last write-through
   std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);  // for posted wake-ups
   std::optional<error> broken_reason_;
 };

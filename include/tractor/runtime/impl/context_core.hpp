@@ -60,7 +60,7 @@ inline result<void> context_core::open_stream(stream_options o) {
 }
 
 inline std::optional<result<void>> context_core::try_send_outgoing() {
-  auto queued = peer_.channel().try_send_soon(outgoing_);
+  auto queued = peer_.channel().try_send(outgoing_);
   if (!queued && queued.error() == errc::would_block) return std::nullopt;
   return queued;
 }
@@ -118,7 +118,6 @@ inline awaitable<result<msg::raw_pld>> context_core::receive_item() {
   if (!stream_opened_) co_return misused("receive on a stream that was not opened");
   for (;;) {
     if (peer_stopped_) co_return stopped_outcome();
-    if (box_->size() == 0) (void)peer_.channel().flush();  // about to wait: our items go now
     auto m = co_await box_->receive();
     if (!m) co_return gone_error();
     auto item = take(m.value());
@@ -131,7 +130,7 @@ inline void context_core::close_stream() {
   if (!stream_opened_ || stream_closed_) return;
   stream_closed_ = true;
   msg::msg stop = msg::Stop{cid_};
-  (void)peer_.channel().queue_control(stop);  // after every item sent so far
+  (void)peer_.channel().try_send(stop);  // a control message: after every item sent so far
 }
 
 inline awaitable<void> context_core::cancel(clock::duration bound) {

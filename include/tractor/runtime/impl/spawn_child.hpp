@@ -71,7 +71,10 @@ inline awaitable<result<void>> finish_boot(actor& a, child_record& c, const std:
     }
     if (!registered) co_return registered.error();
   }
-  co_return co_await c.link->channel().send_all_now(out);
+  for (const auto& m : out) {
+    BOOST_OUTCOME_CO_TRY(co_await c.link->channel().send(m));
+  }
+  co_return success();
 }
 
 /// Kills a child whose boot did not finish (or was cancelled) and reaps it. Its wait is

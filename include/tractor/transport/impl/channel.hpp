@@ -26,10 +26,14 @@ inline error channel::broken_error() const {
 }
 
 inline std::optional<result<void>> channel::send_hello(const msg::Aid& self, const msg::msg* then) {
-  auto queued = enqueue(self);
-  if (queued && then) queued = enqueue(*then);  // in the same write
+  if (broken_ || !socket_.is_open()) return result<void>(broken_error());
+  auto queued = enqueue(self, false);
+  if (queued && then) queued = enqueue(*then, false);  // in the same write
   if (!queued) return result<void>(queued.error());
-  return write_now();
+  if (writer_active_ || !out_external_.empty()) return std::nullopt;
+  auto written = write_inline();
+  if (!written || out_.empty()) return written;
+  return std::nullopt;
 }
 
 inline error channel::hello_failed(const error& why) {
@@ -54,7 +58,7 @@ inline awaitable<result<msg::Aid>> channel::handshake(const msg::Aid& self, cons
   // The wait for the peer's Aid below is this call's checkpoint.
   std::optional<result<void>> sent = send_hello(self, then);
   if (!sent) {
-    auto rest = co_await write_queued();
+    auto rest = co_await write_queued(true);
     sent.emplace(std::move(rest));
   }
   if (!*sent) co_return hello_failed(sent->error());
@@ -76,31 +80,34 @@ inline awaitable<result<msg::Aid>> channel::handshake(const msg::Aid& self, cons
   co_return aid;
 }
 
-inline awaitable<result<void>> channel::send_all(std::vector<msg::msg> ms) {
-  if (ms.empty()) co_return success();
-  BOOST_OUTCOME_CO_TRY(enqueue_all(ms));
-  co_return co_await write_queued();
+inline std::size_t channel::payload_size(const msg::msg& m) {
+  return std::visit(
+      [](const auto& x) -> std::size_t {
+        if constexpr (requires { x.pld.bytes; }) {
+          return x.pld.bytes.size();
+        } else {
+          return 0;
+        }
+      },
+      m);
 }
 
-inline awaitable<result<void>> channel::send_all_now(const std::vector<msg::msg>& ms) {
-  BOOST_OUTCOME_CO_TRY(enqueue_all(ms));
-  if (auto done = write_now()) co_return std::move(*done);
-  co_return co_await write_queued();
+inline std::size_t channel::queued_bytes() const {
+  std::size_t n = out_.size();
+  for (const auto& e : out_external_) n += e.bytes.size();
+  return n;
 }
 
-inline result<void> channel::enqueue_all(const std::vector<msg::msg>& ms) {
-  if (broken_ || !socket_.is_open()) return broken_error();
-  for (const auto& m : ms) {
-    BOOST_OUTCOME_TRY(enqueue(m));  // they leave together
-  }
-  return success();
-}
-
-inline result<void> channel::enqueue(const msg::msg& m) {
+inline result<void> channel::enqueue(const msg::msg& m, bool split) {
   const std::size_t start = out_.size();
   out_.append(4, '\0');
-  codec_.encode(m, out_);
-  const std::size_t size = out_.size() - start - 4;
+  std::string_view payload;
+  if (split && codec_.encode_split) {
+    payload = codec_.encode_split(m, out_);
+  } else {
+    codec_.encode(m, out_);
+  }
+  const std::size_t size = out_.size() - start - 4 + payload.size();
   if (size > options_.max_frame_size || size > 0xffff'ffffu) {
     out_.resize(start);
     return error(make_error_code(wire_errc::frame_too_large),
@@ -108,32 +115,81 @@ inline result<void> channel::enqueue(const msg::msg& m) {
                      " bytes exceeds the maximum frame size of " +
                      std::to_string(options_.max_frame_size));
   }
+  if (payload.size() >= large_payload) {
+    out_external_.push_back(external{out_.size(), payload, nullptr});
+  } else {
+    out_.append(payload);
+  }
   const std::uint32_t le = static_cast<std::uint32_t>(size);  // x86-64: already little-endian
   std::memcpy(out_.data() + start, &le, 4);
   return success();
 }
 
-inline result<void> channel::queue_below_high_water(const msg::msg& m) {
-  if (broken_ || !socket_.is_open()) return broken_error();
-  if (!background_writer_ || out_.size() > options_.send_high_water) return errc::would_block;
-  return enqueue(m);
+inline awaitable<result<void>> channel::send(msg::msg m) {
+  if (broken_ || !socket_.is_open()) co_return broken_error();
+  if (background_writer_ && !msg::is_control(m)) {
+    while (queued_bytes() > options_.send_high_water && background_writer_) {
+      co_await flushed_.async_wait(boost::asio::use_awaitable);
+      if (broken_ || !socket_.is_open()) co_return broken_error();
+    }
+  }
+  const std::size_t externals = out_external_.size();
+  BOOST_OUTCOME_CO_TRY(enqueue(m, true));
+  if (out_external_.size() == externals) {
+    // Write-through when idle; what the kernel does not take goes with the next batch.
+    if (!writer_active_ && out_external_.empty()) {
+      auto written = write_inline();
+      if (!written || out_.empty()) co_return written;
+    }
+    co_return co_await write_queued(false);
+  }
+  // The payload is the caller's: done only once it is written.
+  const char* data = out_external_.back().bytes.data();
+  std::exception_ptr interrupted;
+  result<void> out = success();
+  try {
+    out = co_await write_queued(true);
+  } catch (...) {
+    interrupted = std::current_exception();
+  }
+  if (interrupted) {
+    abandon_external(data);
+    std::rethrow_exception(interrupted);
+  }
+  co_return out;
+}
+
+inline void channel::abandon_external(const char* data) {
+  for (auto& e : out_external_) {
+    if (e.bytes.data() != data || e.kept) continue;
+    e.kept = std::make_shared<std::string>(e.bytes);
+    e.bytes = *e.kept;
+    return;
+  }
+  for (const auto& e : writing_external_) {
+    if (e.bytes.data() != data || e.kept) continue;
+    // Being written from memory that goes away now: nothing more can be sent after it.
+    broken_ = true;
+    broken_reason_ = error(make_error_code(wire_errc::channel_broken),
+                           "a send was cancelled while its payload was being written");
+    close();
+    return;
+  }
 }
 
 inline result<void> channel::try_send(const msg::msg& m) {
-  BOOST_OUTCOME_TRY(queue_below_high_water(m));
-  wake_writer_soon();
-  return success();
-}
-
-inline result<void> channel::try_send_soon(const msg::msg& m) {
-  BOOST_OUTCOME_TRY(queue_below_high_water(m));
-  if (!writer_active_ && wrote_through_at_ != reads_) {
-    wrote_through_at_ = reads_;
-    BOOST_OUTCOME_TRY(write_inline());
-    if (out_.empty()) return success();
+  if (broken_ || !socket_.is_open()) return broken_error();
+  const bool control = msg::is_control(m);
+  if (!control && (!background_writer_ || queued_bytes() > options_.send_high_water)) return errc::would_block;
+  // A large payload is `send`'s: written from the caller's memory, which outlives that call.
+  if (payload_size(m) >= large_payload) return errc::would_block;
+  BOOST_OUTCOME_TRY(enqueue(m, false));
+  if (background_writer_) {
+    wake_writer_soon();
+    return success();
   }
-  wake_writer_soon();
-  return success();
+  if (writer_active_ || !out_external_.empty()) return success();  // leaves with the write under way
+  return write_inline();
 }
 
 inline void channel::wake_writer_soon() {
@@ -144,23 +200,6 @@ inline void channel::wake_writer_soon() {
     wake_posted_ = false;
     if (!out_.empty() && !writer_active_) queued_.notify_all();
   });
-}
-
-inline result<void> channel::queue_control(const msg::msg& m) {
-  if (broken_ || !socket_.is_open()) return broken_error();
-  BOOST_OUTCOME_TRY(enqueue(m));
-  if (writer_active_) return success();
-  if (background_writer_) {
-    queued_.notify_all();
-    return success();
-  }
-  return write_inline();
-}
-
-inline result<void> channel::send_now(const msg::msg& m) {
-  BOOST_OUTCOME_TRY(queue_below_high_water(m));
-  if (writer_active_) return success();  // the writer's loop takes it with its next batch
-  return write_inline();
 }
 
 inline result<void> channel::write_inline() {
@@ -181,55 +220,18 @@ inline void channel::break_on_write_error(const boost::system::error_code& ec) {
   if (!closed_locally_) broken_reason_ = detail::socket_error(ec, "send");
 }
 
-inline std::optional<result<msg::msg>> channel::try_receive() {
-  auto frame = next_frame();
-  if (!frame) {
-    if (broken_) return result<msg::msg>(broken_error());
-    return std::nullopt;
-  }
-  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;  // the frame's bytes stay in place
-  return codec_.decode(*frame);
-}
-
-inline std::optional<result<void>> channel::try_receive(msg::msg& into) {
-  auto frame = next_frame();
-  if (!frame) {
-    if (broken_) return result<void>(broken_error());
-    return std::nullopt;
-  }
-  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
-  return codec_.decode_into(*frame, into);
-}
-
-inline awaitable<result<void>> channel::send(msg::msg m) {
+inline awaitable<result<void>> channel::write_queued(bool until_written) {
   if (broken_ || !socket_.is_open()) co_return broken_error();
-  BOOST_OUTCOME_CO_TRY(enqueue(m));
-  co_return co_await write_queued();
-}
-
-inline std::optional<result<void>> channel::write_now() {
-  if (broken_ || !socket_.is_open()) return result<void>(broken_error());
-  if (background_writer_ || writer_active_) return std::nullopt;
-  auto r = write_inline();
-  if (!r || out_.empty()) return r;
-  return std::nullopt;
-}
-
-inline awaitable<result<void>> channel::write_queued() {
-  if (broken_ || !socket_.is_open()) co_return broken_error();
-  if (background_writer_) {
+  if (background_writer_ && !until_written) {
     queued_.notify_all();
-    while (out_.size() > options_.send_high_water && background_writer_) {
-      if (broken_ || !socket_.is_open()) co_return broken_error();
-      co_await flushed_.async_wait(boost::asio::use_awaitable);
-    }
     co_return success();
   }
   // What is queued goes out with the next batch to start.
   const std::uint64_t mine = batches_started_ + 1;
+  if (background_writer_) queued_.notify_all();
   while (batches_done_ < mine) {
     if (broken_ || !socket_.is_open()) co_return broken_error();
-    if (!writer_active_) {
+    if (!writer_active_ && !background_writer_) {
       co_await write_batches();
     } else {
       co_await flushed_.async_wait(boost::asio::use_awaitable);
@@ -241,22 +243,33 @@ inline awaitable<result<void>> channel::write_queued() {
 inline awaitable<void> channel::write_batches() {
   writer_active_ = true;
   std::exception_ptr interrupted;
+  std::vector<boost::asio::const_buffer> pieces;
   while (!out_.empty() && !broken_) {
     writing_.clear();
+    writing_external_.clear();
     std::swap(out_, writing_);
+    std::swap(out_external_, writing_external_);
     ++batches_started_;
+    pieces.clear();
+    std::size_t at = 0;
+    for (const auto& e : writing_external_) {
+      pieces.push_back(boost::asio::buffer(writing_.data() + at, e.at - at));
+      pieces.push_back(boost::asio::buffer(e.bytes.data(), e.bytes.size()));
+      at = e.at;
+    }
+    pieces.push_back(boost::asio::buffer(writing_.data() + at, writing_.size() - at));
     try {
-      auto [ec, n] = co_await boost::asio::async_write(
-          socket_, boost::asio::buffer(writing_), boost::asio::as_tuple(boost::asio::use_awaitable));
+      auto [ec, n] = co_await boost::asio::async_write(socket_, pieces,
+                                                       boost::asio::as_tuple(boost::asio::use_awaitable));
       if (ec) {
         // Part of a frame may be on the wire: nothing can be sent after it.
         broken_ = true;
-        if (ec == boost::asio::error::operation_aborted && !closed_locally_) {
+        if (ec == boost::asio::error::operation_aborted && !closed_locally_ && !broken_reason_) {
           broken_reason_ = error(make_error_code(wire_errc::channel_broken),
                                  "a send was cancelled in the middle of a frame");
           interrupted = std::make_exception_ptr(
               boost::system::system_error(boost::asio::error::operation_aborted));
-        } else {
+        } else if (!broken_reason_) {
           break_on_write_error(ec);
         }
       } else {
@@ -266,11 +279,16 @@ inline awaitable<void> channel::write_batches() {
       // Refused before the write started (this task was already cancelled): no byte of the
       // batch went out, so it goes back to the front of the queue for another writer.
       --batches_started_;
+      for (auto& e : out_external_) e.at += writing_.size();
       writing_ += out_;
+      writing_external_.insert(writing_external_.end(), out_external_.begin(), out_external_.end());
       std::swap(out_, writing_);
+      std::swap(out_external_, writing_external_);
+      writing_external_.clear();
       interrupted = std::current_exception();
       break;
     }
+    writing_external_.clear();
     flushed_.notify_all();
   }
   writer_active_ = false;
@@ -296,6 +314,26 @@ inline awaitable<void> channel::run_writer() {
   background_writer_ = false;
   flushed_.notify_all();  // senders held by the high-water mark write inline from now on
   if (ended) std::rethrow_exception(ended);
+}
+
+inline std::optional<result<msg::msg>> channel::try_receive() {
+  auto frame = next_frame();
+  if (!frame) {
+    if (broken_) return result<msg::msg>(broken_error());
+    return std::nullopt;
+  }
+  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;  // the frame's bytes stay in place
+  return codec_.decode(*frame);
+}
+
+inline std::optional<result<void>> channel::try_receive(msg::msg& into) {
+  auto frame = next_frame();
+  if (!frame) {
+    if (broken_) return result<void>(broken_error());
+    return std::nullopt;
+  }
+  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+  return codec_.decode_into(*frame, into);
 }
 
 inline std::optional<std::span<const std::byte>> channel::next_frame() {
@@ -351,7 +389,6 @@ inline void channel::make_room() {
 
 inline result<void> channel::took(const boost::system::error_code& ec, std::size_t n) {
   in_end_ += n;
-  ++reads_;
   if (!ec) return success();
   if (closed_locally_) return broken_error();
   auto e = detail::socket_error(ec, "receive");
