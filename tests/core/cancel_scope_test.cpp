@@ -197,6 +197,27 @@ TEST(cancel_scope_test, shielded_cleanup_still_runs_after_cancel) {
   EXPECT_EQ(log, (std::vector<std::string>{"cleanup:start", "cleanup:done"}));
 }
 
+// on_cancel: a body that finishes returns its value and no cleanup runs; a cancelled one
+// has its cleanup run to completion (with real waits), shielded, and the cancellation goes on.
+TEST(cancel_scope_test, on_cancel_cleans_up_only_after_a_cancellation) {
+  std::vector<std::string> log;
+  auto r = run_async([&]() -> awaitable<int> {
+    auto cleanup = [&](const char* what) -> awaitable<void> {
+      co_await tractor::checkpoint();  // a wait inside the cleanup: not refused
+      log.push_back(what);
+    };
+    const int seven = co_await tractor::on_cancel([]() -> awaitable<int> { co_return 7; }(), cleanup("finished"));
+    auto interrupted = co_await tractor::move_on_after(
+        1ms, tractor::on_cancel([&]() -> awaitable<int> {
+          co_await never.wait();
+          co_return 0;
+        }(), cleanup("cancelled")));
+    co_return interrupted ? -1 : seven;
+  }());
+  EXPECT_EQ(r, 7);
+  EXPECT_EQ(log, (std::vector<std::string>{"cancelled"}));
+}
+
 TEST(cancel_scope_test, shield_keeps_outer_cancellation_out_until_it_is_done) {
   std::vector<std::string> log;
   auto r = run_async([&]() -> awaitable<result<void>> {

@@ -116,11 +116,11 @@ TYPED_TEST(channel_test, a_handshake_and_a_send_write_from_the_call_and_finish_w
   }(), 30s);
 }
 
-// A large payload is written from the send's own message, not copied. A send cancelled while
-// its payload waits in the queue leaves a copy behind: what arrives is what was sent. One
-// cancelled while its payload is being written breaks the channel instead (part of it may
-// be on the wire).
-TYPED_TEST(channel_test, a_large_payload_outlives_a_cancelled_sender_or_breaks_the_channel_if_on_the_wire) {
+// A large payload is taken from the send's own message into the queue, not copied: a send
+// cancelled while its payload waits in the queue still delivers what it sent. A send
+// cancelled while it is writing breaks the channel instead (part of a frame may be on the
+// wire).
+TYPED_TEST(channel_test, a_large_payload_outlives_a_cancelled_sender_and_a_cut_write_breaks_the_channel) {
   auto l = this->listen();
   run_async(this->ctx_, [&]() -> awaitable<void> {
     auto [client, server] = co_await this->pair(l);
@@ -140,7 +140,7 @@ TYPED_TEST(channel_test, a_large_payload_outlives_a_cancelled_sender_or_breaks_t
         s.cancel();
       });
       EXPECT_TRUE(left);
-      // (Its send's own copy of the message is gone with it: 8 MiB, given back to the system.)
+      // (Its send's own message is gone with it; the queue holds its payload.)
       for (const m::msg* want : std::initializer_list<const m::msg*>{&first, &second}) {
         auto got = co_await server->receive();
         EXPECT_TRUE(got && got.value() == *want) << (got ? std::string(m::type_name(got.value())) : got.error().message());
@@ -160,6 +160,39 @@ TYPED_TEST(channel_test, a_large_payload_outlives_a_cancelled_sender_or_breaks_t
     const m::msg after = m::Stop{"after"};
     auto refused = co_await client->send(after);
     EXPECT_FALSE(refused) << "a channel whose frame was cut sends nothing more";
+  }(), 30s);
+}
+
+// A large frame's payload is read straight into the message; a receive cancelled partway
+// keeps what it read, and the next receive goes on from there.
+TYPED_TEST(channel_test, a_cancelled_receive_of_a_large_frame_goes_on_where_it_stopped) {
+  auto l = this->listen();
+  run_async(this->ctx_, [&]() -> awaitable<void> {
+    auto [client, server] = co_await this->pair(l);
+    const m::msg big = m::Yield{"1", m::raw_pld{std::string(8u << 20, 'z')}};
+    const m::msg after = m::Stop{"after"};
+    m::msg kept;
+    auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon([&]() -> awaitable<void> {
+        EXPECT_TRUE(co_await client->send(big));
+        EXPECT_TRUE(co_await client->send(after));
+      });
+      auto cut = co_await open_nursery([&](nursery& s) -> awaitable<void> {
+        s.start_soon([&]() -> awaitable<void> {
+          (void)co_await server->receive(kept);
+          ADD_FAILURE() << "the receive was not cancelled";
+        });
+        co_await checkpoint();
+        co_await checkpoint();
+        s.cancel();
+      });
+      EXPECT_TRUE(cut);
+      auto got = co_await server->receive(kept);
+      EXPECT_TRUE(got && kept == big);
+      auto next = co_await server->receive();
+      EXPECT_TRUE(next && next.value() == after);
+    });
+    EXPECT_TRUE(r);
   }(), 30s);
 }
 

@@ -243,6 +243,28 @@ TEST(cereal_binary_test, a_split_encoding_is_the_whole_encoding) {
   }
 }
 
+// The receiving side of the split: a frame's head read apart from its payload decodes to the
+// message `decode` makes of the whole frame, and anything else is refused (decode decides).
+TEST(cereal_binary_test, a_head_read_apart_from_its_payload_is_the_same_message) {
+  using cb = codec::cereal_binary;
+  const m::msg big = m::Yield{"c3", cb::encode_payload(std::string(1 << 17, 'y'))};
+  std::string head;
+  const std::string_view payload = cb::encode_split(big, head);
+  const std::string whole = head + std::string(payload);
+  const auto bytes = std::as_bytes(std::span(whole));
+  m::msg into = m::Stop{"unrelated"};
+  const auto at = cb::decode_head(bytes.first(head.size() + 10), whole.size(), into);
+  ASSERT_TRUE(at);
+  EXPECT_EQ(*at, head.size());
+  std::get<m::Yield>(into).pld.bytes.assign(payload);
+  EXPECT_EQ(into, cb::decode(bytes).value());
+  EXPECT_FALSE(cb::decode_head(bytes.first(5), whole.size(), into)) << "a head cut short";
+  EXPECT_FALSE(cb::decode_head(bytes, whole.size() + 1, into)) << "a payload that does not fill the frame";
+  std::string stop;
+  cb::encode(m::msg(m::Stop{"s"}), stop);
+  EXPECT_FALSE(cb::decode_head(std::as_bytes(std::span(stop)), stop.size(), into)) << "no payload to split";
+}
+
 TEST(cereal_binary_test, string_payloads_take_a_shortcut_to_the_same_bytes) {
   using cb = codec::cereal_binary;
   for (const std::string& v : {std::string(), std::string("x"), std::string(1000, 'y')}) {

@@ -136,6 +136,35 @@ struct cereal_binary {
     return std::get<I>(m);
   }
 
+  /// The other side of `encode_split`: if the first bytes of a frame of `frame_size` bytes
+  /// (`prefix`, at least its head) are a hot-path message whose payload fills the rest of
+  /// the frame, sets `m` to it with an empty payload and returns the head's length (the
+  /// payload's bytes follow it); otherwise nothing. A channel reads a large payload straight
+  /// into place this way.
+  static std::optional<std::size_t> decode_head(std::span<const std::byte> prefix, std::size_t frame_size,
+                                                msg::msg& m) {
+    if (prefix.empty()) return std::nullopt;
+    const auto tag = static_cast<std::size_t>(prefix[0]);
+    auto head = [&]<std::size_t I>() -> std::optional<std::size_t> {
+      auto in = prefix.subspan(1);
+      auto& x = reuse<I>(m);
+      if (!take_string(in, x.cid)) return std::nullopt;
+      std::uint64_t n = 0;
+      if (in.size() < sizeof(n)) return std::nullopt;
+      std::memcpy(&n, in.data(), sizeof(n));
+      const std::size_t used = prefix.size() - in.size() + sizeof(n);
+      if (used > frame_size || n != frame_size - used) return std::nullopt;
+      x.pld.bytes.clear();
+      return used;
+    };
+    switch (tag) {
+      case 7: return head.template operator()<7>();  // Started
+      case 8: return head.template operator()<8>();  // Yield
+      case 9: return head.template operator()<9>();  // Return
+      default: return std::nullopt;
+    }
+  }
+
   template <std::size_t I>
   static bool fast_payload_into(std::span<const std::byte> in, msg::msg& m) {
     auto& x = reuse<I>(m);

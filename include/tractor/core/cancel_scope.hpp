@@ -148,6 +148,14 @@ awaitable<T> shield(awaitable<T> body);
 template <class T>
 awaitable<T> finally(awaitable<T> body, awaitable<void> cleanup);
 
+/// Runs `body`; if it ends by an exception (a cancellation: expected failures are values),
+/// runs `cleanup` shielded, then rethrows. Returns `body`'s value otherwise, without running
+/// `cleanup`. An error from `cleanup` is kept as in `finally`.
+///
+/// Cancellation: cancels `body` as usual; then `cleanup` runs to completion.
+template <class T>
+awaitable<T> on_cancel(awaitable<T> body, awaitable<void> cleanup);
+
 /// Yields to other tasks once, and is where a cancelled task notices its cancellation
 /// (trio's `checkpoint()`): code without waits cannot be interrupted, so long computations
 /// call this now and then. Cancellation: throws `operation_aborted` if cancelled.

@@ -246,40 +246,28 @@ inline awaitable<result<msg::raw_pld>> call(peer& p, const msg::Aid& self, funct
   msg::msg start = msg::Start{lease.cid(), std::string(fn.ns), std::string(fn.func),
                               std::move(args), uid_of(self)};
   BOOST_OUTCOME_CO_TRY(co_await p.send(std::move(start)));
-  std::optional<result<msg::raw_pld>> answer;
-  std::exception_ptr interrupted;
-  try {
-    while (!answer) {
+  auto answer = [&]() -> awaitable<result<msg::raw_pld>> {
+    for (;;) {
       auto m = co_await lease.box().receive();
       if (!m) {
-        answer = error(make_error_code(wire_errc::transport_closed),
-                       "actor " + describe(uid_of(p.aid())) + " went away during a call to " +
-                           std::string(fn.ns) + "." + std::string(fn.func) +
-                           (p.gone() ? ": " + p.gone()->message() : std::string()));
-      } else if (std::holds_alternative<msg::StartAck>(m.value())) {
-        continue;
-      } else if (auto* r = std::get_if<msg::Return>(&m.value())) {
-        answer = std::move(r->pld);
-      } else if (auto* e = std::get_if<msg::Error>(&m.value())) {
-        answer = p.unbox(*e);
-      } else {
-        answer = error(make_error_code(runtime_errc::protocol_error),
-                       "unexpected `" + std::string(msg::type_name(m.value())) + "` in a call");
+        co_return error(make_error_code(wire_errc::transport_closed),
+                        "actor " + describe(uid_of(p.aid())) + " went away during a call to " +
+                            std::string(fn.ns) + "." + std::string(fn.func) +
+                            (p.gone() ? ": " + p.gone()->message() : std::string()));
       }
+      if (std::holds_alternative<msg::StartAck>(m.value())) continue;
+      if (auto* r = std::get_if<msg::Return>(&m.value())) co_return std::move(r->pld);
+      if (auto* e = std::get_if<msg::Error>(&m.value())) co_return p.unbox(*e);
+      co_return error(make_error_code(runtime_errc::protocol_error),
+                      "unexpected `" + std::string(msg::type_name(m.value())) + "` in a call");
     }
-  } catch (...) {
-    interrupted = std::current_exception();
-  }
-  if (interrupted) {
-    // The caller gave up: the remote task is told to stop too (tractor's `_cancel_task`).
-    // Its answer, if any, finds the mailbox closed and is dropped.
-    if (!p.gone()) {
-      co_await boost::asio::this_coro::throw_if_cancelled(false);
-      co_await shield(cancel_remote_task(p, self, lease.cid(), cancel_bound));
-    }
-    std::rethrow_exception(interrupted);
-  }
-  co_return std::move(*answer);
+  };
+  // The caller gave up: the remote task is told to stop too (tractor's `_cancel_task`). Its
+  // answer, if any, finds the mailbox closed and is dropped.
+  auto tell_callee = [&]() -> awaitable<void> {
+    if (!p.gone()) co_await cancel_remote_task(p, self, lease.cid(), cancel_bound);
+  };
+  co_return co_await on_cancel(answer(), tell_callee());
 }
 
 }  // namespace tractor::runtime

@@ -63,7 +63,7 @@ class channel {
   static std::unique_ptr<channel> make(stream_socket socket, channel_options options = {}) {
     return std::unique_ptr<channel>(new channel(
         std::move(socket), options,
-        codec_ops{&C::encode, split_of<C>(), &C::decode, &codec::decode_into<C>, &encode_text_with<C>,
+        codec_ops{&C::encode, split_of<C>(), head_of<C>(), &C::decode, &codec::decode_into<C>, &encode_text_with<C>,
                   &decode_text_with<C>, &encode_texts_with<C>, &decode_texts_with<C>, C::name}));
   }
 
@@ -91,14 +91,13 @@ class channel {
   /// queued for the write under way, and with `run_writer` running this returns once it is
   /// queued, after waiting while the queue is above the high-water mark (back-pressure;
   /// control messages, `msg::is_control`, never wait). Without a writer task it returns once
-  /// the kernel has the frame. A payload of `large_payload` bytes or more is written from
-  /// `m` itself (this operation owns it), without copying it into a frame: then this returns
-  /// once it is written.
+  /// the kernel has the frame. A payload of `large_payload` bytes or more is taken from `m`
+  /// (its buffer, moved) and written from there, header and payload gathered into one
+  /// write, never copied into a frame.
   ///
-  /// Cancellation: interrupted at once. A large payload still queued is copied into the
-  /// queue before this returns. If part of the frame may be on the wire (this task was
-  /// writing, or the writer was writing its payload), the channel is broken
-  /// (`channel_broken` for later sends), as with any stream whose send was cancelled midway.
+  /// Cancellation: interrupted at once. If this task was writing, part of a frame may be on
+  /// the wire, so the channel is then broken (`channel_broken` for later sends), as with any
+  /// stream whose send was cancelled midway.
   awaitable<result<void>> send(msg::msg m);
 
   /// Queues `m` without waiting; the writer task sends it with what else is queued by the
@@ -109,8 +108,8 @@ class channel {
   /// takes them (else they leave with the next send).
   result<void> try_send(const msg::msg& m);
 
-  /// Payloads of this many bytes or more are written without being copied into a frame (see
-  /// `send`), by codecs that can split them off (`cereal_binary`).
+  /// Payloads of this many bytes or more are not copied into a frame by `send` (codecs that
+  /// can split them off: `cereal_binary`), and `try_send` refuses them.
   static constexpr std::size_t large_payload = 64 * 1024;
 
   /// The next message if a complete frame is already buffered, without waiting and without
@@ -165,6 +164,7 @@ class channel {
   struct codec_ops {
     void (*encode)(const msg::msg&, std::string&);
     std::string_view (*encode_split)(const msg::msg&, std::string&);  // null: cannot
+    std::optional<std::size_t> (*decode_head)(std::span<const std::byte>, std::size_t, msg::msg&);  // null: cannot
     result<msg::msg> (*decode)(std::span<const std::byte>);
     result<void> (*decode_into)(std::span<const std::byte>, msg::msg&);
     msg::raw_pld (*encode_text)(const std::string&);
@@ -180,6 +180,16 @@ class channel {
                     { C::encode_split(m, out) } -> std::same_as<std::string_view>;
                   }) {
       return &C::encode_split;
+    } else {
+      return nullptr;
+    }
+  }
+  template <class C>
+  static constexpr std::optional<std::size_t> (*head_of())(std::span<const std::byte>, std::size_t, msg::msg&) {
+    if constexpr (requires(std::span<const std::byte> in, msg::msg& m) {
+                    { C::decode_head(in, std::size_t{}, m) } -> std::same_as<std::optional<std::size_t>>;
+                  }) {
+      return &C::decode_head;
     } else {
       return nullptr;
     }
@@ -204,11 +214,10 @@ class channel {
   channel(stream_socket socket, channel_options options, codec_ops codec)
       : socket_(std::move(socket)), options_(options), codec_(codec) {}
 
-  /// A large payload written from the sender's memory: inserted at byte `at` of the queue.
+  /// A large payload taken from its message: written after byte `at` of the queue.
   struct external {
     std::size_t at;
-    std::string_view bytes;
-    std::shared_ptr<std::string> kept;  // set once its sender left before it was written
+    std::string bytes;
   };
 
   /// Writes queued batches until the queue is empty (one `async_write` each, gathering).
@@ -216,9 +225,9 @@ class channel {
   /// Writes what the socket takes of the queue now (non-blocking); the rest stays queued and
   /// the writer task, if any, is told. Not while large payloads are queued.
   result<void> write_inline();
-  /// Waits until the queue's batch that holds what was just queued has been written (by this
-  /// task if no writer runs), or, with a writer task, only while above the high-water mark.
-  awaitable<result<void>> write_queued(bool until_written);
+  /// Hands what is queued to the writer task, or without one writes it (waiting until the
+  /// batch that holds it has been written).
+  awaitable<result<void>> write_queued();
   /// Queues our `Aid` (and `then` behind it) and writes them now if the socket takes them.
   std::optional<result<void>> send_hello(const msg::Aid& self, const msg::msg* then);
   static error hello_failed(const error& why);
@@ -229,15 +238,22 @@ class channel {
   void wake_writer_soon();
   /// Records a failed write: the channel is broken (part of a frame may be out).
   void break_on_write_error(const boost::system::error_code& ec);
-  /// Appends `m` as one frame to the send queue, its large payload (if `split` and the codec
-  /// can) as an `external`; fails (queue unchanged) if the frame is too large.
-  result<void> enqueue(const msg::msg& m, bool split);
-  /// A sender of an external payload leaves early: copies it if it is still queued, breaks
-  /// the channel if it is being written.
-  void abandon_external(const char* data);
+  /// Appends `m` as one frame to the send queue; fails (queue unchanged) if the frame is too
+  /// large. With `owned` (`m` itself, ours to take from), a large payload is moved into the
+  /// queue as an `external` (if the codec can split it off) rather than copied.
+  result<void> enqueue(const msg::msg& m, msg::msg* owned);
+  /// The string holding `m`'s payload (`pld`), if it has one.
+  static std::string* payload_string(msg::msg& m);
   [[nodiscard]] std::size_t queued_bytes() const;
   /// The size of `m`'s payload (`pld`), if it has one.
   static std::size_t payload_size(const msg::msg& m);
+  /// If the buffer starts with a large frame whose payload the codec can split off, takes
+  /// its head and what has arrived of its payload into `large_` (the rest is read straight
+  /// into place by `receive_large`); true if it did.
+  bool start_large();
+  /// Reads the rest of the large frame in `large_` into its payload, then decodes it into
+  /// `into` (the payload's buffer is swapped in, not copied).
+  awaitable<result<void>> receive_large(msg::msg& into);
   /// A complete frame at the head of the buffer, if any; sets `broken_` on a bad length.
   std::optional<std::span<const std::byte>> next_frame();
   error broken_error() const;
@@ -274,6 +290,15 @@ class channel {
   std::vector<std::byte, detail::uninitialized_allocator<std::byte>> in_;
   std::size_t in_begin_ = 0;  // first unconsumed byte
   std::size_t in_end_ = 0;    // one past the last received byte
+
+  /// A large frame being received: its head, and its payload read so far (`have` bytes). Kept
+  /// across a cancelled receive, so that the next one goes on where it stopped.
+  struct large_frame {
+    std::string head;
+    std::string payload;
+    std::size_t have = 0;
+    bool active = false;
+  } large_;
 
   bool broken_ = false;
   bool closed_locally_ = false;

@@ -148,10 +148,12 @@ awaitable<T> shield(awaitable<T> body) {
   if constexpr (!std::is_void_v<T>) co_return std::move(*r);
 }
 
+namespace detail {
+/// `finally` (`always`) and `on_cancel` (only after an exception).
 template <class T>
-awaitable<T> finally(awaitable<T> body, awaitable<void> cleanup) {
+awaitable<T> with_cleanup(awaitable<T> body, awaitable<void> cleanup, bool always) {
   namespace this_coro = boost::asio::this_coro;
-  std::optional<detail::non_void<T>> value;
+  std::optional<non_void<T>> value;
   std::exception_ptr body_failure;
   try {
     if constexpr (std::is_void_v<T>) {
@@ -162,24 +164,36 @@ awaitable<T> finally(awaitable<T> body, awaitable<void> cleanup) {
   } catch (...) {
     body_failure = std::current_exception();
   }
-  // The body may have been cancelled; the cleanup runs regardless.
-  const bool checked = co_await this_coro::throw_if_cancelled();
-  co_await this_coro::throw_if_cancelled(false);
-  std::exception_ptr cleanup_failure;
-  try {
-    co_await shield(std::move(cleanup));
-  } catch (...) {
-    cleanup_failure = std::current_exception();
-  }
-  co_await this_coro::throw_if_cancelled(checked);
-
-  if (cleanup_failure) {
-    if (!body_failure || is_cancellation(body_failure)) std::rethrow_exception(cleanup_failure);
-    throw error_exception(aggregate(
-        {error::from_exception(body_failure), error::from_exception(cleanup_failure)}));
+  if (always || body_failure) {
+    // The body may have been cancelled; the cleanup runs regardless.
+    const bool checked = co_await this_coro::throw_if_cancelled();
+    co_await this_coro::throw_if_cancelled(false);
+    std::exception_ptr cleanup_failure;
+    try {
+      co_await shield(std::move(cleanup));
+    } catch (...) {
+      cleanup_failure = std::current_exception();
+    }
+    co_await this_coro::throw_if_cancelled(checked);
+    if (cleanup_failure) {
+      if (!body_failure || is_cancellation(body_failure)) std::rethrow_exception(cleanup_failure);
+      throw error_exception(aggregate(
+          {error::from_exception(body_failure), error::from_exception(cleanup_failure)}));
+    }
   }
   if (body_failure) std::rethrow_exception(body_failure);
   if constexpr (!std::is_void_v<T>) co_return std::move(*value);
+}
+}  // namespace detail
+
+template <class T>
+awaitable<T> finally(awaitable<T> body, awaitable<void> cleanup) {
+  return detail::with_cleanup(std::move(body), std::move(cleanup), true);
+}
+
+template <class T>
+awaitable<T> on_cancel(awaitable<T> body, awaitable<void> cleanup) {
+  return detail::with_cleanup(std::move(body), std::move(cleanup), false);
 }
 
 inline awaitable<void> checkpoint() {

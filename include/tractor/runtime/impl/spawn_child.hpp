@@ -77,9 +77,8 @@ inline awaitable<result<void>> finish_boot(actor& a, child_record& c, const std:
   co_return success();
 }
 
-/// Kills a child whose boot did not finish (or was cancelled) and reaps it. Its wait is
-/// shielded; a cancelled caller must also turn off `throw_if_cancelled` around the call
-/// (Asio refuses to start an awaited coroutine in a cancelled one otherwise).
+/// Kills a child whose boot did not finish (or was cancelled) and reaps it. Call it as a
+/// cleanup (`finally`), which runs it shielded even in a cancelled task.
 inline awaitable<void> let_half_started_go(child_record& c) {
   c.proc->kill();
   (void)co_await shield(c.proc->wait());
@@ -137,9 +136,9 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   };
   // Whatever ends the boot early (a failure, or a cancellation anywhere up to the SpawnSpec)
   // ends it the same way: the child is killed and reaped.
-  std::exception_ptr interrupted;
   std::optional<std::string> failed;  // why the boot failed
-  try {
+  bool booted = false;
+  auto reach = [&]() -> awaitable<void> {
     if (paired) {
       co_await handshake_paired();
     } else {
@@ -155,17 +154,13 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
                : paired  ? "did not answer its handshake within the boot timeout"
                          : "did not connect back within the boot timeout";
     }
-  } catch (...) {
-    interrupted = std::current_exception();
-  }
-  if (interrupted || failed) {
-    const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
-    co_await boost::asio::this_coro::throw_if_cancelled(false);
-    co_await let_half_started_go(*c);
-    co_await boost::asio::this_coro::throw_if_cancelled(checked);
-    if (interrupted) std::rethrow_exception(interrupted);
-    co_return error(make_error_code(runtime_errc::actor_failure), "actor '" + name + "' " + *failed);
-  }
+    booted = !failed;
+  };
+  auto unless_booted = [&]() -> awaitable<void> {
+    if (!booted) co_await let_half_started_go(*c);
+  };
+  co_await finally(reach(), unless_booted());
+  if (failed) co_return error(make_error_code(runtime_errc::actor_failure), "actor '" + name + "' " + *failed);
   co_return c;
 }
 

@@ -152,24 +152,14 @@ inline awaitable<void> supervise_one_shot(actor& a, std::shared_ptr<child_record
     });
     (void)served;
   };
+  // Cancelled or not, the child is let go and its answer collected (shielded).
   auto let_go = [&]() -> awaitable<void> {
     co_await cancel_ladder(a, *c);
     for (auto m = box.try_receive(); m; m = box.try_receive()) settle(m.value());
     if (c->abandoned && (!outcome || *outcome)) outcome.emplace(*c->abandoned);
+    st.done.set();
   };
-  std::exception_ptr interrupted;
-  try {
-    co_await run();
-  } catch (...) {
-    interrupted = std::current_exception();
-  }
-  // Cancelled or not, the child is let go and its answer collected (shielded).
-  const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
-  co_await boost::asio::this_coro::throw_if_cancelled(false);
-  co_await shield(let_go());
-  co_await boost::asio::this_coro::throw_if_cancelled(checked);
-  st.done.set();
-  if (interrupted) std::rethrow_exception(interrupted);
+  co_await finally(run(), let_go());
 }
 
 }  // namespace tractor::runtime

@@ -27,8 +27,8 @@ inline error channel::broken_error() const {
 
 inline std::optional<result<void>> channel::send_hello(const msg::Aid& self, const msg::msg* then) {
   if (broken_ || !socket_.is_open()) return result<void>(broken_error());
-  auto queued = enqueue(self, false);
-  if (queued && then) queued = enqueue(*then, false);  // in the same write
+  auto queued = enqueue(self, nullptr);
+  if (queued && then) queued = enqueue(*then, nullptr);  // in the same write
   if (!queued) return result<void>(queued.error());
   if (writer_active_ || !out_external_.empty()) return std::nullopt;
   auto written = write_inline();
@@ -58,7 +58,7 @@ inline awaitable<result<msg::Aid>> channel::handshake(const msg::Aid& self, cons
   // The wait for the peer's Aid below is this call's checkpoint.
   std::optional<result<void>> sent = send_hello(self, then);
   if (!sent) {
-    auto rest = co_await write_queued(true);
+    auto rest = co_await write_queued();
     sent.emplace(std::move(rest));
   }
   if (!*sent) co_return hello_failed(sent->error());
@@ -98,11 +98,23 @@ inline std::size_t channel::queued_bytes() const {
   return n;
 }
 
-inline result<void> channel::enqueue(const msg::msg& m, bool split) {
+inline std::string* channel::payload_string(msg::msg& m) {
+  return std::visit(
+      [](auto& x) -> std::string* {
+        if constexpr (requires { x.pld.bytes; }) {
+          return &x.pld.bytes;
+        } else {
+          return nullptr;
+        }
+      },
+      m);
+}
+
+inline result<void> channel::enqueue(const msg::msg& m, msg::msg* owned) {
   const std::size_t start = out_.size();
   out_.append(4, '\0');
   std::string_view payload;
-  if (split && codec_.encode_split) {
+  if (owned && codec_.encode_split) {
     payload = codec_.encode_split(m, out_);
   } else {
     codec_.encode(m, out_);
@@ -115,8 +127,9 @@ inline result<void> channel::enqueue(const msg::msg& m, bool split) {
                      " bytes exceeds the maximum frame size of " +
                      std::to_string(options_.max_frame_size));
   }
-  if (payload.size() >= large_payload) {
-    out_external_.push_back(external{out_.size(), payload, nullptr});
+  std::string* bytes = owned ? payload_string(*owned) : nullptr;
+  if (payload.size() >= large_payload && bytes && bytes->data() == payload.data()) {
+    out_external_.push_back(external{out_.size(), std::move(*bytes)});  // the buffer, not a copy
   } else {
     out_.append(payload);
   }
@@ -133,48 +146,13 @@ inline awaitable<result<void>> channel::send(msg::msg m) {
       if (broken_ || !socket_.is_open()) co_return broken_error();
     }
   }
-  const std::size_t externals = out_external_.size();
-  BOOST_OUTCOME_CO_TRY(enqueue(m, true));
-  if (out_external_.size() == externals) {
-    // Write-through when idle; what the kernel does not take goes with the next batch.
-    if (!writer_active_ && out_external_.empty()) {
-      auto written = write_inline();
-      if (!written || out_.empty()) co_return written;
-    }
-    co_return co_await write_queued(false);
+  BOOST_OUTCOME_CO_TRY(enqueue(m, &m));
+  // Write-through when idle; what the kernel does not take goes with the next batch.
+  if (!writer_active_ && out_external_.empty()) {
+    auto written = write_inline();
+    if (!written || out_.empty()) co_return written;
   }
-  // The payload is the caller's: done only once it is written.
-  const char* data = out_external_.back().bytes.data();
-  std::exception_ptr interrupted;
-  result<void> out = success();
-  try {
-    out = co_await write_queued(true);
-  } catch (...) {
-    interrupted = std::current_exception();
-  }
-  if (interrupted) {
-    abandon_external(data);
-    std::rethrow_exception(interrupted);
-  }
-  co_return out;
-}
-
-inline void channel::abandon_external(const char* data) {
-  for (auto& e : out_external_) {
-    if (e.bytes.data() != data || e.kept) continue;
-    e.kept = std::make_shared<std::string>(e.bytes);
-    e.bytes = *e.kept;
-    return;
-  }
-  for (const auto& e : writing_external_) {
-    if (e.bytes.data() != data || e.kept) continue;
-    // Being written from memory that goes away now: nothing more can be sent after it.
-    broken_ = true;
-    broken_reason_ = error(make_error_code(wire_errc::channel_broken),
-                           "a send was cancelled while its payload was being written");
-    close();
-    return;
-  }
+  co_return co_await write_queued();
 }
 
 inline result<void> channel::try_send(const msg::msg& m) {
@@ -183,7 +161,7 @@ inline result<void> channel::try_send(const msg::msg& m) {
   if (!control && (!background_writer_ || queued_bytes() > options_.send_high_water)) return errc::would_block;
   // A large payload is `send`'s: written from the caller's memory, which outlives that call.
   if (payload_size(m) >= large_payload) return errc::would_block;
-  BOOST_OUTCOME_TRY(enqueue(m, false));
+  BOOST_OUTCOME_TRY(enqueue(m, nullptr));
   if (background_writer_) {
     wake_writer_soon();
     return success();
@@ -220,18 +198,17 @@ inline void channel::break_on_write_error(const boost::system::error_code& ec) {
   if (!closed_locally_) broken_reason_ = detail::socket_error(ec, "send");
 }
 
-inline awaitable<result<void>> channel::write_queued(bool until_written) {
+inline awaitable<result<void>> channel::write_queued() {
   if (broken_ || !socket_.is_open()) co_return broken_error();
-  if (background_writer_ && !until_written) {
+  if (background_writer_) {
     queued_.notify_all();
     co_return success();
   }
   // What is queued goes out with the next batch to start.
   const std::uint64_t mine = batches_started_ + 1;
-  if (background_writer_) queued_.notify_all();
   while (batches_done_ < mine) {
     if (broken_ || !socket_.is_open()) co_return broken_error();
-    if (!writer_active_ && !background_writer_) {
+    if (!writer_active_) {
       co_await write_batches();
     } else {
       co_await flushed_.async_wait(boost::asio::use_awaitable);
@@ -264,12 +241,12 @@ inline awaitable<void> channel::write_batches() {
       if (ec) {
         // Part of a frame may be on the wire: nothing can be sent after it.
         broken_ = true;
-        if (ec == boost::asio::error::operation_aborted && !closed_locally_ && !broken_reason_) {
+        if (ec == boost::asio::error::operation_aborted && !closed_locally_) {
           broken_reason_ = error(make_error_code(wire_errc::channel_broken),
                                  "a send was cancelled in the middle of a frame");
           interrupted = std::make_exception_ptr(
               boost::system::system_error(boost::asio::error::operation_aborted));
-        } else if (!broken_reason_) {
+        } else {
           break_on_write_error(ec);
         }
       } else {
@@ -281,7 +258,8 @@ inline awaitable<void> channel::write_batches() {
       --batches_started_;
       for (auto& e : out_external_) e.at += writing_.size();
       writing_ += out_;
-      writing_external_.insert(writing_external_.end(), out_external_.begin(), out_external_.end());
+      writing_external_.insert(writing_external_.end(), std::make_move_iterator(out_external_.begin()),
+                               std::make_move_iterator(out_external_.end()));
       std::swap(out_, writing_);
       std::swap(out_external_, writing_external_);
       writing_external_.clear();
@@ -317,6 +295,7 @@ inline awaitable<void> channel::run_writer() {
 }
 
 inline std::optional<result<msg::msg>> channel::try_receive() {
+  if (large_.active) return std::nullopt;
   auto frame = next_frame();
   if (!frame) {
     if (broken_) return result<msg::msg>(broken_error());
@@ -327,6 +306,7 @@ inline std::optional<result<msg::msg>> channel::try_receive() {
 }
 
 inline std::optional<result<void>> channel::try_receive(msg::msg& into) {
+  if (large_.active) return std::nullopt;  // the rest of a large frame is still to be read
   auto frame = next_frame();
   if (!frame) {
     if (broken_) return result<void>(broken_error());
@@ -355,15 +335,56 @@ inline std::optional<std::span<const std::byte>> channel::next_frame() {
 }
 
 inline awaitable<result<msg::msg>> channel::receive() {
-  for (;;) {
-    if (auto ready = try_receive()) co_return std::move(*ready);
-    auto more = co_await fill();
-    if (!more) co_return std::move(more).error();
+  msg::msg m;
+  auto got = co_await receive(m);
+  if (!got) co_return std::move(got).error();
+  co_return std::move(m);
+}
+
+inline bool channel::start_large() {
+  const std::size_t avail = in_end_ - in_begin_;
+  if (!codec_.decode_head || avail < 4) return false;
+  std::uint32_t size = 0;
+  std::memcpy(&size, in_.data() + in_begin_, 4);
+  if (size < large_payload || size > options_.max_frame_size) return false;
+  std::span<const std::byte> prefix(in_.data() + in_begin_ + 4, std::min<std::size_t>(avail - 4, size));
+  msg::msg scratch;
+  const auto head = codec_.decode_head(prefix, size, scratch);
+  if (!head) return false;
+  large_.head.assign(reinterpret_cast<const char*>(prefix.data()), *head);
+  large_.payload.resize(size - *head);  // a buffer of this size, swapped back from the last
+  large_.have = prefix.size() - *head;
+  std::memcpy(large_.payload.data(), prefix.data() + *head, large_.have);
+  in_begin_ += 4 + prefix.size();
+  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+  large_.active = true;
+  return true;
+}
+
+inline awaitable<result<void>> channel::receive_large(msg::msg& into) {
+  if (large_.have < large_.payload.size()) {
+    auto [ec, n] = co_await boost::asio::async_read(
+        socket_, boost::asio::buffer(large_.payload.data() + large_.have, large_.payload.size() - large_.have),
+        boost::asio::as_tuple(boost::asio::use_awaitable));
+    large_.have += n;
+    if (ec == boost::asio::error::operation_aborted && !closed_locally_) throw_cancelled();
+    if (ec) {
+      broken_ = true;
+      broken_reason_ = closed_locally_ ? broken_error() : detail::socket_error(ec, "receive");
+      co_return broken_error();
+    }
   }
+  large_.active = false;
+  const auto head = codec_.decode_head(std::as_bytes(std::span(large_.head)), large_.head.size() + large_.payload.size(), into);
+  std::string* payload = head ? payload_string(into) : nullptr;
+  if (!payload) co_return error(make_error_code(wire_errc::malformed_frame), "malformed frame: a large frame's head");
+  payload->swap(large_.payload);
+  co_return success();
 }
 
 inline awaitable<result<void>> channel::receive(msg::msg& into) {
   for (;;) {
+    if (large_.active || start_large()) co_return co_await receive_large(into);
     if (auto ready = try_receive(into)) co_return std::move(*ready);
     auto more = co_await fill();
     if (!more) co_return std::move(more).error();
@@ -381,7 +402,10 @@ inline void channel::make_room() {
   if (in_end_ >= 4) {
     std::uint32_t size = 0;
     std::memcpy(&size, in_.data(), 4);
-    want = std::max(want, std::size_t{size} + 4);
+    // A large frame whose head has not arrived yet may be one whose payload is read straight
+    // into place (`start_large`): no room for all of it here, then.
+    const bool may_split = codec_.decode_head && size >= large_payload && in_end_ - 4 < 4096;
+    if (!may_split) want = std::max(want, std::size_t{size} + 4);
   }
   if (in_.size() < want) in_.resize(want);
   if (in_.size() == in_end_) in_.resize(in_.size() * 2);
