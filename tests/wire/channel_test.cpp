@@ -124,7 +124,9 @@ TYPED_TEST(channel_test, a_large_payload_outlives_a_cancelled_sender_and_a_cut_w
   auto l = this->listen();
   run_async(this->ctx_, [&]() -> awaitable<void> {
     auto [client, server] = co_await this->pair(l);
-    m::msg first = m::Yield{"1", m::raw_pld{std::string(8u << 20, 'a')}};
+    // Each larger than what loopback TCP buffers (~10 MiB at most): a write of one cannot
+    // finish until the server reads.
+    m::msg first = m::Yield{"1", m::raw_pld{std::string(24u << 20, 'a')}};
     const m::msg second = m::Yield{"2", m::raw_pld{std::string(8u << 20, 'b')}};
     auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
       // No writer task: the first sender writes, and waits for the kernel (it takes far less
@@ -147,10 +149,12 @@ TYPED_TEST(channel_test, a_large_payload_outlives_a_cancelled_sender_and_a_cut_w
       }
     });
     EXPECT_TRUE(r);
-    // Now the sender that is writing leaves: the channel cannot go on.
+    // Now the sender that is writing leaves: the channel cannot go on. (Larger than what
+    // loopback TCP buffers, ~10 MiB at most, so that the write cannot finish unread.)
+    const m::msg huge = m::Yield{"3", m::raw_pld{std::string(24u << 20, 'h')}};
     auto cut = co_await open_nursery([&](nursery& s) -> awaitable<void> {
       s.start_soon([&]() -> awaitable<void> {
-        (void)co_await client->send(first);
+        (void)co_await client->send(huge);
         ADD_FAILURE() << "the send was not cancelled";
       });
       co_await checkpoint();  // writing, and waiting for the kernel
@@ -309,6 +313,39 @@ TYPED_TEST(channel_test, try_send_queues_for_the_writer_and_refuses_what_would_w
         EXPECT_EQ(order[1], "StartAck");
         EXPECT_EQ(order[2], "Yield");
         EXPECT_EQ(order.back(), "Stop");
+      }
+      n.cancel();
+    });
+    EXPECT_TRUE(r) << r.error().message();
+  }(), 30s);
+}
+
+// try_send writes the first frame queued after a read from the call (an answer: the peer is
+// likely waiting for it), unless it is a prelude (a StartAck waits for what it announces);
+// the frames behind it wait for the writer task. Order is kept.
+TYPED_TEST(channel_test, try_send_writes_the_first_answer_after_a_read_through) {
+  auto l = this->listen();
+  run_async(this->ctx_, [&]() -> awaitable<void> {
+    auto [client, server] = co_await this->pair(l);
+    auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon(client->run_writer());
+      co_await checkpoint();  // let the writer start
+      const m::msg ask = m::Stop{"question"};
+      EXPECT_TRUE(co_await server->send(ask));
+      EXPECT_TRUE(co_await client->receive());  // a read: the next frame is an answer
+      const m::msg prelude = m::StartAck{"a0", "asyncfunc"};
+      EXPECT_TRUE(client->try_send(prelude));
+      EXPECT_EQ(server->socket().available(), 0u) << "a prelude waits for what it announces";
+      const m::msg answer = m::Started{"a1", m::raw_pld{"x"}};
+      EXPECT_TRUE(client->try_send(answer));
+      const std::size_t on_the_wire = server->socket().available();
+      EXPECT_GT(on_the_wire, 0u) << "the answer (and the prelude before it) left in the call";
+      const m::msg later = m::Started{"a2", m::raw_pld{"y"}};
+      EXPECT_TRUE(client->try_send(later));
+      EXPECT_EQ(server->socket().available(), on_the_wire) << "a later frame waits for the writer";
+      for (const char* cid : {"a0", "a1", "a2"}) {
+        auto got = co_await server->receive();
+        EXPECT_TRUE(got && m::type_name(got.value()) != "Stop") << cid;
       }
       n.cancel();
     });

@@ -151,6 +151,10 @@ using msg = std::variant<Aid, SpawnSpec, Start, StartAck, Stop, CancelAck, Error
   return std::holds_alternative<Stop>(m) || std::holds_alternative<Error>(m) || std::holds_alternative<CancelAck>(m);
 }
 
+/// Whether `m` only announces what follows it (`StartAck`: the callee's answers come next).
+/// Channels let it wait for them, so that both leave in one write.
+[[nodiscard]] inline bool is_prelude(const msg& m) noexcept { return std::holds_alternative<StartAck>(m); }
+
 [[nodiscard]] inline std::string_view type_name(const msg& m) noexcept {
   return std::visit([](const auto& x) { return x.msg_type; }, m);
 }

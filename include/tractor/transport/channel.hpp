@@ -303,6 +303,8 @@ class channel {
   bool broken_ = false;
   bool closed_locally_ = false;
   bool wake_posted_ = false;
+  std::uint64_t reads_ = 0;                 // reads from the socket so far
+  std::uint64_t wrote_through_at_ = ~0ull;  // the value of reads_ at try_send's last write
   std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);  // for posted wake-ups
   std::optional<error> broken_reason_;
 };
@@ -310,3 +312,4 @@ class channel {
 }  // namespace tractor::transport
 
 #include <tractor/transport/impl/channel.hpp>
+#include <tractor/transport/impl/channel_receive.hpp>
