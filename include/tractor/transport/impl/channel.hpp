@@ -139,15 +139,18 @@ inline result<void> channel::enqueue(const msg::msg& m, msg::msg* owned) {
 
 inline awaitable<result<void>> channel::send(msg::msg m) {
   if (broken_ || !socket_.is_open()) co_return broken_error();
+  bool held = false;  // by back-pressure: the writer task is streaming a burst
   if (background_writer_ && !msg::is_control(m)) {
     while (queued_bytes() > options_.send_high_water && background_writer_) {
+      held = true;
       co_await flushed_.async_wait(boost::asio::use_awaitable);
       if (broken_ || !socket_.is_open()) co_return broken_error();
     }
   }
   BOOST_OUTCOME_CO_TRY(enqueue(m, &m));
-  // Write-through when idle; what the kernel does not take goes with the next batch.
-  if (!writer_active_ && out_external_.empty()) {
+  // Write-through when idle; what the kernel does not take goes with the next batch. Behind
+  // a burst, the frame joins the writer's next batch instead.
+  if (!held && !writer_active_ && out_external_.empty()) {
     auto written = write_inline();
     if (!written || out_.empty()) co_return written;
   }
