@@ -1,7 +1,7 @@
 // tractor/spawn/forkserver.hpp — the `forkserver` spawn backend: children forked, without
 // exec, from a small server process forked off this program before it grew.
 //
-// Forking a large process is slow (the page tables are copied: ~14 ms for 256 MiB here) and
+// Forking a large process is slow (its page tables are copied: tools/bench/spawn_bench) and
 // hazardous (the child inherits descriptors, locks held by other threads, the event loop's
 // state). So a program forks one small helper early — `forkserver::start_server()`, first
 // thing in `main`, or `run_main` on entry when its tree uses this backend — and every child

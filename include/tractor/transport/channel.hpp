@@ -47,8 +47,8 @@ struct uninitialized_allocator : std::allocator<T> {
 struct channel_options {
   /// With a writer task running (`run_writer`), sends return once their frame is queued, until
   /// this many bytes are waiting; then they wait for the writer (back-pressure). Small on
-  /// purpose: a batch that stays in cache writes faster than a larger one (64 KiB moved
-  /// about twice the small messages per second of 1 MiB in tools/bench/channel_bench).
+  /// purpose: a batch that stays in cache writes faster than a larger one
+  /// (tools/bench/channel_bench shows it).
   std::size_t send_high_water = 1u << 16;
   /// Frames announcing more than this are refused before any allocation.
   std::size_t max_frame_size = 64u << 20;
