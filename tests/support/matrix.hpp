@@ -74,8 +74,8 @@ inline std::size_t live_threads() {
 }
 
 /// Polls `done` until it holds, for 10 s at most (a watchdog); says whether it held. For
-/// states with no event to wait on: a forkserver's children in /proc, an offer read when
-/// asked, a file another thread makes.
+/// states with no event to wait on: a forkserver's children in /proc, a file another thread
+/// makes.
 template <class F>
 inline bool eventually(F done) {
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);

@@ -278,7 +278,7 @@ struct server {
         children.erase(children.begin() + static_cast<std::ptrdiff_t>(k));
       }
       if (fds.back().revents && spare.pid > 0) drop_spare();  // it died
-      std::vector<int> gone;
+      // (`fds` is this turn's snapshot: links may come and go meanwhile.)
       for (std::size_t i = 0; i < nlinks; ++i) {
         if (!fds[i].revents) continue;
         int channel = -1;
@@ -287,10 +287,9 @@ struct server {
           on_request(fds[i].fd, static_cast<std::size_t>(n), channel);
         } else {
           close_each({channel});
-          gone.push_back(fds[i].fd);
+          link_gone(fds[i].fd);
         }
       }
-      for (int fd : gone) link_gone(fd);
     }
   }
 };

@@ -75,35 +75,12 @@ struct cereal_binary {
     out.append(s);
   }
 
-  static bool fast_encode(const msg::msg& m, std::string& out) {
-    const auto tag = static_cast<char>(m.index());
-    if (const auto* stop = std::get_if<msg::Stop>(&m)) {
-      out.push_back(tag);
-      put_string(out, stop->cid);
-      return true;
-    }
+  /// For a message whose payload comes last (Started, Yield, Return): appends everything
+  /// before the payload's bytes (tag, cid, the payload's length) and returns those bytes.
+  /// Nothing for any other message.
+  static std::optional<std::string_view> put_head(const msg::msg& m, std::string& out) {
     return std::visit(
-        [&](const auto& x) {
-          using X = std::remove_cvref_t<decltype(x)>;
-          if constexpr (std::is_same_v<X, msg::Started> || std::is_same_v<X, msg::Yield> ||
-                        std::is_same_v<X, msg::Return>) {
-            out.push_back(tag);
-            put_string(out, x.cid);
-            put_string(out, x.pld.bytes);
-            return true;
-          }
-          return false;
-        },
-        m);
-  }
-
-  /// Appends `m` without the bytes of its payload when those come last in its encoding (a
-  /// hot-path message): what is appended, then the returned bytes, is exactly `encode(m)`.
-  /// For any other message, appends it whole and returns nothing. A channel writes a large
-  /// payload this way without copying it into a frame.
-  static std::string_view encode_split(const msg::msg& m, std::string& out) {
-    return std::visit(
-        [&](const auto& x) -> std::string_view {
+        [&](const auto& x) -> std::optional<std::string_view> {
           using X = std::remove_cvref_t<decltype(x)>;
           if constexpr (std::is_same_v<X, msg::Started> || std::is_same_v<X, msg::Yield> ||
                         std::is_same_v<X, msg::Return>) {
@@ -111,13 +88,33 @@ struct cereal_binary {
             put_string(out, x.cid);
             const auto n = static_cast<std::uint64_t>(x.pld.bytes.size());
             out.append(reinterpret_cast<const char*>(&n), sizeof(n));
-            return x.pld.bytes;
+            return std::string_view(x.pld.bytes);
           } else {
-            encode(m, out);
-            return {};
+            return std::nullopt;
           }
         },
         m);
+  }
+
+  static bool fast_encode(const msg::msg& m, std::string& out) {
+    if (const auto* stop = std::get_if<msg::Stop>(&m)) {
+      out.push_back(static_cast<char>(m.index()));
+      put_string(out, stop->cid);
+      return true;
+    }
+    const auto payload = put_head(m, out);
+    if (payload) out.append(*payload);
+    return payload.has_value();
+  }
+
+  /// Appends `m` without the bytes of its payload when those come last in its encoding (a
+  /// hot-path message): what is appended, then the returned bytes, is exactly `encode(m)`.
+  /// For any other message, appends it whole and returns nothing. A channel writes a large
+  /// payload this way without copying it into a frame.
+  static std::string_view encode_split(const msg::msg& m, std::string& out) {
+    if (auto payload = put_head(m, out)) return *payload;
+    encode(m, out);
+    return {};
   }
 
   static bool take_string(std::span<const std::byte>& in, std::string& s) {
@@ -136,6 +133,24 @@ struct cereal_binary {
     return std::get<I>(m);
   }
 
+  /// Takes the head of hot-path message `I` (cid, payload length) from the frame `prefix`
+  /// begins (after its tag) into `m`, with an empty payload; the head's length with the tag,
+  /// if the payload fills the rest of a frame of `frame_size` bytes.
+  template <std::size_t I>
+  static std::optional<std::size_t> take_head(std::span<const std::byte> prefix, std::size_t frame_size,
+                                              msg::msg& m) {
+    auto in = prefix.subspan(1);
+    auto& x = reuse<I>(m);
+    if (!take_string(in, x.cid)) return std::nullopt;
+    std::uint64_t n = 0;
+    if (in.size() < sizeof(n)) return std::nullopt;
+    std::memcpy(&n, in.data(), sizeof(n));
+    const std::size_t used = prefix.size() - in.size() + sizeof(n);
+    if (used > frame_size || n != frame_size - used) return std::nullopt;
+    x.pld.bytes.clear();
+    return used;
+  }
+
   /// The other side of `encode_split`: if the first bytes of a frame of `frame_size` bytes
   /// (`prefix`, at least its head) are a hot-path message whose payload fills the rest of
   /// the frame, sets `m` to it with an empty payload and returns the head's length (the
@@ -144,43 +159,34 @@ struct cereal_binary {
   static std::optional<std::size_t> decode_head(std::span<const std::byte> prefix, std::size_t frame_size,
                                                 msg::msg& m) {
     if (prefix.empty()) return std::nullopt;
-    const auto tag = static_cast<std::size_t>(prefix[0]);
-    auto head = [&]<std::size_t I>() -> std::optional<std::size_t> {
-      auto in = prefix.subspan(1);
-      auto& x = reuse<I>(m);
-      if (!take_string(in, x.cid)) return std::nullopt;
-      std::uint64_t n = 0;
-      if (in.size() < sizeof(n)) return std::nullopt;
-      std::memcpy(&n, in.data(), sizeof(n));
-      const std::size_t used = prefix.size() - in.size() + sizeof(n);
-      if (used > frame_size || n != frame_size - used) return std::nullopt;
-      x.pld.bytes.clear();
-      return used;
-    };
-    switch (tag) {
-      case 7: return head.template operator()<7>();  // Started
-      case 8: return head.template operator()<8>();  // Yield
-      case 9: return head.template operator()<9>();  // Return
+    switch (static_cast<std::size_t>(prefix[0])) {
+      case 7: return take_head<7>(prefix, frame_size, m);  // Started
+      case 8: return take_head<8>(prefix, frame_size, m);  // Yield
+      case 9: return take_head<9>(prefix, frame_size, m);  // Return
       default: return std::nullopt;
     }
   }
 
+  /// A whole hot-path message `I`: its head, then its payload.
   template <std::size_t I>
-  static bool fast_payload_into(std::span<const std::byte> in, msg::msg& m) {
-    auto& x = reuse<I>(m);
-    return take_string(in, x.cid) && take_string(in, x.pld.bytes) && in.empty();
+  static bool fast_payload_into(std::span<const std::byte> frame, msg::msg& m) {
+    const auto head = take_head<I>(frame, frame.size(), m);
+    if (!head) return false;
+    std::get<I>(m).pld.bytes.assign(reinterpret_cast<const char*>(frame.data() + *head), frame.size() - *head);
+    return true;
   }
 
   /// False when the frame is not a well-formed hot-path message (cereal then decides).
   static bool fast_decode_into(std::span<const std::byte> in, msg::msg& m) {
     if (in.empty()) return false;
-    const auto tag = static_cast<std::size_t>(in[0]);
-    in = in.subspan(1);
-    switch (tag) {
-      case 4: return take_string(in, reuse<4>(m).cid) && in.empty();  // Stop
-      case 7: return fast_payload_into<7>(in, m);                      // Started
-      case 8: return fast_payload_into<8>(in, m);                      // Yield
-      case 9: return fast_payload_into<9>(in, m);                      // Return
+    switch (static_cast<std::size_t>(in[0])) {
+      case 4: {  // Stop
+        auto rest = in.subspan(1);
+        return take_string(rest, reuse<4>(m).cid) && rest.empty();
+      }
+      case 7: return fast_payload_into<7>(in, m);  // Started
+      case 8: return fast_payload_into<8>(in, m);  // Yield
+      case 9: return fast_payload_into<9>(in, m);  // Return
       default: return false;
     }
   }

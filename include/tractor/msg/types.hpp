@@ -143,7 +143,6 @@ struct Return {
 using msg = std::variant<Aid, SpawnSpec, Start, StartAck, Stop, CancelAck, Error, Started, Yield,
                          Return>;
 
-/// The `msg_type` name of whatever `m` holds.
 /// Whether `m` is a control message: one that ends a dialog or reports a failure (`Stop`,
 /// `Error`, `CancelAck`). Channels send these whatever their back-pressure: they must
 /// neither wait behind a full queue nor be lost.
@@ -155,6 +154,7 @@ using msg = std::variant<Aid, SpawnSpec, Start, StartAck, Stop, CancelAck, Error
 /// Channels let it wait for them, so that both leave in one write.
 [[nodiscard]] inline bool is_prelude(const msg& m) noexcept { return std::holds_alternative<StartAck>(m); }
 
+/// The `msg_type` name of whatever `m` holds.
 [[nodiscard]] inline std::string_view type_name(const msg& m) noexcept {
   return std::visit([](const auto& x) { return x.msg_type; }, m);
 }

@@ -34,7 +34,7 @@ class peer {
 
   /// Sends one message, written at once when no write is under way (requests and replies
   /// are latency-bound). Cancellation: as `transport::channel::send`.
-  awaitable<result<void>> send(msg::msg m) { co_return co_await ch_->send(std::move(m)); }
+  awaitable<result<void>> send(msg::msg m) { return ch_->send(std::move(m)); }
 
   /// Queues one message for the writer task, so it leaves with whatever is sent next (a
   /// StartAck with its task's first answer); sent as `send` when it cannot be queued.

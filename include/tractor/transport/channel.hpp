@@ -4,8 +4,9 @@
 // length, then one encoded message. Two ways to send: `send` (awaitable: writes through when
 // no write is under way, waits at the high-water mark) and `try_send` (never waits: queued
 // for the writer task, which sends everything queued in one write). Concurrent senders never
-// interleave. Large payloads are written from the sender's memory, header and payload
-// gathered into one write, never copied into a frame. Reading parses every complete frame
+// interleave. A large payload is taken over by `send` and written from its own buffer,
+// header and payload gathered into one write, never copied into a frame; one received is
+// read straight into its message. Reading parses every complete frame
 // already buffered before it reads again.
 //
 //     auto ch = tractor::transport::channel::make<tractor::codec::cereal_binary>(std::move(sock));
@@ -242,11 +243,10 @@ class channel {
   /// large. With `owned` (`m` itself, ours to take from), a large payload is moved into the
   /// queue as an `external` (if the codec can split it off) rather than copied.
   result<void> enqueue(const msg::msg& m, msg::msg* owned);
-  /// The string holding `m`'s payload (`pld`), if it has one.
-  static std::string* payload_string(msg::msg& m);
+  /// The string holding `m`'s payload (`pld`), if it has one (const if `m` is).
+  template <class M>
+  static auto* payload_of(M& m);
   [[nodiscard]] std::size_t queued_bytes() const;
-  /// The size of `m`'s payload (`pld`), if it has one.
-  static std::size_t payload_size(const msg::msg& m);
   /// If the buffer starts with a large frame whose payload the codec can split off, takes
   /// its head and what has arrived of its payload into `large_` (the rest is read straight
   /// into place by `receive_large`); true if it did.

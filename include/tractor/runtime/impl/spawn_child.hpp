@@ -59,7 +59,7 @@ inline awaitable<result<void>> finish_boot(actor& a, child_record& c, const std:
   if (a.registry) {
     // The child registers with us right after binding (it is findable once we return), and
     // does not wait for its SpawnSpec to do so: its registration is taken first, and the
-    // answers leave with the SpawnSpec. Usually it came in one write with the handshake, and
+    // answers follow the SpawnSpec. Usually it came in one write with the handshake, and
     // needs no wait; else a child that dies instead ends the receive, and the boot timeout
     // bounds a silent one.
     result<void> registered = success();

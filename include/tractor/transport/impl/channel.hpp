@@ -79,27 +79,17 @@ inline awaitable<result<msg::Aid>> channel::handshake(const msg::Aid& self, cons
   co_return aid;
 }
 
-inline std::size_t channel::payload_size(const msg::msg& m) {
-  return std::visit(
-      [](const auto& x) -> std::size_t {
-        if constexpr (requires { x.pld.bytes; }) {
-          return x.pld.bytes.size();
-        } else {
-          return 0;
-        }
-      },
-      m);
-}
-
 inline std::size_t channel::queued_bytes() const {
   std::size_t n = out_.size();
   for (const auto& e : out_external_) n += e.bytes.size();
   return n;
 }
 
-inline std::string* channel::payload_string(msg::msg& m) {
+template <class M>
+auto* channel::payload_of(M& m) {
+  using pointer = decltype(&std::get<msg::Yield>(m).pld.bytes);  // const as `m` is
   return std::visit(
-      [](auto& x) -> std::string* {
+      [](auto& x) -> pointer {
         if constexpr (requires { x.pld.bytes; }) {
           return &x.pld.bytes;
         } else {
@@ -126,7 +116,7 @@ inline result<void> channel::enqueue(const msg::msg& m, msg::msg* owned) {
                      " bytes exceeds the maximum frame size of " +
                      std::to_string(options_.max_frame_size));
   }
-  std::string* bytes = owned ? payload_string(*owned) : nullptr;
+  std::string* bytes = owned ? payload_of(*owned) : nullptr;
   if (payload.size() >= large_payload && bytes && bytes->data() == payload.data()) {
     out_external_.push_back(external{out_.size(), std::move(*bytes)});  // the buffer, not a copy
   } else {
@@ -161,8 +151,9 @@ inline result<void> channel::try_send(const msg::msg& m) {
   if (broken_ || !socket_.is_open()) return broken_error();
   const bool control = msg::is_control(m);
   if (!control && (!background_writer_ || queued_bytes() > options_.send_high_water)) return errc::would_block;
-  // A large payload is `send`'s: written from the caller's memory, which outlives that call.
-  if (payload_size(m) >= large_payload) return errc::would_block;
+  // A large payload is `send`'s, which takes it over instead of copying it.
+  const std::string* payload = payload_of(m);
+  if (payload && payload->size() >= large_payload) return errc::would_block;
   BOOST_OUTCOME_TRY(enqueue(m, nullptr));
   if (background_writer_) {
     // The first frame queued after a read is likely an answer the peer waits for: it goes

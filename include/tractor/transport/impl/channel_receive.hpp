@@ -90,7 +90,7 @@ inline awaitable<result<void>> channel::receive_large(msg::msg& into) {
   }
   large_.active = false;
   const auto head = codec_.decode_head(std::as_bytes(std::span(large_.head)), large_.head.size() + large_.payload.size(), into);
-  std::string* payload = head ? payload_string(into) : nullptr;
+  std::string* payload = head ? payload_of(into) : nullptr;
   if (!payload) co_return error(make_error_code(wire_errc::malformed_frame), "malformed frame: a large frame's head");
   payload->swap(large_.payload);
   co_return success();
