@@ -19,7 +19,7 @@
 using namespace std::chrono_literals;
 using tractor::awaitable;
 
-// --(doc-quickstart-begin)--
+// --(doc-core-tour-begin)--
 awaitable<void> worker(std::string name, std::chrono::milliseconds work,
                        tractor::memory_channel<std::string>& results) {
   // fail_after: the worker's own deadline; a timeout is a value, not an exception.
@@ -44,7 +44,7 @@ awaitable<tractor::result<void>> pipeline() {
     while (auto line = co_await results.receive()) fmt::print("  {}\n", line.value());
   });
 }
-// --(doc-quickstart-end)--
+// --(doc-core-tour-end)--
 
 awaitable<tractor::result<void>> supervision() {
   tractor::event go;

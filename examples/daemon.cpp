@@ -25,6 +25,8 @@ tractor::awaitable<std::string> greet(std::string who) {
 
 using tree = tractor::tree<tractor::spawn::exec, tractor::transport::uds, tractor::codec::cereal_binary,
                            tractor::exposed<&greeter::greet>>;
+using greeter_api = tractor::interface<&greeter::greet>;
+using greeter_portal = tractor::portal<tree, greeter_api>;
 
 namespace {
 
@@ -33,15 +35,13 @@ template <class Body>
 int with_greeter(int argc, char** argv, Body body) {
   tractor::root_options client;
   client.name = "client";
-  return tractor::run_main<tree>(argc, argv, client, [&](tractor::root<tree>&)
-                                                         -> tractor::awaitable<tractor::result<void>> {
-    auto found = co_await tractor::find_actor<tree>("greeter");
-    if (!found) co_return found.error();
-    if (!found.value()) {
-      co_return tractor::error(make_error_code(tractor::runtime_errc::actor_failure),
-                               "no actor named 'greeter' is registered: start `daemon serve` first");
+  return tractor::run_main<tree>(argc, argv, client, [&](tractor::root<tree>&) -> tractor::task<void> {
+    auto found = co_await tractor::find_actor<tree, greeter_api>("greeter");
+    if (!found && found.error() == tractor::runtime_errc::actor_not_found) {
+      co_return tractor::error(found.error().code(), found.error().message() + ": start `daemon serve` first");
     }
-    co_return co_await body(*found.value());
+    if (!found) co_return found.error();
+    co_return co_await body(found.value());
   });
 }
 
@@ -58,15 +58,14 @@ int main(int argc, char** argv) {
   }
   if (mode == "call") {
     const std::string who = argc > 2 ? argv[2] : "world";
-    return with_greeter(argc, argv, [&](tractor::portal<tree>& p) -> tractor::awaitable<tractor::result<void>> {
-      auto line = co_await p.run<&greeter::greet>(who);
-      if (!line) co_return line.error();
-      fmt::print("{}\n", line.value());
+    return with_greeter(argc, argv, [&](greeter_portal& p) -> tractor::task<void> {
+      BOOST_OUTCOME_CO_TRY(auto line, co_await p.run<&greeter::greet>(who));
+      fmt::print("{}\n", line);
       co_return tractor::success();
     });
   }
   if (mode == "stop") {
-    return with_greeter(argc, argv, [](tractor::portal<tree>& p) -> tractor::awaitable<tractor::result<void>> {
+    return with_greeter(argc, argv, [](greeter_portal& p) -> tractor::task<void> {
       const bool acked = co_await p.cancel_actor();
       fmt::print("greeter {}\n", acked ? "stopped" : "did not acknowledge");
       co_return tractor::success();

@@ -31,61 +31,57 @@ tractor::awaitable<int> square(int x) {
   co_return x * x;
 }
 // Defined once the tree exists: opens a nursery of workers in this (child) actor.
-tractor::awaitable<tractor::result<int>> lead(std::string team, int first, int last);
+tractor::task<int> lead(std::string team, int first, int last);
 }  // namespace team
 
 using tree = tractor::tree<tractor::spawn::forkserver, tractor::transport::uds,
                            tractor::codec::cereal_binary,
                            tractor::exposed<&team::square, &team::lead>>;
+using lead_api = tractor::interface<&team::lead>;
 
-tractor::awaitable<tractor::result<int>> team::lead(std::string team, int first, int last) {
+tractor::task<int> team::lead(std::string team, int first, int last) {
   int sum = 0;
-  auto r = co_await tractor::open_actor_nursery<tree>([&](tractor::actor_nursery<tree>& an)
-                                                          -> tractor::awaitable<tractor::result<void>> {
+  auto r = co_await tractor::open_actor_nursery<tree>([&](tractor::actor_nursery<tree>& an) -> tractor::task<void> {
     std::vector<tractor::one_shot<tree, &team::square>> workers;
     for (int i = first; i <= last; ++i) {
-      auto w = co_await an.run_in_actor<&team::square>(team + "-worker" + std::to_string(i - first), i);
-      if (!w) co_return w.error();
-      workers.push_back(std::move(w).value());
+      std::string name = team + "-worker" + std::to_string(i - first);
+      BOOST_OUTCOME_CO_TRY(auto w, co_await an.run_in_actor<&team::square>(std::move(name), i));
+      workers.push_back(std::move(w));
     }
     for (auto& w : workers) {
-      auto v = co_await w.wait_for_result();
-      if (!v) co_return v.error();
-      sum += v.value();
+      BOOST_OUTCOME_CO_TRY(int v, co_await w.wait_for_result());
+      sum += v;
     }
     co_return tractor::success();
   });
   if (!r) co_return r.error();
   say("{} (pid {}): squares of {}..{} from {} worker processes sum to {}\n", team, ::getpid(),
-             first, last, last - first + 1, sum);
+      first, last, last - first + 1, sum);
   co_return sum;
 }
 
-int main(int argc, char** argv) {
-  return tractor::run_main<tree>(argc, argv, [](tractor::root<tree>& root)
-                                                 -> tractor::awaitable<tractor::result<void>> {
-    say("root (pid {}): starting two team leads\n", ::getpid());
-    co_return co_await root.open_nursery([&](tractor::actor_nursery<tree>& an)
-                                             -> tractor::awaitable<tractor::result<void>> {
-      const tractor::actor_options teams{.enable_modules = {"team"}};
-      auto a = co_await an.start_actor("team-a", teams);
-      if (!a) co_return a.error();
-      auto b = co_await an.start_actor("team-b", teams);
-      if (!b) co_return b.error();
+tractor::task<void> root_body(tractor::actor_nursery<tree>& an) {
+  say("root (pid {}): starting two team leads\n", ::getpid());
+  BOOST_OUTCOME_CO_TRY(auto a, co_await an.start_actor<lead_api>("team-a"));
+  BOOST_OUTCOME_CO_TRY(auto b, co_await an.start_actor<lead_api>("team-b"));
 
-      auto sum = co_await a.value().run<&team::lead>("team-a", 1, 3);
-      if (!sum) co_return sum.error();
-      say("root: team-a answered {}\n", sum.value());
+  BOOST_OUTCOME_CO_TRY(int sum, co_await a.run<&team::lead>("team-a", 1, 3));
+  say("root: team-a answered {}\n", sum);
 
-      auto failed = co_await b.value().run<&team::lead>("team-b", -1, 1);  // one worker fails
-      if (!failed) {
-        std::string path;
-        for (const auto& hop : failed.error().relay_path()) path += (path.empty() ? "" : " -> ") + hop;
-        say("root: team-b failed: {} ({} raised in {}, relayed through {})\n",
-                   failed.error().message(), failed.error().type_name(), failed.error().source(), path);
-      }
-      an.cancel();  // both leads (and anything they still run) are cancelled and reaped
-      co_return tractor::success();
-    });
-  });
+  auto failed = co_await b.run<&team::lead>("team-b", -1, 1);  // one worker fails
+  if (!failed) {
+    std::string path;
+    for (const auto& hop : failed.error().relay_path()) path += (path.empty() ? "" : " -> ") + hop;
+    say("root: team-b failed: {} ({} raised in {}, relayed through {})\n", failed.error().message(),
+        failed.error().type_name(), failed.error().source(), path);
+  }
+  an.cancel();  // both leads (and anything they still run) are cancelled and reaped
+  co_return tractor::success();
 }
+
+// --(doc-forkserver-main-begin)--
+int main(int argc, char** argv) {
+  (void)tractor::spawn::forkserver::start_server();  // first thing: small, one thread
+  return tractor::run_main<tree>(argc, argv, root_body);
+}
+// --(doc-forkserver-main-end)--

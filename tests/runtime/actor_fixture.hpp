@@ -282,11 +282,7 @@ int run_tree(std::function<awaitable<result<void>>(actor_nursery<Tree>&)> body) 
   ::setenv("ACTOR_TEST_TREE", tree_key<Tree>().c_str(), 1);
   char arg0[] = "actor_test";
   char* argv[] = {arg0, nullptr};
-  return run_main<Tree>(1, argv, [&](root<Tree>& r) -> awaitable<result<void>> {
-    co_return co_await r.open_nursery([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
-      co_return co_await body(an);
-    });
-  });
+  return run_main<Tree>(1, argv, std::move(body));  // the flat form: the body gets the nursery
 }
 
 // The actor nursery's own result (run_tree only reports the exit code).

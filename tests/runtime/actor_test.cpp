@@ -3,6 +3,9 @@
 // signals are in supervision_test.cpp, in the same binary.
 #include "tests/runtime/actor_fixture.hpp"
 
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/post.hpp>
+
 namespace {
 
 using namespace actor_tests;
@@ -221,6 +224,77 @@ TYPED_TEST(actor_test, one_shot_children_return_results) {
     co_return success();
   });
   EXPECT_EQ(code, 0);
+}
+
+TYPED_TEST(actor_test, an_interface_types_the_portal_and_enables_exactly_its_functions) {
+  using add_api = interface<&math::add>;
+  const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> task<void> {
+    BOOST_OUTCOME_CO_TRY(auto w, co_await an.template start_actor<add_api>("typed"));
+    static_assert(std::is_same_v<typename decltype(w)::interface_type, add_api>);
+    BOOST_OUTCOME_CO_TRY(int three, co_await w.template run<&math::add>(1, 2));
+    EXPECT_EQ(three, 3);
+    // The same child through an untyped portal: a function of the same namespace that is not
+    // in the interface was not enabled.
+    auto untyped = w.template as<typename TypeParam::exposed_type>();
+    auto div = co_await untyped.template run<&math::checked_div>(9, 3);
+    EXPECT_TRUE(!div && div.error() == runtime_errc::module_not_exposed);
+    if (!div) {
+      EXPECT_NE(div.error().message().find("math.checked_div"), std::string::npos) << div.error().message();
+    }
+    EXPECT_TRUE(co_await w.cancel_actor());
+    co_return success();
+  });
+  EXPECT_EQ(code, 0);
+}
+
+// async_run_root: a root on an event loop the program owns, beside the program's own work.
+TYPED_TEST(actor_test, a_root_runs_inside_the_program_s_own_event_loop) {
+  ::setenv("ACTOR_TEST_TREE", tree_key<TypeParam>().c_str(), 1);
+  boost::asio::io_context host;
+  std::optional<result<void>> first;
+  std::optional<result<void>> second;
+  bool host_work_ran = false;
+  boost::asio::post(host, [&] { host_work_ran = true; });
+  auto body = [](actor_nursery<TypeParam>& an) -> task<void> {
+    BOOST_OUTCOME_CO_TRY(auto w, co_await an.template start_actor<interface<&math::add>>("embedded"));
+    BOOST_OUTCOME_CO_TRY(int three, co_await w.template run<&math::add>(1, 2));
+    EXPECT_EQ(three, 3);
+    an.cancel();
+    co_return success();
+  };
+  async_run_root<TypeParam>(host.get_executor(), {}, body, [&](result<void> r) { first = std::move(r); });
+  // One root per process: a second is refused, and the first goes on untouched.
+  async_run_root<TypeParam>(
+      host.get_executor(), {}, [](actor_nursery<TypeParam>&) -> task<void> { co_return success(); },
+      [&](result<void> r) { second = std::move(r); });
+  host.run();
+  EXPECT_TRUE(host_work_ran);
+  ASSERT_TRUE(first && second);
+  EXPECT_TRUE(*first) << first->error().message();
+  EXPECT_TRUE(!*second && second->error() == runtime_errc::runtime_failure);
+}
+
+TYPED_TEST(actor_test, an_embedded_root_is_cancelled_through_its_completion_slot) {
+  ::setenv("ACTOR_TEST_TREE", tree_key<TypeParam>().c_str(), 1);
+  boost::asio::io_context host;
+  boost::asio::cancellation_signal stop;
+  std::optional<result<void>> outcome;
+  auto body = [&stop](actor_nursery<TypeParam>& an) -> task<void> {
+    BOOST_OUTCOME_CO_TRY(auto w, co_await an.template start_actor<interface<&math::add>>("held"));
+    (void)w;
+    // The program decides to stop the root while its child runs.
+    const boost::asio::any_io_executor ex = co_await boost::asio::this_coro::executor;
+    boost::asio::post(ex, [&stop] { stop.emit(boost::asio::cancellation_type::terminal); });
+    co_await math::sleep_forever();
+    co_return success();
+  };
+  async_run_root<TypeParam>(host.get_executor(), {}, body,
+                            boost::asio::bind_cancellation_slot(
+                                stop.slot(), [&](result<void> r) { outcome = std::move(r); }));
+  host.run();
+  ASSERT_TRUE(outcome);
+  EXPECT_TRUE(!*outcome && outcome->error().is_cancellation());
+  EXPECT_EQ(tractor::testing::live_child_actors(), 0u) << "the child was reaped before completion";
 }
 
 }  // namespace

@@ -191,6 +191,10 @@ struct cereal_binary {
     }
   }
 
+  /// Whether a `T` can be a payload: cereal knows how to save it to this archive.
+  template <class T>
+  static constexpr bool can_encode = cereal::traits::is_output_serializable<T, detail::binary_output>::value;
+
   template <class T>
   static msg::raw_pld encode_payload(const T& value) {
     msg::raw_pld p;

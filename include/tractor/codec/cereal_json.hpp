@@ -69,6 +69,10 @@ struct cereal_json {
     }
   }
 
+  /// Whether a `T` can be a payload: cereal knows how to save it to this archive.
+  template <class T>
+  static constexpr bool can_encode = cereal::traits::is_output_serializable<T, cereal::JSONOutputArchive>::value;
+
   template <class T>
   static msg::raw_pld encode_payload(const T& value) {
     std::ostringstream os;

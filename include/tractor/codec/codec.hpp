@@ -35,6 +35,18 @@ concept codec = requires(const msg::msg& m, std::string& out, std::span<const st
   { C::template decode_payload<int>(p) } -> std::same_as<result<int>>;
 };
 
+/// Whether codec `C` can encode a `T` as a payload: the codec's own `can_encode<T>` when it
+/// declares one (the typed front ends check every argument and result with it, so a type the
+/// codec cannot encode is a compile error that says so); a codec that does not is trusted.
+template <codec C, class T>
+inline constexpr bool can_encode = [] {
+  if constexpr (requires { C::template can_encode<T>; }) {
+    return bool(C::template can_encode<T>);
+  } else {
+    return true;
+  }
+}();
+
 /// Decodes a message into `m`: the codec's own `decode_into` when it has one (which may
 /// reuse `m`'s storage), otherwise `decode` and a move.
 template <codec C>

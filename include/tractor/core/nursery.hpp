@@ -42,6 +42,13 @@ namespace tractor {
 template <class T>
 using awaitable = boost::asio::awaitable<T>;
 
+/// A coroutine whose expected failures are values: `task<int>` is `awaitable<result<int>>`.
+/// Inside one, Boost.Outcome's `BOOST_OUTCOME_CO_TRY(auto v, co_await f())` returns `f`'s
+/// error or binds its value, and `BOOST_OUTCOME_CO_TRYV(co_await g())` does the same for a
+/// `task<void>`.
+template <class T = void>
+using task = awaitable<result<T>>;
+
 class nursery;
 
 /// Handed to a task started with `nursery::start<T>()`: the task calls `started(value)` once it

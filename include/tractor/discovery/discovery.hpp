@@ -1,8 +1,8 @@
 // tractor/discovery/discovery.hpp — finding actors by name (tractor's discovery API), from any
 // actor, for trees of type `Tree`.
 //
-//     auto p = co_await tractor::find_actor<tree>("greeter");      // result<optional<portal>>
-//     if (p && *p) auto hi = co_await (*p)->run<&greeter::greet>("you");
+//     auto p = co_await tractor::find_actor<tree, greeter_api>("greeter");  // result<portal>
+//     if (p) auto hi = co_await p.value().run<&greeter::greet>("you");
 //
 // Every actor registers its name, uuid and address with its tree's registrar right after it
 // binds (the root of the first program on a registry address is the registrar; see
@@ -19,20 +19,22 @@
 
 namespace tractor {
 
-/// The actor registered as `name` (the first, if several are), or nothing. An actor of that
-/// name the calling actor already has a channel to is answered without the registrar. An
-/// address the registrar gives that cannot be connected to is dead: the registrar is told to
-/// forget it (tractor's `find_actor()` dropping a stale address) and the answer is nothing.
+/// A portal, typed by interface `Api`, to the actor registered as `name` (the first, if
+/// several are); `runtime_errc::actor_not_found` if there is none. An actor of that name the
+/// calling actor already has a channel to is answered without the registrar. An address the
+/// registrar gives that cannot be connected to is dead: the registrar is told to forget it
+/// (tractor's `find_actor()` dropping a stale address) and the answer is `actor_not_found`.
 ///
 /// Cancellation: interrupted at once.
-template <class Tree>
-awaitable<result<std::optional<portal<Tree>>>> find_actor(std::string name);
+template <class Tree, class Api = typename Tree::exposed_type>
+task<portal<Tree, Api>> find_actor(std::string name);
 
-/// Waits until an actor registers as `name` (or returns at once if one is), then connects.
+/// Waits until an actor registers as `name` (or returns at once if one is), then connects;
+/// the portal is typed by `Api`.
 ///
 /// Cancellation: interrupted at once; the registrar stops waiting for us.
-template <class Tree>
-awaitable<result<portal<Tree>>> wait_for_actor(std::string name);
+template <class Tree, class Api = typename Tree::exposed_type>
+task<portal<Tree, Api>> wait_for_actor(std::string name);
 
 /// The addresses registered for `name`, without connecting (empty if none).
 ///
@@ -78,21 +80,24 @@ inline result<runtime::actor*> actor_for_lookup() {
 }
 }  // namespace detail
 
-template <class Tree>
-awaitable<result<std::optional<portal<Tree>>>> find_actor(std::string name) {
+template <class Tree, class Api>
+task<portal<Tree, Api>> find_actor(std::string name) {
   BOOST_OUTCOME_CO_TRY(auto self, detail::actor_for_lookup());
+  const std::string wanted = name;
   auto p = co_await runtime::find_peer(*self, std::move(name));
   if (!p) co_return p.error();
-  if (!p.value()) co_return std::optional<portal<Tree>>();
-  co_return std::optional<portal<Tree>>(portal<Tree>(*self, std::move(p).value()));
+  if (!p.value()) {
+    co_return error(make_error_code(runtime_errc::actor_not_found), "no actor registered as '" + wanted + "'");
+  }
+  co_return portal<Tree, Api>(*self, std::move(p).value());
 }
 
-template <class Tree>
-awaitable<result<portal<Tree>>> wait_for_actor(std::string name) {
+template <class Tree, class Api>
+task<portal<Tree, Api>> wait_for_actor(std::string name) {
   BOOST_OUTCOME_CO_TRY(auto self, detail::actor_for_lookup());
   auto p = co_await runtime::wait_for_peer(*self, std::move(name));
   if (!p) co_return p.error();
-  co_return portal<Tree>(*self, std::move(p).value());
+  co_return portal<Tree, Api>(*self, std::move(p).value());
 }
 
 template <class Tree>

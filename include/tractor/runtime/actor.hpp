@@ -102,8 +102,10 @@ class actor {
   /// Set for an actor sharing its process with its parent (the `thread` backend).
   bool in_process = false;
 
-  /// Namespaces callable here; empty means every exposed function (the root's default).
-  std::set<std::string> enabled_ns;
+  /// What is callable here: namespaces ("math", tractor's `enable_modules`) and single
+  /// functions ("math.add", from an interface); empty means every exposed function (the
+  /// root's default).
+  std::set<std::string, std::less<>> enabled;
 
   /// Binds the IPC server, at `at` if given, else at the transport's address for this actor.
   result<void> bind(const transport::multiaddr* at = nullptr);

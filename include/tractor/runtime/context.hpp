@@ -183,7 +183,7 @@ class caller_context {
   [[nodiscard]] const std::string& cid() const noexcept { return core_->cid(); }
 
  private:
-  template <class>
+  template <class, class>
   friend class portal;
   template <class C>
   caller_context(runtime::context_core& core, clock::duration cancel_bound, C*)

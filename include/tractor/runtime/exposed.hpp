@@ -19,9 +19,11 @@
 
 #include <array>
 #include <functional>
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
+#include <vector>
 
 namespace tractor {
 
@@ -203,6 +205,35 @@ struct exposed {
   /// True if `F` is in the list.
   template <auto F>
   static constexpr bool contains = (detail::same_function<F, Fs>() || ...);
+};
+
+/// An actor's interface: the exposed functions a portal typed by it may call, checked at
+/// compile time (CAF's typed actors, in tractor's terms).
+///
+///     using math_api = tractor::interface<&math::add, &math::mul>;
+///     auto bob = co_await an.start_actor<math_api>("bob");   // result<portal<tree, math_api>>
+///
+/// A child started with an interface enables exactly its functions (no `enable_modules`
+/// list needed); every function of it must also be in the tree's `exposed<...>` list.
+template <auto... Fs>
+struct interface {
+  static_assert(((std::is_pointer_v<decltype(Fs)> &&
+                  std::is_function_v<std::remove_pointer_t<decltype(Fs)>>) && ...),
+                "tractor::interface takes pointers to functions");
+
+  /// True if `F` is in the interface.
+  template <auto F>
+  static constexpr bool contains = (detail::same_function<F, Fs>() || ...);
+
+  /// True if every function of the interface is in the list `Exposed`.
+  template <class Exposed>
+  static constexpr bool within = (Exposed::template contains<Fs> && ...);
+
+  /// What a child started with this interface enables: each function by its wire name,
+  /// "ns.func" (a C++ namespace never contains a '.', so it cannot be mistaken for one).
+  static std::vector<std::string> enabled_functions() {
+    return {(std::string(name_of<Fs>().ns) + "." + std::string(name_of<Fs>().func))...};
+  }
 };
 
 }  // namespace tractor

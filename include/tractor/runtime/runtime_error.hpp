@@ -28,6 +28,8 @@ enum class runtime_errc {
   /// The runtime cannot do what was asked in this process (tractor's `RuntimeFailure`): a
   /// second root where one already runs.
   runtime_failure,
+  /// No actor is registered under the name looked up (`find_actor`).
+  actor_not_found,
 };
 
 [[nodiscard]] const boost::system::error_category& runtime_category() noexcept;
@@ -56,6 +58,7 @@ struct enum_traits<runtime_errc> {
       case runtime_errc::stream_overrun: return "stream overrun";
       case runtime_errc::invalid_operation: return "invalid operation";
       case runtime_errc::runtime_failure: return "runtime failure";
+      case runtime_errc::actor_not_found: return "actor not found";
     }
     return nullptr;
   }

@@ -129,9 +129,10 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
   if (!found) {
     refused = error(make_error_code(runtime_errc::unknown_function),
                     "no exposed function " + s.ns + "." + s.func + " in " + describe(uid_of(self_)));
-  } else if (!enabled_ns.empty() && !enabled_ns.contains(s.ns)) {
+  } else if (!enabled.empty() && !enabled.contains(s.ns) && !enabled.contains(s.ns + "." + s.func)) {
     refused = error(make_error_code(runtime_errc::module_not_exposed),
-                    "namespace '" + s.ns + "' is not enabled in " + describe(uid_of(self_)));
+                    "neither namespace '" + s.ns + "' nor function " + s.ns + "." + s.func +
+                        " is enabled in " + describe(uid_of(self_)));
   }
   if (refused) {
     msg::msg e = box_error(*refused, self_, cid);

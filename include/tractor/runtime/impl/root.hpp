@@ -1,0 +1,158 @@
+// Definitions for tractor/runtime/root.hpp.
+#pragma once
+
+namespace tractor {
+
+namespace runtime {
+
+inline task<void> run_root(const policies& pol, root_options options, root_body body, root_exit& exit) {
+  // Named locals first: no temporary with a destructor may share an expression with a
+  // co_await (CONTRIBUTING.md).
+  const boost::asio::any_io_executor ex = co_await boost::asio::this_coro::executor;
+  actor a(ex, msg::Aid{options.name, new_uuid(), ::getpid(), false, false}, pol);
+  current_actor_scope is_current(a);
+  const auto candidates = registry_candidates(a.pol(), options.registry_addrs);
+  auto booted = co_await boot_root(a, candidates);
+  if (!booted) {
+    co_return error(booted.error().code(), "cannot start the root actor: " + booted.error().message());
+  }
+  exit.booted = true;
+  std::shared_ptr<peer> registration;
+  auto res = co_await open_nursery([&](nursery& n) -> task<void> {
+    a.lifetime = &n;
+    n.start_soon(a.accept_loop(n));
+    // Ctrl-C (or SIGTERM) cancels the whole tree; every child is reaped before the root ends.
+    if (options.cancel_on_signals) n.start_soon(cancel_on_signal(n, exit.interrupted_by));
+    if (!a.registry) {  // another program's root is the registrar
+      auto registered = co_await register_remotely(a);
+      if (!registered) co_return registered.error();
+      registration = registered.value();
+    }
+    auto out = co_await body(a);
+    n.cancel();  // the body is done: stop serving
+    co_return out;
+  });
+  if (registration) co_await unregister_over(a, *registration);
+  co_await a.acknowledge_cancel();
+  co_return res;
+}
+
+}  // namespace runtime
+
+namespace detail {
+
+/// `body` as the runtime runs it: in the root's actor nursery (the flat form), or given the
+/// root.
+template <class Tree, class Body>
+runtime::root_body erase_root_body(Body body) {
+  if constexpr (std::is_invocable_v<Body&, actor_nursery<Tree>&>) {
+    return [body = std::move(body)](runtime::actor&) mutable -> task<void> {
+      return open_actor_nursery<Tree>(std::ref(body));
+    };
+  } else {
+    static_assert(std::is_invocable_v<Body&, root<Tree>&>,
+                  "tractor: a root's body takes an actor_nursery<Tree>& or a root<Tree>&");
+    return [body = std::move(body)](runtime::actor& a) mutable -> task<void> {
+      return [](Body& b, runtime::actor& self) -> task<void> {
+        root<Tree> r(self);
+        co_return co_await b(r);
+      }(body, a);
+    };
+  }
+}
+
+}  // namespace detail
+
+template <class Tree, class Body>
+int run_main(int argc, char** argv, Body body) {
+  return run_main<Tree>(argc, argv, root_options{}, std::move(body));
+}
+
+template <class Tree, class Body>
+int run_main(int /*argc*/, char** /*argv*/, root_options options, Body body) {
+  // Checked first: a child's exposed function calling run_main is in a child process too.
+  auto claim = runtime::root_claim::acquire();
+  if (!claim) {
+    fmt::print(stderr, "tractor: {}\n", claim.error().message());
+    return 1;
+  }
+  if (runtime::is_child_process()) return runtime::child_main(Tree::policies());
+  // Set up before this root's event loop exists (the forkserver forks its server here).
+  [[maybe_unused]] const spawn::session<typename Tree::spawn_type> backend_session;
+  boost::asio::io_context ctx;
+  runtime::root_exit exit;
+  std::optional<result<void>> outcome;
+  runtime::root_body erased = detail::erase_root_body<Tree>(std::move(body));
+  // The lambda itself goes to co_spawn, which keeps it alive while its coroutine runs.
+  boost::asio::co_spawn(
+      ctx,
+      [&]() -> awaitable<void> {
+        outcome = co_await runtime::run_root(Tree::policies(), std::move(options), std::move(erased), exit);
+      },
+      [&](std::exception_ptr e) {
+        if (e) outcome = error::from_exception(e);
+      });
+  ctx.run();
+  int code = 0;
+  if (!outcome || !*outcome) {
+    fmt::print(stderr, "tractor: {}{}\n", exit.booted ? "root failed: " : "",
+               outcome ? outcome->error().message() : "the root never finished");
+    code = 1;
+  }
+  if (exit.interrupted_by) {
+    fmt::print(stderr, "tractor: interrupted by signal {}; tree cancelled\n", exit.interrupted_by);
+    code = 128 + exit.interrupted_by;
+  }
+  return code;
+}
+
+namespace detail {
+
+template <class Tree>
+awaitable<void> run_embedded_root(root_options options, runtime::root_body body,
+                                  std::shared_ptr<std::optional<result<void>>> out) {
+  auto claim = runtime::root_claim::acquire();
+  if (!claim) {
+    *out = claim.error();
+    co_return;
+  }
+  // Held for the root's lifetime (the forkserver's server, unless the program started it).
+  [[maybe_unused]] const spawn::session<typename Tree::spawn_type> backend_session;
+  runtime::root_exit exit;
+  auto r = co_await runtime::run_root(Tree::policies(), std::move(options), std::move(body), exit);
+  if (r && exit.interrupted_by) {
+    r = error(make_error_code(errc::cancelled),
+              fmt::format("interrupted by signal {}; tree cancelled", exit.interrupted_by));
+  }
+  *out = std::move(r);
+}
+
+}  // namespace detail
+
+template <class Tree, class Body, class CompletionToken>
+auto async_run_root(boost::asio::any_io_executor ex, root_options options, Body body,
+                    CompletionToken&& token) {
+  auto initiate = [](auto handler, boost::asio::any_io_executor on, root_options o, runtime::root_body b) {
+    auto out = std::make_shared<std::optional<result<void>>>();
+    // The caller's cancellation slot reaches the root's coroutine (co_spawn honours the
+    // slot of the handler it is given).
+    auto slot = boost::asio::get_associated_cancellation_slot(handler);
+    boost::asio::co_spawn(
+        std::move(on), detail::run_embedded_root<Tree>(std::move(o), std::move(b), out),
+        boost::asio::bind_cancellation_slot(slot, [h = std::move(handler), out](std::exception_ptr e) mutable {
+          if (e) *out = error::from_exception(e);
+          std::move(h)(std::move(**out));
+        }));
+  };
+  return boost::asio::async_initiate<CompletionToken, void(result<void>)>(
+      std::move(initiate), token, std::move(ex), std::move(options),
+      detail::erase_root_body<Tree>(std::move(body)));
+}
+
+template <class Tree>
+std::optional<int> run_if_child() {
+  if (!runtime::is_child_process()) return std::nullopt;
+  return runtime::child_main(Tree::policies());
+}
+
+}  // namespace tractor
