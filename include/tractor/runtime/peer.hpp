@@ -65,14 +65,6 @@ class peer {
   /// Resizes the mailbox of `cid` (a stream's buffer).
   void set_mailbox_capacity(const std::string& cid, std::size_t capacity);
 
-  /// Takes back a stream item's payload once decoded: the next item is decoded into its
-  /// storage, so a steady stream allocates nothing per item. Kept: up to 16 buffers of up to
-  /// 128 KiB (2 MiB per peer at most); strings short enough to need no buffer are not.
-  void recycle_payload(msg::raw_pld&& p) {
-    const std::size_t cap = p.bytes.capacity();
-    if (cap > 15 && cap <= 128 * 1024 && spare_payloads_.size() < 16) spare_payloads_.push_back(std::move(p.bytes));
-  }
-
   /// Why the peer is gone, once it is.
   [[nodiscard]] const std::optional<error>& gone() const noexcept { return gone_; }
 
@@ -93,7 +85,6 @@ class peer {
   std::span<const error_type> known_errors_;
   std::map<std::string, std::unique_ptr<mailbox>> mailboxes_;
   std::optional<error> gone_;
-  std::vector<std::string> spare_payloads_;  // see recycle_payload
 };
 
 /// The mailbox of one call (a fresh cid) on `p`, closed when the lease ends.
@@ -196,11 +187,6 @@ inline void peer::dispatch(msg::msg& m, const std::function<void(msg::Start)>& o
   auto& yield = std::get<msg::Yield>(m);
   if (!entry.box.try_emplace(std::in_place_type<msg::Yield>, std::string(), std::move(yield.pld))) {
     report_overrun(*cid, entry);
-    return;
-  }
-  if (!spare_payloads_.empty()) {
-    yield.pld.bytes = std::move(spare_payloads_.back());
-    spare_payloads_.pop_back();
   }
 }
 

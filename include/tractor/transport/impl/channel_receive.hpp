@@ -27,7 +27,17 @@ inline std::optional<result<void>> channel::try_receive(msg::msg& into) {
     return std::nullopt;
   }
   if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+  // A stream item whose payload its consumer took decodes into a recycled buffer.
+  if (auto* y = std::get_if<msg::Yield>(&into); y && !spare_payloads_.empty() && y->pld.bytes.capacity() <= 15) {
+    y->pld.bytes = std::move(spare_payloads_.back());
+    spare_payloads_.pop_back();
+  }
   return codec_.decode_into(*frame, into);
+}
+
+inline void channel::recycle(msg::raw_pld&& p) {
+  const std::size_t cap = p.bytes.capacity();
+  if (cap > 15 && cap <= 128 * 1024 && spare_payloads_.size() < 16) spare_payloads_.push_back(std::move(p.bytes));
 }
 
 inline std::optional<std::span<const std::byte>> channel::next_frame() {
