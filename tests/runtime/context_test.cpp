@@ -282,7 +282,7 @@ TYPED_TEST(context_test, fan_out_to_local_subscribers_with_a_lagging_one) {
           EXPECT_EQ(fast_got, want);
 
           auto lag = co_await slow.receive();
-          EXPECT_TRUE(!lag && lag.error() == errc::lagged);
+          EXPECT_TRUE(!lag && lag.error() == runtime_errc::lagged);
           std::vector<int> slow_got;
           for (auto x = co_await slow.receive(); x; x = co_await slow.receive()) slow_got.push_back(x.value());
           std::vector<int> rest(250);

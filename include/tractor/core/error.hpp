@@ -60,9 +60,6 @@ enum class errc {
   task_not_started,
   /// A task was started into a nursery that has already closed.
   nursery_closed,
-  /// A broadcast subscriber fell further behind than the broadcast keeps; the items it
-  /// missed were skipped.
-  lagged,
 };
 
 /// The category of `tractor::errc`, named "tractor".

@@ -4,7 +4,7 @@
 // Every subscriber sees every item received after it subscribed. There is no extra task:
 // whichever subscriber finds nothing new pulls the next item from the stream for all of
 // them, so the fastest reader sets the pace and never falls behind. The broadcast keeps the
-// last `max_lag` items; a subscriber further behind than that gets `errc::lagged` once (the
+// last `max_lag` items; a subscriber further behind than that gets `runtime_errc::lagged` once (the
 // items it missed are skipped) and goes on with the oldest kept item. A subscriber that is
 // cancelled, or stops reading, holds nobody up.
 //
@@ -31,7 +31,7 @@ class broadcast {
 
   class subscriber {
    public:
-    /// The next item; `errc::lagged` once after falling too far behind; at the stream's
+    /// The next item; `runtime_errc::lagged` once after falling too far behind; at the stream's
     /// end, what the stream's own `receive` said (`errc::end_of_channel` or its error),
     /// on this and every later call.
     ///
@@ -66,7 +66,7 @@ awaitable<result<Y>> broadcast<Y>::subscriber::receive() {
     if (next_ < b.base_) {
       const auto missed = b.base_ - next_;
       next_ = b.base_;
-      co_return error(make_error_code(errc::lagged),
+      co_return error(make_error_code(runtime_errc::lagged),
                       "subscriber lagged " + std::to_string(missed) + " items behind (the broadcast keeps " +
                           std::to_string(b.max_lag_) + ")");
     }

@@ -191,27 +191,22 @@ inline void peer::dispatch(msg::msg& m, const std::function<void(msg::Start)>& o
 }
 
 inline awaitable<error> peer::serve(std::function<void(msg::Start)> on_start) {
-  std::exception_ptr interrupted;
   msg::msg kept;
-  try {
-    while (!gone_) {
-      // Frames already buffered are taken without a coroutine; only an empty buffer waits.
-      // Decoding into one kept message reuses its strings (a stream item's cid, above all).
-      std::optional<result<void>> ready = ch_->try_receive(kept);
-      if (!ready) ready.emplace(co_await ch_->receive(kept));
-      if (!*ready) {
-        if (ready->error() == wire_errc::malformed_frame) continue;  // framing intact: keep serving
-        gone_ = ready->error();
-        break;
-      }
-      dispatch(kept, on_start);
+  while (!gone_) {
+    // Frames already buffered are taken without a coroutine; only an empty buffer waits.
+    // Decoding into one kept message reuses its strings (a stream item's cid, above all).
+    std::optional<result<void>> ready = ch_->try_receive(kept);
+    if (!ready) ready.emplace(co_await ch_->receive(kept));
+    if (!*ready) {
+      if (ready->error() == wire_errc::malformed_frame) continue;  // framing intact: keep serving
+      gone_ = ready->error();
+      break;
     }
-  } catch (...) {
-    interrupted = std::current_exception();
+    dispatch(kept, on_start);
   }
-  // Interrupted, the peer is not gone: mailboxes stay open, since it may be served again
-  // (a cancel ladder does, and must still see answers already on their way).
-  if (interrupted) std::rethrow_exception(interrupted);
+  // Only once the peer is gone: interrupted (a cancellation unwinds past this), it is not,
+  // and its mailboxes stay open, since it may be served again (a cancel ladder does, and
+  // must still see answers already on their way).
   for (auto& entry : mailboxes_) entry.second->box.close();
   co_return *gone_;
 }

@@ -30,6 +30,9 @@ enum class runtime_errc {
   runtime_failure,
   /// No actor is registered under the name looked up (`find_actor`).
   actor_not_found,
+  /// A broadcast subscriber fell further behind than the broadcast keeps; the items it
+  /// missed were skipped.
+  lagged,
 };
 
 [[nodiscard]] const boost::system::error_category& runtime_category() noexcept;
@@ -59,6 +62,7 @@ struct enum_traits<runtime_errc> {
       case runtime_errc::invalid_operation: return "invalid operation";
       case runtime_errc::runtime_failure: return "runtime failure";
       case runtime_errc::actor_not_found: return "actor not found";
+      case runtime_errc::lagged: return "subscriber lagged behind";
     }
     return nullptr;
   }

@@ -39,7 +39,6 @@ struct enum_traits<errc> {
       case errc::exception: return "exception";
       case errc::task_not_started: return "task ended without calling started()";
       case errc::nursery_closed: return "nursery already closed";
-      case errc::lagged: return "subscriber lagged behind";
     }
     return nullptr;
   }

@@ -44,8 +44,7 @@ inline awaitable<result<void>> run_caller_context(peer& p, const msg::Aid& self,
   if (!sent) co_return sent.error();
 
   std::optional<result<void>> body_result;
-  std::exception_ptr interrupted;
-  try {
+  auto run_block = [&]() -> awaitable<result<void>> {
     auto first = co_await core.receive_started();
     // Tractor's `Portal.open_context()`: a failure before started() comes out here
     if (!first) co_return first.error();
@@ -57,17 +56,18 @@ inline awaitable<result<void>> run_caller_context(peer& p, const msg::Aid& self,
     auto ran = co_await scope.run(body(core, std::move(first).value()));
     core.on_remote_error = nullptr;
     if (ran) body_result = std::move(*ran);
-  } catch (...) {
-    interrupted = std::current_exception();
-  }
+    co_return success();
+  };
+  // Our caller was cancelled: so is the callee's task (bounded), then the cancellation goes on.
+  auto cancel_callee = [&]() -> awaitable<void> {
+    core.on_remote_error = nullptr;  // the block's scope is gone
+    core.close_stream();
+    if (!core.cancel_called()) co_await core.cancel(limits.context_cancel);
+  };
+  auto started = co_await on_cancel(run_block(), cancel_callee());
+  if (!started) co_return started.error();
   core.close_stream();
 
-  if (interrupted) {
-    // Our caller was cancelled: so is the callee's task (shielded, bounded), then onward.
-    co_await boost::asio::this_coro::throw_if_cancelled(false);
-    if (!core.cancel_called()) co_await shield(core.cancel(limits.context_cancel));
-    std::rethrow_exception(interrupted);
-  }
   if (!body_result) {
     // The callee's error cancelled the block (tractor's
     // `Context._maybe_cancel_and_set_remote_error()`).
