@@ -62,12 +62,13 @@ tractor::task<void> look_around() {
 
 // Not run (it needs a second program to talk to): compiled only.
 [[maybe_unused]] tractor::task<void> wire_tour(boost::asio::any_io_executor ex, tractor::msg::Aid my_aid) {
+  using namespace std::chrono_literals;
   // --(doc-wire-begin)--
   namespace tp = tractor::transport;
   auto l = tp::uds::listen(ex, tp::uds::bind_addr("server")).value();   // /unix/.../server@PID
   auto sock = co_await tp::uds::connect(ex, l.address());               // from the peer
   auto ch = tp::channel::make<tractor::codec::cereal_binary>(std::move(sock).value());
-  auto peer = co_await ch->handshake(my_aid);          // each side sends its Aid first
+  auto peer = co_await tractor::runtime::handshake(*ch, my_aid, 10s);  // each side sends its Aid first
   tractor::msg::msg item = tractor::msg::Yield{"cid", tractor::codec::cereal_binary::encode_payload(42)};
   auto sent = co_await ch->send(std::move(item));
   auto m = co_await ch->receive();                     // result<msg::msg>

@@ -203,7 +203,7 @@ int silent_after_handshake(const spawn::child_boot& boot) {
     if (!sock) co_return;
     auto ch = pol.make_channel(std::move(*sock), {});
     const msg::Aid self{boot.name, boot.uuid, ::getpid(), false, false};
-    auto hs = co_await ch->handshake(self);
+    auto hs = co_await tractor::runtime::handshake(*ch, self, std::chrono::seconds(10));
     if (!hs) co_return;
     for (;;) {
       auto m = co_await ch->receive();  // read and ignored, until the parent hangs up

@@ -130,7 +130,7 @@ TYPED_TEST(actor_test, cancel_task_duplicate_cids_and_unknown_names_at_the_proto
     if (!sock) co_return sock.error();
     auto ch = transport::channel::make<C>(std::move(sock).value());
     const msg::Aid me{"raw-peer", "raw-uuid-0001", ::getpid(), false, false};
-    auto hs = co_await ch->handshake(me);
+    auto hs = co_await tractor::runtime::handshake(*ch, me, std::chrono::seconds(10));
     if (!hs) co_return hs.error();
     auto send = [&](std::string cid, std::string ns, std::string func, msg::raw_pld kwargs) {
       msg::msg m = msg::Start{std::move(cid), std::move(ns), std::move(func), std::move(kwargs), {me.name, me.uuid}};

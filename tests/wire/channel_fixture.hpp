@@ -3,6 +3,7 @@
 // make one binary with transport_test.cpp (channel_test.cpp gives it its own runtime dir).
 #pragma once
 
+#include <tractor/runtime/handshake.hpp>
 #include <tractor/transport/channel.hpp>
 
 #include "tests/support/async_test.hpp"
@@ -81,8 +82,10 @@ class channel_test : public ::testing::Test {
     auto server = wrap(std::move(accepted).value(), o);
     std::optional<result<m::Aid>> from_server;
     auto n = co_await open_nursery([&](nursery& nur) -> awaitable<void> {
-      nur.start_soon([&]() -> awaitable<void> { from_server = co_await server->handshake(aid("server")); });
-      auto from_client = co_await client->handshake(aid("client"));
+      nur.start_soon([&]() -> awaitable<void> {
+        from_server = co_await tractor::runtime::handshake(*server, aid("server"), std::chrono::seconds(10));
+      });
+      auto from_client = co_await tractor::runtime::handshake(*client, aid("client"), std::chrono::seconds(10));
       EXPECT_TRUE(from_client) << from_client.error().message();
     });
     EXPECT_TRUE(n);

@@ -1,4 +1,5 @@
-// The handshake: its failures, and a peer that spoke first, under every transport x codec.
+// tractor's handshake (runtime/handshake.hpp) over a bare channel: its failures, and a peer
+// that spoke first, under every transport x codec.
 #include "tests/wire/channel_fixture.hpp"
 
 namespace {
@@ -20,19 +21,17 @@ TYPED_TEST(channel_handshake_test, handshake_failures_are_clear_errors) {
       auto server = this->wrap(std::move(accepted).value());
       m::msg not_aid = m::Stop{"not-an-aid"};
       EXPECT_TRUE(co_await client->send(std::move(not_aid)));
-      auto r = co_await server->handshake(this->aid("server"));
+      auto r = co_await tractor::runtime::handshake(*server, this->aid("server"), std::chrono::seconds(10));
       EXPECT_FALSE(r);
       EXPECT_EQ(r.error(), wire_errc::handshake_failed);
       EXPECT_NE(r.error().message().find("`Stop` instead of `Aid`"), std::string::npos) << r.error().message();
     }
     // Nothing at all within the (short) timeout.
     {
-      tp::channel_options quick;
-      quick.handshake_timeout = 20ms;
       auto client = this->wrap(co_await this->raw_connect(l));
       auto accepted = co_await l.accept();
-      auto server = this->wrap(std::move(accepted).value(), quick);
-      auto r = co_await server->handshake(this->aid("server"));
+      auto server = this->wrap(std::move(accepted).value());
+      auto r = co_await tractor::runtime::handshake(*server, this->aid("server"), 20ms);
       EXPECT_FALSE(r);
       EXPECT_EQ(r.error(), wire_errc::handshake_timeout);
     }
@@ -42,7 +41,7 @@ TYPED_TEST(channel_handshake_test, handshake_failures_are_clear_errors) {
       auto accepted = co_await l.accept();
       auto server = this->wrap(std::move(accepted).value());
       client->close();
-      auto r = co_await server->handshake(this->aid("server"));
+      auto r = co_await tractor::runtime::handshake(*server, this->aid("server"), std::chrono::seconds(10));
       EXPECT_FALSE(r);
       EXPECT_EQ(r.error(), wire_errc::handshake_failed);
     }
@@ -63,7 +62,7 @@ TYPED_TEST(channel_handshake_test, a_handshake_whose_peer_spoke_first_keeps_what
     first.emplace_back(m::Stop{"behind-the-aid"});
     first.emplace_back(m::Stop{"and-another"});
     for (const auto& m : first) EXPECT_TRUE(co_await client->send(m));
-    auto hs = co_await server->handshake(this->aid("server"));
+    auto hs = co_await tractor::runtime::handshake(*server, this->aid("server"), std::chrono::seconds(10));
     EXPECT_TRUE(hs) << hs.error().message();
     if (hs) {
       EXPECT_EQ(hs.value().name, "client");

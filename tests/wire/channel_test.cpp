@@ -35,8 +35,6 @@ TYPED_TEST(channel_test, handshake_then_every_message_type_both_ways) {
   auto l = this->listen();
   run_async(this->ctx_, [&]() -> awaitable<void> {
     auto [client, server] = co_await this->pair(l);
-    EXPECT_EQ(client->peer()->name, "server");
-    EXPECT_EQ(server->peer()->name, "client");
     for (const auto& sample : every_message<Codec>()) {
       EXPECT_TRUE(co_await client->send(sample));
       auto got = co_await server->receive();
@@ -60,14 +58,15 @@ TYPED_TEST(channel_test, a_message_sent_with_the_handshake_and_the_answers_arriv
     auto n = co_await open_nursery([&](nursery& nur) -> awaitable<void> {
       // The server reads the request right behind the client's Aid, and only then answers.
       nur.start_soon([&]() -> awaitable<void> {
-        auto hs = co_await server->handshake(this->aid("server"));
+        auto hs = co_await tractor::runtime::handshake(*server, this->aid("server"), std::chrono::seconds(10));
         EXPECT_TRUE(hs && hs.value().name == "client");
         first_after = co_await server->receive();
         const std::vector<m::msg> answers{m::StartAck{"c1", "asyncfunc"},
                                           m::Return{"c1", Codec::encode_payload(8)}, m::Stop{"c2"}};
         for (const auto& a : answers) EXPECT_TRUE(co_await server->send(a));
       });
-      auto hs = co_await client->handshake(this->aid("client"), &request);
+      auto hs = co_await tractor::runtime::handshake(*client, this->aid("client"), std::chrono::seconds(10),
+                                                     &request);
       EXPECT_TRUE(hs && hs.value().name == "server");
       for (const char* expected : {"StartAck", "Return", "Stop"}) {
         auto got = co_await client->receive();
@@ -89,14 +88,14 @@ TYPED_TEST(channel_test, a_handshake_and_a_send_write_from_the_call_and_finish_w
     const m::msg big = m::Yield{"1", m::raw_pld{std::string(8u << 20, 'b')}};
     auto n = co_await open_nursery([&](nursery& nur) -> awaitable<void> {
       nur.start_soon([&]() -> awaitable<void> {
-        EXPECT_TRUE(co_await server->handshake(this->aid("server")));
+        EXPECT_TRUE(co_await tractor::runtime::handshake(*server, this->aid("server"), std::chrono::seconds(10)));
         auto got = co_await server->receive();
         EXPECT_TRUE(got && got.value() == big);
         EXPECT_TRUE(co_await server->send(big));
         const m::msg stop = m::Stop{"2"};
         EXPECT_TRUE(co_await server->send(stop));
       });
-      EXPECT_TRUE(co_await client->handshake(this->aid("client"), &big));
+      EXPECT_TRUE(co_await tractor::runtime::handshake(*client, this->aid("client"), std::chrono::seconds(10), &big));
       for (const char* want : {"Yield", "Stop"}) {
         auto got = co_await client->receive();
         EXPECT_TRUE(got && m::type_name(got.value()) == std::string_view(want)) << want;
@@ -436,7 +435,7 @@ TYPED_TEST(channel_test, bad_input_gives_clear_errors_and_the_listener_keeps_ser
           auto s = co_await l.accept();
           if (!s) co_return;
           n.start_soon([&, ch = std::shared_ptr<tp::channel>(this->wrap(std::move(s).value()))]() -> awaitable<void> {
-            auto hs = co_await ch->handshake(this->aid("server"));
+            auto hs = co_await tractor::runtime::handshake(*ch, this->aid("server"), std::chrono::seconds(10));
             if (!hs) {
               outcomes.push_back(std::string(hs.error().code().category().name()) + ":" + hs.error().message());
               co_return;
@@ -503,7 +502,7 @@ TYPED_TEST(channel_test, bad_input_gives_clear_errors_and_the_listener_keeps_ser
       // 5. A payload of the wrong type, then a well-behaved peer.
       {
         auto client = this->wrap(co_await this->raw_connect(l));
-        EXPECT_TRUE(co_await client->handshake(this->aid("typed")));
+        EXPECT_TRUE(co_await tractor::runtime::handshake(*client, this->aid("typed"), std::chrono::seconds(10)));
         m::msg wrong_type = m::Yield{"c3", Codec::encode_payload(std::string("not an int"))};
         m::msg right_type = m::Yield{"c4", Codec::encode_payload(1)};
         EXPECT_TRUE(co_await client->send(std::move(wrong_type)));
@@ -518,7 +517,7 @@ TYPED_TEST(channel_test, bad_input_gives_clear_errors_and_the_listener_keeps_ser
       // 6. A well-behaved peer, last: served as if nothing had happened.
       {
         auto client = this->wrap(co_await this->raw_connect(l));
-        EXPECT_TRUE(co_await client->handshake(this->aid("good")));
+        EXPECT_TRUE(co_await tractor::runtime::handshake(*client, this->aid("good"), std::chrono::seconds(10)));
         m::msg item = m::Yield{"c5", Codec::encode_payload(99)};
         EXPECT_TRUE(co_await client->send(std::move(item)));
         auto reply = co_await client->receive();

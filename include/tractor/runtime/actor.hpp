@@ -148,11 +148,9 @@ class actor {
     (void)sent;
   }
 
-  /// A peer over `s`, not yet handshaken (with this actor's handshake timeout).
+  /// A peer over `s`, not yet handshaken.
   std::shared_ptr<peer> make_peer(transport::stream_socket s) const {
-    transport::channel_options o;
-    o.handshake_timeout = limits.handshake;
-    return std::make_shared<peer>(pol_.make_channel(std::move(s), o), self_, pol_.error_types);
+    return std::make_shared<peer>(pol_.make_channel(std::move(s), {}), self_, pol_.error_types);
   }
 
  private:

@@ -61,7 +61,7 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_pla
     request.emplace(registration_request(a, *parent, cid));
   }
   const msg::msg* then = request ? &*request : nullptr;
-  auto hs = co_await parent->channel().handshake(self, then);
+  auto hs = co_await parent->handshake(a.limits.handshake, then);
   if (!hs) co_return int(child_exit::handshake_failed);
   if (!bound) {
     msg::msg e = box_error(bound.error(), self, std::nullopt);  // runtime-scoped: boot failed

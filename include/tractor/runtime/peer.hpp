@@ -9,6 +9,7 @@
 
 #include <tractor/core/memory_channel.hpp>
 #include <tractor/runtime/exposed.hpp>
+#include <tractor/runtime/handshake.hpp>
 #include <tractor/runtime/remote_error.hpp>
 #include <tractor/transport/channel.hpp>
 
@@ -30,7 +31,18 @@ class peer {
   [[nodiscard]] error unbox(const msg::Error& m) const { return unbox_error(m, known_errors_); }
 
   [[nodiscard]] transport::channel& channel() noexcept { return *ch_; }
-  [[nodiscard]] const msg::Aid& aid() const { return *ch_->peer(); }
+  /// The peer's identity (once `handshake` succeeded).
+  [[nodiscard]] const msg::Aid& aid() const { return *aid_; }
+
+  /// tractor's handshake on this peer's channel (see `runtime::handshake`); the peer's `Aid`
+  /// is kept for `aid()`.
+  ///
+  /// Cancellation: interrupted at once.
+  awaitable<result<msg::Aid>> handshake(clock::duration timeout, const msg::msg* then = nullptr) {
+    auto hs = co_await runtime::handshake(*ch_, self_, timeout, then);
+    if (hs) aid_ = hs.value();
+    co_return hs;
+  }
 
   /// Sends one message, written at once when no write is under way (requests and replies
   /// are latency-bound). Cancellation: as `transport::channel::send`.
@@ -85,6 +97,7 @@ class peer {
   std::span<const error_type> known_errors_;
   std::map<std::string, std::unique_ptr<mailbox>> mailboxes_;
   std::optional<error> gone_;
+  std::optional<msg::Aid> aid_;
 };
 
 /// The mailbox of one call (a fresh cid) on `p`, closed when the lease ends.

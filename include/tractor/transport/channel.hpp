@@ -1,4 +1,4 @@
-// tractor/transport/channel.hpp — a framed, handshaken message channel between two actors.
+// tractor/transport/channel.hpp — a framed message channel between two actors.
 //
 // A channel owns one connected socket and speaks tractor's framing: a 4-byte little-endian
 // length, then one encoded message. Two ways to send: `send` (awaitable: writes through when
@@ -10,7 +10,6 @@
 // already buffered before it reads again.
 //
 //     auto ch = tractor::transport::channel::make<tractor::codec::cereal_binary>(std::move(sock));
-//     auto peer = co_await ch->handshake(my_aid);  // tractor's symmetric handshake (bounded)
 //     tractor::msg::msg stop = tractor::msg::Stop{"c1"};
 //     co_await ch->send(std::move(stop));   // (g++ 12: no braced temporaries in co_await)
 //     auto m = co_await ch->receive();                       // result<msg::msg>
@@ -53,8 +52,6 @@ struct channel_options {
   std::size_t send_high_water = 1u << 16;
   /// Frames announcing more than this are refused before any allocation.
   std::size_t max_frame_size = 64u << 20;
-  /// How long `handshake` waits for the peer's `Aid` (tractor's server-side default).
-  clock::duration handshake_timeout = std::chrono::seconds(10);
 };
 
 class channel {
@@ -71,21 +68,6 @@ class channel {
   channel(const channel&) = delete;
   channel& operator=(const channel&) = delete;
   ~channel() { close(); }
-
-  /// Sends `self` and waits (up to the handshake timeout) for the peer's `Aid`. A peer that
-  /// sends anything else fails with `handshake_failed`, one that sends nothing in time with
-  /// `handshake_timeout`. Our `Aid` is written from this call (as `send` writes): the peer
-  /// may be waiting for it, and the wait for its `Aid` is the checkpoint.
-  ///
-  /// Cancellation: interrupted at once (`operation_aborted`).
-  awaitable<result<msg::Aid>> handshake(const msg::Aid& self) { return handshake(self, nullptr); }
-
-  /// As `handshake`, with `then` (if not null) sent right behind our `Aid`, in the same
-  /// write: a message the peer reads after the handshake, sent without waiting for its `Aid`
-  /// (a child's registration with a parent it knows keeps the registry).
-  ///
-  /// Cancellation: as `handshake`.
-  awaitable<result<msg::Aid>> handshake(const msg::Aid& self, const msg::msg* then);
 
   /// Sends `m`. When no write is under way, the frame is written from this call (requests
   /// and replies are latency-bound), with whatever was queued before it; otherwise it is
@@ -150,8 +132,6 @@ class channel {
   void close() noexcept;
 
   [[nodiscard]] bool is_open() const noexcept { return socket_.is_open() && !broken_; }
-  /// The peer's identity, once the handshake succeeded.
-  [[nodiscard]] const std::optional<msg::Aid>& peer() const noexcept { return peer_; }
   [[nodiscard]] std::string_view codec_name() const noexcept { return codec_.name; }
 
   /// A string as a payload in this channel's codec, and back: for the few payloads the
@@ -235,11 +215,6 @@ class channel {
   /// Hands what is queued to the writer task, or without one writes it (waiting until the
   /// batch that holds it has been written).
   awaitable<result<void>> write_queued();
-  /// Queues our `Aid` (and `then` behind it) and writes them now if the socket takes them.
-  std::optional<result<void>> send_hello(const msg::Aid& self, const msg::msg* then);
-  static error hello_failed(const error& why);
-  /// `first` as the peer's `Aid`, or `handshake_failed` saying what came instead.
-  static result<msg::Aid> peer_aid_of(const result<msg::msg>& first);
   /// Wakes the writer task once the current handler is done, unless the queue was flushed
   /// meanwhile. One wake-up however many frames are queued before it.
   void wake_writer_soon();
@@ -265,9 +240,6 @@ class channel {
   error broken_error() const;
   /// Reads more bytes; an error when the channel broke or closed.
   awaitable<result<void>> fill();
-  /// Reads what the socket holds now, without waiting (one non-blocking read); an error
-  /// breaks the channel, which the next receive reports.
-  void fill_available();
   /// Room for the next read in `in_`.
   void make_room();
   /// Accounts for a read of `n` bytes that ended with `ec`.
@@ -276,7 +248,6 @@ class channel {
   stream_socket socket_;
   channel_options options_;
   codec_ops codec_;
-  std::optional<msg::Aid> peer_;
 
   // -- sending: frames queue in out_; the active writer swaps it into writing_ ----------
   std::string out_;

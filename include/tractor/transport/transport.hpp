@@ -1,6 +1,6 @@
 // tractor/transport/transport.hpp — the transport policy axis: where actors listen and how
 // they connect. Both models produce the same kind of socket (a generic stream socket), so
-// framing, handshakes and everything above are written once, without templates.
+// framing and everything above are written once, without templates.
 //
 //     auto l = tractor::transport::uds::listen(ex, tractor::transport::uds::bind_addr("worker"));
 //     auto s = co_await tractor::transport::uds::connect(ex, l.value().address());

@@ -26,7 +26,7 @@ inline awaitable<void> actor::accept_loop(nursery& n) {
 
 inline awaitable<void> actor::handshake_and_route(transport::stream_socket s, nursery& n) {
   auto p = make_peer(std::move(s));
-  auto hs = co_await p->channel().handshake(self_);
+  auto hs = co_await p->handshake(limits.handshake);
   if (!hs) co_return;  // dropped with its own clear error; the server keeps serving
   if (hs.value().is_probe) co_return;
   if (auto it = expected_.find(hs.value().uuid); it != expected_.end()) {

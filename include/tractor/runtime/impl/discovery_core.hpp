@@ -16,11 +16,9 @@ inline awaitable<probe_result> probe_registry(const policies& pol, const transpo
         seen = probe_result::absent;
         co_return;
       }
-      transport::channel_options o;
-      o.handshake_timeout = 1s;
-      auto ch = pol.make_channel(std::move(sock).value(), o);
+      auto ch = pol.make_channel(std::move(sock).value(), {});
       const msg::Aid me{"registry-probe", new_uuid(), ::getpid(), std::nullopt, true};
-      auto hs = co_await ch->handshake(me);
+      auto hs = co_await handshake(*ch, me, 1s);
       seen = hs && hs.value().is_registrar.value_or(false) ? probe_result::registrar : probe_result::occupied;
       ch->close();
     };
@@ -88,10 +86,8 @@ inline awaitable<result<std::shared_ptr<peer>>> connect_peer(actor& a, const tra
   auto ex = co_await boost::asio::this_coro::executor;
   auto sock = co_await a.pol().connect(ex, addr);
   if (!sock) co_return sock.error();
-  transport::channel_options o;
-  o.handshake_timeout = a.limits.handshake;
-  auto p = std::make_shared<peer>(a.pol().make_channel(std::move(sock).value(), o), a.aid(), a.pol().error_types);
-  auto hs = co_await p->channel().handshake(a.aid());
+  auto p = std::make_shared<peer>(a.pol().make_channel(std::move(sock).value(), {}), a.aid(), a.pol().error_types);
+  auto hs = co_await p->handshake(a.limits.handshake);
   if (!hs) co_return hs.error();
   a.peers_by_addr[key] = p;
   // Served (its calls answered, its answers routed) for as long as this actor lives.

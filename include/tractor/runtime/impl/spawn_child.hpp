@@ -123,7 +123,7 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   };
   // A given channel needs no race: the child's end closes when its entry ends (EOF).
   auto handshake_paired = [&]() -> awaitable<void> {
-    auto hs = co_await move_on_after(a.limits.boot, paired->channel().handshake(a.aid()));
+    auto hs = co_await move_on_after(a.limits.boot, paired->handshake(a.limits.handshake));
     if (!hs) co_return;  // the boot timeout: killed below
     if (*hs && hs->value().uuid == uuid) {
       slot.link = paired;

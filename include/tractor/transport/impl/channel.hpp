@@ -1,4 +1,4 @@
-// Definitions for tractor/transport/channel.hpp: the sending side and the handshake.
+// Definitions for tractor/transport/channel.hpp: the sending side.
 #pragma once
 
 #include <boost/asio/write.hpp>
@@ -22,61 +22,6 @@ inline error channel::broken_error() const {
     return error(make_error_code(wire_errc::transport_closed), "channel closed locally");
   }
   return error(make_error_code(wire_errc::channel_broken));
-}
-
-inline std::optional<result<void>> channel::send_hello(const msg::Aid& self, const msg::msg* then) {
-  if (broken_ || !socket_.is_open()) return result<void>(broken_error());
-  auto queued = enqueue(self, nullptr);
-  if (queued && then) queued = enqueue(*then, nullptr);  // in the same write
-  if (!queued) return result<void>(queued.error());
-  if (writer_active_ || !out_external_.empty()) return std::nullopt;
-  auto written = write_inline();
-  if (!written || out_.empty()) return written;
-  return std::nullopt;
-}
-
-inline error channel::hello_failed(const error& why) {
-  return error(make_error_code(wire_errc::handshake_failed), "handshake failed: could not send our Aid: " + why.message());
-}
-
-inline result<msg::Aid> channel::peer_aid_of(const result<msg::msg>& first) {
-  if (!first) {
-    return error(make_error_code(wire_errc::handshake_failed),
-                 "peer sent an invalid actor handshake: " + first.error().message());
-  }
-  const auto* aid = std::get_if<msg::Aid>(&first.value());
-  if (!aid) {
-    return error(make_error_code(wire_errc::handshake_failed),
-                 "peer sent an invalid actor handshake: `" + std::string(msg::type_name(first.value())) +
-                     "` instead of `Aid`");
-  }
-  return *aid;
-}
-
-inline awaitable<result<msg::Aid>> channel::handshake(const msg::Aid& self, const msg::msg* then) {
-  // The wait for the peer's Aid below is this call's checkpoint.
-  std::optional<result<void>> sent = send_hello(self, then);
-  if (!sent) {
-    auto rest = co_await write_queued();
-    sent.emplace(std::move(rest));
-  }
-  if (!*sent) co_return hello_failed(sent->error());
-  // The peer's Aid may be here already (it spoke first): then nothing needs a deadline.
-  std::optional<result<msg::msg>> arrived = try_receive();
-  if (!arrived) {
-    fill_available();
-    arrived = try_receive();
-  }
-  if (!arrived) {
-    auto waited = co_await fail_after(options_.handshake_timeout, receive());
-    arrived.emplace(std::move(waited));
-  }
-  if (!*arrived && arrived->error() == errc::timeout) {
-    co_return error(make_error_code(wire_errc::handshake_timeout), "peer sent no Aid within the handshake timeout");
-  }
-  auto aid = peer_aid_of(*arrived);
-  if (aid) peer_ = aid.value();
-  co_return aid;
 }
 
 inline std::size_t channel::queued_bytes() const {

@@ -161,15 +161,4 @@ inline awaitable<result<void>> channel::fill() {
   co_return took(ec, n);
 }
 
-inline void channel::fill_available() {
-  if (broken_ || !socket_.is_open()) return;
-  boost::system::error_code ec;
-  if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
-  if (ec) return;
-  make_room();
-  const std::size_t n = socket_.read_some(boost::asio::buffer(in_.data() + in_end_, in_.size() - in_end_), ec);
-  if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) return;
-  (void)took(ec, n);  // a broken channel says so to the next receive
-}
-
 }  // namespace tractor::transport

@@ -1,0 +1,69 @@
+// tractor/runtime/handshake.hpp — tractor's actor handshake: the first exchange on every
+// channel between two actors. Each side sends its `Aid` first, then waits (bounded) for the
+// other's; no other message is accepted before it. The channel itself knows nothing of it:
+// it frames and sends whatever the runtime gives it.
+#pragma once
+
+#include <tractor/core/cancel_scope.hpp>
+#include <tractor/transport/channel.hpp>
+
+namespace tractor::runtime {
+
+/// Sends `self`, then `then` right behind it if not null (a message the peer reads after the
+/// handshake, sent without waiting for the peer's `Aid`: a child's registration with a
+/// parent that keeps the registry), and waits up to `timeout` for the peer's `Aid`. A peer
+/// that sends anything else fails with `wire_errc::handshake_failed`, one that sends nothing
+/// in time with `wire_errc::handshake_timeout`. What the peer sent behind its `Aid` stays
+/// for the next receive.
+///
+/// Cancellation: interrupted at once (`operation_aborted`).
+awaitable<result<msg::Aid>> handshake(transport::channel& ch, const msg::Aid& self, clock::duration timeout,
+                                      const msg::msg* then = nullptr);
+
+/// The first message of a handshake as the peer's `Aid`, or `handshake_failed` saying what
+/// came instead.
+result<msg::Aid> peer_aid_of(const result<msg::msg>& first);
+
+// -- definitions -------------------------------------------------------------------------
+
+inline result<msg::Aid> peer_aid_of(const result<msg::msg>& first) {
+  if (!first) {
+    return error(make_error_code(wire_errc::handshake_failed),
+                 "peer sent an invalid actor handshake: " + first.error().message());
+  }
+  const auto* aid = std::get_if<msg::Aid>(&first.value());
+  if (!aid) {
+    return error(make_error_code(wire_errc::handshake_failed),
+                 "peer sent an invalid actor handshake: `" + std::string(msg::type_name(first.value())) +
+                     "` instead of `Aid`");
+  }
+  return *aid;
+}
+
+inline awaitable<result<msg::Aid>> handshake(transport::channel& ch, const msg::Aid& self, clock::duration timeout,
+                                             const msg::msg* then) {
+  // Our Aid is written from this call (as any send writes when nothing else is under way):
+  // the peer may be waiting for it. The wait for the peer's Aid is the checkpoint.
+  msg::msg hello = self;
+  auto sent = co_await ch.send(std::move(hello));
+  if (sent && then) {
+    msg::msg behind = *then;
+    sent = co_await ch.send(std::move(behind));
+  }
+  if (!sent) {
+    co_return error(make_error_code(wire_errc::handshake_failed),
+                    "handshake failed: could not send our Aid: " + sent.error().message());
+  }
+  // The peer's Aid may be here already (it spoke first): then nothing needs a deadline.
+  std::optional<result<msg::msg>> arrived = ch.try_receive();
+  if (!arrived) {
+    auto waited = co_await fail_after(timeout, ch.receive());
+    arrived.emplace(std::move(waited));
+  }
+  if (!*arrived && arrived->error() == errc::timeout) {
+    co_return error(make_error_code(wire_errc::handshake_timeout), "peer sent no Aid within the handshake timeout");
+  }
+  co_return peer_aid_of(*arrived);
+}
+
+}  // namespace tractor::runtime
