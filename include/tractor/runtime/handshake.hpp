@@ -7,6 +7,9 @@
 #include <tractor/core/cancel_scope.hpp>
 #include <tractor/transport/channel.hpp>
 
+#include <array>
+#include <span>
+
 namespace tractor::runtime {
 
 /// Sends `self`, then `then` right behind it if not null (a message the peer reads after the
@@ -44,12 +47,9 @@ inline awaitable<result<msg::Aid>> handshake(transport::channel& ch, const msg::
                                              const msg::msg* then) {
   // Our Aid is written from this call (as any send writes when nothing else is under way):
   // the peer may be waiting for it. The wait for the peer's Aid is the checkpoint.
-  msg::msg hello = self;
-  auto sent = co_await ch.send(std::move(hello));
-  if (sent && then) {
-    msg::msg behind = *then;
-    sent = co_await ch.send(std::move(behind));
-  }
+  // What goes behind our Aid leaves in the same write: the peer reads both at one wakeup.
+  std::array<msg::msg, 2> hello{self, then ? *then : msg::msg()};
+  auto sent = co_await ch.send_together(std::span<const msg::msg>(hello.data(), then ? 2 : 1));
   if (!sent) {
     co_return error(make_error_code(wire_errc::handshake_failed),
                     "handshake failed: could not send our Aid: " + sent.error().message());

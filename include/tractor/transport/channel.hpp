@@ -25,6 +25,7 @@
 #include <tractor/transport/transport.hpp>
 
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,13 @@ class channel {
   /// the wire, so the channel is then broken (`channel_broken` for later sends), as with any
   /// stream whose send was cancelled midway.
   awaitable<result<void>> send(msg::msg m);
+
+  /// As `send`, for a few small messages that go together, in one write when the socket
+  /// takes them: what the peer reads right after the first then costs it no second wakeup
+  /// (an actor's handshake `Aid` and a child's registration behind it).
+  ///
+  /// Cancellation: as `send`.
+  awaitable<result<void>> send_together(std::span<const msg::msg> ms);
 
   /// Queues `m` without waiting; the writer task sends it with what else is queued by the
   /// time it runs (a burst leaves in few writes). Fails with `errc::would_block`, leaving

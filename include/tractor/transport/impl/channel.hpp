@@ -92,6 +92,18 @@ inline awaitable<result<void>> channel::send(msg::msg m) {
   co_return co_await write_queued();
 }
 
+inline awaitable<result<void>> channel::send_together(std::span<const msg::msg> ms) {
+  if (broken_ || !socket_.is_open()) co_return broken_error();
+  for (const auto& m : ms) {
+    BOOST_OUTCOME_CO_TRY(enqueue(m, nullptr));
+  }
+  if (!writer_active_ && out_external_.empty()) {
+    auto written = write_inline();
+    if (!written || out_.empty()) co_return written;
+  }
+  co_return co_await write_queued();
+}
+
 inline result<void> channel::try_send(const msg::msg& m) {
   if (broken_ || !socket_.is_open()) return broken_error();
   const bool control = msg::is_control(m);
