@@ -18,8 +18,10 @@
 
 #include <fmt/core.h>
 
+#include <map>
 #include <set>
 #include <span>
+#include <string_view>
 
 #include <sys/prctl.h>
 
@@ -66,6 +68,34 @@ struct timeouts {
   clock::duration thread_abandon = std::chrono::seconds(3);
 };
 
+/// What remote callers may run in an actor: whole namespaces (tractor's `enable_modules`)
+/// and single functions (an interface's). Everything until `restrict` (the root's default).
+class enablement {
+ public:
+  /// Nothing is callable but what is enabled from now on (a child, before its SpawnSpec's
+  /// list).
+  void restrict() noexcept { everything_ = false; }
+  /// Enables namespace "math", or the one function "math.add" (a C++ namespace never
+  /// contains a '.').
+  void enable(std::string_view name) {
+    if (const auto dot = name.rfind('.'); dot != std::string_view::npos) {
+      functions_[std::string(name.substr(0, dot))].emplace(name.substr(dot + 1));
+    } else {
+      namespaces_.emplace(name);
+    }
+  }
+  [[nodiscard]] bool allows(const std::string& ns, const std::string& func) const {
+    if (everything_ || namespaces_.contains(ns)) return true;
+    const auto it = functions_.find(ns);
+    return it != functions_.end() && it->second.contains(func);
+  }
+
+ private:
+  bool everything_ = true;
+  std::set<std::string, std::less<>> namespaces_;
+  std::map<std::string, std::set<std::string, std::less<>>, std::less<>> functions_;
+};
+
 class actor {
  public:
   actor(boost::asio::any_io_executor ex, msg::Aid self, const policies& pol)
@@ -102,10 +132,8 @@ class actor {
   /// Set for an actor sharing its process with its parent (the `thread` backend).
   bool in_process = false;
 
-  /// What is callable here: namespaces ("math", tractor's `enable_modules`) and single
-  /// functions ("math.add", from an interface); empty means every exposed function (the
-  /// root's default).
-  std::set<std::string, std::less<>> enabled;
+  /// What is callable here (every exposed function unless restricted: the root's default).
+  enablement enabled;
 
   /// Binds the IPC server, at `at` if given, else at the transport's address for this actor.
   result<void> bind(const transport::multiaddr* at = nullptr);

@@ -83,8 +83,8 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_pla
     }
     spec = std::get<msg::SpawnSpec>(std::move(first).value());
   }
-  for (const auto& [name, path] : spec->enable_modules) a.enabled.insert(name);
-  if (a.enabled.empty()) a.enabled.insert("");  // nothing enabled: nothing callable
+  a.enabled.restrict();
+  for (const auto& [name, path] : spec->enable_modules) a.enabled.enable(name);
   for (const auto& w : spec->reg_addrs) {
     if (auto m = transport::multiaddr::from_wire(w)) a.registry_addrs.push_back(std::move(m).value());
   }

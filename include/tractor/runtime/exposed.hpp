@@ -189,22 +189,28 @@ awaitable<result<msg::raw_pld>> invoke_exposed(const msg::raw_pld& args, runtime
   }
 }
 
-/// The compile-time list of remotely callable functions (one registration route).
+namespace detail {
+/// What `exposed` and `interface` share: a compile-time list of function pointers.
 template <auto... Fs>
-struct exposed {
+struct function_list {
   static_assert(((std::is_pointer_v<decltype(Fs)> &&
                   std::is_function_v<std::remove_pointer_t<decltype(Fs)>>) && ...),
-                "tractor::exposed takes pointers to functions");
+                "tractor::exposed and tractor::interface take pointers to functions");
 
+  /// True if `F` is in the list.
+  template <auto F>
+  static constexpr bool contains = (same_function<F, Fs>() || ...);
+};
+}  // namespace detail
+
+/// The compile-time list of remotely callable functions (one registration route).
+template <auto... Fs>
+struct exposed : detail::function_list<Fs...> {
   /// The table the runtime dispatches on, for codec `C`.
   template <codec::codec C>
   static constexpr std::array<exposed_fn, sizeof...(Fs)> table() {
     return {exposed_fn{name_of<Fs>(), &invoke_exposed<C, Fs>, is_context_fn<Fs>}...};
   }
-
-  /// True if `F` is in the list.
-  template <auto F>
-  static constexpr bool contains = (detail::same_function<F, Fs>() || ...);
 };
 
 /// An actor's interface: the exposed functions a portal typed by it may call, checked at
@@ -216,15 +222,7 @@ struct exposed {
 /// A child started with an interface enables exactly its functions (no `enable_modules`
 /// list needed); every function of it must also be in the tree's `exposed<...>` list.
 template <auto... Fs>
-struct interface {
-  static_assert(((std::is_pointer_v<decltype(Fs)> &&
-                  std::is_function_v<std::remove_pointer_t<decltype(Fs)>>) && ...),
-                "tractor::interface takes pointers to functions");
-
-  /// True if `F` is in the interface.
-  template <auto F>
-  static constexpr bool contains = (detail::same_function<F, Fs>() || ...);
-
+struct interface : detail::function_list<Fs...> {
   /// True if every function of the interface is in the list `Exposed`.
   template <class Exposed>
   static constexpr bool within = (Exposed::template contains<Fs> && ...);

@@ -23,12 +23,12 @@ namespace tractor::runtime {
 awaitable<result<msg::Aid>> handshake(transport::channel& ch, const msg::Aid& self, clock::duration timeout,
                                       const msg::msg* then = nullptr);
 
-/// The first message of a handshake as the peer's `Aid`, or `handshake_failed` saying what
-/// came instead.
-result<msg::Aid> peer_aid_of(const result<msg::msg>& first);
-
 // -- definitions -------------------------------------------------------------------------
 
+namespace detail {
+
+/// The first message of a handshake as the peer's `Aid`, or `handshake_failed` saying what
+/// came instead.
 inline result<msg::Aid> peer_aid_of(const result<msg::msg>& first) {
   if (!first) {
     return error(make_error_code(wire_errc::handshake_failed),
@@ -42,6 +42,8 @@ inline result<msg::Aid> peer_aid_of(const result<msg::msg>& first) {
   }
   return *aid;
 }
+
+}  // namespace detail
 
 inline awaitable<result<msg::Aid>> handshake(transport::channel& ch, const msg::Aid& self, clock::duration timeout,
                                              const msg::msg* then) {
@@ -63,7 +65,7 @@ inline awaitable<result<msg::Aid>> handshake(transport::channel& ch, const msg::
   if (!*arrived && arrived->error() == errc::timeout) {
     co_return error(make_error_code(wire_errc::handshake_timeout), "peer sent no Aid within the handshake timeout");
   }
-  co_return peer_aid_of(*arrived);
+  co_return detail::peer_aid_of(*arrived);
 }
 
 }  // namespace tractor::runtime

@@ -2,9 +2,9 @@
 //
 // A channel owns one connected socket and speaks tractor's framing: a 4-byte little-endian
 // length, then one encoded message. Two ways to send: `send` (awaitable: writes through when
-// no write is under way, waits at the high-water mark) and `try_send` (never waits: queued
-// for the writer task, which sends everything queued in one write). Concurrent senders never
-// interleave. A large payload is taken over by `send` and written from its own buffer,
+// no write is under way, waits at the high-water mark; `send_together` for a few small
+// messages that leave in one write) and `try_send` (never waits: queued for the writer task,
+// which sends everything queued in one write). Concurrent senders never interleave. A large payload is taken over by `send` and written from its own buffer,
 // header and payload gathered into one write, never copied into a frame; one received is
 // read straight into its message. Reading parses every complete frame
 // already buffered before it reads again.
@@ -223,6 +223,9 @@ class channel {
   /// Hands what is queued to the writer task, or without one writes it (waiting until the
   /// batch that holds it has been written).
   awaitable<result<void>> write_queued();
+  /// What a send does first: when no write is under way, writes what is queued from this
+  /// call; the outcome if that finished the job, nothing if the rest needs `write_queued`.
+  std::optional<result<void>> write_through();
   /// Wakes the writer task once the current handler is done, unless the queue was flushed
   /// meanwhile. One wake-up however many frames are queued before it.
   void wake_writer_soon();
@@ -276,6 +279,9 @@ class channel {
   std::size_t in_begin_ = 0;  // first unconsumed byte
   std::size_t in_end_ = 0;    // one past the last received byte
   std::vector<std::string> spare_payloads_;  // see recycle
+  /// Whether `s` holds a buffer of its own (strings short enough to live inside the object
+  /// have none worth keeping).
+  static bool holds_buffer(const std::string& s) noexcept { return s.capacity() > std::string().capacity(); }
 
   /// A large frame being received: its head, and its payload read so far (`have` bytes). Kept
   /// across a cancelled receive, so that the next one goes on where it stopped.

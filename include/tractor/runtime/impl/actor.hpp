@@ -129,7 +129,7 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
   if (!found) {
     refused = error(make_error_code(runtime_errc::unknown_function),
                     "no exposed function " + s.ns + "." + s.func + " in " + describe(uid_of(self_)));
-  } else if (!enabled.empty() && !enabled.contains(s.ns) && !enabled.contains(s.ns + "." + s.func)) {
+  } else if (!enabled.allows(s.ns, s.func)) {
     refused = error(make_error_code(runtime_errc::module_not_exposed),
                     "neither namespace '" + s.ns + "' nor function " + s.ns + "." + s.func +
                         " is enabled in " + describe(uid_of(self_)));

@@ -52,11 +52,11 @@ runtime::root_body erase_root_body(Body body) {
   } else {
     static_assert(std::is_invocable_v<Body&, root<Tree>&>,
                   "tractor: a root's body takes an actor_nursery<Tree>& or a root<Tree>&");
+    // A coroutine lambda: its frame refers to the closure, which the root_body owns for the
+    // root's lifetime.
     return [body = std::move(body)](runtime::actor& a) mutable -> task<void> {
-      return [](Body& b, runtime::actor& self) -> task<void> {
-        root<Tree> r(self);
-        co_return co_await b(r);
-      }(body, a);
+      root<Tree> r(a);
+      co_return co_await body(r);
     };
   }
 }
@@ -133,6 +133,8 @@ template <class Tree, class Body, class CompletionToken>
 auto async_run_root(boost::asio::any_io_executor ex, root_options options, Body body,
                     CompletionToken&& token) {
   auto initiate = [](auto handler, boost::asio::any_io_executor on, root_options o, runtime::root_body b) {
+    // The result goes beside co_spawn's own completion, which can carry only a
+    // default-constructible value (a result<void> is not).
     auto out = std::make_shared<std::optional<result<void>>>();
     // The caller's cancellation slot reaches the root's coroutine (co_spawn honours the
     // slot of the handler it is given).

@@ -83,11 +83,9 @@ inline awaitable<result<void>> channel::send(msg::msg m) {
     }
   }
   BOOST_OUTCOME_CO_TRY(enqueue(m, &m));
-  // Write-through when idle; what the kernel does not take goes with the next batch. Behind
-  // a burst, the frame joins the writer's next batch instead.
-  if (!held && !writer_active_ && out_external_.empty()) {
-    auto written = write_inline();
-    if (!written || out_.empty()) co_return written;
+  // Behind a burst, the frame joins the writer's next batch instead of writing through.
+  if (!held) {
+    if (auto done = write_through()) co_return std::move(*done);
   }
   co_return co_await write_queued();
 }
@@ -97,11 +95,16 @@ inline awaitable<result<void>> channel::send_together(std::span<const msg::msg> 
   for (const auto& m : ms) {
     BOOST_OUTCOME_CO_TRY(enqueue(m, nullptr));
   }
-  if (!writer_active_ && out_external_.empty()) {
-    auto written = write_inline();
-    if (!written || out_.empty()) co_return written;
-  }
+  if (auto done = write_through()) co_return std::move(*done);
   co_return co_await write_queued();
+}
+
+inline std::optional<result<void>> channel::write_through() {
+  // Write-through when idle; what the kernel does not take goes with the next batch.
+  if (writer_active_ || !out_external_.empty()) return std::nullopt;
+  auto written = write_inline();
+  if (!written || out_.empty()) return written;
+  return std::nullopt;
 }
 
 inline result<void> channel::try_send(const msg::msg& m) {

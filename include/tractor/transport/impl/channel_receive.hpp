@@ -28,7 +28,7 @@ inline std::optional<result<void>> channel::try_receive(msg::msg& into) {
   }
   if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
   // A stream item whose payload its consumer took decodes into a recycled buffer.
-  if (auto* y = std::get_if<msg::Yield>(&into); y && !spare_payloads_.empty() && y->pld.bytes.capacity() <= 15) {
+  if (auto* y = std::get_if<msg::Yield>(&into); y && !spare_payloads_.empty() && !holds_buffer(y->pld.bytes)) {
     y->pld.bytes = std::move(spare_payloads_.back());
     spare_payloads_.pop_back();
   }
@@ -36,8 +36,9 @@ inline std::optional<result<void>> channel::try_receive(msg::msg& into) {
 }
 
 inline void channel::recycle(msg::raw_pld&& p) {
-  const std::size_t cap = p.bytes.capacity();
-  if (cap > 15 && cap <= 128 * 1024 && spare_payloads_.size() < 16) spare_payloads_.push_back(std::move(p.bytes));
+  if (holds_buffer(p.bytes) && p.bytes.capacity() <= 128 * 1024 && spare_payloads_.size() < 16) {
+    spare_payloads_.push_back(std::move(p.bytes));
+  }
 }
 
 inline std::optional<std::span<const std::byte>> channel::next_frame() {
