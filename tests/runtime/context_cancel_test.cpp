@@ -168,7 +168,7 @@ TYPED_TEST(context_cancel_test, a_context_with_oneself_is_an_invalid_operation) 
     auto sock = co_await TypeParam::transport_type::connect(ex, self->address());
     if (!sock) co_return sock.error();
     auto ch = transport::channel::make<codec::cereal_binary>(std::move(sock).value());
-    runtime::peer me(std::move(ch), self->aid());  // a peer that is this very actor
+    runtime::peer me(std::move(ch), self->aid(), self->pol());  // a peer that is this very actor
     auto hs = co_await me.handshake(std::chrono::seconds(10));
     if (!hs) co_return hs.error();
     runtime::context_body body = [](runtime::context_core&, msg::raw_pld) -> awaitable<result<void>> {

@@ -183,10 +183,10 @@ TYPED_TEST(discovery_test, a_child_is_found_by_name_and_gone_promptly_after_canc
       EXPECT_TRUE(first);
       auto addrs = co_await query_actor<TypeParam>("cached");
       if (!addrs || addrs.value().empty()) co_return errc::would_block;
-      std::string forget = "delete_addr";
-      std::vector<std::string> dead{addrs.value().front().str()};
-      auto forgot = co_await runtime::ask_registrar(*runtime::current_actor(), std::move(forget), std::move(dead));
-      EXPECT_TRUE(forgot && forgot.value().size() == 2u);
+      std::tuple<std::string> dead{addrs.value().front().str()};
+      auto forgot = co_await runtime::ask_registrar<&runtime::requests::delete_addr>(*runtime::current_actor(),
+                                                                                    std::move(dead));
+      EXPECT_TRUE(forgot && forgot.value() && forgot.value()->first == "cached");
       auto again = co_await find_actor<TypeParam>("cached");
       EXPECT_TRUE(again && again.value().aid().uuid == other.value().aid().uuid);
       EXPECT_TRUE(co_await other.value().cancel_actor());

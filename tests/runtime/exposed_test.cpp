@@ -49,19 +49,19 @@ TYPED_TEST(exposed_test, thunks_decode_run_and_encode) {
   static_assert(table.size() == 4);
   EXPECT_EQ(table[0].name.func, "add");
   run_async([&]() -> awaitable<void> {
-    auto three = co_await table[0].invoke(C::encode_payload(std::tuple<int, int>{1, 2}), nullptr);
+    auto three = co_await table[0].invoke(C::encode_payload(std::tuple<int, int>{1, 2}), {});
     auto three_v = codec::decode_pld<C, int>("Return", three.value());
     EXPECT_EQ(three_v.value(), 3);
 
-    auto odd = co_await table[1].invoke(C::encode_payload(std::tuple<int>{3}), nullptr);
+    auto odd = co_await table[1].invoke(C::encode_payload(std::tuple<int>{3}), {});
     EXPECT_FALSE(odd);
     EXPECT_EQ(odd.error(), errc::would_block);
 
-    auto wrong_args = co_await table[0].invoke(C::encode_payload(std::string("not a tuple")), nullptr);
+    auto wrong_args = co_await table[0].invoke(C::encode_payload(std::string("not a tuple")), {});
     EXPECT_FALSE(wrong_args);
     EXPECT_EQ(wrong_args.error(), wire_errc::msg_type_error);
 
-    auto shout = co_await table[3].invoke(C::encode_payload(std::tuple<std::string>{"hi"}), nullptr);
+    auto shout = co_await table[3].invoke(C::encode_payload(std::tuple<std::string>{"hi"}), {});
     auto shout_v = codec::decode_pld<C, std::string>("Return", shout.value());
     EXPECT_EQ(shout_v.value(), "hi!");
   }());

@@ -123,15 +123,14 @@ awaitable<result<portal<Tree>>> get_registry() {
 
 inline awaitable<result<std::vector<registry_entry>>> list_registry() {
   BOOST_OUTCOME_CO_TRY(auto self, detail::actor_for_lookup());
-  std::string func = "get_registry";
-  std::vector<std::string> none;
-  auto flat = co_await runtime::ask_registrar(*self, std::move(func), std::move(none));
-  if (!flat) co_return flat.error();
+  std::tuple<> none;
+  auto all = co_await runtime::ask_registrar<&runtime::requests::get_registry>(*self, none);
+  if (!all) co_return all.error();
   std::vector<registry_entry> out;
-  const auto& f = flat.value();
-  for (std::size_t i = 0; i + 2 < f.size(); i += 3) {
-    auto where = transport::multiaddr::parse(f[i + 2]);
-    if (where) out.push_back(registry_entry{f[i], f[i + 1], std::move(where).value()});
+  for (const auto& who : all.value()) {
+    for (const auto& addr : who.addrs) {
+      if (auto where = transport::multiaddr::parse(addr)) out.push_back(registry_entry{who.name, who.uuid, std::move(where).value()});
+    }
   }
   co_return out;
 }

@@ -8,6 +8,7 @@
 #include <tractor/core/event.hpp>
 #include <tractor/runtime/context_core.hpp>
 #include <tractor/runtime/peer.hpp>
+#include <tractor/runtime/policies.hpp>
 #include <tractor/runtime/registrar.hpp>
 #include <tractor/spawn/backend.hpp>
 #include <tractor/transport/transport.hpp>
@@ -26,31 +27,6 @@
 #include <sys/prctl.h>
 
 namespace tractor::runtime {
-
-/// The composed policies, erased: how to spawn, listen, connect and frame, which functions
-/// exist.
-struct policies {
-  std::string_view spawn_name;
-  result<std::unique_ptr<spawn::child_handle>> (*spawn)(const boost::asio::any_io_executor&,
-                                                        const spawn::spawn_request&);
-  /// The child runtime for this tree, for backends that run it in a fork or a thread.
-  spawn::child_entry child_entry;
-  /// The backend takes a socket already connected to the parent (`spawn::adopts_channel`).
-  bool spawn_adopts_channel;
-  std::string_view transport_name;
-  result<transport::listener> (*listen)(const boost::asio::any_io_executor&,
-                                        const transport::multiaddr&);
-  awaitable<result<transport::stream_socket>> (*connect)(const boost::asio::any_io_executor&,
-                                                         const transport::multiaddr&);
-  transport::multiaddr (*bind_addr)(std::string_view);
-  std::unique_ptr<transport::channel> (*make_channel)(transport::stream_socket,
-                                                      transport::channel_options);
-  std::span<const exposed_fn> functions;
-  std::span<const error_type> error_types;
-  /// Where a tree's registrar is by default (tractor's 127.0.0.1:1616, registry@1616).
-  transport::multiaddr (*default_registry)();
-  bool (*accepts)(const transport::multiaddr&);
-};
 
 /// Timeouts of the runtime (tractor's defaults, DESIGN §7).
 struct timeouts {
@@ -165,6 +141,14 @@ class actor {
   /// The nursery whose cancellation ends this actor.
   nursery* lifetime = nullptr;
 
+  /// Ends this actor at the request `s` of `by` (tractor's `Actor.cancel()`); `by` gets its
+  /// `CancelAck` from `acknowledge_cancel`.
+  void cancel_at_request(std::shared_ptr<peer> by, const msg::Start& s);
+
+  /// Cancels the running task `target` (of any peer) on behalf of `requester`, whom it
+  /// reports as its canceller (tractor's `Actor._cancel_task()`); true if there was one.
+  bool cancel_task(const std::string& target, const msg::uid& requester);
+
   /// Once this actor's lifetime has ended: acknowledges a peer's `self.cancel`, if that is
   /// what ended it (tractor's CancelAck after teardown).
   awaitable<void> acknowledge_cancel() {
@@ -178,7 +162,7 @@ class actor {
 
   /// A peer over `s`, not yet handshaken.
   std::shared_ptr<peer> make_peer(transport::stream_socket s) const {
-    return std::make_shared<peer>(pol_.make_channel(std::move(s), {}), self_, pol_.error_types);
+    return std::make_shared<peer>(pol_.make_channel(std::move(s), {}), self_, pol_);
   }
 
  private:
@@ -186,15 +170,9 @@ class actor {
   transport::multiaddr own_address() const;
   awaitable<void> handshake_and_route(transport::stream_socket s, nursery& n);
   awaitable<void> handle_start(std::shared_ptr<peer> p, msg::Start s);
-  /// `self.*` requests: cancel this actor, cancel one task, the registrar's requests.
-  awaitable<void> handle_runtime_request(std::shared_ptr<peer> p, msg::Start s);
-  /// The registrar's requests (`self.register_actor`, ...); refused unless this actor is one.
-  awaitable<void> answer_registry(std::shared_ptr<peer> p, msg::Start s);
+  /// The row answering `s`: an exposed function enabled here, or a runtime request.
+  result<const exposed_fn*> find_function(const msg::Start& s) const;
   awaitable<void> reply(peer& p, msg::msg m);
-
-  /// Answers `self.cancel_task`: cancels the running task `target` (of any peer); true if
-  /// there was one.
-  bool cancel_task(const std::string& target, const msg::uid& requester);
 
   /// The tasks running for remote callers, by cid, so that they can be cancelled.
   struct running_task {
@@ -251,4 +229,4 @@ awaitable<void> cancel_on_signal(nursery& n, int& which);
 }  // namespace tractor::runtime
 
 #include <tractor/runtime/impl/actor.hpp>
-#include <tractor/runtime/impl/registry_requests.hpp>
+#include <tractor/runtime/impl/requests.hpp>

@@ -49,7 +49,7 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_pla
     }
     plan.channel.emplace(std::move(sock).value());
   }
-  auto parent = std::make_shared<peer>(pol.make_channel(std::move(*plan.channel), {}), self, pol.error_types);
+  auto parent = std::make_shared<peer>(pol.make_channel(std::move(*plan.channel), {}), self, pol);
   // Registered right after binding, before serving the parent (tractor's `Actor.async_main()`
   // registration): over the parent channel when the parent is the registrar (which waits for it:
   // the child is findable as soon as the parent has its portal), else over a channel of our own,

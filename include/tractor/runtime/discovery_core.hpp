@@ -40,13 +40,23 @@ awaitable<result<void>> boot_root(actor& a, const std::vector<transport::multiad
 /// Cancellation: interrupted at once; nothing is left connected.
 awaitable<result<std::shared_ptr<peer>>> connect_peer(actor& a, const transport::multiaddr& addr);
 
-/// Asks the registrar request `func` (see impl/registry_requests.hpp): answered from `a`'s
-/// own table if `a` is the registrar, else over a channel to the registrar. An unreachable
-/// registrar is `transport_closed` naming its address.
+/// The registrar's request `F` (one of `requests::register_actor` ... `delete_addr`), asked
+/// with `args`: answered from `a`'s own table if `a` is the registrar, else over a channel
+/// to the registrar. An unreachable registrar is `transport_closed` naming its address.
 ///
 /// Cancellation: interrupted at once (a remote request is cancelled too).
-awaitable<result<std::vector<std::string>>> ask_registrar(actor& a, std::string func,
-                                                          std::vector<std::string> args);
+template <auto F>
+awaitable<result<typename request_codec<F>::value_type>> ask_registrar(actor& a, args_tuple_t<F> args);
+
+/// The registrar's channel for `a` (see `connect_peer`); `transport_closed` naming its
+/// address if it cannot be reached.
+///
+/// Cancellation: interrupted at once.
+awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a);
+
+/// `a`'s channel to its registrar broke (`why`): forgotten, so that the next request connects
+/// afresh; the error to report, naming the registrar.
+error registrar_lost(actor& a, const std::shared_ptr<peer>& p, const error& why);
 
 /// Registers `a` (name, uuid, accept address) with the registrar over `via` (tractor's
 /// `Actor.async_main()` registration).

@@ -29,6 +29,7 @@ namespace tractor {
 
 namespace runtime {
 class context_core;
+struct request;
 }  // namespace runtime
 
 template <class Started, class Item>
@@ -61,7 +62,8 @@ constexpr std::string_view qualified_name() {
 }
 
 /// The signature of a function pointer: its result and decayed argument types. A context
-/// function (first parameter `context<S, Y>&`) has that parameter left out of its arguments.
+/// function (first parameter `context<S, Y>&`) and a runtime request (first parameter
+/// `runtime::request&`) have that parameter left out of their arguments.
 template <class F>
 struct fn_traits;
 template <class R, class... A>
@@ -69,6 +71,7 @@ struct fn_traits<R (*)(A...)> {
   using result_type = R;
   using args_tuple = std::tuple<std::decay_t<A>...>;
   static constexpr bool is_context = false;
+  static constexpr bool is_request = false;
   using context_type = void;
 };
 template <class R, class C, class... A>
@@ -77,7 +80,16 @@ struct fn_traits<R (*)(C, A...)> {
   using result_type = R;
   using args_tuple = std::tuple<std::decay_t<A>...>;
   static constexpr bool is_context = true;
+  static constexpr bool is_request = false;
   using context_type = typename context_param<C>::type;
+};
+template <class R, class... A>
+struct fn_traits<R (*)(runtime::request&, A...)> {
+  using result_type = R;
+  using args_tuple = std::tuple<std::decay_t<A>...>;
+  static constexpr bool is_context = false;
+  static constexpr bool is_request = true;
+  using context_type = void;
 };
 
 template <class T>
@@ -136,11 +148,21 @@ inline constexpr bool is_context_fn = detail::fn_traits<decltype(F)>::is_context
 template <auto F>
 using context_type_t = typename detail::fn_traits<decltype(F)>::context_type;
 
-/// A remotely callable function's entry: decode arguments, run, encode the value. `ctx` is
-/// the callee's side of the context for context functions, null otherwise. Exceptions
+/// True when `F` is one of the runtime's own requests (its first parameter is a
+/// `runtime::request&`; see runtime/requests.hpp).
+template <auto F>
+inline constexpr bool is_request_fn = detail::fn_traits<decltype(F)>::is_request;
+
+/// What the runtime hands a function it invokes besides its arguments: the callee's side of
+/// the context (context functions), the call itself (runtime requests); null otherwise.
+struct call_env {
+  runtime::context_core* ctx = nullptr;
+  runtime::request* req = nullptr;
+};
+
+/// A remotely callable function's entry: decode arguments, run, encode the value. Exceptions
 /// propagate to the runtime, which boxes them; a failed `result` comes back as its error.
-using invoke_fn = awaitable<result<msg::raw_pld>> (*)(const msg::raw_pld& args,
-                                                      runtime::context_core* ctx);
+using invoke_fn = awaitable<result<msg::raw_pld>> (*)(const msg::raw_pld& args, call_env env);
 
 /// One row of the dispatch table.
 struct exposed_fn {
@@ -150,16 +172,15 @@ struct exposed_fn {
 };
 
 template <codec::codec C, auto F>
-awaitable<result<msg::raw_pld>> invoke_exposed(const msg::raw_pld& args, runtime::context_core* core) {
+awaitable<result<msg::raw_pld>> invoke_exposed(const msg::raw_pld& args, call_env env) {
   using tuple_t = args_tuple_t<F>;
   using value_t = remote_result_t<F>;
   auto decoded = codec::decode_pld<C, tuple_t>("Start", args);
   if (!decoded) co_return decoded.error();
   // A context function's typed context lives in this frame, for as long as `F` runs.
-  (void)core;
   [[maybe_unused]] auto typed = [&] {
     if constexpr (is_context_fn<F>) {
-      return context_type_t<F>::template make<C>(*core);
+      return context_type_t<F>::template make<C>(*env.ctx);
     } else {
       return std::monostate{};
     }
@@ -167,6 +188,8 @@ awaitable<result<msg::raw_pld>> invoke_exposed(const msg::raw_pld& args, runtime
   auto call = [&](auto&... a) {
     if constexpr (is_context_fn<F>) {
       return F(typed, std::move(a)...);
+    } else if constexpr (is_request_fn<F>) {
+      return F(*env.req, std::move(a)...);
     } else {
       return F(std::move(a)...);
     }

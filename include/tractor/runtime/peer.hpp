@@ -10,6 +10,7 @@
 #include <tractor/core/memory_channel.hpp>
 #include <tractor/runtime/exposed.hpp>
 #include <tractor/runtime/handshake.hpp>
+#include <tractor/runtime/policies.hpp>
 #include <tractor/runtime/remote_error.hpp>
 #include <tractor/transport/channel.hpp>
 
@@ -22,13 +23,16 @@ namespace tractor::runtime {
 
 class peer {
  public:
-  /// Serves `ch` for actor `self`; errors it receives are rebuilt with the registered types
-  /// `known`.
-  peer(std::unique_ptr<transport::channel> ch, msg::Aid self, std::span<const error_type> known = {})
-      : ch_(std::move(ch)), self_(std::move(self)), known_errors_(known) {}
+  /// Serves `ch` for actor `self` of a tree composed as `pol` (errors it receives are rebuilt
+  /// with the tree's registered types; the runtime's requests are encoded with its codec).
+  peer(std::unique_ptr<transport::channel> ch, msg::Aid self, const policies& pol)
+      : ch_(std::move(ch)), self_(std::move(self)), pol_(pol) {}
 
   /// A received `Error` as a local error (see `unbox_error`).
-  [[nodiscard]] error unbox(const msg::Error& m) const { return unbox_error(m, known_errors_); }
+  [[nodiscard]] error unbox(const msg::Error& m) const { return unbox_error(m, pol_.error_types); }
+
+  /// How the runtime's own requests are encoded on this peer's channel.
+  [[nodiscard]] const request_wire& requests() const noexcept { return pol_.requests; }
 
   [[nodiscard]] transport::channel& channel() noexcept { return *ch_; }
   /// The peer's identity (once `handshake` succeeded).
@@ -94,7 +98,7 @@ class peer {
 
   std::unique_ptr<transport::channel> ch_;
   msg::Aid self_;
-  std::span<const error_type> known_errors_;
+  const policies& pol_;
   std::map<std::string, std::unique_ptr<mailbox>> mailboxes_;
   std::optional<error> gone_;
   std::optional<msg::Aid> aid_;
@@ -125,6 +129,20 @@ class mailbox_lease {
 /// acknowledgement is not awaited (the remote task's end is its actor's business).
 awaitable<result<msg::raw_pld>> call(peer& p, const msg::Aid& self, function_name fn,
                                      msg::raw_pld args, clock::duration cancel_bound);
+
+/// Asks the actor behind `p` the runtime request `F` (see runtime/requests.hpp) and decodes
+/// its answer; as `call` otherwise.
+///
+/// Cancellation: as `call`.
+template <auto F>
+awaitable<result<typename request_codec<F>::value_type>> ask(peer& p, const msg::Aid& self, args_tuple_t<F> args,
+                                                             clock::duration cancel_bound) {
+  const request_codec<F>& codec = p.requests().template of<F>();
+  msg::raw_pld kwargs = codec.encode(args);
+  auto r = co_await call(p, self, request_name<F>(), std::move(kwargs), cancel_bound);
+  if (!r) co_return r.error();
+  co_return codec.decode(r.value());
+}
 
 /// Asks the actor behind `p` to cancel its task `cid` (tractor's `_cancel_task`), without
 /// waiting for the acknowledgement; the send is bounded by `bound`.
@@ -226,8 +244,9 @@ inline awaitable<error> peer::serve(std::function<void(msg::Start)> on_start) {
 
 inline awaitable<void> cancel_remote_task(peer& p, const msg::Aid& self, const std::string& cid,
                                           clock::duration bound) {
-  msg::msg req = msg::Start{new_uuid(), "self", "cancel_task", p.channel().encode_text(cid),
-                            uid_of(self)};
+  constexpr function_name fn = request_name<&requests::cancel_task>();
+  msg::msg req = msg::Start{new_uuid(), std::string(fn.ns), std::string(fn.func),
+                            p.requests().of<&requests::cancel_task>().encode({cid}), uid_of(self)};
   auto queued = p.channel().try_send(req);  // no wait at all while the peer is served
   if (queued || queued.error() != errc::would_block) co_return;
   auto send_it = [&]() -> awaitable<void> { (void)co_await p.channel().send(std::move(req)); };

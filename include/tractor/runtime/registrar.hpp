@@ -100,38 +100,4 @@ class registrar {
   std::shared_ptr<event> changed_ = std::make_shared<event>();
 };
 
-/// The registrar's requests (ns "self"), beside the runtime's own `cancel` and `cancel_task`.
-inline const std::set<std::string, std::less<>> registrar_request_names = {
-    "register_actor", "unregister_actor", "find_actor", "wait_for_actor", "get_registry", "delete_addr"};
-
-/// Carries out registrar request `func` (see impl/registry_requests.hpp) on `table`, for a
-/// request that came over channel `via`. An unknown request, or one with the wrong number of
-/// arguments, is `invalid_operation`.
-///
-/// Cancellation: interrupted at once (only `wait_for_actor` waits).
-inline awaitable<result<std::vector<std::string>>> registrar_request(registrar& table, const std::string& func,
-                                                                     const std::vector<std::string>& a,
-                                                                     const void* via) {
-  std::vector<std::string> out;
-  if (func == "register_actor" && a.size() >= 3) {
-    table.add({a[0], a[1]}, std::vector<std::string>(a.begin() + 2, a.end()), via);
-  } else if (func == "unregister_actor" && a.size() == 2) {
-    (void)table.remove({a[0], a[1]});
-  } else if (func == "find_actor" && a.size() == 1) {
-    out = table.find(a[0]);
-  } else if (func == "wait_for_actor" && a.size() == 1) {
-    out = co_await table.wait_for(a[0]);
-  } else if (func == "get_registry" && a.empty()) {
-    for (const auto& e : table.entries()) {
-      for (const auto& addr : e.addrs) out.insert(out.end(), {e.uid.first, e.uid.second, addr});
-    }
-  } else if (func == "delete_addr" && a.size() == 1) {
-    if (auto held = table.delete_addr(a[0])) out = {held->first, held->second};
-  } else {
-    co_return error(make_error_code(std::errc::invalid_argument),
-                    "no registrar request self." + func + " taking " + std::to_string(a.size()) + " arguments");
-  }
-  co_return out;
-}
-
 }  // namespace tractor::runtime

@@ -52,6 +52,7 @@ struct tree {
           return transport::channel::make<Codec>(std::move(s), o);
         },
         functions,
+        runtime::request_wire::make<Codec>(),
         Errors::table(),
         &Transport::default_registry,
         &Transport::accepts,

@@ -62,8 +62,7 @@ class channel {
   static std::unique_ptr<channel> make(stream_socket socket, channel_options options = {}) {
     return std::unique_ptr<channel>(new channel(
         std::move(socket), options,
-        codec_ops{&C::encode, split_of<C>(), head_of<C>(), &C::decode, &codec::decode_into<C>, &encode_text_with<C>,
-                  &decode_text_with<C>, &encode_texts_with<C>, &decode_texts_with<C>, C::name}));
+        codec_ops{&C::encode, split_of<C>(), head_of<C>(), &C::decode, &codec::decode_into<C>, C::name}));
   }
 
   channel(const channel&) = delete;
@@ -142,17 +141,6 @@ class channel {
   [[nodiscard]] bool is_open() const noexcept { return socket_.is_open() && !broken_; }
   [[nodiscard]] std::string_view codec_name() const noexcept { return codec_.name; }
 
-  /// A string as a payload in this channel's codec, and back: for the few payloads the
-  /// runtime itself sends (the cid of a task to cancel), without knowing the codec's type.
-  [[nodiscard]] msg::raw_pld encode_text(const std::string& s) const { return codec_.encode_text(s); }
-  [[nodiscard]] result<std::string> decode_text(const msg::raw_pld& p) const {
-    return codec_.decode_text(p);
-  }
-  /// The same for a list of strings (the registrar's requests and answers).
-  [[nodiscard]] msg::raw_pld encode_texts(const std::vector<std::string>& v) const { return codec_.encode_texts(v); }
-  [[nodiscard]] result<std::vector<std::string>> decode_texts(const msg::raw_pld& p) const {
-    return codec_.decode_texts(p);
-  }
   [[nodiscard]] stream_socket& socket() noexcept { return socket_; }
 
  private:
@@ -162,10 +150,6 @@ class channel {
     std::optional<std::size_t> (*decode_head)(std::span<const std::byte>, std::size_t, msg::msg&);  // null: cannot
     result<msg::msg> (*decode)(std::span<const std::byte>);
     result<void> (*decode_into)(std::span<const std::byte>, msg::msg&);
-    msg::raw_pld (*encode_text)(const std::string&);
-    result<std::string> (*decode_text)(const msg::raw_pld&);
-    msg::raw_pld (*encode_texts)(const std::vector<std::string>&);
-    result<std::vector<std::string>> (*decode_texts)(const msg::raw_pld&);
     std::string_view name;
   };
 
@@ -189,23 +173,6 @@ class channel {
       return nullptr;
     }
   }
-  template <class C>
-  static msg::raw_pld encode_text_with(const std::string& s) {
-    return C::encode_payload(s);
-  }
-  template <class C>
-  static result<std::string> decode_text_with(const msg::raw_pld& p) {
-    return codec::decode_pld<C, std::string>("Start", p);
-  }
-  template <class C>
-  static msg::raw_pld encode_texts_with(const std::vector<std::string>& v) {
-    return C::encode_payload(v);
-  }
-  template <class C>
-  static result<std::vector<std::string>> decode_texts_with(const msg::raw_pld& p) {
-    return codec::decode_pld<C, std::vector<std::string>>("Start", p);
-  }
-
   channel(stream_socket socket, channel_options options, codec_ops codec)
       : socket_(std::move(socket)), options_(options), codec_(codec) {}
 

@@ -68,11 +68,6 @@ inline awaitable<void> actor::reply(peer& p, msg::msg m) {
 }
 
 inline void actor::start_task(std::shared_ptr<peer> p, msg::Start s, nursery& n) {
-  // (`self.wait_for_actor` may wait long: registered below, so its caller can cancel it.)
-  if (s.ns == "self" && s.func != "wait_for_actor") {
-    n.start_soon(handle_runtime_request(std::move(p), std::move(s)));
-    return;
-  }
   auto [entry, fresh] = running_.try_emplace(s.cid);
   if (!fresh) {
     // A peer reusing the cid of a task still running here: refused, the running task kept.
@@ -83,33 +78,33 @@ inline void actor::start_task(std::shared_ptr<peer> p, msg::Start s, nursery& n)
     });
     return;
   }
-  if (s.ns == "self") {
-    n.start_soon(answer_registry(std::move(p), std::move(s)), &entry->second.task);
-    return;
-  }
   n.start_soon(handle_start(std::move(p), std::move(s)), &entry->second.task);
 }
 
-inline awaitable<void> actor::handle_runtime_request(std::shared_ptr<peer> p, msg::Start s) {
-  if (s.func != "cancel" && s.func != "cancel_task") {
-    co_await answer_registry(std::move(p), std::move(s));
-    co_return;
+inline void actor::cancel_at_request(std::shared_ptr<peer> by, const msg::Start& s) {
+  cancel_requested_by = {std::move(by), s.cid};
+  cancel_requester = s.uid;
+  if (lifetime) lifetime->cancel();
+}
+
+inline result<const exposed_fn*> actor::find_function(const msg::Start& s) const {
+  // The runtime's own requests ("self") are always callable; a user's function only if
+  // enabled here.
+  // Functions sharing a wire name (overloads): the last one listed answers.
+  const bool runtime_request = s.ns == request_ns;
+  const exposed_fn* found = nullptr;
+  for (const auto& f : runtime_request ? pol_.requests.table : pol_.functions) {
+    if (f.name.ns == s.ns && f.name.func == s.func) found = &f;
   }
-  msg::msg ack = msg::StartAck{s.cid, "asyncfunc"};
-  co_await reply(*p, std::move(ack));
-  if (s.func == "cancel") {
-    cancel_requested_by = {p, s.cid};
-    cancel_requester = s.uid;
-    if (lifetime) lifetime->cancel();
-    co_return;
+  if (found && (runtime_request || enabled.allows(s.ns, s.func))) return found;
+  if (found) {
+    return error(make_error_code(runtime_errc::module_not_exposed),
+                 "neither namespace '" + s.ns + "' nor function " + s.ns + "." + s.func +
+                     " is enabled in " + describe(uid_of(self_)));
   }
-  bool cancelled = false;
-  if (s.func == "cancel_task") {
-    auto target = p->channel().decode_text(s.kwargs);
-    cancelled = target && cancel_task(target.value(), s.uid);
-  }
-  msg::msg done = msg::CancelAck{s.cid, cancelled};
-  co_await reply(*p, std::move(done));
+  return error(make_error_code(runtime_errc::unknown_function),
+               std::string(runtime_request ? "no runtime request " : "no exposed function ") + s.ns + "." +
+                   s.func + " in " + describe(uid_of(self_)));
 }
 
 inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s) {
@@ -121,24 +116,13 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
     ~unregister() { running.erase(cid); }
   } on_exit{running_, cid};
 
-  const exposed_fn* found = nullptr;
-  for (const auto& f : pol_.functions) {
-    if (f.name.ns == s.ns && f.name.func == s.func) found = &f;
-  }
-  std::optional<error> refused;
-  if (!found) {
-    refused = error(make_error_code(runtime_errc::unknown_function),
-                    "no exposed function " + s.ns + "." + s.func + " in " + describe(uid_of(self_)));
-  } else if (!enabled.allows(s.ns, s.func)) {
-    refused = error(make_error_code(runtime_errc::module_not_exposed),
-                    "neither namespace '" + s.ns + "' nor function " + s.ns + "." + s.func +
-                        " is enabled in " + describe(uid_of(self_)));
-  }
-  if (refused) {
-    msg::msg e = box_error(*refused, self_, cid);
+  const result<const exposed_fn*> looked_up = find_function(s);
+  if (!looked_up) {
+    msg::msg e = box_error(looked_up.error(), self_, cid);
     co_await reply(*p, std::move(e));
     co_return;
   }
+  const exposed_fn* found = looked_up.value();
   // A context's mailbox opens before this task first waits, so no item the caller sends
   // after its Start can miss it (the receive loop dispatches the next message only then).
   std::optional<context_core> ctx;
@@ -162,8 +146,10 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
   // `ContextCancelled.canceller`), or the actor's teardown for another reason (passed through).
   result<msg::raw_pld> r = error();
   std::optional<msg::uid> cancelled_by;
+  request req{*this, p, s};
+  const call_env env{ctx ? &*ctx : nullptr, &req};
   try {
-    r = co_await found->invoke(s.kwargs, ctx ? &*ctx : nullptr);
+    r = co_await found->invoke(s.kwargs, env);
   } catch (...) {
     if (!is_cancellation(std::current_exception())) {
       r = error::from_exception(std::current_exception());
@@ -184,6 +170,7 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
     if (r && ctx->misuse()) r = *ctx->misuse();
     ctx->close_stream();
   }
+  if (r && req.answered) co_return;  // a cancel request: its CancelAck is its answer
   msg::msg out = r ? msg::msg(msg::Return{cid, std::move(r).value()})
                    : msg::msg(box_error(r.error(), self_, cid));
   // The answer goes out even if this task is being cancelled (an error raised during

@@ -86,7 +86,7 @@ inline awaitable<result<std::shared_ptr<peer>>> connect_peer(actor& a, const tra
   auto ex = co_await boost::asio::this_coro::executor;
   auto sock = co_await a.pol().connect(ex, addr);
   if (!sock) co_return sock.error();
-  auto p = std::make_shared<peer>(a.pol().make_channel(std::move(sock).value(), {}), a.aid(), a.pol().error_types);
+  auto p = std::make_shared<peer>(a.pol().make_channel(std::move(sock).value(), {}), a.aid(), a.pol());
   auto hs = co_await p->handshake(a.limits.handshake);
   if (!hs) co_return hs.error();
   a.peers_by_addr[key] = p;
@@ -99,14 +99,9 @@ inline awaitable<result<std::shared_ptr<peer>>> connect_peer(actor& a, const tra
   co_return p;
 }
 
-inline awaitable<result<std::vector<std::string>>> ask_registrar(actor& a, std::string func,
-                                                                 std::vector<std::string> args) {
-  // (Arguments reach co_await operands as named locals only: g++ 12 mishandles temporaries
-  // with destructors and braced temporaries there.)
-  if (a.registry) co_return co_await registrar_request(*a.registry, func, args, nullptr);
+inline awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a) {
   if (a.registry_addrs.empty()) {
-    co_return error(make_error_code(runtime_errc::actor_failure),
-                    describe(uid_of(a.aid())) + " knows no registrar");
+    co_return error(make_error_code(runtime_errc::actor_failure), describe(uid_of(a.aid())) + " knows no registrar");
   }
   const transport::multiaddr reg = a.registry_addrs.front();
   auto p = co_await connect_peer(a, reg);
@@ -114,31 +109,38 @@ inline awaitable<result<std::vector<std::string>>> ask_registrar(actor& a, std::
     co_return error(make_error_code(wire_errc::transport_closed),
                     "the registrar at " + reg.str() + " is unreachable: " + p.error().message());
   }
-  auto kwargs = p.value()->channel().encode_texts(args);
-  const function_name fn{"self", func};
-  auto r = co_await call(*p.value(), a.aid(), fn, std::move(kwargs), a.limits.cancel_ack);
-  if (!r && r.error() == wire_errc::transport_closed) {
-    // A registrar going away while we ask: the next request connects afresh.
-    if (auto it = a.peers_by_addr.find(reg.str()); it != a.peers_by_addr.end() && it->second == p.value()) {
-      a.peers_by_addr.erase(it);
-    }
-    co_return error(make_error_code(wire_errc::transport_closed),
-                    "the registrar at " + reg.str() + " is unreachable: " + r.error().message());
-  }
-  if (!r) co_return r.error();
-  co_return p.value()->channel().decode_texts(r.value());
+  co_return p;
 }
 
-inline std::vector<std::string> registration_of(actor& a) {
-  return {a.aid().name, a.aid().uuid, a.address().str()};
+inline error registrar_lost(actor& a, const std::shared_ptr<peer>& p, const error& why) {
+  const std::string reg = a.registry_addrs.empty() ? std::string("?") : a.registry_addrs.front().str();
+  if (auto it = a.peers_by_addr.find(reg); it != a.peers_by_addr.end() && it->second == p) a.peers_by_addr.erase(it);
+  return error(make_error_code(wire_errc::transport_closed),
+               "the registrar at " + reg + " is unreachable: " + why.message());
 }
+
+template <auto F>
+awaitable<result<typename request_codec<F>::value_type>> ask_registrar(actor& a, args_tuple_t<F> args) {
+  if (a.registry) {
+    // The registrar asking itself: the same request, without a channel.
+    const msg::Start none{{}, std::string(request_ns), std::string(name_of<F>().func), {}, uid_of(a.aid())};
+    request self_request{a, nullptr, none};
+    auto call_it = [&](auto&... v) { return F(self_request, std::move(v)...); };
+    co_return co_await std::apply(call_it, args);
+  }
+  BOOST_OUTCOME_CO_TRY(auto p, co_await connect_registrar(a));
+  auto r = co_await ask<F>(*p, a.aid(), std::move(args), a.limits.cancel_ack);
+  if (!r && r.error() == wire_errc::transport_closed) co_return registrar_lost(a, p, r.error());
+  co_return r;
+}
+
+inline registration registration_of(actor& a) { return {a.aid().name, a.aid().uuid, {a.address().str()}}; }
 
 inline awaitable<result<void>> register_over(actor& a, peer& via) {
-  auto kwargs = via.channel().encode_texts(registration_of(a));
-  const function_name fn{"self", "register_actor"};
-  auto r = co_await call(via, a.aid(), fn, std::move(kwargs), a.limits.cancel_ack);
-  if (!r) co_return r.error();
-  co_return success();
+  // (Arguments reach co_await operands as named locals only: g++ 12 mishandles temporaries
+  // with destructors, braced ones above all, there.)
+  std::tuple<registration> args{registration_of(a)};
+  co_return co_await ask<&requests::register_actor>(via, a.aid(), std::move(args), a.limits.cancel_ack);
 }
 
 inline awaitable<result<std::shared_ptr<peer>>> register_remotely(actor& a) {
@@ -151,8 +153,10 @@ inline awaitable<result<std::shared_ptr<peer>>> register_remotely(actor& a) {
 
 inline awaitable<void> unregister_over(actor& a, peer& via) {
   auto bye = [&]() -> awaitable<void> {
-    msg::msg m = msg::Start{new_uuid(), "self", "unregister_actor",
-                            via.channel().encode_texts({a.aid().name, a.aid().uuid}), uid_of(a.aid())};
+    constexpr function_name fn = request_name<&requests::unregister_actor>();
+    msg::msg m = msg::Start{new_uuid(), std::string(fn.ns), std::string(fn.func),
+                            via.requests().of<&requests::unregister_actor>().encode({uid_of(a.aid())}),
+                            uid_of(a.aid())};
     auto sent = co_await move_on_after(a.limits.cancel_ack, via.send(std::move(m)));
     (void)sent;
     via.channel().close();
@@ -167,16 +171,19 @@ inline result<void> admit_registration(actor& a, peer& link, const result<msg::m
                                        std::vector<msg::msg>& replies) {
   if (!m) return m.error();
   if (auto* e = std::get_if<msg::Error>(&m.value())) return link.unbox(*e);
-  auto* s = std::get_if<msg::Start>(&m.value());
-  auto args = s ? link.channel().decode_texts(s->kwargs) : result<std::vector<std::string>>(errc::would_block);
-  if (!s || s->ns != "self" || s->func != "register_actor" || !args || args.value().size() < 3) {
+  constexpr function_name fn = request_name<&requests::register_actor>();
+  const auto* s = std::get_if<msg::Start>(&m.value());
+  const bool is_registration = s && s->ns == fn.ns && s->func == fn.func;
+  auto args = is_registration ? link.requests().of<&requests::register_actor>().decode_args(s->kwargs)
+                              : result<std::tuple<registration>>(errc::would_block);
+  if (!args || std::get<0>(args.value()).addrs.empty()) {
     return error(make_error_code(runtime_errc::protocol_error),
                  "expected the child's registration, got " + std::string(msg::type_name(m.value())));
   }
-  a.registry->add({args.value()[0], args.value()[1]},
-                  std::vector<std::string>(args.value().begin() + 2, args.value().end()), &link);
+  const registration& who = std::get<0>(args.value());
+  a.registry->add({who.name, who.uuid}, who.addrs, &link);
   replies.emplace_back(msg::StartAck{s->cid, "asyncfunc"});
-  replies.emplace_back(msg::Return{s->cid, link.channel().encode_texts({})});
+  replies.emplace_back(msg::Return{s->cid, link.requests().no_value()});
   return success();
 }
 
@@ -187,7 +194,9 @@ inline awaitable<result<void>> accept_registration(actor& a, std::shared_ptr<pee
 }
 
 inline msg::msg registration_request(actor& a, peer& parent, const std::string& cid) {
-  return msg::Start{cid, "self", "register_actor", parent.channel().encode_texts(registration_of(a)),
+  constexpr function_name fn = request_name<&requests::register_actor>();
+  return msg::Start{cid, std::string(fn.ns), std::string(fn.func),
+                    parent.requests().of<&requests::register_actor>().encode({registration_of(a)}),
                     uid_of(a.aid())};
 }
 
@@ -216,9 +225,8 @@ inline awaitable<result<std::shared_ptr<peer>>> find_peer(actor& a, std::string 
   for (const auto& [addr, p] : a.peers_by_addr) {
     if (!p->gone() && p->aid().name == name) co_return p;
   }
-  std::string func = "find_actor";
-  std::vector<std::string> args{name};
-  auto addrs = co_await ask_registrar(a, std::move(func), std::move(args));
+  std::tuple<std::string> find_actor_args{name};
+  auto addrs = co_await ask_registrar<&requests::find_actor>(a, std::move(find_actor_args));
   if (!addrs) co_return addrs.error();
   if (addrs.value().empty()) co_return std::shared_ptr<peer>();
   const std::string addr = addrs.value().front();
@@ -228,27 +236,27 @@ inline awaitable<result<std::shared_ptr<peer>>> find_peer(actor& a, std::string 
   if (p && *p) co_return std::move(*p);
   // Registered, but dead: the registrar forgets that address (tractor's `find_actor()` dropping a
   // stale address).
-  std::string forget = "delete_addr";
-  std::vector<std::string> dead{addr};
-  auto forgot = co_await ask_registrar(a, std::move(forget), std::move(dead));
+  std::tuple<std::string> delete_addr_args{addr};
+  auto forgot = co_await ask_registrar<&requests::delete_addr>(a, std::move(delete_addr_args));
   (void)forgot;
   co_return std::shared_ptr<peer>();
 }
 
 inline awaitable<result<std::shared_ptr<peer>>> wait_for_peer(actor& a, std::string name) {
-  std::string func = "wait_for_actor";
-  std::vector<std::string> args{name};
-  auto addrs = co_await ask_registrar(a, std::move(func), std::move(args));
+  std::tuple<std::string> wait_for_actor_args{name};
+  auto addrs = co_await ask_registrar<&requests::wait_for_actor>(a, std::move(wait_for_actor_args));
   if (!addrs) co_return addrs.error();
+  if (addrs.value().empty()) {
+    co_return error(make_error_code(runtime_errc::protocol_error), "the registrar found " + name + " without an address");
+  }
   auto where = transport::multiaddr::parse(addrs.value().front());
   if (!where) co_return where.error();
   co_return co_await connect_peer(a, where.value());
 }
 
 inline awaitable<result<std::vector<transport::multiaddr>>> query_addrs(actor& a, std::string name) {
-  std::string func = "find_actor";
-  std::vector<std::string> args{name};
-  auto addrs = co_await ask_registrar(a, std::move(func), std::move(args));
+  std::tuple<std::string> find_actor_args{name};
+  auto addrs = co_await ask_registrar<&requests::find_actor>(a, std::move(find_actor_args));
   if (!addrs) co_return addrs.error();
   std::vector<transport::multiaddr> out;
   for (const auto& s : addrs.value()) {
