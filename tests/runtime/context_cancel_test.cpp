@@ -176,7 +176,7 @@ TYPED_TEST(context_cancel_test, a_context_with_oneself_is_an_invalid_operation) 
     };
     msg::raw_pld no_args;  // (a named local: g++ 12 destroys braced temporaries in co_await twice)
     r = co_await runtime::run_caller_context(me, self->aid(), name_of<&ctxfn::counter>(), std::move(no_args),
-                                             self->limits, std::move(body));
+                                             self->limits(), std::move(body));
     co_return success();
   });
   ASSERT_FALSE(r);

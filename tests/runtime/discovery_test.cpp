@@ -220,7 +220,7 @@ TYPED_TEST(discovery_test, a_separate_program_registers_here_and_is_called_from_
   std::unique_ptr<spawn::process> second;
   auto r = in_root<TypeParam>([&](actor_nursery<TypeParam>&) -> awaitable<result<void>> {
     runtime::actor* self = runtime::current_actor();
-    EXPECT_TRUE(self->registry) << "this root is the registrar";
+    EXPECT_TRUE(self->registry()) << "this root is the registrar";
     second = start_second<TypeParam>(ctx, "second_root", self->address().str(), false).proc;
     auto p = co_await fail_after(std::chrono::seconds(20), wait_for_actor<TypeParam>("second"));
     if (!p) co_return p.error();
@@ -273,7 +273,7 @@ TYPED_TEST(discovery_test, cancelling_a_remote_registrar_makes_lookups_fail_clea
   options.registry_addrs = {where.value()};
   auto r = in_root<TypeParam>(
       [&](actor_nursery<TypeParam>&) -> awaitable<result<void>> {
-        EXPECT_FALSE(runtime::current_actor()->registry) << "this root registered there instead";
+        EXPECT_FALSE(runtime::current_actor()->registry()) << "this root registered there instead";
         auto listed = co_await list_registry();
         if (!listed) co_return listed.error();
         std::set<std::string> names;
@@ -358,7 +358,7 @@ int second_program_main(const std::string& mode) {
   char* argv[] = {arg0, nullptr};
   return run_main<Tree>(1, argv, options, [](root<Tree>&) -> awaitable<result<void>> {
     runtime::actor* self = runtime::current_actor();
-    std::printf("ready %s\n", self->registry_addrs.front().str().c_str());
+    std::printf("ready %s\n", self->registry_addrs().front().str().c_str());
     std::fflush(stdout);
     for (;;) co_await sleep_for(std::chrono::hours(24));
     co_return success();

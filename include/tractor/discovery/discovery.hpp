@@ -73,7 +73,7 @@ int run_daemon(int argc, char** argv, root_options options);
 namespace detail {
 inline result<runtime::actor*> actor_for_lookup() {
   runtime::actor* self = runtime::current_actor();
-  if (!self || !self->lifetime) {
+  if (!self || !self->lifetime()) {
     return error(make_error_code(runtime_errc::actor_failure), "actor lookups need a running actor");
   }
   return self;
@@ -109,10 +109,10 @@ awaitable<result<std::vector<transport::multiaddr>>> query_actor(std::string nam
 template <class Tree>
 awaitable<result<portal<Tree>>> get_registry() {
   BOOST_OUTCOME_CO_TRY(auto self, detail::actor_for_lookup());
-  if (self->registry_addrs.empty()) {
+  if (self->registry_addrs().empty()) {
     co_return error(make_error_code(runtime_errc::actor_failure), "this actor knows no registrar");
   }
-  const transport::multiaddr where = self->registry_addrs.front();
+  const transport::multiaddr where = self->registry_addrs().front();
   auto p = co_await runtime::connect_peer(*self, where);
   if (!p) {
     co_return error(make_error_code(wire_errc::transport_closed),

@@ -72,32 +72,65 @@ class enablement {
   std::map<std::string, std::set<std::string, std::less<>>, std::less<>> functions_;
 };
 
+/// One actor's runtime: its identity, IPC server and peers, the tasks it runs for remote
+/// callers, its registrar (if it is one) and its lifetime. State changes only through the
+/// operations below, so that what holds of it can be read from this class alone.
 class actor {
  public:
-  actor(boost::asio::any_io_executor ex, msg::Aid self, const policies& pol)
-      : ex_(std::move(ex)), self_(std::move(self)), pol_(pol) {}
+  /// `in_process`: the actor shares its process with its parent (the `thread` backend).
+  actor(boost::asio::any_io_executor ex, msg::Aid self, const policies& pol, bool in_process = false)
+      : ex_(std::move(ex)), self_(std::move(self)), pol_(pol), in_process_(in_process) {}
 
   [[nodiscard]] const msg::Aid& aid() const noexcept { return self_; }
   [[nodiscard]] const policies& pol() const noexcept { return pol_; }
   [[nodiscard]] const boost::asio::any_io_executor& executor() const noexcept { return ex_; }
   [[nodiscard]] const transport::multiaddr& address() const { return listener_->address(); }
-  timeouts limits;
+  /// The timeouts this actor uses; tractor's defaults until a user changes them (through
+  /// `actor_nursery::limits()`).
+  [[nodiscard]] const timeouts& limits() const noexcept { return limits_; }
+  [[nodiscard]] timeouts& limits() noexcept { return limits_; }
+  [[nodiscard]] bool in_process() const noexcept { return in_process_; }
+
+  // -- the registrar ---------------------------------------------------------------------
 
   /// Where this actor registers: its tree's registrar (empty: nowhere).
-  std::vector<transport::multiaddr> registry_addrs;
-  /// The table, in the actor that is its tree's registrar (see `become_registrar`).
-  std::optional<registrar> registry;
+  [[nodiscard]] const std::vector<transport::multiaddr>& registry_addrs() const noexcept { return registry_addrs_; }
+  /// Registers with the registrar at `addrs` from now on (a child's SpawnSpec, a root that
+  /// found one).
+  void use_registrar(std::vector<transport::multiaddr> addrs) { registry_addrs_ = std::move(addrs); }
+  /// The table, in the actor that is its tree's registrar; null elsewhere.
+  [[nodiscard]] registrar* registry() noexcept { return registry_ ? &*registry_ : nullptr; }
   /// Makes this actor the registrar: it keeps the table, says so in its handshakes, and
   /// registers itself. Call after `bind`.
   void become_registrar() {
-    registry.emplace();
+    registry_.emplace();
     self_.is_registrar = true;
-    registry->add(uid_of(self_), {address().str()}, nullptr);
-    registry_addrs = {address()};
+    registry_->add(uid_of(self_), {address().str()}, nullptr);
+    registry_addrs_ = {address()};
   }
-  /// Channels this actor opened to other actors' addresses (lookups, `connect_to`), reused
-  /// while they last.
-  std::map<std::string, std::shared_ptr<peer>> peers_by_addr;
+
+  // -- channels to other actors ------------------------------------------------------------
+
+  /// The channel this actor opened to `addr` (lookups, `connect_to`), if it still has one.
+  [[nodiscard]] std::shared_ptr<peer> peer_at(const std::string& addr) const {
+    const auto it = peers_by_addr_.find(addr);
+    return it != peers_by_addr_.end() && !it->second->gone() ? it->second : nullptr;
+  }
+  /// The channel this actor opened to an actor named `name`, if it still has one.
+  [[nodiscard]] std::shared_ptr<peer> peer_named(std::string_view name) const {
+    for (const auto& entry : peers_by_addr_) {
+      if (!entry.second->gone() && entry.second->aid().name == name) return entry.second;
+    }
+    return nullptr;
+  }
+  /// Keeps `p`, opened to `addr`, for reuse while it lasts.
+  void keep_peer(const std::string& addr, std::shared_ptr<peer> p) { peers_by_addr_[addr] = std::move(p); }
+  /// Forgets the channel to `addr` if it is still `p`.
+  void forget_peer(const std::string& addr, const std::shared_ptr<peer>& p) {
+    if (auto it = peers_by_addr_.find(addr); it != peers_by_addr_.end() && it->second == p) peers_by_addr_.erase(it);
+  }
+
+  // -- serving ---------------------------------------------------------------------------
 
   /// Stops accepting connections (the address is given up); established channels go on.
   void close_server() {
@@ -105,14 +138,23 @@ class actor {
     if (listener_) listener_->close();
   }
 
-  /// Set for an actor sharing its process with its parent (the `thread` backend).
-  bool in_process = false;
-
-  /// What is callable here (every exposed function unless restricted: the root's default).
-  enablement enabled;
+  /// Only what `enable_modules` names is callable from now on (a child, at its SpawnSpec):
+  /// namespaces ("math") and single functions ("math.add"). The root's default is every
+  /// exposed function.
+  template <class Names>
+  void enable_only(const Names& names) {
+    enabled_.restrict();
+    for (const auto& name : names) enabled_.enable(name);
+  }
 
   /// Binds the IPC server, at `at` if given, else at the transport's address for this actor.
   result<void> bind(const transport::multiaddr* at = nullptr);
+
+  /// The nursery whose cancellation ends this actor (its tasks for remote callers, the
+  /// channels it serves); null before the actor runs and after.
+  [[nodiscard]] nursery* lifetime() const noexcept { return lifetime_; }
+  /// Runs in `n` from now on (see `lifetime`), until `n` ends.
+  void live_in(nursery* n) noexcept { lifetime_ = n; }
 
   /// Accepts peers until cancelled; each is handshaken in its own task in `n`, then either
   /// handed to the spawn waiting for it or served.
@@ -133,13 +175,7 @@ class actor {
   /// How many tasks this actor runs for remote callers right now (calls and contexts).
   [[nodiscard]] std::size_t running_tasks() const noexcept { return running_.size(); }
 
-  /// Set when a peer asked this actor to cancel itself (`self.cancel`): who and which cid.
-  std::optional<std::pair<std::shared_ptr<peer>, std::string>> cancel_requested_by;
-  /// The uid of that peer's actor: the canceller its running tasks report (tractor's
-  /// `ContextCancelled.canceller`).
-  std::optional<msg::uid> cancel_requester;
-  /// The nursery whose cancellation ends this actor.
-  nursery* lifetime = nullptr;
+  // -- cancellation ----------------------------------------------------------------------
 
   /// Ends this actor at the request `s` of `by` (tractor's `Actor.cancel()`); `by` gets its
   /// `CancelAck` from `acknowledge_cancel`.
@@ -151,11 +187,13 @@ class actor {
 
   /// Once this actor's lifetime has ended: acknowledges a peer's `self.cancel`, if that is
   /// what ended it (tractor's CancelAck after teardown).
+  ///
+  /// Cancellation: interrupted at once; the acknowledgement may then be lost.
   awaitable<void> acknowledge_cancel() {
-    if (!cancel_requested_by) co_return;
+    if (!cancel_requested_by_) co_return;
     // (No structured binding here: g++ 12 mishandles them across a co_await.)
-    std::shared_ptr<peer> by = cancel_requested_by->first;
-    msg::msg ack = msg::CancelAck{cancel_requested_by->second, true};
+    std::shared_ptr<peer> by = cancel_requested_by_->first;
+    msg::msg ack = msg::CancelAck{cancel_requested_by_->second, true};
     auto sent = co_await by->send(std::move(ack));
     (void)sent;
   }
@@ -186,6 +224,19 @@ class actor {
   boost::asio::any_io_executor ex_;
   msg::Aid self_;
   const policies& pol_;
+  bool in_process_;
+  timeouts limits_;
+  std::vector<transport::multiaddr> registry_addrs_;
+  std::optional<registrar> registry_;
+  std::map<std::string, std::shared_ptr<peer>> peers_by_addr_;
+  /// What is callable here (see `enable_only`).
+  enablement enabled_;
+  nursery* lifetime_ = nullptr;
+  /// Set when a peer asked this actor to cancel itself (`self.cancel`): who and which cid.
+  std::optional<std::pair<std::shared_ptr<peer>, std::string>> cancel_requested_by_;
+  /// The uid of that peer's actor: the canceller its running tasks report (tractor's
+  /// `ContextCancelled.canceller`).
+  std::optional<msg::uid> cancel_requester_;
   std::optional<transport::listener> listener_;
   bool serving_ = true;
   std::map<std::string, expected_child*> expected_;

@@ -36,9 +36,8 @@ struct boot_plan {
 
 inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_plan plan, stop_target& stop) {
   auto ex = co_await boost::asio::this_coro::executor;
-  actor a(ex, self, pol);
+  actor a(ex, self, pol, plan.in_process);
   current_actor_scope is_current(a);
-  a.in_process = plan.in_process;
   // Bound before the handshake: our address goes with the registration right behind it.
   const result<void> bound = a.bind();
   if (!plan.channel) {
@@ -61,7 +60,7 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_pla
     request.emplace(registration_request(a, *parent, cid));
   }
   const msg::msg* then = request ? &*request : nullptr;
-  auto hs = co_await parent->handshake(a.limits.handshake, then);
+  auto hs = co_await parent->handshake(a.limits().handshake, then);
   if (!hs) co_return int(child_exit::handshake_failed);
   if (!bound) {
     msg::msg e = box_error(bound.error(), self, std::nullopt);  // runtime-scoped: boot failed
@@ -83,16 +82,19 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_pla
     }
     spec = std::get<msg::SpawnSpec>(std::move(first).value());
   }
-  a.enabled.restrict();
-  for (const auto& [name, path] : spec->enable_modules) a.enabled.enable(name);
+  std::vector<std::string> enabled;
+  for (const auto& [name, path] : spec->enable_modules) enabled.push_back(name);
+  a.enable_only(enabled);
+  std::vector<transport::multiaddr> registry;
   for (const auto& w : spec->reg_addrs) {
-    if (auto m = transport::multiaddr::from_wire(w)) a.registry_addrs.push_back(std::move(m).value());
+    if (auto m = transport::multiaddr::from_wire(w)) registry.push_back(std::move(m).value());
   }
+  a.use_registrar(std::move(registry));
   std::shared_ptr<peer> registration;
   int interrupted_by = 0;
   nursery* boot_scope = stop.scope;
   auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
-    a.lifetime = &n;
+    a.live_in(&n);
     stop.scope = &n;
     n.start_soon(a.accept_loop(n));
     n.start_soon(cancel_on_signal(n, interrupted_by));

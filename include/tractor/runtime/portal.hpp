@@ -133,7 +133,7 @@ class actor_nursery {
 
   /// The timeouts this actor uses (handshake, cancel ack, before kill, boot); tractor's
   /// defaults until changed.
-  [[nodiscard]] runtime::timeouts& limits() noexcept { return self_.limits; }
+  [[nodiscard]] runtime::timeouts& limits() noexcept { return self_.limits(); }
 
  private:
   template <class T, class B>

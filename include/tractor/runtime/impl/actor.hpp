@@ -6,7 +6,7 @@ namespace tractor::runtime {
 
 inline transport::multiaddr actor::own_address() const {
   // Thread actors share the process (and its pid) with their parent and siblings.
-  return pol_.bind_addr(in_process ? self_.name + "." + self_.uuid.substr(0, 8) : self_.name);
+  return pol_.bind_addr(in_process_ ? self_.name + "." + self_.uuid.substr(0, 8) : self_.name);
 }
 
 inline result<void> actor::bind(const transport::multiaddr* at) {
@@ -26,7 +26,7 @@ inline awaitable<void> actor::accept_loop(nursery& n) {
 
 inline awaitable<void> actor::handshake_and_route(transport::stream_socket s, nursery& n) {
   auto p = make_peer(std::move(s));
-  auto hs = co_await p->handshake(limits.handshake);
+  auto hs = co_await p->handshake(limits_.handshake);
   if (!hs) co_return;  // dropped with its own clear error; the server keeps serving
   if (hs.value().is_probe) co_return;
   if (auto it = expected_.find(hs.value().uuid); it != expected_.end()) {
@@ -45,7 +45,7 @@ inline awaitable<error> actor::serve_peer(std::shared_ptr<peer> p, nursery& n) {
     ~forget_registrations() {
       if (registry) registry->remove_via(via);
     }
-  } on_exit{registry, p.get()};
+  } on_exit{registry_, p.get()};
   // A named local, not a temporary in the co_await operand: g++ 12 destroys such temporaries
   // twice (here: the captured shared_ptr).
   std::function<void(msg::Start)> on_start = [this, p, &n](msg::Start s) {
@@ -82,9 +82,9 @@ inline void actor::start_task(std::shared_ptr<peer> p, msg::Start s, nursery& n)
 }
 
 inline void actor::cancel_at_request(std::shared_ptr<peer> by, const msg::Start& s) {
-  cancel_requested_by = {std::move(by), s.cid};
-  cancel_requester = s.uid;
-  if (lifetime) lifetime->cancel();
+  cancel_requested_by_ = {std::move(by), s.cid};
+  cancel_requester_ = s.uid;
+  if (lifetime_) lifetime_->cancel();
 }
 
 inline result<const exposed_fn*> actor::find_function(const msg::Start& s) const {
@@ -96,7 +96,7 @@ inline result<const exposed_fn*> actor::find_function(const msg::Start& s) const
   for (const auto& f : runtime_request ? pol_.requests.table : pol_.functions) {
     if (f.name.ns == s.ns && f.name.func == s.func) found = &f;
   }
-  if (found && (runtime_request || enabled.allows(s.ns, s.func))) return found;
+  if (found && (runtime_request || enabled_.allows(s.ns, s.func))) return found;
   if (found) {
     return error(make_error_code(runtime_errc::module_not_exposed),
                  "neither namespace '" + s.ns + "' nor function " + s.ns + "." + s.func +
@@ -153,10 +153,10 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
   } catch (...) {
     if (!is_cancellation(std::current_exception())) {
       r = error::from_exception(std::current_exception());
-    } else if (cancelled_by = running_.at(cid).cancelled_by; !cancelled_by && !cancel_requester) {
+    } else if (cancelled_by = running_.at(cid).cancelled_by; !cancelled_by && !cancel_requester_) {
       throw;
     } else {
-      if (!cancelled_by) cancelled_by = cancel_requester;
+      if (!cancelled_by) cancelled_by = cancel_requester_;
       const bool itself = *cancelled_by == uid_of(self_);
       r = error::cancelled_by(make_error_code(runtime_errc::context_cancelled),
                               "task " + s.ns + "." + s.func + " in " + describe(uid_of(self_)) +

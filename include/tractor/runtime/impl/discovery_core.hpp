@@ -55,7 +55,7 @@ inline awaitable<result<void>> boot_root(actor& a, const std::vector<transport::
       const probe_result seen = co_await probe_registry(a.pol(), reg);
       if (seen == probe_result::registrar) {
         BOOST_OUTCOME_CO_TRY(a.bind());
-        a.registry_addrs = {reg};
+        a.use_registrar({reg});
         co_return success();
       }
       if (seen == probe_result::occupied) {
@@ -77,33 +77,31 @@ inline awaitable<result<void>> boot_root(actor& a, const std::vector<transport::
 
 inline awaitable<result<std::shared_ptr<peer>>> connect_peer(actor& a, const transport::multiaddr& addr) {
   const std::string key = addr.str();
-  if (auto it = a.peers_by_addr.find(key); it != a.peers_by_addr.end() && !it->second->gone()) {
-    co_return it->second;
-  }
-  if (!a.lifetime) {
+  if (auto known = a.peer_at(key)) co_return known;
+  if (!a.lifetime()) {
     co_return error(make_error_code(runtime_errc::actor_failure), "no actor is running to connect from");
   }
   auto ex = co_await boost::asio::this_coro::executor;
   auto sock = co_await a.pol().connect(ex, addr);
   if (!sock) co_return sock.error();
   auto p = std::make_shared<peer>(a.pol().make_channel(std::move(sock).value(), {}), a.aid(), a.pol());
-  auto hs = co_await p->handshake(a.limits.handshake);
+  auto hs = co_await p->handshake(a.limits().handshake);
   if (!hs) co_return hs.error();
-  a.peers_by_addr[key] = p;
+  a.keep_peer(key, p);
   // Served (its calls answered, its answers routed) for as long as this actor lives.
-  nursery& lifetime = *a.lifetime;
+  nursery& lifetime = *a.lifetime();
   lifetime.start_soon([&a, p, key, &lifetime]() -> awaitable<void> {
     (void)co_await a.serve_peer(p, lifetime);
-    if (auto it = a.peers_by_addr.find(key); it != a.peers_by_addr.end() && it->second == p) a.peers_by_addr.erase(it);
+    a.forget_peer(key, p);
   });
   co_return p;
 }
 
 inline awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a) {
-  if (a.registry_addrs.empty()) {
+  if (a.registry_addrs().empty()) {
     co_return error(make_error_code(runtime_errc::actor_failure), describe(uid_of(a.aid())) + " knows no registrar");
   }
-  const transport::multiaddr reg = a.registry_addrs.front();
+  const transport::multiaddr reg = a.registry_addrs().front();
   auto p = co_await connect_peer(a, reg);
   if (!p) {
     co_return error(make_error_code(wire_errc::transport_closed),
@@ -113,15 +111,15 @@ inline awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a) {
 }
 
 inline error registrar_lost(actor& a, const std::shared_ptr<peer>& p, const error& why) {
-  const std::string reg = a.registry_addrs.empty() ? std::string("?") : a.registry_addrs.front().str();
-  if (auto it = a.peers_by_addr.find(reg); it != a.peers_by_addr.end() && it->second == p) a.peers_by_addr.erase(it);
+  const std::string reg = a.registry_addrs().empty() ? std::string("?") : a.registry_addrs().front().str();
+  a.forget_peer(reg, p);
   return error(make_error_code(wire_errc::transport_closed),
                "the registrar at " + reg + " is unreachable: " + why.message());
 }
 
 template <auto F>
 awaitable<result<typename request_codec<F>::value_type>> ask_registrar(actor& a, args_tuple_t<F> args) {
-  if (a.registry) {
+  if (a.registry()) {
     // The registrar asking itself: the same request, without a channel.
     const msg::Start none{{}, std::string(request_ns), std::string(name_of<F>().func), {}, uid_of(a.aid())};
     request self_request{a, nullptr, none};
@@ -129,7 +127,7 @@ awaitable<result<typename request_codec<F>::value_type>> ask_registrar(actor& a,
     co_return co_await std::apply(call_it, args);
   }
   BOOST_OUTCOME_CO_TRY(auto p, co_await connect_registrar(a));
-  auto r = co_await ask<F>(*p, a.aid(), std::move(args), a.limits.cancel_ack);
+  auto r = co_await ask<F>(*p, a.aid(), std::move(args), a.limits().cancel_ack);
   if (!r && r.error() == wire_errc::transport_closed) co_return registrar_lost(a, p, r.error());
   co_return r;
 }
@@ -140,12 +138,13 @@ inline awaitable<result<void>> register_over(actor& a, peer& via) {
   // (Arguments reach co_await operands as named locals only: g++ 12 mishandles temporaries
   // with destructors, braced ones above all, there.)
   std::tuple<registration> args{registration_of(a)};
-  co_return co_await ask<&requests::register_actor>(via, a.aid(), std::move(args), a.limits.cancel_ack);
+  co_return co_await ask<&requests::register_actor>(via, a.aid(), std::move(args), a.limits().cancel_ack);
 }
 
 inline awaitable<result<std::shared_ptr<peer>>> register_remotely(actor& a) {
-  if (a.registry || a.registry_addrs.empty()) co_return std::shared_ptr<peer>();
-  auto p = co_await connect_peer(a, a.registry_addrs.front());
+  if (a.registry() || a.registry_addrs().empty()) co_return std::shared_ptr<peer>();
+  const transport::multiaddr reg = a.registry_addrs().front();
+  auto p = co_await connect_peer(a, reg);
   if (!p) co_return p.error();
   BOOST_OUTCOME_CO_TRY(co_await register_over(a, *p.value()));
   co_return p.value();
@@ -157,7 +156,7 @@ inline awaitable<void> unregister_over(actor& a, peer& via) {
     msg::msg m = msg::Start{new_uuid(), std::string(fn.ns), std::string(fn.func),
                             via.requests().of<&requests::unregister_actor>().encode({uid_of(a.aid())}),
                             uid_of(a.aid())};
-    auto sent = co_await move_on_after(a.limits.cancel_ack, via.send(std::move(m)));
+    auto sent = co_await move_on_after(a.limits().cancel_ack, via.send(std::move(m)));
     (void)sent;
     via.channel().close();
   };
@@ -181,7 +180,7 @@ inline result<void> admit_registration(actor& a, peer& link, const result<msg::m
                  "expected the child's registration, got " + std::string(msg::type_name(m.value())));
   }
   const registration& who = std::get<0>(args.value());
-  a.registry->add({who.name, who.uuid}, who.addrs, &link);
+  a.registry()->add({who.name, who.uuid}, who.addrs, &link);
   replies.emplace_back(msg::StartAck{s->cid, "asyncfunc"});
   replies.emplace_back(msg::Return{s->cid, link.requests().no_value()});
   return success();
@@ -222,9 +221,7 @@ inline awaitable<result<void>> finish_registration(peer& parent, const std::stri
 
 inline awaitable<result<std::shared_ptr<peer>>> find_peer(actor& a, std::string name) {
   // An actor of that name we already have a channel to needs no registrar (as tractor).
-  for (const auto& [addr, p] : a.peers_by_addr) {
-    if (!p->gone() && p->aid().name == name) co_return p;
-  }
+  if (auto known = a.peer_named(name)) co_return known;
   std::tuple<std::string> find_actor_args{name};
   auto addrs = co_await ask_registrar<&requests::find_actor>(a, std::move(find_actor_args));
   if (!addrs) co_return addrs.error();

@@ -15,7 +15,7 @@ awaitable<call_result_t<F>> portal<Tree, Api>::run(Args&&... args) {
   const args_tuple_t<F> arguments{std::forward<Args>(args)...};
   auto kwargs = C::encode_payload(arguments);
   auto r = co_await runtime::call(*peer_, self_->aid(), name_of<F>(), std::move(kwargs),
-                                  self_->limits.cancel_ack);
+                                  self_->limits().cancel_ack);
   if (!r) co_return r.error();
   using value_type = typename call_result_t<F>::value_type;
   if constexpr (std::is_void_v<value_type>) {
@@ -41,7 +41,7 @@ task<void> portal<Tree, Api>::open_context(stream_options buffering, Body body, 
   using ctx_t = caller_context<F>;
   const args_tuple_t<F> arguments{std::forward<Args>(args)...};
   auto kwargs = C::encode_payload(arguments);
-  const clock::duration cancel_bound = self_->limits.context_cancel;
+  const clock::duration cancel_bound = self_->limits().context_cancel;
   runtime::context_body erased = [&body, cancel_bound](runtime::context_core& core,
                                                        msg::raw_pld first) -> awaitable<result<void>> {
     auto value = codec::decode_pld<C, typename ctx_t::started_type>("Started", first);
@@ -50,12 +50,12 @@ task<void> portal<Tree, Api>::open_context(stream_options buffering, Body body, 
     co_return co_await body(ctx, std::move(value).value());
   };
   co_return co_await runtime::run_caller_context(*peer_, self_->aid(), name_of<F>(), std::move(kwargs),
-                                                 self_->limits, std::move(erased), buffering);
+                                                 self_->limits(), std::move(erased), buffering);
 }
 
 template <class Tree, class Api>
 awaitable<bool> portal<Tree, Api>::cancel_actor() {
-  return runtime::request_cancel(*peer_, self_->aid(), self_->limits.cancel_ack);
+  return runtime::request_cancel(*peer_, self_->aid(), self_->limits().cancel_ack);
 }
 
 template <class Tree>
@@ -142,7 +142,7 @@ task<void> open_actor_nursery(Body body) {
 template <class Tree, class Api>
 task<portal<Tree, Api>> connect_to(const transport::multiaddr& address) {
   runtime::actor* self = runtime::current_actor();
-  if (!self || !self->lifetime) {
+  if (!self || !self->lifetime()) {
     co_return error(make_error_code(runtime_errc::actor_failure), "connect_to called outside any actor");
   }
   auto p = co_await runtime::connect_peer(*self, address);

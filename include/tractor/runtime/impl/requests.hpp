@@ -20,7 +20,7 @@ inline awaitable<void> cancel_task(request& r, std::string cid) {
 namespace detail {
 /// The registrar's table, or the error refusing request `func` in an actor that has none.
 inline result<registrar*> table_of(request& r) {
-  if (r.self.registry) return &*r.self.registry;
+  if (auto* table = r.self.registry()) return table;
   return error(make_error_code(runtime_errc::invalid_operation),
                describe(uid_of(r.self.aid())) + " is not a registrar (self." + r.start.func + ")");
 }

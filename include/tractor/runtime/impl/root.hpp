@@ -19,11 +19,11 @@ inline task<void> run_root(const policies& pol, root_options options, root_body 
   exit.booted = true;
   std::shared_ptr<peer> registration;
   auto res = co_await open_nursery([&](nursery& n) -> task<void> {
-    a.lifetime = &n;
+    a.live_in(&n);
     n.start_soon(a.accept_loop(n));
     // Ctrl-C (or SIGTERM) cancels the whole tree; every child is reaped before the root ends.
     if (options.cancel_on_signals) n.start_soon(cancel_on_signal(n, exit.interrupted_by));
-    if (!a.registry) {  // another program's root is the registrar
+    if (!a.registry()) {  // another program's root is the registrar
       auto registered = co_await register_remotely(a);
       if (!registered) co_return registered.error();
       registration = registered.value();

@@ -11,7 +11,7 @@ inline spawn::spawn_request request_from(actor& a) {
   req.boot.parent_addr = a.address().str();
   req.boot.parent_pid = ::getpid();
   req.run_child = a.pol().child_entry;
-  req.abandon_after = a.limits.thread_abandon;
+  req.abandon_after = a.limits().thread_abandon;
   return req;
 }
 
@@ -44,7 +44,7 @@ inline msg::msg spawn_spec(actor& a, const std::vector<std::string>& enable_modu
   msg::SpawnSpec spec;
   for (const auto& ns : enable_modules) spec.enable_modules[ns] = ns;
   spec._runtime_vars["_is_root"] = "false";
-  for (const auto& reg : a.registry_addrs) spec.reg_addrs.push_back(reg.to_wire());
+  for (const auto& reg : a.registry_addrs()) spec.reg_addrs.push_back(reg.to_wire());
   return spec;
 }
 
@@ -56,7 +56,7 @@ inline msg::msg spawn_spec(actor& a, const std::vector<std::string>& enable_modu
 inline awaitable<result<void>> finish_boot(actor& a, child_record& c, const std::vector<std::string>& enable_modules) {
   std::vector<msg::msg> out;
   out.emplace_back(spawn_spec(a, enable_modules));
-  if (a.registry) {
+  if (a.registry()) {
     // The child registers with us right after binding (it is findable once we return), and
     // does not wait for its SpawnSpec to do so: its registration is taken first, and the
     // answers follow the SpawnSpec. Usually it came in one write with the handshake, and
@@ -66,7 +66,7 @@ inline awaitable<result<void>> finish_boot(actor& a, child_record& c, const std:
     if (auto arrived = c.link->channel().try_receive()) {
       registered = admit_registration(a, *c.link, *arrived, out);
     } else {
-      auto waited = co_await move_on_after(a.limits.boot, accept_registration(a, c.link, out));
+      auto waited = co_await move_on_after(a.limits().boot, accept_registration(a, c.link, out));
       registered = waited ? *waited : result<void>(error(make_error_code(errc::timeout), "no registration"));
     }
     if (!registered) co_return registered.error();
@@ -90,7 +90,7 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   c->name = name;
   spawn::spawn_request req = request_from(a);
   req.boot.name = name;
-  req.boot.parent_registers = a.registry.has_value();
+  req.boot.parent_registers = a.registry() != nullptr;
   std::shared_ptr<peer> paired;  // our end of the child's channel, if it is given one
   req.boot.uuid = new_uuid();
   const std::string uuid = req.boot.uuid;
@@ -118,12 +118,12 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
       died = co_await c->proc->wait();
       n.cancel();
     });
-    (void)co_await move_on_after(a.limits.boot, slot.connected.wait());
+    (void)co_await move_on_after(a.limits().boot, slot.connected.wait());
     n.cancel();
   };
   // A given channel needs no race: the child's end closes when its entry ends (EOF).
   auto handshake_paired = [&]() -> awaitable<void> {
-    auto hs = co_await move_on_after(a.limits.boot, paired->handshake(a.limits.handshake));
+    auto hs = co_await move_on_after(a.limits().boot, paired->handshake(a.limits().handshake));
     if (!hs) co_return;  // the boot timeout: killed below
     if (*hs && hs->value().uuid == uuid) {
       slot.link = paired;
@@ -131,7 +131,7 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     }
     refused = *hs ? "answered the handshake as actor " + hs->value().uuid : hs->error().message();
     // Its exit status, if it comes soon, says better why.
-    auto st = co_await move_on_after(a.limits.cancel_ack, c->proc->wait());
+    auto st = co_await move_on_after(a.limits().cancel_ack, c->proc->wait());
     if (st) died = *st;
   };
   // Whatever ends the boot early (a failure, or a cancellation anywhere up to the SpawnSpec)

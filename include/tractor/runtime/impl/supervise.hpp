@@ -74,11 +74,11 @@ inline awaitable<void> cancel_ladder(actor& a, child_record& c) {
         (void)why;
       });
       n.start_soon([&]() -> awaitable<void> {
-        const bool acked = co_await request_cancel(*c.link, a.aid(), a.limits.cancel_ack);
+        const bool acked = co_await request_cancel(*c.link, a.aid(), a.limits().cancel_ack);
         (void)acked;
       });
     }
-    auto status = co_await move_on_after(a.limits.before_kill, c.proc->wait());
+    auto status = co_await move_on_after(a.limits().before_kill, c.proc->wait());
     exited = status.has_value();
     n.cancel();
   };
@@ -86,7 +86,7 @@ inline awaitable<void> cancel_ladder(actor& a, child_record& c) {
   (void)asked;
   if (exited) co_return;
   c.proc->terminate();
-  auto terminated = co_await move_on_after(a.limits.cancel_ack, c.proc->wait());
+  auto terminated = co_await move_on_after(a.limits().cancel_ack, c.proc->wait());
   if (terminated) co_return;
   c.proc->kill();
   auto killed = co_await c.proc->wait();
