@@ -280,4 +280,5 @@ awaitable<void> cancel_on_signal(nursery& n, int& which);
 }  // namespace tractor::runtime
 
 #include <tractor/runtime/impl/actor.hpp>
+#include <tractor/runtime/impl/dispatch.hpp>
 #include <tractor/runtime/impl/requests.hpp>

@@ -1,0 +1,135 @@
+// Definitions for tractor/runtime/actor.hpp: RPC dispatch. Each `Start` a peer sends runs as
+// a task of the actor (tractor's `_invoke`): looked up in the tree's table (user functions,
+// and the runtime's own requests under ns "self"), acknowledged, run, and answered with its
+// value or its boxed error; registered by cid while it runs, so that it can be cancelled.
+#pragma once
+
+namespace tractor::runtime {
+
+inline awaitable<void> actor::reply(peer& p, msg::msg m) {
+  (void)co_await p.send(std::move(m));  // a peer gone meanwhile is its serve loop's business
+}
+
+inline void actor::start_task(std::shared_ptr<peer> p, msg::Start s, nursery& n) {
+  auto [entry, fresh] = running_.try_emplace(s.cid);
+  if (!fresh) {
+    // A peer reusing the cid of a task still running here: refused, the running task kept.
+    const error dup(make_error_code(runtime_errc::protocol_error),
+                    "a task with cid " + s.cid + " is already running in " + describe(uid_of(self_)));
+    n.start_soon([this, p, e = msg::msg(box_error(dup, self_, s.cid))]() -> awaitable<void> {
+      co_await reply(*p, e);
+    });
+    return;
+  }
+  n.start_soon(handle_start(std::move(p), std::move(s)), &entry->second.task);
+}
+
+inline void actor::cancel_at_request(std::shared_ptr<peer> by, const msg::Start& s) {
+  cancel_requested_by_ = {std::move(by), s.cid};
+  cancel_requester_ = s.uid;
+  if (lifetime_) lifetime_->cancel();
+}
+
+inline result<const exposed_fn*> actor::find_function(const msg::Start& s) const {
+  // The runtime's own requests ("self") are always callable; a user's function only if
+  // enabled here.
+  // Functions sharing a wire name (overloads): the last one listed answers.
+  const bool runtime_request = s.ns == request_ns;
+  const exposed_fn* found = nullptr;
+  for (const auto& f : runtime_request ? pol_.requests.table : pol_.functions) {
+    if (f.name.ns == s.ns && f.name.func == s.func) found = &f;
+  }
+  if (found && (runtime_request || enabled_.allows(s.ns, s.func))) return found;
+  if (found) {
+    return error(make_error_code(runtime_errc::module_not_exposed),
+                 "neither namespace '" + s.ns + "' nor function " + s.ns + "." + s.func +
+                     " is enabled in " + describe(uid_of(self_)));
+  }
+  return error(make_error_code(runtime_errc::unknown_function),
+               std::string(runtime_request ? "no runtime request " : "no exposed function ") + s.ns + "." +
+                   s.func + " in " + describe(uid_of(self_)));
+}
+
+inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s) {
+  const std::string cid = s.cid;
+  // Registered by `start_task`; forgotten when this task ends, however it ends.
+  struct unregister {
+    std::map<std::string, running_task>& running;
+    const std::string& cid;
+    ~unregister() { running.erase(cid); }
+  } on_exit{running_, cid};
+
+  const result<const exposed_fn*> looked_up = find_function(s);
+  if (!looked_up) {
+    msg::msg e = box_error(looked_up.error(), self_, cid);
+    co_await reply(*p, std::move(e));
+    co_return;
+  }
+  const exposed_fn* found = looked_up.value();
+  // A context's mailbox opens before this task first waits, so no item the caller sends
+  // after its Start can miss it (the receive loop dispatches the next message only then).
+  std::optional<context_core> ctx;
+  struct close_box {
+    peer& p;
+    const std::string& cid;
+    bool open;
+    ~close_box() {
+      if (open) p.close_mailbox(cid);
+    }
+  } on_exit_box{*p, cid, found->is_context};
+  if (found->is_context) {
+    ctx.emplace(*p, p->open_mailbox(cid), self_, cid, context_core::side::callee);
+    ctx->cancel_self = [this, cid] { (void)cancel_task(cid, uid_of(self_)); };
+  }
+  msg::msg ack = msg::StartAck{cid, found->is_context ? "context" : "asyncfunc"};
+  (void)co_await p->post(std::move(ack));  // leaves with the answer when that comes at once
+  // The actor boundary: user exceptions become boxed errors for the caller. A cancellation is this
+  // task's own (`self.cancel_task`, or the context cancelling itself), or this actor's at a peer's
+  // request (both answered with an error naming the canceller, tractor's
+  // `ContextCancelled.canceller`), or the actor's teardown for another reason (passed through).
+  result<msg::raw_pld> r = error();
+  std::optional<msg::uid> cancelled_by;
+  request req{*this, p, s};
+  const call_env env{ctx ? &*ctx : nullptr, &req};
+  try {
+    r = co_await found->invoke(s.kwargs, env);
+  } catch (...) {
+    if (!is_cancellation(std::current_exception())) {
+      r = error::from_exception(std::current_exception());
+    } else if (cancelled_by = running_.at(cid).cancelled_by; !cancelled_by && !cancel_requester_) {
+      throw;
+    } else {
+      if (!cancelled_by) cancelled_by = cancel_requester_;
+      const bool itself = *cancelled_by == uid_of(self_);
+      r = error::cancelled_by(make_error_code(runtime_errc::context_cancelled),
+                              "task " + s.ns + "." + s.func + " in " + describe(uid_of(self_)) +
+                                  (itself ? " cancelled itself" : " cancelled by " + describe(*cancelled_by)),
+                              describe_exactly(*cancelled_by));
+    }
+  }
+  if (ctx) {
+    // A misuse the function ignored still reaches the caller (tractor's `Context.started()` rules);
+    // an open stream is closed before the result, so the caller's receive ends first.
+    if (r && ctx->misuse()) r = *ctx->misuse();
+    ctx->close_stream();
+  }
+  if (r && req.answered) co_return;  // a cancel request: its CancelAck is its answer
+  msg::msg out = r ? msg::msg(msg::Return{cid, std::move(r).value()})
+                   : msg::msg(box_error(r.error(), self_, cid));
+  // The answer goes out even if this task is being cancelled (an error raised during
+  // cancellation must reach the caller), so the send is not refused here.
+  const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
+  co_await boost::asio::this_coro::throw_if_cancelled(false);
+  co_await reply(*p, std::move(out));
+  co_await boost::asio::this_coro::throw_if_cancelled(checked);
+}
+
+inline bool actor::cancel_task(const std::string& target, const msg::uid& requester) {
+  auto it = running_.find(target);
+  if (it == running_.end()) return false;  // finished already (or never ran here)
+  it->second.cancelled_by = requester;
+  it->second.task.cancel();
+  return true;
+}
+
+}  // namespace tractor::runtime
