@@ -109,16 +109,8 @@ awaitable<result<std::vector<transport::multiaddr>>> query_actor(std::string nam
 template <class Tree>
 awaitable<result<portal<Tree>>> get_registry() {
   BOOST_OUTCOME_CO_TRY(auto self, detail::actor_for_lookup());
-  if (self->registry_addrs().empty()) {
-    co_return error(make_error_code(runtime_errc::actor_failure), "this actor knows no registrar");
-  }
-  const transport::multiaddr where = self->registry_addrs().front();
-  auto p = co_await runtime::connect_peer(*self, where);
-  if (!p) {
-    co_return error(make_error_code(wire_errc::transport_closed),
-                    "the registrar at " + where.str() + " is unreachable: " + p.error().message());
-  }
-  co_return portal<Tree>(*self, std::move(p).value());
+  BOOST_OUTCOME_CO_TRY(auto p, co_await runtime::connect_registrar(*self));
+  co_return portal<Tree>(*self, std::move(p));
 }
 
 inline awaitable<result<std::vector<registry_entry>>> list_registry() {
@@ -129,7 +121,8 @@ inline awaitable<result<std::vector<registry_entry>>> list_registry() {
   std::vector<registry_entry> out;
   for (const auto& who : all.value()) {
     for (const auto& addr : who.addrs) {
-      if (auto where = transport::multiaddr::parse(addr)) out.push_back(registry_entry{who.name, who.uuid, std::move(where).value()});
+      auto where = transport::multiaddr::parse(addr);
+      if (where) out.push_back(registry_entry{who.name, who.uuid, std::move(where).value()});
     }
   }
   co_return out;

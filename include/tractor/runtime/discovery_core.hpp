@@ -54,10 +54,6 @@ awaitable<result<typename request_codec<F>::value_type>> ask_registrar(actor& a,
 /// Cancellation: interrupted at once.
 awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a);
 
-/// `a`'s channel to its registrar broke (`why`): forgotten, so that the next request connects
-/// afresh; the error to report, naming the registrar.
-error registrar_lost(actor& a, const std::shared_ptr<peer>& p, const error& why);
-
 /// Registers `a` (name, uuid, accept address) with the registrar over `via` (tractor's
 /// `Actor.async_main()` registration).
 ///

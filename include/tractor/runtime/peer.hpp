@@ -244,9 +244,7 @@ inline awaitable<error> peer::serve(std::function<void(msg::Start)> on_start) {
 
 inline awaitable<void> cancel_remote_task(peer& p, const msg::Aid& self, const std::string& cid,
                                           clock::duration bound) {
-  constexpr function_name fn = request_name<&requests::cancel_task>();
-  msg::msg req = msg::Start{new_uuid(), std::string(fn.ns), std::string(fn.func),
-                            p.requests().of<&requests::cancel_task>().encode({cid}), uid_of(self)};
+  msg::msg req = p.requests().start<&requests::cancel_task>(new_uuid(), {cid}, uid_of(self));
   auto queued = p.channel().try_send(req);  // no wait at all while the peer is served
   if (queued || queued.error() != errc::would_block) co_return;
   auto send_it = [&]() -> awaitable<void> { (void)co_await p.channel().send(std::move(req)); };

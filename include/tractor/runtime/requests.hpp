@@ -43,7 +43,7 @@ struct request {
   /// The actor answering.
   actor& self;
   /// The peer asking; null when an actor asks itself (a registrar's own lookups).
-  std::shared_ptr<peer> from;
+  const std::shared_ptr<peer>& from;
   const msg::Start& start;
   /// Set by a request that answers, or will answer, by itself instead of returning a value:
   /// tractor's cancel requests, answered with a `CancelAck`.
@@ -72,6 +72,12 @@ awaitable<result<std::vector<registration>>> get_registry(request& r);
 awaitable<result<std::optional<msg::uid>>> delete_addr(request& r, std::string addr);
 
 }  // namespace requests
+
+/// The wire name of request `F`.
+template <auto F>
+constexpr function_name request_name() {
+  return {request_ns, name_of<F>().func};
+}
 
 /// How the side that asks request `F` encodes its arguments and decodes its answer.
 template <auto F>
@@ -106,7 +112,7 @@ struct request_list {
   /// The rows the runtime dispatches "self" requests on, for codec `C`.
   template <codec::codec C>
   static constexpr std::array<exposed_fn, sizeof...(Fs)> table() {
-    return {exposed_fn{{request_ns, name_of<Fs>().func}, &invoke_exposed<C, Fs>, false}...};
+    return {exposed_fn{request_name<Fs>(), &invoke_exposed<C, Fs>, false}...};
   }
   template <codec::codec C>
   static constexpr codecs_type codecs() {
@@ -134,6 +140,13 @@ struct request_wire {
     return std::get<request_codec<F>>(codecs);
   }
 
+  /// The `Start` asking request `F` with `args`, as call `cid` of actor `from`.
+  template <auto F>
+  [[nodiscard]] msg::Start start(std::string cid, const args_tuple_t<F>& args, msg::uid from) const {
+    constexpr function_name name = request_name<F>();
+    return msg::Start{std::move(cid), std::string(name.ns), std::string(name.func), of<F>().encode(args), std::move(from)};
+  }
+
   /// The one for codec `C`.
   template <codec::codec C>
   static const request_wire& make() {
@@ -143,11 +156,5 @@ struct request_wire {
     return wire;
   }
 };
-
-/// The wire name of request `F`.
-template <auto F>
-constexpr function_name request_name() {
-  return {request_ns, name_of<F>().func};
-}
 
 }  // namespace tractor::runtime

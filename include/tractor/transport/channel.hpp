@@ -4,8 +4,9 @@
 // length, then one encoded message. Two ways to send: `send` (awaitable: writes through when
 // no write is under way, waits at the high-water mark; `send_together` for a few small
 // messages that leave in one write) and `try_send` (never waits: queued for the writer task,
-// which sends everything queued in one write). Concurrent senders never interleave. A large payload is taken over by `send` and written from its own buffer,
-// header and payload gathered into one write, never copied into a frame; one received is
+// which sends everything queued in one write). Concurrent senders never interleave. A large
+// payload is taken over by `send` and written from its own buffer, header and payload
+// gathered into one write, never copied into a frame; one received is
 // read straight into its message. Reading parses every complete frame
 // already buffered before it reads again.
 //

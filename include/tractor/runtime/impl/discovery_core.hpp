@@ -110,25 +110,25 @@ inline awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a) {
   co_return p;
 }
 
-inline error registrar_lost(actor& a, const std::shared_ptr<peer>& p, const error& why) {
-  const std::string reg = a.registry_addrs().empty() ? std::string("?") : a.registry_addrs().front().str();
-  a.forget_peer(reg, p);
-  return error(make_error_code(wire_errc::transport_closed),
-               "the registrar at " + reg + " is unreachable: " + why.message());
-}
-
 template <auto F>
 awaitable<result<typename request_codec<F>::value_type>> ask_registrar(actor& a, args_tuple_t<F> args) {
   if (a.registry()) {
     // The registrar asking itself: the same request, without a channel.
     const msg::Start none{{}, std::string(request_ns), std::string(name_of<F>().func), {}, uid_of(a.aid())};
-    request self_request{a, nullptr, none};
+    const std::shared_ptr<peer> no_peer;
+    request self_request{a, no_peer, none};
     auto call_it = [&](auto&... v) { return F(self_request, std::move(v)...); };
     co_return co_await std::apply(call_it, args);
   }
   BOOST_OUTCOME_CO_TRY(auto p, co_await connect_registrar(a));
   auto r = co_await ask<F>(*p, a.aid(), std::move(args), a.limits().cancel_ack);
-  if (!r && r.error() == wire_errc::transport_closed) co_return registrar_lost(a, p, r.error());
+  if (!r && r.error() == wire_errc::transport_closed) {
+    // A registrar going away while we ask: the next request connects afresh.
+    const std::string reg = a.registry_addrs().front().str();
+    a.forget_peer(reg, p);
+    co_return error(make_error_code(wire_errc::transport_closed),
+                    "the registrar at " + reg + " is unreachable: " + r.error().message());
+  }
   co_return r;
 }
 
@@ -152,10 +152,7 @@ inline awaitable<result<std::shared_ptr<peer>>> register_remotely(actor& a) {
 
 inline awaitable<void> unregister_over(actor& a, peer& via) {
   auto bye = [&]() -> awaitable<void> {
-    constexpr function_name fn = request_name<&requests::unregister_actor>();
-    msg::msg m = msg::Start{new_uuid(), std::string(fn.ns), std::string(fn.func),
-                            via.requests().of<&requests::unregister_actor>().encode({uid_of(a.aid())}),
-                            uid_of(a.aid())};
+    msg::msg m = via.requests().start<&requests::unregister_actor>(new_uuid(), {uid_of(a.aid())}, uid_of(a.aid()));
     auto sent = co_await move_on_after(a.limits().cancel_ack, via.send(std::move(m)));
     (void)sent;
     via.channel().close();
@@ -193,10 +190,7 @@ inline awaitable<result<void>> accept_registration(actor& a, std::shared_ptr<pee
 }
 
 inline msg::msg registration_request(actor& a, peer& parent, const std::string& cid) {
-  constexpr function_name fn = request_name<&requests::register_actor>();
-  return msg::Start{cid, std::string(fn.ns), std::string(fn.func),
-                    parent.requests().of<&requests::register_actor>().encode({registration_of(a)}),
-                    uid_of(a.aid())};
+  return parent.requests().start<&requests::register_actor>(cid, {registration_of(a)}, uid_of(a.aid()));
 }
 
 inline awaitable<result<void>> register_over_parent(actor& a, peer& parent, std::optional<msg::SpawnSpec>& spec) {

@@ -38,9 +38,7 @@ inline void one_shot_join::cancel_rest_if_failed() {
 inline awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock::duration timeout) {
   mailbox_lease lease(p);
   auto& box = lease.box();
-  constexpr function_name fn = request_name<&requests::cancel>();
-  msg::msg start = msg::Start{lease.cid(), std::string(fn.ns), std::string(fn.func),
-                              p.requests().of<&requests::cancel>().encode({}), uid_of(self)};
+  msg::msg start = p.requests().start<&requests::cancel>(lease.cid(), {}, uid_of(self));
   bool acked = false;
   auto sent = co_await p.send(std::move(start));
   if (sent) {
