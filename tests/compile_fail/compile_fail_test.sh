@@ -8,7 +8,7 @@ set -u
 cxx=$1 program=$2 include=$3
 expect=$(sed -n 's|^// expect: ||p' "$program")
 names=$(sed -n 's|^// names: ||p' "$program")
-out=$("$cxx" -std=c++20 -fsyntax-only -fmax-errors=1 -I "$include" "$program" 2>&1)
+out=$("$cxx" -std=c++20 -fsyntax-only -fmax-errors=1 -DSPDLOG_COMPILED_LIB -I "$include" "$program" 2>&1)
 status=$?
 if [[ -z $expect ]]; then
   [[ $status -eq 0 ]] && exit 0

@@ -18,7 +18,10 @@ tractor::awaitable<tractor::result<double>> half(int a) {
 tractor::awaitable<void> nothing() { co_return; }
 namespace deep {
 tractor::awaitable<std::string> shout(std::string s) { co_return s + "!"; }
+struct tag {};
 }  // namespace deep
+template <class T>
+tractor::awaitable<int> sized() { co_return static_cast<int>(sizeof(T)); }
 }  // namespace math
 tractor::awaitable<int> global_fn() { co_return 1; }
 
@@ -32,6 +35,9 @@ static_assert(name_of<&math::add>().func == "add");
 static_assert(name_of<&math::deep::shout>().ns == "math::deep");
 static_assert(name_of<&global_fn>().ns == "main");
 static_assert(name_of<&global_fn>().func == "global_fn");
+// A template's arguments may name scopes of their own: the split is before the function.
+static_assert(name_of<&math::sized<math::deep::tag>>().ns == "math");
+static_assert(name_of<&math::sized<math::deep::tag>>().func.starts_with("sized<"));
 static_assert(std::is_same_v<call_result_t<&math::add>, result<int>>);
 static_assert(std::is_same_v<call_result_t<&math::half>, result<double>>);
 static_assert(std::is_same_v<args_tuple_t<&math::deep::shout>, std::tuple<std::string>>);

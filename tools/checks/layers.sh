@@ -6,8 +6,8 @@ set -euo pipefail
 root=${1:-include}
 rank() {
   case "$1" in
-    core|core.hpp) echo 0 ;; msg) echo 1 ;; codec) echo 2 ;; transport) echo 3 ;;
-    spawn) echo 4 ;; runtime) echo 5 ;; discovery) echo 6 ;; tractor.hpp) echo 9 ;;
+    core|core.hpp) echo 0 ;; log) echo 1 ;; msg) echo 2 ;; codec) echo 3 ;; transport) echo 4 ;;
+    spawn) echo 5 ;; runtime) echo 6 ;; discovery) echo 7 ;; tractor.hpp) echo 9 ;;
     *) echo "unknown layer: $1" >&2; exit 2 ;;
   esac
 }

@@ -5,6 +5,7 @@
 //     ready.set();                   // wakes every waiter, now and later
 #pragma once
 
+#include <tractor/core/detail/task_info.hpp>
 #include <tractor/core/detail/waiter_list.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -33,6 +34,7 @@ class event {
   /// Cancellation: interrupted at once (`operation_aborted`); the event is unaffected.
   boost::asio::awaitable<void> wait() {
     if (set_) co_return;
+    const detail::wait_note_scope note(detail::wait_note{.what = "an event"});
     co_await waiters_.async_wait(boost::asio::use_awaitable);
   }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <tractor/core/detail/ring.hpp>
+#include <tractor/core/detail/task_info.hpp>
 #include <tractor/core/detail/waiter_list.hpp>
 #include <tractor/core/error.hpp>
 
@@ -20,6 +21,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <list>
+#include <string>
 #include <optional>
 
 namespace tractor {
@@ -107,6 +109,12 @@ class memory_channel {
   };
 
   std::optional<T> take_pending();
+  /// A task-tree dump's view of a wait on this channel: how full it is.
+  static void describe(const void* self, std::string& out) {
+    const auto* ch = static_cast<const memory_channel*>(self);
+    out += "(holding " + std::to_string(ch->buffer_.size()) + " of " + std::to_string(ch->capacity_) + ", " +
+           std::to_string(ch->pending_.size()) + " sender(s) waiting" + (ch->closed_ ? ", closed)" : ")");
+  }
 
   std::size_t capacity_;
   detail::ring<T> buffer_;
@@ -148,6 +156,7 @@ boost::asio::awaitable<result<void>> memory_channel<T>::send(T value) {
   pending_send p(&value);
   auto it = pending_.insert(pending_.end(), &p);
   receivers_.notify_all();
+  const detail::wait_note_scope note(detail::wait_note{.what = "send on a memory channel", .detail = &describe, .subject = this});
   auto [ec] = co_await p.waiter.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
   if (p.taken) co_return success();
   if (p.queued) pending_.erase(it);
@@ -186,6 +195,8 @@ boost::asio::awaitable<result<T>> memory_channel<T>::receive() {
   for (;;) {
     auto r = try_receive();
     if (r || r.error() != errc::would_block) co_return r;
+    const detail::wait_note_scope note(
+        detail::wait_note{.what = "receive on a memory channel", .detail = &describe, .subject = this});
     co_await receivers_.async_wait(boost::asio::use_awaitable);
   }
 }

@@ -33,6 +33,8 @@
 
 #include <concepts>
 #include <functional>
+#include <source_location>
+#include <string>
 #include <utility>
 #include <variant>
 
@@ -50,6 +52,10 @@ template <class T = void>
 using task = awaitable<result<T>>;
 
 class nursery;
+
+/// See below.
+template <class Body>
+awaitable<result<void>> open_nursery(Body body, std::source_location where = std::source_location::current());
 
 /// Handed to a task started with `nursery::start<T>()`: the task calls `started(value)` once it
 /// is ready, which resumes the `start()` caller with that value while the task keeps running.
@@ -95,23 +101,42 @@ class nursery {
   /// first suspension). `task` may produce any type; values are discarded, and a failed
   /// `result<T>` counts as a failure exactly like an exception.
   ///
+  /// A task without a name is shown in task-tree dumps and log lines by where it was
+  /// started (`where`, the caller's source location).
+  ///
   /// Cancellation: the task is cancelled with the nursery. Starting a task into a nursery
   /// that was cancelled starts it cancelled: it does not run at all.
   template <class T>
-  void start_soon(awaitable<T> task);
+  void start_soon(awaitable<T> task, std::source_location where = std::source_location::current());
+
+  /// As above, naming the task `name` in task-tree dumps and log lines.
+  template <class T>
+  void start_soon(std::string name, awaitable<T> task, std::source_location where = std::source_location::current());
 
   /// Starts `fn()` as a task; the task owns `fn`, so a lambda's captures stay alive for as
   /// long as the task runs (`start_soon(awaitable)` on a temporary capturing lambda would
   /// leave its captures dangling). Same rules as above.
   template <class Fn>
     requires std::invocable<Fn&>
-  void start_soon(Fn fn);
+  void start_soon(Fn fn, std::source_location where = std::source_location::current());
+
+  /// As above, naming the task `name`.
+  template <class Fn>
+    requires std::invocable<Fn&>
+  void start_soon(std::string name, Fn fn, std::source_location where = std::source_location::current());
 
   /// As `start_soon(task)`, and first stores in `*handle` a handle that cancels this task
   /// alone: it is there before the task takes its first step, so the task itself can find
   /// and forget it.
   template <class T>
-  void start_soon(awaitable<T> task, task_handle* handle);
+  void start_soon(awaitable<T> task, task_handle* handle, std::source_location where = std::source_location::current()) {
+    start_soon(std::string(), std::move(task), handle, where);
+  }
+
+  /// As above, naming the task `name`.
+  template <class T>
+  void start_soon(std::string name, awaitable<T> task, task_handle* handle,
+                  std::source_location where = std::source_location::current());
 
   /// Starts `fn(task_status<T>)` in this nursery and waits until it calls `started(value)`;
   /// returns that value. If the task ends before calling `started()`, its error comes back
@@ -123,7 +148,16 @@ class nursery {
   /// before starting gives `errc::cancelled` to a caller that was not itself cancelled.
   template <class T = void, class Fn>
     requires std::invocable<Fn&, task_status<T>>
-  awaitable<result<typename task_status<T>::value_type>> start(Fn fn);
+  awaitable<result<typename task_status<T>::value_type>> start(
+      Fn fn, std::source_location where = std::source_location::current()) {
+    return start<T>(std::string(), std::move(fn), where);
+  }
+
+  /// As above, naming the task `name`.
+  template <class T = void, class Fn>
+    requires std::invocable<Fn&, task_status<T>>
+  awaitable<result<typename task_status<T>::value_type>> start(
+      std::string name, Fn fn, std::source_location where = std::source_location::current());
 
   /// Cancels the body and every task (trio's `nursery.cancel_scope.cancel()`). The nursery then
   /// returns normally once all have ended, unless one failed.
@@ -143,7 +177,7 @@ class nursery {
 
  private:
   template <class Body>
-  friend awaitable<result<void>> open_nursery(Body body);
+  friend awaitable<result<void>> open_nursery(Body body, std::source_location where);
 
   explicit nursery(boost::asio::any_io_executor ex) : group_(std::move(ex)) {}
 
@@ -161,8 +195,9 @@ class nursery {
 /// them, then continues the cancellation outward (`operation_aborted`) — unless some task
 /// failed, in which case the errors are returned and cancellation resumes at the caller's
 /// next wait.
+/// (`where`: the caller's source location, naming the body's task in dumps.)
 template <class Body>
-awaitable<result<void>> open_nursery(Body body);
+awaitable<result<void>> open_nursery(Body body, std::source_location where);
 
 }  // namespace tractor
 

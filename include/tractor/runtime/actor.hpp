@@ -6,7 +6,9 @@
 #pragma once
 
 #include <tractor/core/event.hpp>
+#include <tractor/log/log.hpp>
 #include <tractor/runtime/context_core.hpp>
+#include <tractor/runtime/detail/logs.hpp>
 #include <tractor/runtime/peer.hpp>
 #include <tractor/runtime/policies.hpp>
 #include <tractor/runtime/registrar.hpp>
@@ -44,6 +46,8 @@ struct timeouts {
   clock::duration thread_abandon = std::chrono::seconds(3);
 };
 
+struct child_record;
+
 /// What remote callers may run in an actor: whole namespaces (tractor's `enable_modules`)
 /// and single functions (an interface's). Everything until `restrict` (the root's default).
 class enablement {
@@ -79,7 +83,11 @@ class actor {
  public:
   /// `in_process`: the actor shares its process with its parent (the `thread` backend).
   actor(boost::asio::any_io_executor ex, msg::Aid self, const policies& pol, bool in_process = false)
-      : ex_(std::move(ex)), self_(std::move(self)), pol_(pol), in_process_(in_process) {}
+      : ex_(std::move(ex)),
+        self_(std::move(self)),
+        pol_(pol),
+        in_process_(in_process),
+        log_{self_.name, self_.uuid.substr(0, 8), log::process_threshold()} {}
 
   [[nodiscard]] const msg::Aid& aid() const noexcept { return self_; }
   [[nodiscard]] const policies& pol() const noexcept { return pol_; }
@@ -90,6 +98,11 @@ class actor {
   [[nodiscard]] const timeouts& limits() const noexcept { return limits_; }
   [[nodiscard]] timeouts& limits() noexcept { return limits_; }
   [[nodiscard]] bool in_process() const noexcept { return in_process_; }
+
+  /// Who this actor's log lines say wrote them, and its threshold (see tractor/log/log.hpp).
+  [[nodiscard]] const log::identity& log_identity() const noexcept { return log_; }
+  /// Logs from `l` up from now on; children it spawns inherit it unless told otherwise.
+  void log_from(log::level l) noexcept { log_.threshold = l; }
 
   // -- the registrar ---------------------------------------------------------------------
 
@@ -172,6 +185,21 @@ class actor {
   void expect_child(const std::string& uuid, expected_child& slot) { expected_[uuid] = &slot; }
   void forget_child(const std::string& uuid) { expected_.erase(uuid); }
 
+  /// The actor that spawned this one (a child's, from its handshake); none for a root.
+  [[nodiscard]] const std::optional<msg::Aid>& parent() const noexcept { return parent_; }
+  void set_parent(msg::Aid p) { parent_ = std::move(p); }
+
+  /// The children this actor runs now, booted and not yet reaped (`child_record` keeps
+  /// itself listed while it lives).
+  [[nodiscard]] const std::vector<child_record*>& children() const noexcept { return children_; }
+  void track_child(child_record* c) { children_.push_back(c); }
+  void untrack_child(child_record* c) { std::erase(children_, c); }
+
+  /// Whether this actor dumps its task tree on SIGUSR1 (see runtime/task_dump.hpp); its
+  /// children inherit it.
+  [[nodiscard]] bool taskdump() const noexcept { return taskdump_; }
+  void enable_taskdump() noexcept { taskdump_ = true; }
+
   /// How many tasks this actor runs for remote callers right now (calls and contexts).
   [[nodiscard]] std::size_t running_tasks() const noexcept { return running_.size(); }
 
@@ -195,7 +223,12 @@ class actor {
     std::shared_ptr<peer> by = cancel_requested_by_->first;
     msg::msg ack = msg::CancelAck{cancel_requested_by_->second, true};
     auto sent = co_await by->send(std::move(ack));
-    (void)sent;
+    if (sent) {
+      logs::cancel.cancel("cancelled; acknowledged to {}", by->aid().name);
+    } else {
+      logs::cancel.warning("cancelled, but the acknowledgement to {} was lost: {}", by->aid().name,
+                           sent.error().message());
+    }
   }
 
   /// A peer over `s`, not yet handshaken.
@@ -225,6 +258,7 @@ class actor {
   msg::Aid self_;
   const policies& pol_;
   bool in_process_;
+  log::identity log_;
   timeouts limits_;
   std::vector<transport::multiaddr> registry_addrs_;
   std::optional<registrar> registry_;
@@ -238,6 +272,9 @@ class actor {
   /// `ContextCancelled.canceller`).
   std::optional<msg::uid> cancel_requester_;
   std::optional<transport::listener> listener_;
+  std::optional<msg::Aid> parent_;
+  std::vector<child_record*> children_;
+  bool taskdump_ = false;
   bool serving_ = true;
   std::map<std::string, expected_child*> expected_;
 };
@@ -249,13 +286,16 @@ inline actor*& current_actor() {
   return current;
 }
 
-/// Makes `a` the current actor until destroyed.
+/// Makes `a` the current actor, and the writer of this thread's log lines, until destroyed.
 struct current_actor_scope {
-  explicit current_actor_scope(actor& a) : previous(current_actor()) { current_actor() = &a; }
+  explicit current_actor_scope(actor& a) : previous(current_actor()), logs_as(a.log_identity()) {
+    current_actor() = &a;
+  }
   ~current_actor_scope() { current_actor() = previous; }
   current_actor_scope(const current_actor_scope&) = delete;
   current_actor_scope& operator=(const current_actor_scope&) = delete;
   actor* previous;
+  log::identity_scope logs_as;
 };
 
 /// A child actor's runtime, on a fresh io_context in the calling thread: bind, reach the

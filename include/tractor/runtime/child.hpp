@@ -6,6 +6,7 @@
 
 #include <tractor/runtime/child_exit.hpp>
 #include <tractor/runtime/discovery_core.hpp>
+#include <tractor/runtime/task_dump.hpp>
 
 #include <fcntl.h>
 
@@ -32,18 +33,23 @@ struct boot_plan {
   std::optional<transport::stream_socket> channel;
   bool parent_registers = false;
   bool in_process = false;
+  std::optional<log::level> loglevel;
+  bool taskdump = false;
 };
 
 inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_plan plan, stop_target& stop) {
   auto ex = co_await boost::asio::this_coro::executor;
   actor a(ex, self, pol, plan.in_process);
+  if (plan.loglevel) a.log_from(*plan.loglevel);
+  if (plan.taskdump) a.enable_taskdump();
   current_actor_scope is_current(a);
   // Bound before the handshake: our address goes with the registration right behind it.
   const result<void> bound = a.bind();
+  const bool channel_given = plan.channel.has_value();
   if (!plan.channel) {
     auto sock = co_await pol.connect(ex, plan.parent_addr);
     if (!sock) {
-      fmt::print(stderr, "tractor child {}: {}\n", self.name, sock.error().message());
+      logs::spawn.error("cannot reach the parent at {}: {}", plan.parent_addr.str(), sock.error().message());
       co_return int(child_exit::cannot_reach_parent);
     }
     plan.channel.emplace(std::move(sock).value());
@@ -61,7 +67,13 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_pla
   }
   const msg::msg* then = request ? &*request : nullptr;
   auto hs = co_await parent->handshake(a.limits().handshake, then);
-  if (!hs) co_return int(child_exit::handshake_failed);
+  if (!hs) {
+    logs::spawn.error("handshake with the parent failed: {}", hs.error().message());
+    co_return int(child_exit::handshake_failed);
+  }
+  a.set_parent(hs.value());
+  logs::spawn.runtime("booting under {}@{} (pid {}){}", hs.value().name, logs::short8(hs.value().uuid),
+                      hs.value().pid.value_or(0), channel_given ? " over the channel its backend gave" : "");
   if (!bound) {
     msg::msg e = box_error(bound.error(), self, std::nullopt);  // runtime-scoped: boot failed
     (void)co_await parent->send(std::move(e));
@@ -90,21 +102,22 @@ inline awaitable<int> child_runtime(const policies& pol, msg::Aid self, boot_pla
     if (auto m = transport::multiaddr::from_wire(w)) registry.push_back(std::move(m).value());
   }
   a.use_registrar(std::move(registry));
+  logs::spawn.runtime("booted: serving the parent, enabled {}", fmt::join(enabled, ", "));
   std::shared_ptr<peer> registration;
   int interrupted_by = 0;
   nursery* boot_scope = stop.scope;
   auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
     a.live_in(&n);
     stop.scope = &n;
-    n.start_soon(a.accept_loop(n));
-    n.start_soon(cancel_on_signal(n, interrupted_by));
+    n.start_soon("accept loop", a.accept_loop(n));
+    n.start_soon("SIGINT/SIGTERM watch", cancel_on_signal(n, interrupted_by));
+    if (a.taskdump()) n.start_soon("task-dump watch", task_dump_watch(a));
     if (!parent_registers) {
       auto registered = co_await register_remotely(a);
       if (registered) {
         registration = registered.value();
       } else {
-        fmt::print(stderr, "tractor: {} could not register: {}\n", describe(uid_of(a.aid())),
-                   registered.error().message());
+        logs::registrar.error("could not register: {}", registered.error().message());
       }
     }
     // The parent channel is this actor's lifeline: when it ends (cancel, or the parent
@@ -159,6 +172,8 @@ inline int run_child(const policies& pol, const spawn::child_boot& given) {
       plan.parent_addr = std::move(addr).value();
       plan.parent_registers = given.parent_registers;
       plan.in_process = given.parent_pid == ::getpid();
+      plan.loglevel = log::parse_level(given.loglevel);
+      plan.taskdump = given.taskdump;
       code = co_await detail::child_runtime(pol, child_aid(given), std::move(plan), *stop);
     });
     stop->scope = nullptr;

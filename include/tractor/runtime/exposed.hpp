@@ -114,11 +114,29 @@ struct function_name {
   std::string_view func;
 };
 
+namespace detail {
+/// Where the last "::" of `q` outside template arguments is: `ns::f<a::b>` splits before `f`.
+constexpr std::size_t last_scope(std::string_view q) {
+  std::size_t found = std::string_view::npos;
+  int depth = 0;
+  for (std::size_t i = 0; i + 1 < q.size(); ++i) {
+    if (q[i] == '<') {
+      ++depth;
+    } else if (q[i] == '>') {
+      --depth;
+    } else if (depth == 0 && q[i] == ':' && q[i + 1] == ':') {
+      found = i++;
+    }
+  }
+  return found;
+}
+}  // namespace detail
+
 /// `{ns, func}` for function pointer `F` (see the file comment).
 template <auto F>
 constexpr function_name name_of() {
   constexpr std::string_view q = detail::qualified_name<F>();
-  constexpr std::size_t split = q.rfind("::");
+  constexpr std::size_t split = detail::last_scope(q);
   if constexpr (split == std::string_view::npos) {
     return {"main", q};
   } else {

@@ -222,6 +222,11 @@ inline void peer::dispatch(msg::msg& m, const std::function<void(msg::Start)>& o
 }
 
 inline awaitable<error> peer::serve(std::function<void(msg::Start)> on_start) {
+  static constexpr auto from_whom = [](const void* self, std::string& out) {
+    out += describe(uid_of(static_cast<const peer*>(self)->aid()));
+  };
+  const tractor::detail::wait_note_scope note(
+      tractor::detail::wait_note{.what = "a message on the channel from", .detail = from_whom, .subject = this});
   msg::msg kept;
   while (!gone_) {
     // Frames already buffered are taken without a coroutine; only an empty buffer waits.
@@ -257,6 +262,16 @@ inline awaitable<result<msg::raw_pld>> call(peer& p, const msg::Aid& self, funct
   msg::msg start = msg::Start{lease.cid(), std::string(fn.ns), std::string(fn.func),
                               std::move(args), uid_of(self)};
   BOOST_OUTCOME_CO_TRY(co_await p.send(std::move(start)));
+  struct calling {
+    function_name fn;
+    const peer& in;
+    static void say(const void* self, std::string& out) {
+      const auto* c = static_cast<const calling*>(self);
+      out += std::string(c->fn.ns) + "." + std::string(c->fn.func) + " in " + describe(uid_of(c->in.aid()));
+    }
+  } what{fn, p};
+  const tractor::detail::wait_note_scope note(
+      tractor::detail::wait_note{.what = "the answer of a call to", .detail = &calling::say, .subject = &what});
   auto answer = [&]() -> awaitable<result<msg::raw_pld>> {
     for (;;) {
       auto m = co_await lease.box().receive();

@@ -19,6 +19,8 @@ struct actor_options {
   /// Namespaces whose exposed functions the child may run (tractor's `enable_modules`), on
   /// top of the functions of the interface it is started with, if any.
   std::vector<std::string> enable_modules = {};
+  /// The child's log threshold, inherited by its own children; none: its parent's.
+  std::optional<log::level> loglevel = std::nullopt;
 };
 
 /// A handle to a running actor (a child, or one found or connected to), typed by interface

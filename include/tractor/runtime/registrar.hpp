@@ -11,6 +11,7 @@
 #include <tractor/core/cancel_scope.hpp>
 #include <tractor/core/event.hpp>
 #include <tractor/msg/types.hpp>
+#include <tractor/runtime/detail/logs.hpp>
 
 #include <algorithm>
 #include <memory>
@@ -48,18 +49,25 @@ class registrar {
     for (const auto& a : addrs) {
       if (std::ranges::find(it->addrs, a) == it->addrs.end()) it->addrs.push_back(a);
     }
+    logs::registrar.runtime("registered {}@{} at {}", uid.first, logs::short8(uid.second), fmt::join(it->addrs, ", "));
     auto waiting = std::exchange(changed_, std::make_shared<event>());
     waiting->set();
   }
 
   /// Removes `uid`; true if it was registered.
   bool remove(const msg::uid& uid) {
-    return std::erase_if(entries_, [&](const entry& e) { return e.uid == uid; }) > 0;
+    const bool removed = std::erase_if(entries_, [&](const entry& e) { return e.uid == uid; }) > 0;
+    if (removed) logs::registrar.runtime("unregistered {}@{}", uid.first, logs::short8(uid.second));
+    return removed;
   }
 
   /// Removes everything registered over channel `via` (it closed).
   void remove_via(const void* via) {
-    std::erase_if(entries_, [&](const entry& e) { return e.via == via; });
+    std::erase_if(entries_, [&](const entry& e) {
+      if (e.via != via) return false;
+      logs::registrar.runtime("forgot {}@{}: its channel closed", e.uid.first, logs::short8(e.uid.second));
+      return true;
+    });
   }
 
   /// Removes address `addr` (found dead); the uid that held it, if any. An actor left with no
@@ -70,6 +78,7 @@ class registrar {
       if (std::erase(e.addrs, addr) > 0) held = e.uid;
     }
     std::erase_if(entries_, [](const entry& e) { return e.addrs.empty(); });
+    if (held) logs::registrar.runtime("deleted dead address {} of {}", addr, held->first);
     return held;
   }
 

@@ -71,6 +71,10 @@ awaitable<result<std::vector<std::string>>> wait_for_actor(request& r, std::stri
 awaitable<result<std::vector<registration>>> get_registry(request& r);
 awaitable<result<std::optional<msg::uid>>> delete_addr(request& r, std::string addr);
 
+/// This actor's task-tree dump followed by its children's, each asked in turn (see
+/// runtime/task_dump.hpp). Cancellation: interrupted at once.
+awaitable<result<std::string>> dump_tasks(request& r);
+
 }  // namespace requests
 
 /// The wire name of request `F`.
@@ -123,7 +127,7 @@ struct request_list {
 using runtime_requests =
     request_list<&requests::cancel, &requests::cancel_task, &requests::register_actor,
                  &requests::unregister_actor, &requests::find_actor, &requests::wait_for_actor,
-                 &requests::get_registry, &requests::delete_addr>;
+                 &requests::get_registry, &requests::delete_addr, &requests::dump_tasks>;
 
 }  // namespace detail
 

@@ -14,6 +14,7 @@
 #include <tractor/runtime/discovery_core.hpp>
 #include <tractor/runtime/portal.hpp>
 #include <tractor/runtime/root_claim.hpp>
+#include <tractor/runtime/task_dump.hpp>
 
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
@@ -41,6 +42,12 @@ struct root_options {
   /// A program that embeds a root (`async_run_root`) and handles signals itself turns this off
   /// and cancels the root through its completion's cancellation slot instead.
   bool cancel_on_signals = true;
+  /// The root's log threshold, inherited by its children (tractor's `loglevel=`);
+  /// `TRACTOR_LOGLEVEL`, when set, overrides it. Neither: warning.
+  std::optional<log::level> loglevel = std::nullopt;
+  /// Dump the task tree of the whole tree on SIGUSR1 (see runtime/task_dump.hpp), in every
+  /// actor under every backend; `TRACTOR_ENABLE_TASKDUMP=1` turns it on too.
+  bool enable_taskdump = false;
 };
 
 /// The root actor, handed to a body that takes it (`run_main`, `async_run_root`).

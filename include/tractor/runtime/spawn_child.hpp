@@ -15,7 +15,7 @@ namespace tractor::runtime {
 
 /// Starts child `name` of `a` with the tree's spawn backend and waits until it has connected
 /// back (racing its death and the boot timeout), then sends its SpawnSpec enabling
-/// `enable_modules`. A backend that adopts a channel (forkserver, thread) under UDS gets one
+/// `enable_modules`. The child logs from `loglevel`, else from `a`'s threshold. A backend that adopts a channel (forkserver, thread) under UDS gets one
 /// end of a socketpair instead: no connect-back, no accept. (Under TCP the child connects
 /// back, so that the parent link runs over the transport the tree chose.) A child that dies,
 /// fails its handshake or stays silent past the boot timeout is killed, reaped and reported
@@ -24,7 +24,8 @@ namespace tractor::runtime {
 /// Cancellation: the half-started child is killed and reaped (shielded), then the
 /// cancellation goes on.
 awaitable<result<std::shared_ptr<child_record>>> spawn_child(actor& a, std::string name,
-                                                             const std::vector<std::string>& enable_modules);
+                                                             const std::vector<std::string>& enable_modules,
+                                                             std::optional<log::level> loglevel = std::nullopt);
 
 }  // namespace tractor::runtime
 

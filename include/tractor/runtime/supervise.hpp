@@ -31,7 +31,29 @@ struct child_record {
   std::shared_ptr<peer> link;
   /// Set when the kill ladder had to abandon the child (a thread actor deaf to cancellation).
   std::optional<error> abandoned = {};
+  /// The actor listing it among its children (`actor::children`), once it has booted.
+  actor* listed_in = nullptr;
+
+  child_record() = default;
+  child_record(const child_record&) = delete;
+  child_record& operator=(const child_record&) = delete;
+  ~child_record() {
+    if (listed_in) listed_in->untrack_child(this);
+  }
 };
+
+/// Waits for `c` to exit; a task-tree dump shows the wait as the exit of that child.
+///
+/// Cancellation: interrupted at once; the child runs on.
+inline awaitable<spawn::exit_status> wait_for_exit(const child_record& c) {
+  static constexpr auto describe = [](const void* self, std::string& out) {
+    const auto* r = static_cast<const child_record*>(self);
+    out += r->name + " (pid " + std::to_string(r->proc->pid()) + ")";
+  };
+  const tractor::detail::wait_note_scope note(
+      tractor::detail::wait_note{.what = "the exit of child actor", .detail = describe, .subject = &c});
+  co_return co_await c.proc->wait();
+}
 
 /// A one-shot child's result as its supervision and its `one_shot` handle share it.
 struct one_shot_state {

@@ -72,6 +72,10 @@ struct child_boot {
   /// The parent keeps its tree's registry: the child sends its registration right behind its
   /// handshake, without waiting for the parent's answer (a round trip less at boot).
   bool parent_registers = false;
+  /// The child's log threshold (`log::to_string`); empty: the process's default.
+  std::string loglevel = {};
+  /// The child dumps its task tree on SIGUSR1 (and passes that on).
+  bool taskdump = false;
 };
 
 /// The child runtime's entry: runs it to its end and returns the exit code. A plain function
@@ -136,6 +140,8 @@ inline constexpr const char* uuid = "TRACTOR_CHILD_UUID";
 inline constexpr const char* parent_addr = "TRACTOR_PARENT_ADDR";
 inline constexpr const char* parent_pid = "TRACTOR_PARENT_PID";
 inline constexpr const char* parent_registers = "TRACTOR_PARENT_REGISTERS";
+inline constexpr const char* loglevel = "TRACTOR_CHILD_LOGLEVEL";
+inline constexpr const char* taskdump = "TRACTOR_CHILD_TASKDUMP";
 }  // namespace child_env
 
 /// The `exec` backend: posix_spawn of the running binary with the child's boot in its
@@ -150,7 +156,9 @@ struct exec {
              {child_env::uuid, req.boot.uuid},
              {child_env::parent_addr, req.boot.parent_addr},
              {child_env::parent_pid, std::to_string(req.boot.parent_pid)},
-             {child_env::parent_registers, req.boot.parent_registers ? "1" : "0"}};
+             {child_env::parent_registers, req.boot.parent_registers ? "1" : "0"},
+             {child_env::loglevel, req.boot.loglevel},
+             {child_env::taskdump, req.boot.taskdump ? "1" : "0"}};
     r.argv0 = req.title;
     BOOST_OUTCOME_TRY(auto proc, exec_process(ex, r));
     return std::unique_ptr<child_handle>(std::move(proc));
@@ -167,6 +175,8 @@ struct exec {
     child_boot boot{var(child_env::name), uuid, var(child_env::parent_addr),
                     static_cast<pid_t>(std::atoi(var(child_env::parent_pid).c_str()))};
     boot.parent_registers = var(child_env::parent_registers) == "1";
+    boot.loglevel = var(child_env::loglevel);
+    boot.taskdump = var(child_env::taskdump) == "1";
     return boot;
   }
 };

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <tractor/core/cancel_scope.hpp>
+#include <tractor/log/log.hpp>
 #include <tractor/spawn/backend.hpp>
 
 #include <fmt/core.h>
@@ -166,10 +167,10 @@ inline void thread_actor::kill() noexcept {
 }
 
 inline void thread_actor::abandon() {
-  fmt::print(stderr,
-             "tractor: thread actor '{}' did not stop within {} ms of being asked; abandoned "
-             "(it keeps running until the process exits)\n",
-             name_, std::chrono::duration_cast<std::chrono::milliseconds>(abandon_after_).count());
+  log::get_logger("tractor.spawn")
+      .warning("thread actor '{}' did not stop within {} ms of being asked; abandoned (it keeps running until "
+               "the process exits)",
+               name_, std::chrono::duration_cast<std::chrono::milliseconds>(abandon_after_).count());
   thread_.detach();
   status_ = exit_status{.exited = false, .code = 0, .signal = SIGKILL, .abandoned = true};
 }

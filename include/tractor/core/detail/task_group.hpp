@@ -8,6 +8,7 @@
 // The only templates are the thin wrappers that turn a typed awaitable into a child.
 #pragma once
 
+#include <tractor/core/detail/task_executor.hpp>
 #include <tractor/core/detail/waiter_list.hpp>
 #include <tractor/core/error.hpp>
 
@@ -20,6 +21,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <functional>
+#include <list>
 #include <optional>
 #include <type_traits>
 #include <variant>
@@ -50,7 +52,7 @@ struct child_outcome {
 };
 
 /// One child task. Lives in its group's list from spawn until it has ended.
-struct child_task {
+struct child_task : task_info {
   boost::asio::cancellation_signal signal;
   bool running = false;           // the wrapper has started (so a signal reaches it)
   bool cancel_requested = false;  // someone asked this child to stop
@@ -61,17 +63,33 @@ struct child_task {
 
 class task_group {
  public:
-  explicit task_group(boost::asio::any_io_executor ex) : ex_(std::move(ex)) {}
+  /// A group opened by the current task (or at the thread's top level, outside any).
+  explicit task_group(boost::asio::any_io_executor ex) : ex_(std::move(ex)), owner_(current_task()) {
+    (owner_ ? owner_->groups : top_level_groups()).push_back(this);
+  }
   task_group(const task_group&) = delete;
   task_group& operator=(const task_group&) = delete;
-  ~task_group() { assert(children_.empty() && "task_group destroyed with live children"); }
+  ~task_group() {
+    assert(children_.empty() && "task_group destroyed with live children");
+    auto& list = owner_ ? owner_->groups : top_level_groups();
+    // Groups close in the reverse order they opened, so this is nearly always the last.
+    for (auto it = list.rbegin(); it != list.rend(); ++it) {
+      if (*it == this) {
+        list.erase(std::next(it).base());
+        break;
+      }
+    }
+  }
 
   using child_handle = std::list<child_task>::iterator;
 
   /// Registers a child that `launch` will start; lets the caller wire up `report` first.
-  /// A child added after `cancel()` starts cancelled: it does not run at all.
-  child_handle add() {
+  /// A child added after `cancel()` starts cancelled: it does not run at all. `name` (may be
+  /// empty) and `where` say what it is in task-tree dumps and log lines.
+  child_handle add(std::string name = {}, std::source_location where = std::source_location::current()) {
     auto c = children_.emplace(children_.end());
+    c->name = std::move(name);
+    c->started_at = where;
     c->cancel_requested = cancel_called_;
     return c;
   }
@@ -83,8 +101,9 @@ class task_group {
 
   /// `add` then `launch`.
   template <class T>
-  child_task& spawn(boost::asio::awaitable<T> body) {
-    auto c = add();
+  child_task& spawn(boost::asio::awaitable<T> body, std::string name = {},
+                    std::source_location where = std::source_location::current()) {
+    auto c = add(std::move(name), where);
     launch(c, std::move(body));
     return *c;
   }
@@ -127,6 +146,17 @@ class task_group {
   /// When set, the first error cancels every sibling (nursery semantics).
   bool cancel_on_error = true;
 
+  // -- for task-tree dumps -------------------------------------------------------------------
+
+  /// What this group is in a dump ("nursery", "cancel scope").
+  const char* what = "nursery";
+  /// A cancel scope's deadline, if it has one.
+  const std::chrono::steady_clock::time_point* deadline = nullptr;
+  /// Whether it shields its tasks from outer cancellation now.
+  [[nodiscard]] bool shielded() const noexcept { return shield_ && *shield_; }
+  /// Its tasks, in the order they started.
+  [[nodiscard]] const std::list<child_task>& children() const noexcept { return children_; }
+
  private:
   template <class T, class Out>
   static boost::asio::awaitable<void> run_child(child_task* c, boost::asio::awaitable<T> body,
@@ -148,6 +178,7 @@ class task_group {
   }
 
   boost::asio::any_io_executor ex_;
+  task_info* owner_;
   std::list<child_task> children_;
   std::vector<error> errors_;
   waiter_list join_waiters_;
@@ -189,7 +220,8 @@ boost::asio::awaitable<void> task_group::run_child(child_task* c, boost::asio::a
 
 template <class T, class Out>
 void task_group::launch(child_handle c, boost::asio::awaitable<T> body, Out* out) {
-  boost::asio::co_spawn(ex_, run_child<T, Out>(&*c, std::move(body), out),
+  const boost::asio::any_io_executor as_child(task_executor(ex_, &*c));
+  boost::asio::co_spawn(as_child, run_child<T, Out>(&*c, std::move(body), out),
                         boost::asio::bind_cancellation_slot(c->signal.slot(), on_done{this, c}));
 }
 
@@ -231,6 +263,7 @@ inline boost::asio::awaitable<void> task_group::join(const bool& shield) {
   }
   // A shielded join still cannot be abandoned: the hook records the owner's cancellation
   // and, unless shielded, forwards it; the wait goes on until every child has ended.
+  const wait_note_scope note({"the end of its tasks"});
   while (!children_.empty()) {
     co_await join_waiters_.async_wait(boost::asio::use_awaitable,
                                       waiter_list::cancel_hook{&task_group::forward_cancel, this});

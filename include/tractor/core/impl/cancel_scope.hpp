@@ -77,6 +77,8 @@ awaitable<scope_result<T>> cancel_scope::run(awaitable<T> body) {
   assert(!group_ && "a cancel_scope runs its work once at a time");
   detail::task_group group(co_await this_coro::executor);
   group.cancel_on_error = false;  // the scope decides what the body's end means
+  group.what = "cancel scope";
+  group.deadline = &deadline_;
   std::optional<detail::non_void<T>> value;
   detail::child_outcome outcome;
   outcome.on_end = &cancel_scope::body_ended;
@@ -202,6 +204,7 @@ inline awaitable<void> checkpoint() {
 
 inline awaitable<void> sleep_until(clock::time_point when) {
   boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, when);
+  const detail::wait_note_scope note(detail::wait_note{.what = "sleep", .until = when});
   co_await timer.async_wait(boost::asio::use_awaitable);
 }
 

@@ -43,28 +43,41 @@ inline void nursery::check_open() const {
 }
 
 template <class T>
-void nursery::start_soon(awaitable<T> task) {
+void nursery::start_soon(awaitable<T> task, std::source_location where) {
   check_open();
-  group_.spawn(std::move(task));
+  group_.spawn(std::move(task), {}, where);
 }
 
 template <class T>
-void nursery::start_soon(awaitable<T> task, task_handle* handle) {
+void nursery::start_soon(std::string name, awaitable<T> task, std::source_location where) {
   check_open();
-  auto c = group_.add();
+  group_.spawn(std::move(task), std::move(name), where);
+}
+
+template <class T>
+void nursery::start_soon(std::string name, awaitable<T> task, task_handle* handle, std::source_location where) {
+  check_open();
+  auto c = group_.add(std::move(name), where);
   *handle = task_handle(&group_, &*c);
   group_.launch(c, std::move(task));
 }
 
 template <class Fn>
   requires std::invocable<Fn&>
-void nursery::start_soon(Fn fn) {
-  start_soon(detail::invoke_owned(std::move(fn)));
+void nursery::start_soon(Fn fn, std::source_location where) {
+  start_soon(detail::invoke_owned(std::move(fn)), where);
+}
+
+template <class Fn>
+  requires std::invocable<Fn&>
+void nursery::start_soon(std::string name, Fn fn, std::source_location where) {
+  start_soon(std::move(name), detail::invoke_owned(std::move(fn)), where);
 }
 
 template <class T, class Fn>
   requires std::invocable<Fn&, task_status<T>>
-awaitable<result<typename task_status<T>::value_type>> nursery::start(Fn fn) {
+awaitable<result<typename task_status<T>::value_type>> nursery::start(std::string name, Fn fn,
+                                                                      std::source_location where) {
   namespace this_coro = boost::asio::this_coro;
   using value_type = typename task_status<T>::value_type;
   check_open();
@@ -75,7 +88,7 @@ awaitable<result<typename task_status<T>::value_type>> nursery::start(Fn fn) {
   state.ended.on_end = &detail::start_state::wake;
   state.ended.ctx = &state;
 
-  auto child = group_.add();
+  auto child = group_.add(std::move(name), where);
   child->report = &state.ended;
   // The checks are off only for this frame's thread; the task runs on its own.
   const bool checked = co_await this_coro::throw_if_cancelled();
@@ -113,7 +126,7 @@ awaitable<result<typename task_status<T>::value_type>> nursery::start(Fn fn) {
 }
 
 template <class Body>
-awaitable<result<void>> open_nursery(Body body) {
+awaitable<result<void>> open_nursery(Body body, std::source_location where) {
   namespace this_coro = boost::asio::this_coro;
   nursery n(co_await this_coro::executor);
   const bool checked = co_await this_coro::throw_if_cancelled();
@@ -121,7 +134,7 @@ awaitable<result<void>> open_nursery(Body body) {
   // The body is a task like the others, so that the first failure can interrupt it too.
   std::exception_ptr spawn_failure;
   try {
-    n.group_.spawn(body(n));
+    n.group_.spawn(body(n), "nursery body", where);
   } catch (...) {
     spawn_failure = std::current_exception();
     n.group_.cancel();

@@ -16,19 +16,28 @@ inline result<void> actor::bind(const transport::multiaddr* at) {
 }
 
 inline awaitable<void> actor::accept_loop(nursery& n) {
+  static constexpr auto at = [](const void* self, std::string& out) {
+    out += static_cast<const actor*>(self)->address().str();
+  };
+  const tractor::detail::wait_note_scope note(tractor::detail::wait_note{.what = "a connection at", .detail = at, .subject = this});
   for (;;) {
     auto s = co_await listener_->accept();
     if (!serving_) co_return;
     if (!s) continue;  // a failed accept (peer reset before we got it) harms nobody else
-    n.start_soon(handshake_and_route(std::move(s).value(), n));
+    n.start_soon("handshake of an accepted connection", handshake_and_route(std::move(s).value(), n));
   }
 }
 
 inline awaitable<void> actor::handshake_and_route(transport::stream_socket s, nursery& n) {
   auto p = make_peer(std::move(s));
   auto hs = co_await p->handshake(limits_.handshake);
-  if (!hs) co_return;  // dropped with its own clear error; the server keeps serving
+  if (!hs) {
+    // Dropped; the server keeps serving.
+    logs::ipc.warning("refused a connection: {}", hs.error().message());
+    co_return;
+  }
   if (hs.value().is_probe) co_return;
+  logs::ipc.runtime("handshake with {}@{} (pid {})", hs.value().name, logs::short8(hs.value().uuid), hs.value().pid.value_or(0));
   if (auto it = expected_.find(hs.value().uuid); it != expected_.end()) {
     it->second->link = p;
     it->second->connected.set();
@@ -55,7 +64,7 @@ inline awaitable<error> actor::serve_peer(std::shared_ptr<peer> p, nursery& n) {
   // StartAck and Return (or a stream's items) then leave in one write.
   std::optional<error> why;
   auto served = co_await open_nursery([&](nursery& io) -> awaitable<void> {
-    io.start_soon(p->channel().run_writer());
+    io.start_soon("channel writer to " + p->aid().name, p->channel().run_writer());
     why = co_await p->serve(std::move(on_start));
     io.cancel();
   });
@@ -65,9 +74,11 @@ inline awaitable<error> actor::serve_peer(std::shared_ptr<peer> p, nursery& n) {
 
 inline awaitable<void> cancel_on_signal(nursery& n, int& which) {
   boost::asio::signal_set signals(co_await boost::asio::this_coro::executor, SIGINT, SIGTERM);
+  const tractor::detail::wait_note_scope note(tractor::detail::wait_note{.what = "SIGINT or SIGTERM"});
   auto [ec, sig] = co_await signals.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
   if (ec) co_return;
   which = sig;
+  logs::cancel.cancel("signal {}: cancelling this actor", sig);
   n.cancel();
 }
 

@@ -90,7 +90,7 @@ inline awaitable<result<std::shared_ptr<peer>>> connect_peer(actor& a, const tra
   a.keep_peer(key, p);
   // Served (its calls answered, its answers routed) for as long as this actor lives.
   nursery& lifetime = *a.lifetime();
-  lifetime.start_soon([&a, p, key, &lifetime]() -> awaitable<void> {
+  lifetime.start_soon("channel to " + p->aid().name, [&a, p, key, &lifetime]() -> awaitable<void> {
     (void)co_await a.serve_peer(p, lifetime);
     a.forget_peer(key, p);
   });

@@ -16,15 +16,20 @@ inline void actor::start_task(std::shared_ptr<peer> p, msg::Start s, nursery& n)
     // A peer reusing the cid of a task still running here: refused, the running task kept.
     const error dup(make_error_code(runtime_errc::protocol_error),
                     "a task with cid " + s.cid + " is already running in " + describe(uid_of(self_)));
-    n.start_soon([this, p, e = msg::msg(box_error(dup, self_, s.cid))]() -> awaitable<void> {
+    n.start_soon("refusal of a duplicate cid", [this, p, e = msg::msg(box_error(dup, self_, s.cid))]() -> awaitable<void> {
       co_await reply(*p, e);
     });
     return;
   }
-  n.start_soon(handle_start(std::move(p), std::move(s)), &entry->second.task);
+  // Named as tractor's RPC tasks read in a dump: the function, and for whom it runs.
+  std::string name;
+  name.reserve(s.ns.size() + s.func.size() + s.uid.first.size() + 15);
+  name.append(s.ns).append(".").append(s.func).append(" for ").append(s.uid.first).append("@").append(logs::short8(s.uid.second));
+  n.start_soon(std::move(name), handle_start(std::move(p), std::move(s)), &entry->second.task);
 }
 
 inline void actor::cancel_at_request(std::shared_ptr<peer> by, const msg::Start& s) {
+  logs::cancel.cancel("cancel requested by {}", logs::short_uid{s.uid});
   cancel_requested_by_ = {std::move(by), s.cid};
   cancel_requester_ = s.uid;
   if (lifetime_) lifetime_->cancel();
@@ -61,11 +66,14 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
 
   const result<const exposed_fn*> looked_up = find_function(s);
   if (!looked_up) {
+    logs::rpc.warning("refused {}.{} from {}: {}", s.ns, s.func, logs::short_uid{s.uid}, looked_up.error().message());
     msg::msg e = box_error(looked_up.error(), self_, cid);
     co_await reply(*p, std::move(e));
     co_return;
   }
   const exposed_fn* found = looked_up.value();
+  logs::rpc.runtime("{} {}.{} for {} (cid {})", found->is_context ? "context" : "call", s.ns, s.func,
+                    logs::short_uid{s.uid}, cid);
   // A context's mailbox opens before this task first waits, so no item the caller sends
   // after its Start can miss it (the receive loop dispatches the next message only then).
   std::optional<context_core> ctx;
@@ -113,6 +121,16 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
     if (r && ctx->misuse()) r = *ctx->misuse();
     ctx->close_stream();
   }
+  if (!r) {
+    const bool relayed_cancel = r.error().code() == make_error_code(runtime_errc::context_cancelled);
+    const log::level l = relayed_cancel ? log::level::cancel : log::level::runtime;
+    if (logs::rpc.enabled(l)) {  // (the message is built only for a line that is written)
+      (relayed_cancel ? logs::cancel : logs::rpc)
+          .log(l, "{}.{} for {} ended: {}; relaying it", s.ns, s.func, logs::short_uid{s.uid}, r.error().message());
+    }
+  } else {
+    logs::rpc.runtime("{}.{} for {} returned", s.ns, s.func, logs::short_uid{s.uid});
+  }
   if (r && req.answered) co_return;  // a cancel request: its CancelAck is its answer
   msg::msg out = r ? msg::msg(msg::Return{cid, std::move(r).value()})
                    : msg::msg(box_error(r.error(), self_, cid));
@@ -127,6 +145,7 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
 inline bool actor::cancel_task(const std::string& target, const msg::uid& requester) {
   auto it = running_.find(target);
   if (it == running_.end()) return false;  // finished already (or never ran here)
+  logs::cancel.cancel("cancelling task {} at the request of {}", target, logs::short_uid{requester});
   it->second.cancelled_by = requester;
   it->second.task.cancel();
   return true;

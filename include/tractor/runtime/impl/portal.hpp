@@ -68,9 +68,9 @@ task<portal<Tree, Api>> actor_nursery<Tree>::start_actor(std::string name, actor
                   "tractor::exposed<...> list");
     for (auto& f : Api::enabled_functions()) enabled.push_back(std::move(f));
   }
-  auto c = co_await runtime::spawn_child(self_, std::move(name), enabled);
+  auto c = co_await runtime::spawn_child(self_, std::move(name), enabled, options.loglevel);
   if (!c) co_return c.error();
-  tasks_.start_soon(runtime::supervise(self_, c.value()));
+  tasks_.start_soon("supervision of " + c.value()->name, runtime::supervise(self_, c.value()));
   co_return portal<Tree, Api>(self_, c.value()->link);
 }
 
@@ -87,7 +87,8 @@ task<one_shot<Tree, F>> actor_nursery<Tree>::run_in_actor(std::string name, Args
   if (!c) co_return c.error();
   auto st = std::make_shared<runtime::one_shot_state>();
   one_shots_.started();
-  tasks_.start_soon([&self = self_, &join = one_shots_, child = c.value(), kwargs = std::move(kwargs),
+  tasks_.start_soon("one-shot " + std::string(name_of<F>().ns) + "." + std::string(name_of<F>().func) + " in " + c.value()->name,
+                    [&self = self_, &join = one_shots_, child = c.value(), kwargs = std::move(kwargs),
                      st]() mutable -> awaitable<void> {
     // Its error is collected when the nursery joins (`one_shot_join`), not returned here:
     // a one-shot failure does not cancel the body or its siblings.

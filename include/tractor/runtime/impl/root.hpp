@@ -10,6 +10,8 @@ inline task<void> run_root(const policies& pol, root_options options, root_body 
   // co_await (CONTRIBUTING.md).
   const boost::asio::any_io_executor ex = co_await boost::asio::this_coro::executor;
   actor a(ex, msg::Aid{options.name, new_uuid(), ::getpid(), false, false}, pol);
+  if (options.loglevel && !log::level_from_env()) a.log_from(*options.loglevel);
+  if (options.enable_taskdump || taskdump_from_env()) a.enable_taskdump();
   current_actor_scope is_current(a);
   const auto candidates = registry_candidates(a.pol(), options.registry_addrs);
   auto booted = co_await boot_root(a, candidates);
@@ -20,9 +22,10 @@ inline task<void> run_root(const policies& pol, root_options options, root_body 
   std::shared_ptr<peer> registration;
   auto res = co_await open_nursery([&](nursery& n) -> task<void> {
     a.live_in(&n);
-    n.start_soon(a.accept_loop(n));
+    n.start_soon("accept loop", a.accept_loop(n));
     // Ctrl-C (or SIGTERM) cancels the whole tree; every child is reaped before the root ends.
-    if (options.cancel_on_signals) n.start_soon(cancel_on_signal(n, exit.interrupted_by));
+    if (options.cancel_on_signals) n.start_soon("SIGINT/SIGTERM watch", cancel_on_signal(n, exit.interrupted_by));
+    if (a.taskdump()) n.start_soon("task-dump watch", task_dump_watch(a));
     if (!a.registry()) {  // another program's root is the registrar
       auto registered = co_await register_remotely(a);
       if (!registered) co_return registered.error();
@@ -73,7 +76,7 @@ int run_main(int /*argc*/, char** /*argv*/, root_options options, Body body) {
   // Checked first: a child's exposed function calling run_main is in a child process too.
   auto claim = runtime::root_claim::acquire();
   if (!claim) {
-    fmt::print(stderr, "tractor: {}\n", claim.error().message());
+    runtime::logs::root.error("{}", claim.error().message());
     return 1;
   }
   if (runtime::is_child_process()) return runtime::child_main(Tree::policies());
@@ -95,12 +98,12 @@ int run_main(int /*argc*/, char** /*argv*/, root_options options, Body body) {
   ctx.run();
   int code = 0;
   if (!outcome || !*outcome) {
-    fmt::print(stderr, "tractor: {}{}\n", exit.booted ? "root failed: " : "",
-               outcome ? outcome->error().message() : "the root never finished");
+    runtime::logs::root.error("{}{}", exit.booted ? "root failed: " : "",
+                              outcome ? outcome->error().message() : "the root never finished");
     code = 1;
   }
   if (exit.interrupted_by) {
-    fmt::print(stderr, "tractor: interrupted by signal {}; tree cancelled\n", exit.interrupted_by);
+    runtime::logs::root.warning("interrupted by signal {}; tree cancelled", exit.interrupted_by);
     code = 128 + exit.interrupted_by;
   }
   return code;

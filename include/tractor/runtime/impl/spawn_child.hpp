@@ -81,16 +81,18 @@ inline awaitable<result<void>> finish_boot(actor& a, child_record& c, const std:
 /// cleanup (`finally`), which runs it shielded even in a cancelled task.
 inline awaitable<void> let_half_started_go(child_record& c) {
   c.proc->kill();
-  (void)co_await shield(c.proc->wait());
+  (void)co_await shield(wait_for_exit(c));
 }
 
 inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
-    actor& a, std::string name, const std::vector<std::string>& enable_modules) {
+    actor& a, std::string name, const std::vector<std::string>& enable_modules, std::optional<log::level> loglevel) {
   auto c = std::make_shared<child_record>();
   c->name = name;
   spawn::spawn_request req = request_from(a);
   req.boot.name = name;
   req.boot.parent_registers = a.registry() != nullptr;
+  req.boot.loglevel = log::to_string(loglevel.value_or(a.log_identity().threshold));
+  req.boot.taskdump = a.taskdump();
   std::shared_ptr<peer> paired;  // our end of the child's channel, if it is given one
   req.boot.uuid = new_uuid();
   const std::string uuid = req.boot.uuid;
@@ -105,17 +107,20 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   req.title = "_subactor[" + name + "@" + uuid.substr(0, 8) + "]";
   auto proc = start_child(a, req, paired);
   if (!proc) {
+    logs::spawn.runtime("cannot start {}: {}", name, proc.error().message());
     co_return error(make_error_code(runtime_errc::actor_failure),
                     "cannot start actor '" + name + "': " + proc.error().message());
   }
   c->proc = std::move(proc).value();
+  logs::spawn.runtime("started {}@{} with the {} backend: pid {}, log level {}", name, logs::short8(uuid),
+                      a.pol().spawn_name, c->proc->pid(), req.boot.loglevel);
 
   std::optional<spawn::exit_status> died;
   std::optional<std::string> refused;  // why the paired handshake failed
   // Connect-back: the wait for it races the child's death.
   auto boot = [&](nursery& n) -> awaitable<void> {
-    n.start_soon([&]() -> awaitable<void> {
-      died = co_await c->proc->wait();
+    n.start_soon("exit watch of " + name + " during its boot", [&]() -> awaitable<void> {
+      died = co_await wait_for_exit(*c);
       n.cancel();
     });
     (void)co_await move_on_after(a.limits().boot, slot.connected.wait());
@@ -131,7 +136,7 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     }
     refused = *hs ? "answered the handshake as actor " + hs->value().uuid : hs->error().message();
     // Its exit status, if it comes soon, says better why.
-    auto st = co_await move_on_after(a.limits().cancel_ack, c->proc->wait());
+    auto st = co_await move_on_after(a.limits().cancel_ack, wait_for_exit(*c));
     if (st) died = *st;
   };
   // Whatever ends the boot early (a failure, or a cancellation anywhere up to the SpawnSpec)
@@ -160,6 +165,12 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     if (!booted) co_await let_half_started_go(*c);
   };
   co_await finally(reach(), unless_booted());
+  if (failed) logs::spawn.runtime("{} {}", name, *failed);
+  if (booted) {
+    logs::spawn.runtime("{} booted", name);
+    a.track_child(c.get());
+    c->listed_in = &a;
+  }
   if (failed) co_return error(make_error_code(runtime_errc::actor_failure), "actor '" + name + "' " + *failed);
   co_return c;
 }

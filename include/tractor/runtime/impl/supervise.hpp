@@ -55,6 +55,12 @@ inline awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock::dura
     auto waited = co_await move_on_after(timeout, wait_ack());
     (void)waited;
   }
+  if (acked) {
+    logs::cancel.cancel("{} acknowledged our cancel request", p.aid().name);
+  } else {
+    logs::cancel.cancel("{} did not acknowledge our cancel request{}", p.aid().name,
+                        sent ? " in time" : " (the channel is gone)");
+  }
   co_return acked;
 }
 
@@ -66,28 +72,33 @@ inline awaitable<void> cancel_ladder(actor& a, child_record& c) {
   auto graceful = [&](nursery& n) -> awaitable<void> {
     if (c.link && !c.link->gone()) {
       // Someone must read the child's answer: serve its channel while asking.
-      n.start_soon([&]() -> awaitable<void> {
+      n.start_soon("channel of " + c.name + " while it cancels", [&]() -> awaitable<void> {
         std::function<void(msg::Start)> no_new_work = [](msg::Start) {};
         auto why = co_await c.link->serve(std::move(no_new_work));
         (void)why;
       });
-      n.start_soon([&]() -> awaitable<void> {
+      n.start_soon("cancel request to " + c.name, [&]() -> awaitable<void> {
+        logs::cancel.cancel("asking {} to cancel", c.name);
         const bool acked = co_await request_cancel(*c.link, a.aid(), a.limits().cancel_ack);
         (void)acked;
       });
     }
-    auto status = co_await move_on_after(a.limits().before_kill, c.proc->wait());
+    auto status = co_await move_on_after(a.limits().before_kill, wait_for_exit(c));
     exited = status.has_value();
     n.cancel();
   };
   auto asked = co_await open_nursery(graceful);
   (void)asked;
   if (exited) co_return;
+  logs::cancel.cancel("{} still running {} ms after the cancel request: SIGTERM", c.name,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(a.limits().before_kill).count());
   c.proc->terminate();
-  auto terminated = co_await move_on_after(a.limits().cancel_ack, c.proc->wait());
+  auto terminated = co_await move_on_after(a.limits().cancel_ack, wait_for_exit(c));
   if (terminated) co_return;
+  logs::cancel.warning("{} survived SIGTERM for {} ms: SIGKILL", c.name,
+                       std::chrono::duration_cast<std::chrono::milliseconds>(a.limits().cancel_ack).count());
   c.proc->kill();
-  auto killed = co_await c.proc->wait();
+  auto killed = co_await wait_for_exit(c);
   if (killed.abandoned) {
     c.abandoned = error(make_error_code(runtime_errc::actor_failure),
                         "actor '" + c.name + "' ignored cancellation and was abandoned (" +
@@ -102,8 +113,8 @@ inline awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_record>
     // supervision ran is still let go gracefully.
     co_await checkpoint();
     auto served = co_await open_nursery([&](nursery& n) -> awaitable<void> {
-      n.start_soon(a.serve_peer(c->link, n));
-      auto status = co_await c->proc->wait();
+      n.start_soon("channel of " + c->name, a.serve_peer(c->link, n));
+      auto status = co_await wait_for_exit(*c);
       (void)status;
       n.cancel();
     });
@@ -138,7 +149,7 @@ inline awaitable<void> supervise_one_shot(actor& a, std::shared_ptr<child_record
   };
   auto run = [&]() -> awaitable<void> {
     auto served = co_await open_nursery([&](nursery& n) -> awaitable<void> {
-      n.start_soon(a.serve_peer(c->link, n));
+      n.start_soon("channel of " + c->name, a.serve_peer(c->link, n));
       msg::msg start = msg::Start{lease.cid(), std::string(fn.ns), std::string(fn.func),
                                   std::move(args), uid_of(a.aid())};
       auto sent = co_await c->link->send(std::move(start));

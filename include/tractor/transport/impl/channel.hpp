@@ -242,6 +242,7 @@ inline awaitable<void> channel::run_writer() {
   try {
     while (!broken_ && socket_.is_open()) {
       if (out_.empty() || writer_active_) {
+        const tractor::detail::wait_note_scope note(tractor::detail::wait_note{.what = "messages to send"});
         co_await queued_.async_wait(boost::asio::use_awaitable);
         continue;
       }

@@ -1,0 +1,458 @@
+// Seeing inside a running tree, as a user does: the tree runs as a program of its own (this
+// binary, run again) whose stderr the test reads. Logs: every line names its actor, short
+// uuid and pid; each actor logs from its own level (root_options, actor_options, inherited
+// by grandchildren, TRACTOR_LOGLEVEL over the code); a default run prints nothing. Task
+// dumps: SIGUSR1 to the root of a three-level tree prints every actor's tasks and waits, and
+// a loop wedged in a blocking call gets its thread's native stack from the watchdog.
+// Built once per spawn backend (the policy matrix's backend axis).
+#include <tractor/codec/cereal_binary.hpp>
+#include <tractor/runtime/tree.hpp>
+#include <tractor/transport/tcp.hpp>
+#include <tractor/transport/uds.hpp>
+
+#include "tests/support/matrix.hpp"
+#include "tests/support/subprocess.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <regex>
+#include <thread>
+#include <set>
+#include <sstream>
+
+namespace observe_tests {
+
+using namespace std::chrono_literals;
+using tractor::task;
+using tractor::testing::matrix_spawn;
+
+inline constexpr tractor::log::logger app{"app"};
+
+/// Options for a child that may run the functions below.
+tractor::actor_options obs_child() {
+  tractor::actor_options o;
+  o.enable_modules = {"observe_tests::obs"};
+  return o;
+}
+
+namespace obs {
+/// Logs one line at debug and one at info; returns this actor's pid.
+tractor::awaitable<int> greet() {
+  app.debug("debug from {}", tractor::runtime::current_actor()->aid().name);
+  app.info("info from {}", tractor::runtime::current_actor()->aid().name);
+  co_return ::getpid();
+}
+/// Starts "carol" under this actor (no level of its own: she inherits ours), has her greet,
+/// returns her pid.
+template <class Transport>
+task<int> lead();
+
+/// Reports started, then sleeps for an hour in a nested nursery (a task named "napper").
+task<int> nap(tractor::context<int>& ctx) {
+  BOOST_OUTCOME_CO_TRYV(co_await ctx.started(::getpid()));
+  auto slept = co_await tractor::open_nursery([](tractor::nursery& n) -> tractor::awaitable<void> {
+    n.start_soon("napper", tractor::sleep_for(std::chrono::hours(1)));
+    co_return;
+  });
+  (void)slept;
+  co_return 0;
+}
+
+/// Starts "carol" napping, reports started once she is, then waits forever on a memory channel.
+template <class Transport>
+task<int> lead_and_block(tractor::context<int>& ctx);
+
+/// Reports started, says "wedging" on stdout, then blocks its loop's thread in a plain sleep.
+task<int> wedge(tractor::context<int>& ctx) {
+  BOOST_OUTCOME_CO_TRYV(co_await ctx.started(::getpid()));
+  fmt::print("wedging\n");
+  std::fflush(stdout);
+  std::this_thread::sleep_for(std::chrono::seconds(20));
+  co_return 0;
+}
+}  // namespace obs
+
+template <class Transport>
+using tree_of = tractor::tree<matrix_spawn, Transport, tractor::codec::cereal_binary,
+                              tractor::exposed<&obs::greet, &obs::lead<Transport>, &obs::nap,
+                                               &obs::lead_and_block<Transport>, &obs::wedge>>;
+
+template <class Transport>
+task<int> obs::lead_and_block(tractor::context<int>& ctx) {
+  using tree = tree_of<Transport>;
+  BOOST_OUTCOME_CO_TRYV(co_await tractor::open_actor_nursery<tree>([&](tractor::actor_nursery<tree>& an) -> task<void> {
+    const tractor::actor_options carol_opts = obs_child();  // a named local: see CONTRIBUTING.md
+    BOOST_OUTCOME_CO_TRY(auto carol, co_await an.start_actor("carol", carol_opts));
+    co_return co_await carol.template open_context<&obs::nap>(
+        [&](tractor::caller_context<&obs::nap>&, int) -> task<void> {
+          BOOST_OUTCOME_CO_TRYV(co_await ctx.started(::getpid()));
+          tractor::memory_channel<int> never(1);
+          auto got = co_await never.receive();
+          (void)got;
+          co_return tractor::success();
+        });
+  }));
+  co_return 0;
+}
+
+template <class Transport>
+task<int> obs::lead() {
+  using tree = tree_of<Transport>;
+  int pid = 0;
+  BOOST_OUTCOME_CO_TRYV(co_await tractor::open_actor_nursery<tree>([&](tractor::actor_nursery<tree>& an) -> task<void> {
+    const tractor::actor_options carol_opts = obs_child();  // a named local: see CONTRIBUTING.md
+    BOOST_OUTCOME_CO_TRY(auto carol, co_await an.start_actor("carol", carol_opts));
+    BOOST_OUTCOME_CO_TRY(pid, co_await carol.template run<&obs::greet>());
+    an.cancel();
+    co_return tractor::success();
+  }));
+  co_return pid;
+}
+
+/// SIGUSR1's disposition in this process: "default", "ignored" or "handler".
+std::string usr1_disposition() {
+  struct sigaction now {};
+  ::sigaction(SIGUSR1, nullptr, &now);
+  return now.sa_handler == SIG_DFL ? "default" : now.sa_handler == SIG_IGN ? "ignored" : "handler";
+}
+
+/// Says "ready" on stdout, then sleeps for an hour: the root's body once its tree is up.
+task<void> ready_then_sleep() {
+  fmt::print("usr1={}\nready\n", usr1_disposition());
+  std::fflush(stdout);
+  co_await tractor::sleep_for(std::chrono::hours(1));
+  co_return tractor::success();
+}
+
+tractor::root_options with_taskdump() {
+  tractor::root_options opts;
+  opts.enable_taskdump = true;
+  return opts;
+}
+
+std::optional<tractor::log::level> level_env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? tractor::log::parse_level(v) : std::nullopt;
+}
+
+/// The program the tests run: root, bob (OBSERVE_BOB_LEVEL) with carol under him, dave.
+/// Prints every actor's pid on stdout.
+int log_tree() {
+  using tree = tree_of<tractor::transport::uds>;
+  tractor::root_options opts;
+  opts.loglevel = level_env("OBSERVE_ROOT_LEVEL");
+  return tractor::run_main<tree>(0, nullptr, opts, [](tractor::actor_nursery<tree>& an) -> task<void> {
+    app.debug("debug from root");
+    app.info("info from root");
+    tractor::actor_options bob_opts = obs_child();
+    bob_opts.loglevel = level_env("OBSERVE_BOB_LEVEL");
+    BOOST_OUTCOME_CO_TRY(auto bob, co_await an.start_actor("bob", bob_opts));
+    const tractor::actor_options dave_opts = obs_child();  // a named local: see CONTRIBUTING.md
+    BOOST_OUTCOME_CO_TRY(auto dave, co_await an.start_actor("dave", dave_opts));
+    BOOST_OUTCOME_CO_TRY(int bob_pid, co_await bob.template run<&obs::greet>());
+    BOOST_OUTCOME_CO_TRY(int dave_pid, co_await dave.template run<&obs::greet>());
+    BOOST_OUTCOME_CO_TRY(int carol_pid, co_await bob.template run<&obs::lead<tractor::transport::uds>>());
+    fmt::print("root={} bob={} dave={} carol={} usr1={}\n", ::getpid(), bob_pid, dave_pid, carol_pid,
+               usr1_disposition());
+    std::fflush(stdout);
+    an.cancel();
+    co_return tractor::success();
+  });
+}
+
+/// The program of the dump tests: root -> bob -> carol, root -> dave, each blocked (bob on a
+/// memory channel, carol and dave asleep in nested nurseries), with task dumps on; prints
+/// "ready" once all are blocked, and runs until SIGINT.
+template <class Transport>
+int dump_tree() {
+  using tree = tree_of<Transport>;
+  const int code = tractor::run_main<tree>(0, nullptr, with_taskdump(), [](tractor::actor_nursery<tree>& an) -> task<void> {
+    const tractor::actor_options bob_opts = obs_child();  // a named local: see CONTRIBUTING.md
+    BOOST_OUTCOME_CO_TRY(auto bob, co_await an.start_actor("bob", bob_opts));
+    const tractor::actor_options dave_opts = obs_child();  // a named local: see CONTRIBUTING.md
+    BOOST_OUTCOME_CO_TRY(auto dave, co_await an.start_actor("dave", dave_opts));
+    co_return co_await bob.template open_context<&obs::lead_and_block<Transport>>(
+        [&](tractor::caller_context<&obs::lead_and_block<Transport>>&, int) -> task<void> {
+          co_return co_await dave.template open_context<&obs::nap>(
+              [](tractor::caller_context<&obs::nap>&, int) { return ready_then_sleep(); });
+        });
+  });
+  fmt::print("usr1 after={}\n", usr1_disposition());
+  return code;
+}
+
+/// The program of the watchdog test: root -> stuck, whose loop blocks in a plain sleep.
+int wedge_tree() {
+  using tree = tree_of<tractor::transport::uds>;
+  return tractor::run_main<tree>(0, nullptr, with_taskdump(), [](tractor::actor_nursery<tree>& an) -> task<void> {
+    const tractor::actor_options stuck_opts = obs_child();  // a named local: see CONTRIBUTING.md
+    BOOST_OUTCOME_CO_TRY(auto stuck, co_await an.start_actor("stuck", stuck_opts));
+    co_return co_await stuck.template open_context<&obs::wedge>(
+        [](tractor::caller_context<&obs::wedge>&, int) { return ready_then_sleep(); });
+  });
+}
+
+/// One line of the log, taken apart.
+struct line {
+  std::string level, actor, uuid, component, text;
+  int pid = 0;
+};
+
+std::vector<line> parse_log(const std::string& err, std::vector<std::string>& unparsed) {
+  static const std::regex shape(
+      R"(^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} ([A-Z]+) +([^@ ]+)@([0-9a-f]{8})\[(\d+)\] (?:\{[^}]*\} )?([\w.]+): (.*)$)");
+  std::vector<line> out;
+  std::istringstream in(err);
+  std::string l;
+  while (std::getline(in, l)) {
+    std::smatch m;
+    if (!std::regex_match(l, m, shape)) {
+      unparsed.push_back(l);
+      continue;
+    }
+    out.push_back(line{m[1], m[2], m[3], m[5], m[6], std::stoi(m[4])});
+  }
+  return out;
+}
+
+struct run_result {
+  std::string out, err;
+  std::map<std::string, int> pids;
+  std::string usr1;  // SIGUSR1's disposition while the tree ran
+  std::vector<line> lines;
+  std::vector<std::string> unparsed;
+};
+
+/// Runs the log tree with `env` and waits (30 s watchdog) for it and every actor to end.
+run_result run_log_tree(std::map<std::string, std::string> env) {
+  env["OBSERVE_TEST_PROGRAM"] = "log_tree";
+  for (const char* k : {"TRACTOR_LOGLEVEL", "OBSERVE_ROOT_LEVEL", "OBSERVE_BOB_LEVEL"}) env.try_emplace(k, "");
+  tractor::testing::subprocess p(env);
+  const auto status = p.finish(30s);
+  run_result r{p.out(), p.err(), {}, {}, {}, {}};
+  EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "stderr:\n" << r.err;
+  std::istringstream pids(r.out);
+  std::string kv;
+  while (pids >> kv) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    if (kv.substr(0, eq) == "usr1") {
+      r.usr1 = kv.substr(eq + 1);
+    } else {
+      r.pids[kv.substr(0, eq)] = std::stoi(kv.substr(eq + 1));
+    }
+  }
+  r.lines = parse_log(r.err, r.unparsed);
+  // Reap whatever the program left to us (the subreaper): nothing may be left.
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  EXPECT_TRUE(tractor::testing::live_children().empty()) << "an actor of the program outlived it";
+  return r;
+}
+
+/// The levels of `actor`'s lines from component `component`.
+std::set<std::string> levels_of(const run_result& r, const std::string& actor, const std::string& component) {
+  std::set<std::string> out;
+  for (const auto& l : r.lines) {
+    if (l.actor == actor && l.component == component) out.insert(l.level);
+  }
+  return out;
+}
+
+bool has_runtime_lines(const run_result& r, const std::string& actor) {
+  for (const auto& l : r.lines) {
+    if (l.actor == actor && l.component.rfind("tractor.", 0) == 0 && l.level == "RUNTIME") return true;
+  }
+  return false;
+}
+
+TEST(observe_test, each_actor_logs_as_itself_from_its_own_level) {
+  const auto r = run_log_tree({{"OBSERVE_ROOT_LEVEL", "info"}, {"OBSERVE_BOB_LEVEL", "debug"}});
+  ASSERT_EQ(r.pids.size(), 4u) << r.out << r.err;
+  EXPECT_TRUE(r.unparsed.empty()) << "a line without the prefix: " << (r.unparsed.empty() ? "" : r.unparsed[0]);
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << "coloured output on a pipe";
+  using levels = std::set<std::string>;
+  EXPECT_EQ(levels_of(r, "root", "app"), (levels{"INFO"}));
+  EXPECT_EQ(levels_of(r, "bob", "app"), (levels{"DEBUG", "INFO"}));
+  EXPECT_EQ(levels_of(r, "carol", "app"), (levels{"DEBUG", "INFO"})) << "carol inherits bob's level";
+  EXPECT_EQ(levels_of(r, "dave", "app"), (levels{"INFO"})) << "dave inherits the root's level";
+  EXPECT_TRUE(has_runtime_lines(r, "bob"));
+  EXPECT_TRUE(has_runtime_lines(r, "carol"));
+  EXPECT_FALSE(has_runtime_lines(r, "root"));
+  EXPECT_FALSE(has_runtime_lines(r, "dave"));
+  std::map<std::string, std::set<std::string>> uuids;
+  for (const auto& l : r.lines) {
+    ASSERT_TRUE(r.pids.contains(l.actor)) << "a line from an unknown actor " << l.actor;
+    EXPECT_EQ(l.pid, r.pids.at(l.actor)) << "the pid of " << l.actor << "'s line: " << l.text;
+    uuids[l.actor].insert(l.uuid);
+  }
+  for (const auto& [actor, ids] : uuids) EXPECT_EQ(ids.size(), 1u) << actor << " logs under one uuid";
+  if constexpr (tractor::testing::thread_actors) {
+    EXPECT_EQ(r.pids.at("bob"), r.pids.at("root")) << "thread actors share the process";
+  } else {
+    EXPECT_NE(r.pids.at("bob"), r.pids.at("root"));
+    EXPECT_NE(r.pids.at("carol"), r.pids.at("bob"));
+  }
+  // A runtime event names what happened: carol's boot under bob, bob serving greet for root.
+  bool carol_started = false, call_served = false;
+  for (const auto& l : r.lines) {
+    carol_started |= l.actor == "bob" && l.component == "tractor.spawn" && l.text.rfind("started carol@", 0) == 0;
+    call_served |= l.actor == "bob" && l.component == "tractor.rpc" && l.text.find("obs.greet for root@") != std::string::npos;
+  }
+  EXPECT_TRUE(carol_started) << r.err;
+  EXPECT_TRUE(call_served) << r.err;
+}
+
+TEST(observe_test, a_default_run_prints_nothing_from_the_runtime) {
+  const auto r = run_log_tree({});
+  EXPECT_EQ(r.pids.size(), 4u) << r.out;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(r.usr1, "default") << "with task dumps off, SIGUSR1 is left alone";
+}
+
+TEST(observe_test, tractor_loglevel_overrides_the_code) {
+  const auto r = run_log_tree({{"TRACTOR_LOGLEVEL", "runtime"}, {"OBSERVE_ROOT_LEVEL", "error"}});
+  EXPECT_EQ(levels_of(r, "root", "app"), (std::set<std::string>{"INFO"}));
+  EXPECT_TRUE(has_runtime_lines(r, "root"));
+  EXPECT_TRUE(has_runtime_lines(r, "dave")) << "children inherit the level the root runs at";
+  EXPECT_EQ(levels_of(r, "dave", "app"), (std::set<std::string>{"INFO"})) << "runtime is above debug";
+}
+
+TEST(observe_test, levels_parse_by_name) {
+  using tractor::log::level;
+  EXPECT_EQ(tractor::log::parse_level("DEBUG"), level::debug);
+  EXPECT_EQ(tractor::log::parse_level("warn"), level::warning);
+  EXPECT_EQ(tractor::log::parse_level("cancel"), level::cancel);
+  EXPECT_EQ(tractor::log::parse_level("verbose"), std::nullopt);
+  EXPECT_LT(level::debug, level::runtime);
+  EXPECT_LT(level::runtime, level::cancel);
+  EXPECT_LT(level::cancel, level::info);
+  for (auto l : {level::trace, level::debug, level::runtime, level::cancel, level::info, level::warning, level::error}) {
+    EXPECT_EQ(tractor::log::parse_level(tractor::log::to_string(l)), l);
+  }
+}
+
+/// The section of `dump` that describes actor `name`: from its header to the next header.
+std::string section_of(const std::string& dump, const std::string& name) {
+  const auto at = dump.find("=== actor " + name + "@");
+  if (at == std::string::npos) return {};
+  const auto next = dump.find("=== actor ", at + 1);
+  return dump.substr(at, next == std::string::npos ? std::string::npos : next - at);
+}
+
+/// Removes every dump file the program said it wrote ("also appended to PATH").
+void remove_dump_files(const std::string& err) {
+  static const std::regex announced(R"(also appended to (\S+\.log))");
+  for (std::sregex_iterator it(err.begin(), err.end(), announced), end; it != end; ++it) {
+    std::remove((*it)[1].str().c_str());
+  }
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// Runs the dump tree over `transport`, sends SIGUSR1 to its root once all are blocked, and
+/// checks the dump: every actor's section, in tree order, with each blocked task's wait; on
+/// stderr and in the log file.
+void check_dump_tree(const std::string& transport) {
+  SCOPED_TRACE("transport " + transport);
+  tractor::testing::subprocess p({{"OBSERVE_TEST_PROGRAM", "dump_tree"}, {"OBSERVE_TRANSPORT", transport}});
+  ASSERT_TRUE(p.wait_for(0, "ready\n", 30s)) << "the tree did not come up:\n" << p.err();
+  EXPECT_NE(p.out().find("usr1=handler"), std::string::npos) << "dumps on: SIGUSR1 is the runtime's";
+  ::kill(p.pid(), SIGUSR1);
+  // The dump ends with dave's section (the root's last child), the last thing written.
+  const bool complete = p.read_until([&] {
+    const auto d = p.err().find("=== actor dave@");
+    return d != std::string::npos && p.err().find("napper", d) != std::string::npos;
+  }, 30s);
+  const std::string err = p.err();
+  ASSERT_TRUE(complete) << "no complete dump on stderr:\n" << err;
+  const std::string log_path = (std::getenv("TMPDIR") ? std::string(std::getenv("TMPDIR")) : "/tmp") +
+                               "/tractor-taskdump-" + std::to_string(p.pid()) + ".log";
+  EXPECT_NE(err.find("also appended to " + log_path), std::string::npos) << err;
+  const std::string root = section_of(err, "root"), bob = section_of(err, "bob");
+  const std::string carol = section_of(err, "carol"), dave = section_of(err, "dave");
+  for (const auto* s : {&root, &bob, &carol, &dave}) EXPECT_FALSE(s->empty()) << err;
+  EXPECT_LT(err.find("=== actor root@"), err.find("=== actor bob@"));
+  EXPECT_LT(err.find("=== actor bob@"), err.find("=== actor carol@")) << "carol comes under bob";
+  EXPECT_LT(err.find("=== actor carol@"), err.find("=== actor dave@"));
+  EXPECT_NE(root.find("parent: none"), std::string::npos) << root;
+  EXPECT_NE(root.find("children: bob@"), std::string::npos) << root;
+  EXPECT_NE(bob.find("parent: root@"), std::string::npos) << bob;
+  EXPECT_NE(bob.find("children: carol@"), std::string::npos) << bob;
+  EXPECT_NE(root.find("spawn backend " + std::string(matrix_spawn::name)), std::string::npos) << root;
+  // Each blocked task's wait.
+  EXPECT_NE(bob.find("receive on a memory channel (holding 0 of 1"), std::string::npos) << bob;
+  EXPECT_NE(bob.find("obs.lead_and_block"), std::string::npos) << "the RPC task's name: " << bob;
+  EXPECT_NE(carol.find("task napper: waits for sleep ("), std::string::npos) << carol;
+  EXPECT_NE(dave.find("task napper: waits for sleep ("), std::string::npos) << dave;
+  EXPECT_NE(root.find("sleep ("), std::string::npos) << root;
+  EXPECT_NE(root.find("task accept loop"), std::string::npos) << root;
+  // The same in the log file.
+  const std::string file = read_file(log_path);
+  EXPECT_NE(file.find("=== actor carol@"), std::string::npos) << file;
+  EXPECT_NE(file.find("receive on a memory channel"), std::string::npos);
+  ::kill(p.pid(), SIGINT);
+  const auto status = p.finish(30s);
+  EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 128 + SIGINT) << p.err();
+  EXPECT_NE(p.out().find("usr1 after=default"), std::string::npos) << "SIGUSR1 given back: " << p.out();
+  remove_dump_files(p.err());
+  EXPECT_FALSE(std::ifstream(log_path).good()) << "the dump file is left behind";
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  EXPECT_TRUE(tractor::testing::live_children().empty()) << "an actor of the program outlived it";
+}
+
+TEST(observe_test, sigusr1_to_the_root_dumps_every_actor_s_tasks_in_tree_order) {
+  check_dump_tree("uds");
+  check_dump_tree("tcp");
+}
+
+TEST(observe_test, a_wedged_loop_gets_its_native_stack_printed_by_the_watchdog) {
+  tractor::testing::subprocess p(std::map<std::string, std::string>{{"OBSERVE_TEST_PROGRAM", "wedge_tree"}});
+  ASSERT_TRUE(p.wait_for(0, "ready\n", 30s)) << p.err();
+  ASSERT_TRUE(p.wait_for(0, "wedging\n", 30s)) << p.err();
+  ::kill(p.pid(), SIGUSR1);
+  const bool stack = p.read_until([&] {
+    const auto at = p.err().find("did not get to the dump within 1 s");
+    return at != std::string::npos && p.err().find("obs::wedge", at) != std::string::npos;
+  }, 30s);
+  EXPECT_TRUE(stack) << "no native stack naming obs::wedge:\n" << p.err();
+  EXPECT_NE(p.err().find("stuck"), std::string::npos);
+  ::kill(p.pid(), SIGINT);
+  (void)p.finish(60s);
+  remove_dump_files(p.err());
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  EXPECT_TRUE(tractor::testing::live_children().empty()) << "an actor of the program outlived it";
+}
+
+}  // namespace observe_tests
+
+int main(int argc, char** argv) {
+  using namespace observe_tests;
+  const char* transport = std::getenv("OBSERVE_TRANSPORT");
+  const bool tcp = transport && std::string(transport) == "tcp";
+  if (tractor::runtime::is_child_process()) {
+    return tcp ? tractor::runtime::child_main(tree_of<tractor::transport::tcp>::policies())
+               : tractor::runtime::child_main(tree_of<tractor::transport::uds>::policies());
+  }
+  if (const char* program = std::getenv("OBSERVE_TEST_PROGRAM")) {
+    const std::string name = program;
+    if (name == "log_tree") return log_tree();
+    if (name == "dump_tree") return tcp ? dump_tree<tractor::transport::tcp>() : dump_tree<tractor::transport::uds>();
+    if (name == "wedge_tree") return wedge_tree();
+    return 2;
+  }
+  tractor::testing::become_subreaper();
+  tractor::testing::use_private_runtime_dir();
+  tractor::testing::use_private_registry();
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

@@ -1,0 +1,137 @@
+// Test helper: runs this test binary again as a separate program (a whole actor tree, say)
+// with its stdout and stderr captured, so a test can read what a user would see on the
+// terminal. Waits are on the program's output and exit, each bounded by a watchdog.
+#pragma once
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace tractor::testing {
+
+class subprocess {
+ public:
+  /// Starts /proc/self/exe with the environment of this process changed by `env` (an empty
+  /// value removes the variable).
+  explicit subprocess(const std::map<std::string, std::string>& env) {
+    std::vector<std::string> vars;
+    for (char** e = environ; *e; ++e) {
+      const std::string kv = *e;
+      const auto eq = kv.find('=');
+      if (eq != std::string::npos && env.contains(kv.substr(0, eq))) continue;
+      vars.push_back(kv);
+    }
+    for (const auto& [k, v] : env) {
+      if (!v.empty()) vars.push_back(k + "=" + v);
+    }
+    std::vector<char*> envp;
+    for (auto& v : vars) envp.push_back(v.data());
+    envp.push_back(nullptr);
+    int out[2], err[2];
+    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    char self[] = "/proc/self/exe";
+    char* argv[] = {self, nullptr};
+    if (::posix_spawn(&pid_, self, &fa, nullptr, argv, envp.data()) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(out[1]);
+    ::close(err[1]);
+    fds_[0] = out[0];
+    fds_[1] = err[0];
+  }
+  subprocess(const subprocess&) = delete;
+  subprocess& operator=(const subprocess&) = delete;
+  ~subprocess() {
+    if (pid_ > 0 && !status_) {
+      ::kill(pid_, SIGKILL);
+      int st = 0;
+      ::waitpid(pid_, &st, 0);
+    }
+    for (int fd : fds_) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+  [[nodiscard]] const std::string& out() const noexcept { return text_[0]; }
+  [[nodiscard]] const std::string& err() const noexcept { return text_[1]; }
+
+  /// Reads the program's output until `done()` holds or `within` passes; whether it held.
+  bool read_until(const std::function<bool()>& done, std::chrono::milliseconds within) {
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    while (!done()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !read_some(static_cast<int>(left.count()))) return done();
+    }
+    return true;
+  }
+
+  /// Waits until stdout (`stream` 0) or stderr (1) contains `text`.
+  bool wait_for(int stream, const std::string& text, std::chrono::milliseconds within) {
+    return read_until([&] { return text_[stream].find(text) != std::string::npos; }, within);
+  }
+
+  /// Reads everything until the program closes its output, then reaps it: its wait status, or
+  /// nothing if it did not end within `within` (it is then killed).
+  std::optional<int> finish(std::chrono::milliseconds within) {
+    const bool closed = read_until([&] { return fds_[0] < 0 && fds_[1] < 0; }, within);
+    if (!closed) return std::nullopt;
+    int st = 0;
+    if (::waitpid(pid_, &st, 0) != pid_) return std::nullopt;
+    status_ = st;
+    return st;
+  }
+
+ private:
+  /// One poll on the open pipes; false if nothing is open or the poll timed out.
+  bool read_some(int timeout_ms) {
+    pollfd p[2];
+    int n = 0;
+    int which[2];
+    for (int i = 0; i < 2; ++i) {
+      if (fds_[i] >= 0) {
+        p[n] = pollfd{fds_[i], POLLIN, 0};
+        which[n++] = i;
+      }
+    }
+    if (n == 0) return false;
+    const int ready = ::poll(p, static_cast<nfds_t>(n), timeout_ms);
+    if (ready <= 0) return false;
+    for (int k = 0; k < n; ++k) {
+      if (!p[k].revents) continue;
+      char buf[65536];
+      const ssize_t got = ::read(fds_[which[k]], buf, sizeof buf);
+      if (got > 0) {
+        text_[which[k]].append(buf, static_cast<std::size_t>(got));
+      } else {
+        ::close(fds_[which[k]]);
+        fds_[which[k]] = -1;
+      }
+    }
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int fds_[2] = {-1, -1};
+  std::string text_[2];
+  std::optional<int> status_;
+};
+
+}  // namespace tractor::testing
