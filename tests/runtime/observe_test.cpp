@@ -196,13 +196,13 @@ int wedge_tree() {
 
 /// One line of the log, taken apart.
 struct line {
-  std::string level, actor, uuid, component, text;
+  std::string level, actor, uuid, task, component, text;
   int pid = 0;
 };
 
 std::vector<line> parse_log(const std::string& err, std::vector<std::string>& unparsed) {
   static const std::regex shape(
-      R"(^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} ([A-Z]+) +([^@ ]+)@([0-9a-f]{8})\[(\d+)\] (?:\{[^}]*\} )?([\w.]+): (.*)$)");
+      R"(^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} ([A-Z]+) +([^@ ]+)@([0-9a-f]{8})\[(\d+)\] (?:\{([^}]*)\} )?([\w.]+): (.*)$)");
   std::vector<line> out;
   std::istringstream in(err);
   std::string l;
@@ -212,7 +212,7 @@ std::vector<line> parse_log(const std::string& err, std::vector<std::string>& un
       unparsed.push_back(l);
       continue;
     }
-    out.push_back(line{m[1], m[2], m[3], m[5], m[6], std::stoi(m[4])});
+    out.push_back(line{m[1], m[2], m[3], m[5], m[6], m[7], std::stoi(m[4])});
   }
   return out;
 }
@@ -303,6 +303,15 @@ TEST(observe_test, each_actor_logs_as_itself_from_its_own_level) {
   }
   EXPECT_TRUE(carol_started) << r.err;
   EXPECT_TRUE(call_served) << r.err;
+  // A line written from a task names it: bob's greeting comes from the RPC task for root.
+  bool named = false;
+  for (const auto& l : r.lines) {
+    if (l.actor == "bob" && l.component == "app") {
+      named = true;
+      EXPECT_EQ(l.task.rfind("observe_tests::obs.greet for root@", 0), 0u) << "the task of: " << l.text;
+    }
+  }
+  EXPECT_TRUE(named);
 }
 
 TEST(observe_test, a_default_run_prints_nothing_from_the_runtime) {

@@ -49,9 +49,9 @@ inline std::string task_label(const task_info& t) {
 
 inline void render_group(const task_group& g, int depth, std::chrono::steady_clock::time_point now, std::string& out);
 
-inline void render_groups(const std::vector<task_group*>& groups, int depth,
-                          std::chrono::steady_clock::time_point now, std::string& out) {
-  for (const task_group* g : groups) render_group(*g, depth, now, out);
+inline void render_groups(const group_list& groups, int depth, std::chrono::steady_clock::time_point now,
+                          std::string& out) {
+  for (const task_group* g = groups.first; g; g = g->next_sibling()) render_group(*g, depth, now, out);
 }
 
 inline void render_group(const task_group& g, int depth, std::chrono::steady_clock::time_point now, std::string& out) {

@@ -64,21 +64,18 @@ struct child_task : task_info {
 class task_group {
  public:
   /// A group opened by the current task (or at the thread's top level, outside any).
-  explicit task_group(boost::asio::any_io_executor ex) : ex_(std::move(ex)), owner_(current_task()) {
-    (owner_ ? owner_->groups : top_level_groups()).push_back(this);
+  explicit task_group(boost::asio::any_io_executor ex)
+      : ex_(std::move(ex)), in_(current_task() ? &current_task()->groups : &top_level_groups()) {
+    prev_ = in_->last;
+    (prev_ ? prev_->next_ : in_->first) = this;
+    in_->last = this;
   }
   task_group(const task_group&) = delete;
   task_group& operator=(const task_group&) = delete;
   ~task_group() {
     assert(children_.empty() && "task_group destroyed with live children");
-    auto& list = owner_ ? owner_->groups : top_level_groups();
-    // Groups close in the reverse order they opened, so this is nearly always the last.
-    for (auto it = list.rbegin(); it != list.rend(); ++it) {
-      if (*it == this) {
-        list.erase(std::next(it).base());
-        break;
-      }
-    }
+    (prev_ ? prev_->next_ : in_->first) = next_;
+    (next_ ? next_->prev_ : in_->last) = prev_;
   }
 
   using child_handle = std::list<child_task>::iterator;
@@ -156,6 +153,8 @@ class task_group {
   [[nodiscard]] bool shielded() const noexcept { return shield_ && *shield_; }
   /// Its tasks, in the order they started.
   [[nodiscard]] const std::list<child_task>& children() const noexcept { return children_; }
+  /// The group opened after this one in the same task, if any.
+  [[nodiscard]] const task_group* next_sibling() const noexcept { return next_; }
 
  private:
   template <class T, class Out>
@@ -178,7 +177,9 @@ class task_group {
   }
 
   boost::asio::any_io_executor ex_;
-  task_info* owner_;
+  group_list* in_;  // the list it is in: its task's, or the thread's top level
+  task_group* prev_ = nullptr;
+  task_group* next_ = nullptr;
   std::list<child_task> children_;
   std::vector<error> errors_;
   waiter_list join_waiters_;
@@ -220,7 +221,7 @@ boost::asio::awaitable<void> task_group::run_child(child_task* c, boost::asio::a
 
 template <class T, class Out>
 void task_group::launch(child_handle c, boost::asio::awaitable<T> body, Out* out) {
-  const boost::asio::any_io_executor as_child(task_executor(ex_, &*c));
+  const boost::asio::any_io_executor as_child = executor_for(ex_, &*c);
   boost::asio::co_spawn(as_child, run_child<T, Out>(&*c, std::move(body), out),
                         boost::asio::bind_cancellation_slot(c->signal.slot(), on_done{this, c}));
 }

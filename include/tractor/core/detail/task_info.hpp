@@ -7,7 +7,6 @@
 #include <chrono>
 #include <source_location>
 #include <string>
-#include <vector>
 
 namespace tractor::detail {
 
@@ -24,15 +23,23 @@ struct wait_note {
   std::chrono::steady_clock::time_point until = std::chrono::steady_clock::time_point::max();
 };
 
+/// The nurseries and cancel scopes open in one task (or at a thread's top level), outermost
+/// first: an intrusive list through the groups themselves, so opening one allocates nothing.
+struct group_list {
+  task_group* first = nullptr;
+  task_group* last = nullptr;
+  [[nodiscard]] bool empty() const noexcept { return first == nullptr; }
+};
+
 /// One task: its name (or where it was started, when it has none), what it waits on, and
-/// the nurseries and cancel scopes open in it, outermost first.
+/// the nurseries and cancel scopes open in it.
 struct task_info {
   std::string name;
   std::source_location started_at;
   /// The innermost wait in progress; each names the one around it (a call waiting on its
   /// mailbox: the mailbox's receive, inside the call).
   const wait_note_scope* waiting = nullptr;
-  std::vector<task_group*> groups;
+  group_list groups;
 };
 
 /// The task whose step runs on this thread now; null between steps and outside tasks.
@@ -42,9 +49,9 @@ inline task_info*& current_task() noexcept {
 }
 
 /// The nurseries and cancel scopes opened on this thread outside any task (an actor's
-/// top level), outermost first.
-inline std::vector<task_group*>& top_level_groups() noexcept {
-  static thread_local std::vector<task_group*> groups;
+/// top level).
+inline group_list& top_level_groups() noexcept {
+  static thread_local group_list groups;
   return groups;
 }
 
