@@ -24,8 +24,8 @@ inline constexpr std::uint32_t request_magic = 0x74666b34;  // "tfk4"
 /// Under the default socket send buffer, which bounds a packet.
 inline constexpr std::size_t max_request = 160 * 1024;
 
-/// A request's header; then its name, uuid, parent address, title and log level, each ended
-/// by '\0', and the requester's environment ("k=v\0" entries) to the end of the packet.
+/// A request's header; then its name, uuid, parent address and title, each ended by '\0',
+/// and the requester's environment ("k=v\0" entries) to the end of the packet.
 struct request_header {
   std::uint32_t magic;
   std::int32_t parent_pid;
@@ -33,6 +33,7 @@ struct request_header {
   bool parent_registers;
   bool with_channel;
   bool taskdump;
+  std::uint8_t loglevel;  // a log::level; 0: none
 };
 
 /// The answer: `pid` > 0 (with its pidfd and status pipe), or the errno that failed it.
@@ -43,7 +44,7 @@ struct reply {
 
 struct parsed_request {
   request_header head{};
-  std::string_view fields[6];  // name, uuid, parent address, title, log level, environment
+  std::string_view fields[5];  // name, uuid, parent address, title, environment
   int channel = -1;
   [[nodiscard]] child_entry entry() const {
     return reinterpret_cast<child_entry>(static_cast<std::uintptr_t>(head.entry));
@@ -53,9 +54,10 @@ struct parsed_request {
 /// The request packet for `req` (false: too big).
 inline bool encode_request(const spawn_request& req, std::string& out) {
   const request_header h{request_magic, req.boot.parent_pid, reinterpret_cast<std::uintptr_t>(req.run_child),
-                         req.boot.parent_registers, req.boot.channel_fd >= 0, req.boot.taskdump};
+                         req.boot.parent_registers, req.boot.channel_fd >= 0, req.boot.taskdump,
+                         req.boot.loglevel ? static_cast<std::uint8_t>(*req.boot.loglevel) : std::uint8_t{0}};
   out.assign(reinterpret_cast<const char*>(&h), sizeof h);
-  for (const std::string* f : {&req.boot.name, &req.boot.uuid, &req.boot.parent_addr, &req.title, &req.boot.loglevel}) {
+  for (const std::string* f : {&req.boot.name, &req.boot.uuid, &req.boot.parent_addr, &req.title}) {
     out.append(f->c_str(), f->size() + 1);
   }
   for (char** e = environ; e && *e; ++e) out.append(*e, std::strlen(*e) + 1);
@@ -69,13 +71,13 @@ inline bool parse(const char* buf, std::size_t n, int channel, parsed_request& o
   std::memcpy(&out.head, buf, sizeof out.head);
   if (out.head.magic != request_magic || out.head.entry == 0 || out.head.with_channel != (channel >= 0)) return false;
   std::string_view rest(buf + sizeof out.head, n - sizeof out.head);
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < 4; ++i) {
     const std::size_t end = rest.find('\0');
     if (end == std::string_view::npos) return false;
     out.fields[i] = rest.substr(0, end);
     rest.remove_prefix(end + 1);
   }
-  out.fields[5] = rest;
+  out.fields[4] = rest;
   out.channel = channel;
   return true;
 }

@@ -172,7 +172,7 @@ inline int run_child(const policies& pol, const spawn::child_boot& given) {
       plan.parent_addr = std::move(addr).value();
       plan.parent_registers = given.parent_registers;
       plan.in_process = given.parent_pid == ::getpid();
-      plan.loglevel = log::parse_level(given.loglevel);
+      plan.loglevel = given.loglevel;
       plan.taskdump = given.taskdump;
       code = co_await detail::child_runtime(pol, child_aid(given), std::move(plan), *stop);
     });

@@ -112,6 +112,9 @@ constexpr bool same_function() {
 struct function_name {
   std::string_view ns;
   std::string_view func;
+
+  /// "ns.func", as tractor writes a function's wire name.
+  [[nodiscard]] std::string str() const { return std::string(ns).append(".").append(func); }
 };
 
 namespace detail {
@@ -271,7 +274,7 @@ struct interface : detail::function_list<Fs...> {
   /// What a child started with this interface enables: each function by its wire name,
   /// "ns.func" (a C++ namespace never contains a '.', so it cannot be mistaken for one).
   static std::vector<std::string> enabled_functions() {
-    return {(std::string(name_of<Fs>().ns) + "." + std::string(name_of<Fs>().func))...};
+    return {name_of<Fs>().str()...};
   }
 };
 

@@ -267,7 +267,7 @@ inline awaitable<result<msg::raw_pld>> call(peer& p, const msg::Aid& self, funct
     const peer& in;
     static void say(const void* self, std::string& out) {
       const auto* c = static_cast<const calling*>(self);
-      out += std::string(c->fn.ns) + "." + std::string(c->fn.func) + " in " + describe(uid_of(c->in.aid()));
+      out += c->fn.str() + " in " + describe(uid_of(c->in.aid()));
     }
   } what{fn, p};
   const tractor::detail::wait_note_scope note(
@@ -277,8 +277,7 @@ inline awaitable<result<msg::raw_pld>> call(peer& p, const msg::Aid& self, funct
       auto m = co_await lease.box().receive();
       if (!m) {
         co_return error(make_error_code(wire_errc::transport_closed),
-                        "actor " + describe(uid_of(p.aid())) + " went away during a call to " +
-                            std::string(fn.ns) + "." + std::string(fn.func) +
+                        "actor " + describe(uid_of(p.aid())) + " went away during a call to " + fn.str() +
                             (p.gone() ? ": " + p.gone()->message() : std::string()));
       }
       if (std::holds_alternative<msg::StartAck>(m.value())) continue;

@@ -49,7 +49,7 @@ class registrar {
     for (const auto& a : addrs) {
       if (std::ranges::find(it->addrs, a) == it->addrs.end()) it->addrs.push_back(a);
     }
-    logs::registrar.runtime("registered {}@{} at {}", uid.first, logs::short8(uid.second), fmt::join(it->addrs, ", "));
+    logs::registrar.runtime("registered {} at {}", logs::short_uid{uid}, fmt::join(it->addrs, ", "));
     auto waiting = std::exchange(changed_, std::make_shared<event>());
     waiting->set();
   }
@@ -57,7 +57,7 @@ class registrar {
   /// Removes `uid`; true if it was registered.
   bool remove(const msg::uid& uid) {
     const bool removed = std::erase_if(entries_, [&](const entry& e) { return e.uid == uid; }) > 0;
-    if (removed) logs::registrar.runtime("unregistered {}@{}", uid.first, logs::short8(uid.second));
+    if (removed) logs::registrar.runtime("unregistered {}", logs::short_uid{uid});
     return removed;
   }
 
@@ -65,7 +65,7 @@ class registrar {
   void remove_via(const void* via) {
     std::erase_if(entries_, [&](const entry& e) {
       if (e.via != via) return false;
-      logs::registrar.runtime("forgot {}@{}: its channel closed", e.uid.first, logs::short8(e.uid.second));
+      logs::registrar.runtime("forgot {}: its channel closed", logs::short_uid{e.uid});
       return true;
     });
   }

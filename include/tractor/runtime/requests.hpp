@@ -71,7 +71,7 @@ awaitable<result<std::vector<std::string>>> wait_for_actor(request& r, std::stri
 awaitable<result<std::vector<registration>>> get_registry(request& r);
 awaitable<result<std::optional<msg::uid>>> delete_addr(request& r, std::string addr);
 
-/// This actor's task-tree dump followed by its children's, each asked in turn (see
+/// This actor's task-tree dump followed by its children's, all asked at once (see
 /// runtime/task_dump.hpp). Cancellation: interrupted at once.
 awaitable<result<std::string>> dump_tasks(request& r);
 

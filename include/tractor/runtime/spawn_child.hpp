@@ -15,8 +15,9 @@ namespace tractor::runtime {
 
 /// Starts child `name` of `a` with the tree's spawn backend and waits until it has connected
 /// back (racing its death and the boot timeout), then sends its SpawnSpec enabling
-/// `enable_modules`. The child logs from `loglevel`, else from `a`'s threshold. A backend that adopts a channel (forkserver, thread) under UDS gets one
-/// end of a socketpair instead: no connect-back, no accept. (Under TCP the child connects
+/// `enable_modules`; it logs from `loglevel`, else from `a`'s threshold. A backend that adopts
+/// a channel (forkserver, thread) under UDS gets one end of a socketpair instead: no
+/// connect-back, no accept. (Under TCP the child connects
 /// back, so that the parent link runs over the transport the tree chose.) A child that dies,
 /// fails its handshake or stays silent past the boot timeout is killed, reaped and reported
 /// as `actor_failure`.

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <tractor/core/cancel_scope.hpp>
+#include <tractor/log/log.hpp>
 #include <tractor/spawn/exec.hpp>
 
 #include <concepts>
@@ -72,8 +73,8 @@ struct child_boot {
   /// The parent keeps its tree's registry: the child sends its registration right behind its
   /// handshake, without waiting for the parent's answer (a round trip less at boot).
   bool parent_registers = false;
-  /// The child's log threshold (`log::to_string`); empty: the process's default.
-  std::string loglevel = {};
+  /// The child's log threshold; none: the process's default.
+  std::optional<log::level> loglevel = {};
   /// The child dumps its task tree on SIGUSR1 (and passes that on).
   bool taskdump = false;
 };
@@ -157,7 +158,7 @@ struct exec {
              {child_env::parent_addr, req.boot.parent_addr},
              {child_env::parent_pid, std::to_string(req.boot.parent_pid)},
              {child_env::parent_registers, req.boot.parent_registers ? "1" : "0"},
-             {child_env::loglevel, req.boot.loglevel},
+             {child_env::loglevel, req.boot.loglevel ? std::string(log::to_string(*req.boot.loglevel)) : ""},
              {child_env::taskdump, req.boot.taskdump ? "1" : "0"}};
     r.argv0 = req.title;
     BOOST_OUTCOME_TRY(auto proc, exec_process(ex, r));
@@ -175,7 +176,7 @@ struct exec {
     child_boot boot{var(child_env::name), uuid, var(child_env::parent_addr),
                     static_cast<pid_t>(std::atoi(var(child_env::parent_pid).c_str()))};
     boot.parent_registers = var(child_env::parent_registers) == "1";
-    boot.loglevel = var(child_env::loglevel);
+    boot.loglevel = log::parse_level(var(child_env::loglevel));
     boot.taskdump = var(child_env::taskdump) == "1";
     return boot;
   }

@@ -70,7 +70,6 @@ class dump_service {
     pid_t tid = 0;
     std::string name;
     std::string uuid;
-    bool top = false;
     /// Set by the actor on its loop; called there to start a dump (see `task_dump_watch`).
     std::function<void()> wake;
     // Filled by the actor, read by the dump thread.
@@ -108,11 +107,10 @@ class dump_service {
     s->tid = static_cast<pid_t>(::syscall(SYS_gettid));
     s->name = std::move(name);
     s->uuid = std::move(uuid);
-    s->top = top;
     std::lock_guard lock(m_);
     if (top && !top_) top_ = s;
     all_.push_back(s);
-    if (++enrolled_ == 1) start();
+    if (all_.size() == 1) start();
     return s;
   }
 
@@ -136,7 +134,7 @@ class dump_service {
     std::unique_lock lock(m_);
     if (top_ == s) top_.reset();
     std::erase(all_, s);
-    if (--enrolled_ == 0) stop(lock);
+    if (all_.empty()) stop(lock);
   }
 
   /// Called by the actor with its dump.
@@ -190,7 +188,7 @@ class dump_service {
     lock.unlock();
     if (t.joinable()) t.join();
     lock.lock();
-    if (enrolled_ == 0) {
+    if (all_.empty()) {
       ::close(pipe_r_);
       ::close(pipe_w());
       pipe_r_ = pipe_w() = -1;
@@ -251,8 +249,7 @@ class dump_service {
 
   std::mutex m_;
   std::shared_ptr<slot> top_;
-  std::vector<std::shared_ptr<slot>> all_;
-  int enrolled_ = 0;
+  std::vector<std::shared_ptr<slot>> all_;  // every enrolled actor; the thread runs while any is
   int pipe_r_ = -1;
   bool took_signal_ = false;
   struct sigaction previous_ {};

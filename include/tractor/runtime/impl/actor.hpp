@@ -37,7 +37,8 @@ inline awaitable<void> actor::handshake_and_route(transport::stream_socket s, nu
     co_return;
   }
   if (hs.value().is_probe) co_return;
-  logs::ipc.runtime("handshake with {}@{} (pid {})", hs.value().name, logs::short8(hs.value().uuid), hs.value().pid.value_or(0));
+  logs::ipc.runtime("handshake with {}@{} (pid {})", hs.value().name, logs::short8(hs.value().uuid),
+                    hs.value().pid.value_or(0));
   if (auto it = expected_.find(hs.value().uuid); it != expected_.end()) {
     it->second->link = p;
     it->second->connected.set();

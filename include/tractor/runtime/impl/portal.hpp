@@ -87,7 +87,7 @@ task<one_shot<Tree, F>> actor_nursery<Tree>::run_in_actor(std::string name, Args
   if (!c) co_return c.error();
   auto st = std::make_shared<runtime::one_shot_state>();
   one_shots_.started();
-  tasks_.start_soon("one-shot " + std::string(name_of<F>().ns) + "." + std::string(name_of<F>().func) + " in " + c.value()->name,
+  tasks_.start_soon("one-shot " + name_of<F>().str() + " in " + c.value()->name,
                     [&self = self_, &join = one_shots_, child = c.value(), kwargs = std::move(kwargs),
                      st]() mutable -> awaitable<void> {
     // Its error is collected when the nursery joins (`one_shot_join`), not returned here:

@@ -91,7 +91,7 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   spawn::spawn_request req = request_from(a);
   req.boot.name = name;
   req.boot.parent_registers = a.registry() != nullptr;
-  req.boot.loglevel = log::to_string(loglevel.value_or(a.log_identity().threshold));
+  req.boot.loglevel = loglevel.value_or(a.log_identity().threshold);
   req.boot.taskdump = a.taskdump();
   std::shared_ptr<peer> paired;  // our end of the child's channel, if it is given one
   req.boot.uuid = new_uuid();
@@ -113,7 +113,7 @@ inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   }
   c->proc = std::move(proc).value();
   logs::spawn.runtime("started {}@{} with the {} backend: pid {}, log level {}", name, logs::short8(uuid),
-                      a.pol().spawn_name, c->proc->pid(), req.boot.loglevel);
+                      a.pol().spawn_name, c->proc->pid(), log::to_string(*req.boot.loglevel));
 
   std::optional<spawn::exit_status> died;
   std::optional<std::string> refused;  // why the paired handshake failed

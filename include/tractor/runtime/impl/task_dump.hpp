@@ -24,7 +24,7 @@ inline std::string dump_task_tree() {
   out += "children:";
   if (a->children().empty()) out += " none";
   for (const runtime::child_record* c : a->children()) {
-    out += " " + c->name + (c->link ? "@" + c->link->aid().uuid.substr(0, 8) : "") + " (pid " +
+    out += " " + (c->link ? runtime::describe(runtime::uid_of(c->link->aid())) : c->name) + " (pid " +
            std::to_string(c->proc->pid()) + ")";
   }
   out += "\ntasks:\n" + tractor::detail::render_this_thread_tasks();
