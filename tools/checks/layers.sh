@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Fails if a header includes one from a layer above its own. The layers, bottom up, are the
-# folders of include/tractor (README, "Architecture"); the umbrella tractor.hpp is above all.
+# folders of include/tractor (README, "Architecture"); config.hpp is below all, the umbrella
+# tractor.hpp above all. Separately compiled definitions (impl/*.ipp) follow the same rule.
 # usage: layers.sh <include dir>
 set -euo pipefail
 root=${1:-include}
 rank() {
   case "$1" in
-    core|core.hpp) echo 0 ;; log) echo 1 ;; msg) echo 2 ;; codec) echo 3 ;; transport) echo 4 ;;
+    config.hpp) echo 0 ;; core|core.hpp) echo 0 ;; log) echo 1 ;; msg) echo 2 ;; codec) echo 3 ;; transport) echo 4 ;;
     spawn) echo 5 ;; runtime) echo 6 ;; discovery) echo 7 ;; tractor.hpp) echo 9 ;;
     *) echo "unknown layer: $1" >&2; exit 2 ;;
   esac
@@ -24,7 +25,7 @@ while IFS= read -r file; do
       bad=1
     fi
   done < <(sed -n 's|^#include <tractor/\([^>]*\)>.*|\1|p' "$file")
-done < <(find "$root/tractor" -name '*.hpp' | sort)
+done < <(find "$root/tractor" \( -name '*.hpp' -o -name '*.ipp' \) | sort)
 ((checked > 0)) || { echo "no includes found under $root" >&2; exit 2; }
 echo "layers: $checked includes checked"
 exit "$bad"

@@ -7,6 +7,8 @@
 // forked a moment after one is taken, not at once: its fork would compete for the CPU with
 // the boot just handed over. With no spare the server forks for the request itself.
 #include <tractor/spawn/forkserver.hpp>
+// The backend's own definitions live with its compiled part (TRACTOR_SEPARATE_COMPILATION).
+#include <tractor/spawn/impl/forkserver.ipp>
 
 #include "wire.hpp"  // relative: builds without Bazel too
 

@@ -5,6 +5,8 @@
 // actually left before allocating anything.
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <tractor/codec/codec.hpp>
 #include <tractor/codec/detail/binary_archive.hpp>
 
@@ -19,13 +21,7 @@ struct cereal_binary {
   // Envelopes reuse one archive per thread: building a cereal archive (its tracking maps) per
   // message cost more than encoding a small message. Safe because envelope types use neither
   // class versions nor shared pointers, the only state cereal keeps across calls.
-  static void encode(const msg::msg& m, std::string& out) {
-    if (fast_encode(m, out)) return;
-    static thread_local std::string unused;
-    static thread_local detail::binary_output ar(unused);
-    ar.retarget(out);
-    detail::save_envelope<detail::binary_output, false>(ar, m);
-  }
+  static void encode(const msg::msg& m, std::string& out);
 
   static result<msg::msg> decode(std::span<const std::byte> in) {
     {
@@ -47,22 +43,7 @@ struct cereal_binary {
   }
 
   /// The general path: any message, through cereal's archive.
-  static result<msg::msg> decode_with_cereal(std::span<const std::byte> in) {
-    static thread_local detail::binary_input ar(std::span<const std::byte>{});
-    ar.retarget(in);
-    try {
-      auto m = detail::load_envelope<detail::binary_input, false>(ar);
-      if (ar.remaining() != 0) {
-        return error(make_error_code(wire_errc::malformed_frame),
-                     "malformed frame: " + std::to_string(ar.remaining()) +
-                         " bytes left over after a " + std::string(msg::type_name(m)));
-      }
-      return m;
-    } catch (const std::exception& e) {
-      return error(make_error_code(wire_errc::malformed_frame),
-                   std::string("malformed frame: ") + e.what());
-    }
-  }
+  static result<msg::msg> decode_with_cereal(std::span<const std::byte> in);
 
   // -- the stream hot path ---------------------------------------------------------------
   // Started/Yield/Return/Stop are most of the traffic. They are written and read here
@@ -262,3 +243,7 @@ static_assert(std::is_same_v<std::variant_alternative_t<8, msg::msg>, msg::Yield
 static_assert(std::is_same_v<std::variant_alternative_t<9, msg::msg>, msg::Return>);
 
 }  // namespace tractor::codec
+
+#if TRACTOR_HEADER_ONLY
+#include <tractor/codec/impl/cereal_binary.ipp>
+#endif

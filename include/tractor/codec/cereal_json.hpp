@@ -7,6 +7,8 @@
 // levels is refused before parsing, so a hostile frame cannot exhaust the stack.
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <tractor/codec/codec.hpp>
 
 #include <cereal/archives/json.hpp>
@@ -44,30 +46,8 @@ inline constexpr int json_max_depth = 64;
 struct cereal_json {
   static constexpr std::string_view name = "cereal_json";
 
-  static void encode(const msg::msg& m, std::string& out) {
-    std::ostringstream os;
-    {
-      cereal::JSONOutputArchive ar(os, cereal::JSONOutputArchive::Options::NoIndent());
-      detail::save_envelope<cereal::JSONOutputArchive, true>(ar, m);
-    }
-    out += std::move(os).str();
-  }
-
-  static result<msg::msg> decode(std::span<const std::byte> in) {
-    std::string_view text(reinterpret_cast<const char*>(in.data()), in.size());
-    if (!detail::json_depth_within(text, detail::json_max_depth)) {
-      return error(make_error_code(wire_errc::malformed_frame),
-                   "malformed frame: JSON nested too deeply");
-    }
-    try {
-      std::istringstream is{std::string(text)};
-      cereal::JSONInputArchive ar(is);
-      return detail::load_envelope<cereal::JSONInputArchive, true>(ar);
-    } catch (const std::exception& e) {
-      return error(make_error_code(wire_errc::malformed_frame),
-                   std::string("malformed frame: ") + e.what());
-    }
-  }
+  static void encode(const msg::msg& m, std::string& out);
+  static result<msg::msg> decode(std::span<const std::byte> in);
 
   /// Whether a `T` can be a payload: cereal knows how to save it to this archive.
   template <class T>
@@ -107,3 +87,7 @@ struct cereal_json {
 static_assert(codec<cereal_json>);
 
 }  // namespace tractor::codec
+
+#if TRACTOR_HEADER_ONLY
+#include <tractor/codec/impl/cereal_json.ipp>
+#endif

@@ -23,6 +23,8 @@
 // runs its cleanup shielded even after the work was cancelled.
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <tractor/core/nursery.hpp>
 
 #include <boost/asio/steady_timer.hpp>
@@ -170,3 +172,6 @@ awaitable<void> sleep_until(clock::time_point when);
 }  // namespace tractor
 
 #include <tractor/core/impl/cancel_scope.hpp>
+#if TRACTOR_HEADER_ONLY
+#include <tractor/core/impl/cancel_scope.ipp>
+#endif

@@ -20,6 +20,8 @@
 // `is_cancellation()` recognises it wherever it shows up.
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <boost/outcome/bad_access.hpp>
 #include <boost/outcome/basic_result.hpp>
 #include <boost/outcome/try.hpp>
@@ -242,3 +244,6 @@ using boost::outcome_v2::success;
 }  // namespace tractor
 
 #include <tractor/core/impl/error.hpp>
+#if TRACTOR_HEADER_ONLY
+#include <tractor/core/impl/error.ipp>
+#endif

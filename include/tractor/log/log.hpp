@@ -24,6 +24,8 @@
 // sinks must format synchronously (spdlog's default; not its async logger).
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <fmt/format.h>
 
 #include <cstdint>
@@ -138,3 +140,6 @@ class logger {
 }  // namespace tractor::log
 
 #include <tractor/log/impl/log.hpp>
+#if TRACTOR_HEADER_ONLY
+#include <tractor/log/impl/log.ipp>
+#endif

@@ -5,6 +5,8 @@
 // table of function pointers (`policies`), built once per tree type.
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <tractor/core/event.hpp>
 #include <tractor/log/log.hpp>
 #include <tractor/runtime/context_core.hpp>
@@ -17,7 +19,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 
 #include <fmt/core.h>
 
@@ -319,6 +320,8 @@ awaitable<void> cancel_on_signal(nursery& n, int& which);
 
 }  // namespace tractor::runtime
 
-#include <tractor/runtime/impl/actor.hpp>
-#include <tractor/runtime/impl/dispatch.hpp>
-#include <tractor/runtime/impl/requests.hpp>
+#if TRACTOR_HEADER_ONLY
+#include <tractor/runtime/impl/actor.ipp>
+#include <tractor/runtime/impl/dispatch.ipp>
+#include <tractor/runtime/impl/requests.ipp>
+#endif

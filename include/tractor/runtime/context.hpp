@@ -30,6 +30,8 @@
 // `Context.wait_for_result()` at a clean exit).
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <tractor/runtime/actor.hpp>
 #include <tractor/runtime/context_core.hpp>
 
@@ -231,3 +233,6 @@ awaitable<result<void>> run_caller_context(peer& p, const msg::Aid& self, functi
 }  // namespace tractor
 
 #include <tractor/runtime/impl/context.hpp>
+#if TRACTOR_HEADER_ONLY
+#include <tractor/runtime/impl/context.ipp>
+#endif

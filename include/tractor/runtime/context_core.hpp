@@ -8,6 +8,8 @@
 // to the types the function declares.
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <tractor/core/cancel_scope.hpp>
 #include <tractor/runtime/peer.hpp>
 
@@ -152,4 +154,6 @@ class context_core {
 
 }  // namespace tractor::runtime
 
-#include <tractor/runtime/impl/context_core.hpp>
+#if TRACTOR_HEADER_ONLY
+#include <tractor/runtime/impl/context_core.ipp>
+#endif

@@ -3,6 +3,8 @@
 // The typed front is tractor/discovery/discovery.hpp.
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <tractor/runtime/actor.hpp>
 
 #include <cstdlib>
@@ -119,3 +121,6 @@ awaitable<result<std::vector<transport::multiaddr>>> query_addrs(actor& a, std::
 }  // namespace tractor::runtime
 
 #include <tractor/runtime/impl/discovery_core.hpp>
+#if TRACTOR_HEADER_ONLY
+#include <tractor/runtime/impl/discovery_core.ipp>
+#endif

@@ -7,6 +7,8 @@
 // (`request`), since they act on the actor answering and on the peer asking.
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <tractor/runtime/exposed.hpp>
 
 #include <memory>
@@ -15,6 +17,11 @@
 #include <string>
 #include <tuple>
 #include <vector>
+
+namespace tractor::codec {
+struct cereal_binary;
+struct cereal_json;
+}  // namespace tractor::codec
 
 namespace tractor::runtime {
 
@@ -151,14 +158,47 @@ struct request_wire {
     return msg::Start{std::move(cid), std::string(name.ns), std::string(name.func), of<F>().encode(args), std::move(from)};
   }
 
-  /// The one for codec `C`.
+  /// The one for codec `C`: built here, or, for the built-in codecs of a separately compiled
+  /// library, where the library was compiled (src/runtime_codecs.cpp), since instantiating
+  /// every request for a codec costs each translation unit that names a tree.
   template <codec::codec C>
-  static const request_wire& make() {
+  static const request_wire& make();
+
+  /// The one for codec `C`, built in this translation unit.
+  template <codec::codec C>
+  static const request_wire& build() {
     static constexpr auto rows = detail::runtime_requests::table<C>();
     static const request_wire wire{rows, detail::runtime_requests::codecs<C>(),
                                    [] { return C::encode_payload(std::monostate{}); }};
     return wire;
   }
 };
+
+namespace detail {
+
+/// Whether the library was compiled with codec `C`'s request wire (`prebuilt_request_wire`).
+template <class C>
+inline constexpr bool request_wire_prebuilt = false;
+#if !TRACTOR_HEADER_ONLY
+template <>
+inline constexpr bool request_wire_prebuilt<codec::cereal_binary> = true;
+template <>
+inline constexpr bool request_wire_prebuilt<codec::cereal_json> = true;
+#endif
+
+/// `request_wire::build<C>()`, instantiated only in src/runtime_codecs.cpp.
+template <class C>
+const request_wire& prebuilt_request_wire();
+
+}  // namespace detail
+
+template <codec::codec C>
+const request_wire& request_wire::make() {
+  if constexpr (detail::request_wire_prebuilt<C>) {
+    return detail::prebuilt_request_wire<C>();
+  } else {
+    return build<C>();
+  }
+}
 
 }  // namespace tractor::runtime

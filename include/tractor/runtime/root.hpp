@@ -11,6 +11,8 @@
 // body, then cancels and reaps every child before it returns.
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <tractor/runtime/discovery_core.hpp>
 #include <tractor/runtime/portal.hpp>
 #include <tractor/runtime/root_claim.hpp>
@@ -135,3 +137,6 @@ task<void> run_root(const policies& pol, root_options options, root_body body, r
 }  // namespace tractor
 
 #include <tractor/runtime/impl/root.hpp>
+#if TRACTOR_HEADER_ONLY
+#include <tractor/runtime/impl/root.ipp>
+#endif

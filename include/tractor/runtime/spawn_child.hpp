@@ -4,6 +4,8 @@
 // this actor is the registrar, and send its SpawnSpec. The child's side is child.hpp.
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <tractor/runtime/child.hpp>
 #include <tractor/runtime/supervise.hpp>
 
@@ -30,4 +32,6 @@ awaitable<result<std::shared_ptr<child_record>>> spawn_child(actor& a, std::stri
 
 }  // namespace tractor::runtime
 
-#include <tractor/runtime/impl/spawn_child.hpp>
+#if TRACTOR_HEADER_ONLY
+#include <tractor/runtime/impl/spawn_child.ipp>
+#endif

@@ -14,6 +14,8 @@
 //   handles or returns it, and the join does not report it a second time.
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <tractor/runtime/actor.hpp>
 #include <tractor/spawn/process.hpp>
 
@@ -126,4 +128,6 @@ awaitable<void> supervise_one_shot(actor& a, std::shared_ptr<child_record> c, fu
 
 }  // namespace tractor::runtime
 
-#include <tractor/runtime/impl/supervise.hpp>
+#if TRACTOR_HEADER_ONLY
+#include <tractor/runtime/impl/supervise.ipp>
+#endif

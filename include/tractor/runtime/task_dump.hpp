@@ -16,6 +16,8 @@
 // handled (never walking tasks in the handler) and when SIGUSR1 is left alone.
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <tractor/runtime/supervise.hpp>
 
 #include <chrono>
@@ -49,4 +51,6 @@ awaitable<void> task_dump_watch(actor& a);
 }  // namespace runtime
 }  // namespace tractor
 
-#include <tractor/runtime/impl/task_dump.hpp>
+#if TRACTOR_HEADER_ONLY
+#include <tractor/runtime/impl/task_dump.ipp>
+#endif

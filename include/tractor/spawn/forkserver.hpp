@@ -33,6 +33,8 @@
 //     }
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <tractor/spawn/backend.hpp>
 
 #include <fcntl.h>
@@ -121,44 +123,8 @@ result<forked_child> fork_through_server(const spawn_request& req);
 
 }  // namespace detail
 
-// -- definitions -------------------------------------------------------------------------
-
-inline result<std::unique_ptr<child_handle>> forkserver::start(const boost::asio::any_io_executor& ex,
-                                                               const spawn_request& req) {
-  BOOST_OUTCOME_TRY(auto c, detail::fork_through_server(req));
-  return std::unique_ptr<child_handle>(new forked_process(ex, c));
-}
-
-inline forked_process::~forked_process() {
-  if (status_) return;
-  // Structured teardown should have waited already; this is the last line of defence.
-  send(SIGKILL);
-  const int fd = status_pipe_.native_handle();
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  int wstatus = 0;
-  while (::read(fd, &wstatus, sizeof wstatus) < 0 && errno == EINTR) {
-  }
-}
-
-inline std::optional<exit_status> forked_process::poll() {
-  if (status_) return status_;
-  int wstatus = 0;
-  const ssize_t n = ::read(status_pipe_.native_handle(), &wstatus, sizeof wstatus);
-  if (n == sizeof wstatus) {
-    status_ = exit_status::from_wait(wstatus);
-  } else if (n == 0) {
-    // The server went away without reporting: its children die with it (parent-death signal).
-    status_ = exit_status{.exited = false, .code = 0, .signal = SIGKILL, .abandoned = false};
-  }
-  return status_;
-}
-
-inline awaitable<exit_status> forked_process::wait() {
-  while (!poll()) {
-    co_await status_pipe_.async_wait(boost::asio::posix::descriptor_base::wait_read,
-                                     boost::asio::use_awaitable);
-  }
-  co_return *status_;
-}
-
 }  // namespace tractor::spawn
+
+#if TRACTOR_HEADER_ONLY
+#include <tractor/spawn/impl/forkserver.ipp>
+#endif

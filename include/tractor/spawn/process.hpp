@@ -11,6 +11,8 @@
 //     tractor::spawn::exit_status s = co_await p.value()->wait();   // s.signal == SIGTERM
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <tractor/core/nursery.hpp>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -112,42 +114,8 @@ class process final : public pidfd_child {
   process(boost::asio::posix::stream_descriptor pidfd, pid_t pid) : pidfd_child(std::move(pidfd), pid) {}
 };
 
-// -- definitions -------------------------------------------------------------------------
-
-inline result<std::unique_ptr<process>> process::adopt(const boost::asio::any_io_executor& ex,
-                                                       pid_t pid) {
-  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) {
-    return error(boost::system::error_code(errno, boost::system::system_category()),
-                 "pidfd_open(" + std::to_string(pid) + ") failed");
-  }
-  return std::unique_ptr<process>(new process(boost::asio::posix::stream_descriptor(ex, fd), pid));
-}
-
-inline process::~process() {
-  if (status_) return;
-  // Structured teardown should have waited already; this is the last line of defence.
-  send(SIGKILL);
-  int wstatus = 0;
-  while (::waitpid(pid_, &wstatus, 0) < 0 && errno == EINTR) {
-  }
-}
-
-inline std::optional<exit_status> process::poll() {
-  if (status_) return status_;
-  int wstatus = 0;
-  const pid_t r = ::waitpid(pid_, &wstatus, WNOHANG);
-  if (r == pid_) status_ = exit_status::from_wait(wstatus);
-  return status_;
-}
-
-inline awaitable<exit_status> process::wait() {
-  while (!poll()) {
-    // A pidfd becomes readable when its process exits.
-    co_await pidfd_.async_wait(boost::asio::posix::descriptor_base::wait_read,
-                               boost::asio::use_awaitable);
-  }
-  co_return *status_;
-}
-
 }  // namespace tractor::spawn
+
+#if TRACTOR_HEADER_ONLY
+#include <tractor/spawn/impl/process.ipp>
+#endif

@@ -21,6 +21,8 @@
 // channel is then broken, since the stream cannot be resynchronised).
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <tractor/codec/codec.hpp>
 #include <tractor/core/cancel_scope.hpp>
 #include <tractor/transport/transport.hpp>
@@ -271,5 +273,7 @@ class channel {
 
 }  // namespace tractor::transport
 
-#include <tractor/transport/impl/channel.hpp>
-#include <tractor/transport/impl/channel_receive.hpp>
+#if TRACTOR_HEADER_ONLY
+#include <tractor/transport/impl/channel.ipp>
+#include <tractor/transport/impl/channel_receive.ipp>
+#endif

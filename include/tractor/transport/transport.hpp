@@ -9,13 +9,14 @@
 // TCP_NODELAY).
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <tractor/core/nursery.hpp>
 #include <tractor/transport/multiaddr.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/basic_socket_acceptor.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <concepts>
@@ -122,73 +123,15 @@ awaitable<result<stream_socket>> connect_socket(const boost::asio::any_io_execut
 /// An error unless the peer of local socket `s` runs as this process's user. The peer is
 /// named in the message as `role` and `a` ("the listener at /unix/..."), which are only
 /// formatted on a refusal.
-inline std::optional<error> refuse_other_users(stream_socket& s, std::string_view role, const multiaddr& a) {
-  struct ucred cred {};
-  socklen_t len = sizeof cred;
-  if (::getsockopt(s.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-    const boost::system::error_code ec(errno, boost::system::system_category());
-    return error(ec, fmt::format("cannot check the credentials of {} {}: {}", role, a.str(), ec.message()));
-  }
-  if (cred.uid == ::geteuid()) return std::nullopt;
-  return error(make_error_code(boost::system::errc::permission_denied),
-               fmt::format("refused {} {}: it runs as uid {}, not as this user (uid {})", role, a.str(),
-                           cred.uid, ::geteuid()));
-}
+std::optional<error> refuse_other_users(stream_socket& s, std::string_view role, const multiaddr& a);
 
 /// The error for an address of the wrong protocol.
-inline error wrong_protocol(std::string_view transport, std::string_view op, const multiaddr& a) {
-  return error(make_error_code(wire_errc::unsupported_address),
-               std::string(transport) + " cannot " + std::string(op) + " " + a.str());
-}
+error wrong_protocol(std::string_view transport, std::string_view op, const multiaddr& a);
 
 }  // namespace detail
 
-// -- definitions -------------------------------------------------------------------------
-
-inline awaitable<result<stream_socket>> listener::accept() {
-  auto [ec, sock] = co_await acceptor_.async_accept(
-      boost::asio::as_tuple(boost::asio::use_awaitable));
-  if (ec == boost::asio::error::operation_aborted && acceptor_.is_open()) throw_cancelled();
-  if (ec) co_return detail::socket_error(ec, "accept on " + address_.str());
-  if (address_.proto() == multiaddr::protocol::tcp) {
-    boost::system::error_code ignored;
-    sock.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
-  } else if (auto refused = detail::refuse_other_users(sock, "a connection to", address_)) {
-    co_return *refused;  // closed with `sock`
-  }
-  co_return std::move(sock);
-}
-
-inline result<stream_socket> adopt_local(const boost::asio::any_io_executor& ex, int fd) {
-  stream_socket s(ex);
-  boost::system::error_code ec;
-  s.assign(boost::asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), fd, ec);
-  if (ec) {
-    ::close(fd);
-    return error(ec, "cannot adopt the channel to the parent: " + ec.message());
-  }
-  s.non_blocking(true, ec);  // now (a spare: while nobody waits), not by the first send
-  return s;
-}
-
-inline result<std::pair<stream_socket, int>> local_pair(const boost::asio::any_io_executor& ex) {
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    const boost::system::error_code ec(errno, boost::system::system_category());
-    return error(ec, "socketpair: " + ec.message());
-  }
-  auto ours = adopt_local(ex, sv[0]);
-  if (!ours) {
-    ::close(sv[1]);
-    return ours.error();
-  }
-  return std::pair<stream_socket, int>(std::move(ours).value(), sv[1]);
-}
-
-inline void listener::close() noexcept {
-  if (!acceptor_.is_open()) return;
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
-}
-
 }  // namespace tractor::transport
+
+#if TRACTOR_HEADER_ONLY
+#include <tractor/transport/impl/transport.ipp>
+#endif

@@ -19,6 +19,8 @@
 // `@<name>`.
 #pragma once
 
+#include <tractor/config.hpp>
+
 #include <tractor/transport/transport.hpp>
 
 #include <boost/asio/local/stream_protocol.hpp>
@@ -65,4 +67,6 @@ static_assert(transport<uds>);
 
 }  // namespace tractor::transport
 
-#include <tractor/transport/impl/uds.hpp>
+#if TRACTOR_HEADER_ONLY
+#include <tractor/transport/impl/uds.ipp>
+#endif

@@ -1,15 +1,19 @@
-// Definitions for tractor/runtime/requests.hpp.
+// Definitions for tractor/runtime/requests.hpp that are not templates: compiled once (src/)
+// under TRACTOR_SEPARATE_COMPILATION, else included by that header (tractor/config.hpp); they
+// need the actor, so tractor/runtime/actor.hpp includes them.
 #pragma once
+
+#include <tractor/runtime/actor.hpp>
 
 namespace tractor::runtime::requests {
 
-inline awaitable<void> cancel(request& r) {
+TRACTOR_DECL awaitable<void> cancel(request& r) {
   r.answered = true;
   r.self.cancel_at_request(r.from, r.start);
   co_return;
 }
 
-inline awaitable<void> cancel_task(request& r, std::string cid) {
+TRACTOR_DECL awaitable<void> cancel_task(request& r, std::string cid) {
   const bool cancelled = r.self.cancel_task(cid, r.start.uid);
   r.answered = true;
   if (!r.from) co_return;
@@ -19,14 +23,14 @@ inline awaitable<void> cancel_task(request& r, std::string cid) {
 
 namespace detail {
 /// The registrar's table, or the error refusing request `func` in an actor that has none.
-inline result<registrar*> table_of(request& r) {
+TRACTOR_DECL result<registrar*> table_of(request& r) {
   if (auto* table = r.self.registry()) return table;
   return error(make_error_code(runtime_errc::invalid_operation),
                describe(uid_of(r.self.aid())) + " is not a registrar (self." + r.start.func + ")");
 }
 }  // namespace detail
 
-inline awaitable<result<void>> register_actor(request& r, registration who) {
+TRACTOR_DECL awaitable<result<void>> register_actor(request& r, registration who) {
   BOOST_OUTCOME_CO_TRY(auto table, detail::table_of(r));
   if (who.addrs.empty()) {
     co_return error(make_error_code(runtime_errc::invalid_operation),
@@ -36,30 +40,30 @@ inline awaitable<result<void>> register_actor(request& r, registration who) {
   co_return success();
 }
 
-inline awaitable<result<void>> unregister_actor(request& r, msg::uid who) {
+TRACTOR_DECL awaitable<result<void>> unregister_actor(request& r, msg::uid who) {
   BOOST_OUTCOME_CO_TRY(auto table, detail::table_of(r));
   (void)table->remove(who);
   co_return success();
 }
 
-inline awaitable<result<std::vector<std::string>>> find_actor(request& r, std::string name) {
+TRACTOR_DECL awaitable<result<std::vector<std::string>>> find_actor(request& r, std::string name) {
   BOOST_OUTCOME_CO_TRY(auto table, detail::table_of(r));
   co_return table->find(name);
 }
 
-inline awaitable<result<std::vector<std::string>>> wait_for_actor(request& r, std::string name) {
+TRACTOR_DECL awaitable<result<std::vector<std::string>>> wait_for_actor(request& r, std::string name) {
   BOOST_OUTCOME_CO_TRY(auto table, detail::table_of(r));
   co_return co_await table->wait_for(std::move(name));
 }
 
-inline awaitable<result<std::vector<registration>>> get_registry(request& r) {
+TRACTOR_DECL awaitable<result<std::vector<registration>>> get_registry(request& r) {
   BOOST_OUTCOME_CO_TRY(auto table, detail::table_of(r));
   std::vector<registration> out;
   for (const auto& e : table->entries()) out.push_back({e.uid.first, e.uid.second, e.addrs});
   co_return out;
 }
 
-inline awaitable<result<std::optional<msg::uid>>> delete_addr(request& r, std::string addr) {
+TRACTOR_DECL awaitable<result<std::optional<msg::uid>>> delete_addr(request& r, std::string addr) {
   BOOST_OUTCOME_CO_TRY(auto table, detail::table_of(r));
   co_return table->delete_addr(addr);
 }

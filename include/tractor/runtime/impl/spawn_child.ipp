@@ -1,12 +1,16 @@
-// Definitions for tractor/runtime/spawn_child.hpp, and the steps of the spawn protocol.
+// Definitions for tractor/runtime/spawn_child.hpp that are not templates: compiled once (src/)
+// under TRACTOR_SEPARATE_COMPILATION, else included by that header (tractor/config.hpp); and the
+// steps of the spawn protocol.
 #pragma once
+
+#include <tractor/runtime/spawn_child.hpp>
 
 #include <tractor/core/cancel_scope.hpp>
 
 namespace tractor::runtime {
 
 /// A request for a child of `a`: where its parent is, the tree's child entry and bounds.
-inline spawn::spawn_request request_from(actor& a) {
+TRACTOR_DECL spawn::spawn_request request_from(actor& a) {
   spawn::spawn_request req;
   req.boot.parent_addr = a.address().str();
   req.boot.parent_pid = ::getpid();
@@ -17,13 +21,13 @@ inline spawn::spawn_request request_from(actor& a) {
 
 /// Whether `a`'s children get their channel to it as a socketpair (a backend that adopts one,
 /// under UDS) rather than connecting back.
-inline bool pairs_children(const actor& a) {
+TRACTOR_DECL bool pairs_children(const actor& a) {
   return a.pol().spawn_adopts_channel && a.address().proto() == transport::multiaddr::protocol::unix_socket;
 }
 
 /// Starts `req` with the tree's backend; if `a` pairs its children, with a socketpair whose
 /// other end (our side of the child's channel) goes to `paired`.
-inline result<std::unique_ptr<spawn::child_handle>> start_child(actor& a, spawn::spawn_request& req,
+TRACTOR_DECL result<std::unique_ptr<spawn::child_handle>> start_child(actor& a, spawn::spawn_request& req,
                                                                 std::shared_ptr<peer>& paired) {
   std::optional<transport::stream_socket> ours;
   if (pairs_children(a)) {
@@ -40,7 +44,7 @@ inline result<std::unique_ptr<spawn::child_handle>> start_child(actor& a, spawn:
 }
 
 /// What a child is sent to boot: its enabled modules, and where the registrars are.
-inline msg::msg spawn_spec(actor& a, const std::vector<std::string>& enable_modules) {
+TRACTOR_DECL msg::msg spawn_spec(actor& a, const std::vector<std::string>& enable_modules) {
   msg::SpawnSpec spec;
   for (const auto& ns : enable_modules) spec.enable_modules[ns] = ns;
   spec._runtime_vars["_is_root"] = "false";
@@ -53,7 +57,7 @@ inline msg::msg spawn_spec(actor& a, const std::vector<std::string>& enable_modu
 /// something else.
 ///
 /// Cancellation: interrupted at once (the caller lets the child go).
-inline awaitable<result<void>> finish_boot(actor& a, child_record& c, const std::vector<std::string>& enable_modules) {
+TRACTOR_DECL awaitable<result<void>> finish_boot(actor& a, child_record& c, const std::vector<std::string>& enable_modules) {
   std::vector<msg::msg> out;
   out.emplace_back(spawn_spec(a, enable_modules));
   if (a.registry()) {
@@ -79,12 +83,12 @@ inline awaitable<result<void>> finish_boot(actor& a, child_record& c, const std:
 
 /// Kills a child whose boot did not finish (or was cancelled) and reaps it. Call it as a
 /// cleanup (`finally`), which runs it shielded even in a cancelled task.
-inline awaitable<void> let_half_started_go(child_record& c) {
+TRACTOR_DECL awaitable<void> let_half_started_go(child_record& c) {
   c.proc->kill();
   (void)co_await shield(wait_for_exit(c));
 }
 
-inline awaitable<result<std::shared_ptr<child_record>>> spawn_child(
+TRACTOR_DECL awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     actor& a, std::string name, const std::vector<std::string>& enable_modules, std::optional<log::level> loglevel) {
   auto c = std::make_shared<child_record>();
   c->name = name;

@@ -1,11 +1,14 @@
-// Definitions for tractor/runtime/supervise.hpp.
+// Definitions for tractor/runtime/supervise.hpp that are not templates: compiled once (src/)
+// under TRACTOR_SEPARATE_COMPILATION, else included by that header (tractor/config.hpp).
 #pragma once
+
+#include <tractor/runtime/supervise.hpp>
 
 #include <tractor/core/cancel_scope.hpp>
 
 namespace tractor::runtime {
 
-inline void one_shot_join::ended(const std::shared_ptr<one_shot_state>& s) {
+TRACTOR_DECL void one_shot_join::ended(const std::shared_ptr<one_shot_state>& s) {
   --running_;
   if (s->failed() && !s->taken) {
     if (body_ended_) {
@@ -17,7 +20,7 @@ inline void one_shot_join::ended(const std::shared_ptr<one_shot_state>& s) {
   cancel_rest_if_failed();
 }
 
-inline void one_shot_join::body_ended() {
+TRACTOR_DECL void one_shot_join::body_ended() {
   body_ended_ = true;
   for (const auto& s : pending_) {
     if (!s->taken) keep(*s);
@@ -26,16 +29,16 @@ inline void one_shot_join::body_ended() {
   cancel_rest_if_failed();
 }
 
-inline void one_shot_join::keep(one_shot_state& s) {
+TRACTOR_DECL void one_shot_join::keep(one_shot_state& s) {
   tasks_.keep_error(s.outcome->error());
   any_failed_ = true;
 }
 
-inline void one_shot_join::cancel_rest_if_failed() {
+TRACTOR_DECL void one_shot_join::cancel_rest_if_failed() {
   if (body_ended_ && running_ == 0 && any_failed_) tasks_.cancel();
 }
 
-inline awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock::duration timeout) {
+TRACTOR_DECL awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock::duration timeout) {
   mailbox_lease lease(p);
   auto& box = lease.box();
   msg::msg start = p.requests().start<&requests::cancel>(lease.cid(), {}, uid_of(self));
@@ -64,7 +67,7 @@ inline awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock::dura
   co_return acked;
 }
 
-inline awaitable<void> cancel_ladder(actor& a, child_record& c) {
+TRACTOR_DECL awaitable<void> cancel_ladder(actor& a, child_record& c) {
   // (Each co_await result is kept in a named local: g++ 12 mishandles co_await inside
   // conditions and temporaries in co_await operands.)
   if (c.proc->poll()) co_return;
@@ -106,7 +109,7 @@ inline awaitable<void> cancel_ladder(actor& a, child_record& c) {
   }
 }
 
-inline awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_record> c) {
+TRACTOR_DECL awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_record> c) {
   auto serve_until_exit = [&]() -> awaitable<void> {
     // Runs once the spawn that made the child has returned, not on its time; the yield is
     // inside the region whose end walks the ladder, so a child cancelled before its
@@ -131,7 +134,7 @@ inline awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_record>
   co_return success();
 }
 
-inline awaitable<void> supervise_one_shot(actor& a, std::shared_ptr<child_record> c, function_name fn,
+TRACTOR_DECL awaitable<void> supervise_one_shot(actor& a, std::shared_ptr<child_record> c, function_name fn,
                                           msg::raw_pld args, one_shot_state& st) {
   mailbox_lease lease(*c->link);
   auto& box = lease.box();

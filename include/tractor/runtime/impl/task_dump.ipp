@@ -1,5 +1,8 @@
-// Definitions for tractor/runtime/task_dump.hpp.
+// Definitions for tractor/runtime/task_dump.hpp that are not templates: compiled once (src/)
+// under TRACTOR_SEPARATE_COMPILATION, else included by that header (tractor/config.hpp).
 #pragma once
+
+#include <tractor/runtime/task_dump.hpp>
 
 #include <tractor/core/detail/task_dump.hpp>
 #include <tractor/core/memory_channel.hpp>
@@ -9,7 +12,7 @@
 
 namespace tractor {
 
-inline std::string dump_task_tree() {
+TRACTOR_DECL std::string dump_task_tree() {
   const runtime::actor* a = runtime::current_actor();
   if (!a) return "no actor runs on this thread\n" + tractor::detail::render_this_thread_tasks();
   const msg::Aid& me = a->aid();
@@ -33,12 +36,12 @@ inline std::string dump_task_tree() {
 
 namespace runtime {
 
-inline bool taskdump_from_env() {
+TRACTOR_DECL bool taskdump_from_env() {
   const char* v = std::getenv("TRACTOR_ENABLE_TASKDUMP");
   return v && std::string_view(v) == "1";
 }
 
-inline awaitable<std::string> collect_task_dump(actor& a, clock::duration per_child) {
+TRACTOR_DECL awaitable<std::string> collect_task_dump(actor& a, clock::duration per_child) {
   std::string out = dump_task_tree();
   struct asked {
     std::string name;
@@ -89,7 +92,7 @@ inline awaitable<std::string> collect_task_dump(actor& a, clock::duration per_ch
   co_return out;
 }
 
-inline awaitable<void> task_dump_watch(actor& a) {
+TRACTOR_DECL awaitable<void> task_dump_watch(actor& a) {
   memory_channel<bool> wakeups(8);
   // Named locals: no temporary may share an expression with a co_await (CONTRIBUTING.md).
   const boost::asio::any_io_executor ex = co_await boost::asio::this_coro::executor;
@@ -117,7 +120,7 @@ inline awaitable<void> task_dump_watch(actor& a) {
 
 namespace runtime::requests {
 
-inline awaitable<result<std::string>> dump_tasks(request& r) { co_return co_await collect_task_dump(r.self); }
+TRACTOR_DECL awaitable<result<std::string>> dump_tasks(request& r) { co_return co_await collect_task_dump(r.self); }
 
 }  // namespace runtime::requests
 

@@ -1,9 +1,12 @@
-// Definitions for tractor/runtime/context_core.hpp.
+// Definitions for tractor/runtime/context_core.hpp that are not templates: compiled once (src/)
+// under TRACTOR_SEPARATE_COMPILATION, else included by that header (tractor/config.hpp).
 #pragma once
+
+#include <tractor/runtime/context_core.hpp>
 
 namespace tractor::runtime {
 
-inline context_core::context_core(peer& p, memory_channel<msg::msg>& box, msg::Aid self,
+TRACTOR_DECL context_core::context_core(peer& p, memory_channel<msg::msg>& box, msg::Aid self,
                                   std::string cid, side s)
     : peer_(p), self_(std::move(self)), cid_(std::move(cid)), side_(s), box_(&box),
       outgoing_(msg::Yield{cid_, {}}) {
@@ -18,26 +21,26 @@ inline context_core::context_core(peer& p, memory_channel<msg::msg>& box, msg::A
   });
 }
 
-inline context_core::~context_core() { peer_.on_error(cid_, nullptr); }
+TRACTOR_DECL context_core::~context_core() { peer_.on_error(cid_, nullptr); }
 
-inline error context_core::misused(std::string what) {
+TRACTOR_DECL error context_core::misused(std::string what) {
   error e(make_error_code(runtime_errc::invalid_operation), std::move(what));
   if (!misuse_) misuse_ = e;
   return e;
 }
 
-inline error context_core::gone_error() const {
+TRACTOR_DECL error context_core::gone_error() const {
   return error(make_error_code(wire_errc::transport_closed),
                "actor " + describe(uid_of(peer_.aid())) + " went away during context " + cid_ +
                    (peer_.gone() ? ": " + peer_.gone()->message() : std::string()));
 }
 
-inline bool context_core::is_own_cancel(const error& e) const {
+TRACTOR_DECL bool context_core::is_own_cancel(const error& e) const {
   return cancel_called_ && e == runtime_errc::context_cancelled &&
          e.canceller() == describe_exactly(uid_of(self_));
 }
 
-inline awaitable<result<void>> context_core::started(msg::raw_pld value) {
+TRACTOR_DECL awaitable<result<void>> context_core::started(msg::raw_pld value) {
   if (side_ != side::callee) co_return misused("started() is called by the callee only");
   if (started_) co_return misused("started() called twice in context " + cid_);
   started_ = true;
@@ -45,7 +48,7 @@ inline awaitable<result<void>> context_core::started(msg::raw_pld value) {
   co_return co_await peer_.send(std::move(m));
 }
 
-inline result<void> context_core::open_stream(stream_options o) {
+TRACTOR_DECL result<void> context_core::open_stream(stream_options o) {
   if (side_ == side::callee && !started_) {
     return misused("a stream was opened before started() in context " + cid_);
   }
@@ -59,13 +62,13 @@ inline result<void> context_core::open_stream(stream_options o) {
   return success();
 }
 
-inline std::optional<result<void>> context_core::try_send_outgoing() {
+TRACTOR_DECL std::optional<result<void>> context_core::try_send_outgoing() {
   auto queued = peer_.channel().try_send(outgoing_);
   if (!queued && queued.error() == errc::would_block) return std::nullopt;
   return queued;
 }
 
-inline awaitable<result<void>> context_core::send_item(msg::raw_pld value) {
+TRACTOR_DECL awaitable<result<void>> context_core::send_item(msg::raw_pld value) {
   if (remote_error_) co_return *remote_error_;
   if (!stream_opened_) co_return misused("send on a stream that was not opened");
   if (stream_closed_) co_return errc::channel_closed;
@@ -73,7 +76,7 @@ inline awaitable<result<void>> context_core::send_item(msg::raw_pld value) {
   co_return co_await peer_.post(std::move(m));
 }
 
-inline result<std::optional<msg::raw_pld>> context_core::take(msg::msg& m) {
+TRACTOR_DECL result<std::optional<msg::raw_pld>> context_core::take(msg::msg& m) {
   if (auto* y = std::get_if<msg::Yield>(&m)) return std::optional<msg::raw_pld>(std::move(y->pld));
   if (std::holds_alternative<msg::Stop>(m)) {
     peer_stopped_ = true;
@@ -94,12 +97,12 @@ inline result<std::optional<msg::raw_pld>> context_core::take(msg::msg& m) {
                "unexpected `" + std::string(msg::type_name(m)) + "` in context " + cid_);
 }
 
-inline result<msg::raw_pld> context_core::stopped_outcome() const {
+TRACTOR_DECL result<msg::raw_pld> context_core::stopped_outcome() const {
   if (final_ && !*final_ && !is_own_cancel(final_->error())) return final_->error();
   return errc::end_of_channel;
 }
 
-inline std::optional<result<msg::raw_pld>> context_core::try_receive_item() {
+TRACTOR_DECL std::optional<result<msg::raw_pld>> context_core::try_receive_item() {
   if (!stream_opened_) return result<msg::raw_pld>(misused("receive on a stream that was not opened"));
   while (!peer_stopped_) {
     auto got = box_->try_receive(incoming_);
@@ -114,7 +117,7 @@ inline std::optional<result<msg::raw_pld>> context_core::try_receive_item() {
   return stopped_outcome();
 }
 
-inline awaitable<result<msg::raw_pld>> context_core::receive_item() {
+TRACTOR_DECL awaitable<result<msg::raw_pld>> context_core::receive_item() {
   if (!stream_opened_) co_return misused("receive on a stream that was not opened");
   for (;;) {
     if (peer_stopped_) co_return stopped_outcome();
@@ -126,14 +129,14 @@ inline awaitable<result<msg::raw_pld>> context_core::receive_item() {
   }
 }
 
-inline void context_core::close_stream() {
+TRACTOR_DECL void context_core::close_stream() {
   if (!stream_opened_ || stream_closed_) return;
   stream_closed_ = true;
   msg::msg stop = msg::Stop{cid_};
   (void)peer_.channel().try_send(stop);  // a control message: after every item sent so far
 }
 
-inline awaitable<void> context_core::cancel(clock::duration bound) {
+TRACTOR_DECL awaitable<void> context_core::cancel(clock::duration bound) {
   if (cancel_called_) co_return;
   cancel_called_ = true;
   if (side_ == side::callee) {
@@ -143,7 +146,7 @@ inline awaitable<void> context_core::cancel(clock::duration bound) {
   if (!peer_stopped_ && !peer_.gone()) co_await cancel_remote_task(peer_, self_, cid_, bound);
 }
 
-inline awaitable<result<msg::raw_pld>> context_core::receive_started() {
+TRACTOR_DECL awaitable<result<msg::raw_pld>> context_core::receive_started() {
   for (;;) {
     auto m = co_await box_->receive();
     if (!m) co_return gone_error();
@@ -167,7 +170,7 @@ inline awaitable<result<msg::raw_pld>> context_core::receive_started() {
   }
 }
 
-inline awaitable<result<msg::raw_pld>> context_core::wait_for_result() {
+TRACTOR_DECL awaitable<result<msg::raw_pld>> context_core::wait_for_result() {
   while (!final_) {
     auto m = co_await box_->receive();
     if (!m) co_return gone_error();

@@ -1,6 +1,9 @@
-// Definitions for tractor/transport/channel.hpp: the receiving side (framing, large frames
-// read straight into their message, the read buffer).
+// Definitions for tractor/transport/channel.hpp that are not templates: compiled once (src/)
+// under TRACTOR_SEPARATE_COMPILATION, else included by that header (tractor/config.hpp); the
+// receiving side (framing, large frames read straight into their message, the read buffer).
 #pragma once
+
+#include <tractor/transport/impl/channel.ipp>
 
 #include <boost/asio/read.hpp>
 
@@ -8,7 +11,7 @@
 
 namespace tractor::transport {
 
-inline std::optional<result<msg::msg>> channel::try_receive() {
+TRACTOR_DECL std::optional<result<msg::msg>> channel::try_receive() {
   if (large_.active) return std::nullopt;
   auto frame = next_frame();
   if (!frame) {
@@ -19,7 +22,7 @@ inline std::optional<result<msg::msg>> channel::try_receive() {
   return codec_.decode(*frame);
 }
 
-inline std::optional<result<void>> channel::try_receive(msg::msg& into) {
+TRACTOR_DECL std::optional<result<void>> channel::try_receive(msg::msg& into) {
   if (large_.active) return std::nullopt;  // the rest of a large frame is still to be read
   auto frame = next_frame();
   if (!frame) {
@@ -35,13 +38,13 @@ inline std::optional<result<void>> channel::try_receive(msg::msg& into) {
   return codec_.decode_into(*frame, into);
 }
 
-inline void channel::recycle(msg::raw_pld&& p) {
+TRACTOR_DECL void channel::recycle(msg::raw_pld&& p) {
   if (holds_buffer(p.bytes) && p.bytes.capacity() <= 128 * 1024 && spare_payloads_.size() < 16) {
     spare_payloads_.push_back(std::move(p.bytes));
   }
 }
 
-inline std::optional<std::span<const std::byte>> channel::next_frame() {
+TRACTOR_DECL std::optional<std::span<const std::byte>> channel::next_frame() {
   const std::size_t avail = in_end_ - in_begin_;
   if (avail < 4) return std::nullopt;
   std::uint32_t size = 0;
@@ -59,14 +62,14 @@ inline std::optional<std::span<const std::byte>> channel::next_frame() {
   return frame;
 }
 
-inline awaitable<result<msg::msg>> channel::receive() {
+TRACTOR_DECL awaitable<result<msg::msg>> channel::receive() {
   msg::msg m;
   auto got = co_await receive(m);
   if (!got) co_return std::move(got).error();
   co_return std::move(m);
 }
 
-inline bool channel::start_large() {
+TRACTOR_DECL bool channel::start_large() {
   const std::size_t avail = in_end_ - in_begin_;
   if (!codec_.decode_head || avail < 4) return false;
   std::uint32_t size = 0;
@@ -86,7 +89,7 @@ inline bool channel::start_large() {
   return true;
 }
 
-inline awaitable<result<void>> channel::receive_large(msg::msg& into) {
+TRACTOR_DECL awaitable<result<void>> channel::receive_large(msg::msg& into) {
   if (large_.have < large_.payload.size()) {
     auto [ec, n] = co_await boost::asio::async_read(
         socket_, boost::asio::buffer(large_.payload.data() + large_.have, large_.payload.size() - large_.have),
@@ -107,7 +110,7 @@ inline awaitable<result<void>> channel::receive_large(msg::msg& into) {
   co_return success();
 }
 
-inline awaitable<result<void>> channel::receive(msg::msg& into) {
+TRACTOR_DECL awaitable<result<void>> channel::receive(msg::msg& into) {
   for (;;) {
     if (large_.active || start_large()) co_return co_await receive_large(into);
     if (auto ready = try_receive(into)) co_return std::move(*ready);
@@ -116,7 +119,7 @@ inline awaitable<result<void>> channel::receive(msg::msg& into) {
   }
 }
 
-inline void channel::make_room() {
+TRACTOR_DECL void channel::make_room() {
   // Drop consumed bytes, then grow to hold at least the frame being read.
   if (in_begin_ > 0) {
     std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
@@ -136,7 +139,7 @@ inline void channel::make_room() {
   if (in_.size() == in_end_) in_.resize(in_.size() * 2);
 }
 
-inline result<void> channel::took(const boost::system::error_code& ec, std::size_t n) {
+TRACTOR_DECL result<void> channel::took(const boost::system::error_code& ec, std::size_t n) {
   in_end_ += n;
   ++reads_;
   if (!ec) return success();
@@ -152,7 +155,7 @@ inline result<void> channel::took(const boost::system::error_code& ec, std::size
   return e;
 }
 
-inline awaitable<result<void>> channel::fill() {
+TRACTOR_DECL awaitable<result<void>> channel::fill() {
   if (broken_ || !socket_.is_open()) co_return broken_error();
   make_room();
   auto [ec, n] = co_await socket_.async_read_some(

@@ -1,5 +1,8 @@
-// Definitions for tractor/transport/uds.hpp.
+// Definitions for tractor/transport/uds.hpp that are not templates: compiled once (src/) under
+// TRACTOR_SEPARATE_COMPILATION, else included by that header (tractor/config.hpp).
 #pragma once
+
+#include <tractor/transport/uds.hpp>
 
 #include <sys/stat.h>
 
@@ -10,7 +13,7 @@ namespace detail {
 /// "" in the host's pid namespace; otherwise "." and the namespace's inode. Pids repeat
 /// across pid namespaces (containers, sandboxes) that may share one network namespace, so
 /// there `name@pid` alone would collide.
-inline const std::string& pid_namespace_tag() {
+TRACTOR_DECL const std::string& pid_namespace_tag() {
   static const std::string tag = [] {
     constexpr ino_t host_pid_namespace = 0xEFFFFFFCU;  // the kernel's PROC_PID_INIT_INO
     struct stat st {};
@@ -25,7 +28,7 @@ inline constexpr std::size_t max_name = sizeof(sockaddr_un::sun_path) - 1;
 
 /// The abstract socket address of `a` (its name behind a NUL byte), or `bad_address` for a
 /// name too long to hold.
-inline result<boost::asio::local::stream_protocol::endpoint> abstract_endpoint(const multiaddr& a) {
+TRACTOR_DECL result<boost::asio::local::stream_protocol::endpoint> abstract_endpoint(const multiaddr& a) {
   if (a.path().size() > max_name) {
     return error(make_error_code(wire_errc::bad_address), "socket name too long: " + a.path());
   }
@@ -36,12 +39,12 @@ inline result<boost::asio::local::stream_protocol::endpoint> abstract_endpoint(c
 
 }  // namespace detail
 
-inline std::string uds::name_prefix() {
+TRACTOR_DECL std::string uds::name_prefix() {
   const char* xdg = std::getenv("XDG_RUNTIME_DIR");
   return (xdg && *xdg) ? std::string(xdg) + "/tractor" : "/tmp/tractor-" + std::to_string(::geteuid());
 }
 
-inline multiaddr uds::bind_addr_of(std::string_view actor_name, pid_t owner) {
+TRACTOR_DECL multiaddr uds::bind_addr_of(std::string_view actor_name, pid_t owner) {
   const std::string base = name_prefix();
   const std::string pid = std::to_string(owner) + detail::pid_namespace_tag();
   std::string path = base + "/" + std::string(actor_name) + "@" + pid;
@@ -53,7 +56,7 @@ inline multiaddr uds::bind_addr_of(std::string_view actor_name, pid_t owner) {
   return multiaddr::unix_socket(std::move(path));
 }
 
-inline result<listener> uds::listen(const boost::asio::any_io_executor& ex, const multiaddr& a) {
+TRACTOR_DECL result<listener> uds::listen(const boost::asio::any_io_executor& ex, const multiaddr& a) {
   if (!accepts(a)) return detail::wrong_protocol(name, "listen on", a);
   BOOST_OUTCOME_TRY(auto ep, detail::abstract_endpoint(a));
   acceptor_socket acc(ex);
@@ -65,7 +68,7 @@ inline result<listener> uds::listen(const boost::asio::any_io_executor& ex, cons
   return listener(std::move(acc), a);
 }
 
-inline awaitable<result<stream_socket>> uds::connect(const boost::asio::any_io_executor& ex,
+TRACTOR_DECL awaitable<result<stream_socket>> uds::connect(const boost::asio::any_io_executor& ex,
                                                      const multiaddr& a) {
   if (!accepts(a)) co_return detail::wrong_protocol(name, "connect to", a);
   const auto ep = detail::abstract_endpoint(a);

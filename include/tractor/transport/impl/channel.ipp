@@ -1,5 +1,9 @@
-// Definitions for tractor/transport/channel.hpp: the sending side.
+// Definitions for tractor/transport/channel.hpp that are not templates: compiled once (src/)
+// under TRACTOR_SEPARATE_COMPILATION, else included by that header (tractor/config.hpp); the
+// sending side.
 #pragma once
+
+#include <tractor/transport/channel.hpp>
 
 #include <boost/asio/write.hpp>
 
@@ -7,7 +11,7 @@
 
 namespace tractor::transport {
 
-inline void channel::close() noexcept {
+TRACTOR_DECL void channel::close() noexcept {
   closed_locally_ = true;
   boost::system::error_code ignored;
   socket_.shutdown(boost::asio::socket_base::shutdown_both, ignored);
@@ -16,7 +20,7 @@ inline void channel::close() noexcept {
   queued_.notify_all();
 }
 
-inline error channel::broken_error() const {
+TRACTOR_DECL error channel::broken_error() const {
   if (broken_reason_) return *broken_reason_;
   if (closed_locally_) {
     return error(make_error_code(wire_errc::transport_closed), "channel closed locally");
@@ -24,7 +28,7 @@ inline error channel::broken_error() const {
   return error(make_error_code(wire_errc::channel_broken));
 }
 
-inline std::size_t channel::queued_bytes() const {
+TRACTOR_DECL std::size_t channel::queued_bytes() const {
   std::size_t n = out_.size();
   for (const auto& e : out_external_) n += e.bytes.size();
   return n;
@@ -44,7 +48,7 @@ auto* channel::payload_of(M& m) {
       m);
 }
 
-inline result<void> channel::enqueue(const msg::msg& m, msg::msg* owned) {
+TRACTOR_DECL result<void> channel::enqueue(const msg::msg& m, msg::msg* owned) {
   const std::size_t start = out_.size();
   out_.append(4, '\0');
   std::string_view payload;
@@ -72,7 +76,7 @@ inline result<void> channel::enqueue(const msg::msg& m, msg::msg* owned) {
   return success();
 }
 
-inline awaitable<result<void>> channel::send(msg::msg m) {
+TRACTOR_DECL awaitable<result<void>> channel::send(msg::msg m) {
   if (broken_ || !socket_.is_open()) co_return broken_error();
   bool held = false;  // by back-pressure: the writer task is streaming a burst
   if (background_writer_ && !msg::is_control(m)) {
@@ -90,7 +94,7 @@ inline awaitable<result<void>> channel::send(msg::msg m) {
   co_return co_await write_queued();
 }
 
-inline awaitable<result<void>> channel::send_together(std::span<const msg::msg> ms) {
+TRACTOR_DECL awaitable<result<void>> channel::send_together(std::span<const msg::msg> ms) {
   if (broken_ || !socket_.is_open()) co_return broken_error();
   for (const auto& m : ms) {
     BOOST_OUTCOME_CO_TRY(enqueue(m, nullptr));
@@ -99,7 +103,7 @@ inline awaitable<result<void>> channel::send_together(std::span<const msg::msg> 
   co_return co_await write_queued();
 }
 
-inline std::optional<result<void>> channel::write_through() {
+TRACTOR_DECL std::optional<result<void>> channel::write_through() {
   // Write-through when idle; what the kernel does not take goes with the next batch.
   if (writer_active_ || !out_external_.empty()) return std::nullopt;
   auto written = write_inline();
@@ -107,7 +111,7 @@ inline std::optional<result<void>> channel::write_through() {
   return std::nullopt;
 }
 
-inline result<void> channel::try_send(const msg::msg& m) {
+TRACTOR_DECL result<void> channel::try_send(const msg::msg& m) {
   if (broken_ || !socket_.is_open()) return broken_error();
   const bool control = msg::is_control(m);
   if (!control && (!background_writer_ || queued_bytes() > options_.send_high_water)) return errc::would_block;
@@ -131,7 +135,7 @@ inline result<void> channel::try_send(const msg::msg& m) {
   return write_inline();
 }
 
-inline void channel::wake_writer_soon() {
+TRACTOR_DECL void channel::wake_writer_soon() {
   if (wake_posted_) return;
   wake_posted_ = true;
   boost::asio::post(socket_.get_executor(), [alive = std::weak_ptr<const bool>(alive_), this] {
@@ -141,7 +145,7 @@ inline void channel::wake_writer_soon() {
   });
 }
 
-inline result<void> channel::write_inline() {
+TRACTOR_DECL result<void> channel::write_inline() {
   boost::system::error_code ec;
   if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
   const std::size_t n = ec ? 0 : socket_.write_some(boost::asio::buffer(out_), ec);
@@ -154,12 +158,12 @@ inline result<void> channel::write_inline() {
   return success();
 }
 
-inline void channel::break_on_write_error(const boost::system::error_code& ec) {
+TRACTOR_DECL void channel::break_on_write_error(const boost::system::error_code& ec) {
   broken_ = true;
   if (!closed_locally_) broken_reason_ = detail::socket_error(ec, "send");
 }
 
-inline awaitable<result<void>> channel::write_queued() {
+TRACTOR_DECL awaitable<result<void>> channel::write_queued() {
   if (broken_ || !socket_.is_open()) co_return broken_error();
   if (background_writer_) {
     queued_.notify_all();
@@ -178,7 +182,7 @@ inline awaitable<result<void>> channel::write_queued() {
   co_return success();
 }
 
-inline awaitable<void> channel::write_batches() {
+TRACTOR_DECL awaitable<void> channel::write_batches() {
   writer_active_ = true;
   std::exception_ptr interrupted;
   std::vector<boost::asio::const_buffer> pieces;
@@ -236,7 +240,7 @@ inline awaitable<void> channel::write_batches() {
   if (interrupted) std::rethrow_exception(interrupted);
 }
 
-inline awaitable<void> channel::run_writer() {
+TRACTOR_DECL awaitable<void> channel::run_writer() {
   background_writer_ = true;
   std::exception_ptr ended;
   try {

@@ -1,21 +1,26 @@
-// Definitions for tractor/runtime/actor.hpp: the actor's server and its peers' message
-// loops. The dispatch of their `Start`s is in dispatch.hpp.
+// Definitions for tractor/runtime/actor.hpp that are not templates: compiled once (src/) under
+// TRACTOR_SEPARATE_COMPILATION, else included by that header (tractor/config.hpp); the actor's
+// server and its peers' message loops. The dispatch of their `Start`s is in dispatch.ipp.
 #pragma once
+
+#include <tractor/runtime/actor.hpp>
+
+#include <boost/asio/signal_set.hpp>
 
 namespace tractor::runtime {
 
-inline transport::multiaddr actor::own_address() const {
+TRACTOR_DECL transport::multiaddr actor::own_address() const {
   // Thread actors share the process (and its pid) with their parent and siblings.
   return pol_.bind_addr(in_process_ ? self_.name + "." + self_.uuid.substr(0, 8) : self_.name);
 }
 
-inline result<void> actor::bind(const transport::multiaddr* at) {
+TRACTOR_DECL result<void> actor::bind(const transport::multiaddr* at) {
   BOOST_OUTCOME_TRY(auto l, pol_.listen(ex_, at ? *at : own_address()));
   listener_.emplace(std::move(l));
   return success();
 }
 
-inline awaitable<void> actor::accept_loop(nursery& n) {
+TRACTOR_DECL awaitable<void> actor::accept_loop(nursery& n) {
   static constexpr auto at = [](const void* self, std::string& out) {
     out += static_cast<const actor*>(self)->address().str();
   };
@@ -28,7 +33,7 @@ inline awaitable<void> actor::accept_loop(nursery& n) {
   }
 }
 
-inline awaitable<void> actor::handshake_and_route(transport::stream_socket s, nursery& n) {
+TRACTOR_DECL awaitable<void> actor::handshake_and_route(transport::stream_socket s, nursery& n) {
   auto p = make_peer(std::move(s));
   auto hs = co_await p->handshake(limits_.handshake);
   if (!hs) {
@@ -47,7 +52,7 @@ inline awaitable<void> actor::handshake_and_route(transport::stream_socket s, nu
   (void)co_await serve_peer(std::move(p), n);
 }
 
-inline awaitable<error> actor::serve_peer(std::shared_ptr<peer> p, nursery& n) {
+TRACTOR_DECL awaitable<error> actor::serve_peer(std::shared_ptr<peer> p, nursery& n) {
   // Whatever registered over this channel is gone with it, however serving ends.
   struct forget_registrations {
     std::optional<registrar>& registry;
@@ -73,7 +78,7 @@ inline awaitable<error> actor::serve_peer(std::shared_ptr<peer> p, nursery& n) {
   co_return why ? *why : error(make_error_code(errc::cancelled));
 }
 
-inline awaitable<void> cancel_on_signal(nursery& n, int& which) {
+TRACTOR_DECL awaitable<void> cancel_on_signal(nursery& n, int& which) {
   boost::asio::signal_set signals(co_await boost::asio::this_coro::executor, SIGINT, SIGTERM);
   const tractor::detail::wait_note_scope note(tractor::detail::wait_note{.what = "SIGINT or SIGTERM"});
   auto [ec, sig] = co_await signals.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));

@@ -1,16 +1,20 @@
-// Definitions for tractor/runtime/actor.hpp: RPC dispatch. Each `Start` a peer sends runs as
-// a task of the actor (tractor's `_invoke`): looked up in the tree's table (user functions,
-// and the runtime's own requests under ns "self"), acknowledged, run, and answered with its
-// value or its boxed error; registered by cid while it runs, so that it can be cancelled.
+// Definitions for tractor/runtime/actor.hpp that are not templates: compiled once (src/) under
+// TRACTOR_SEPARATE_COMPILATION, else included by that header (tractor/config.hpp); RPC dispatch.
+// Each `Start` a peer sends runs as a task of the actor (tractor's `_invoke`): looked up in the
+// tree's table (user functions, and the runtime's own requests under ns "self"), acknowledged,
+// run, and answered with its value or its boxed error; registered by cid while it runs, so that
+// it can be cancelled.
 #pragma once
+
+#include <tractor/runtime/actor.hpp>
 
 namespace tractor::runtime {
 
-inline awaitable<void> actor::reply(peer& p, msg::msg m) {
+TRACTOR_DECL awaitable<void> actor::reply(peer& p, msg::msg m) {
   (void)co_await p.send(std::move(m));  // a peer gone meanwhile is its serve loop's business
 }
 
-inline void actor::start_task(std::shared_ptr<peer> p, msg::Start s, nursery& n) {
+TRACTOR_DECL void actor::start_task(std::shared_ptr<peer> p, msg::Start s, nursery& n) {
   auto [entry, fresh] = running_.try_emplace(s.cid);
   if (!fresh) {
     // A peer reusing the cid of a task still running here: refused, the running task kept.
@@ -28,14 +32,14 @@ inline void actor::start_task(std::shared_ptr<peer> p, msg::Start s, nursery& n)
   n.start_soon(std::move(name), handle_start(std::move(p), std::move(s)), &entry->second.task);
 }
 
-inline void actor::cancel_at_request(std::shared_ptr<peer> by, const msg::Start& s) {
+TRACTOR_DECL void actor::cancel_at_request(std::shared_ptr<peer> by, const msg::Start& s) {
   logs::cancel.cancel("cancel requested by {}", logs::short_uid{s.uid});
   cancel_requested_by_ = {std::move(by), s.cid};
   cancel_requester_ = s.uid;
   if (lifetime_) lifetime_->cancel();
 }
 
-inline result<const exposed_fn*> actor::find_function(const msg::Start& s) const {
+TRACTOR_DECL result<const exposed_fn*> actor::find_function(const msg::Start& s) const {
   // The runtime's own requests ("self") are always callable; a user's function only if
   // enabled here.
   // Functions sharing a wire name (overloads): the last one listed answers.
@@ -55,7 +59,7 @@ inline result<const exposed_fn*> actor::find_function(const msg::Start& s) const
                    s.func + " in " + describe(uid_of(self_)));
 }
 
-inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s) {
+TRACTOR_DECL awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s) {
   const std::string cid = s.cid;
   // Registered by `start_task`; forgotten when this task ends, however it ends.
   struct unregister {
@@ -142,7 +146,7 @@ inline awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::Start s
   co_await boost::asio::this_coro::throw_if_cancelled(checked);
 }
 
-inline bool actor::cancel_task(const std::string& target, const msg::uid& requester) {
+TRACTOR_DECL bool actor::cancel_task(const std::string& target, const msg::uid& requester) {
   auto it = running_.find(target);
   if (it == running_.end()) return false;  // finished already (or never ran here)
   logs::cancel.cancel("cancelling task {} at the request of {}", target, logs::short_uid{requester});

@@ -1,0 +1,238 @@
+// Definitions for tractor/runtime/discovery_core.hpp that are not templates: compiled once
+// (src/) under TRACTOR_SEPARATE_COMPILATION, else included by that header (tractor/config.hpp).
+#pragma once
+
+#include <tractor/runtime/discovery_core.hpp>
+
+namespace tractor::runtime {
+
+TRACTOR_DECL awaitable<probe_result> probe_registry(const policies& pol, const transport::multiaddr& addr) {
+  using namespace std::chrono_literals;
+  auto ex = co_await boost::asio::this_coro::executor;
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    std::optional<probe_result> seen;
+    auto once = [&]() -> awaitable<void> {
+      auto sock = co_await pol.connect(ex, addr);
+      if (!sock) {
+        seen = probe_result::absent;
+        co_return;
+      }
+      auto ch = pol.make_channel(std::move(sock).value(), {});
+      const msg::Aid me{"registry-probe", new_uuid(), ::getpid(), std::nullopt, true};
+      auto hs = co_await handshake(*ch, me, 1s);
+      seen = hs && hs.value().is_registrar.value_or(false) ? probe_result::registrar : probe_result::occupied;
+      ch->close();
+    };
+    auto finished = co_await move_on_after(1s, once());
+    (void)finished;
+    if (seen && *seen != probe_result::occupied) co_return *seen;
+    if (attempt < 3) co_await sleep_for(50ms * attempt);
+  }
+  co_return probe_result::occupied;
+}
+
+TRACTOR_DECL std::vector<transport::multiaddr> registry_candidates(const policies& pol,
+                                                             const std::vector<transport::multiaddr>& configured) {
+  if (!configured.empty()) return configured;
+  std::vector<transport::multiaddr> out;
+  if (const char* env = std::getenv("TRACTOR_REGISTRY_ADDRS")) {
+    const std::string_view all(env);
+    for (std::size_t at = 0; at <= all.size();) {
+      const std::size_t end = std::min(all.find(',', at), all.size());
+      auto m = transport::multiaddr::parse(all.substr(at, end - at));
+      if (m && pol.accepts(m.value())) out.push_back(std::move(m).value());
+      at = end + 1;
+    }
+  }
+  if (out.empty()) out.push_back(pol.default_registry());
+  return out;
+}
+
+TRACTOR_DECL awaitable<result<void>> boot_root(actor& a, const std::vector<transport::multiaddr>& candidates) {
+  const transport::multiaddr& reg = candidates.front();
+  const bool ephemeral = reg.proto() == transport::multiaddr::protocol::tcp && reg.port() == 0;
+  for (int round = 0;; ++round) {
+    if (!ephemeral) {
+      const probe_result seen = co_await probe_registry(a.pol(), reg);
+      if (seen == probe_result::registrar) {
+        BOOST_OUTCOME_CO_TRY(a.bind());
+        a.use_registrar({reg});
+        co_return success();
+      }
+      if (seen == probe_result::occupied) {
+        co_return error(make_error_code(runtime_errc::actor_failure),
+                        "the registry address " + reg.str() + " is taken by something that is not a tractor registrar");
+      }
+    }
+    auto bound = a.bind(&reg);
+    if (bound) {
+      a.become_registrar();
+      co_return success();
+    }
+    // Another root may have bound it since the probe: then it is the registrar.
+    if (ephemeral || round == 1) {
+      co_return error(bound.error().code(), "cannot become the registrar at " + reg.str() + ": " + bound.error().message());
+    }
+  }
+}
+
+TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> connect_peer(actor& a, const transport::multiaddr& addr) {
+  const std::string key = addr.str();
+  if (auto known = a.peer_at(key)) co_return known;
+  if (!a.lifetime()) {
+    co_return error(make_error_code(runtime_errc::actor_failure), "no actor is running to connect from");
+  }
+  auto ex = co_await boost::asio::this_coro::executor;
+  auto sock = co_await a.pol().connect(ex, addr);
+  if (!sock) co_return sock.error();
+  auto p = std::make_shared<peer>(a.pol().make_channel(std::move(sock).value(), {}), a.aid(), a.pol());
+  auto hs = co_await p->handshake(a.limits().handshake);
+  if (!hs) co_return hs.error();
+  a.keep_peer(key, p);
+  // Served (its calls answered, its answers routed) for as long as this actor lives.
+  nursery& lifetime = *a.lifetime();
+  lifetime.start_soon("channel to " + p->aid().name, [&a, p, key, &lifetime]() -> awaitable<void> {
+    (void)co_await a.serve_peer(p, lifetime);
+    a.forget_peer(key, p);
+  });
+  co_return p;
+}
+
+TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a) {
+  if (a.registry_addrs().empty()) {
+    co_return error(make_error_code(runtime_errc::actor_failure), describe(uid_of(a.aid())) + " knows no registrar");
+  }
+  const transport::multiaddr reg = a.registry_addrs().front();
+  auto p = co_await connect_peer(a, reg);
+  if (!p) {
+    co_return error(make_error_code(wire_errc::transport_closed),
+                    "the registrar at " + reg.str() + " is unreachable: " + p.error().message());
+  }
+  co_return p;
+}
+
+TRACTOR_DECL registration registration_of(actor& a) { return {a.aid().name, a.aid().uuid, {a.address().str()}}; }
+
+TRACTOR_DECL awaitable<result<void>> register_over(actor& a, peer& via) {
+  // (Arguments reach co_await operands as named locals only: g++ 12 mishandles temporaries
+  // with destructors, braced ones above all, there.)
+  std::tuple<registration> args{registration_of(a)};
+  co_return co_await ask<&requests::register_actor>(via, a.aid(), std::move(args), a.limits().cancel_ack);
+}
+
+TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> register_remotely(actor& a) {
+  if (a.registry() || a.registry_addrs().empty()) co_return std::shared_ptr<peer>();
+  const transport::multiaddr reg = a.registry_addrs().front();
+  auto p = co_await connect_peer(a, reg);
+  if (!p) co_return p.error();
+  BOOST_OUTCOME_CO_TRY(co_await register_over(a, *p.value()));
+  co_return p.value();
+}
+
+TRACTOR_DECL awaitable<void> unregister_over(actor& a, peer& via) {
+  auto bye = [&]() -> awaitable<void> {
+    msg::msg m = via.requests().start<&requests::unregister_actor>(new_uuid(), {uid_of(a.aid())}, uid_of(a.aid()));
+    auto sent = co_await move_on_after(a.limits().cancel_ack, via.send(std::move(m)));
+    (void)sent;
+    via.channel().close();
+  };
+  const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
+  co_await boost::asio::this_coro::throw_if_cancelled(false);
+  co_await shield(bye());
+  co_await boost::asio::this_coro::throw_if_cancelled(checked);
+}
+
+TRACTOR_DECL result<void> admit_registration(actor& a, peer& link, const result<msg::msg>& m,
+                                       std::vector<msg::msg>& replies) {
+  if (!m) return m.error();
+  if (auto* e = std::get_if<msg::Error>(&m.value())) return link.unbox(*e);
+  constexpr function_name fn = request_name<&requests::register_actor>();
+  const auto* s = std::get_if<msg::Start>(&m.value());
+  const bool is_registration = s && s->ns == fn.ns && s->func == fn.func;
+  auto args = is_registration ? link.requests().of<&requests::register_actor>().decode_args(s->kwargs)
+                              : result<std::tuple<registration>>(errc::would_block);
+  if (!args || std::get<0>(args.value()).addrs.empty()) {
+    return error(make_error_code(runtime_errc::protocol_error),
+                 "expected the child's registration, got " + std::string(msg::type_name(m.value())));
+  }
+  const registration& who = std::get<0>(args.value());
+  a.registry()->add({who.name, who.uuid}, who.addrs, &link);
+  replies.emplace_back(msg::StartAck{s->cid, "asyncfunc"});
+  replies.emplace_back(msg::Return{s->cid, link.requests().no_value()});
+  return success();
+}
+
+TRACTOR_DECL awaitable<result<void>> accept_registration(actor& a, std::shared_ptr<peer> link,
+                                                   std::vector<msg::msg>& replies) {
+  auto m = co_await link->channel().receive();
+  co_return admit_registration(a, *link, m, replies);
+}
+
+TRACTOR_DECL msg::msg registration_request(actor& a, peer& parent, const std::string& cid) {
+  return parent.requests().start<&requests::register_actor>(cid, {registration_of(a)}, uid_of(a.aid()));
+}
+
+TRACTOR_DECL awaitable<result<void>> register_over_parent(actor& a, peer& parent, std::optional<msg::SpawnSpec>& spec) {
+  const std::string cid = new_uuid();
+  msg::msg m = registration_request(a, parent, cid);
+  BOOST_OUTCOME_CO_TRY(co_await parent.send(std::move(m)));
+  co_return co_await finish_registration(parent, cid, spec);
+}
+
+TRACTOR_DECL awaitable<result<void>> finish_registration(peer& parent, const std::string& cid,
+                                                   std::optional<msg::SpawnSpec>& spec) {
+  bool registered = false;
+  while (!registered || !spec) {
+    auto r = co_await parent.channel().receive();
+    if (!r) co_return r.error();
+    if (auto* s = std::get_if<msg::SpawnSpec>(&r.value())) spec = std::move(*s);
+    if (auto* e = std::get_if<msg::Error>(&r.value())) co_return parent.unbox(*e);
+    if (auto* ret = std::get_if<msg::Return>(&r.value()); ret && ret->cid == cid) registered = true;
+  }
+  co_return success();
+}
+
+TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> find_peer(actor& a, std::string name) {
+  // An actor of that name we already have a channel to needs no registrar (as tractor).
+  if (auto known = a.peer_named(name)) co_return known;
+  std::tuple<std::string> find_actor_args{name};
+  auto addrs = co_await ask_registrar<&requests::find_actor>(a, std::move(find_actor_args));
+  if (!addrs) co_return addrs.error();
+  if (addrs.value().empty()) co_return std::shared_ptr<peer>();
+  const std::string addr = addrs.value().front();
+  auto where = transport::multiaddr::parse(addr);
+  std::optional<result<std::shared_ptr<peer>>> p;
+  if (where) p = co_await connect_peer(a, where.value());
+  if (p && *p) co_return std::move(*p);
+  // Registered, but dead: the registrar forgets that address (tractor's `find_actor()` dropping a
+  // stale address).
+  std::tuple<std::string> delete_addr_args{addr};
+  auto forgot = co_await ask_registrar<&requests::delete_addr>(a, std::move(delete_addr_args));
+  (void)forgot;
+  co_return std::shared_ptr<peer>();
+}
+
+TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> wait_for_peer(actor& a, std::string name) {
+  std::tuple<std::string> wait_for_actor_args{name};
+  auto addrs = co_await ask_registrar<&requests::wait_for_actor>(a, std::move(wait_for_actor_args));
+  if (!addrs) co_return addrs.error();
+  if (addrs.value().empty()) {
+    co_return error(make_error_code(runtime_errc::protocol_error), "the registrar found " + name + " without an address");
+  }
+  auto where = transport::multiaddr::parse(addrs.value().front());
+  if (!where) co_return where.error();
+  co_return co_await connect_peer(a, where.value());
+}
+
+TRACTOR_DECL awaitable<result<std::vector<transport::multiaddr>>> query_addrs(actor& a, std::string name) {
+  std::tuple<std::string> find_actor_args{name};
+  auto addrs = co_await ask_registrar<&requests::find_actor>(a, std::move(find_actor_args));
+  if (!addrs) co_return addrs.error();
+  std::vector<transport::multiaddr> out;
+  for (const auto& s : addrs.value()) {
+    if (auto m = transport::multiaddr::parse(s)) out.push_back(std::move(m).value());
+  }
+  co_return out;
+}
+
+}  // namespace tractor::runtime

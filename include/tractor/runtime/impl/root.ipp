@@ -1,0 +1,44 @@
+// Definitions for tractor/runtime/root.hpp that are not templates: compiled once (src/) under
+// TRACTOR_SEPARATE_COMPILATION, else included by that header (tractor/config.hpp).
+#pragma once
+
+#include <tractor/runtime/root.hpp>
+
+namespace tractor::runtime {
+
+TRACTOR_DECL task<void> run_root(const policies& pol, root_options options, root_body body, root_exit& exit) {
+  // Named locals first: no temporary with a destructor may share an expression with a
+  // co_await (CONTRIBUTING.md).
+  const boost::asio::any_io_executor ex = co_await boost::asio::this_coro::executor;
+  actor a(ex, msg::Aid{options.name, new_uuid(), ::getpid(), false, false}, pol);
+  if (options.loglevel && !log::level_from_env()) a.log_from(*options.loglevel);
+  if (options.enable_taskdump || taskdump_from_env()) a.enable_taskdump();
+  current_actor_scope is_current(a);
+  const auto candidates = registry_candidates(a.pol(), options.registry_addrs);
+  auto booted = co_await boot_root(a, candidates);
+  if (!booted) {
+    co_return error(booted.error().code(), "cannot start the root actor: " + booted.error().message());
+  }
+  exit.booted = true;
+  std::shared_ptr<peer> registration;
+  auto res = co_await open_nursery([&](nursery& n) -> task<void> {
+    a.live_in(&n);
+    n.start_soon("accept loop", a.accept_loop(n));
+    // Ctrl-C (or SIGTERM) cancels the whole tree; every child is reaped before the root ends.
+    if (options.cancel_on_signals) n.start_soon("SIGINT/SIGTERM watch", cancel_on_signal(n, exit.interrupted_by));
+    if (a.taskdump()) n.start_soon("task-dump watch", task_dump_watch(a));
+    if (!a.registry()) {  // another program's root is the registrar
+      auto registered = co_await register_remotely(a);
+      if (!registered) co_return registered.error();
+      registration = registered.value();
+    }
+    auto out = co_await body(a);
+    n.cancel();  // the body is done: stop serving
+    co_return out;
+  });
+  if (registration) co_await unregister_over(a, *registration);
+  co_await a.acknowledge_cancel();
+  co_return res;
+}
+
+}  // namespace tractor::runtime

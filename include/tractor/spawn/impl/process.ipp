@@ -1,0 +1,47 @@
+// Definitions for tractor/spawn/process.hpp that are not templates: compiled once (src/) under
+// TRACTOR_SEPARATE_COMPILATION, else included by that header (tractor/config.hpp).
+#pragma once
+
+#include <tractor/spawn/process.hpp>
+
+namespace tractor::spawn {
+
+// -- definitions -------------------------------------------------------------------------
+
+TRACTOR_DECL result<std::unique_ptr<process>> process::adopt(const boost::asio::any_io_executor& ex,
+                                                       pid_t pid) {
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) {
+    return error(boost::system::error_code(errno, boost::system::system_category()),
+                 "pidfd_open(" + std::to_string(pid) + ") failed");
+  }
+  return std::unique_ptr<process>(new process(boost::asio::posix::stream_descriptor(ex, fd), pid));
+}
+
+TRACTOR_DECL process::~process() {
+  if (status_) return;
+  // Structured teardown should have waited already; this is the last line of defence.
+  send(SIGKILL);
+  int wstatus = 0;
+  while (::waitpid(pid_, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+}
+
+TRACTOR_DECL std::optional<exit_status> process::poll() {
+  if (status_) return status_;
+  int wstatus = 0;
+  const pid_t r = ::waitpid(pid_, &wstatus, WNOHANG);
+  if (r == pid_) status_ = exit_status::from_wait(wstatus);
+  return status_;
+}
+
+TRACTOR_DECL awaitable<exit_status> process::wait() {
+  while (!poll()) {
+    // A pidfd becomes readable when its process exits.
+    co_await pidfd_.async_wait(boost::asio::posix::descriptor_base::wait_read,
+                               boost::asio::use_awaitable);
+  }
+  co_return *status_;
+}
+
+}  // namespace tractor::spawn
