@@ -7,14 +7,14 @@
 #include <tractor/transport/multiaddr.hpp>
 #include <tractor/transport/uds.hpp>
 
+#include "tools/reap/scan.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <thread>
 #include <string>
 #include <vector>
@@ -37,19 +37,10 @@ inline void use_private_runtime_dir() {
 /// `use_private_runtime_dir`, this test program's own), by name below the prefix, from
 /// /proc/net/unix: after a test, a listener that outlived it (its actor still runs).
 inline std::vector<std::string> listeners_left() {
-  constexpr unsigned long accepting = 0x10000;  // the kernel's __SO_ACCEPTCON
-  const std::string ours = "@" + transport::uds::name_prefix() + "/";
+  const std::string ours = transport::uds::name_prefix() + "/";
   std::vector<std::string> out;
-  std::ifstream in("/proc/net/unix");
-  std::string line;
-  std::getline(in, line);  // the header
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string slot, refs, protocol, flags, type, state, inode, path;
-    fields >> slot >> refs >> protocol >> flags >> type >> state >> inode;
-    std::getline(fields >> std::ws, path);
-    if (path.rfind(ours, 0) != 0 || !(std::stoul(flags, nullptr, 16) & accepting)) continue;
-    out.push_back(path.substr(ours.size()));
+  for (const auto& name : reap::our_abstract_sockets()) {
+    if (name.rfind(ours, 0) == 0) out.push_back(name.substr(ours.size()));
   }
   return out;
 }
