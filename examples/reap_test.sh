@@ -4,16 +4,8 @@
 # (a child actor ends at SIGINT, as tractor's do), and finds nothing left on a second pass.
 # usage: reap_test.sh <task_dump binary> <tractor-reap binary>
 set -euo pipefail
-bin=$1
 reap=$2
-dir=$(mktemp -d)
-export TMPDIR=$dir
-mkfifo "$dir/out"
-"$bin" >"$dir/out" 2>"$dir/err" &
-pid=$!
-trap 'kill -9 "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
-exec 3<"$dir/out"
-read -r -t 30 line <&3 || { echo "no ready line; stderr:" >&2; cat "$dir/err" >&2; exit 1; }
+source "$(dirname "$0")/running_tree.sh" "$1"
 "$reap" --pid "$pid" --dry-run | tee "$dir/dry"
 grep -q "2 to stop" "$dir/dry"
 grep -q "_subactor\[listener@" "$dir/dry"

@@ -3,17 +3,7 @@
 # dump names both children and what each waits on, then ends the tree with SIGINT.
 # usage: task_dump_test.sh <binary>
 set -euo pipefail
-bin=$1
-dir=$(mktemp -d)
-export TMPDIR=$dir
-trap 'rm -rf "$dir"' EXIT
-mkfifo "$dir/out"
-"$bin" >"$dir/out" 2>"$dir/err" &
-pid=$!
-exec 3<"$dir/out"
-# The program says `ready` once every actor is up and blocked (a watchdog bounds the wait).
-read -r -t 30 line <&3 || { echo "no ready line; stderr:" >&2; cat "$dir/err" >&2; kill -9 "$pid"; exit 1; }
-echo "$line"
+source "$(dirname "$0")/running_tree.sh" "$1"
 kill -USR1 "$pid"
 # The dump is complete once the last child's section holds its dozing task.
 for _ in $(seq 1 600); do

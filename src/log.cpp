@@ -1,6 +1,2 @@
 // The log layer's non-template definitions, compiled once (TRACTOR_SEPARATE_COMPILATION).
-
-// A coroutine frame of a function defined in an included file holds its lambdas; g++ warns
-// about that for headers, assuming several definitions. These files are its one definition.
-#pragma GCC diagnostic ignored "-Wsubobject-linkage"
 #include <tractor/log/impl/log.ipp>

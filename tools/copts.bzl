@@ -10,7 +10,12 @@ TRACTOR_COPTS = [
     # g++ 12 misreports Asio's coroutine frame allocator (operator new/delete pairs
     # in awaitable_frame_base) once frames are inlined.
     "-Wno-mismatched-new-delete",
-]
+] + select({
+    # .bazelrc's --copt=-O1 (quick test builds) comes after -c opt's -O2 and would win: the
+    # separately compiled library must be as optimised in an opt build as the code using it.
+    "//tools:opt_build": ["-O2"],
+    "//conditions:default": [],
+})
 
 TRACTOR_TEST_COPTS = TRACTOR_COPTS
 

@@ -37,11 +37,9 @@ inline void use_private_runtime_dir() {
 /// `use_private_runtime_dir`, this test program's own), by name below the prefix, from
 /// /proc/net/unix: after a test, a listener that outlived it (its actor still runs).
 inline std::vector<std::string> listeners_left() {
-  const std::string ours = transport::uds::name_prefix() + "/";
+  const std::string prefix = transport::uds::name_prefix();
   std::vector<std::string> out;
-  for (const auto& name : reap::our_abstract_sockets()) {
-    if (name.rfind(ours, 0) == 0) out.push_back(name.substr(ours.size()));
-  }
+  for (const auto& name : reap::abstract_listeners(prefix)) out.push_back(name.substr(prefix.size() + 1));
   return out;
 }
 

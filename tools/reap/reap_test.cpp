@@ -6,13 +6,13 @@
 
 #include <chrono>
 #include <csignal>
-#include <cstdio>
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cstdio>
 #include <map>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 
@@ -23,8 +23,24 @@
 
 namespace {
 
+std::string fmt_hex(unsigned v) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", v);
+  return buf;
+}
+
 using namespace std::chrono_literals;
 using tractor::reap::process;
+
+/// Eight hex digits of this test run: pids repeat across the sandboxes of runs side by side,
+/// which share /dev/shm and the abstract socket namespace.
+const std::string& run_id() {
+  static const std::string id = [] {
+    std::random_device random;
+    return fmt_hex(random());
+  }();
+  return id;
+}
 
 std::string tool() {
   const char* srcdir = std::getenv("TEST_SRCDIR");
@@ -70,6 +86,18 @@ std::vector<process> wait_for_fakes(pid_t holder, std::size_t n) {
   }
 }
 
+/// Whether a process titled `title` shows up (10 s watchdog).
+bool wait_for_title(const std::string& title) {
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < until) {
+    for (const auto& p : tractor::reap::scan_processes()) {
+      if (p.title == title) return true;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
 /// Reaps `holder` (10 s watchdog, then SIGKILL to its group); true if it ended by itself.
 bool finish_holder(pid_t holder) {
   const auto until = std::chrono::steady_clock::now() + 10s;
@@ -82,7 +110,10 @@ bool finish_holder(pid_t holder) {
   return false;
 }
 
+// Three fake actors, and a decoy with a title like theirs that is not this library's.
+const std::string decoy = "_subactorish[decoy@" + run_id() + "]";
 const std::string three_fakes =
+    "(exec -a '" + decoy + "' sleep 300) &\n"
     "(exec -a '_subactor[plain@00000001]' sleep 300) &\n"
     "(trap '' INT; exec -a '_subactor[deaf-to-int@00000002]' sleep 300) &\n"
     "(trap '' INT TERM; exec -a '_subactor[stubborn@00000003]' sleep 300) &\n"
@@ -114,6 +145,7 @@ TEST(tractor_reap, stops_each_descendant_with_the_ladder_step_it_needs) {
   const pid_t holder = start_holder(three_fakes);
   const auto fakes = wait_for_fakes(holder, 3);
   ASSERT_EQ(fakes.size(), 3u);
+  ASSERT_TRUE(wait_for_title(decoy));
 
   // A dry run lists them and stops nothing.
   const auto dry = run_tool("--pid " + std::to_string(holder) + " --dry-run");
@@ -137,20 +169,27 @@ TEST(tractor_reap, stops_each_descendant_with_the_ladder_step_it_needs) {
   EXPECT_NE(line_of("_subactor[plain@").find("SIGINT"), std::string::npos) << r.out;
   EXPECT_NE(line_of("_subactor[deaf-to-int@").find("SIGTERM"), std::string::npos) << r.out;
   EXPECT_NE(line_of("_subactor[stubborn@").find("SIGKILL"), std::string::npos) << r.out;
-  EXPECT_TRUE(finish_holder(holder)) << "the holder still waited on a fake actor";
+  // The decoy is untouched: the holder still waits on it.
+  EXPECT_EQ(::waitpid(holder, nullptr, WNOHANG), 0) << "the decoy was stopped too";
+  EXPECT_TRUE(wait_for_title(decoy)) << r.out;
+  for (const auto& p : tractor::reap::scan_processes()) {
+    if (p.title == decoy) ::kill(p.pid, SIGKILL);
+  }
+  EXPECT_TRUE(finish_holder(holder)) << "the holder still waited";
   for (const auto& p : fakes) EXPECT_FALSE(tractor::reap::read_process(p.pid).has_value()) << p.title;
 }
 
 TEST(tractor_reap, an_orphan_is_found_without_being_told_where) {
   // The fake actor's parent exits at once, so the kernel hands it to pid 1 (or to a
   // subreaper, where orphan mode cannot see it: then this test has nothing to check).
-  const pid_t holder = start_holder("(trap '' INT; exec -a '_subactor[orphan@00000004]' sleep 300) & exit 0\n");
+  const std::string title = "_subactor[orphan@" + run_id() + "]";
+  const pid_t holder = start_holder("(trap '' INT; exec -a '" + title + "' sleep 300) & exit 0\n");
   ASSERT_TRUE(finish_holder(holder));
   std::optional<process> orphan;
   const auto until = std::chrono::steady_clock::now() + 10s;
   while (!orphan && std::chrono::steady_clock::now() < until) {
     for (const auto& p : tractor::reap::scan_processes()) {
-      if (p.title == "_subactor[orphan@00000004]") orphan = p;
+      if (p.title == title) orphan = p;
     }
     if (!orphan) std::this_thread::sleep_for(10ms);
   }
@@ -162,10 +201,16 @@ TEST(tractor_reap, an_orphan_is_found_without_being_told_where) {
   // Only a dry run: a real one would also stop other users' leftovers in this namespace.
   const auto dry = run_tool("--dry-run");
   EXPECT_EQ(dry.status, 0) << dry.out;
-  const auto at = dry.out.find("_subactor[orphan@00000004]");
+  const auto at = dry.out.find(title);
   ASSERT_NE(at, std::string::npos) << dry.out;
   EXPECT_NE(dry.out.substr(at, dry.out.find('\n', at) - at).find("orphaned"), std::string::npos) << dry.out;
   ::kill(orphan->pid, SIGKILL);
+}
+
+TEST(tractor_reap, refuses_a_pid_that_names_no_process) {
+  const auto r = run_tool("--pid 999999999 --dry-run");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("no process 999999999"), std::string::npos) << r.out;
 }
 
 TEST(tractor_reap, refuses_bad_arguments_with_usage) {
@@ -177,7 +222,7 @@ TEST(tractor_reap, refuses_bad_arguments_with_usage) {
 }
 
 TEST(tractor_reap, removes_only_the_segments_nobody_uses) {
-  const std::string id = std::to_string(::getpid());
+  const std::string& id = run_id();
   const std::string leaked = "/dev/shm/tractor-reap-test-leaked-" + id;
   const std::string held = "/dev/shm/tractor-reap-test-held-" + id;
   const std::string foreign = "/dev/shm/not-tractor-reap-test-" + id;
@@ -203,7 +248,7 @@ TEST(tractor_reap, lists_the_abstract_socket_names_of_live_actors) {
   // A listener under the runtime's prefix, as transport::uds binds one.
   const char* xdg = std::getenv("XDG_RUNTIME_DIR");
   const std::string name = ((xdg && *xdg) ? std::string(xdg) + "/tractor" : "/tmp/tractor-" + std::to_string(::geteuid())) +
-                           "/reap-test@" + std::to_string(::getpid());
+                           "/reap-test@" + run_id();
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(fd, 0);
   sockaddr_un addr{};

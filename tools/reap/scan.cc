@@ -22,16 +22,12 @@ std::optional<long long> parse_int(std::string_view s) {
   return v;
 }
 
-namespace {
-
-std::string read_all(const std::string& path) {
+std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
-
-}  // namespace
 
 std::optional<process> read_process(pid_t pid) {
   const std::string dir = "/proc/" + std::to_string(pid);
@@ -39,18 +35,21 @@ std::optional<process> read_process(pid_t pid) {
   if (::stat(dir.c_str(), &st) != 0 || st.st_uid != ::geteuid()) return std::nullopt;
   // "pid (comm) state ppid ...": comm may hold spaces and parentheses; the fields after the
   // last ')' are plain. starttime is field 22, the 20th after comm.
-  const std::string stat_line = read_all(dir + "/stat");
+  const std::string stat_line = read_file(dir + "/stat");
   const auto close = stat_line.rfind(')');
   if (close == std::string::npos) return std::nullopt;
   std::istringstream fields(stat_line.substr(close + 1));
   std::vector<std::string> f;
   for (std::string x; fields >> x;) f.push_back(x);
-  if (f.size() < 20) return std::nullopt;
+  if (f.size() < 22) return std::nullopt;
   process p;
   p.pid = pid;
   p.ppid = static_cast<pid_t>(std::atoll(f[1].c_str()));
+  p.state = f[0].empty() ? '?' : f[0][0];
+  p.cpu_ticks = std::strtoull(f[11].c_str(), nullptr, 10) + std::strtoull(f[12].c_str(), nullptr, 10);
   p.start_time = std::strtoull(f[19].c_str(), nullptr, 10);
-  const std::string cmdline = read_all(dir + "/cmdline");
+  p.rss_pages = std::atoll(f[21].c_str());
+  const std::string cmdline = read_file(dir + "/cmdline");
   p.title = cmdline.substr(0, cmdline.find('\0'));
   return p;
 }
@@ -62,6 +61,17 @@ std::vector<process> scan_processes() {
     const auto pid = parse_int(e.path().filename().string());
     if (!pid || *pid == ::getpid()) continue;
     if (auto p = read_process(static_cast<pid_t>(*pid))) out.push_back(std::move(*p));
+  }
+  return out;
+}
+
+std::vector<std::string> thread_names(pid_t pid) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& t : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::string name = read_file((t.path() / "comm").string());
+    if (!name.empty() && name.back() == '\n') name.pop_back();
+    out.push_back(std::move(name));
   }
   return out;
 }
@@ -99,10 +109,13 @@ std::vector<std::pair<std::string, process>> select_targets(const std::vector<pr
   return out;
 }
 
-std::vector<std::string> our_abstract_sockets() {
+std::string default_uds_prefix() {
   const char* xdg = std::getenv("XDG_RUNTIME_DIR");
-  const std::string prefix =
-      "@" + ((xdg && *xdg) ? std::string(xdg) + "/tractor" : "/tmp/tractor-" + std::to_string(::geteuid())) + "/";
+  return (xdg && *xdg) ? std::string(xdg) + "/tractor" : "/tmp/tractor-" + std::to_string(::geteuid());
+}
+
+std::vector<std::string> abstract_listeners(const std::string& under) {
+  const std::string prefix = "@" + under + "/";
   std::set<std::string> names;
   std::ifstream in("/proc/net/unix");
   std::string line;

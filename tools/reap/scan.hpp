@@ -21,6 +21,11 @@ struct process {
   unsigned long long start_time = 0;
   /// argv[0], where this library writes a process's title.
   std::string title;
+  char state = '?';
+  /// CPU time used, user and system, in clock ticks.
+  unsigned long long cpu_ticks = 0;
+  /// Resident pages.
+  long long rss_pages = 0;
 };
 
 /// A whole decimal number, or nothing.
@@ -40,8 +45,18 @@ bool is_tractor_process(const process& p);
 std::vector<std::pair<std::string, process>> select_targets(const std::vector<process>& all,
                                                             std::optional<pid_t> under);
 
-/// The abstract UDS names this user's actors listen on (tractor/transport/uds.hpp's prefix).
-std::vector<std::string> our_abstract_sockets();
+/// The names of the threads of `pid` (its thread actors are called "actor:<name>").
+std::vector<std::string> thread_names(pid_t pid);
+
+/// The whole content of `path` ("" if it cannot be read).
+std::string read_file(const std::string& path);
+
+/// The UDS name prefix of this user's actors, by transport::uds::name_prefix()'s rule
+/// (`$XDG_RUNTIME_DIR/tractor`, else `/tmp/tractor-<uid>`): the tools do not link the runtime.
+std::string default_uds_prefix();
+
+/// The abstract UDS names listening under `prefix` + "/" (without the leading NUL).
+std::vector<std::string> abstract_listeners(const std::string& prefix);
 
 /// Names in /dev/shm starting with `tractor-`, owned by this user, that no process maps or
 /// holds open.

@@ -9,9 +9,10 @@
 // SIGKILL, `--grace` seconds apart (1 s by default), through a pidfd opened while its start
 // time still matched, so a pid the kernel has since given to another process is never
 // signalled. `--sockets` lists this user's abstract UDS names; `--shm` removes /dev/shm
-// segments named `tractor-*`, owned by this user and mapped or held open by no process.
-// `--dry-run` lists only. The exit status is 1 if a process survived SIGKILL or a segment could
-// not be removed, 2 on bad arguments.
+// segments named `tractor-*`, owned by this user and mapped or held open by no process it can
+// see (a process in another pid namespace sharing /dev/shm is invisible: run it where the
+// trees run). `--dry-run` lists only. The exit status is 1 if a process survived SIGKILL or a
+// segment could not be removed, 2 on bad arguments (a `--pid` that names no process too).
 //
 // Without Bazel, from the checkout:
 //     g++ -std=c++20 -O2 -I . tools/reap/tractor_reap.cc tools/reap/scan.cc -o tractor-reap -lfmt
@@ -82,33 +83,39 @@ std::optional<options> parse_args(int argc, char** argv) {
 int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 int pidfd_send_signal(int fd, int sig) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0)); }
 
-/// One process being stopped: its pidfd, and how it ended.
+/// One process being stopped: its pidfd, the last step of the ladder it was sent, and how it
+/// ended (empty while it runs).
 struct target {
-  reap::process p;
-  std::string why;
+  reap::process p = {};
+  std::string why = {};
   int fd = -1;
-  std::string outcome;
+  const char* last_signal = nullptr;
+  std::string outcome = {};
+  bool survived = false;
+
+  [[nodiscard]] bool running() const { return fd >= 0 && outcome.empty(); }
+
+  /// Records its end, if it has ended.
+  void settle() {
+    pollfd pfd{fd, POLLIN, 0};
+    if (running() && ::poll(&pfd, 1, 0) > 0) {
+      outcome = last_signal ? std::string("stopped by ") + last_signal : "ended by itself";
+    }
+  }
 };
 
-bool exited(int fd) {
-  pollfd pfd{fd, POLLIN, 0};
-  return ::poll(&pfd, 1, 0) > 0;
-}
-
-/// Waits until every target still running has exited, or `grace` seconds have passed.
+/// Waits until every target still running has ended, or `grace` seconds have passed.
 void wait_all(std::vector<target>& ts, double grace) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace);
   for (;;) {
     std::vector<pollfd> fds;
-    for (auto& t : ts) {
-      if (t.fd >= 0 && t.outcome.empty()) fds.push_back({t.fd, POLLIN, 0});
+    for (const auto& t : ts) {
+      if (t.running()) fds.push_back({t.fd, POLLIN, 0});
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
     if (fds.empty() || left.count() <= 0) return;
     if (::poll(fds.data(), fds.size(), static_cast<int>(left.count())) <= 0) return;
-    for (auto& t : ts) {
-      if (t.fd >= 0 && t.outcome.empty() && exited(t.fd)) t.outcome = "ended";
-    }
+    for (auto& t : ts) t.settle();
   }
 }
 
@@ -119,32 +126,31 @@ void stop_all(std::vector<target>& ts, double grace) {
   for (const auto& [sig, name] : ladder) {
     bool sent = false;
     for (auto& t : ts) {
-      if (t.fd < 0 || !t.outcome.empty()) continue;
-      if (exited(t.fd)) {
-        t.outcome = "ended";
-        continue;
-      }
+      t.settle();
+      if (!t.running()) continue;
       if (pidfd_send_signal(t.fd, sig) != 0 && errno != ESRCH) {
         t.outcome = fmt::format("cannot signal: {}", std::strerror(errno));
         continue;
       }
+      t.last_signal = name;
       sent = true;
     }
-    if (!sent) break;
+    if (!sent) return;
     wait_all(ts, grace);
-    for (auto& t : ts) {
-      if (t.outcome == "ended") t.outcome = std::string("stopped by ") + name;
-    }
   }
   for (auto& t : ts) {
-    if (t.fd >= 0 && t.outcome.empty()) t.outcome = "SURVIVED SIGKILL";
+    t.settle();
+    if (t.running()) {
+      t.outcome = "SURVIVED SIGKILL";
+      t.survived = true;
+    }
   }
 }
 
 int reap_processes(const options& o) {
   const auto all = reap::scan_processes();
   std::vector<target> ts;
-  for (const auto& [reason, p] : reap::select_targets(all, o.under)) ts.push_back(target{p, reason, -1, {}});
+  for (const auto& [reason, p] : reap::select_targets(all, o.under)) ts.push_back(target{p, reason});
   fmt::print("processes ({}): {} to stop\n", o.under ? fmt::format("descendants of {}", *o.under) : "orphans",
              ts.size());
   int status = 0;
@@ -166,14 +172,14 @@ int reap_processes(const options& o) {
   for (auto& t : ts) {
     fmt::print("  {:>8} {:>8}  {:<40} {:<22} {}\n", t.p.pid, t.p.ppid, t.p.title, t.why,
                o.dry_run ? "would stop" : t.outcome);
-    if (t.outcome == "SURVIVED SIGKILL") status = 1;
+    if (t.survived) status = 1;
     if (t.fd >= 0) ::close(t.fd);
   }
   return status;
 }
 
 int report_sockets() {
-  const auto names = reap::our_abstract_sockets();
+  const auto names = reap::abstract_listeners(reap::default_uds_prefix());
   fmt::print("sockets: {} abstract UDS names of this user's actors; 0 stale\n", names.size());
   fmt::print("  (UDS names are abstract: the kernel releases one with its last descriptor, so none can outlive\n"
              "  its process and no file is ever left to sweep)\n");
@@ -206,6 +212,10 @@ int main(int argc, char** argv) {
   const auto o = parse_args(argc, argv);
   if (!o) {
     fmt::print(stderr, "usage: tractor-reap [--pid P] [--grace SECONDS] [--sockets] [--shm] [--dry-run]\n");
+    return 2;
+  }
+  if (o->under && ::kill(*o->under, 0) != 0 && errno == ESRCH) {
+    fmt::print(stderr, "tractor-reap: no process {} (--pid)\n", *o->under);
     return 2;
   }
   int status = reap_processes(*o);
