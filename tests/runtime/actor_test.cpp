@@ -338,9 +338,5 @@ int main(int argc, char** argv) {
     }
     return on_tree([](auto t) { return tractor::runtime::child_main(decltype(t)::type::policies()); });
   }
-  tractor::testing::become_subreaper();
-  tractor::testing::use_private_runtime_dir();
-  tractor::testing::use_private_registry();
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
+  return tractor::testing::run_all_tests(argc, argv);
 }

@@ -91,7 +91,5 @@ TEST(archetype_test, a_tree_of_the_three_archetypes_spawns_calls_and_cancels) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  tractor::testing::use_private_runtime_dir();
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
+  return tractor::testing::run_all_tests(argc, argv);
 }

@@ -331,9 +331,5 @@ int main(int argc, char** argv) {
     return which && std::string(which) == "tcp" ? tractor::runtime::child_main(tcp_tree::policies())
                                                 : tractor::runtime::child_main(uds_tree::policies());
   }
-  tractor::testing::become_subreaper();
-  tractor::testing::use_private_runtime_dir();
-  tractor::testing::use_private_registry();
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
+  return tractor::testing::run_all_tests(argc, argv);
 }

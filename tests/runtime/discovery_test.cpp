@@ -374,9 +374,5 @@ int main(int argc, char** argv) {
   if (const char* mode = std::getenv("DISCOVERY_TEST_MODE")) {
     return on_tree([&](auto t) { return second_program_main<typename decltype(t)::type>(mode); });
   }
-  tractor::testing::become_subreaper();
-  tractor::testing::use_private_runtime_dir();
-  tractor::testing::use_private_registry();
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
+  return tractor::testing::run_all_tests(argc, argv);
 }

@@ -433,7 +433,7 @@ std::string read_file(const std::string& path) {
 /// stderr and in the log file.
 void check_dump_tree(const std::string& transport) {
   SCOPED_TRACE("transport " + transport);
-  tractor::testing::subprocess p({{"OBSERVE_TEST_PROGRAM", "dump_tree"}, {"OBSERVE_TRANSPORT", transport}});
+  tractor::testing::subprocess p(std::map<std::string, std::string>{{"OBSERVE_TEST_PROGRAM", "dump_tree"}, {"OBSERVE_TRANSPORT", transport}});
   ASSERT_TRUE(p.wait_for(0, "ready\n", 30s)) << "the tree did not come up:\n" << p.err();
   EXPECT_NE(p.out().find("usr1=handler"), std::string::npos) << "dumps on: SIGUSR1 is the runtime's";
   ::kill(p.pid(), SIGUSR1);
@@ -521,9 +521,5 @@ int main(int argc, char** argv) {
     if (name == "wedge_tree") return wedge_tree();
     return 2;
   }
-  tractor::testing::become_subreaper();
-  tractor::testing::use_private_runtime_dir();
-  tractor::testing::use_private_registry();
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
+  return tractor::testing::run_all_tests(argc, argv);
 }

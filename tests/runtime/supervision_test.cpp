@@ -63,7 +63,7 @@ TYPED_TEST(supervision_test, children_failing_while_cancelled_join_the_group) {
 }
 
 TYPED_TEST(supervision_test, a_child_stuck_in_blocking_code_is_killed_and_the_error_still_reported) {
-  this->abandons_threads = thread_actors;
+  if (thread_actors) this->expect_abandoned_threads();
   const auto t0 = std::chrono::steady_clock::now();
   auto r = nursery_result<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
     an.limits().cancel_ack = std::chrono::milliseconds(50);
@@ -271,7 +271,7 @@ awaitable<bool> gone_without_a_trace(std::string name) {
   const auto give_up = clock::now() + std::chrono::seconds(10);
   for (;;) {
     bool listening = false;
-    for (const auto& l : tractor::testing::new_listeners_left()) listening |= l.rfind(name + "@", 0) == 0;
+    for (const auto& l : tractor::testing::listeners_left()) listening |= l.rfind(name + "@", 0) == 0;
     auto addrs = co_await query_actor<Tree>(name);
     if (!listening && addrs && addrs.value().empty()) co_return true;
     if (clock::now() > give_up) co_return false;
@@ -326,7 +326,7 @@ TYPED_TEST(supervision_test, sigkill_of_the_root_leaves_no_survivor) {
   EXPECT_TRUE(tractor::testing::live_children().empty()) << "a child outlived its killed root";
   // Nothing of the killed tree is left to sweep: its actors' names, the registrar's among
   // them, went with their processes (the fixture checks that no listener is left).
-  EXPECT_TRUE(tractor::testing::new_listeners_left().empty());
+  EXPECT_TRUE(tractor::testing::listeners_left().empty());
 }
 
 }  // namespace

@@ -80,12 +80,12 @@ std::set<std::string> own_descriptor_targets() {
   return out;
 }
 
-class forkserver_test : public ::testing::Test {
+class forkserver_test : public tractor::testing::actor_fixture {
  protected:
   void TearDown() override {
     EXPECT_TRUE(tractor::testing::live_children().empty()) << "a child (or the server) outlived its test";
     EXPECT_EQ(spawn::forkserver::server_pid(), 0);
-    tractor::testing::expect_no_listener_left();
+    actor_fixture::TearDown();
   }
 };
 
@@ -213,9 +213,5 @@ TEST_F(forkserver_test, teardown_of_twenty_children_under_load_leaves_nothing_be
 }  // namespace
 
 int main(int argc, char** argv) {
-  tractor::testing::become_subreaper();
-  tractor::testing::use_private_runtime_dir();
-  tractor::testing::use_private_registry();
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
+  return tractor::testing::run_all_tests(argc, argv);
 }

@@ -150,23 +150,20 @@ inline void wait_for_stop(spawn::stop_hook& hook) {
   hook.clear();
 }
 
-/// A fixture for tests that start child actors: a test fails if it leaves one behind (a
-/// process, or a thread actor beyond those an earlier test abandoned), or a listener.
-class no_child_left : public ::testing::Test {
+/// The fixture of the runtime tests: tractor::testing's (a runtime directory and registrar
+/// per test, leak checks, hang guard), and a test fails at once if a child actor process is
+/// still running when its tree has ended (the runtime reaps every child before the root
+/// returns: no settling time for them).
+class no_child_left : public actor_fixture {
  protected:
   void SetUp() override {
+    actor_fixture::SetUp();
     thread_baseline() = live_threads();
-    listener_baseline() = listeners_left();
   }
   void TearDown() override {
     EXPECT_TRUE(live_child_processes().empty()) << "a child actor outlived its test";
-    if (!abandons_threads) {
-      EXPECT_TRUE(no_child_actor_left()) << "a thread actor outlived its test: " << describe_threads();
-    }
-    if (!abandons_threads) expect_no_listener_left();  // an abandoned actor's listener stays
+    actor_fixture::TearDown();
   }
-  /// Set by a test that leaves a thread actor deaf to cancellation (abandoned, running on).
-  bool abandons_threads = false;
 };
 
 namespace detail {

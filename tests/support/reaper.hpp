@@ -1,5 +1,6 @@
-// Test helper: what a test leaves behind. Children of this process (and, with the subreaper
-// bit set, orphaned grandchildren) are listed from /proc, so a test can fail if any survive.
+// Test helper: this process's children (and, as tractor::testing makes a test program a
+// subreaper, orphaned grandchildren), listed from /proc, so a test can check at any moment
+// that none survives (the fixture's own check runs at teardown).
 #pragma once
 
 #include <fstream>
@@ -8,7 +9,6 @@
 #include <string>
 #include <filesystem>
 
-#include <sys/prctl.h>
 #include <unistd.h>
 
 namespace tractor::testing {
@@ -25,8 +25,5 @@ inline std::set<pid_t> live_children() {
   }
   return out;
 }
-
-/// Makes orphaned descendants reparent to this process, so `live_children` sees them.
-inline void become_subreaper() { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
 
 }  // namespace tractor::testing

@@ -27,7 +27,10 @@ class subprocess {
  public:
   /// Starts /proc/self/exe with the environment of this process changed by `env` (an empty
   /// value removes the variable).
-  explicit subprocess(const std::map<std::string, std::string>& env) {
+  explicit subprocess(const std::map<std::string, std::string>& env) : subprocess(env, std::vector<std::string>{}) {}
+
+  /// The same, with arguments.
+  explicit subprocess(const std::map<std::string, std::string>& env, std::vector<std::string> args) {
     std::vector<std::string> vars;
     for (char** e = environ; *e; ++e) {
       const std::string kv = *e;
@@ -48,8 +51,10 @@ class subprocess {
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
     char self[] = "/proc/self/exe";
-    char* argv[] = {self, nullptr};
-    if (::posix_spawn(&pid_, self, &fa, nullptr, argv, envp.data()) != 0) pid_ = -1;
+    std::vector<char*> argv{self};
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (::posix_spawn(&pid_, self, &fa, nullptr, argv.data(), envp.data()) != 0) pid_ = -1;
     posix_spawn_file_actions_destroy(&fa);
     ::close(out[1]);
     ::close(err[1]);

@@ -1,6 +1,6 @@
 // tractor-reap, run as a user would: fake actors (processes titled as this library titles
 // them) are started under a holder process, then the tool stops them with the ladder.
-#include "tools/reap/scan.hpp"
+#include <tractor/testing/reap.hpp>
 
 #include <gtest/gtest.h>
 
@@ -30,7 +30,7 @@ std::string fmt_hex(unsigned v) {
 }
 
 using namespace std::chrono_literals;
-using tractor::reap::process;
+using tractor::testing::process;
 
 /// Eight hex digits of this test run: pids repeat across the sandboxes of runs side by side,
 /// which share /dev/shm and the abstract socket namespace.
@@ -80,7 +80,7 @@ std::vector<process> wait_for_fakes(pid_t holder, std::size_t n) {
   const auto until = std::chrono::steady_clock::now() + 10s;
   for (;;) {
     std::vector<process> found;
-    for (const auto& [why, p] : tractor::reap::select_targets(tractor::reap::scan_processes(), holder)) found.push_back(p);
+    for (const auto& [why, p] : tractor::testing::select_targets(tractor::testing::scan_processes(), holder)) found.push_back(p);
     if (found.size() >= n || std::chrono::steady_clock::now() > until) return found;
     std::this_thread::sleep_for(10ms);
   }
@@ -90,7 +90,7 @@ std::vector<process> wait_for_fakes(pid_t holder, std::size_t n) {
 bool wait_for_title(const std::string& title) {
   const auto until = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < until) {
-    for (const auto& p : tractor::reap::scan_processes()) {
+    for (const auto& p : tractor::testing::scan_processes()) {
       if (p.title == title) return true;
     }
     std::this_thread::sleep_for(10ms);
@@ -131,13 +131,13 @@ TEST(select_targets, picks_orphans_and_what_they_left_below_them) {
       {41, 40, 1, "_subactor[cycle2@1234abcd]"},
   };
   std::map<pid_t, std::string> got;
-  for (const auto& [why, p] : tractor::reap::select_targets(all, std::nullopt)) got[p.pid] = why;
+  for (const auto& [why, p] : tractor::testing::select_targets(all, std::nullopt)) got[p.pid] = why;
   const std::map<pid_t, std::string> want = {
       {10, "orphaned"}, {11, "below orphan 10"}, {12, "below orphan 10"}, {30, "orphaned"}};
   EXPECT_EQ(got, want);
 
   got.clear();
-  for (const auto& [why, p] : tractor::reap::select_targets(all, 20)) got[p.pid] = why;
+  for (const auto& [why, p] : tractor::testing::select_targets(all, 20)) got[p.pid] = why;
   EXPECT_EQ(got, (std::map<pid_t, std::string>{{21, "descends from 20"}}));
 }
 
@@ -172,11 +172,11 @@ TEST(tractor_reap, stops_each_descendant_with_the_ladder_step_it_needs) {
   // The decoy is untouched: the holder still waits on it.
   EXPECT_EQ(::waitpid(holder, nullptr, WNOHANG), 0) << "the decoy was stopped too";
   EXPECT_TRUE(wait_for_title(decoy)) << r.out;
-  for (const auto& p : tractor::reap::scan_processes()) {
+  for (const auto& p : tractor::testing::scan_processes()) {
     if (p.title == decoy) ::kill(p.pid, SIGKILL);
   }
   EXPECT_TRUE(finish_holder(holder)) << "the holder still waited";
-  for (const auto& p : fakes) EXPECT_FALSE(tractor::reap::read_process(p.pid).has_value()) << p.title;
+  for (const auto& p : fakes) EXPECT_FALSE(tractor::testing::read_process(p.pid).has_value()) << p.title;
 }
 
 TEST(tractor_reap, an_orphan_is_found_without_being_told_where) {
@@ -188,7 +188,7 @@ TEST(tractor_reap, an_orphan_is_found_without_being_told_where) {
   std::optional<process> orphan;
   const auto until = std::chrono::steady_clock::now() + 10s;
   while (!orphan && std::chrono::steady_clock::now() < until) {
-    for (const auto& p : tractor::reap::scan_processes()) {
+    for (const auto& p : tractor::testing::scan_processes()) {
       if (p.title == title) orphan = p;
     }
     if (!orphan) std::this_thread::sleep_for(10ms);

@@ -11,8 +11,8 @@
 // prints it. Exit status 1 if the dump cannot be had, 2 on bad arguments.
 //
 // Without Bazel, from the checkout:
-//     g++ -std=c++20 -O2 -I . tools/reap/tractor_ps.cc tools/reap/scan.cc -o tractor-ps -lfmt
-#include "tools/reap/scan.hpp"
+//     g++ -std=c++20 -O2 -I include tools/reap/tractor_ps.cc -o tractor-ps -lfmt
+#include <tractor/testing/reap.hpp>
 
 #include <fmt/core.h>
 
@@ -30,7 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace reap = tractor::reap;
+namespace reap = tractor::testing;
 
 namespace {
 
@@ -83,6 +83,14 @@ std::vector<row> collect() {
     if (!reap::is_tractor_process(p)) continue;
     const auto parent = by_pid.find(p.ppid);
     if (parent == by_pid.end() || !reap::is_tractor_process(*parent->second)) roots.push_back(p.ppid);
+  }
+  // A tree of thread actors is one process: its root, whose threads are the actors.
+  for (const auto& p : all) {
+    if (reap::is_tractor_process(p)) continue;
+    const auto names_of = reap::thread_names(p.pid);
+    if (std::any_of(names_of.begin(), names_of.end(), [](const std::string& t) { return t.starts_with(reap::thread_actor_prefix); })) {
+      roots.push_back(p.pid);
+    }
   }
   std::sort(roots.begin(), roots.end());
   roots.erase(std::unique(roots.begin(), roots.end()), roots.end());

@@ -15,8 +15,8 @@
 // segment could not be removed, 2 on bad arguments (a `--pid` that names no process too).
 //
 // Without Bazel, from the checkout:
-//     g++ -std=c++20 -O2 -I . tools/reap/tractor_reap.cc tools/reap/scan.cc -o tractor-reap -lfmt
-#include "tools/reap/scan.hpp"
+//     g++ -std=c++20 -O2 -I include tools/reap/tractor_reap.cc -o tractor-reap -lfmt
+#include <tractor/testing/reap.hpp>
 
 #include <fmt/core.h>
 
@@ -35,7 +35,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-namespace reap = tractor::reap;
+namespace reap = tractor::testing;
 
 namespace {
 
@@ -80,100 +80,21 @@ std::optional<options> parse_args(int argc, char** argv) {
   return o;
 }
 
-int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-int pidfd_send_signal(int fd, int sig) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0)); }
-
-/// One process being stopped: its pidfd, the last step of the ladder it was sent, and how it
-/// ended (empty while it runs).
-struct target {
-  reap::process p = {};
-  std::string why = {};
-  int fd = -1;
-  const char* last_signal = nullptr;
-  std::string outcome = {};
-  bool survived = false;
-
-  [[nodiscard]] bool running() const { return fd >= 0 && outcome.empty(); }
-
-  /// Records its end, if it has ended.
-  void settle() {
-    pollfd pfd{fd, POLLIN, 0};
-    if (running() && ::poll(&pfd, 1, 0) > 0) {
-      outcome = last_signal ? std::string("stopped by ") + last_signal : "ended by itself";
-    }
-  }
-};
-
-/// Waits until every target still running has ended, or `grace` seconds have passed.
-void wait_all(std::vector<target>& ts, double grace) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace);
-  for (;;) {
-    std::vector<pollfd> fds;
-    for (const auto& t : ts) {
-      if (t.running()) fds.push_back({t.fd, POLLIN, 0});
-    }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-    if (fds.empty() || left.count() <= 0) return;
-    if (::poll(fds.data(), fds.size(), static_cast<int>(left.count())) <= 0) return;
-    for (auto& t : ts) t.settle();
-  }
-}
-
-/// tractor's ladder, to every target at once: each step only to those still running.
-void stop_all(std::vector<target>& ts, double grace) {
-  static constexpr std::pair<int, const char*> ladder[] = {
-      {SIGINT, "SIGINT"}, {SIGTERM, "SIGTERM"}, {SIGKILL, "SIGKILL"}};
-  for (const auto& [sig, name] : ladder) {
-    bool sent = false;
-    for (auto& t : ts) {
-      t.settle();
-      if (!t.running()) continue;
-      if (pidfd_send_signal(t.fd, sig) != 0 && errno != ESRCH) {
-        t.outcome = fmt::format("cannot signal: {}", std::strerror(errno));
-        continue;
-      }
-      t.last_signal = name;
-      sent = true;
-    }
-    if (!sent) return;
-    wait_all(ts, grace);
-  }
-  for (auto& t : ts) {
-    t.settle();
-    if (t.running()) {
-      t.outcome = "SURVIVED SIGKILL";
-      t.survived = true;
-    }
-  }
-}
-
 int reap_processes(const options& o) {
-  const auto all = reap::scan_processes();
-  std::vector<target> ts;
-  for (const auto& [reason, p] : reap::select_targets(all, o.under)) ts.push_back(target{p, reason});
+  const auto targets = reap::select_targets(reap::scan_processes(), o.under);
   fmt::print("processes ({}): {} to stop\n", o.under ? fmt::format("descendants of {}", *o.under) : "orphans",
-             ts.size());
-  int status = 0;
-  if (!o.dry_run) {
-    for (auto& t : ts) {
-      t.fd = pidfd_open(t.p.pid);
-      // The pidfd names whatever has this pid now: keep it only if that is still the
-      // process we examined (same start time).
-      const auto again = reap::read_process(t.p.pid);
-      if (t.fd < 0 || !again || again->start_time != t.p.start_time) {
-        if (t.fd >= 0) ::close(t.fd);
-        t.fd = -1;
-        t.outcome = "ended before the ladder";
-      }
-    }
-    stop_all(ts, o.grace);
+             targets.size());
+  std::vector<reap::stop_report> reports;
+  if (o.dry_run) {
+    for (const auto& t : targets) reports.push_back({t, "would stop", false});
+  } else {
+    reports = reap::stop_with_ladder(targets, std::chrono::milliseconds(static_cast<long long>(o.grace * 1000)));
   }
-  if (!ts.empty()) fmt::print("  {:>8} {:>8}  {:<40} {:<22} {}\n", "PID", "PPID", "TITLE", "WHY", "OUTCOME");
-  for (auto& t : ts) {
-    fmt::print("  {:>8} {:>8}  {:<40} {:<22} {}\n", t.p.pid, t.p.ppid, t.p.title, t.why,
-               o.dry_run ? "would stop" : t.outcome);
-    if (t.survived) status = 1;
-    if (t.fd >= 0) ::close(t.fd);
+  if (!reports.empty()) fmt::print("  {:>8} {:>8}  {:<40} {:<22} {}\n", "PID", "PPID", "TITLE", "WHY", "OUTCOME");
+  int status = 0;
+  for (const auto& r : reports) {
+    fmt::print("  {:>8} {:>8}  {:<40} {:<22} {}\n", r.t.p.pid, r.t.p.ppid, r.t.p.title, r.t.why, r.outcome);
+    if (r.survived) status = 1;
   }
   return status;
 }
