@@ -29,8 +29,9 @@ class subprocess {
   /// value removes the variable).
   explicit subprocess(const std::map<std::string, std::string>& env) : subprocess(env, std::vector<std::string>{}) {}
 
-  /// The same, with arguments.
-  explicit subprocess(const std::map<std::string, std::string>& env, std::vector<std::string> args) {
+  /// The same, with arguments, and the name the program is called by (its argv[0]).
+  explicit subprocess(const std::map<std::string, std::string>& env, std::vector<std::string> args,
+                      std::string argv0 = "/proc/self/exe") {
     std::vector<std::string> vars;
     for (char** e = environ; *e; ++e) {
       const std::string kv = *e;
@@ -51,7 +52,7 @@ class subprocess {
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
     char self[] = "/proc/self/exe";
-    std::vector<char*> argv{self};
+    std::vector<char*> argv{argv0.data()};
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     if (::posix_spawn(&pid_, self, &fa, nullptr, argv.data(), envp.data()) != 0) pid_ = -1;

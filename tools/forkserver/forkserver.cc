@@ -57,7 +57,10 @@ constexpr std::string_view spare_title = "_forkserver (spare)";
 constexpr long long spare_delay_ns = 300'000;
 
 /// Where the original command line is in our memory (the same in every fork of the server):
-/// /proc/self/stat fields 48 and 49, counted after the parenthesised command name.
+/// /proc/self/stat fields 48 and 49, counted after the parenthesised command name; and, when
+/// the environment's strings follow it (fields 50 and 51), those too, once copied out: a
+/// program called "./app" leaves 6 bytes, too few for "_subactor[name@uuid]", and the kernel
+/// shows a title that runs past the arguments into that area (what setproctitle does).
 struct title_area {
   char* start = nullptr;
   std::size_t size = 0;
@@ -68,12 +71,19 @@ title_area find_title_area() {
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::size_t at = stat.rfind(')');
   if (at != std::string::npos) at = stat.find(' ', at);  // before field 3
-  unsigned long bounds[2] = {0, 0};
-  for (int field = 3; at != std::string::npos && field <= 49; ++field, at = stat.find(' ', at + 1)) {
+  unsigned long bounds[4] = {0, 0, 0, 0};  // arg_start, arg_end, env_start, env_end
+  for (int field = 3; at != std::string::npos && field <= 51; ++field, at = stat.find(' ', at + 1)) {
     if (field >= 48) bounds[field - 48] = std::strtoul(stat.c_str() + at + 1, nullptr, 10);
   }
   if (bounds[0] == 0 || bounds[1] <= bounds[0]) return {};
-  return {reinterpret_cast<char*>(bounds[0]), bounds[1] - bounds[0]};
+  if (bounds[2] != bounds[1] || bounds[3] <= bounds[2]) return {reinterpret_cast<char*>(bounds[0]), bounds[1] - bounds[0]};
+  static std::vector<std::string> strings;  // the environment, out of the way
+  static std::vector<char*> env;
+  for (char** e = environ; *e; ++e) strings.emplace_back(*e);
+  for (auto& v : strings) env.push_back(v.data());
+  env.push_back(nullptr);
+  environ = env.data();
+  return {reinterpret_cast<char*>(bounds[0]), bounds[3] - bounds[0]};
 }
 
 void write_title(std::string_view title) {

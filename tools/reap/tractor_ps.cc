@@ -1,18 +1,25 @@
 // tractor-ps: the actor trees of this user on this host, from /proc.
 //
-//     tractor-ps [--json] [--watch SECONDS] [--dump PID]
+//     tractor-ps [--json] [--watch SECONDS] [--registry [ADDR]] [--dump NAME|PID]
 //
 // Each tree is its root program (the first process above this library's actors that is not
 // one of them) and, below it, every actor process (`_subactor[name@uuid]`, backend `exec`, or
 // `forkserver` under a `_forkserver`), forkserver and thread actor (a thread named
 // `actor:<name>`), with its pid, listening address (its abstract UDS name), uptime, resident
-// memory, CPU time used and scheduler state. `--dump PID` asks that actor process for its
+// memory, CPU time used and scheduler state. `--dump PID` (or the NAME of an actor, found by
+// its title, or of a thread actor, found by its thread's name) asks that actor process for its
 // task-tree dump (SIGUSR1, only if it handles it: a tree started with task dumps on) and
-// prints it. Exit status 1 if the dump cannot be had, 2 on bad arguments.
+// prints it. `--registry` adds what the registrars hold (ADDR, else those of
+// TRACTOR_REGISTRY_ADDRS, else the default ones): each entry, alive or gone, and a registrar
+// that does not answer as such; asking takes a short-lived root of its own, hence a flag.
+// Exit status 1 if the dump cannot be had, 2 on bad arguments.
 //
 // Without Bazel, from the checkout:
-//     g++ -std=c++20 -O2 -I include tools/reap/tractor_ps.cc -o tractor-ps -lfmt
+//     g++ -std=c++20 -O2 -DSPDLOG_COMPILED_LIB -I include -I . -o tractor-ps
+//         tools/reap/tractor_ps.cc tools/reap/registry.cc -lspdlog -lfmt          (one line)
 #include <tractor/testing/reap.hpp>
+
+#include "tools/reap/registry.hpp"
 
 #include <fmt/core.h>
 
@@ -179,6 +186,39 @@ void print(const std::vector<row>& rows, bool json) {
   if (rows.empty()) fmt::print("(no actor trees of this user)\n");
 }
 
+void print_registries(const std::vector<std::string>& addresses, bool json) {
+  std::vector<tractor::tools::registry_view> views;
+  for (const auto& a : addresses.empty() ? tractor::tools::default_registrars() : addresses) {
+    views.push_back(tractor::tools::read_registry(a, false));
+  }
+  if (json) {
+    fmt::print("[");
+    for (std::size_t i = 0; i < views.size(); ++i) {
+      const auto& v = views[i];
+      fmt::print("{}\n  {{\"registrar\": {}, \"answered\": {}, \"failure\": {}, \"entries\": [", i ? "," : "",
+                 json_string(v.registrar), v.failure ? "false" : "true", json_string(v.failure.value_or("")));
+      for (std::size_t k = 0; k < v.entries.size(); ++k) {
+        const auto& e = v.entries[k];
+        fmt::print("{}\n    {{\"name\": {}, \"uuid\": {}, \"address\": {}, \"alive\": {}}}", k ? "," : "",
+                   json_string(e.name), json_string(e.uuid), json_string(e.address), e.alive ? "true" : "false");
+      }
+      fmt::print("]}}");
+    }
+    fmt::print("\n]\n");
+    return;
+  }
+  for (const auto& v : views) {
+    if (v.failure) {
+      fmt::print("\nregistrar {}: {}\n", v.registrar, *v.failure);
+      continue;
+    }
+    fmt::print("\nregistrar {}: {} entries\n", v.registrar, v.entries.size());
+    for (const auto& e : v.entries) {
+      fmt::print("  {:<24} {:<10} {:<6} {}\n", e.name, e.uuid.substr(0, 8), e.alive ? "alive" : "GONE", e.address);
+    }
+  }
+}
+
 /// Whether `pid` catches SIGUSR1 (its SigCgt mask): a process that does not would be killed.
 bool catches_usr1(pid_t pid) {
   std::istringstream status(reap::read_file("/proc/" + std::to_string(pid) + "/status"));
@@ -186,6 +226,36 @@ bool catches_usr1(pid_t pid) {
     if (line.starts_with("SigCgt:")) return (std::stoull(line.substr(7), nullptr, 16) >> (SIGUSR1 - 1)) & 1;
   }
   return false;
+}
+
+/// The process of the actor called `name`: an actor process titled `_subactor[name@...]`, or
+/// the process of a thread actor named so (its dump covers that thread); the reason on stderr
+/// if there is none, or more than one.
+std::optional<pid_t> process_of_actor(const std::string& name) {
+  std::vector<reap::process> found;
+  for (const auto& p : reap::scan_processes()) {
+    if (p.title.starts_with("_subactor[" + name + "@")) {
+      found.push_back(p);
+      continue;
+    }
+    const std::string thread = std::string(reap::thread_actor_prefix) + name;
+    for (const auto& t : reap::thread_names(p.pid)) {
+      // Thread names are cut at 15 bytes.
+      if (t == thread.substr(0, 15)) {
+        found.push_back(p);
+        break;
+      }
+    }
+  }
+  if (found.size() == 1) return found.front().pid;
+  if (found.empty()) {
+    fmt::print(stderr, "tractor-ps: no actor called {} of this user\n", name);
+  } else {
+    fmt::print(stderr, "tractor-ps: {} actors are called {}; give a pid:", found.size(), name);
+    for (const auto& p : found) fmt::print(stderr, " {} ({})", p.pid, p.title);
+    fmt::print(stderr, "\n");
+  }
+  return std::nullopt;
 }
 
 int dump(pid_t pid) {
@@ -243,6 +313,8 @@ int main(int argc, char** argv) {
   bool json = false;
   std::optional<double> watch;
   std::optional<pid_t> dump_pid;
+  bool registry = false;
+  std::vector<std::string> registrars;
   bool bad = false;
   for (int i = 1; i < argc && !bad; ++i) {
     const std::string a = argv[i];
@@ -254,23 +326,41 @@ int main(int argc, char** argv) {
       watch = std::strtod(value, &end);
       bad = *end != '\0' || *watch <= 0;
       ++i;
+    } else if (a == "--registry") {
+      registry = true;
+      if (value && value[0] == '/') {
+        registrars.emplace_back(value);
+        ++i;
+      }
     } else if (a == "--dump" && value) {
       const auto v = reap::parse_int(value);
-      bad = !v || *v <= 0;
-      if (!bad) dump_pid = static_cast<pid_t>(*v);
+      if (v) {
+        bad = *v <= 0;
+        if (!bad) dump_pid = static_cast<pid_t>(*v);
+      } else {
+        const auto found = process_of_actor(value);
+        if (!found) return 1;
+        dump_pid = *found;
+      }
       ++i;
     } else {
       bad = true;
     }
   }
   if (bad) {
-    fmt::print(stderr, "usage: tractor-ps [--json] [--watch SECONDS] [--dump PID]\n");
+    fmt::print(stderr, "usage: tractor-ps [--json] [--watch SECONDS] [--registry [ADDR]] [--dump NAME|PID]\n");
     return 2;
   }
   if (dump_pid) return dump(*dump_pid);
   for (;;) {
     if (watch) fmt::print("\033[H\033[2J");
+    if (json && registry) fmt::print("{{\"trees\": ");
     print(collect(), json);
+    if (registry) {
+      if (json) fmt::print(", \"registrars\": ");
+      print_registries(registrars, json);
+      if (json) fmt::print("}}\n");
+    }
     if (!watch) return 0;
     std::fflush(stdout);
     std::this_thread::sleep_for(std::chrono::duration<double>(*watch));

@@ -1,22 +1,27 @@
 // tractor-reap: finds what a crashed or interrupted actor tree left on this host and stops or
 // removes it (tractor's `tractor-reap` script).
 //
-//     tractor-reap [--pid P] [--grace S] [--sockets] [--shm] [--dry-run]
+//     tractor-reap [--pid P] [--grace S] [--sockets] [--registry [ADDR]] [--shm] [--dry-run]
 //
 // Processes: this library's actors and forkservers, recognised by their titles
 // (`_subactor[name@uuid]`, `_forkserver`), that are orphaned (reparented to pid 1) or, with
 // `--pid P`, descend from P. Each is stopped with tractor's ladder, SIGINT, then SIGTERM, then
 // SIGKILL, `--grace` seconds apart (1 s by default), through a pidfd opened while its start
 // time still matched, so a pid the kernel has since given to another process is never
-// signalled. `--sockets` lists this user's abstract UDS names; `--shm` removes /dev/shm
+// signalled. `--sockets` lists this user's abstract UDS names; `--registry` asks the
+// registrars (ADDR, else those of TRACTOR_REGISTRY_ADDRS, else the default ones) for their
+// entries and has each registrar forget the addresses whose actor is gone; `--shm` removes /dev/shm
 // segments named `tractor-*`, owned by this user and mapped or held open by no process it can
 // see (a process in another pid namespace sharing /dev/shm is invisible: run it where the
 // trees run). `--dry-run` lists only. The exit status is 1 if a process survived SIGKILL or a
 // segment could not be removed, 2 on bad arguments (a `--pid` that names no process too).
 //
 // Without Bazel, from the checkout:
-//     g++ -std=c++20 -O2 -I include tools/reap/tractor_reap.cc -o tractor-reap -lfmt
+//     g++ -std=c++20 -O2 -DSPDLOG_COMPILED_LIB -I include -I . -o tractor-reap
+//         tools/reap/tractor_reap.cc tools/reap/registry.cc -lspdlog -lfmt       (one line)
 #include <tractor/testing/reap.hpp>
+
+#include "tools/reap/registry.hpp"
 
 #include <fmt/core.h>
 
@@ -25,6 +30,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -43,6 +49,8 @@ struct options {
   std::optional<pid_t> under;
   double grace = 1.0;
   bool sockets = false;
+  bool registry = false;
+  std::vector<std::string> registrars;
   bool shm = false;
   bool dry_run = false;
 };
@@ -67,6 +75,9 @@ std::optional<options> parse_args(int argc, char** argv) {
       const std::string s(*v);
       o.grace = std::strtod(s.c_str(), &end);
       if (end == s.c_str() || *end != '\0' || o.grace < 0 || o.grace > 3600) return std::nullopt;
+    } else if (a == "--registry") {
+      o.registry = true;
+      if (i + 1 < argc && std::string_view(argv[i + 1]).starts_with("/")) o.registrars.emplace_back(argv[++i]);
     } else if (a == "--sockets") {
       o.sockets = true;
     } else if (a == "--shm") {
@@ -108,6 +119,28 @@ int report_sockets() {
   return 0;
 }
 
+int clean_registries(const options& o) {
+  int status = 0;
+  for (const auto& address : o.registrars.empty() ? tractor::tools::default_registrars() : o.registrars) {
+    const auto view = tractor::tools::read_registry(address, !o.dry_run);
+    if (view.failure) {
+      fmt::print("registry {}: {}\n", address, *view.failure);
+      continue;
+    }
+    const auto gone = std::count_if(view.entries.begin(), view.entries.end(), [](const auto& e) { return !e.alive; });
+    fmt::print("registry {}: {} entries, {} of an actor that is gone\n", address, view.entries.size(), gone);
+    if (gone) fmt::print("  {:<20} {:<10} {:<60} {}\n", "NAME", "UUID", "ADDRESS", "OUTCOME");
+    for (const auto& e : view.entries) {
+      if (e.alive) continue;
+      const bool refused = e.why.find("refused to forget") != std::string::npos;
+      status |= refused ? 1 : 0;
+      fmt::print("  {:<20} {:<10} {:<60} {} ({})\n", e.name, e.uuid.substr(0, 8), e.address,
+                 o.dry_run ? "would forget" : refused ? "kept" : "forgotten", e.why);
+    }
+  }
+  return status;
+}
+
 int sweep_shm(const options& o) {
   const auto segments = reap::orphaned_shm_segments();
   fmt::print("shm: {} segment(s) named tractor-* owned by this user and used by no process\n", segments.size());
@@ -132,7 +165,7 @@ int sweep_shm(const options& o) {
 int main(int argc, char** argv) {
   const auto o = parse_args(argc, argv);
   if (!o) {
-    fmt::print(stderr, "usage: tractor-reap [--pid P] [--grace SECONDS] [--sockets] [--shm] [--dry-run]\n");
+    fmt::print(stderr, "usage: tractor-reap [--pid P] [--grace SECONDS] [--sockets] [--registry [ADDR]] [--shm] [--dry-run]\n");
     return 2;
   }
   if (o->under && ::kill(*o->under, 0) != 0 && errno == ESRCH) {
@@ -141,6 +174,7 @@ int main(int argc, char** argv) {
   }
   int status = reap_processes(*o);
   if (o->sockets) status |= report_sockets();
+  if (o->registry) status |= clean_registries(*o);
   if (o->shm) status |= sweep_shm(*o);
   return status;
 }

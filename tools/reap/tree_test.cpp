@@ -14,6 +14,7 @@
 
 #include <fmt/core.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -21,6 +22,8 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -182,7 +185,9 @@ TYPED_TEST_SUITE(reap_tree_test, trees::types, tractor::testing::tree_names);
 TYPED_TEST(reap_tree_test, ps_shows_the_tree_and_reap_stops_exactly_what_is_below_the_root) {
   constexpr bool threads = std::is_same_v<typename TypeParam::spawn_type, tractor::spawn::thread>;
   const decoy d;
-  tractor::testing::subprocess program(std::map<std::string, std::string>{{"REAP_TREE_MODE", "tree"}});
+  // Called "t": a forkserver's actors write their titles over the program's arguments, one
+  // byte here, and must still be recognised.
+  tractor::testing::subprocess program(std::map<std::string, std::string>{{"REAP_TREE_MODE", "tree"}}, {}, "t");
   ASSERT_TRUE(program.wait_for(0, "ready\n", 30s)) << program.out() << program.err();
   const auto pids = pids_in(program.out());
   ASSERT_EQ(pids.size(), 3u) << program.out();
@@ -208,10 +213,12 @@ TYPED_TEST(reap_tree_test, ps_shows_the_tree_and_reap_stops_exactly_what_is_belo
     EXPECT_EQ(row_of(root, " a "), 1) << ps;
     EXPECT_EQ(row_of(root, " b "), 1) << ps;
   } else if constexpr (std::is_same_v<typename TypeParam::spawn_type, tractor::spawn::forkserver>) {
-    // The forkserver forks every actor of the tree: a and b are its children, side by side.
-    const int a = row_of(pids.at("a"), "_subactor[a@");
+    // The forkserver forks every actor of the tree: a and b are its children, side by side,
+    // each with its whole title (NAME shows "a@uuid" only for a title that ends with "]").
+    const int a = row_of(pids.at("a"), " a@");
     EXPECT_EQ(a, 2) << ps;
-    EXPECT_EQ(row_of(pids.at("b"), "_subactor[b@"), a) << ps;
+    EXPECT_EQ(row_of(pids.at("b"), " b@"), a) << ps;
+    EXPECT_EQ(ps.find("_subactor["), std::string::npos) << "a title cut short:\n" << ps;
   } else {
     const int a = row_of(pids.at("a"), "a@");
     EXPECT_EQ(a, 1) << ps;
@@ -269,6 +276,56 @@ TYPED_TEST(reap_tree_test, after_the_root_is_killed_reap_stops_what_the_tree_lea
   EXPECT_NE(out.find("orphaned"), std::string::npos) << out;
   EXPECT_FALSE(running(helper)) << out;
   EXPECT_TRUE(running(d.pid())) << "the decoy was stopped";
+}
+
+// A registrar holding an entry whose actor is gone (registered by hand, at an address where
+// nothing listens), beside live ones: tractor-ps --registry lists it as gone, tractor-reap
+// --registry has the registrar forget it and nothing else; a registry address where nobody
+// answers is reported as such.
+using registry_test = tractor::testing::tree_test<tree_of<tractor::spawn::exec>>;
+
+TEST_F(registry_test, reap_forgets_the_entries_of_actors_that_are_gone) {
+  using Tree = tree_of<tractor::spawn::exec>;
+  const std::string ghost = tractor::transport::uds::bind_addr("ghost").str();  // nobody listens there
+  std::string ps, reaped, again, nobody;
+  std::vector<tractor::transport::multiaddr> ghost_after = {tractor::transport::uds::bind_addr("not asked")};
+  std::vector<tractor::transport::multiaddr> b_after;
+  char arg0[] = "registry_root";
+  char* argv[] = {arg0, nullptr};
+  const int code = tractor::run_main<Tree>(1, argv, [&](tractor::actor_nursery<Tree>& an) -> tractor::task<void> {
+    BOOST_OUTCOME_CO_TRY(auto b, co_await an.template start_actor<api>("b"));
+    (void)b;
+    auto* self = tractor::runtime::current_actor();
+    std::tuple<tractor::runtime::registration> who{{"ghost", "0badc0de-0000-0000-0000-000000000000", {ghost}}};
+    auto registered = co_await tractor::runtime::ask_registrar<&tractor::runtime::requests::register_actor>(*self, who);
+    BOOST_OUTCOME_CO_TRYV(registered);
+    // The tools are other programs: run them on a thread while this registrar serves.
+    std::atomic<bool> done = false;
+    std::thread tools([&] {
+      ps = run(tool("tractor-ps") + " --registry").second;
+      reaped = run(tool("tractor-reap") + " --registry").second;
+      again = run(tool("tractor-reap") + " --registry --dry-run").second;
+      nobody = run(tool("tractor-ps") + " --registry /unix/tmp/tractor-nobody-here/registry@1").second;
+      done = true;
+    });
+    const auto give_up = std::chrono::steady_clock::now() + 60s;
+    while (!done && std::chrono::steady_clock::now() < give_up) co_await tractor::sleep_for(5ms);
+    tools.join();
+    BOOST_OUTCOME_CO_TRY(ghost_after, co_await tractor::query_actor<Tree>("ghost"));
+    BOOST_OUTCOME_CO_TRY(b_after, co_await tractor::query_actor<Tree>("b"));
+    an.cancel();
+    co_return tractor::success();
+  });
+  std::printf("tractor-ps --registry:\n%s\ntractor-reap --registry:\n%s\n", ps.c_str(), reaped.c_str());
+  EXPECT_EQ(code, 0);
+  EXPECT_NE(ps.find("GONE   " + ghost), std::string::npos) << ps;
+  EXPECT_NE(ps.find("alive  /unix"), std::string::npos) << ps;
+  EXPECT_NE(reaped.find("1 of an actor that is gone"), std::string::npos) << reaped;
+  EXPECT_NE(reaped.find("forgotten (nothing listens there)"), std::string::npos) << reaped;
+  EXPECT_NE(again.find("0 of an actor that is gone"), std::string::npos) << again;
+  EXPECT_NE(nobody.find("no registrar (nothing listens there)"), std::string::npos) << nobody;
+  EXPECT_TRUE(ghost_after.empty()) << "the registrar still knows the ghost";
+  EXPECT_EQ(b_after.size(), 1u) << "a live actor's entry was touched";
 }
 
 }  // namespace

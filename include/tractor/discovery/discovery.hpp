@@ -62,6 +62,12 @@ struct registry_entry {
 /// Cancellation: interrupted at once.
 awaitable<result<std::vector<registry_entry>>> list_registry();
 
+/// Tells the registrar to forget `addr`, an address found dead (tractor's
+/// `Registrar.delete_addr`); the name and uuid it was registered under, if any.
+///
+/// Cancellation: interrupted at once.
+awaitable<result<std::optional<msg::uid>>> delete_addr(const transport::multiaddr& addr);
+
 /// Runs a root that serves its exposed functions, registered as `options.name`, until it is
 /// cancelled: Ctrl-C or SIGTERM, or a peer's `cancel_actor()` (tractor's `run_daemon`).
 /// Returns the exit code (0 after a peer's cancel, 128 + the signal after a signal).
@@ -126,6 +132,12 @@ inline awaitable<result<std::vector<registry_entry>>> list_registry() {
     }
   }
   co_return out;
+}
+
+inline awaitable<result<std::optional<msg::uid>>> delete_addr(const transport::multiaddr& addr) {
+  BOOST_OUTCOME_CO_TRY(auto self, detail::actor_for_lookup());
+  std::tuple<std::string> which{addr.str()};
+  co_return co_await runtime::ask_registrar<&runtime::requests::delete_addr>(*self, which);
 }
 
 template <class Tree>

@@ -29,6 +29,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -129,6 +130,7 @@ class actor_fixture : public ::testing::Test {
   void finish_guard();
 
   std::string runtime_dir_ = {};
+  std::optional<std::string> taskdump_before_ = {};
   snapshot before_ = {};
   bool abandons_threads_ = false;
   std::mutex m_ = {};

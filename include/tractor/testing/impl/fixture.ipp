@@ -227,6 +227,8 @@ TRACTOR_DECL void actor_fixture::SetUp() {
     runtime_dir_ = prog.runtime_dir + "/" + std::to_string(++prog.tests);
   }
   detail::use_runtime_dir(runtime_dir_);
+  const char* taskdump = std::getenv("TRACTOR_ENABLE_TASKDUMP");
+  taskdump_before_ = taskdump ? std::optional<std::string>(taskdump) : std::nullopt;
   if (options_.enable_taskdump) ::setenv("TRACTOR_ENABLE_TASKDUMP", "1", 1);
   before_ = take_snapshot(uds_prefix());
   const auto deadline = detail::deadline_from_env(options_.deadline);
@@ -258,7 +260,11 @@ TRACTOR_DECL void actor_fixture::TearDown() {
     for (const auto& [tid, name] : detail::actor_threads()) prog.left_on_purpose.threads.insert(tid);
     prog.left_on_purpose.listeners.insert(left.listeners.begin(), left.listeners.end());
   }
-  ::unsetenv("TRACTOR_ENABLE_TASKDUMP");
+  if (taskdump_before_) {
+    ::setenv("TRACTOR_ENABLE_TASKDUMP", taskdump_before_->c_str(), 1);
+  } else {
+    ::unsetenv("TRACTOR_ENABLE_TASKDUMP");
+  }
   detail::use_runtime_dir(prog.runtime_dir);
 }
 
@@ -306,8 +312,8 @@ TRACTOR_DECL void leak_check_environment::TearDown() {
     std::lock_guard lock(prog.m);
     expected = prog.left_on_purpose;
   }
-  const leftovers left =
-      collect_leftovers(expected, prog.runtime_dir, std::chrono::seconds(5), std::chrono::seconds(1));
+  const fixture_options defaults;
+  const leftovers left = collect_leftovers(expected, prog.runtime_dir, defaults.settle, defaults.grace);
   for (const auto& line : left.lines()) ADD_FAILURE() << "when every test had run: " << line;
 }
 
