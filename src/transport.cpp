@@ -1,5 +1,6 @@
 // The transport layer's non-template definitions, compiled once
 // (TRACTOR_SEPARATE_COMPILATION).
+#include <tractor/transport/impl/auth.ipp>
 #include <tractor/transport/impl/channel.ipp>
 #include <tractor/transport/impl/channel_receive.ipp>
 #include <tractor/transport/impl/multiaddr.ipp>

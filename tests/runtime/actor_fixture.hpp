@@ -197,7 +197,7 @@ int silent_after_handshake(const spawn::child_boot& boot) {
       auto adopted = transport::adopt_local(ex, ::fcntl(boot.channel_fd, F_DUPFD_CLOEXEC, 3));
       if (adopted) sock.emplace(std::move(adopted).value());
     } else if (auto parent = transport::multiaddr::parse(boot.parent_addr)) {
-      auto connected = co_await pol.connect(ex, parent.value());
+      auto connected = co_await tractor::runtime::connect_to(pol, parent.value());
       if (connected) sock.emplace(std::move(connected).value());
     }
     if (!sock) co_return;

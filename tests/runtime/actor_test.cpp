@@ -126,7 +126,7 @@ TYPED_TEST(actor_test, cancel_task_duplicate_cids_and_unknown_names_at_the_proto
   const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>&) -> awaitable<result<void>> {
     runtime::actor* root = runtime::current_actor();
     auto ex = co_await boost::asio::this_coro::executor;
-    auto sock = co_await TypeParam::transport_type::connect(ex, root->address());
+    auto sock = co_await runtime::connect_to(root->pol(), root->address());
     if (!sock) co_return sock.error();
     auto ch = transport::channel::make<C>(std::move(sock).value());
     const msg::Aid me{"raw-peer", "raw-uuid-0001", ::getpid(), false, false};

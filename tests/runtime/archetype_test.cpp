@@ -41,7 +41,23 @@ struct listen_throws_style : arch::transport {
   static tractor::transport::listener listen(const boost::asio::any_io_executor&,
                                              const tractor::transport::multiaddr&);
 };
+// Authentication is both sides or neither, each an awaitable on the socket.
+struct proves_but_never_checks : arch::transport {
+  static awaitable<result<void>> prove(tractor::transport::stream_socket&);
+};
+struct authenticates_blocking : arch::transport {
+  static result<void> prove(tractor::transport::stream_socket&);
+  static result<void> check(tractor::transport::stream_socket&);
+};
+struct authenticates : arch::transport {
+  static awaitable<result<void>> prove(tractor::transport::stream_socket&);
+  static awaitable<result<void>> check(tractor::transport::stream_socket&);
+};
 static_assert(transport::transport<transport::uds> && transport::transport<transport::tcp>);
+static_assert(transport::authenticates<transport::tcp> && !transport::authenticates<transport::uds>);
+static_assert(transport::transport<authenticates> && transport::authenticates<authenticates>);
+static_assert(!transport::transport<proves_but_never_checks>);
+static_assert(!transport::transport<authenticates_blocking>);
 static_assert(!transport::transport<no_default_registry>);
 static_assert(!transport::transport<blocking_connect>);
 static_assert(!transport::transport<listen_throws_style>);

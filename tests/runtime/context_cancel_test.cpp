@@ -164,8 +164,7 @@ TYPED_TEST(context_cancel_test, a_context_with_oneself_is_an_invalid_operation) 
   result<void> r = success();
   (void)run_main<TypeParam>(1, argv, [&](root<TypeParam>&) -> awaitable<result<void>> {
     runtime::actor* self = runtime::current_actor();
-    auto ex = co_await boost::asio::this_coro::executor;
-    auto sock = co_await TypeParam::transport_type::connect(ex, self->address());
+    auto sock = co_await runtime::connect_to(self->pol(), self->address());
     if (!sock) co_return sock.error();
     auto ch = transport::channel::make<codec::cereal_binary>(std::move(sock).value());
     runtime::peer me(std::move(ch), self->aid(), self->pol());  // a peer that is this very actor

@@ -30,9 +30,9 @@ best_header_only=0
 best_separate=0
 for _ in $(seq "$rounds"); do
   f=$(ms g++ "${flags[@]}" tools/bench/asio_echo.cpp -o "$out/echo")
-  h=$(ms g++ "${flags[@]}" examples/quickstart.cpp -o "$out/a.out" -lspdlog -lfmt)
+  h=$(ms g++ "${flags[@]}" examples/quickstart.cpp -o "$out/a.out" -lspdlog -lfmt -lcrypto)
   s=$(ms g++ "${flags[@]}" -DTRACTOR_SEPARATE_COMPILATION examples/quickstart.cpp "$out"/*.o \
-    -o "$out/b.out" -lspdlog -lfmt)
+    -o "$out/b.out" -lspdlog -lfmt -lcrypto)
   ((best_floor == 0 || f < best_floor)) && best_floor=$f
   ((best_header_only == 0 || h < best_header_only)) && best_header_only=$h
   ((best_separate == 0 || s < best_separate)) && best_separate=$s

@@ -18,7 +18,7 @@
 //
 // Without Bazel, from the checkout:
 //     g++ -std=c++20 -O2 -DSPDLOG_COMPILED_LIB -I include -I . -o tractor-reap
-//         tools/reap/tractor_reap.cc tools/reap/registry.cc -lspdlog -lfmt       (one line)
+//         tools/reap/tractor_reap.cc tools/reap/registry.cc -lspdlog -lfmt -lcrypto       (one line)
 #include <tractor/testing/reap.hpp>
 
 #include "tools/reap/registry.hpp"

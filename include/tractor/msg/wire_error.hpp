@@ -27,6 +27,9 @@ enum class wire_errc {
   /// The channel can no longer be used: an earlier send was interrupted mid-frame, or a
   /// frame could not be read completely.
   channel_broken,
+  /// A TCP peer did not prove it knows the tree's cookie (transport/auth.hpp), or could not
+  /// check our proof.
+  auth_failed,
 };
 
 /// The category of `wire_errc`, named "tractor.wire".
@@ -56,6 +59,7 @@ struct enum_traits<wire_errc> {
       case wire_errc::bad_address: return "malformed address";
       case wire_errc::unsupported_address: return "unsupported address";
       case wire_errc::channel_broken: return "channel broken";
+      case wire_errc::auth_failed: return "TCP authentication failed";
     }
     return nullptr;
   }

@@ -277,6 +277,8 @@ class actor {
   std::vector<child_record*> children_;
   bool taskdump_ = false;
   bool serving_ = true;
+  /// Accepted connections still authenticating (see `handshake_and_route`).
+  std::size_t authenticating_ = 0;
   std::map<std::string, expected_child*> expected_;
 };
 

@@ -14,6 +14,13 @@ namespace tractor::runtime {
 /// What a registry address turned out to be (tractor's registry probe).
 enum class probe_result { registrar, occupied, absent };
 
+/// Connects to `addr` and, over a transport that authenticates (TCP), proves that this tree's
+/// cookie is known here (see transport/auth.hpp): the socket every connection between actors
+/// starts from. Errors name the address.
+///
+/// Cancellation: interrupted at once.
+awaitable<result<transport::stream_socket>> connect_to(const policies& pol, const transport::multiaddr& addr);
+
 /// Connects to `addr` and handshakes as a probe (tractor's `Aid.is_probe`): a peer that says
 /// it is a registrar is one; a connection refused means nobody is there;
 /// anything else (no valid handshake, a peer that is not a registrar) is "occupied". Up to 3

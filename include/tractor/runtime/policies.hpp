@@ -41,6 +41,9 @@ struct policies {
   /// Where a tree's registrar is by default (tractor's 127.0.0.1:1616, registry@1616).
   transport::multiaddr (*default_registry)();
   bool (*accepts)(const transport::multiaddr&);
+  /// The transport's authentication of a connected and an accepted socket (null: none).
+  transport::auth_step prove;
+  transport::auth_step check;
 };
 
 }  // namespace tractor::runtime

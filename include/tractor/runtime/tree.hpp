@@ -56,6 +56,8 @@ struct tree {
         Errors::table(),
         &Transport::default_registry,
         &Transport::accepts,
+        transport::prover<Transport>(),
+        transport::checker<Transport>(),
     };
     return p;
   }

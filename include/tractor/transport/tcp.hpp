@@ -4,6 +4,7 @@
 
 #include <tractor/config.hpp>
 
+#include <tractor/transport/auth.hpp>
 #include <tractor/transport/transport.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -29,6 +30,13 @@ struct tcp {
   /// Connects and sets TCP_NODELAY. Cancellation: interrupted at once (`operation_aborted`).
   static awaitable<result<stream_socket>> connect(const boost::asio::any_io_executor& ex,
                                                   const multiaddr& a);
+
+  /// The runtime authenticates every TCP connection before its first message, both ends
+  /// (see transport/auth.hpp): `prove` on a socket it connected, `check` on one it accepted.
+  ///
+  /// Cancellation: interrupted at once (`operation_aborted`).
+  static awaitable<result<void>> prove(stream_socket& s) { return auth::prove(s); }
+  static awaitable<result<void>> check(stream_socket& s) { return auth::check(s); }
 };
 
 static_assert(transport<tcp>);

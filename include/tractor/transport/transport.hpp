@@ -74,9 +74,26 @@ class listener {
   multiaddr address_;
 };
 
+namespace detail {
+template <class T>
+concept has_prove = requires(stream_socket& s) { T::prove(s); };
+template <class T>
+concept has_check = requires(stream_socket& s) { T::check(s); };
+}  // namespace detail
+
+/// Whether transport `T` authenticates its connections: the runtime runs `T::prove` on each
+/// socket it connects and `T::check` on each it accepts, before any message (TCP; see
+/// transport/auth.hpp).
+template <class T>
+inline constexpr bool authenticates = requires(stream_socket& s) {
+  { T::prove(s) } -> std::same_as<awaitable<result<void>>>;
+  { T::check(s) } -> std::same_as<awaitable<result<void>>>;
+};
+
 /// What every transport provides: which addresses it serves (`accepts`), where an actor of
 /// a given name binds (`bind_addr`), where a tree's registrar is unless told otherwise
-/// (`default_registry`), and listening and connecting.
+/// (`default_registry`), and listening and connecting; optionally, authentication (both
+/// `prove` and `check`, as `authenticates` says, or neither).
 template <class T>
 concept transport = requires(const boost::asio::any_io_executor& ex, const multiaddr& a,
                              std::string_view actor_name) {
@@ -86,7 +103,34 @@ concept transport = requires(const boost::asio::any_io_executor& ex, const multi
   { T::default_registry() } -> std::same_as<multiaddr>;
   { T::listen(ex, a) } -> std::same_as<result<listener>>;
   { T::connect(ex, a) } -> std::same_as<awaitable<result<stream_socket>>>;
-};
+} && (authenticates<T> || (!detail::has_prove<T> && !detail::has_check<T>));
+
+/// One side of a transport's authentication, erased; null for a transport without any.
+using auth_step = awaitable<result<void>> (*)(stream_socket&);
+
+/// `&T::prove`, or null.
+template <class T>
+constexpr auth_step prover() {
+  if constexpr (authenticates<T>) {
+    return &T::prove;
+  } else {
+    return nullptr;
+  }
+}
+
+/// `&T::check`, or null.
+template <class T>
+constexpr auth_step checker() {
+  if constexpr (authenticates<T>) {
+    return &T::check;
+  } else {
+    return nullptr;
+  }
+}
+
+/// Who is at the other end of `s`, for messages: "1.2.3.4:5678", "[::1]:5678", or "a local
+/// peer" (UNIX sockets), "an unknown peer" if the socket cannot say.
+std::string peer_of(const stream_socket& s);
 
 /// A connected pair of local (AF_UNIX) stream sockets: ours, and the other end as a plain
 /// close-on-exec descriptor to hand to a child (a thread, or a process that inherits it),

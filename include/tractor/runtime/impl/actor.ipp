@@ -4,6 +4,7 @@
 #pragma once
 
 #include <tractor/runtime/actor.hpp>
+#include <tractor/transport/auth.hpp>
 
 #include <boost/asio/signal_set.hpp>
 
@@ -34,6 +35,24 @@ TRACTOR_DECL awaitable<void> actor::accept_loop(nursery& n) {
 }
 
 TRACTOR_DECL awaitable<void> actor::handshake_and_route(transport::stream_socket s, nursery& n) {
+  if (pol().check) {
+    // Nothing of a connection is read as a message before it has proven itself; and only so
+    // many may be trying at once (a flood of idle ones must not starve the others).
+    if (authenticating_ >= transport::auth::max_pending()) {
+      logs::ipc.warning("refused a connection: {} others are still authenticating", authenticating_);
+      co_return;
+    }
+    ++authenticating_;
+    struct done_authenticating {
+      std::size_t& n;
+      ~done_authenticating() { --n; }
+    } counted{authenticating_};
+    auto checked = co_await pol().check(s);
+    if (!checked) {
+      logs::ipc.warning("refused a connection from {}: {}", transport::peer_of(s), checked.error().message());
+      co_return;
+    }
+  }
   auto p = make_peer(std::move(s));
   auto hs = co_await p->handshake(limits_.handshake);
   if (!hs) {

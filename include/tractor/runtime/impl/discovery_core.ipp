@@ -6,15 +6,30 @@
 
 namespace tractor::runtime {
 
+TRACTOR_DECL awaitable<result<transport::stream_socket>> connect_to(const policies& pol,
+                                                                    const transport::multiaddr& addr) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  auto sock = co_await pol.connect(ex, addr);
+  if (!sock || !pol.prove) co_return sock;
+  auto proven = co_await pol.prove(sock.value());
+  if (!proven) {
+    co_return error(proven.error().code(), "cannot authenticate with " + addr.str() + ": " + proven.error().message());
+  }
+  co_return sock;
+}
+
 TRACTOR_DECL awaitable<probe_result> probe_registry(const policies& pol, const transport::multiaddr& addr) {
   using namespace std::chrono_literals;
   auto ex = co_await boost::asio::this_coro::executor;
   for (int attempt = 1; attempt <= 3; ++attempt) {
     std::optional<probe_result> seen;
     auto once = [&]() -> awaitable<void> {
-      auto sock = co_await pol.connect(ex, addr);
+      auto sock = co_await connect_to(pol, addr);
       if (!sock) {
-        seen = probe_result::absent;
+        // Refused: nobody there. Anything else (a peer without our cookie) occupies it.
+        seen = sock.error().code() == make_error_code(wire_errc::auth_failed) ? probe_result::occupied
+                                                                               : probe_result::absent;
+        if (seen == probe_result::occupied) logs::ipc.warning("registry probe: {}", sock.error().message());
         co_return;
       }
       auto ch = pol.make_channel(std::move(sock).value(), {});
@@ -82,8 +97,7 @@ TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> connect_peer(actor& a, con
   if (!a.lifetime()) {
     co_return error(make_error_code(runtime_errc::actor_failure), "no actor is running to connect from");
   }
-  auto ex = co_await boost::asio::this_coro::executor;
-  auto sock = co_await a.pol().connect(ex, addr);
+  auto sock = co_await connect_to(a.pol(), addr);
   if (!sock) co_return sock.error();
   auto p = std::make_shared<peer>(a.pol().make_channel(std::move(sock).value(), {}), a.aid(), a.pol());
   auto hs = co_await p->handshake(a.limits().handshake);

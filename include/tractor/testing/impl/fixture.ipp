@@ -125,6 +125,12 @@ TRACTOR_DECL void init_test_program() {
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   std::random_device random;
   prog.runtime_dir = fmt::format("/tmp/tractor-test.{}.{:08x}", ::getpid(), random());
+  // The program's trees share a cookie of their own (transport/auth.hpp): no file is made or
+  // read in the user's configuration directory.
+  if (!std::getenv("TRACTOR_COOKIE")) {
+    const std::string cookie = fmt::format("test-{:08x}{:08x}{:08x}{:08x}", random(), random(), random(), random());
+    ::setenv("TRACTOR_COOKIE", cookie.c_str(), 1);
+  }
   detail::use_runtime_dir(prog.runtime_dir);
   prog.left_on_purpose = take_snapshot(prog.runtime_dir);
 }

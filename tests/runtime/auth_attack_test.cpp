@@ -1,0 +1,83 @@
+// A running TCP tree attacked on its listening ports: a peer that speaks tractor's handshake
+// without authenticating, and one that authenticates with a wrong cookie. Each is refused
+// before any message is read; the actors go on answering, and the registrar is unchanged.
+#include <tractor/discovery/discovery.hpp>
+#include <tractor/runtime/discovery_core.hpp>
+#include <tractor/runtime/tree.hpp>
+#include <tractor/codec/cereal_binary.hpp>
+#include <tractor/spawn/thread.hpp>
+#include <tractor/transport/tcp.hpp>
+
+#include "tests/support/registry.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <string>
+#include <vector>
+
+namespace attack {
+tractor::awaitable<int> add(int a, int b) { co_return a + b; }
+}  // namespace attack
+
+namespace {
+
+using namespace std::chrono_literals;
+using tree = tractor::tree<tractor::spawn::thread, tractor::transport::tcp, tractor::codec::cereal_binary,
+                           tractor::exposed<&attack::add>>;
+namespace tp = tractor::transport;
+
+[[maybe_unused]] ::testing::Environment* const program_env =
+    ::testing::AddGlobalTestEnvironment(new tractor::testing::private_runtime_dir);
+
+// Whether the peer at `addr` hangs up on a connection that sends `bytes` and waits.
+tractor::awaitable<bool> hung_up_on(const tp::multiaddr& addr, std::string bytes) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  auto s = co_await tp::tcp::connect(ex, addr);
+  if (!s) co_return false;
+  boost::system::error_code ec;
+  co_await boost::asio::async_write(s.value(), boost::asio::buffer(bytes),
+                                    boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+  std::string answer(200, '\0');
+  (void)co_await boost::asio::async_read(s.value(), boost::asio::buffer(answer),
+                                         boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+  co_return ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
+}
+
+TEST(auth_attack_test, unauthenticated_peers_cause_no_call_no_cancel_and_no_registrar_change) {
+  ASSERT_TRUE(tp::auth::enabled());
+  std::vector<std::string> before, after;
+  std::vector<bool> refused;
+  int sum = 0;
+  char arg0[] = "auth_attack_test";
+  char* argv[] = {arg0, nullptr};
+  const int code = tractor::run_main<tree>(1, argv, [&](tractor::actor_nursery<tree>& an) -> tractor::task<void> {
+    BOOST_OUTCOME_CO_TRY(auto worker, co_await an.start_actor<tractor::interface<&attack::add>>("worker"));
+    auto listed = co_await tractor::list_registry();
+    if (!listed) co_return listed.error();
+    for (const auto& e : listed.value()) before.push_back(e.name + " " + e.address.str());
+    for (const auto& e : listed.value()) {
+      // tractor's handshake as an unauthenticated peer would start it (a length-prefixed
+      // frame), and the authentication's first step with a nonce but then a wrong proof.
+      refused.push_back(co_await hung_up_on(e.address, std::string("\x00\x00\x00\x40", 4) + std::string(64, 'a')));
+      refused.push_back(co_await hung_up_on(e.address, "TRCAUTH1" + std::string(32, 'n') + std::string(32, 'p')));
+    }
+    BOOST_OUTCOME_CO_TRY(sum, co_await worker.run<&attack::add>(40, 2));
+    auto again = co_await tractor::list_registry();
+    if (!again) co_return again.error();
+    for (const auto& e : again.value()) after.push_back(e.name + " " + e.address.str());
+    an.cancel();
+    co_return tractor::success();
+  });
+  EXPECT_EQ(code, 0);
+  ASSERT_EQ(before.size(), 2u) << "the root and its worker";
+  EXPECT_EQ(refused, std::vector<bool>(4, true)) << "each attempt is hung up on";
+  EXPECT_EQ(sum, 42) << "the worker still answers";
+  EXPECT_EQ(after, before) << "the registrar is unchanged";
+}
+
+}  // namespace
