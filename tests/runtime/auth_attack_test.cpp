@@ -1,6 +1,7 @@
 // A running TCP tree attacked on its listening ports: a peer that speaks tractor's handshake
 // without authenticating, and one that authenticates with a wrong cookie. Each is refused
 // before any message is read; the actors go on answering, and the registrar is unchanged.
+// Inside the tree, an actor may not unregister another's entry nor have a live one forgotten.
 #include <tractor/discovery/discovery.hpp>
 #include <tractor/runtime/discovery_core.hpp>
 #include <tractor/runtime/tree.hpp>
@@ -22,13 +23,26 @@
 
 namespace attack {
 tractor::awaitable<int> add(int a, int b) { co_return a + b; }
+// From inside an actor that is not the registrar: unregister someone else's entry, or report
+// a live actor's address dead. Each answers the registrar's refusal ("" if it was obeyed).
+tractor::awaitable<std::string> unregister_other(std::string name, std::string uuid) {
+  auto* self = tractor::runtime::current_actor();
+  std::tuple<tractor::msg::uid> who{{name, uuid}};
+  auto r = co_await tractor::runtime::ask_registrar<&tractor::runtime::requests::unregister_actor>(*self, who);
+  co_return r ? "" : r.error().message();
+}
+tractor::awaitable<std::string> forget_live(std::string addr) {
+  auto r = co_await tractor::delete_addr(tractor::transport::multiaddr::parse(addr).value());
+  co_return r ? "" : r.error().message();
+}
 }  // namespace attack
 
 namespace {
 
 using namespace std::chrono_literals;
 using tree = tractor::tree<tractor::spawn::thread, tractor::transport::tcp, tractor::codec::cereal_binary,
-                           tractor::exposed<&attack::add>>;
+                           tractor::exposed<&attack::add, &attack::unregister_other, &attack::forget_live>>;
+using attack_api = tractor::interface<&attack::add, &attack::unregister_other, &attack::forget_live>;
 namespace tp = tractor::transport;
 
 [[maybe_unused]] ::testing::Environment* const program_env =
@@ -53,10 +67,11 @@ TEST(auth_attack_test, unauthenticated_peers_cause_no_call_no_cancel_and_no_regi
   std::vector<std::string> before, after;
   std::vector<bool> refused;
   int sum = 0;
+  std::string unregistered, forgotten;
   char arg0[] = "auth_attack_test";
   char* argv[] = {arg0, nullptr};
   const int code = tractor::run_main<tree>(1, argv, [&](tractor::actor_nursery<tree>& an) -> tractor::task<void> {
-    BOOST_OUTCOME_CO_TRY(auto worker, co_await an.start_actor<tractor::interface<&attack::add>>("worker"));
+    BOOST_OUTCOME_CO_TRY(auto worker, co_await an.start_actor<attack_api>("worker"));
     auto listed = co_await tractor::list_registry();
     if (!listed) co_return listed.error();
     for (const auto& e : listed.value()) before.push_back(e.name + " " + e.address.str());
@@ -67,6 +82,11 @@ TEST(auth_attack_test, unauthenticated_peers_cause_no_call_no_cancel_and_no_regi
       refused.push_back(co_await hung_up_on(e.address, "TRCAUTH1" + std::string(32, 'n') + std::string(32, 'p')));
     }
     BOOST_OUTCOME_CO_TRY(sum, co_await worker.run<&attack::add>(40, 2));
+    // An authenticated actor of the tree is no owner of another's entry either.
+    const auto& root = tractor::runtime::current_actor()->aid();
+    BOOST_OUTCOME_CO_TRY(unregistered, co_await worker.run<&attack::unregister_other>(root.name, root.uuid));
+    BOOST_OUTCOME_CO_TRY(forgotten,
+                         co_await worker.run<&attack::forget_live>(tractor::runtime::current_actor()->address().str()));
     auto again = co_await tractor::list_registry();
     if (!again) co_return again.error();
     for (const auto& e : again.value()) after.push_back(e.name + " " + e.address.str());
@@ -78,6 +98,8 @@ TEST(auth_attack_test, unauthenticated_peers_cause_no_call_no_cancel_and_no_regi
   EXPECT_EQ(refused, std::vector<bool>(4, true)) << "each attempt is hung up on";
   EXPECT_EQ(sum, 42) << "the worker still answers";
   EXPECT_EQ(after, before) << "the registrar is unchanged";
+  EXPECT_NE(unregistered.find("only its owner may unregister it"), std::string::npos) << unregistered;
+  EXPECT_NE(forgotten.find("an actor still answers at"), std::string::npos) << forgotten;
 }
 
 }  // namespace

@@ -17,13 +17,13 @@ using list = std::vector<std::string>;
 TEST(registrar_test, an_address_belongs_to_one_actor_and_duplicate_names_are_kept) {
   registrar r;
   int via_a = 0, via_b = 0;
-  r.add(uid{"w", "u1"}, {"/unix/a.sock"}, &via_a);
-  r.add(uid{"w", "u2"}, {"/unix/b.sock"}, &via_b);
+  ASSERT_TRUE(r.add(uid{"w", "u1"}, {"/unix/a.sock"}, &via_a));
+  ASSERT_TRUE(r.add(uid{"w", "u2"}, {"/unix/b.sock"}, &via_b));
   EXPECT_EQ(r.entries().size(), 2u) << "two actors may share a name";
   EXPECT_EQ(r.find("w"), list{"/unix/a.sock"}) << "the first registered is found";
-  r.add(uid{"w", "u1"}, {"/unix/a.sock", "/ip4/127.0.0.1/tcp/9"}, &via_a);
+  ASSERT_TRUE(r.add(uid{"w", "u1"}, {"/unix/a.sock", "/ip4/127.0.0.1/tcp/9"}, &via_a));
   EXPECT_EQ(r.find("w"), (list{"/unix/a.sock", "/ip4/127.0.0.1/tcp/9"})) << "no address twice";
-  r.add(uid{"x", "u3"}, {"/unix/b.sock"}, &via_b);  // b.sock now belongs to x
+  ASSERT_TRUE(r.add(uid{"x", "u3"}, {"/unix/b.sock"}, &via_b));  // b's owner moves b.sock to x
   ASSERT_EQ(r.entries().size(), 2u) << "u2, left with no address, is evicted";
   EXPECT_EQ(r.find("x"), list{"/unix/b.sock"});
   EXPECT_EQ(r.delete_addr("/unix/b.sock"), (std::optional<uid>{uid{"x", "u3"}}));
@@ -31,6 +31,27 @@ TEST(registrar_test, an_address_belongs_to_one_actor_and_duplicate_names_are_kep
   EXPECT_EQ(r.delete_addr("/unix/nobody.sock"), std::nullopt);
   r.remove_via(&via_a);
   EXPECT_TRUE(r.entries().empty()) << "what came over a closed channel is gone";
+}
+
+// Issue 26's registrar ownership: an entry is its registering connection's; nobody else may
+// overwrite it, take one of its addresses, or unregister it.
+TEST(registrar_test, only_the_connection_that_registered_an_entry_changes_it) {
+  registrar r;
+  int owner = 0, intruder = 0;
+  ASSERT_TRUE(r.add(uid{"w", "u1"}, {"/unix/a.sock"}, &owner));
+  const auto overwrite = r.add(uid{"w", "u1"}, {"/unix/evil.sock"}, &intruder);
+  ASSERT_FALSE(overwrite);
+  EXPECT_EQ(overwrite.error().code(), make_error_code(boost::system::errc::permission_denied));
+  EXPECT_NE(overwrite.error().message().find("only its owner may change it"), std::string::npos);
+  const auto steal = r.add(uid{"evil", "u9"}, {"/unix/a.sock"}, &intruder);
+  ASSERT_FALSE(steal);
+  EXPECT_NE(steal.error().message().find("an address of w@u1"), std::string::npos) << steal.error().message();
+  const auto unregister = r.remove(uid{"w", "u1"}, &intruder);
+  ASSERT_FALSE(unregister);
+  EXPECT_NE(unregister.error().message().find("only its owner may unregister it"), std::string::npos);
+  EXPECT_EQ(r.find("w"), list{"/unix/a.sock"}) << "untouched";
+  EXPECT_EQ(r.remove(uid{"w", "u1"}, &owner).value(), true);
+  EXPECT_EQ(r.remove(uid{"w", "u1"}, &owner).value(), false) << "gone already";
 }
 
 TEST(registrar_test, waiting_for_a_name_ends_when_it_registers) {
@@ -41,10 +62,10 @@ TEST(registrar_test, waiting_for_a_name_ends_when_it_registers) {
     auto done = co_await tractor::open_nursery([&](tractor::nursery& n) -> tractor::awaitable<void> {
       n.start_soon(waiter);
       co_await tractor::checkpoint();
-      r.add(uid{"early", "u0"}, {"/unix/e.sock"}, nullptr);  // another name wakes nobody for good
+      (void)r.add(uid{"early", "u0"}, {"/unix/e.sock"}, nullptr);  // another name wakes nobody for good
       co_await tractor::checkpoint();
       EXPECT_TRUE(found.empty());
-      r.add(uid{"late", "u1"}, {"/unix/l.sock"}, nullptr);
+      (void)r.add(uid{"late", "u1"}, {"/unix/l.sock"}, nullptr);
     });
     EXPECT_TRUE(done);
     EXPECT_EQ(found, list{"/unix/l.sock"});

@@ -21,6 +21,12 @@ enum class probe_result { registrar, occupied, absent };
 /// Cancellation: interrupted at once.
 awaitable<result<transport::stream_socket>> connect_to(const policies& pol, const transport::multiaddr& addr);
 
+/// Whether an actor answers at `addr`: connected to (and authenticated with) within 1 s, and
+/// handshaken as a probe, which the actor there leaves at that.
+///
+/// Cancellation: interrupted at once.
+awaitable<bool> address_alive(const policies& pol, const transport::multiaddr& addr);
+
 /// Connects to `addr` and handshakes as a probe (tractor's `Aid.is_probe`): a peer that says
 /// it is a registrar is one; a connection refused means nobody is there;
 /// anything else (no valid handshake, a peer that is not a registrar) is "occupied". Up to 3

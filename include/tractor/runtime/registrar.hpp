@@ -4,7 +4,9 @@
 // The actor that is its tree's registrar (by default the root of the first program on a
 // registry address) keeps one; every actor registers with it right after binding and is
 // removed when it unregisters, when the channel it registered over closes, or when a lookup
-// finds its address dead (`delete_addr`).
+// finds its address dead (`delete_addr`). An entry belongs to the channel it registered over:
+// nobody else may overwrite it, take one of its addresses or unregister it, and the registrar
+// forgets an address another actor reports dead only once no actor answers there.
 #pragma once
 
 #include <tractor/core/error.hpp>
@@ -32,10 +34,21 @@ class registrar {
     const void* via;                 // the channel it registered over (nullptr: ourselves)
   };
 
-  /// Registers `uid` at `addrs` (tractor's `Actor.async_main()` registration): an address is held
-  /// by one actor only, so any other uid registered at one of them is evicted; a second
-  /// registration of `uid` adds the addresses it did not have. Wakes everyone waiting for its name.
-  void add(const msg::uid& uid, const std::vector<std::string>& addrs, const void* via) {
+  /// Registers `uid` at `addrs` (tractor's `Actor.async_main()` registration) for its owner,
+  /// the channel `via` it came over: a second registration of `uid` adds the addresses it did
+  /// not have. An address is held by one actor only: one that `via` registered under another
+  /// uid moves to `uid`. Refused (`permission_denied`, saying by whom) when `uid`, or one of the
+  /// addresses, is registered by another channel: only the owner changes an entry. Wakes
+  /// everyone waiting for its name.
+  result<void> add(const msg::uid& uid, const std::vector<std::string>& addrs, const void* via) {
+    for (const auto& e : entries_) {
+      const bool holds = std::ranges::any_of(addrs, [&](const std::string& a) { return std::ranges::find(e.addrs, a) != e.addrs.end(); });
+      if (e.via != via && (e.uid == uid || holds)) {
+        return error(make_error_code(boost::system::errc::permission_denied),
+                     fmt::format("refused: {}{} is registered by another connection; only its owner may change it",
+                                 e.uid == uid ? "" : "an address of ", logs::short_uid{e.uid}));
+      }
+    }
     for (auto& e : entries_) {
       if (e.uid == uid) continue;
       std::erase_if(e.addrs, [&](const std::string& a) { return std::ranges::find(addrs, a) != addrs.end(); });
@@ -52,13 +65,22 @@ class registrar {
     logs::registrar.runtime("registered {} at {}", logs::short_uid{uid}, fmt::join(it->addrs, ", "));
     auto waiting = std::exchange(changed_, std::make_shared<event>());
     waiting->set();
+    return success();
   }
 
-  /// Removes `uid`; true if it was registered.
-  bool remove(const msg::uid& uid) {
-    const bool removed = std::erase_if(entries_, [&](const entry& e) { return e.uid == uid; }) > 0;
-    if (removed) logs::registrar.runtime("unregistered {}", logs::short_uid{uid});
-    return removed;
+  /// Removes `uid` for its owner `via`; whether it was registered. Refused
+  /// (`permission_denied`) when another channel registered it.
+  result<bool> remove(const msg::uid& uid, const void* via) {
+    auto it = std::ranges::find_if(entries_, [&](const entry& e) { return e.uid == uid; });
+    if (it == entries_.end()) return false;
+    if (it->via != via) {
+      return error(make_error_code(boost::system::errc::permission_denied),
+                   fmt::format("refused: {} is registered by another connection; only its owner may unregister it",
+                               logs::short_uid{uid}));
+    }
+    entries_.erase(it);
+    logs::registrar.runtime("unregistered {}", logs::short_uid{uid});
+    return true;
   }
 
   /// Removes everything registered over channel `via` (it closed).

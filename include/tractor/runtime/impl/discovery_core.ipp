@@ -18,6 +18,22 @@ TRACTOR_DECL awaitable<result<transport::stream_socket>> connect_to(const polici
   co_return sock;
 }
 
+TRACTOR_DECL awaitable<bool> address_alive(const policies& pol, const transport::multiaddr& addr) {
+  using namespace std::chrono_literals;
+  if (!pol.accepts(addr)) co_return false;
+  bool answered = false;
+  auto once = [&]() -> awaitable<void> {
+    auto sock = co_await connect_to(pol, addr);
+    if (!sock) co_return;
+    auto ch = pol.make_channel(std::move(sock).value(), {});
+    const msg::Aid me{"liveness-probe", new_uuid(), ::getpid(), std::nullopt, true};
+    answered = (co_await handshake(*ch, me, 1s)).has_value();
+    ch->close();
+  };
+  (void)co_await move_on_after(1s, once());
+  co_return answered;
+}
+
 TRACTOR_DECL awaitable<probe_result> probe_registry(const policies& pol, const transport::multiaddr& addr) {
   using namespace std::chrono_literals;
   auto ex = co_await boost::asio::this_coro::executor;
@@ -170,7 +186,7 @@ TRACTOR_DECL result<void> admit_registration(actor& a, peer& link, const result<
                  "expected the child's registration, got " + std::string(msg::type_name(m.value())));
   }
   const registration& who = std::get<0>(args.value());
-  a.registry()->add({who.name, who.uuid}, who.addrs, &link);
+  BOOST_OUTCOME_TRY(a.registry()->add({who.name, who.uuid}, who.addrs, &link));
   replies.emplace_back(msg::StartAck{s->cid, "asyncfunc"});
   replies.emplace_back(msg::Return{s->cid, link.requests().no_value()});
   return success();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <tractor/runtime/actor.hpp>
+#include <tractor/runtime/discovery_core.hpp>
 
 namespace tractor::runtime::requests {
 
@@ -36,13 +37,12 @@ TRACTOR_DECL awaitable<result<void>> register_actor(request& r, registration who
     co_return error(make_error_code(runtime_errc::invalid_operation),
                     "self.register_actor: actor " + who.name + " gives no address");
   }
-  table->add({who.name, who.uuid}, who.addrs, r.from.get());
-  co_return success();
+  co_return table->add({who.name, who.uuid}, who.addrs, r.from.get());
 }
 
 TRACTOR_DECL awaitable<result<void>> unregister_actor(request& r, msg::uid who) {
   BOOST_OUTCOME_CO_TRY(auto table, detail::table_of(r));
-  (void)table->remove(who);
+  BOOST_OUTCOME_CO_TRY(table->remove(who, r.from.get()));
   co_return success();
 }
 
@@ -65,6 +65,15 @@ TRACTOR_DECL awaitable<result<std::vector<registration>>> get_registry(request& 
 
 TRACTOR_DECL awaitable<result<std::optional<msg::uid>>> delete_addr(request& r, std::string addr) {
   BOOST_OUTCOME_CO_TRY(auto table, detail::table_of(r));
+  // Any actor may report an address dead, so the registrar checks: a live actor's entry
+  // stays. (The registrar's own word, a request without a peer, is taken as it is.)
+  if (auto parsed = transport::multiaddr::parse(addr); parsed && r.from) {
+    const bool alive = co_await address_alive(r.self.pol(), parsed.value());
+    if (alive) {
+      co_return error(make_error_code(boost::system::errc::permission_denied),
+                      "refused: an actor still answers at " + addr + "; only its owner may unregister it");
+    }
+  }
   co_return table->delete_addr(addr);
 }
 
