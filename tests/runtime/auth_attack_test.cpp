@@ -102,4 +102,49 @@ TEST(auth_attack_test, unauthenticated_peers_cause_no_call_no_cancel_and_no_regi
   EXPECT_NE(forgotten.find("an actor still answers at"), std::string::npos) << forgotten;
 }
 
+// A slowloris: 1,000 connections that never authenticate, held open against a running actor.
+// Past the cap the excess is closed at once, the rest at the deadline; meanwhile the actor
+// answers a normal call; in the end the actor has closed every one of them.
+TEST(auth_attack_test, idle_connections_are_capped_closed_at_the_deadline_and_calls_go_on) {
+  int sum = 0;
+  std::size_t opened = 0, closed_by_the_actor = 0;
+  double call_ms = 0;
+  char arg0[] = "auth_attack_test";
+  char* argv[] = {arg0, nullptr};
+  const int code = tractor::run_main<tree>(1, argv, [&](tractor::actor_nursery<tree>& an) -> tractor::task<void> {
+    BOOST_OUTCOME_CO_TRY(auto worker, co_await an.start_actor<attack_api>("worker"));
+    BOOST_OUTCOME_CO_TRY(auto addrs, co_await tractor::query_actor<tree>("worker"));
+    if (addrs.empty()) co_return tractor::errc::would_block;
+    auto ex = co_await boost::asio::this_coro::executor;
+    std::vector<tp::stream_socket> idle;
+    for (int i = 0; i < 1000; ++i) {
+      auto s = co_await tp::tcp::connect(ex, addrs.front());
+      if (s) idle.push_back(std::move(s).value());
+    }
+    opened = idle.size();
+    const auto t0 = std::chrono::steady_clock::now();
+    BOOST_OUTCOME_CO_TRY(sum, co_await worker.run<&attack::add>(1, 2));
+    call_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    for (auto& s : idle) {
+      // Each ends from the actor's side: at once past the cap, else at its deadline.
+      auto read_one = [&]() -> tractor::awaitable<bool> {
+        char b = 0;
+        boost::system::error_code ec;
+        co_await boost::asio::async_read(s, boost::asio::buffer(&b, 1),
+                                         boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+        co_return ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
+      };
+      auto ended = co_await tractor::move_on_after(tp::auth::deadline() + 10s, read_one());
+      closed_by_the_actor += ended && *ended;
+    }
+    an.cancel();
+    co_return tractor::success();
+  });
+  std::printf("a call among %zu idle connections took %.2f ms\n", opened, call_ms);
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(opened, 1000u);
+  EXPECT_EQ(sum, 3) << "the actor answered while they were open";
+  EXPECT_EQ(closed_by_the_actor, opened);
+}
+
 }  // namespace

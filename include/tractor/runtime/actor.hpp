@@ -279,6 +279,8 @@ class actor {
   bool serving_ = true;
   /// Accepted connections still authenticating (see `handshake_and_route`).
   std::size_t authenticating_ = 0;
+  /// Connections refused because `authenticating_` was at its cap.
+  std::size_t over_the_cap_ = 0;
   std::map<std::string, expected_child*> expected_;
 };
 

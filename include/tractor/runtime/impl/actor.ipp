@@ -39,7 +39,11 @@ TRACTOR_DECL awaitable<void> actor::handshake_and_route(transport::stream_socket
     // Nothing of a connection is read as a message before it has proven itself; and only so
     // many may be trying at once (a flood of idle ones must not starve the others).
     if (authenticating_ >= transport::auth::max_pending()) {
-      logs::ipc.warning("refused a connection: {} others are still authenticating", authenticating_);
+      // A flood must not flood the log too: the 1st, 2nd, 4th, 8th... such refusal is logged.
+      if (const auto refused = ++over_the_cap_; (refused & (refused - 1)) == 0) {
+        logs::ipc.warning("refused a connection from {}: {} others are still authenticating ({} refused so)",
+                          transport::peer_of(s), authenticating_, refused);
+      }
       co_return;
     }
     ++authenticating_;
