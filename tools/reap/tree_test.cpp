@@ -19,6 +19,7 @@
 #include <csignal>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -255,6 +256,9 @@ TYPED_TEST(reap_tree_test, after_the_root_is_killed_reap_stops_what_the_tree_lea
   const decoy d;
   // The helper must be orphaned, as on a user's machine: no subreaper above it while it is.
   ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  struct subreaper_again {
+    ~subreaper_again() { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
+  } restore;
   tractor::testing::subprocess program(
       std::map<std::string, std::string>{{"REAP_TREE_MODE", "tree"}, {"REAP_TREE_HELPER", "1"}});
   ASSERT_TRUE(program.wait_for(0, "ready\n", 30s)) << program.out() << program.err();
@@ -268,8 +272,16 @@ TYPED_TEST(reap_tree_test, after_the_root_is_killed_reap_stops_what_the_tree_lea
     EXPECT_TRUE(!p || tractor::testing::wait_for_exit({*p}, 10s).empty()) << who << " outlived the root";
   }
   const pid_t helper = pids.at("helper");
+  // Orphaned once the kernel has reparented it to pid 1 (watchdog: 10 s).
+  std::optional<tractor::testing::process> h;
+  for (auto until = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < until;) {
+    h = tractor::testing::read_process(helper);
+    if (!h || h->ppid == 1) break;
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(h && h->ppid == 1) << "the helper " << helper << " is not an orphan: parent "
+                                 << (h ? std::to_string(h->ppid) : std::string("(gone)"));
   const auto [status, out] = run(tool("tractor-reap") + " --grace 1");
-  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find(fmt::format("{} ", helper)), std::string::npos) << out;
   EXPECT_TRUE(stopped_in(out).contains(helper)) << out;

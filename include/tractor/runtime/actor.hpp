@@ -15,6 +15,8 @@
 #include <tractor/runtime/policies.hpp>
 #include <tractor/runtime/registrar.hpp>
 #include <tractor/spawn/backend.hpp>
+
+#include <deque>
 #include <tractor/transport/transport.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -277,10 +279,10 @@ class actor {
   std::vector<child_record*> children_;
   bool taskdump_ = false;
   bool serving_ = true;
-  /// Accepted connections still authenticating (see `handshake_and_route`).
-  std::size_t authenticating_ = 0;
-  /// Connections refused because `authenticating_` was at its cap.
-  std::size_t over_the_cap_ = 0;
+  /// Accepted connections still authenticating, oldest first (see `handshake_and_route`).
+  std::deque<transport::stream_socket*> authenticating_;
+  /// How many of them were closed to make room for a newer one.
+  std::size_t evicted_ = 0;
   std::map<std::string, expected_child*> expected_;
 };
 

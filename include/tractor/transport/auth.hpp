@@ -43,8 +43,8 @@ bool enabled();
 /// (seconds), else 3 s.
 clock::duration deadline();
 
-/// How many accepted connections an actor lets authenticate at once; beyond that a new one is
-/// closed at once: TRACTOR_AUTH_PENDING_MAX, else 64.
+/// How many accepted connections an actor lets authenticate at once; beyond that the oldest of
+/// them is closed to let the new one try: TRACTOR_AUTH_PENDING_MAX, else 64.
 std::size_t max_pending();
 
 /// The connecting side's part, on a socket just connected. Fails (`wire_errc::auth_failed`)

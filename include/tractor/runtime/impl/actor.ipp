@@ -37,23 +37,30 @@ TRACTOR_DECL awaitable<void> actor::accept_loop(nursery& n) {
 TRACTOR_DECL awaitable<void> actor::handshake_and_route(transport::stream_socket s, nursery& n) {
   if (pol().check) {
     // Nothing of a connection is read as a message before it has proven itself; and only so
-    // many may be trying at once (a flood of idle ones must not starve the others).
-    if (authenticating_ >= transport::auth::max_pending()) {
-      // A flood must not flood the log too: the 1st, 2nd, 4th, 8th... such refusal is logged.
-      if (const auto refused = ++over_the_cap_; (refused & (refused - 1)) == 0) {
-        logs::ipc.warning("refused a connection from {}: {} others are still authenticating ({} refused so)",
-                          transport::peer_of(s), authenticating_, refused);
+    // many may be trying at once. At the cap the oldest of them goes, not the newcomer: an
+    // honest peer proves itself within a round trip, so a flood of idle connections evicts
+    // its own, and a new client still gets in.
+    if (authenticating_.size() >= transport::auth::max_pending()) {
+      boost::system::error_code ignored;
+      authenticating_.front()->close(ignored);
+      authenticating_.pop_front();
+      // A flood must not flood the log too: the 1st, 2nd, 4th, 8th... eviction is logged.
+      if (const auto evicted = ++evicted_; (evicted & (evicted - 1)) == 0) {
+        logs::ipc.warning("closed the oldest of {} connections still authenticating, to let {} try ({} so far)",
+                          authenticating_.size() + 1, transport::peer_of(s), evicted);
       }
-      co_return;
     }
-    ++authenticating_;
+    authenticating_.push_back(&s);
     struct done_authenticating {
-      std::size_t& n;
-      ~done_authenticating() { --n; }
-    } counted{authenticating_};
+      std::deque<transport::stream_socket*>& list;
+      transport::stream_socket* mine;
+      ~done_authenticating() { std::erase(list, mine); }
+    } counted{authenticating_, &s};
     auto checked = co_await pol().check(s);
     if (!checked) {
-      logs::ipc.warning("refused a connection from {}: {}", transport::peer_of(s), checked.error().message());
+      if (s.is_open()) {  // (an evicted one was logged with its eviction)
+        logs::ipc.warning("refused a connection from {}: {}", transport::peer_of(s), checked.error().message());
+      }
       co_return;
     }
   }
