@@ -23,6 +23,21 @@ extern char** environ;
 
 namespace tractor::testing {
 
+/// Forks a process that ignores SIGINT and SIGTERM and holds none of the caller's stdio, and
+/// returns its pid without waiting for it: what a user's actor may leak. Being a fork, it
+/// carries the caller's process title.
+inline pid_t fork_a_leak() {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_RDWR);
+    for (int fd = 0; fd <= 2; ++fd) ::dup2(null, fd);
+    ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGTERM, SIG_IGN);
+    for (;;) ::pause();
+  }
+  return pid;
+}
+
 class subprocess {
  public:
   /// Starts /proc/self/exe with the environment of this process changed by `env` (an empty

@@ -20,18 +20,8 @@
 #include <unistd.h>
 
 namespace stuck {
-// Forks a helper process and returns its pid, leaving it running: a leak. The helper ignores
-// SIGINT and SIGTERM, so only the ladder's last step ends it. Being a fork of the actor, it
-// carries the actor's title.
-tractor::awaitable<int> start_helper() {
-  const pid_t helper = ::fork();
-  if (helper == 0) {
-    ::signal(SIGINT, SIG_IGN);
-    ::signal(SIGTERM, SIG_IGN);
-    for (;;) ::pause();
-  }
-  co_return helper;
-}
+// Leaves a process of its own running (tests/support's fork_a_leak): a leak.
+tractor::awaitable<int> start_helper() { co_return tractor::testing::fork_a_leak(); }
 tractor::awaitable<int> sleep_forever() {
   boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, std::chrono::hours(1));
   co_await t.async_wait(boost::asio::use_awaitable);

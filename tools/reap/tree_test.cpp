@@ -33,19 +33,8 @@
 
 namespace reap_tree {
 tractor::awaitable<int> pid() { co_return ::getpid(); }
-// Forks a process that ignores SIGINT and SIGTERM and is never stopped: what a user's actor
-// may leak. Being a fork of the actor, it carries the actor's title.
-tractor::awaitable<int> start_helper() {
-  const pid_t helper = ::fork();
-  if (helper == 0) {
-    const int null = ::open("/dev/null", O_RDWR);
-    for (int fd = 0; fd <= 2; ++fd) ::dup2(null, fd);  // nothing of the tree's output held open
-    ::signal(SIGINT, SIG_IGN);
-    ::signal(SIGTERM, SIG_IGN);
-    for (;;) ::pause();
-  }
-  co_return helper;
-}
+// Leaves a process of its own running, titled as this actor (tests/support's fork_a_leak).
+tractor::awaitable<int> start_helper() { co_return tractor::testing::fork_a_leak(); }
 tractor::awaitable<bool> hold_b(bool with_helper);  // a's part: defined once the trees exist
 }  // namespace reap_tree
 

@@ -18,45 +18,53 @@ TRACTOR_DECL awaitable<result<transport::stream_socket>> connect_to(const polici
   co_return sock;
 }
 
-TRACTOR_DECL awaitable<bool> address_alive(const policies& pol, const transport::multiaddr& addr) {
+namespace detail {
+
+/// Connects to `addr` (authenticating) and handshakes as a probe (tractor's `Aid.is_probe`,
+/// which the peer leaves at that), within 1 s: the peer's `Aid`; the connect's error if it
+/// could not connect; nothing if it connected but no valid handshake came in time.
+inline awaitable<result<std::optional<msg::Aid>>> probe_handshake(const policies& pol, const transport::multiaddr& addr) {
   using namespace std::chrono_literals;
-  if (!pol.accepts(addr)) co_return false;
-  bool answered = false;
+  std::optional<result<std::optional<msg::Aid>>> out;
   auto once = [&]() -> awaitable<void> {
     auto sock = co_await connect_to(pol, addr);
-    if (!sock) co_return;
+    if (!sock) {
+      out.emplace(sock.error());
+      co_return;
+    }
     auto ch = pol.make_channel(std::move(sock).value(), {});
-    const msg::Aid me{"liveness-probe", new_uuid(), ::getpid(), std::nullopt, true};
-    answered = (co_await handshake(*ch, me, 1s)).has_value();
+    const msg::Aid me{"probe", new_uuid(), ::getpid(), std::nullopt, true};
+    auto hs = co_await handshake(*ch, me, 1s);
+    out.emplace(hs ? std::optional<msg::Aid>(std::move(hs).value()) : std::nullopt);
     ch->close();
   };
   (void)co_await move_on_after(1s, once());
-  co_return answered;
+  co_return out ? std::move(*out) : result<std::optional<msg::Aid>>(std::nullopt);
+}
+
+}  // namespace detail
+
+TRACTOR_DECL awaitable<bool> address_alive(const policies& pol, const transport::multiaddr& addr) {
+  if (!pol.accepts(addr)) co_return false;
+  auto answer = co_await detail::probe_handshake(pol, addr);
+  co_return answer && answer.value().has_value();
 }
 
 TRACTOR_DECL awaitable<probe_result> probe_registry(const policies& pol, const transport::multiaddr& addr) {
   using namespace std::chrono_literals;
-  auto ex = co_await boost::asio::this_coro::executor;
   for (int attempt = 1; attempt <= 3; ++attempt) {
-    std::optional<probe_result> seen;
-    auto once = [&]() -> awaitable<void> {
-      auto sock = co_await connect_to(pol, addr);
-      if (!sock) {
-        // Refused: nobody there. Anything else (a peer without our cookie) occupies it.
-        seen = sock.error().code() == make_error_code(wire_errc::auth_failed) ? probe_result::occupied
+    probe_result seen = probe_result::occupied;
+    auto answer = co_await detail::probe_handshake(pol, addr);
+    if (!answer) {
+      // Refused: nobody there. Anything else (a peer without our cookie) occupies it.
+      seen = answer.error().code() == make_error_code(wire_errc::auth_failed) ? probe_result::occupied
                                                                                : probe_result::absent;
-        if (seen == probe_result::occupied) logs::ipc.warning("registry probe: {}", sock.error().message());
-        co_return;
-      }
-      auto ch = pol.make_channel(std::move(sock).value(), {});
-      const msg::Aid me{"registry-probe", new_uuid(), ::getpid(), std::nullopt, true};
-      auto hs = co_await handshake(*ch, me, 1s);
-      seen = hs && hs.value().is_registrar.value_or(false) ? probe_result::registrar : probe_result::occupied;
-      ch->close();
-    };
-    auto finished = co_await move_on_after(1s, once());
-    (void)finished;
-    if (seen && *seen != probe_result::occupied) co_return *seen;
+      if (seen == probe_result::occupied) logs::ipc.warning("registry probe: {}", answer.error().message());
+    } else {
+      const auto& peer = answer.value();
+      seen = peer && peer->is_registrar.value_or(false) ? probe_result::registrar : probe_result::occupied;
+    }
+    if (seen != probe_result::occupied) co_return seen;
     if (attempt < 3) co_await sleep_for(50ms * attempt);
   }
   co_return probe_result::occupied;
