@@ -192,10 +192,10 @@ int silent_after_handshake(const spawn::child_boot& boot) {
   if (!server) return 20;
   if (boot.stop) boot.stop->install([&ctx] { ctx.stop(); });
   auto speak = [&]() -> awaitable<void> {
-    std::optional<transport::stream_socket> sock;
+    std::optional<transport::connection> sock;
     if (boot.channel_fd >= 0) {
       auto adopted = transport::adopt_local(ex, ::fcntl(boot.channel_fd, F_DUPFD_CLOEXEC, 3));
-      if (adopted) sock.emplace(std::move(adopted).value());
+      if (adopted) sock.emplace(transport::connection{std::move(adopted).value()});
     } else if (auto parent = transport::multiaddr::parse(boot.parent_addr)) {
       auto connected = co_await tractor::runtime::connect_to(pol, parent.value());
       if (connected) sock.emplace(std::move(connected).value());

@@ -103,7 +103,7 @@ TEST(auth_attack_test, unauthenticated_peers_cause_no_call_no_cancel_and_no_regi
 }
 
 // A slowloris: 1,000 connections that never authenticate, held open against a running actor.
-// Past the cap the oldest are closed to make room, the rest at the deadline; meanwhile the
+// Past the cap the silent ones are closed to make room, the rest at the deadline; meanwhile the
 // actor answers a call, and a new client still connects and authenticates; in the end the
 // actor has closed every one of them.
 TEST(auth_attack_test, idle_connections_are_capped_closed_at_the_deadline_and_calls_go_on) {

@@ -122,7 +122,7 @@ void prepare_child(int link_fd, int also, pid_t server) {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int sig : server_ignores) ::signal(sig, SIG_DFL);
   ::clearenv();
-  const std::string_view env = r.fields[4];
+  const std::string_view env = r.fields[5];
   for (std::size_t at = 0; at < env.size();) {
     const std::size_t end = env.find('\0', at);
     if (end == std::string_view::npos) break;
@@ -137,6 +137,7 @@ void prepare_child(int link_fd, int also, pid_t server) {
   boot.parent_registers = r.head.parent_registers != 0;
   if (r.head.loglevel) boot.loglevel = static_cast<log::level>(r.head.loglevel);
   boot.taskdump = r.head.taskdump;
+  boot.cookie = std::string(r.fields[4]);
   const int code = r.entry()(boot);
   std::fflush(nullptr);
   ::_exit(code);

@@ -20,12 +20,12 @@
 
 namespace tractor::spawn::forkserver_wire {
 
-inline constexpr std::uint32_t request_magic = 0x74666b34;  // "tfk4"
+inline constexpr std::uint32_t request_magic = 0x74666b35;  // "tfk5"
 /// Under the default socket send buffer, which bounds a packet.
 inline constexpr std::size_t max_request = 160 * 1024;
 
-/// A request's header; then its name, uuid, parent address and title, each ended by '\0',
-/// and the requester's environment ("k=v\0" entries) to the end of the packet.
+/// A request's header; then its name, uuid, parent address, title and cookie, each ended by
+/// '\0', and the requester's environment ("k=v\0" entries) to the end of the packet.
 struct request_header {
   std::uint32_t magic;
   std::int32_t parent_pid;
@@ -44,7 +44,7 @@ struct reply {
 
 struct parsed_request {
   request_header head{};
-  std::string_view fields[5];  // name, uuid, parent address, title, environment
+  std::string_view fields[6];  // name, uuid, parent address, title, cookie, environment
   int channel = -1;
   [[nodiscard]] child_entry entry() const {
     return reinterpret_cast<child_entry>(static_cast<std::uintptr_t>(head.entry));
@@ -57,7 +57,7 @@ inline bool encode_request(const spawn_request& req, std::string& out) {
                          req.boot.parent_registers, req.boot.channel_fd >= 0, req.boot.taskdump,
                          req.boot.loglevel ? static_cast<std::uint8_t>(*req.boot.loglevel) : std::uint8_t{0}};
   out.assign(reinterpret_cast<const char*>(&h), sizeof h);
-  for (const std::string* f : {&req.boot.name, &req.boot.uuid, &req.boot.parent_addr, &req.title}) {
+  for (const std::string* f : {&req.boot.name, &req.boot.uuid, &req.boot.parent_addr, &req.title, &req.boot.cookie}) {
     out.append(f->c_str(), f->size() + 1);
   }
   for (char** e = environ; e && *e; ++e) out.append(*e, std::strlen(*e) + 1);
@@ -71,13 +71,13 @@ inline bool parse(const char* buf, std::size_t n, int channel, parsed_request& o
   std::memcpy(&out.head, buf, sizeof out.head);
   if (out.head.magic != request_magic || out.head.entry == 0 || out.head.with_channel != (channel >= 0)) return false;
   std::string_view rest(buf + sizeof out.head, n - sizeof out.head);
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 5; ++i) {
     const std::size_t end = rest.find('\0');
     if (end == std::string_view::npos) return false;
     out.fields[i] = rest.substr(0, end);
     rest.remove_prefix(end + 1);
   }
-  out.fields[4] = rest;
+  out.fields[5] = rest;
   out.channel = channel;
   return true;
 }

@@ -235,8 +235,8 @@ class actor {
   }
 
   /// A peer over `s`, not yet handshaken.
-  std::shared_ptr<peer> make_peer(transport::stream_socket s) const {
-    return std::make_shared<peer>(pol_.make_channel(std::move(s), {}), self_, pol_);
+  std::shared_ptr<peer> make_peer(transport::connection c) const {
+    return std::make_shared<peer>(pol_.make_channel(std::move(c), {}), self_, pol_);
   }
 
  private:
@@ -279,8 +279,13 @@ class actor {
   std::vector<child_record*> children_;
   bool taskdump_ = false;
   bool serving_ = true;
-  /// Accepted connections still authenticating, oldest first (see `handshake_and_route`).
-  std::deque<transport::stream_socket*> authenticating_;
+  /// Accepted connections still authenticating, oldest first, and whether each has sent
+  /// anything yet (see `handshake_and_route`).
+  struct authenticating {
+    transport::stream_socket* socket;
+    bool spoke;
+  };
+  std::deque<authenticating> authenticating_;
   /// How many of them were closed to make room for a newer one.
   std::size_t evicted_ = 0;
   std::map<std::string, expected_child*> expected_;

@@ -19,7 +19,7 @@ enum class probe_result { registrar, occupied, absent };
 /// starts from. Errors name the address.
 ///
 /// Cancellation: interrupted at once.
-awaitable<result<transport::stream_socket>> connect_to(const policies& pol, const transport::multiaddr& addr);
+awaitable<result<transport::connection>> connect_to(const policies& pol, const transport::multiaddr& addr);
 
 /// Whether an actor answers at `addr`: connected to (and authenticated with) within 1 s, and
 /// handshaken as a probe, which the actor there leaves at that.

@@ -32,7 +32,7 @@ struct policies {
   awaitable<result<transport::stream_socket>> (*connect)(const boost::asio::any_io_executor&,
                                                          const transport::multiaddr&);
   transport::multiaddr (*bind_addr)(std::string_view);
-  std::unique_ptr<transport::channel> (*make_channel)(transport::stream_socket,
+  std::unique_ptr<transport::channel> (*make_channel)(transport::connection,
                                                       transport::channel_options);
   std::span<const exposed_fn> functions;
   /// The runtime's own requests (ns "self"), with the tree's codec.

@@ -48,8 +48,8 @@ struct tree {
         &Transport::listen,
         &Transport::connect,
         &Transport::bind_addr,
-        [](transport::stream_socket s, transport::channel_options o) {
-          return transport::channel::make<Codec>(std::move(s), o);
+        [](transport::connection c, transport::channel_options o) {
+          return transport::channel::make<Codec>(std::move(c), o);
         },
         functions,
         runtime::request_wire::make<Codec>(),

@@ -79,6 +79,10 @@ struct child_boot {
   std::optional<log::level> loglevel = {};
   /// The child dumps its task tree on SIGUSR1 (and passes that on).
   bool taskdump = false;
+  /// The tree's cookie (transport/auth.hpp), for a transport that authenticates; empty: the
+  /// child finds its own. A secret: backends hand it over in memory or through a pipe, never
+  /// on the command line or in the environment.
+  std::string cookie = {};
 };
 
 /// The child runtime's entry: runs it to its end and returns the exit code. A plain function
@@ -145,6 +149,8 @@ inline constexpr const char* parent_pid = "TRACTOR_PARENT_PID";
 inline constexpr const char* parent_registers = "TRACTOR_PARENT_REGISTERS";
 inline constexpr const char* loglevel = "TRACTOR_CHILD_LOGLEVEL";
 inline constexpr const char* taskdump = "TRACTOR_CHILD_TASKDUMP";
+/// The descriptor the child reads its cookie from (a pipe), when it has one.
+inline constexpr const char* cookie_fd = "TRACTOR_CHILD_COOKIE_FD";
 }  // namespace child_env
 
 /// The `exec` backend: posix_spawn of the running binary with the child's boot in its

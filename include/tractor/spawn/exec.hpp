@@ -28,6 +28,7 @@ struct exec_request {
   std::map<std::string, std::string> env = {};  // added to (or replacing entries of) ours
   std::string argv0 = {};                       // what `ps` shows; default: the program
   int stdout_fd = -1;                      // redirect the child's stdout here, if >= 0
+  int pass_fd = -1;                        // the child finds this descriptor as 3, if >= 0
 };
 
 /// Starts `req.program` and returns its handle. A program that cannot be started is an error

@@ -13,15 +13,18 @@
 //
 // The cookie is TRACTOR_COOKIE when set, else the content of
 // `$XDG_CONFIG_HOME/tractor/cookie` (`~/.config/tractor/cookie`), created with mode 0600 and
-// 32 random bytes (hex) on first use, and refused if its group or others may read it. Child
-// actors read it the same way (the same user, the same environment). TRACTOR_TCP_AUTH=off
-// turns authentication off on both sides, with a warning logged once per process.
+// 32 random bytes (hex) on first use, and refused if its group or others may read it; or
+// what the program gave `use_cookie`. A child actor gets its parent's cookie through its spawn
+// bootstrap (in memory, or for an `exec` child through a pipe), never on its command line or
+// in its environment. TRACTOR_TCP_AUTH=off turns authentication off on both sides, with a
+// warning logged once per process.
 #pragma once
 
 #include <tractor/config.hpp>
 
 #include <tractor/core/cancel_scope.hpp>
 #include <tractor/core/error.hpp>
+#include <tractor/transport/connection.hpp>
 #include <tractor/transport/transport.hpp>
 
 #include <string>
@@ -33,8 +36,15 @@ namespace tractor::transport::auth {
 /// Errors say which file and why (unreadable, readable by others, empty).
 result<std::string> load_cookie();
 
-/// This process's cookie, loaded on first use and kept (an error stays an error).
-const result<std::string>& cookie();
+/// This process's cookie: the one given to `use_cookie`, else loaded on first use and kept (an
+/// error stays an error).
+result<std::string> cookie();
+
+/// Makes `c` this process's cookie (and its children's, through their bootstrap): for a
+/// program that keeps its secret elsewhere than TRACTOR_COOKIE or the cookie file, and for a
+/// child runtime given its parent's. Call it before the first connection; connections
+/// authenticate with the cookie of the moment they start.
+void use_cookie(std::string c);
 
 /// Whether TCP connections are authenticated: yes unless TRACTOR_TCP_AUTH=off.
 bool enabled();
@@ -60,6 +70,12 @@ awaitable<result<void>> prove(stream_socket& s);
 ///
 /// Cancellation: interrupted at once (`operation_aborted`).
 awaitable<result<void>> check(stream_socket& s);
+
+/// As `prove` and `check`, inside secure session `over` (transport/tls.hpp).
+///
+/// Cancellation: interrupted at once (`operation_aborted`).
+awaitable<result<void>> prove(stream_socket& s, secure_stream& over);
+awaitable<result<void>> check(stream_socket& s, secure_stream& over);
 
 }  // namespace tractor::transport::auth
 

@@ -25,6 +25,7 @@
 
 #include <tractor/codec/codec.hpp>
 #include <tractor/core/cancel_scope.hpp>
+#include <tractor/transport/connection.hpp>
 #include <tractor/transport/transport.hpp>
 
 #include <memory>
@@ -60,12 +61,18 @@ struct channel_options {
 
 class channel {
  public:
+  /// Wraps a connection, speaking codec `C`: through its secure session if it has one.
+  template <codec::codec C>
+  static std::unique_ptr<channel> make(connection conn, channel_options options = {}) {
+    return std::unique_ptr<channel>(new channel(
+        std::move(conn), options,
+        codec_ops{&C::encode, split_of<C>(), head_of<C>(), &C::decode, &codec::decode_into<C>, C::name}));
+  }
+
   /// Wraps a connected socket, speaking codec `C`.
   template <codec::codec C>
   static std::unique_ptr<channel> make(stream_socket socket, channel_options options = {}) {
-    return std::unique_ptr<channel>(new channel(
-        std::move(socket), options,
-        codec_ops{&C::encode, split_of<C>(), head_of<C>(), &C::decode, &codec::decode_into<C>, C::name}));
+    return make<C>(connection{std::move(socket)}, options);
   }
 
   channel(const channel&) = delete;
@@ -145,6 +152,8 @@ class channel {
   [[nodiscard]] std::string_view codec_name() const noexcept { return codec_.name; }
 
   [[nodiscard]] stream_socket& socket() noexcept { return socket_; }
+  /// Whether the bytes go through a secure session (a TLS transport).
+  [[nodiscard]] bool secure() const noexcept { return secure_ != nullptr; }
 
  private:
   struct codec_ops {
@@ -176,8 +185,8 @@ class channel {
       return nullptr;
     }
   }
-  channel(stream_socket socket, channel_options options, codec_ops codec)
-      : socket_(std::move(socket)), options_(options), codec_(codec) {}
+  channel(connection conn, channel_options options, codec_ops codec)
+      : socket_(std::move(conn.socket)), secure_(std::move(conn.secure)), options_(options), codec_(codec) {}
 
   /// A large payload taken from its message: written after byte `at` of the queue.
   struct external {
@@ -227,6 +236,7 @@ class channel {
   result<void> took(const boost::system::error_code& ec, std::size_t n);
 
   stream_socket socket_;
+  std::unique_ptr<secure_stream> secure_;  // null: the socket's bytes are the frames
   channel_options options_;
   codec_ops codec_;
 

@@ -12,6 +12,7 @@
 #include <tractor/config.hpp>
 
 #include <tractor/core/nursery.hpp>
+#include <tractor/transport/connection.hpp>
 #include <tractor/transport/multiaddr.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -20,6 +21,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <concepts>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -32,11 +34,6 @@
 #include <unistd.h>
 
 namespace tractor::transport {
-
-/// The socket every transport produces.
-using stream_socket = boost::asio::generic::stream_protocol::socket;
-/// A listening socket of any family.
-using acceptor_socket = boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol>;
 
 /// A listening socket. Closing it (or destroying it) stops accepting. On a UNIX socket it
 /// accepts only peers of this user (SO_PEERCRED).
@@ -79,15 +76,20 @@ template <class T>
 concept has_prove = requires(stream_socket& s) { T::prove(s); };
 template <class T>
 concept has_check = requires(stream_socket& s) { T::check(s); };
+template <class A>
+concept auth_awaitable = std::same_as<A, awaitable<result<void>>> ||
+                         std::same_as<A, awaitable<result<std::unique_ptr<secure_stream>>>>;
 }  // namespace detail
 
 /// Whether transport `T` authenticates its connections: the runtime runs `T::prove` on each
-/// socket it connects and `T::check` on each it accepts, before any message (TCP; see
-/// transport/auth.hpp).
+/// socket it connects and `T::check` on each it accepts, before any message. Each returns
+/// `result<void>` (the peer is authenticated: tcp, see transport/auth.hpp) or, for a
+/// transport that also secures the bytes, the session they go through from then on
+/// (`result<std::unique_ptr<secure_stream>>`: tls).
 template <class T>
 inline constexpr bool authenticates = requires(stream_socket& s) {
-  { T::prove(s) } -> std::same_as<awaitable<result<void>>>;
-  { T::check(s) } -> std::same_as<awaitable<result<void>>>;
+  { T::prove(s) } -> detail::auth_awaitable;
+  { T::check(s) } -> detail::auth_awaitable;
 };
 
 /// What every transport provides: which addresses it serves (`accepts`), where an actor of
@@ -105,24 +107,39 @@ concept transport = requires(const boost::asio::any_io_executor& ex, const multi
   { T::connect(ex, a) } -> std::same_as<awaitable<result<stream_socket>>>;
 } && (authenticates<T> || (!detail::has_prove<T> && !detail::has_check<T>));
 
-/// One side of a transport's authentication, erased; null for a transport without any.
-using auth_step = awaitable<result<void>> (*)(stream_socket&);
+/// One side of a transport's authentication, erased: the secure session, if the transport
+/// makes one. Null for a transport without authentication.
+using auth_step = awaitable<result<std::unique_ptr<secure_stream>>> (*)(stream_socket&);
 
-/// `&T::prove`, or null.
+namespace detail {
+/// `step`, erased: a step that only authenticates makes no session.
+template <auto Step>
+awaitable<result<std::unique_ptr<secure_stream>>> erased_step(stream_socket& s) {
+  if constexpr (std::same_as<decltype(Step(s)), awaitable<result<void>>>) {
+    auto r = co_await Step(s);
+    if (!r) co_return r.error();
+    co_return std::unique_ptr<secure_stream>();
+  } else {
+    co_return co_await Step(s);
+  }
+}
+}  // namespace detail
+
+/// `T::prove`, erased; null without authentication.
 template <class T>
 constexpr auth_step prover() {
   if constexpr (authenticates<T>) {
-    return &T::prove;
+    return &detail::erased_step<&T::prove>;
   } else {
     return nullptr;
   }
 }
 
-/// `&T::check`, or null.
+/// `T::check`, erased; null without authentication.
 template <class T>
 constexpr auth_step checker() {
   if constexpr (authenticates<T>) {
-    return &T::check;
+    return &detail::erased_step<&T::check>;
   } else {
     return nullptr;
   }

@@ -35,27 +35,52 @@ TRACTOR_DECL awaitable<void> actor::accept_loop(nursery& n) {
 }
 
 TRACTOR_DECL awaitable<void> actor::handshake_and_route(transport::stream_socket s, nursery& n) {
+  std::unique_ptr<transport::secure_stream> secure;  // the session a secure transport made
   if (pol().check) {
     // Nothing of a connection is read as a message before it has proven itself; and only so
-    // many may be trying at once. At the cap the oldest of them goes, not the newcomer: an
-    // honest peer proves itself within a round trip, so a flood of idle connections evicts
-    // its own, and a new client still gets in.
+    // many may be trying at once. At the cap one of them goes, not the newcomer: the oldest of
+    // those that have sent nothing yet, else the oldest. An honest peer speaks at once and
+    // proves itself within a round trip, so a flood of idle connections evicts its own, even
+    // one that reconnects as fast as it is closed, and a new client still gets in.
     if (authenticating_.size() >= transport::auth::max_pending()) {
+      // (Whether one has spoken is asked of the socket too: its bytes may have arrived since.)
+      auto victim = std::find_if(authenticating_.begin(), authenticating_.end(), [](authenticating& p) {
+        boost::system::error_code unknown;
+        p.spoke = p.spoke || p.socket->available(unknown) > 0;
+        return !p.spoke;
+      });
+      if (victim == authenticating_.end()) victim = authenticating_.begin();
       boost::system::error_code ignored;
-      authenticating_.front()->close(ignored);
-      authenticating_.pop_front();
+      victim->socket->close(ignored);
+      authenticating_.erase(victim);
       // A flood must not flood the log too: the 1st, 2nd, 4th, 8th... eviction is logged.
       if (const auto evicted = ++evicted_; (evicted & (evicted - 1)) == 0) {
-        logs::ipc.warning("closed the oldest of {} connections still authenticating, to let {} try ({} so far)",
+        logs::ipc.warning("closed one of {} connections still authenticating, to let {} try ({} so far)",
                           authenticating_.size() + 1, transport::peer_of(s), evicted);
       }
     }
-    authenticating_.push_back(&s);
+    // What has already arrived counts: the accept loop may take many connections before the
+    // next readiness poll would tell.
+    boost::system::error_code unknown;
+    authenticating_.push_back({&s, s.available(unknown) > 0});
     struct done_authenticating {
-      std::deque<transport::stream_socket*>& list;
+      std::deque<authenticating>& list;
       transport::stream_socket* mine;
-      ~done_authenticating() { std::erase(list, mine); }
+      ~done_authenticating() { std::erase_if(list, [this](const authenticating& p) { return p.socket == mine; }); }
     } counted{authenticating_, &s};
+    auto wait_to_speak = [&s]() -> awaitable<boost::system::error_code> {
+      auto [ec] = co_await s.async_wait(transport::stream_socket::wait_read, boost::asio::as_tuple(boost::asio::use_awaitable));
+      co_return ec;
+    };
+    const auto spoke = co_await move_on_after(transport::auth::deadline(), wait_to_speak());
+    if (!s.is_open()) co_return;  // evicted (and logged with its eviction)
+    if (!spoke || *spoke) {
+      logs::ipc.warning("refused a connection from {}: the peer did not authenticate in time", transport::peer_of(s));
+      co_return;
+    }
+    for (auto& p : authenticating_) {
+      if (p.socket == &s) p.spoke = true;
+    }
     auto checked = co_await pol().check(s);
     if (!checked) {
       if (s.is_open()) {  // (an evicted one was logged with its eviction)
@@ -63,8 +88,9 @@ TRACTOR_DECL awaitable<void> actor::handshake_and_route(transport::stream_socket
       }
       co_return;
     }
+    secure = std::move(checked).value();
   }
-  auto p = make_peer(std::move(s));
+  auto p = make_peer(transport::connection{std::move(s), std::move(secure)});
   auto hs = co_await p->handshake(limits_.handshake);
   if (!hs) {
     // Dropped; the server keeps serving.

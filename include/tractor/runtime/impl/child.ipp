@@ -41,15 +41,16 @@ TRACTOR_DECL awaitable<int> child_runtime(const policies& pol, msg::Aid self, bo
   // Bound before the handshake: our address goes with the registration right behind it.
   const result<void> bound = a.bind();
   const bool channel_given = plan.channel.has_value();
-  if (!plan.channel) {
-    auto sock = co_await connect_to(pol, plan.parent_addr);
-    if (!sock) {
-      logs::spawn.error("cannot reach the parent at {}: {}", plan.parent_addr.str(), sock.error().message());
+  transport::connection to_parent{channel_given ? std::move(*plan.channel) : transport::stream_socket(ex)};
+  if (!channel_given) {
+    auto conn = co_await connect_to(pol, plan.parent_addr);
+    if (!conn) {
+      logs::spawn.error("cannot reach the parent at {}: {}", plan.parent_addr.str(), conn.error().message());
       co_return int(child_exit::cannot_reach_parent);
     }
-    plan.channel.emplace(std::move(sock).value());
+    to_parent = std::move(conn).value();
   }
-  auto parent = std::make_shared<peer>(pol.make_channel(std::move(*plan.channel), {}), self, pol);
+  auto parent = std::make_shared<peer>(pol.make_channel(std::move(to_parent), {}), self, pol);
   // Registered right after binding, before serving the parent (tractor's `Actor.async_main()`
   // registration): over the parent channel when the parent is the registrar (which waits for it:
   // the child is findable as soon as the parent has its portal), else over a channel of our own,
@@ -132,6 +133,7 @@ TRACTOR_DECL awaitable<int> child_runtime(const policies& pol, msg::Aid self, bo
 }  // namespace detail
 
 TRACTOR_DECL int run_child(const policies& pol, const spawn::child_boot& given) {
+  if (!given.cookie.empty()) transport::auth::use_cookie(given.cookie);
   boost::asio::io_context ctx;
   std::optional<transport::stream_socket> channel;
   if (given.channel_fd >= 0) {

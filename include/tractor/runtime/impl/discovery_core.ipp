@@ -6,16 +6,17 @@
 
 namespace tractor::runtime {
 
-TRACTOR_DECL awaitable<result<transport::stream_socket>> connect_to(const policies& pol,
-                                                                    const transport::multiaddr& addr) {
+TRACTOR_DECL awaitable<result<transport::connection>> connect_to(const policies& pol,
+                                                                   const transport::multiaddr& addr) {
   auto ex = co_await boost::asio::this_coro::executor;
   auto sock = co_await pol.connect(ex, addr);
-  if (!sock || !pol.prove) co_return sock;
+  if (!sock) co_return sock.error();
+  if (!pol.prove) co_return transport::connection{std::move(sock).value()};
   auto proven = co_await pol.prove(sock.value());
   if (!proven) {
     co_return error(proven.error().code(), "cannot authenticate with " + addr.str() + ": " + proven.error().message());
   }
-  co_return sock;
+  co_return transport::connection{std::move(sock).value(), std::move(proven).value()};
 }
 
 namespace detail {
@@ -27,12 +28,12 @@ inline awaitable<result<std::optional<msg::Aid>>> probe_handshake(const policies
   using namespace std::chrono_literals;
   std::optional<result<std::optional<msg::Aid>>> out;
   auto once = [&]() -> awaitable<void> {
-    auto sock = co_await connect_to(pol, addr);
-    if (!sock) {
-      out.emplace(sock.error());
+    auto conn = co_await connect_to(pol, addr);
+    if (!conn) {
+      out.emplace(conn.error());
       co_return;
     }
-    auto ch = pol.make_channel(std::move(sock).value(), {});
+    auto ch = pol.make_channel(std::move(conn).value(), {});
     const msg::Aid me{"probe", new_uuid(), ::getpid(), std::nullopt, true};
     auto hs = co_await handshake(*ch, me, 1s);
     out.emplace(hs ? std::optional<msg::Aid>(std::move(hs).value()) : std::nullopt);

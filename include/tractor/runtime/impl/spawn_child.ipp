@@ -39,7 +39,7 @@ TRACTOR_DECL result<std::unique_ptr<spawn::child_handle>> start_child(actor& a, 
   }
   auto proc = a.pol().spawn(a.executor(), req);
   if (req.boot.channel_fd >= 0) ::close(req.boot.channel_fd);  // the child has its own
-  if (proc && ours) paired = a.make_peer(std::move(*ours));
+  if (proc && ours) paired = a.make_peer(transport::connection{std::move(*ours)});
   return proc;
 }
 
@@ -97,6 +97,12 @@ TRACTOR_DECL awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   req.boot.parent_registers = a.registry() != nullptr;
   req.boot.loglevel = loglevel.value_or(a.log_identity().threshold);
   req.boot.taskdump = a.taskdump();
+  if (a.pol().prove && transport::auth::enabled()) {
+    // Our cookie, whatever gave it to us, is the child's: it connects back with it.
+    auto cookie = transport::auth::cookie();
+    if (!cookie) co_return cookie.error();
+    req.boot.cookie = std::move(cookie).value();
+  }
   std::shared_ptr<peer> paired;  // our end of the child's channel, if it is given one
   req.boot.uuid = new_uuid();
   const std::string uuid = req.boot.uuid;

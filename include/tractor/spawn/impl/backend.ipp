@@ -18,9 +18,43 @@ TRACTOR_DECL result<std::unique_ptr<child_handle>> exec::start(const boost::asio
            {child_env::loglevel, req.boot.loglevel ? std::string(log::to_string(*req.boot.loglevel)) : ""},
            {child_env::taskdump, req.boot.taskdump ? "1" : "0"}};
   r.argv0 = req.title;
-  BOOST_OUTCOME_TRY(auto proc, exec_process(ex, r));
-  return std::unique_ptr<child_handle>(std::move(proc));
+  // The cookie goes through a pipe the child reads at boot: a command line is public, and an
+  // environment outlives the boot in /proc.
+  int cookie_pipe[2] = {-1, -1};
+  if (!req.boot.cookie.empty()) {
+    if (req.boot.cookie.size() > 4096 || ::pipe2(cookie_pipe, O_CLOEXEC) != 0) {
+      return error(boost::system::error_code(errno ? errno : EINVAL, boost::system::system_category()), "cannot hand the cookie to a child (pipe)");
+    }
+    const bool written = ::write(cookie_pipe[1], req.boot.cookie.data(), req.boot.cookie.size()) ==
+                         static_cast<ssize_t>(req.boot.cookie.size());
+    ::close(cookie_pipe[1]);
+    if (!written) {
+      ::close(cookie_pipe[0]);
+      return error(boost::system::error_code(EIO, boost::system::system_category()), "cannot hand the cookie to a child (pipe write)");
+    }
+    r.pass_fd = cookie_pipe[0];
+    r.env[child_env::cookie_fd] = "3";
+  }
+  auto proc = exec_process(ex, r);
+  if (cookie_pipe[0] >= 0) ::close(cookie_pipe[0]);
+  if (!proc) return proc.error();
+  return std::unique_ptr<child_handle>(std::move(proc).value());
 }
+
+namespace detail {
+/// Reads (and closes) the descriptor an `exec` parent passed the cookie through.
+inline std::string read_cookie_fd(int fd) {
+  std::string out;
+  char buf[512];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+}  // namespace detail
 
 TRACTOR_DECL std::optional<child_boot> exec::boot_from_env() {
   const char* uuid = std::getenv(child_env::uuid);
@@ -34,6 +68,10 @@ TRACTOR_DECL std::optional<child_boot> exec::boot_from_env() {
   boot.parent_registers = var(child_env::parent_registers) == "1";
   boot.loglevel = log::parse_level(var(child_env::loglevel));
   boot.taskdump = var(child_env::taskdump) == "1";
+  if (var(child_env::cookie_fd) == "3") {
+    boot.cookie = detail::read_cookie_fd(3);
+    ::unsetenv(child_env::cookie_fd);  // the descriptor is gone: a program this one runs has none
+  }
   return boot;
 }
 

@@ -31,7 +31,8 @@ TRACTOR_DECL result<std::unique_ptr<process>> exec_process(const boost::asio::an
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   if (req.stdout_fd >= 0) posix_spawn_file_actions_adddup2(&actions, req.stdout_fd, 1);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  if (req.pass_fd >= 0) posix_spawn_file_actions_adddup2(&actions, req.pass_fd, 3);
+  posix_spawn_file_actions_addclosefrom_np(&actions, req.pass_fd >= 0 ? 4 : 3);
   pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);

@@ -22,6 +22,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <optional>
 #include <sstream>
 
 #include <fcntl.h>
@@ -57,11 +59,16 @@ inline result<block> nonce() {
 
 inline error failed(std::string why) { return error(make_error_code(wire_errc::auth_failed), std::move(why)); }
 
-/// Reads exactly `n` bytes into `out`, within the deadline.
-inline awaitable<result<void>> read_exactly(stream_socket& s, void* out, std::size_t n) {
+/// Reads exactly `n` bytes into `out` (through `over` if not null), within the deadline.
+inline awaitable<result<void>> read_exactly(stream_socket& s, secure_stream* over, void* out, std::size_t n) {
   auto body = [&]() -> awaitable<result<void>> {
     boost::system::error_code ec;
-    co_await boost::asio::async_read(s, boost::asio::buffer(out, n), boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    if (over) {
+      auto got = co_await over->read(s, boost::asio::buffer(out, n));
+      ec = std::get<0>(got);
+    } else {
+      co_await boost::asio::async_read(s, boost::asio::buffer(out, n), boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    }
     // Aborted: our deadline passed (or whoever waits on us was cancelled).
     if (ec == boost::asio::error::operation_aborted) co_return failed("the peer did not authenticate in time");
     if (ec) co_return failed("the peer closed the connection during authentication (" + ec.message() + ")");
@@ -72,9 +79,15 @@ inline awaitable<result<void>> read_exactly(stream_socket& s, void* out, std::si
   co_return r;
 }
 
-inline awaitable<result<void>> write_all(stream_socket& s, const std::string& bytes) {
+inline awaitable<result<void>> write_all(stream_socket& s, secure_stream* over, const std::string& bytes) {
   boost::system::error_code ec;
-  co_await boost::asio::async_write(s, boost::asio::buffer(bytes), boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+  if (over) {
+    const boost::asio::const_buffer piece = boost::asio::buffer(bytes);
+    auto wrote = co_await over->write(s, std::span(&piece, 1));
+    ec = std::get<0>(wrote);
+  } else {
+    co_await boost::asio::async_write(s, boost::asio::buffer(bytes), boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+  }
   if (ec) co_return failed("cannot send during authentication: " + ec.message());
   co_return success();
 }
@@ -136,9 +149,28 @@ TRACTOR_DECL result<std::string> load_cookie() {
   return c;
 }
 
-TRACTOR_DECL const result<std::string>& cookie() {
-  static const result<std::string> c = load_cookie();
-  return c;
+namespace detail {
+struct cookie_state {
+  std::mutex m;
+  std::optional<result<std::string>> value;
+};
+inline cookie_state& process_cookie() {
+  static cookie_state s;
+  return s;
+}
+}  // namespace detail
+
+TRACTOR_DECL result<std::string> cookie() {
+  auto& s = detail::process_cookie();
+  std::lock_guard lock(s.m);
+  if (!s.value) s.value.emplace(load_cookie());
+  return *s.value;
+}
+
+TRACTOR_DECL void use_cookie(std::string c) {
+  auto& s = detail::process_cookie();
+  std::lock_guard lock(s.m);
+  s.value.emplace(std::move(c));
 }
 
 TRACTOR_DECL bool enabled() {
@@ -166,58 +198,67 @@ TRACTOR_DECL std::size_t max_pending() {
   return n;
 }
 
-TRACTOR_DECL awaitable<result<void>> prove(stream_socket& s) {
+namespace detail {
+
+inline awaitable<result<void>> prove(stream_socket& s, secure_stream* over) {
   if (!enabled()) co_return success();
-  const auto& key = cookie();
+  const auto key = cookie();
   if (!key) co_return key.error();
-  auto mine = detail::nonce();
+  auto mine = nonce();
   if (!mine) co_return mine.error();
-  const std::string hello = std::string(detail::magic) + detail::bytes(mine.value());
-  auto sent_hello = co_await detail::write_all(s, hello);
+  const std::string hello = std::string(magic) + bytes(mine.value());
+  auto sent_hello = co_await write_all(s, over, hello);
   if (!sent_hello) co_return sent_hello.error();
-  std::array<unsigned char, detail::magic.size() + 64> answer{};
-  auto got_answer = co_await detail::read_exactly(s, answer.data(), answer.size());
+  std::array<unsigned char, magic.size() + 64> answer{};
+  auto got_answer = co_await read_exactly(s, over, answer.data(), answer.size());
   if (!got_answer) co_return got_answer.error();
-  if (std::memcmp(answer.data(), detail::magic.data(), detail::magic.size()) != 0) {
-    co_return detail::failed("the peer does not speak tractor's TCP authentication");
+  if (std::memcmp(answer.data(), magic.data(), magic.size()) != 0) {
+    co_return failed("the peer does not speak tractor's TCP authentication");
   }
-  detail::block theirs{};
-  detail::block their_proof{};
-  std::memcpy(theirs.data(), answer.data() + detail::magic.size(), 32);
-  std::memcpy(their_proof.data(), answer.data() + detail::magic.size() + 32, 32);
-  const auto expected = detail::proof(key.value(), "server", mine.value(), theirs);
+  block theirs{};
+  block their_proof{};
+  std::memcpy(theirs.data(), answer.data() + magic.size(), 32);
+  std::memcpy(their_proof.data(), answer.data() + magic.size() + 32, 32);
+  const auto expected = proof(key.value(), "server", mine.value(), theirs);
   if (::CRYPTO_memcmp(expected.data(), their_proof.data(), expected.size()) != 0) {
-    co_return detail::failed("the peer does not know this tree's cookie");
+    co_return failed("the peer does not know this tree's cookie");
   }
-  co_return co_await detail::write_all(s, detail::bytes(detail::proof(key.value(), "client", mine.value(), theirs)));
+  co_return co_await write_all(s, over, bytes(proof(key.value(), "client", mine.value(), theirs)));
 }
 
-TRACTOR_DECL awaitable<result<void>> check(stream_socket& s) {
+inline awaitable<result<void>> check(stream_socket& s, secure_stream* over) {
   if (!enabled()) co_return success();
-  const auto& key = cookie();
+  const auto key = cookie();
   if (!key) co_return key.error();
-  std::array<unsigned char, detail::magic.size() + 32> hello{};
-  auto got_hello = co_await detail::read_exactly(s, hello.data(), hello.size());
+  std::array<unsigned char, magic.size() + 32> hello{};
+  auto got_hello = co_await read_exactly(s, over, hello.data(), hello.size());
   if (!got_hello) co_return got_hello.error();
-  if (std::memcmp(hello.data(), detail::magic.data(), detail::magic.size()) != 0) {
-    co_return detail::failed("the peer spoke before authenticating");
+  if (std::memcmp(hello.data(), magic.data(), magic.size()) != 0) {
+    co_return failed("the peer spoke before authenticating");
   }
-  detail::block theirs{};
-  std::memcpy(theirs.data(), hello.data() + detail::magic.size(), 32);
-  auto mine = detail::nonce();
+  block theirs{};
+  std::memcpy(theirs.data(), hello.data() + magic.size(), 32);
+  auto mine = nonce();
   if (!mine) co_return mine.error();
   const std::string answer =
-      std::string(detail::magic) + detail::bytes(mine.value()) + detail::bytes(detail::proof(key.value(), "server", theirs, mine.value()));
-  auto sent_answer = co_await detail::write_all(s, answer);
+      std::string(magic) + bytes(mine.value()) + bytes(proof(key.value(), "server", theirs, mine.value()));
+  auto sent_answer = co_await write_all(s, over, answer);
   if (!sent_answer) co_return sent_answer.error();
-  detail::block their_proof{};
-  auto got_proof = co_await detail::read_exactly(s, their_proof.data(), their_proof.size());
+  block their_proof{};
+  auto got_proof = co_await read_exactly(s, over, their_proof.data(), their_proof.size());
   if (!got_proof) co_return got_proof.error();
-  const auto expected = detail::proof(key.value(), "client", theirs, mine.value());
+  const auto expected = proof(key.value(), "client", theirs, mine.value());
   if (::CRYPTO_memcmp(expected.data(), their_proof.data(), expected.size()) != 0) {
-    co_return detail::failed("the peer does not know this tree's cookie");
+    co_return failed("the peer does not know this tree's cookie");
   }
   co_return success();
 }
+
+}  // namespace detail
+
+TRACTOR_DECL awaitable<result<void>> prove(stream_socket& s) { return detail::prove(s, nullptr); }
+TRACTOR_DECL awaitable<result<void>> check(stream_socket& s) { return detail::check(s, nullptr); }
+TRACTOR_DECL awaitable<result<void>> prove(stream_socket& s, secure_stream& over) { return detail::prove(s, &over); }
+TRACTOR_DECL awaitable<result<void>> check(stream_socket& s, secure_stream& over) { return detail::check(s, &over); }
 
 }  // namespace tractor::transport::auth

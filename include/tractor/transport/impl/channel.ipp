@@ -13,6 +13,7 @@ namespace tractor::transport {
 
 TRACTOR_DECL void channel::close() noexcept {
   closed_locally_ = true;
+  if (secure_ && socket_.is_open()) secure_->close(socket_);
   boost::system::error_code ignored;
   socket_.shutdown(boost::asio::socket_base::shutdown_both, ignored);
   socket_.close(ignored);
@@ -148,7 +149,8 @@ TRACTOR_DECL void channel::wake_writer_soon() {
 TRACTOR_DECL result<void> channel::write_inline() {
   boost::system::error_code ec;
   if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
-  const std::size_t n = ec ? 0 : socket_.write_some(boost::asio::buffer(out_), ec);
+  std::size_t n = 0;
+  if (!ec) n = secure_ ? secure_->write_some(socket_, boost::asio::buffer(out_), ec) : socket_.write_some(boost::asio::buffer(out_), ec);
   if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
     break_on_write_error(ec);
     return broken_error();
@@ -201,8 +203,14 @@ TRACTOR_DECL awaitable<void> channel::write_batches() {
     }
     pieces.push_back(boost::asio::buffer(writing_.data() + at, writing_.size() - at));
     try {
-      auto [ec, n] = co_await boost::asio::async_write(socket_, pieces,
-                                                       boost::asio::as_tuple(boost::asio::use_awaitable));
+      boost::system::error_code ec;
+      if (secure_) {
+        auto wrote = co_await secure_->write(socket_, pieces);
+        ec = std::get<0>(wrote);
+      } else {
+        auto wrote = co_await boost::asio::async_write(socket_, pieces, boost::asio::as_tuple(boost::asio::use_awaitable));
+        ec = std::get<0>(wrote);
+      }
       if (ec) {
         // Part of a frame may be on the wire: nothing can be sent after it.
         broken_ = true;

@@ -91,9 +91,14 @@ TRACTOR_DECL bool channel::start_large() {
 
 TRACTOR_DECL awaitable<result<void>> channel::receive_large(msg::msg& into) {
   if (large_.have < large_.payload.size()) {
-    auto [ec, n] = co_await boost::asio::async_read(
-        socket_, boost::asio::buffer(large_.payload.data() + large_.have, large_.payload.size() - large_.have),
-        boost::asio::as_tuple(boost::asio::use_awaitable));
+    const auto rest = boost::asio::buffer(large_.payload.data() + large_.have, large_.payload.size() - large_.have);
+    std::tuple<boost::system::error_code, std::size_t> got;
+    if (secure_) {
+      got = co_await secure_->read(socket_, rest);
+    } else {
+      got = co_await boost::asio::async_read(socket_, rest, boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
+    const auto [ec, n] = got;
     large_.have += n;
     if (ec == boost::asio::error::operation_aborted && !closed_locally_) throw_cancelled();
     if (ec) {
@@ -158,9 +163,14 @@ TRACTOR_DECL result<void> channel::took(const boost::system::error_code& ec, std
 TRACTOR_DECL awaitable<result<void>> channel::fill() {
   if (broken_ || !socket_.is_open()) co_return broken_error();
   make_room();
-  auto [ec, n] = co_await socket_.async_read_some(
-      boost::asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-      boost::asio::as_tuple(boost::asio::use_awaitable));
+  const auto room = boost::asio::buffer(in_.data() + in_end_, in_.size() - in_end_);
+  std::tuple<boost::system::error_code, std::size_t> got;
+  if (secure_) {
+    got = co_await secure_->read_some(socket_, room);
+  } else {
+    got = co_await socket_.async_read_some(room, boost::asio::as_tuple(boost::asio::use_awaitable));
+  }
+  const auto [ec, n] = got;
   if (ec == boost::asio::error::operation_aborted && !closed_locally_) throw_cancelled();
   co_return took(ec, n);
 }
