@@ -38,44 +38,31 @@ struct secured_pair {
   tp::connection client, server;
 };
 
-// One connection to `l`, both sides through `tls` (null: TCP with the cookie). The client's
-// time until it may send its first frame goes to `setup_us`.
-awaitable<secured_pair> connect_pair(tp::listener& l, const tp::tls_context* tls, double* setup_us = nullptr) {
+// One side's authentication of `c`, by the transport's own erased step (tls: the session).
+awaitable<void> secure_side(tp::connection& c, tp::auth_step step) {
+  auto r = co_await step(c.socket);
+  if (!r) std::abort();
+  c.secure = std::move(r).value();
+}
+
+// One connection to `l`, both sides through TLS if `tls`, else TCP with the cookie. The
+// client's time until it may send its first frame goes to `setup_us`.
+awaitable<secured_pair> connect_pair(tp::listener& l, bool tls, double* setup_us = nullptr) {
   auto ex = co_await boost::asio::this_coro::executor;
   const auto t0 = bench::clk::now();
   auto c = co_await tp::tcp::connect(ex, l.address());
   auto s = co_await l.accept();
   if (!c || !s) std::abort();
   secured_pair out{tp::connection{std::move(c).value()}, tp::connection{std::move(s).value()}};
-  bool server_done = false;
-  auto serve = [&]() -> awaitable<void> {
-    if (tls) {
-      auto r = co_await tp::tls_handshake(out.server.socket, *tls, tp::tls_role::server);
-      if (!r) std::abort();
-      out.server.secure = std::move(r).value();
-    } else {
-      auto r = co_await tp::auth::check(out.server.socket);
-      if (!r) std::abort();
-    }
-    server_done = true;
-  };
   (void)co_await tractor::open_nursery([&](tractor::nursery& n) -> awaitable<void> {
-    n.start_soon("server side", serve);
-    if (tls) {
-      auto r = co_await tp::tls_handshake(out.client.socket, *tls, tp::tls_role::client);
-      if (!r) std::abort();
-      out.client.secure = std::move(r).value();
-    } else {
-      auto r = co_await tp::auth::prove(out.client.socket);
-      if (!r) std::abort();
-    }
+    n.start_soon("server side", secure_side(out.server, tls ? tp::checker<tp::tls>() : tp::checker<tp::tcp>()));
+    co_await secure_side(out.client, tls ? tp::prover<tp::tls>() : tp::prover<tp::tcp>());
     if (setup_us) *setup_us = bench::ms_since(t0) * 1000;
   });
-  if (!server_done) std::abort();
   co_return out;
 }
 
-awaitable<double> setup_us(tp::listener& l, const tp::tls_context* tls, int rounds) {
+awaitable<double> setup_us(tp::listener& l, bool tls, int rounds) {
   std::vector<double> us;
   for (int i = 0; i < rounds; ++i) {
     double t = 0;
@@ -88,7 +75,7 @@ awaitable<double> setup_us(tp::listener& l, const tp::tls_context* tls, int roun
 using codec_t = tractor::codec::cereal_binary;
 
 // Median microseconds of a 64-byte message there and back on a channel pair.
-awaitable<double> channel_rtt_us(tp::listener& l, const tp::tls_context* tls, int rounds) {
+awaitable<double> channel_rtt_us(tp::listener& l, bool tls, int rounds) {
   auto p = co_await connect_pair(l, tls);
   auto a = tp::channel::make<codec_t>(std::move(p.client));
   auto b = tp::channel::make<codec_t>(std::move(p.server));
@@ -116,7 +103,7 @@ awaitable<double> channel_rtt_us(tp::listener& l, const tp::tls_context* tls, in
 }
 
 // MB/s of `count` messages of `size` bytes sent one way on a channel pair (writer task on).
-awaitable<double> stream_mb_s(tp::listener& l, const tp::tls_context* tls, std::size_t size, int count) {
+awaitable<double> stream_mb_s(tp::listener& l, bool tls, std::size_t size, int count) {
   auto p = co_await connect_pair(l, tls);
   auto a = tp::channel::make<codec_t>(std::move(p.client));
   auto b = tp::channel::make<codec_t>(std::move(p.server));
@@ -146,7 +133,7 @@ awaitable<double> stream_mb_s(tp::listener& l, const tp::tls_context* tls, std::
 
 // Median microseconds of one byte there and back on an established TCP connection.
 awaitable<double> raw_rtt_us(tp::listener& l, int rounds) {
-  auto p = co_await connect_pair(l, nullptr);
+  auto p = co_await connect_pair(l, false);
   auto echo = [&]() -> awaitable<void> {
     char b = 0;
     for (int i = 0; i < rounds; ++i) {
@@ -190,21 +177,20 @@ int main() {
     auto ex = co_await boost::asio::this_coro::executor;
     auto l = tp::tcp::listen(ex, tp::tcp::bind_addr("bench"));
     if (!l) std::abort();
-    const tp::tls_context* t = &tls.value();
     const double raw = co_await raw_rtt_us(l.value(), 5000);
     fmt::print("TLS 1.3 (mutual certificates + cookie) beside TCP + cookie, loopback, one thread\n");
     fmt::print("raw floor   one byte there and back on an open TCP connection     {:8.1f} us\n", raw);
-    const double setup_tcp = co_await setup_us(l.value(), nullptr, 500);
-    const double setup_tls = co_await setup_us(l.value(), t, 500);
+    const double setup_tcp = co_await setup_us(l.value(), false, 500);
+    const double setup_tls = co_await setup_us(l.value(), true, 500);
     fmt::print("setup       until the first frame may go     tcp {:8.1f} us   tls {:8.1f} us   {:5.2f}x\n", setup_tcp,
                setup_tls, setup_tls / setup_tcp);
-    const double rtt_tcp = co_await channel_rtt_us(l.value(), nullptr, 5000);
-    const double rtt_tls = co_await channel_rtt_us(l.value(), t, 5000);
+    const double rtt_tcp = co_await channel_rtt_us(l.value(), false, 5000);
+    const double rtt_tls = co_await channel_rtt_us(l.value(), true, 5000);
     fmt::print("round trip  64 B message on a channel        tcp {:8.1f} us   tls {:8.1f} us   {:5.2f}x  ({:.2f}x / {:.2f}x the raw floor)\n",
                rtt_tcp, rtt_tls, rtt_tls / rtt_tcp, rtt_tcp / raw, rtt_tls / raw);
     for (auto [size, count] : {std::pair<std::size_t, int>{1024, 100000}, std::pair<std::size_t, int>{1u << 20, 200}}) {
-      const double tcp = co_await stream_mb_s(l.value(), nullptr, size, count);
-      const double sec = co_await stream_mb_s(l.value(), t, size, count);
+      const double tcp = co_await stream_mb_s(l.value(), false, size, count);
+      const double sec = co_await stream_mb_s(l.value(), true, size, count);
       fmt::print("stream      {:>7} messages, one way          tcp {:8.0f} MB/s tls {:8.0f} MB/s {:5.2f}x\n",
                  size == 1024 ? "1 KiB" : "1 MiB", tcp, sec, sec / tcp);
     }

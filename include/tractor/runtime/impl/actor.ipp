@@ -59,10 +59,7 @@ TRACTOR_DECL awaitable<void> actor::handshake_and_route(transport::stream_socket
                           authenticating_.size() + 1, transport::peer_of(s), evicted);
       }
     }
-    // What has already arrived counts: the accept loop may take many connections before the
-    // next readiness poll would tell.
-    boost::system::error_code unknown;
-    authenticating_.push_back({&s, s.available(unknown) > 0});
+    authenticating_.push_back({&s, false});
     struct done_authenticating {
       std::deque<authenticating>& list;
       transport::stream_socket* mine;

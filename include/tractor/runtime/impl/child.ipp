@@ -25,7 +25,7 @@ struct stop_target {
 /// it (already connected to the parent), else it connects to `parent_addr`.
 struct boot_plan {
   transport::multiaddr parent_addr;
-  std::optional<transport::stream_socket> channel;
+  std::optional<transport::connection> channel;
   bool parent_registers = false;
   bool in_process = false;
   std::optional<log::level> loglevel;
@@ -41,16 +41,15 @@ TRACTOR_DECL awaitable<int> child_runtime(const policies& pol, msg::Aid self, bo
   // Bound before the handshake: our address goes with the registration right behind it.
   const result<void> bound = a.bind();
   const bool channel_given = plan.channel.has_value();
-  transport::connection to_parent{channel_given ? std::move(*plan.channel) : transport::stream_socket(ex)};
   if (!channel_given) {
     auto conn = co_await connect_to(pol, plan.parent_addr);
     if (!conn) {
       logs::spawn.error("cannot reach the parent at {}: {}", plan.parent_addr.str(), conn.error().message());
       co_return int(child_exit::cannot_reach_parent);
     }
-    to_parent = std::move(conn).value();
+    plan.channel.emplace(std::move(conn).value());
   }
-  auto parent = std::make_shared<peer>(pol.make_channel(std::move(to_parent), {}), self, pol);
+  auto parent = std::make_shared<peer>(pol.make_channel(std::move(*plan.channel), {}), self, pol);
   // Registered right after binding, before serving the parent (tractor's `Actor.async_main()`
   // registration): over the parent channel when the parent is the registrar (which waits for it:
   // the child is findable as soon as the parent has its portal), else over a channel of our own,
@@ -135,14 +134,14 @@ TRACTOR_DECL awaitable<int> child_runtime(const policies& pol, msg::Aid self, bo
 TRACTOR_DECL int run_child(const policies& pol, const spawn::child_boot& given) {
   if (!given.cookie.empty()) transport::auth::use_cookie(given.cookie);
   boost::asio::io_context ctx;
-  std::optional<transport::stream_socket> channel;
+  std::optional<transport::connection> channel;
   if (given.channel_fd >= 0) {
     // The backend closes its descriptor once we return; we work on our own.
     const int fd = ::fcntl(given.channel_fd, F_DUPFD_CLOEXEC, 3);
     if (fd < 0) return int(child_exit::bad_boot);
     auto adopted = transport::adopt_local(ctx.get_executor(), fd);
     if (!adopted) return int(child_exit::bad_boot);
-    channel.emplace(std::move(adopted).value());
+    channel.emplace(transport::connection{std::move(adopted).value()});
   }
   auto stop = std::make_shared<detail::stop_target>();
   if (given.stop) {

@@ -22,15 +22,18 @@ TRACTOR_DECL result<std::unique_ptr<child_handle>> exec::start(const boost::asio
   // environment outlives the boot in /proc.
   int cookie_pipe[2] = {-1, -1};
   if (!req.boot.cookie.empty()) {
-    if (req.boot.cookie.size() > 4096 || ::pipe2(cookie_pipe, O_CLOEXEC) != 0) {
-      return error(boost::system::error_code(errno ? errno : EINVAL, boost::system::system_category()), "cannot hand the cookie to a child (pipe)");
+    // Non-blocking: a cookie larger than the pipe's buffer (64 KiB) fails here, not hangs; the
+    // child reads what is there up to the end, which the closed write end marks.
+    if (::pipe2(cookie_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+      return error(boost::system::error_code(errno, boost::system::system_category()), "cannot hand the cookie to a child (pipe)");
     }
     const bool written = ::write(cookie_pipe[1], req.boot.cookie.data(), req.boot.cookie.size()) ==
                          static_cast<ssize_t>(req.boot.cookie.size());
     ::close(cookie_pipe[1]);
     if (!written) {
       ::close(cookie_pipe[0]);
-      return error(boost::system::error_code(EIO, boost::system::system_category()), "cannot hand the cookie to a child (pipe write)");
+      return error(boost::system::error_code(EMSGSIZE, boost::system::system_category()),
+                   "cannot hand the cookie to a child (it does not fit in a pipe)");
     }
     r.pass_fd = cookie_pipe[0];
     r.env[child_env::cookie_fd] = "3";
