@@ -19,7 +19,7 @@ namespace demo {
 // Waits forever for a message nobody sends.
 tractor::task<int> listen(tractor::context<int>& ctx) {
   BOOST_OUTCOME_CO_TRYV(co_await ctx.started(0));
-  tractor::memory_channel<int> inbox(4);
+  tractor::memory_channel<int> inbox(4, "inbox");  // named: dumps say which channel
   auto message = co_await inbox.receive();
   co_return message ? message.value() : -1;
 }

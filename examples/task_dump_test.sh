@@ -14,7 +14,8 @@ kill -INT "$pid"
 wait "$pid" || true
 cat "$dir/err"
 grep -q "=== actor listener@" "$dir/err"
-grep -q "receive on a memory channel (holding 0 of 4" "$dir/err"
+grep -q "receive on a memory channel 'inbox' (holding 0 of 4" "$dir/err"
+grep -q "for context demo.listen with root@.* (callee side, cid " "$dir/err"
 grep -q "=== actor sleeper@" "$dir/err"
 grep -q "task dozer: waits for sleep" "$dir/err"
 ls "$dir"/tractor-taskdump-"$pid".log >/dev/null

@@ -69,4 +69,29 @@ TEST(task_dump_test, an_unnamed_task_is_shown_by_where_it_started) {
   EXPECT_NE(dump.find("(unnamed, started at task_dump_test.cpp:"), std::string::npos) << dump;
 }
 
+TEST(task_dump_test, a_memory_channel_wait_names_the_channel_when_it_has_a_name) {
+  std::string dump;
+  auto r = run_async([&]() -> awaitable<result<void>> {
+    // Outside the nursery: its tasks touch the channels while they are cancelled.
+    memory_channel<int> quotes(4, "quotes");
+    memory_channel<int> plain(2);
+    co_return co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon("reader", [&quotes]() -> awaitable<void> { (void)co_await quotes.receive(); });
+      n.start_soon("writer", [&plain]() -> awaitable<void> {
+        (void)co_await plain.send(1);
+        (void)co_await plain.send(2);
+        (void)co_await plain.send(3);  // full: waits
+      });
+      co_await checkpoint();
+      dump = tractor::detail::render_this_thread_tasks();
+      n.cancel();
+    });
+  }());
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_NE(dump.find("task reader: waits for receive on a memory channel 'quotes' (holding 0 of 4, 0 sender(s) waiting)"),
+            std::string::npos) << dump;
+  EXPECT_NE(dump.find("task writer: waits for send on a memory channel (holding 2 of 2, 1 sender(s) waiting)"),
+            std::string::npos) << dump;
+}
+
 }  // namespace

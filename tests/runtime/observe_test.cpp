@@ -2,8 +2,10 @@
 // binary, run again) whose stderr the test reads. Logs: every line names its actor, short
 // uuid and pid; each actor logs from its own level (root_options, actor_options, inherited
 // by grandchildren, TRACTOR_LOGLEVEL over the code); a default run prints nothing. Task
-// dumps: SIGUSR1 to the root of a three-level tree prints every actor's tasks and waits, and
-// a loop wedged in a blocking call gets its thread's native stack from the watchdog.
+// dumps: SIGUSR1 to the root of a three-level tree prints every actor's tasks and waits
+// (which context each wait serves, on which side), to stderr, the log file and the
+// controlling terminal; a loop wedged in a blocking call gets its thread's native stack from
+// the watchdog.
 // Built once per spawn backend (the policy matrix's backend axis).
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/runtime/tree.hpp>
@@ -91,7 +93,7 @@ task<int> obs::lead_and_block(tractor::context<int>& ctx) {
     co_return co_await carol.template open_context<&obs::nap>(
         [&](tractor::caller_context<&obs::nap>&, int) -> task<void> {
           BOOST_OUTCOME_CO_TRYV(co_await ctx.started(::getpid()));
-          tractor::memory_channel<int> never(1);
+          tractor::memory_channel<int> never(1, "never");
           auto got = co_await never.receive();
           (void)got;
           co_return tractor::success();
@@ -126,6 +128,17 @@ task<void> ready_then_sleep() {
   fmt::print("usr1={}\nready\n", usr1_disposition());
   std::fflush(stdout);
   co_await tractor::sleep_for(std::chrono::hours(1));
+  co_return tractor::success();
+}
+
+/// Opens the stream of `ctx`, says "ready" on stdout, then waits for an item that never
+/// comes: the root's body in the dump tree.
+task<void> ready_then_receive(tractor::caller_context<&obs::nap>& ctx) {
+  BOOST_OUTCOME_CO_TRY(auto stream, ctx.open_stream());
+  fmt::print("usr1={}\nready\n", usr1_disposition());
+  std::fflush(stdout);
+  auto item = co_await stream.receive();
+  (void)item;
   co_return tractor::success();
 }
 
@@ -166,8 +179,8 @@ int log_tree() {
 }
 
 /// The program of the dump tests: root -> bob -> carol, root -> dave, each blocked (bob on a
-/// memory channel, carol and dave asleep in nested nurseries), with task dumps on; prints
-/// "ready" once all are blocked, and runs until SIGINT.
+/// memory channel, carol and dave asleep in nested nurseries, the root on a stream from dave),
+/// with task dumps on; prints "ready" once all are blocked, and runs until SIGINT.
 template <class Transport>
 int dump_tree() {
   using tree = tree_of<Transport>;
@@ -179,7 +192,7 @@ int dump_tree() {
     co_return co_await bob.template open_context<&obs::lead_and_block<Transport>>(
         [&](tractor::caller_context<&obs::lead_and_block<Transport>>&, int) -> task<void> {
           co_return co_await dave.template open_context<&obs::nap>(
-              [](tractor::caller_context<&obs::nap>&, int) { return ready_then_sleep(); });
+              [](tractor::caller_context<&obs::nap>& with_dave, int) { return ready_then_receive(with_dave); });
         });
   });
   fmt::print("usr1 after={}\n", usr1_disposition());
@@ -459,11 +472,24 @@ void check_dump_tree(const std::string& transport) {
   EXPECT_NE(bob.find("children: carol@"), std::string::npos) << bob;
   EXPECT_NE(root.find("spawn backend " + std::string(matrix_spawn::name)), std::string::npos) << root;
   // Each blocked task's wait.
-  EXPECT_NE(bob.find("receive on a memory channel (holding 0 of 1"), std::string::npos) << bob;
+  EXPECT_NE(bob.find("receive on a memory channel 'never' (holding 0 of 1"), std::string::npos) << bob;
   EXPECT_NE(bob.find("obs.lead_and_block"), std::string::npos) << "the RPC task's name: " << bob;
   EXPECT_NE(carol.find("task napper: waits for sleep ("), std::string::npos) << carol;
   EXPECT_NE(dave.find("task napper: waits for sleep ("), std::string::npos) << dave;
-  EXPECT_NE(root.find("sleep ("), std::string::npos) << root;
+  // Which context each wait serves, and on which side.
+  EXPECT_NE(bob.find("for context observe_tests::obs.nap with carol@"), std::string::npos) << bob;
+  EXPECT_NE(bob.find("(caller side, cid "), std::string::npos) << bob;
+  EXPECT_NE(bob.find("for context observe_tests::obs.lead_and_block<"), std::string::npos) << bob;
+  EXPECT_NE(bob.find("> with root@"), std::string::npos) << bob;
+  EXPECT_NE(bob.find("(callee side, cid "), std::string::npos) << bob;
+  EXPECT_NE(carol.find("for context observe_tests::obs.nap with bob@"), std::string::npos) << carol;
+  EXPECT_NE(carol.find("(callee side, cid "), std::string::npos) << carol;
+  // A stream receiver: the root waits for an item from dave.
+  EXPECT_NE(root.find("receive on a memory channel 'mailbox' (holding 0 of 64, 0 sender(s) waiting), for a stream item"),
+            std::string::npos) << root;
+  EXPECT_NE(root.find("for context observe_tests::obs.nap with dave@"), std::string::npos) << root;
+  EXPECT_NE(root.find("(caller side, cid "), std::string::npos) << root;
+  EXPECT_NE(root.find("for context observe_tests::obs.lead_and_block<"), std::string::npos) << root;
   EXPECT_NE(root.find("task accept loop"), std::string::npos) << root;
   // The same in the log file.
   const std::string file = read_file(log_path);
@@ -483,6 +509,32 @@ void check_dump_tree(const std::string& transport) {
 TEST(observe_test, sigusr1_to_the_root_dumps_every_actor_s_tasks_in_tree_order) {
   check_dump_tree("uds");
   check_dump_tree("tcp");
+}
+
+TEST(observe_test, a_dump_also_goes_to_the_controlling_terminal) {
+  // The program's session has a pseudo-terminal of its own; stderr stays a pipe, so what
+  // reaches the terminal went through /dev/tty.
+  tractor::testing::subprocess p(
+      std::map<std::string, std::string>{{"OBSERVE_TEST_PROGRAM", "dump_tree"}, {"OBSERVE_TRANSPORT", "uds"}}, {},
+      "/proc/self/exe", /*terminal=*/true);
+  ASSERT_GT(p.pid(), 0) << "no pseudo-terminal";
+  ASSERT_TRUE(p.wait_for(0, "ready\n", 30s)) << "the tree did not come up:\n" << p.err();
+  ::kill(p.pid(), SIGUSR1);
+  const bool on_terminal = p.read_until([&] {
+    const auto d = p.tty().find("=== actor dave@");
+    return d != std::string::npos && p.tty().find("napper", d) != std::string::npos;
+  }, 30s);
+  EXPECT_TRUE(on_terminal) << "terminal:\n" << p.tty() << "\nstderr:\n" << p.err();
+  EXPECT_NE(p.tty().find("tractor: task dump of pid " + std::to_string(p.pid())), std::string::npos) << p.tty();
+  EXPECT_NE(p.tty().find("=== actor root@"), std::string::npos) << p.tty();
+  EXPECT_NE(p.err().find("=== actor dave@"), std::string::npos) << "stderr as well: " << p.err();
+  ::kill(p.pid(), SIGINT);
+  const auto status = p.finish(30s);
+  EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 128 + SIGINT) << p.err();
+  remove_dump_files(p.err());
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  EXPECT_TRUE(tractor::testing::live_children().empty()) << "an actor of the program outlived it";
 }
 
 TEST(observe_test, a_wedged_loop_gets_its_native_stack_printed_by_the_watchdog) {

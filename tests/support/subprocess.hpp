@@ -1,6 +1,8 @@
 // Test helper: runs this test binary again as a separate program (a whole actor tree, say)
 // with its stdout and stderr captured, so a test can read what a user would see on the
-// terminal. Waits are on the program's output and exit, each bounded by a watchdog.
+// terminal. Waits are on the program's output and exit, each bounded by a watchdog. The
+// program can also get a pseudo-terminal of its own as its controlling terminal (stdin), so
+// a test sees what it writes to /dev/tty.
 #pragma once
 
 #include <chrono>
@@ -44,9 +46,11 @@ class subprocess {
   /// value removes the variable).
   explicit subprocess(const std::map<std::string, std::string>& env) : subprocess(env, std::vector<std::string>{}) {}
 
-  /// The same, with arguments, and the name the program is called by (its argv[0]).
+  /// The same, with arguments, and the name the program is called by (its argv[0]). With
+  /// `terminal`, the program starts a session whose controlling terminal (and stdin) is a
+  /// new pseudo-terminal; what it writes there is `tty()`.
   explicit subprocess(const std::map<std::string, std::string>& env, std::vector<std::string> args,
-                      std::string argv0 = "/proc/self/exe") {
+                      std::string argv0 = "/proc/self/exe", bool terminal = false) {
     std::vector<std::string> vars;
     for (char** e = environ; *e; ++e) {
       const std::string kv = *e;
@@ -66,11 +70,29 @@ class subprocess {
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    char terminal_name[128] = {};
+    if (terminal) {
+      // A session leader opening a terminal without O_NOCTTY makes it its controlling one
+      // (setsid runs before the file actions).
+      fds_[2] = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+      if (fds_[2] < 0 || ::grantpt(fds_[2]) != 0 || ::unlockpt(fds_[2]) != 0 ||
+          ::ptsname_r(fds_[2], terminal_name, sizeof terminal_name) != 0) {
+        posix_spawnattr_destroy(&attr);
+        posix_spawn_file_actions_destroy(&fa);
+        for (int fd : {out[0], out[1], err[0], err[1]}) ::close(fd);
+        return;  // pid() is -1: nothing started
+      }
+      posix_spawn_file_actions_addopen(&fa, 0, terminal_name, O_RDWR, 0);
+      posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+    }
     char self[] = "/proc/self/exe";
     std::vector<char*> argv{argv0.data()};
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    if (::posix_spawn(&pid_, self, &fa, nullptr, argv.data(), envp.data()) != 0) pid_ = -1;
+    if (::posix_spawn(&pid_, self, &fa, &attr, argv.data(), envp.data()) != 0) pid_ = -1;
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     ::close(out[1]);
     ::close(err[1]);
@@ -93,6 +115,8 @@ class subprocess {
   [[nodiscard]] pid_t pid() const noexcept { return pid_; }
   [[nodiscard]] const std::string& out() const noexcept { return text_[0]; }
   [[nodiscard]] const std::string& err() const noexcept { return text_[1]; }
+  /// What the program wrote to its terminal (with a terminal's "\r\n" line ends).
+  [[nodiscard]] const std::string& tty() const noexcept { return text_[2]; }
 
   /// Reads the program's output until `done()` holds or `within` passes; whether it held.
   bool read_until(const std::function<bool()>& done, std::chrono::milliseconds within) {
@@ -104,7 +128,7 @@ class subprocess {
     return true;
   }
 
-  /// Waits until stdout (`stream` 0) or stderr (1) contains `text`.
+  /// Waits until stdout (`stream` 0), stderr (1) or the terminal (2) contains `text`.
   bool wait_for(int stream, const std::string& text, std::chrono::milliseconds within) {
     return read_until([&] { return text_[stream].find(text) != std::string::npos; }, within);
   }
@@ -113,6 +137,10 @@ class subprocess {
   /// nothing if it did not end within `within` (it is then killed).
   std::optional<int> finish(std::chrono::milliseconds within) {
     const bool closed = read_until([&] { return fds_[0] < 0 && fds_[1] < 0; }, within);
+    if (fds_[2] >= 0) {
+      ::close(fds_[2]);  // the terminal hangs up; what the program wrote there was read
+      fds_[2] = -1;
+    }
     if (!closed) return std::nullopt;
     int st = 0;
     if (::waitpid(pid_, &st, 0) != pid_) return std::nullopt;
@@ -123,10 +151,10 @@ class subprocess {
  private:
   /// One poll on the open pipes; false if nothing is open or the poll timed out.
   bool read_some(int timeout_ms) {
-    pollfd p[2];
+    pollfd p[3];
     int n = 0;
-    int which[2];
-    for (int i = 0; i < 2; ++i) {
+    int which[3];
+    for (int i = 0; i < 3; ++i) {
       if (fds_[i] >= 0) {
         p[n] = pollfd{fds_[i], POLLIN, 0};
         which[n++] = i;
@@ -150,8 +178,8 @@ class subprocess {
   }
 
   pid_t pid_ = -1;
-  int fds_[2] = {-1, -1};
-  std::string text_[2];
+  int fds_[3] = {-1, -1, -1};  // stdout, stderr, the terminal's master side
+  std::string text_[3];
   std::optional<int> status_;
 };
 

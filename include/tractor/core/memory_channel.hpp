@@ -30,8 +30,10 @@ namespace tractor {
 template <class T>
 class memory_channel {
  public:
-  /// A channel buffering up to `capacity` items (0: unbuffered rendezvous).
-  explicit memory_channel(std::size_t capacity) : capacity_(capacity) {}
+  /// A channel buffering up to `capacity` items (0: unbuffered rendezvous). `name`, if
+  /// given, says which channel a task waits on in task-tree dumps.
+  explicit memory_channel(std::size_t capacity, std::string name = {})
+      : capacity_(capacity), name_(std::move(name)) {}
   memory_channel(const memory_channel&) = delete;
   memory_channel& operator=(const memory_channel&) = delete;
 
@@ -97,6 +99,7 @@ class memory_channel {
   /// Items buffered now (not counting blocked senders).
   [[nodiscard]] std::size_t size() const noexcept { return buffer_.size(); }
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
 
  private:
   // A sender waiting for room; its item stays in its own frame until a receiver takes it.
@@ -112,11 +115,13 @@ class memory_channel {
   /// A task-tree dump's view of a wait on this channel: how full it is.
   static void describe(const void* self, std::string& out) {
     const auto* ch = static_cast<const memory_channel*>(self);
+    if (!ch->name_.empty()) out.append("'").append(ch->name_).append("' ");
     out += "(holding " + std::to_string(ch->buffer_.size()) + " of " + std::to_string(ch->capacity_) + ", " +
            std::to_string(ch->pending_.size()) + " sender(s) waiting" + (ch->closed_ ? ", closed)" : ")");
   }
 
   std::size_t capacity_;
+  std::string name_;
   detail::ring<T> buffer_;
   std::list<pending_send*> pending_;
   detail::waiter_list receivers_;

@@ -12,6 +12,7 @@
 //     auto a = fan.subscribe(), b = fan.subscribe();   // each: co_await a.receive()
 #pragma once
 
+#include <tractor/core/detail/task_info.hpp>
 #include <tractor/core/detail/waiter_list.hpp>
 #include <tractor/runtime/context.hpp>
 
@@ -73,6 +74,8 @@ awaitable<result<Y>> broadcast<Y>::subscriber::receive() {
     if (next_ < b.base_ + b.history_.size()) co_return b.history_[next_++ - b.base_];
     if (b.end_) co_return *b.end_;
     if (b.pulling_) {
+      const tractor::detail::wait_note_scope note(
+          tractor::detail::wait_note{.what = "a broadcast item another subscriber is receiving"});
       co_await b.waiters_.async_wait(boost::asio::use_awaitable);
       continue;
     }

@@ -36,8 +36,9 @@ class context_core {
  public:
   enum class side { caller, callee };
 
-  /// The context `cid` with the actor behind `p`, reading `box` (the cid's open mailbox).
-  context_core(peer& p, memory_channel<msg::msg>& box, msg::Aid self, std::string cid, side s);
+  /// The context `cid` of function `fn` with the actor behind `p`, reading `box` (the cid's
+  /// open mailbox). `fn`'s strings must outlive this side.
+  context_core(peer& p, memory_channel<msg::msg>& box, msg::Aid self, std::string cid, side s, function_name fn);
   ~context_core();
   context_core(const context_core&) = delete;
   context_core& operator=(const context_core&) = delete;
@@ -46,8 +47,15 @@ class context_core {
   [[nodiscard]] side which() const noexcept { return side_; }
   [[nodiscard]] peer& channel_peer() noexcept { return peer_; }
 
-  /// Caller: called when an error from the peer arrives that this side did not ask for (R28:
-  /// it cancels the caller's block). Callee: cancels its own task (`ctx.cancel()`).
+  /// What a task-tree dump says of a task running this side ("context ns.fn with
+  /// peer@1234abcd (caller side, cid ...)"), for a `wait_note_scope` held around the side's
+  /// block or function: every wait inside it then says which context it serves.
+  [[nodiscard]] tractor::detail::wait_note note() const noexcept {
+    return {.what = "context", .detail = &describe_side, .subject = this};
+  }
+
+  /// Caller: called when an error from the peer arrives that this side did not ask for (it
+  /// cancels the caller's block: tractor's `Context._maybe_cancel_and_set_remote_error()`). Callee: cancels its own task (`ctx.cancel()`).
   std::function<void()> on_remote_error;
   std::function<void()> cancel_self;
 
@@ -134,8 +142,10 @@ class context_core {
   /// The stream's end (or the peer's error) once the peer stopped.
   result<msg::raw_pld> stopped_outcome() const;
   error gone_error() const;
+  static void describe_side(const void* self, std::string& out);
 
   peer& peer_;
+  function_name fn_;
   msg::Aid self_;
   std::string cid_;
   side side_;

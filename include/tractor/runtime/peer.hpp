@@ -88,7 +88,7 @@ class peer {
 
  private:
   struct mailbox {
-    explicit mailbox(std::size_t capacity) : box(capacity) {}
+    explicit mailbox(std::size_t capacity) : box(capacity, "mailbox") {}
     memory_channel<msg::msg> box;
     std::function<void(const msg::Error&)> on_error;
     bool overrun_reported = false;

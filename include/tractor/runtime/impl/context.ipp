@@ -16,7 +16,8 @@ TRACTOR_DECL awaitable<result<void>> run_caller_context(peer& p, const msg::Aid&
   mailbox_lease lease(p);
   // Sized before the Start goes out: the callee may stream before this side opens its stream.
   p.set_mailbox_capacity(lease.cid(), buffering.buffer + (buffering.allow_overruns ? overrun_bound : 0));
-  context_core core(p, lease.box(), self, lease.cid(), context_core::side::caller);
+  context_core core(p, lease.box(), self, lease.cid(), context_core::side::caller, fn);
+  const tractor::detail::wait_note_scope in_context(core.note());
   msg::msg start = msg::Start{lease.cid(), std::string(fn.ns), std::string(fn.func),
                               std::move(args), uid_of(self)};
   auto sent = co_await p.send(std::move(start));

@@ -3,12 +3,13 @@
 #pragma once
 
 #include <tractor/runtime/context_core.hpp>
+#include <tractor/runtime/detail/logs.hpp>
 
 namespace tractor::runtime {
 
 TRACTOR_DECL context_core::context_core(peer& p, memory_channel<msg::msg>& box, msg::Aid self,
-                                  std::string cid, side s)
-    : peer_(p), self_(std::move(self)), cid_(std::move(cid)), side_(s), box_(&box),
+                                  std::string cid, side s, function_name fn)
+    : peer_(p), fn_(fn), self_(std::move(self)), cid_(std::move(cid)), side_(s), box_(&box),
       outgoing_(msg::Yield{cid_, {}}) {
   // Errors are seen on arrival, not only when this side next reads: the caller's block is cancelled
   // by a callee failure even while it waits on something else (tractor's
@@ -22,6 +23,13 @@ TRACTOR_DECL context_core::context_core(peer& p, memory_channel<msg::msg>& box, 
 }
 
 TRACTOR_DECL context_core::~context_core() { peer_.on_error(cid_, nullptr); }
+
+TRACTOR_DECL void context_core::describe_side(const void* self, std::string& out) {
+  const auto* c = static_cast<const context_core*>(self);
+  out.append(c->fn_.ns).append(".").append(c->fn_.func).append(" with ");
+  out.append(c->peer_.aid().name).append("@").append(logs::short8(c->peer_.aid().uuid));
+  out.append(c->side_ == side::caller ? " (caller side, cid " : " (callee side, cid ").append(logs::short8(c->cid_)).append(")");
+}
 
 TRACTOR_DECL error context_core::misused(std::string what) {
   error e(make_error_code(runtime_errc::invalid_operation), std::move(what));
@@ -119,6 +127,7 @@ TRACTOR_DECL std::optional<result<msg::raw_pld>> context_core::try_receive_item(
 
 TRACTOR_DECL awaitable<result<msg::raw_pld>> context_core::receive_item() {
   if (!stream_opened_) co_return misused("receive on a stream that was not opened");
+  const tractor::detail::wait_note_scope note(tractor::detail::wait_note{.what = "a stream item"});
   for (;;) {
     if (peer_stopped_) co_return stopped_outcome();
     auto m = co_await box_->receive();
@@ -147,6 +156,7 @@ TRACTOR_DECL awaitable<void> context_core::cancel(clock::duration bound) {
 }
 
 TRACTOR_DECL awaitable<result<msg::raw_pld>> context_core::receive_started() {
+  const tractor::detail::wait_note_scope note(tractor::detail::wait_note{.what = "the callee's started()"});
   for (;;) {
     auto m = co_await box_->receive();
     if (!m) co_return gone_error();
@@ -171,6 +181,7 @@ TRACTOR_DECL awaitable<result<msg::raw_pld>> context_core::receive_started() {
 }
 
 TRACTOR_DECL awaitable<result<msg::raw_pld>> context_core::wait_for_result() {
+  const tractor::detail::wait_note_scope note(tractor::detail::wait_note{.what = "the callee's result"});
   while (!final_) {
     auto m = co_await box_->receive();
     if (!m) co_return gone_error();

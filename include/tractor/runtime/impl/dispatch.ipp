@@ -90,7 +90,7 @@ TRACTOR_DECL awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::S
     }
   } on_exit_box{*p, cid, found->is_context};
   if (found->is_context) {
-    ctx.emplace(*p, p->open_mailbox(cid), self_, cid, context_core::side::callee);
+    ctx.emplace(*p, p->open_mailbox(cid), self_, cid, context_core::side::callee, function_name{s.ns, s.func});
     ctx->cancel_self = [this, cid] { (void)cancel_task(cid, uid_of(self_)); };
   }
   msg::msg ack = msg::StartAck{cid, found->is_context ? "context" : "asyncfunc"};
@@ -103,6 +103,8 @@ TRACTOR_DECL awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::S
   std::optional<msg::uid> cancelled_by;
   request req{*this, p, s};
   const call_env env{ctx ? &*ctx : nullptr, &req};
+  std::optional<tractor::detail::wait_note_scope> in_context;
+  if (ctx) in_context.emplace(ctx->note());
   try {
     r = co_await found->invoke(s.kwargs, env);
   } catch (...) {
@@ -119,6 +121,7 @@ TRACTOR_DECL awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::S
                               describe_exactly(*cancelled_by));
     }
   }
+  in_context.reset();
   if (ctx) {
     // A misuse the function ignored still reaches the caller (tractor's `Context.started()` rules);
     // an open stream is closed before the result, so the caller's receive ends first.

@@ -93,7 +93,7 @@ TRACTOR_DECL awaitable<std::string> collect_task_dump(actor& a, clock::duration 
 }
 
 TRACTOR_DECL awaitable<void> task_dump_watch(actor& a) {
-  memory_channel<bool> wakeups(8);
+  memory_channel<bool> wakeups(8, "dump requests");
   // Named locals: no temporary may share an expression with a co_await (CONTRIBUTING.md).
   const boost::asio::any_io_executor ex = co_await boost::asio::this_coro::executor;
   std::string name = describe(uid_of(a.aid()));
