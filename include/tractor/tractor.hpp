@@ -8,6 +8,7 @@
 #include <tractor/msg/types.hpp>
 #include <tractor/runtime/broadcast.hpp>
 #include <tractor/runtime/tree.hpp>
+#include <tractor/shm.hpp>
 #include <tractor/spawn/backend.hpp>
 #include <tractor/spawn/forkserver.hpp>  // links tools/forkserver/forkserver.cc only if used
 #include <tractor/spawn/thread.hpp>

@@ -7,7 +7,7 @@ set -euo pipefail
 root=${1:-include}
 rank() {
   case "$1" in
-    config.hpp) echo 0 ;; core|core.hpp) echo 0 ;; log) echo 1 ;; msg) echo 2 ;; codec) echo 3 ;; transport) echo 4 ;;
+    config.hpp) echo 0 ;; core|core.hpp) echo 0 ;; log) echo 1 ;; msg|shm|shm.hpp) echo 2 ;; codec) echo 3 ;; transport) echo 4 ;;
     spawn) echo 5 ;; runtime) echo 6 ;; discovery) echo 7 ;; tractor.hpp) echo 9 ;; testing|testing.hpp) echo 10 ;;
     *) echo "unknown layer: $1" >&2; exit 2 ;;
   esac

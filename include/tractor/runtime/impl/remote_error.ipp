@@ -3,6 +3,7 @@
 #pragma once
 
 #include <tractor/runtime/remote_error.hpp>
+#include <tractor/shm/error.hpp>
 
 namespace tractor {
 
@@ -71,7 +72,7 @@ TRACTOR_DECL error unbox_error(const msg::Error& m, std::span<const error_type> 
   const std::string text = m.message.value_or("");
   if (auto split = detail::split_code(m.src_type_str)) {
     type = split->first;  // unknown categories keep their name
-    for (const auto* c : {&core_category(), &wire_category(), &runtime_category(),
+    for (const auto* c : {&core_category(), &wire_category(), &runtime_category(), &shm_category(),
                           &boost::system::system_category(), &boost::system::generic_category()}) {
       if (split->first == c->name()) code = boost::system::error_code(split->second, *c);
     }
