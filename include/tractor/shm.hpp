@@ -5,4 +5,5 @@
 #include <tractor/shm/array.hpp>
 #include <tractor/shm/error.hpp>
 #include <tractor/shm/list.hpp>
+#include <tractor/shm/ring.hpp>
 #include <tractor/shm/segment.hpp>

@@ -5,9 +5,11 @@
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/codec/cereal_json.hpp>
 #include <tractor/shm.hpp>
+#include <tractor/testing/reap.hpp>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -19,6 +21,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace {
@@ -181,6 +184,53 @@ TEST(shm_array_test, keys_must_make_a_file_name) {
     EXPECT_EQ(r.error(), shm_errc::bad_key) << r.error().message();
   }
   EXPECT_TRUE(open_shm_array<int>(std::string(200, 'k'), 4));
+}
+
+TEST(shm_array_test, a_killed_owner_leaves_a_consistent_array_that_the_reaper_sweep_finds) {
+  // The owner is a process of its own, SIGKILLed after a push: no destructor runs.
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const std::string key = unique_key("killed");
+  const pid_t owner = ::fork();
+  ASSERT_GE(owner, 0);
+  if (owner == 0) {
+    ::close(pipe_fds[0]);
+    auto a = open_shm_array<std::uint64_t>(key, 1000);
+    if (!a) ::_exit(1);
+    const std::array<std::uint64_t, 3> three{7, 8, 9};
+    (void)a.value().push(three);
+    const std::string& name = a.value().token().name;
+    (void)!::write(pipe_fds[1], name.data(), name.size());
+    ::close(pipe_fds[1]);
+    for (;;) ::pause();
+  }
+  ::close(pipe_fds[1]);
+  char buf[512];
+  const ssize_t got = ::read(pipe_fds[0], buf, sizeof buf);
+  ::close(pipe_fds[0]);
+  ASSERT_GT(got, 0);
+  shm_token t;
+  t.name.assign(buf, static_cast<std::size_t>(got));
+  t.kind = static_cast<std::uint32_t>(shm_kind::array);
+  t.elem_size = sizeof(std::uint64_t);
+  t.type_hash = shm_detail::type_hash<std::uint64_t>();
+  t.capacity = 1000;
+  ::kill(owner, SIGKILL);
+  ASSERT_EQ(::waitpid(owner, nullptr, 0), owner);
+
+  EXPECT_TRUE(exists_in_dev_shm(t)) << "nothing unlinked it";
+  {
+    auto r = attach_shm_array<std::uint64_t>(t);
+    ASSERT_TRUE(r) << r.error().message();
+    ASSERT_EQ(r.value().size(), 3u) << "what was published before the kill";
+    EXPECT_EQ(r.value().last().front(), 9u);
+    const auto held = tractor::testing::orphaned_shm_segments();
+    EXPECT_EQ(std::count(held.begin(), held.end(), t.name.substr(1)), 0) << "mapped here: not an orphan";
+  }
+  const auto orphans = tractor::testing::orphaned_shm_segments();
+  ASSERT_EQ(std::count(orphans.begin(), orphans.end(), t.name.substr(1)), 1) << "the sweep finds " << t.name;
+  ASSERT_EQ(::shm_unlink(t.name.c_str()), 0);  // what tractor-reap --shm does with it
+  EXPECT_FALSE(exists_in_dev_shm(t));
 }
 
 TEST(shm_list_test, values_are_shared_and_a_read_only_list_refuses_writes) {

@@ -1,7 +1,9 @@
 // tractor/shm/segment.hpp — a named POSIX shared-memory segment holding one typed object
 // (an array, a list), and the token that lets another actor attach to it.
 //
-// Naming. Every segment is named `/tractor-<16 random hex digits>-<key>` (in /dev/shm):
+// Naming. Every segment is named `/tractor-<16 hex digits>-<key>` (in /dev/shm), the digits
+// random, or the first 8 of them `TRACTOR_SHM_GROUP` when that is set (8 hex digits: what a
+// program and its children create is then recognisable as theirs, as the test fixture does):
 // - found by name, so its token can travel in any message over any transport (TCP too) and
 //   an unrelated process on the host can attach; nothing has to pass a descriptor;
 // - recognisable, so `tractor-reap --shm` and the test fixture can sweep what a killed owner
@@ -13,7 +15,7 @@
 // Mappings attached elsewhere stay valid after the unlink, until they are closed.
 //
 // Layout: a 128-byte header (magic, kind, element size and type, capacity, the `first` and
-// `last` indexes an array shares), then the elements.
+// `last` indexes an array or ring shares, a ring's wakeup flags), then the elements.
 #pragma once
 
 #include <tractor/config.hpp>
@@ -23,13 +25,14 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace tractor {
 
 /// What a segment holds.
-enum class shm_kind : std::uint32_t { array = 1, list = 2 };
+enum class shm_kind : std::uint32_t { array = 1, list = 2, ring = 3 };
 
 /// Everything needed to attach to a segment: its name and what it holds. Serialisable with
 /// every codec (it is a plain struct with `serialize`), so a call or a context can hand a
@@ -60,12 +63,19 @@ struct header {
   std::uint64_t capacity;
   std::atomic<std::uint64_t> first;
   std::atomic<std::uint64_t> last;
+  // A ring's: whether each side sleeps on its doorbell, and whether a side closed it.
+  std::atomic<std::uint32_t> reader_waiting;
+  std::atomic<std::uint32_t> writer_waiting;
+  std::atomic<std::uint32_t> closed;
 };
 // Shared between processes: only lock-free atomics are address-free.
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 inline constexpr std::uint64_t magic = 0x0172'6f74'6361'7274ULL;  // "tractor\x01" (version 1)
 inline constexpr std::uint32_t data_offset = 128;
 static_assert(sizeof(header) <= data_offset);
+
+/// "array", "list", "ring" (for messages).
+const char* kind_name(std::uint32_t kind);
 
 template <class T>
 constexpr std::string_view pretty_type() {
@@ -85,6 +95,10 @@ constexpr std::uint64_t type_hash() {
 
 /// The prefix of every segment name this library makes, as listed in /dev/shm ("tractor-").
 inline constexpr std::string_view shm_name_prefix = "tractor-";
+
+/// `TRACTOR_SHM_GROUP` if it is 8 lowercase hex digits (the start of every segment name made
+/// while it is set); nothing otherwise.
+std::optional<std::string> shm_group();
 
 /// One mapping of a segment. The creator's mapping owns the name (unlinks it when closed);
 /// an attached one only unmaps. Move-only.
@@ -144,7 +158,7 @@ result<shm_segment> attach_as(const shm_token& t, shm_kind kind, bool writable) 
   expected.name = t.name;
   if (t.kind != expected.kind || t.elem_size != expected.elem_size || t.type_hash != expected.type_hash) {
     return error(make_error_code(shm_errc::type_mismatch),
-                 "the token of " + t.name + " is not that of an " + (kind == shm_kind::array ? "array" : "list") +
+                 "the token of " + t.name + " is not that of a " + kind_name(static_cast<std::uint32_t>(kind)) +
                      " of this type");
   }
   return shm_segment::attach(expected, writable);

@@ -84,7 +84,8 @@ struct leftovers {
   /// Thread actors still running, as "tid actor:name".
   std::vector<std::string> threads = {};
   std::vector<std::string> listeners = {};
-  /// Segments the test made and left (removed once listed).
+  /// Segments that appeared during the test and that no process maps or holds open (a
+  /// test program running beside this one keeps its own in use); removed once listed.
   std::vector<std::string> shm = {};
 
   [[nodiscard]] bool empty() const noexcept;

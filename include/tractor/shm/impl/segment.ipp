@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <new>
 #include <optional>
 #include <utility>
@@ -41,13 +43,24 @@ inline std::optional<std::size_t> segment_size(std::uint64_t elem_size, std::uin
   return data_offset + static_cast<std::size_t>(elem_size * capacity);
 }
 
-inline const char* kind_name(std::uint32_t k) {
-  return k == static_cast<std::uint32_t>(shm_kind::array) ? "array"
-         : k == static_cast<std::uint32_t>(shm_kind::list) ? "list"
-                                                           : "unknown object";
+TRACTOR_DECL const char* kind_name(std::uint32_t k) {
+  switch (static_cast<shm_kind>(k)) {
+    case shm_kind::array: return "array";
+    case shm_kind::list: return "list";
+    case shm_kind::ring: return "ring";
+  }
+  return "unknown object";
 }
 
 }  // namespace shm_detail
+
+TRACTOR_DECL std::optional<std::string> shm_group() {
+  const char* g = std::getenv("TRACTOR_SHM_GROUP");
+  if (!g || std::strlen(g) != 8 || std::string_view(g).find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return std::string(g);
+}
 
 TRACTOR_DECL shm_segment::shm_segment(shm_segment&& other) noexcept
     : base_(std::exchange(other.base_, nullptr)),
@@ -70,12 +83,15 @@ TRACTOR_DECL shm_segment& shm_segment::operator=(shm_segment&& other) noexcept {
 
 TRACTOR_DECL void shm_segment::close() noexcept {
   if (!base_) return;
-  ::munmap(base_, size_);
-  base_ = nullptr;
+  // Unlinked while still mapped: a named segment always has a live mapping until its owner
+  // ends, so a sweep for unused segments (tractor-reap --shm, the test fixture) never
+  // catches one between its owner's munmap and unlink.
   if (owner_) {
     ::shm_unlink(token_.name.c_str());
     owner_ = false;
   }
+  ::munmap(base_, size_);
+  base_ = nullptr;
 }
 
 TRACTOR_DECL result<shm_segment> shm_segment::create(std::string_view key, shm_token t) {
@@ -86,12 +102,13 @@ TRACTOR_DECL result<shm_segment> shm_segment::create(std::string_view key, shm_t
                  "a shared-memory segment of " + std::to_string(t.capacity) + " elements of " +
                      std::to_string(t.elem_size) + " bytes is larger than memory");
   }
-  std::uint64_t id = 0;
-  if (::getrandom(&id, sizeof id, 0) != static_cast<ssize_t>(sizeof id)) {
+  std::uint32_t id[2] = {};
+  if (::getrandom(id, sizeof id, 0) != static_cast<ssize_t>(sizeof id)) {
     return shm_detail::system_error(errno, "no random bytes for a shared-memory name");
   }
   char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(id));
+  std::snprintf(hex, sizeof hex, "%08x%08x", id[0], id[1]);
+  if (const auto group = shm_group()) std::memcpy(hex, group->data(), 8);
   t.name = "/" + std::string(shm_name_prefix) + hex + "-" + std::string(key);
   const int fd = ::shm_open(t.name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) return shm_detail::system_error(errno, "cannot create shared-memory segment " + t.name);
@@ -151,7 +168,7 @@ TRACTOR_DECL result<shm_segment> shm_segment::attach(const shm_token& t, bool wr
   }
   if (h.kind != t.kind || h.elem_size != t.elem_size || h.type_hash != t.type_hash || h.capacity != t.capacity) {
     return error(make_error_code(shm_errc::type_mismatch),
-                 "shared-memory segment " + t.name + " holds an " + shm_detail::kind_name(h.kind) + " of " +
+                 "shared-memory segment " + t.name + " holds the " + shm_detail::kind_name(h.kind) + " of " +
                      std::to_string(h.capacity) + " elements of " + std::to_string(h.elem_size) +
                      " bytes (type " + std::to_string(h.type_hash) + "), not the " + shm_detail::kind_name(t.kind) +
                      " of " + std::to_string(t.capacity) + " elements of " + std::to_string(t.elem_size) +

@@ -1,0 +1,211 @@
+// Shared-memory rings within one process (the owner's mapping and an attached one, as two
+// actors would have): messages whole and in order across the ring's end, waits for room and
+// for data, cancellation, closing, the owner's cleanup, and a corrupted header (fuzzed),
+// which gives errors and never a read or write outside the segment.
+#include <tractor/core.hpp>
+#include <tractor/shm.hpp>
+
+#include "tests/support/async_test.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace tractor;
+using tractor::testing::run_async;
+
+std::string unique_key(const std::string& what) {
+  static std::mt19937_64 rng(std::random_device{}());
+  return what + "-" + std::to_string(rng() % 1000000000);
+}
+
+/// `n` bytes, the k-th being (seed + k) mod 251.
+std::vector<std::byte> pattern(std::size_t n, std::size_t seed) {
+  std::vector<std::byte> v(n);
+  for (std::size_t k = 0; k < n; ++k) v[k] = std::byte(static_cast<unsigned char>((seed + k) % 251));
+  return v;
+}
+
+/// An owner's ring of `capacity` bytes and an attachment to it, on the current executor.
+struct ring_pair {
+  shm_ring owner;
+  shm_ring peer;
+};
+awaitable<result<ring_pair>> make_pair_of(std::size_t capacity) {
+  const auto ex = co_await boost::asio::this_coro::executor;
+  auto owner = open_shm_ring(ex, unique_key("ring"), capacity);
+  if (!owner) co_return owner.error();
+  auto peer = attach_shm_ring(ex, owner.value().token());
+  if (!peer) co_return peer.error();
+  co_return ring_pair{std::move(owner).value(), std::move(peer).value()};
+}
+
+TEST(shm_ring_test, messages_arrive_whole_and_in_order_across_the_ring_s_end) {
+  auto r = run_async([]() -> awaitable<result<void>> {
+    BOOST_OUTCOME_CO_TRY(auto rings, co_await make_pair_of(256));
+    std::size_t received = 0;
+    std::string failure;
+    auto outcome = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon("sender", [&]() -> awaitable<void> {
+        for (std::size_t i = 0; i < 2000; ++i) {
+          const auto m = pattern(i % 241, i);  // up to 240 bytes: most sends wait for room
+          auto sent = co_await rings.owner.send(m);
+          if (!sent) failure = "send " + std::to_string(i) + ": " + sent.error().message();
+        }
+        rings.owner.close_ring();
+      });
+      n.start_soon("receiver", [&]() -> awaitable<void> {
+        std::vector<std::byte> into;
+        for (;;) {
+          auto got = co_await rings.peer.receive(into);
+          if (!got) {
+            if (got.error() != errc::end_of_channel) failure = got.error().message();
+            break;
+          }
+          if (into != pattern(received % 241, received)) failure = "message " + std::to_string(received) + " differs";
+          ++received;
+        }
+      });
+      co_return;
+    });
+    if (!outcome) co_return outcome.error();
+    EXPECT_EQ(failure, "");
+    EXPECT_EQ(received, 2000u);
+    co_return success();
+  }());
+  ASSERT_TRUE(r) << r.error().message();
+}
+
+TEST(shm_ring_test, a_full_ring_refuses_try_send_and_a_waiting_send_resumes_when_read) {
+  auto r = run_async([]() -> awaitable<result<void>> {
+    BOOST_OUTCOME_CO_TRY(auto rings, co_await make_pair_of(64));
+    const auto m = pattern(20, 1);  // a frame of 24 bytes: two fit in 64
+    EXPECT_TRUE(rings.owner.try_send(m));
+    EXPECT_TRUE(rings.owner.try_send(m));
+    EXPECT_EQ(rings.owner.try_send(m).error(), errc::would_block);
+    EXPECT_EQ(rings.owner.try_send(pattern(57, 0)).error(), shm_errc::no_room) << "larger than the ring";
+    EXPECT_TRUE(rings.owner.try_send(pattern(56, 0)).error() == errc::would_block) << "the largest message is not too large";
+    bool third_sent = false;
+    auto outcome = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon("blocked sender", [&]() -> awaitable<void> {
+        auto sent = co_await rings.owner.send(m);
+        third_sent = sent.has_value();
+      });
+      co_await checkpoint();
+      EXPECT_FALSE(third_sent) << "no room yet";
+      std::vector<std::byte> into;
+      EXPECT_TRUE(rings.peer.try_receive(into));
+      co_return;
+    });
+    if (!outcome) co_return outcome.error();
+    EXPECT_TRUE(third_sent);
+    EXPECT_EQ(rings.peer.used(), 48u);
+    co_return success();
+  }());
+  ASSERT_TRUE(r) << r.error().message();
+}
+
+TEST(shm_ring_test, a_cancelled_receive_consumes_nothing) {
+  auto r = run_async([]() -> awaitable<result<void>> {
+    BOOST_OUTCOME_CO_TRY(auto rings, co_await make_pair_of(128));
+    bool returned = false;
+    auto outcome = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon("receiver", [&]() -> awaitable<void> {
+        auto got = co_await rings.peer.receive();
+        returned = true;  // never: cancelled while it waits
+        (void)got;
+      });
+      co_await checkpoint();
+      n.cancel();
+      co_return;
+    });
+    if (!outcome) co_return outcome.error();
+    EXPECT_FALSE(returned);
+    BOOST_OUTCOME_CO_TRYV(rings.owner.try_send(pattern(10, 3)));
+    BOOST_OUTCOME_CO_TRY(auto m, co_await rings.peer.receive());
+    EXPECT_EQ(m, pattern(10, 3));
+    co_return success();
+  }());
+  ASSERT_TRUE(r) << r.error().message();
+}
+
+TEST(shm_ring_test, closing_ends_the_receiver_after_what_was_sent_and_refuses_sends) {
+  auto r = run_async([]() -> awaitable<result<void>> {
+    BOOST_OUTCOME_CO_TRY(auto rings, co_await make_pair_of(128));
+    for (int i = 0; i < 3; ++i) {
+      BOOST_OUTCOME_CO_TRYV(rings.owner.try_send(pattern(5, i)));
+    }
+    rings.owner.close_ring();
+    EXPECT_EQ(rings.owner.try_send(pattern(5, 9)).error(), errc::channel_closed);
+    for (int i = 0; i < 3; ++i) {
+      BOOST_OUTCOME_CO_TRY(auto m, co_await rings.peer.receive());
+      EXPECT_EQ(m, pattern(5, i));
+    }
+    auto end = co_await rings.peer.receive();
+    EXPECT_EQ(end.error(), errc::end_of_channel);
+    co_return success();
+  }());
+  ASSERT_TRUE(r) << r.error().message();
+}
+
+TEST(shm_ring_test, the_owner_removes_the_segment_and_its_doorbells_and_bad_rings_are_refused) {
+  boost::asio::io_context io;
+  shm_token t;
+  {
+    auto owner = open_shm_ring(io.get_executor(), unique_key("gone"), 4096);
+    ASSERT_TRUE(owner) << owner.error().message();
+    t = owner.value().token();
+    EXPECT_TRUE(std::filesystem::exists("/dev/shm" + t.name));
+    EXPECT_TRUE(std::filesystem::is_fifo("/dev/shm" + t.name + ".data"));
+    EXPECT_TRUE(std::filesystem::is_fifo("/dev/shm" + t.name + ".room"));
+  }
+  for (const char* suffix : {"", ".data", ".room"}) {
+    EXPECT_FALSE(std::filesystem::exists("/dev/shm" + t.name + suffix)) << suffix;
+  }
+  EXPECT_FALSE(attach_shm_ring(io.get_executor(), t));
+  EXPECT_FALSE(open_shm_ring(io.get_executor(), unique_key("odd"), 1000)) << "not a power of two";
+  EXPECT_FALSE(open_shm_ring(io.get_executor(), unique_key("tiny"), 32));
+  auto array = open_shm_array<std::byte>(unique_key("not-a-ring"), 4096);
+  ASSERT_TRUE(array);
+  auto as_ring = attach_shm_ring(io.get_executor(), array.value().token());
+  ASSERT_FALSE(as_ring);
+  EXPECT_EQ(as_ring.error(), shm_errc::type_mismatch) << as_ring.error().message();
+}
+
+TEST(shm_ring_test, a_corrupted_header_gives_errors_never_a_stray_access) {
+  boost::asio::io_context io;
+  auto owner = open_shm_ring(io.get_executor(), unique_key("fuzz"), 256);
+  ASSERT_TRUE(owner);
+  auto peer = attach_shm_ring(io.get_executor(), owner.value().token());
+  ASSERT_TRUE(peer);
+  // Another process writing the header: a writable mapping of the same segment.
+  auto raw = shm_segment::attach(owner.value().token(), true);
+  ASSERT_TRUE(raw);
+  std::mt19937_64 rng(12345);
+  std::vector<std::byte> into;
+  int errors = 0;
+  for (int i = 0; i < 20000; ++i) {
+    auto& h = raw.value().head();
+    switch (rng() % 4) {
+      case 0: h.first.store(rng() % 4 == 0 ? rng() : h.last.load() - (rng() % 512)); break;
+      case 1: h.last.store(rng() % 4 == 0 ? rng() : h.first.load() + (rng() % 512)); break;
+      case 2: {
+        const std::uint32_t len = static_cast<std::uint32_t>(rng());
+        std::memcpy(raw.value().data() + (rng() % 64) * 4, &len, sizeof len);
+        break;
+      }
+      default: (void)owner.value().try_send(pattern(rng() % 300, i));
+    }
+    auto got = peer.value().try_receive(into);
+    if (!got && got.error() == shm_errc::not_a_segment) ++errors;
+    EXPECT_LE(into.size(), 256u) << "never more than the ring holds";
+  }
+  EXPECT_GT(errors, 0) << "corruption was seen";
+}
+
+}  // namespace
