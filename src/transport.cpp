@@ -7,3 +7,4 @@
 #include <tractor/transport/impl/tcp.ipp>
 #include <tractor/transport/impl/transport.ipp>
 #include <tractor/transport/impl/uds.ipp>
+#include <tractor/transport/impl/shm.ipp>

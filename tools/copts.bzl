@@ -17,6 +17,11 @@ TRACTOR_COPTS = [
     "//conditions:default": [],
 })
 
-TRACTOR_TEST_COPTS = TRACTOR_COPTS
+# Tests are compiled unoptimised: most of a cold build is their coroutine-heavy bodies, whose
+# code generation -O0 makes a quarter cheaper, while the library they call stays at -O1.
+TRACTOR_TEST_COPTS = TRACTOR_COPTS + select({
+    "//tools:opt_build": [],
+    "//conditions:default": ["-O0"],
+})
 
 TRACTOR_BENCH_COPTS = TRACTOR_COPTS + ["-O2"]

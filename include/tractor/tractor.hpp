@@ -13,5 +13,6 @@
 #include <tractor/spawn/forkserver.hpp>  // links tools/forkserver/forkserver.cc only if used
 #include <tractor/spawn/thread.hpp>
 #include <tractor/transport/channel.hpp>
+#include <tractor/transport/shm.hpp>
 #include <tractor/transport/tcp.hpp>
 #include <tractor/transport/uds.hpp>

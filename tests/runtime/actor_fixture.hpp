@@ -8,13 +8,12 @@
 
 #include "tests/support/async_test.hpp"
 #include "tests/support/matrix.hpp"
+#include "tests/support/matrix_tree.hpp"
 #include "tests/support/registry.hpp"
 #include "tests/support/reaper.hpp"
 
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/codec/cereal_json.hpp>
-#include <tractor/transport/tcp.hpp>
-#include <tractor/transport/uds.hpp>
 
 #include <gtest/gtest.h>
 
@@ -153,31 +152,25 @@ using fns = exposed<&math::add, &math::checked_div, &math::explode, &math::cmdli
                     &math::until_grandchild_started, &math::fail_when_released, &math::release, &math::nested_root,
                     &secret::hidden>;
 using errs = errors<app::quota_exceeded, app::app_errc>;
-using test_spawn = tractor::testing::boot_faults<tractor::testing::matrix_spawn>;
-using uds_tree = tree<test_spawn, transport::uds, codec::cereal_binary, fns, errs>;
-using tcp_tree = tree<test_spawn, transport::tcp, codec::cereal_binary, fns, errs>;
-using json_tree = tree<test_spawn, transport::uds, codec::cereal_json, fns, errs>;
+// The cell's backend and transport (tests/support/matrix_tree.hpp), with either codec: the
+// codec axis is a cell of its own (exec/uds/json), which runs only the json tree's tests.
+using binary_tree = tractor::testing::matrix_tree<codec::cereal_binary, fns, errs>;
+using json_tree = tractor::testing::matrix_tree<codec::cereal_json, fns, errs>;
 using tractor::testing::thread_actors;
 
-// The codec axis runs under one backend (exec), beside the transports.
-constexpr bool codec_axis = std::is_same_v<tractor::testing::matrix_spawn, spawn::exec>;
-
-// How a test's root tells the actors it spawns (and re-runs of this binary) its tree.
-template <class Tree>
-std::string tree_key() {
-  return std::string(Tree::transport_type::name) + "+" + std::string(Tree::codec_type::name);
-}
+// Test names: actor_test/binary.name, actor_test/json.name (main filters by the cell).
+struct tree_names {
+  template <class Tree>
+  static std::string GetName(int) {
+    return std::is_same_v<Tree, json_tree> ? "json" : "binary";
+  }
+};
 
 // Calls `f(std::type_identity<Tree>{})` with the tree this process's test root uses.
 template <class F>
 decltype(auto) on_tree(F f) {
-  const char* key = std::getenv("ACTOR_TEST_TREE");
-  const std::string which = key ? key : "";
-  if constexpr (codec_axis) {
-    if (which == tree_key<json_tree>()) return f(std::type_identity<json_tree>{});
-  }
-  if (which == tree_key<tcp_tree>()) return f(std::type_identity<tcp_tree>{});
-  return f(std::type_identity<uds_tree>{});
+  if (tractor::testing::cell().json) return f(std::type_identity<json_tree>{});
+  return f(std::type_identity<binary_tree>{});
 }
 
 // A child that binds its address and answers its handshake, then stays silent (never
@@ -279,7 +272,6 @@ namespace actor_tests {
 // environment it inherits.
 template <class Tree>
 int run_tree(std::function<awaitable<result<void>>(actor_nursery<Tree>&)> body) {
-  ::setenv("ACTOR_TEST_TREE", tree_key<Tree>().c_str(), 1);
   char arg0[] = "actor_test";
   char* argv[] = {arg0, nullptr};
   return run_main<Tree>(1, argv, std::move(body));  // the flat form: the body gets the nursery
@@ -289,7 +281,6 @@ int run_tree(std::function<awaitable<result<void>>(actor_nursery<Tree>&)> body) 
 template <class Tree>
 result<void> nursery_result(std::function<awaitable<result<void>>(actor_nursery<Tree>&)> body) {
   result<void> outcome = success();
-  ::setenv("ACTOR_TEST_TREE", tree_key<Tree>().c_str(), 1);
   char arg0[] = "actor_test";
   char* argv[] = {arg0, nullptr};
   (void)run_main<Tree>(1, argv, [&](root<Tree>& r) -> awaitable<result<void>> {
@@ -303,8 +294,13 @@ result<void> nursery_result(std::function<awaitable<result<void>>(actor_nursery<
 
 template <class Tree>
 class actor_fixture : public tractor::testing::no_child_left {};
-using trees = std::conditional_t<codec_axis, ::testing::Types<uds_tree, tcp_tree, json_tree>,
-                                 ::testing::Types<uds_tree, tcp_tree>>;
+using trees = ::testing::Types<binary_tree, json_tree>;
+
+// Runs the tests of this cell's codec only.
+inline int run_cell_tests(int argc, char** argv) {
+  ::testing::GTEST_FLAG(filter) = tractor::testing::cell().json ? "*/json.*" : "*/binary.*";
+  return tractor::testing::run_all_tests(argc, argv);
+}
 
 }  // namespace actor_tests
 
@@ -350,8 +346,7 @@ spawn::exit_status signal_root(int sig) {
   boost::asio::io_context ctx;
   int out[2];
   EXPECT_EQ(::pipe(out), 0);
-  auto root = spawn::exec_process(ctx.get_executor(), {.env = {{"ACTOR_TEST_MODE", "root_forever"},
-                                                               {"ACTOR_TEST_TREE", tree_key<Tree>()}},
+  auto root = spawn::exec_process(ctx.get_executor(), {.env = {{"ACTOR_TEST_MODE", "root_forever"}},
                                                        .stdout_fd = out[1]});
   ::close(out[1]);
   char buf[16] = {};

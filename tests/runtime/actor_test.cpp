@@ -12,7 +12,14 @@ using namespace actor_tests;
 
 template <class Tree>
 class actor_test : public actor_fixture<Tree> {};
-TYPED_TEST_SUITE(actor_test, trees);
+TYPED_TEST_SUITE(actor_test, trees, tree_names);
+
+// The cell's tree is the real tree of the cell's backend and transport (and codec).
+TYPED_TEST(actor_test, runs_under_its_cell_s_backend_and_transport) {
+  const auto& p = TypeParam::policies();
+  EXPECT_EQ(p.spawn_name, tractor::testing::cell().backend);
+  EXPECT_EQ(p.transport_name, tractor::testing::cell().transport);
+}
 
 TYPED_TEST(actor_test, daemon_runs_typed_calls_and_is_cancelled) {
   const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
@@ -227,7 +234,8 @@ TYPED_TEST(actor_test, nursery_cancel_reaps_every_idle_daemon) {
       auto w = co_await an.start_actor(name, math_only);
       if (!w) co_return w.error();
     }
-    EXPECT_EQ(tractor::testing::live_child_actors(), 3u) << tractor::testing::describe_threads();
+    EXPECT_EQ(tractor::testing::live_child_actors(), 3u)
+        << tractor::testing::describe_threads() << tractor::testing::describe_child_processes();
     an.cancel();
     co_return success();
   });
@@ -268,7 +276,6 @@ TYPED_TEST(actor_test, an_interface_types_the_portal_and_enables_exactly_its_fun
 
 // async_run_root: a root on an event loop the program owns, beside the program's own work.
 TYPED_TEST(actor_test, a_root_runs_inside_the_program_s_own_event_loop) {
-  ::setenv("ACTOR_TEST_TREE", tree_key<TypeParam>().c_str(), 1);
   boost::asio::io_context host;
   std::optional<result<void>> first;
   std::optional<result<void>> second;
@@ -294,7 +301,6 @@ TYPED_TEST(actor_test, a_root_runs_inside_the_program_s_own_event_loop) {
 }
 
 TYPED_TEST(actor_test, an_embedded_root_is_cancelled_through_its_completion_slot) {
-  ::setenv("ACTOR_TEST_TREE", tree_key<TypeParam>().c_str(), 1);
   boost::asio::io_context host;
   boost::asio::cancellation_signal stop;
   std::optional<result<void>> outcome;
@@ -338,5 +344,5 @@ int main(int argc, char** argv) {
     }
     return on_tree([](auto t) { return tractor::runtime::child_main(decltype(t)::type::policies()); });
   }
-  return tractor::testing::run_all_tests(argc, argv);
+  return run_cell_tests(argc, argv);
 }

@@ -4,6 +4,7 @@
 #include <tractor/codec/cereal_json.hpp>
 #include <tractor/runtime/tree.hpp>
 #include <tractor/spawn/forkserver.hpp>
+#include <tractor/transport/shm.hpp>
 #include <tractor/transport/tcp.hpp>
 
 #include "tests/support/archetypes.hpp"
@@ -55,6 +56,7 @@ struct authenticates : arch::transport {
 };
 static_assert(transport::transport<transport::uds> && transport::transport<transport::tcp>);
 static_assert(transport::authenticates<transport::tcp> && !transport::authenticates<transport::uds>);
+static_assert(transport::transport<transport::shm> && transport::authenticates<transport::shm>);
 static_assert(transport::transport<authenticates> && transport::authenticates<authenticates>);
 static_assert(!transport::transport<proves_but_never_checks>);
 static_assert(!transport::transport<authenticates_blocking>);

@@ -184,7 +184,6 @@ TYPED_TEST(context_cancel_test, a_context_with_oneself_is_an_invalid_operation) 
 }
 
 TYPED_TEST(context_cancel_test, a_third_actor_cancelling_the_callee_is_named_as_the_canceller) {
-  ::setenv("CONTEXT_TEST_TREE", TypeParam::transport_type::name.data(), 1);
   char arg0[] = "context_test";
   char* argv[] = {arg0, nullptr};
   result<void> outcome = success();

@@ -10,12 +10,11 @@
 
 #include "tests/support/async_test.hpp"
 #include "tests/support/matrix.hpp"
+#include "tests/support/matrix_tree.hpp"
 #include "tests/support/registry.hpp"
 #include "tests/support/reaper.hpp"
 
 #include <tractor/codec/cereal_binary.hpp>
-#include <tractor/transport/tcp.hpp>
-#include <tractor/transport/uds.hpp>
 
 #include <gtest/gtest.h>
 
@@ -189,8 +188,14 @@ using fns = exposed<&ctxfn::counter, &ctxfn::ping_pong, &ctxfn::close_at_once, &
                     ctxfn::callees_started, ctxfn::callers_items, ctxfn::callees_items,
                     &ctxfn::aggregate, &ctxfn::my_address, &ctxfn::cancel_actor_at,
                     &ctxfn::tasks_running>;
-using uds_tree = tree<tractor::testing::matrix_spawn, transport::uds, codec::cereal_binary, fns>;
-using tcp_tree = tree<tractor::testing::matrix_spawn, transport::tcp, codec::cereal_binary, fns>;
+// The cell's tree (tests/support/matrix_tree.hpp): its backend and transport.
+using cell_tree = tractor::testing::matrix_tree<codec::cereal_binary, fns>;
+
+// Calls `f(std::type_identity<Tree>{})` with the tree of this process (a child's too).
+template <class F>
+decltype(auto) on_tree(F f) {
+  return f(std::type_identity<cell_tree>{});
+}
 
 template <class Tree>
 awaitable<result<int>> aggregate_with(context<int, int>& ctx, int n) {
@@ -235,7 +240,6 @@ awaitable<result<int>> aggregate_with(context<int, int>& ctx, int n) {
 // Runs `body(portal)` in a root with one daemon child, "peer"; returns the body's result.
 template <class Tree>
 result<void> with_child(std::function<awaitable<result<void>>(portal<Tree>&)> body) {
-  ::setenv("CONTEXT_TEST_TREE", Tree::transport_type::name.data(), 1);
   result<void> outcome = success();
   char arg0[] = "context_test";
   char* argv[] = {arg0, nullptr};
@@ -256,7 +260,7 @@ result<void> with_child(std::function<awaitable<result<void>>(portal<Tree>&)> bo
 
 template <class Tree>
 class context_fixture : public tractor::testing::no_child_left {};
-using trees = ::testing::Types<uds_tree, tcp_tree>;
+using trees = ::testing::Types<cell_tree>;
 
 template <class Tree>
 awaitable<result<bool>> cancel_actor_at_with(const std::string& address) {
@@ -271,14 +275,10 @@ awaitable<result<bool>> cancel_actor_at_with(const std::string& address) {
 
 inline tractor::awaitable<tractor::result<bool>> ctxfn::cancel_actor_at(std::string address) {
   using namespace context_tests;
-  const char* which = std::getenv("CONTEXT_TEST_TREE");
-  if (which && std::string(which) == "tcp") co_return co_await cancel_actor_at_with<tcp_tree>(address);
-  co_return co_await cancel_actor_at_with<uds_tree>(address);
+  co_return co_await on_tree([&]<class Tree>(std::type_identity<Tree>) { return cancel_actor_at_with<Tree>(address); });
 }
 
 inline tractor::awaitable<tractor::result<int>> ctxfn::aggregate(context<int, int>& ctx, int n) {
   using namespace context_tests;
-  const char* which = std::getenv("CONTEXT_TEST_TREE");
-  if (which && std::string(which) == "tcp") co_return co_await aggregate_with<tcp_tree>(ctx, n);
-  co_return co_await aggregate_with<uds_tree>(ctx, n);
+  co_return co_await on_tree([&]<class Tree>(std::type_identity<Tree>) { return aggregate_with<Tree>(ctx, n); });
 }

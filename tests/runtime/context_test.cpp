@@ -12,6 +12,13 @@ template <class Tree>
 class context_test : public context_fixture<Tree> {};
 TYPED_TEST_SUITE(context_test, trees);
 
+// The cell's tree is the real tree of the cell's backend and transport (and codec).
+TYPED_TEST(context_test, runs_under_its_cell_s_backend_and_transport) {
+  const auto& p = TypeParam::policies();
+  EXPECT_EQ(p.spawn_name, tractor::testing::cell().backend);
+  EXPECT_EQ(p.transport_name, tractor::testing::cell().transport);
+}
+
 TYPED_TEST(context_test, ping_pong_ten_messages_then_the_result) {
   auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
     co_return co_await p.template open_context<&ctxfn::ping_pong>(
@@ -327,9 +334,7 @@ TYPED_TEST(context_test, an_aggregator_merges_two_streamers_without_duplicates) 
 int main(int argc, char** argv) {
   using namespace context_tests;
   if (tractor::runtime::is_child_process()) {
-    const char* which = std::getenv("CONTEXT_TEST_TREE");
-    return which && std::string(which) == "tcp" ? tractor::runtime::child_main(tcp_tree::policies())
-                                                : tractor::runtime::child_main(uds_tree::policies());
+    return on_tree([]<class Tree>(std::type_identity<Tree>) { return tractor::runtime::child_main(Tree::policies()); });
   }
   return tractor::testing::run_all_tests(argc, argv);
 }

@@ -6,11 +6,11 @@
 
 #include "tests/support/async_test.hpp"
 #include "tests/support/matrix.hpp"
+#include "tests/support/matrix_tree.hpp"
 #include "tests/support/registry.hpp"
 #include "tests/support/reaper.hpp"
 
 #include <tractor/codec/cereal_binary.hpp>
-#include <tractor/transport/tcp.hpp>
 #include <tractor/transport/uds.hpp>
 
 #include <gtest/gtest.h>
@@ -40,16 +40,14 @@ namespace {
 
 using namespace tractor;
 using fns = exposed<&peers::hello, &peers::greet_when_there, &peers::close_own_server, &peers::wait_briefly>;
-using uds_tree = tree<tractor::testing::matrix_spawn, transport::uds, codec::cereal_binary, fns>;
-using tcp_tree = tree<tractor::testing::matrix_spawn, transport::tcp, codec::cereal_binary, fns>;
+// The cell's tree (tests/support/matrix_tree.hpp): its backend and transport.
+using cell_tree = tractor::testing::matrix_tree<codec::cereal_binary, fns>;
 const actor_options peers_only{.enable_modules = {"peers"}};
 
 // The tree of this process's test, from the environment its root set.
 template <class F>
 decltype(auto) on_tree(F f) {
-  const char* key = std::getenv("DISCOVERY_TEST_TREE");
-  if (key && std::string(key) == "tcp") return f(std::type_identity<tcp_tree>{});
-  return f(std::type_identity<uds_tree>{});
+  return f(std::type_identity<cell_tree>{});
 }
 
 template <class Tree>
@@ -85,7 +83,6 @@ namespace {
 // `options` say otherwise); returns the body's result.
 template <class Tree>
 result<void> in_root(std::function<awaitable<result<void>>(actor_nursery<Tree>&)> body, root_options options = {}) {
-  ::setenv("DISCOVERY_TEST_TREE", Tree::transport_type::name.data(), 1);
   result<void> outcome = success();
   char arg0[] = "discovery_test";
   char* argv[] = {arg0, nullptr};
@@ -127,7 +124,6 @@ second_program start_second(boost::asio::io_context& ctx, const std::string& mod
   int out[2];
   EXPECT_EQ(::pipe(out), 0);
   auto p = spawn::exec_process(ctx.get_executor(), {.env = {{"DISCOVERY_TEST_MODE", mode},
-                                                          {"DISCOVERY_TEST_TREE", std::string(Tree::transport_type::name)},
                                                           {"TRACTOR_REGISTRY_ADDRS", registry}},
                                                   .stdout_fd = wait_ready ? out[1] : -1});
   ::close(out[1]);
@@ -156,8 +152,15 @@ class discovery_test : public tractor::testing::no_child_left {
     EXPECT_TRUE(tractor::testing::live_children().empty()) << "a second program outlived its test";
   }
 };
-using trees = ::testing::Types<uds_tree, tcp_tree>;
+using trees = ::testing::Types<cell_tree>;
 TYPED_TEST_SUITE(discovery_test, trees);
+
+// The cell's tree is the real tree of the cell's backend and transport (and codec).
+TYPED_TEST(discovery_test, runs_under_its_cell_s_backend_and_transport) {
+  const auto& p = TypeParam::policies();
+  EXPECT_EQ(p.spawn_name, tractor::testing::cell().backend);
+  EXPECT_EQ(p.transport_name, tractor::testing::cell().transport);
+}
 
 TYPED_TEST(discovery_test, a_child_is_found_by_name_and_gone_promptly_after_cancel) {
   auto r = in_root<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
@@ -263,7 +266,7 @@ TYPED_TEST(discovery_test, a_child_that_closed_its_transport_is_not_found_and_it
 TYPED_TEST(discovery_test, cancelling_a_remote_registrar_makes_lookups_fail_clearly) {
   boost::asio::io_context ctx;
   // A registrar in another program, on a registry address of its own.
-  const std::string own = std::is_same_v<typename TypeParam::transport_type, transport::uds>
+  const std::string own = tractor::testing::cell().transport != "tcp"
                               ? transport::uds::bind_addr_of("registrar-test", ::getpid()).str()
                               : "/ip4/127.0.0.1/tcp/0";
   auto registrar = start_second<TypeParam>(ctx, "registrar", own, true);

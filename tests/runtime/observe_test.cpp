@@ -13,6 +13,7 @@
 #include <tractor/transport/uds.hpp>
 
 #include "tests/support/matrix.hpp"
+#include "tests/support/matrix_tree.hpp"
 #include "tests/support/subprocess.hpp"
 
 #include <gtest/gtest.h>
@@ -31,7 +32,6 @@ namespace observe_tests {
 
 using namespace std::chrono_literals;
 using tractor::task;
-using tractor::testing::matrix_spawn;
 
 inline constexpr tractor::log::logger app{"app"};
 
@@ -80,9 +80,10 @@ task<int> wedge(tractor::context<int>& ctx) {
 }  // namespace obs
 
 template <class Transport>
-using tree_of = tractor::tree<matrix_spawn, Transport, tractor::codec::cereal_binary,
-                              tractor::exposed<&obs::greet, &obs::lead<Transport>, &obs::nap,
-                                               &obs::lead_and_block<Transport>, &obs::wedge>>;
+using tree_of = tractor::testing::matrix_tree<tractor::codec::cereal_binary,
+                                             tractor::exposed<&obs::greet, &obs::lead<Transport>, &obs::nap,
+                                                              &obs::lead_and_block<Transport>, &obs::wedge>,
+                                             tractor::errors<>, Transport>;
 
 template <class Transport>
 task<int> obs::lead_and_block(tractor::context<int>& ctx) {
@@ -361,7 +362,7 @@ TEST(observe_test, each_actor_logs_as_itself_from_its_own_level) {
     uuids[l.actor].insert(l.uuid);
   }
   for (const auto& [actor, ids] : uuids) EXPECT_EQ(ids.size(), 1u) << actor << " logs under one uuid";
-  if constexpr (tractor::testing::thread_actors) {
+  if (tractor::testing::thread_actors) {
     EXPECT_EQ(r.pids.at("bob"), r.pids.at("root")) << "thread actors share the process";
   } else {
     EXPECT_NE(r.pids.at("bob"), r.pids.at("root"));
@@ -470,7 +471,7 @@ void check_dump_tree(const std::string& transport) {
   EXPECT_NE(root.find("children: bob@"), std::string::npos) << root;
   EXPECT_NE(bob.find("parent: root@"), std::string::npos) << bob;
   EXPECT_NE(bob.find("children: carol@"), std::string::npos) << bob;
-  EXPECT_NE(root.find("spawn backend " + std::string(matrix_spawn::name)), std::string::npos) << root;
+  EXPECT_NE(root.find("spawn backend " + tractor::testing::cell().backend), std::string::npos) << root;
   // Each blocked task's wait.
   EXPECT_NE(bob.find("receive on a memory channel 'never' (holding 0 of 1"), std::string::npos) << bob;
   EXPECT_NE(bob.find("obs.lead_and_block"), std::string::npos) << "the RPC task's name: " << bob;

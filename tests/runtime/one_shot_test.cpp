@@ -9,7 +9,7 @@ using namespace actor_tests;
 
 template <class Tree>
 class one_shot_test : public actor_fixture<Tree> {};
-TYPED_TEST_SUITE(one_shot_test, trees);
+TYPED_TEST_SUITE(one_shot_test, trees, tree_names);
 
 // When the one-shot children fail: at once (while the body is still spawning their
 // siblings), once the body has spawned them all (the body releases each), or only after the
@@ -21,7 +21,6 @@ enum class moment { at_once, after_spawning, after_the_body };
 // actor nursery returned.
 template <class Tree>
 result<void> failing_one_shots(int count, moment when, int daemons = 0) {
-  ::setenv("ACTOR_TEST_TREE", tree_key<Tree>().c_str(), 1);
   char arg0[] = "actor_test";
   char* argv[] = {arg0, nullptr};
   result<void> outcome = success();

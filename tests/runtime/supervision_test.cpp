@@ -13,7 +13,7 @@ using namespace actor_tests;
 
 template <class Tree>
 class supervision_test : public actor_fixture<Tree> {};
-TYPED_TEST_SUITE(supervision_test, trees);
+TYPED_TEST_SUITE(supervision_test, trees, tree_names);
 
 // tractor's one-cancels-all: an error in the body (here a `portal.run` on a daemon that
 // fails) cancels every child; one error comes out bare, several as a group holding every
@@ -77,7 +77,7 @@ TYPED_TEST(supervision_test, a_child_stuck_in_blocking_code_is_killed_and_the_er
   ASSERT_FALSE(r);
   // Graceful cancel unheard, SIGTERM unheard (the loop is blocked), then SIGKILL.
   EXPECT_LT(took, std::chrono::seconds(5));
-  if constexpr (thread_actors) {
+  if (thread_actors) {
     // A thread cannot be killed: it is abandoned, which is an error of its own.
     ASSERT_TRUE(r.error().is_group()) << r.error().message();
     std::set<std::string> messages;

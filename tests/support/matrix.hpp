@@ -1,6 +1,8 @@
-// Test helper: the spawn-backend axis of the policy matrix. Each runtime test file is built
-// once per backend (Bazel passes TRACTOR_TEST_SPAWN_<backend>); its typed tests run every
-// transport under that backend, so every test body runs under every backend x transport.
+// Test helper: the cell of the policy matrix a runtime test program runs. Each runtime suite
+// is compiled once and linked into one test per cell (Bazel sets TRACTOR_TEST_CELL:
+// "<backend>/<transport>", "/json" for the codec axis), whose tree (tests/support/
+// matrix_tree.hpp) takes the cell's real tree's policies at run time: every test body runs
+// under every backend x transport without being compiled once per cell.
 #pragma once
 
 #include <tractor/spawn/backend.hpp>
@@ -13,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -23,16 +26,37 @@
 
 namespace tractor::testing {
 
-#if defined(TRACTOR_TEST_SPAWN_FORKSERVER)
-using matrix_spawn = spawn::forkserver;
-#elif defined(TRACTOR_TEST_SPAWN_THREAD)
-using matrix_spawn = spawn::thread;
-#else
-using matrix_spawn = spawn::exec;
-#endif
+/// Which backend, transport and codec this program's trees use.
+struct matrix_cell {
+  std::string backend = "exec";
+  std::string transport = "uds";
+  bool json = false;
+  [[nodiscard]] std::string str() const { return backend + "/" + transport + (json ? "/json" : ""); }
+};
+
+/// TRACTOR_TEST_CELL, read once (exec/uds when unset). Children inherit it with the
+/// environment, so they run the cell's tree too.
+inline const matrix_cell& cell() {
+  static const matrix_cell c = [] {
+    matrix_cell out;
+    const char* v = std::getenv("TRACTOR_TEST_CELL");
+    std::string rest = v ? v : "";
+    auto next = [&rest] {
+      const auto slash = rest.find('/');
+      std::string part = rest.substr(0, slash);
+      rest = slash == std::string::npos ? "" : rest.substr(slash + 1);
+      return part;
+    };
+    if (auto b = next(); !b.empty()) out.backend = b;
+    if (auto t = next(); !t.empty()) out.transport = t;
+    out.json = next() == "json";
+    return out;
+  }();
+  return c;
+}
 
 /// Children run as threads of this process (no pid, no signals of their own).
-inline constexpr bool thread_actors = std::is_same_v<matrix_spawn, spawn::thread>;
+inline const bool thread_actors = cell().backend == "thread";
 
 /// This process's child processes that are actors: its own children (the forkserver
 /// excluded) and the forkserver's children (its spare excluded: part of the server, titled
@@ -49,6 +73,18 @@ inline std::set<pid_t> live_child_processes() {
       std::getline(cmdline, title, '\0');
       if (title.rfind(spawn::forkserver::server_title, 0) != 0) out.insert(pid);
     }
+  }
+  return out;
+}
+
+/// The child actor processes, as "pid:title" separated by spaces (for failure messages).
+inline std::string describe_child_processes() {
+  std::string out;
+  for (const pid_t pid : live_child_processes()) {
+    std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string title;
+    std::getline(cmdline, title, '\0');
+    out += std::to_string(pid) + ":" + title + " ";
   }
   return out;
 }
@@ -119,7 +155,7 @@ inline std::size_t& thread_baseline() {
 /// How many child actors this process runs now: processes, or (thread backend) threads
 /// beyond the baseline.
 inline std::size_t live_child_actors() {
-  if constexpr (thread_actors) {
+  if (thread_actors) {
     const std::size_t threads = live_threads();
     return threads > thread_baseline() ? threads - thread_baseline() : 0;
   } else {

@@ -4,6 +4,7 @@
 // authority (either side), no certificate, the right certificate with a wrong cookie, a
 // silent peer, random bytes. The certificates are tests/wire/tls/*.pem (make_certs.sh).
 #include "tests/wire/tls_support.hpp"
+#include "tests/wire/traffic.hpp"
 
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/core/event.hpp>
@@ -41,41 +42,13 @@ void with_tls_pair(Body body) {
   }());
 }
 
-std::string pattern(std::size_t n, unsigned seed) {
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + seed) & 0xff);
-  return s;
-}
+using traffic::pattern;
 
 TEST(tls_test, a_channel_carries_small_and_large_messages_through_the_session) {
   with_tls_pair([&](channel_pair& p) -> awaitable<void> {
     EXPECT_TRUE(p.client->secure());
     // Small messages, then one of 3 MiB (written from its own buffer, read straight into place).
-    for (int i = 0; i < 200; ++i) {
-      m::msg y = m::Yield{std::to_string(i), m::raw_pld{pattern(100 + i, i)}};
-      auto sent = co_await p.client->send(std::move(y));
-      EXPECT_TRUE(sent) << sent.error().message();
-    }
-    m::msg big = m::Yield{"big", m::raw_pld{pattern(3u << 20, 7)}};
-    (void)co_await open_nursery([&](nursery& n) -> awaitable<void> {
-      n.start_soon("send the big one", [&]() -> awaitable<void> {
-        auto sent = co_await p.client->send(std::move(big));
-        EXPECT_TRUE(sent) << sent.error().message();
-      });
-      for (int i = 0; i < 200; ++i) {
-        auto got = co_await p.server->receive();
-        EXPECT_TRUE(got);
-        if (!got) co_return;
-        const auto& y = std::get<m::Yield>(got.value());
-        EXPECT_EQ(y.cid, std::to_string(i));
-        EXPECT_EQ(y.pld.bytes, pattern(100 + i, i));
-      }
-      auto got = co_await p.server->receive();
-      EXPECT_TRUE(got);
-      if (got) {
-        EXPECT_EQ(std::get<m::Yield>(got.value()).pld.bytes, pattern(3u << 20, 7));
-      }
-    });
+    co_await traffic::numbered_then_large(*p.client, *p.server, 3u << 20);
     // And back, from the accepting side.
     m::msg stop = m::Stop{"back"};
     EXPECT_TRUE(co_await p.server->send(std::move(stop)));

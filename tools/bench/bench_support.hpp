@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,39 @@ using clk = std::chrono::steady_clock;
 
 inline double ms_since(clk::time_point t0) {
   return std::chrono::duration<double, std::milli>(clk::now() - t0).count();
+}
+
+/// Takes `count` frames (a 4-byte length, then its bytes) out of 64 KiB reads; a frame larger
+/// than that is read straight into place. `read_some(p, n)` reads at least one byte and returns
+/// how many; `read_all(p, n)` reads exactly `n`.
+template <class ReadSome, class ReadAll>
+void receive_frames(long count, ReadSome read_some, ReadAll read_all) {
+  std::vector<char> buf(1 << 16);
+  std::vector<char> big;
+  std::size_t have = 0;
+  long seen = 0;
+  while (seen < count) {
+    have += read_some(buf.data() + have, buf.size() - have);
+    std::size_t at = 0;
+    while (have - at >= 4) {
+      std::uint32_t len = 0;
+      std::memcpy(&len, buf.data() + at, 4);
+      if (len + 4 > buf.size()) {
+        big.resize(len);
+        const std::size_t part = have - at - 4;
+        std::memcpy(big.data(), buf.data() + at + 4, part);
+        read_all(big.data() + part, len - part);
+        at = have;
+        ++seen;
+        break;
+      }
+      if (have - at - 4 < len) break;
+      at += 4 + len;
+      ++seen;
+    }
+    std::memmove(buf.data(), buf.data() + at, have - at);
+    have -= at;
+  }
 }
 
 inline double median(std::vector<double> v) {

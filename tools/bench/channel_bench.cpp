@@ -4,7 +4,7 @@
 //
 //     tools/bazel run //tools/bench:channel_bench [-- --small N --large N --rtt N]
 //
-// Floors, per transport:
+// Floors, per transport (for shm: a C-style ring pair with the same sizes, spsc_floor.hpp):
 //   raw 1/syscall  one write() per 4-byte-length-prefixed frame, reader parses a 64 KiB buffer
 //   raw batched    frames packed into 64 KiB writes, same reader
 //   raw ping-pong  one frame each way per round trip, blocking sockets
@@ -13,6 +13,7 @@
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/core/nursery.hpp>
 #include <tractor/transport/channel.hpp>
+#include <tractor/transport/shm.hpp>
 #include <tractor/transport/tcp.hpp>
 #include <tractor/transport/uds.hpp>
 
@@ -22,7 +23,11 @@
 
 #include <fmt/core.h>
 
+#include "tools/bench/bench_support.hpp"
+#include "tools/bench/spsc_floor.hpp"
+
 #include <chrono>
+#include <optional>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -68,34 +73,14 @@ void read_all(int fd, char* p, std::size_t n) {
 
 // Reads `count` frames of any size, parsing them out of a 64 KiB buffer; then acks.
 void raw_receive_frames(int fd, long count) {
-  std::vector<char> buf(1 << 16);
-  std::size_t have = 0;
-  long seen = 0;
-  std::vector<char> big;
-  while (seen < count) {
-    const ssize_t r = ::read(fd, buf.data() + have, buf.size() - have);
-    if (r <= 0) std::abort();
-    have += static_cast<std::size_t>(r);
-    std::size_t at = 0;
-    while (have - at >= 4) {
-      std::uint32_t len = 0;
-      std::memcpy(&len, buf.data() + at, 4);
-      if (len + 4 > buf.size()) {  // a large frame: read the rest straight into place
-        big.resize(len);
-        const std::size_t part = have - at - 4;
-        std::memcpy(big.data(), buf.data() + at + 4, part);
-        read_all(fd, big.data() + part, len - part);
-        at = have;
-        ++seen;
-        break;
-      }
-      if (have - at - 4 < len) break;
-      at += 4 + len;
-      ++seen;
-    }
-    std::memmove(buf.data(), buf.data() + at, have - at);
-    have -= at;
-  }
+  bench::receive_frames(
+      count,
+      [fd](char* p, std::size_t n) {
+        const ssize_t r = ::read(fd, p, n);
+        if (r <= 0) std::abort();
+        return static_cast<std::size_t>(r);
+      },
+      [fd](char* p, std::size_t n) { read_all(fd, p, n); });
   char ack = 1;
   write_all(fd, &ack, 1);
 }
@@ -204,9 +189,10 @@ double raw_round_trip_us(long count) {
 
 using codec_t = codec::cereal_binary;
 
-// Runs `body(channel&)` on a fresh io_context over an fd from fork_pair.
-template <class Body>
-void with_channel(int fd, Body body) {
+// Runs `body(channel&)` on a fresh io_context over an fd from fork_pair; under shm, after the
+// transport's handshake (the child connected: it offers the rings).
+template <class Transport, class Body>
+void with_channel(int fd, bool connected_here, Body body) {
   boost::asio::io_context ctx;
   tp::stream_socket s(ctx);
   const int family = [&] {
@@ -216,8 +202,21 @@ void with_channel(int fd, Body body) {
     return static_cast<int>(ss.ss_family);
   }();
   s.assign(boost::asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP), fd);
-  auto ch = tp::channel::make<codec_t>(std::move(s));
-  boost::asio::co_spawn(ctx, body(*ch), boost::asio::detached);
+  boost::asio::co_spawn(ctx, [&]() -> awaitable<void> {
+    tp::connection c{std::move(s)};
+    if constexpr (std::is_same_v<Transport, tp::shm>) {
+      std::optional<result<std::unique_ptr<tp::secure_stream>>> session;
+      if (connected_here) {
+        session = co_await tp::shm::prove(c.socket);
+      } else {
+        session = co_await tp::shm::check(c.socket);
+      }
+      if (!*session) std::_Exit(12);
+      c.secure = std::move(*session).value();
+    }
+    auto ch = tp::channel::make<codec_t>(std::move(c));
+    co_await body(*ch);
+  }, boost::asio::detached);
   ctx.run();
 }
 
@@ -261,10 +260,10 @@ awaitable<void> receive_n(tp::channel& ch, long count) {
 template <class Transport>
 double channel_one_way(std::size_t payload, long count) {
   int fd = fork_pair<Transport>([&](int cfd) {
-    with_channel(cfd, [&](tp::channel& ch) { return receive_n(ch, count); });
+    with_channel<Transport>(cfd, true, [&](tp::channel& ch) { return receive_n(ch, count); });
   });
   double rate = 0;
-  with_channel(fd, [&](tp::channel& ch) -> awaitable<void> {
+  with_channel<Transport>(fd, false, [&](tp::channel& ch) -> awaitable<void> {
     m::msg item = m::Yield{"c1", codec_t::encode_payload(std::string(payload, 'p'))};
     // Large items are each the producer's own, made before the clock starts: a send takes
     // them over (and writes them without a copy).
@@ -301,7 +300,7 @@ double channel_one_way(std::size_t payload, long count) {
 template <class Transport>
 double channel_round_trip_us(long count) {
   int fd = fork_pair<Transport>([&](int cfd) {
-    with_channel(cfd, [&](tp::channel& ch) -> awaitable<void> {
+    with_channel<Transport>(cfd, true, [&](tp::channel& ch) -> awaitable<void> {
       for (long i = 0; i < count; ++i) {
         auto r = co_await ch.receive();
         if (!r) std::_Exit(8);
@@ -310,7 +309,7 @@ double channel_round_trip_us(long count) {
     });
   });
   double us = 0;
-  with_channel(fd, [&](tp::channel& ch) -> awaitable<void> {
+  with_channel<Transport>(fd, false, [&](tp::channel& ch) -> awaitable<void> {
     const auto pld = codec_t::encode_payload(std::string(32, 'p'));
     const auto t0 = clk::now();
     for (long i = 0; i < count; ++i) {
@@ -332,17 +331,25 @@ void run(const options& o) {
     fmt::print("{} channel small one-way {:.3f} M/s\n", t, channel_one_way<Transport>(32, o.small) / 1e6);
     return;
   }
-  const double one = raw_one_way<Transport>(32, o.small, false);
-  const double batched = raw_one_way<Transport>(32, o.small * 4L, true);
+  constexpr bool shm = std::is_same_v<Transport, tp::shm>;
+  const std::size_t ring = shm ? tp::shm_ring_bytes().value() : 0;
+  const double one = shm ? bench::spsc_one_way(32, o.small, ring) : raw_one_way<Transport>(32, o.small, false);
+  const double batched = shm ? bench::spsc_one_way(32, o.small * 4L, ring, true) : raw_one_way<Transport>(32, o.small * 4L, true);
   const double ch_small = channel_one_way<Transport>(32, o.small);
-  fmt::print("{:4} small one-way   raw 1/syscall {:8.3f} M/s | raw batched {:8.3f} M/s | channel {:8.3f} M/s"
-             " = {:5.2f}x 1/syscall, {:5.1f}% of batched\n",
-             t, one / 1e6, batched / 1e6, ch_small / 1e6, ch_small / one, 100 * ch_small / batched);
-  const double raw_large = raw_one_way<Transport>(1 << 20, o.large, false);
+  if (shm) {
+    fmt::print("{:4} small one-way   C ring 1/frame {:8.3f} M/s | C ring batched {:8.3f} M/s | channel {:8.3f} M/s"
+               " = {:5.1f}% of batched\n",
+               t, one / 1e6, batched / 1e6, ch_small / 1e6, 100 * ch_small / batched);
+  } else {
+    fmt::print("{:4} small one-way   raw 1/syscall {:8.3f} M/s | raw batched {:8.3f} M/s | channel {:8.3f} M/s"
+               " = {:5.2f}x 1/syscall, {:5.1f}% of batched\n",
+               t, one / 1e6, batched / 1e6, ch_small / 1e6, ch_small / one, 100 * ch_small / batched);
+  }
+  const double raw_large = (shm ? bench::spsc_one_way(1 << 20, o.large, ring) : raw_one_way<Transport>(1 << 20, o.large, false));
   const double ch_large = channel_one_way<Transport>(1 << 20, o.large);
   fmt::print("{:4} 1 MiB one-way   raw {:8.1f} MiB/s | channel {:8.1f} MiB/s = {:5.2f}x raw\n", t, raw_large,
              ch_large, ch_large / raw_large);
-  const double raw_rtt = raw_round_trip_us<Transport>(o.rtt);
+  const double raw_rtt = shm ? bench::spsc_round_trip_us(o.rtt, ring) : raw_round_trip_us<Transport>(o.rtt);
   const double ch_rtt = channel_round_trip_us<Transport>(o.rtt);
   fmt::print("{:4} round trip      raw {:8.2f} us | channel {:8.2f} us = {:5.2f}x raw\n", t, raw_rtt, ch_rtt,
              ch_rtt / raw_rtt);
@@ -363,4 +370,5 @@ int main(int argc, char** argv) {
              o.small, o.large, o.rtt);
   run<tp::uds>(o);
   run<tp::tcp>(o);
+  run<tp::shm>(o);
 }

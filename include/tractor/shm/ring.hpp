@@ -84,8 +84,6 @@ class shm_ring {
   shm_detail::header& head() const noexcept { return seg_.head(); }
   std::byte* at(std::uint64_t pos) const noexcept { return seg_.data() + (pos & (capacity_ - 1)); }
   error corrupted(const std::string& what) const;
-  void copy_in(std::uint64_t pos, const std::byte* from, std::size_t n) const noexcept;
-  void copy_out(std::uint64_t pos, std::byte* to, std::size_t n) const noexcept;
   static void describe(const void* self, std::string& out);
 
   shm_segment seg_;

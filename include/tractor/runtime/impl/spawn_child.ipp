@@ -20,9 +20,11 @@ TRACTOR_DECL spawn::spawn_request request_from(actor& a) {
 }
 
 /// Whether `a`'s children get their channel to it as a socketpair (a backend that adopts one,
-/// under UDS) rather than connecting back.
+/// under UDS) rather than connecting back. A transport with a handshake of its own (the shared-
+/// memory one sets up its rings there) connects back, as every other connection of it does.
 TRACTOR_DECL bool pairs_children(const actor& a) {
-  return a.pol().spawn_adopts_channel && a.address().proto() == transport::multiaddr::protocol::unix_socket;
+  return a.pol().spawn_adopts_channel && !a.pol().prove &&
+         a.address().proto() == transport::multiaddr::protocol::unix_socket;
 }
 
 /// Starts `req` with the tree's backend; if `a` pairs its children, with a socketpair whose

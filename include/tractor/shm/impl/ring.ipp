@@ -7,6 +7,7 @@
 #pragma once
 
 #include <tractor/core/detail/task_info.hpp>
+#include <tractor/shm/detail/ring_parts.hpp>
 #include <tractor/shm/ring.hpp>
 
 #include <boost/asio/use_awaitable.hpp>
@@ -127,22 +128,6 @@ TRACTOR_DECL std::size_t shm_ring::used() const noexcept {
   return static_cast<std::size_t>(l - f < capacity_ ? l - f : capacity_);
 }
 
-TRACTOR_DECL void shm_ring::copy_in(std::uint64_t pos, const std::byte* from, std::size_t n) const noexcept {
-  if (n == 0) return;  // an empty message's bytes may be a null pointer
-  const std::size_t off = static_cast<std::size_t>(pos & (capacity_ - 1));
-  const std::size_t first_part = n < capacity_ - off ? n : capacity_ - off;
-  std::memcpy(seg_.data() + off, from, first_part);
-  std::memcpy(seg_.data(), from + first_part, n - first_part);
-}
-
-TRACTOR_DECL void shm_ring::copy_out(std::uint64_t pos, std::byte* to, std::size_t n) const noexcept {
-  if (n == 0) return;
-  const std::size_t off = static_cast<std::size_t>(pos & (capacity_ - 1));
-  const std::size_t first_part = n < capacity_ - off ? n : capacity_ - off;
-  std::memcpy(to, seg_.data() + off, first_part);
-  std::memcpy(to + first_part, seg_.data(), n - first_part);
-}
-
 TRACTOR_DECL result<void> shm_ring::try_send(std::span<const std::byte> message) {
   if (message.size() > max_message()) {
     return error(make_error_code(shm_errc::no_room), "a message of " + std::to_string(message.size()) +
@@ -158,11 +143,11 @@ TRACTOR_DECL result<void> shm_ring::try_send(std::span<const std::byte> message)
   if (frame > capacity_ - (l - f)) return errc::would_block;
   const auto length = static_cast<std::uint32_t>(message.size());
   std::memcpy(at(l), &length, sizeof length);
-  copy_in(l + 4, message.data(), message.size());
+  shm_detail::ring_copy_in(seg_.data(), capacity_, l + 4, message.data(), message.size());
   h.last.store(l + frame, std::memory_order_release);
   // Pairs with the receiver's fence between saying it sleeps and looking again.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (h.reader_waiting.load(std::memory_order_relaxed)) shm_detail::ring_doorbell(data_);
+  if (h.reader_waiting.exchange(0, std::memory_order_relaxed)) shm_detail::ring_doorbell(data_);
   return success();
 }
 
@@ -184,10 +169,10 @@ TRACTOR_DECL result<void> shm_ring::try_receive(std::vector<std::byte>& into) {
     return corrupted("a message of " + std::to_string(length) + " bytes in " + std::to_string(fill) + " bytes held");
   }
   into.resize(length);
-  copy_out(f + 4, into.data(), length);
+  shm_detail::ring_copy_out(seg_.data(), capacity_, f + 4, into.data(), length);
   h.first.store(f + shm_detail::frame_of(length), std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (h.writer_waiting.load(std::memory_order_relaxed)) shm_detail::ring_doorbell(room_);
+  if (h.writer_waiting.exchange(0, std::memory_order_relaxed)) shm_detail::ring_doorbell(room_);
   return success();
 }
 
@@ -196,19 +181,6 @@ TRACTOR_DECL void shm_ring::describe(const void* self, std::string& out) {
   out += r->token().name + " (" + std::to_string(r->used()) + " of " + std::to_string(r->capacity_) + " bytes used)";
 }
 
-namespace shm_detail {
-/// Clears a wait flag however the wait ends.
-struct waiting_flag {
-  std::atomic<std::uint32_t>& flag;
-  explicit waiting_flag(std::atomic<std::uint32_t>& f) noexcept : flag(f) {
-    flag.store(1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-  }
-  ~waiting_flag() { flag.store(0, std::memory_order_relaxed); }
-  waiting_flag(const waiting_flag&) = delete;
-  waiting_flag& operator=(const waiting_flag&) = delete;
-};
-}  // namespace shm_detail
 
 TRACTOR_DECL boost::asio::awaitable<result<void>> shm_ring::send(std::span<const std::byte> message) {
   for (;;) {
