@@ -1,5 +1,6 @@
 // Shared memory between actors, under every spawn backend × transport: a child reads an
-// array its parent owns and writes into its list; a parent attaches to what a child
+// array its parent owns and writes into its list; a ring carries messages between two
+// children; a parent attaches to what a child
 // publishes, and the child's teardown (by cancellation) unlinks it; an actor of another
 // subtree finds the publisher through the registrar and reads its array. The fixture fails a
 // test that leaves a segment (or anything else) behind.
@@ -60,6 +61,45 @@ tractor::task<int> publish(tractor::context<tractor::shm_token>& ctx, int n) {
   co_return 0;
 }
 
+/// The bytes of ring message `i`: `i % 200 + 1` bytes, each `i + k`.
+std::vector<std::byte> ring_message(int i) {
+  std::vector<std::byte> m(static_cast<std::size_t>(i % 200 + 1));
+  for (std::size_t k = 0; k < m.size(); ++k) m[k] = static_cast<std::byte>(i + static_cast<int>(k));
+  return m;
+}
+
+/// Opens a 4 KiB ring, reports its token, sends `n` messages through it (waiting for room: they
+/// are far more than it holds) and closes it. Returns how many it sent.
+tractor::task<int> fill_ring(tractor::context<tractor::shm_token>& ctx, int n) {
+  const auto ex = co_await boost::asio::this_coro::executor;
+  auto ring = tractor::open_shm_ring(ex, "frames", 4096);
+  if (!ring) co_return ring.error();
+  BOOST_OUTCOME_CO_TRYV(co_await ctx.started(ring.value().token()));
+  for (int i = 0; i < n; ++i) {
+    const auto m = ring_message(i);
+    BOOST_OUTCOME_CO_TRYV(co_await ring.value().send(m));
+  }
+  ring.value().close_ring();
+  co_return n;
+}
+
+/// Attaches to the ring `token` names and receives until it is closed and drained: how many
+/// messages arrived, each checked against `ring_message` (a wrong one ends it with an error).
+tractor::awaitable<tractor::result<int>> drain_ring(tractor::shm_token token) {
+  const auto ex = co_await boost::asio::this_coro::executor;
+  BOOST_OUTCOME_CO_TRY(auto ring, tractor::attach_shm_ring(ex, token));
+  std::vector<std::byte> m;
+  for (int i = 0;; ++i) {
+    auto got = co_await ring.receive(m);
+    if (!got && got.error() == tractor::errc::end_of_channel) co_return i;
+    if (!got) co_return got.error();
+    if (m != ring_message(i)) {
+      co_return tractor::error(tractor::make_error_code(tractor::errc::would_block),
+                               "ring message " + std::to_string(i) + " arrived wrong");
+    }
+  }
+}
+
 /// The token of what this actor publishes.
 tractor::awaitable<tractor::result<tractor::shm_token>> published_token() {
   if (!published) co_return tractor::error(tractor::make_error_code(tractor::errc::would_block), "nothing published");
@@ -80,7 +120,7 @@ namespace {
 
 template <class Spawn, class Transport>
 using tree_of = tractor::tree<Spawn, Transport, tractor::codec::cereal_binary,
-                              tractor::exposed<&feed::sum_prices, &feed::mark, &feed::publish, &feed::published_token,
+                              tractor::exposed<&feed::sum_prices, &feed::mark, &feed::publish, &feed::published_token, &feed::fill_ring, &feed::drain_ring,
                                                &feed::sum_from<Spawn, Transport>, &feed::team_sum<Spawn, Transport>>>;
 using namespace tractor::spawn;
 using tractor::transport::tcp;
@@ -203,6 +243,34 @@ TYPED_TEST(shm_tree_test, an_actor_of_another_subtree_finds_the_publisher_throug
   });
   EXPECT_EQ(code, 0);
   EXPECT_EQ(sum, price_sum(2000));
+}
+
+// Three actors: the writer owns a ring, the root hands its token to the reader, a sibling;
+// messages far more than the ring holds arrive whole and in order, and the ring is gone after.
+TYPED_TEST(shm_tree_test, a_ring_carries_messages_between_two_child_actors) {
+  constexpr int n = 3000;
+  int sent = 0;
+  int received = 0;
+  std::optional<tractor::shm_token> token;
+  const int code = run_root<TypeParam>([&](tractor::actor_nursery<TypeParam>& an) -> tractor::task<void> {
+    BOOST_OUTCOME_CO_TRY(auto writer, co_await an.start_actor("writer", feed_actor));
+    BOOST_OUTCOME_CO_TRY(auto reader, co_await an.start_actor("reader", feed_actor));
+    BOOST_OUTCOME_CO_TRYV(co_await writer.template open_context<&feed::fill_ring>(
+        [&](tractor::caller_context<&feed::fill_ring>& ctx, tractor::shm_token t) -> tractor::task<void> {
+          token = t;
+          BOOST_OUTCOME_CO_TRY(received, co_await reader.template run<&feed::drain_ring>(t));
+          BOOST_OUTCOME_CO_TRY(sent, co_await ctx.wait_for_result());
+          co_return tractor::success();
+        },
+        n));
+    an.cancel();
+    co_return tractor::success();
+  });
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(sent, n);
+  EXPECT_EQ(received, n);
+  ASSERT_TRUE(token);
+  EXPECT_FALSE(segment_exists(*token)) << "the writer unlinks its ring when it is done: " << token->name;
 }
 
 }  // namespace

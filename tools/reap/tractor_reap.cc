@@ -13,7 +13,8 @@
 // entries and has each registrar forget the addresses whose actor is gone; `--shm` removes /dev/shm
 // segments named `tractor-*`, owned by this user and mapped or held open by no process it can
 // see (a process in another pid namespace sharing /dev/shm is invisible: run it where the
-// trees run). `--dry-run` lists only. The exit status is 1 if a process survived SIGKILL or a
+// trees run); with TRACTOR_SHM_GROUP set, only that group's (a program and its children's:
+// tractor/shm/segment.hpp). `--dry-run` lists only. The exit status is 1 if a process survived SIGKILL or a
 // segment could not be removed, 2 on bad arguments (a `--pid` that names no process too).
 //
 // Without Bazel, from the checkout:
@@ -142,8 +143,13 @@ int clean_registries(const options& o) {
 }
 
 int sweep_shm(const options& o) {
-  const auto segments = reap::orphaned_shm_segments();
-  fmt::print("shm: {} segment(s) named tractor-* owned by this user and used by no process\n", segments.size());
+  const char* group = std::getenv("TRACTOR_SHM_GROUP");
+  const std::string prefix = std::string("tractor-") + (group ? group : "");
+  std::vector<std::string> segments;
+  for (auto& s : reap::orphaned_shm_segments()) {
+    if (s.starts_with(prefix)) segments.push_back(std::move(s));
+  }
+  fmt::print("shm: {} segment(s) named {}* owned by this user and used by no process\n", segments.size(), prefix);
   int status = 0;
   for (const auto& s : segments) {
     std::string outcome = "would remove";

@@ -1,7 +1,8 @@
 // tractor-reap and tractor-ps against real three-level trees (root → a → b) under every spawn
 // backend: tractor-ps shows the tree as it is; tractor-reap, told the root's pid, stops
 // exactly the actor processes below it; after the root is SIGKILLed, the one process the tree
-// leaked (a helper that b forked, titled as b) is found as an orphan and stopped. A decoy
+// leaked (a helper that b forked, titled as b) is found as an orphan and stopped; after the
+// whole tree is SIGKILLed, tractor-reap --shm removes the segment b held. A decoy
 // titled like an actor, outside both, survives every run. Each tree runs as a program of its
 // own: this binary again, with REAP_TREE_MODE set.
 #include <tractor/testing.hpp>
@@ -16,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <csignal>
 #include <cstdio>
 #include <map>
@@ -36,13 +38,21 @@ tractor::awaitable<int> pid() { co_return ::getpid(); }
 // Leaves a process of its own running, titled as this actor (tests/support's fork_a_leak).
 tractor::awaitable<int> start_helper() { co_return tractor::testing::fork_a_leak(); }
 tractor::awaitable<bool> hold_b(bool with_helper);  // a's part: defined once the trees exist
+// Opens a shared-memory array this actor holds until it ends: the segment's name.
+tractor::awaitable<std::string> hold_segment() {
+  static std::optional<tractor::shm_array<int>> held;
+  auto a = tractor::open_shm_array<int>("reap-tree", 16);
+  if (!a) co_return std::string();
+  held.emplace(std::move(a).value());
+  co_return held->token().name;
+}
 }  // namespace reap_tree
 
 namespace {
 
 using namespace std::chrono_literals;
-using fns = tractor::exposed<&reap_tree::pid, &reap_tree::start_helper, &reap_tree::hold_b>;
-using api = tractor::interface<&reap_tree::pid, &reap_tree::start_helper, &reap_tree::hold_b>;
+using fns = tractor::exposed<&reap_tree::pid, &reap_tree::start_helper, &reap_tree::hold_b, &reap_tree::hold_segment>;
+using api = tractor::interface<&reap_tree::pid, &reap_tree::start_helper, &reap_tree::hold_b, &reap_tree::hold_segment>;
 template <class Spawn>
 using tree_of = tractor::tree<Spawn, tractor::transport::uds, tractor::codec::cereal_binary, fns>;
 using trees = tractor::testing::tree_list<tree_of<tractor::spawn::exec>, tree_of<tractor::spawn::forkserver>,
@@ -68,6 +78,10 @@ tractor::awaitable<bool> hold_b_in(bool with_helper) {
     if (with_helper) {
       BOOST_OUTCOME_CO_TRY(int helper, co_await b.template run<&reap_tree::start_helper>());
       say(fmt::format("helper {}", helper));
+    }
+    if (std::getenv("REAP_TREE_SEGMENT")) {
+      BOOST_OUTCOME_CO_TRY(std::string name, co_await b.template run<&reap_tree::hold_segment>());
+      say("segment " + name);
     }
     say("ready");
     co_await sleep_forever();
@@ -124,10 +138,11 @@ std::pair<int, std::string> run(const std::string& command) {
 std::map<std::string, pid_t> pids_in(const std::string& out) {
   std::map<std::string, pid_t> pids;
   std::istringstream lines(out);
-  std::string who;
-  for (pid_t pid = 0; lines >> who;) {
-    if (who == "ready") continue;
-    if (lines >> pid) pids[who] = pid;
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string who;
+    pid_t pid = 0;
+    if (words >> who >> pid) pids[who] = pid;
   }
   return pids;
 }
@@ -277,6 +292,32 @@ TYPED_TEST(reap_tree_test, after_the_root_is_killed_reap_stops_what_the_tree_lea
   EXPECT_NE(out.find("orphaned"), std::string::npos) << out;
   EXPECT_FALSE(running(helper)) << out;
   EXPECT_TRUE(running(d.pid())) << "the decoy was stopped";
+}
+
+// b holds a shared-memory segment; every actor process of the tree is SIGKILLed at once, so no
+// owner unlinks it; tractor-reap --shm (this program's group: TRACTOR_SHM_GROUP) removes it.
+TYPED_TEST(reap_tree_test, after_the_whole_tree_is_killed_reap_removes_its_segments) {
+  tractor::testing::subprocess program(
+      std::map<std::string, std::string>{{"REAP_TREE_MODE", "tree"}, {"REAP_TREE_SEGMENT", "1"}});
+  ASSERT_TRUE(program.wait_for(0, "ready\n", 30s)) << program.out() << program.err();
+  const auto pids = pids_in(program.out());
+  const auto at = program.out().find("segment /");
+  ASSERT_NE(at, std::string::npos) << program.out();
+  const std::string name = program.out().substr(at + 9, program.out().find('\n', at) - at - 9);
+  ASSERT_TRUE(std::filesystem::exists("/dev/shm/" + name)) << name;
+  std::vector<tractor::testing::process> tree;
+  for (const char* who : {"root", "a", "b"}) {
+    if (auto p = tractor::testing::read_process(pids.at(who))) tree.push_back(*p);
+  }
+  for (const auto& p : tree) ::kill(p.pid, SIGKILL);
+  EXPECT_TRUE(program.finish(30s));
+  EXPECT_TRUE(tractor::testing::wait_for_exit(tree, 10s).empty()) << "an actor of the tree outlived SIGKILL";
+  ASSERT_TRUE(std::filesystem::exists("/dev/shm/" + name)) << "nobody unlinks what a SIGKILLed owner held";
+  const auto [status, out] = run(tool("tractor-reap") + " --shm");
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find(name + " "), std::string::npos) << out;
+  EXPECT_NE(out.find("removed"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists("/dev/shm/" + name)) << out;
 }
 
 // A registrar holding an entry whose actor is gone (registered by hand, at an address where
