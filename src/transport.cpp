@@ -3,6 +3,7 @@
 #include <tractor/transport/impl/auth.ipp>
 #include <tractor/transport/impl/channel.ipp>
 #include <tractor/transport/impl/channel_receive.ipp>
+#include <tractor/transport/impl/connection.ipp>
 #include <tractor/transport/impl/multiaddr.ipp>
 #include <tractor/transport/impl/tcp.ipp>
 #include <tractor/transport/impl/transport.ipp>

@@ -8,7 +8,7 @@
 #include <tractor/transport/detail/shm_layout.hpp>
 #include <tractor/transport/shm.hpp>
 
-#include "tests/support/async_test.hpp"
+#include "tests/wire/shm_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -28,14 +28,8 @@ namespace tp = tractor::transport;
 namespace sw = tractor::transport::shm_wire;
 using namespace std::chrono_literals;
 
-std::size_t open_fds() {
-  return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"), {}));
-}
-
-tp::multiaddr fresh_addr() {
-  static std::mt19937_64 rng(std::random_device{}());
-  return tp::shm::bind_addr("shm-forged-" + std::to_string(rng() % 100000000));
-}
+using shm_wire_tests::open_fds;
+using shm_wire_tests::with_sockets;
 
 // How a forged offer differs from a genuine one.
 struct forgery {
@@ -107,22 +101,6 @@ void send_forged(int sock, const forgery& f, forged_peer& keep) {
 
 // Offers `f` to an accepting side: its error, or none if it took the offer (then `keep` is
 // the forged peer of a live session, which `with_session` gets).
-// Runs `body(client, server)` on a fresh connected pair of UNIX sockets.
-template <class Body>
-void with_sockets(Body body) {
-  run_async([&]() -> awaitable<void> {
-    auto ex = co_await boost::asio::this_coro::executor;
-    auto l = tp::shm::listen(ex, fresh_addr());
-    EXPECT_TRUE(l);
-    if (!l) co_return;
-    auto c = co_await tp::shm::connect(ex, l.value().address());
-    auto s = co_await l.value().accept();
-    EXPECT_TRUE(c && s);
-    if (!c || !s) co_return;
-    co_await body(c.value(), s.value());
-  }());
-}
-
 // Offers `f` to an accepting side: its error, or none if it took the offer (then `keep` is
 // the forged peer of a live session, which `with_session` gets).
 template <class WithSession>

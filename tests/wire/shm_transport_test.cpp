@@ -12,6 +12,7 @@
 #include <tractor/transport/shm.hpp>
 
 #include "tests/support/async_test.hpp"
+#include "tests/wire/shm_support.hpp"
 #include "tests/wire/traffic.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -37,16 +38,10 @@ namespace m = tractor::msg;
 namespace sw = tractor::transport::shm_wire;
 using namespace std::chrono_literals;
 
-std::size_t open_fds() {
-  return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"), {}));
-}
+using shm_wire_tests::fresh_addr;
+using shm_wire_tests::open_fds;
 std::size_t dev_shm_entries() {
   return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator("/dev/shm"), {}));
-}
-
-tp::multiaddr fresh_addr() {
-  static std::mt19937_64 rng(std::random_device{}());
-  return tp::shm::bind_addr("shm-wire-" + std::to_string(rng() % 100000000));
 }
 
 using traffic::pattern;
@@ -70,49 +65,26 @@ class shm_transport_test : public ::testing::Test {
   std::size_t shm_ = 0;
 };
 
-struct sockets {
-  tp::stream_socket client, server;
-};
-
-// A connected pair of UNIX sockets through a listener at a fresh address.
-awaitable<sockets> connected(tp::listener& l) {
-  auto ex = co_await boost::asio::this_coro::executor;
-  auto c = co_await tp::shm::connect(ex, l.address());
-  auto s = co_await l.accept();
-  EXPECT_TRUE(c && s);
-  co_return sockets{std::move(c).value(), std::move(s).value()};
-}
-
 struct channels {
   std::unique_ptr<tp::channel> client, server;
 };
 
-// Both sides of the handshake, run against each other: the two channels.
-awaitable<channels> shm_channels(tp::listener& l) {
-  auto socks = co_await connected(l);
-  std::optional<result<std::unique_ptr<tp::secure_stream>>> offered, taken;
-  (void)co_await open_nursery([&](nursery& n) -> awaitable<void> {
-    n.start_soon("accepting side", [&]() -> awaitable<void> { taken = co_await tp::shm::check(socks.server); });
-    offered = co_await tp::shm::prove(socks.client);
-  });
-  EXPECT_TRUE(offered && *offered) << (offered && !*offered ? offered->error().message() : "");
-  EXPECT_TRUE(taken && *taken) << (taken && !*taken ? taken->error().message() : "");
-  co_return channels{
-      tp::channel::make<codec::cereal_binary>(tp::connection{std::move(socks.client), std::move(offered->value())}),
-      tp::channel::make<codec::cereal_binary>(tp::connection{std::move(socks.server), std::move(taken->value())})};
-}
-
+// Both sides of the handshake, run against each other, then `body(channels&)`.
 template <class Body>
 void with_channels(Body body) {
-  run_async([&]() -> awaitable<void> {
-    auto ex = co_await boost::asio::this_coro::executor;
-    auto l = tp::shm::listen(ex, fresh_addr());
-    EXPECT_TRUE(l);
-    if (!l) co_return;
-    auto p = co_await shm_channels(l.value());
-    if (!p.client || !p.server) co_return;
+  shm_wire_tests::with_sockets([&](tp::stream_socket& client, tp::stream_socket& server) -> awaitable<void> {
+    std::optional<result<std::unique_ptr<tp::secure_stream>>> offered, taken;
+    (void)co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon("accepting side", [&]() -> awaitable<void> { taken = co_await tp::shm::check(server); });
+      offered = co_await tp::shm::prove(client);
+    });
+    EXPECT_TRUE(offered && *offered) << (offered && !*offered ? offered->error().message() : "");
+    EXPECT_TRUE(taken && *taken) << (taken && !*taken ? taken->error().message() : "");
+    if (!offered || !*offered || !taken || !*taken) co_return;
+    channels p{tp::channel::make<codec::cereal_binary>(tp::connection{std::move(client), std::move(offered->value())}),
+               tp::channel::make<codec::cereal_binary>(tp::connection{std::move(server), std::move(taken->value())})};
     co_await body(p);
-  }());
+  });
 }
 
 // 200 small messages and one of 3 MiB one way, then one of 1 MiB back.

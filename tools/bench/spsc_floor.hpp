@@ -44,10 +44,7 @@ class spsc_floor {
       const std::uint64_t last = h.c->last.load(std::memory_order_relaxed);
       const std::size_t room = ring_ - static_cast<std::size_t>(last - h.c->first.load(std::memory_order_acquire));
       if (room == 0) {
-        h.c->writer_waiting.store(1, std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (ring_ == last - h.c->first.load(std::memory_order_acquire)) sleep_on(bell);
-        h.c->writer_waiting.store(0, std::memory_order_relaxed);
+        sleep_while(h.c->writer_waiting, bell, [&] { return ring_ == last - h.c->first.load(std::memory_order_acquire); });
         continue;
       }
       const std::size_t k = n < room ? n : room;
@@ -69,10 +66,7 @@ class spsc_floor {
       const std::uint64_t first = h.c->first.load(std::memory_order_relaxed);
       const std::size_t held = static_cast<std::size_t>(h.c->last.load(std::memory_order_acquire) - first);
       if (held == 0) {
-        h.c->reader_waiting.store(1, std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (h.c->last.load(std::memory_order_acquire) == first) sleep_on(bell);
-        h.c->reader_waiting.store(0, std::memory_order_relaxed);
+        sleep_while(h.c->reader_waiting, bell, [&] { return h.c->last.load(std::memory_order_acquire) == first; });
         continue;
       }
       const std::size_t k = n < held ? n : held;
@@ -123,6 +117,15 @@ class spsc_floor {
   static void ring(int bell) {
     const char b = 1;
     (void)!::send(bell, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+  /// Sleeps on `bell` if `blocked()` still holds once `flag` says so (the other side rings
+  /// only while the flag is set).
+  template <class Blocked>
+  static void sleep_while(std::atomic<std::uint32_t>& flag, int bell, Blocked blocked) {
+    flag.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (blocked()) sleep_on(bell);
+    flag.store(0, std::memory_order_relaxed);
   }
   static void sleep_on(int bell) {
     char buf[64];

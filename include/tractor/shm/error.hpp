@@ -9,6 +9,7 @@
 #include <boost/system/error_code.hpp>
 
 #include <cstdint>
+#include <string>
 
 namespace tractor {
 
@@ -64,5 +65,13 @@ inline const boost::system::error_category& shm_category() noexcept {
 }
 
 inline boost::system::error_code make_error_code(shm_errc e) noexcept { return {static_cast<int>(e), shm_category()}; }
+
+namespace shm_detail {
+/// A failed system call's error `err` (an errno), saying what was being done.
+inline error system_error(int err, const std::string& what) {
+  return error(boost::system::error_code(err, boost::system::system_category()),
+               what + ": " + boost::system::system_category().message(err));
+}
+}  // namespace shm_detail
 
 }  // namespace tractor

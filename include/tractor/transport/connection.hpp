@@ -51,10 +51,10 @@ class secure_stream {
   /// Cancellation: returns `operation_aborted`; nothing is lost.
   virtual awaitable<io_result> read_some(stream_socket& s, boost::asio::mutable_buffer b) = 0;
 
-  /// Fills `b` (fewer bytes only with an error).
+  /// Fills `b` (fewer bytes only with an error). By default, `read_some` until it is full.
   ///
   /// Cancellation: returns `operation_aborted` with the bytes read so far.
-  virtual awaitable<io_result> read(stream_socket& s, boost::asio::mutable_buffer b) = 0;
+  virtual awaitable<io_result> read(stream_socket& s, boost::asio::mutable_buffer b);
 
   /// Tells the peer the session ends, if the socket takes it now (best effort). Idempotent.
   virtual void close(stream_socket& s) noexcept = 0;
@@ -68,3 +68,7 @@ struct connection {
 };
 
 }  // namespace tractor::transport
+
+#if TRACTOR_HEADER_ONLY
+#include <tractor/transport/impl/connection.ipp>
+#endif

@@ -1,6 +1,7 @@
 // tractor/shm/detail/ring_parts.hpp — what every ring in shared memory does: copying into and
-// out of its bytes, where a run may wrap around the end, and flagging a side that sleeps. Shared by the message ring (shm/ring.hpp) and the shared-memory
-// transport's byte rings (transport/shm.hpp).
+// out of its bytes, where a run may wrap around the end, and flagging a side that sleeps.
+// Shared by the message ring (shm/ring.hpp) and the shared-memory transport's byte rings
+// (transport/shm.hpp).
 #pragma once
 
 #include <atomic>
@@ -33,8 +34,8 @@ inline void ring_copy_out(const std::byte* base, std::size_t capacity, std::uint
 
 /// Says in shared memory that this side sleeps, for as long as it lives (however the wait
 /// ends): the other side rings the doorbell only while the flag is set, and clears it as it
-/// rings (one wakeup per sleep). The fence pairs with
-/// the other side's, between publishing its index and reading the flag.
+/// rings (one wakeup per sleep). The fence pairs with the other side's, between publishing its
+/// index and reading the flag.
 struct waiting_flag {
   std::atomic<std::uint32_t>& flag;
   explicit waiting_flag(std::atomic<std::uint32_t>& f) noexcept : flag(f) {

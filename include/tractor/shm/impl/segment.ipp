@@ -22,11 +22,6 @@ namespace tractor {
 
 namespace shm_detail {
 
-inline error system_error(int err, const std::string& what) {
-  return error(boost::system::error_code(err, boost::system::system_category()),
-               what + ": " + boost::system::system_category().message(err));
-}
-
 inline result<void> check_key(std::string_view key) {
   const bool ok = !key.empty() && key.size() <= 200 &&
                   key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==

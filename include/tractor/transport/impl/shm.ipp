@@ -1,8 +1,8 @@
 // tractor/transport/impl/shm.ipp — definitions of transport/shm.hpp.
 //
 // The memory (one memfd): two control blocks, then each direction's bytes, page-aligned.
-// Each direction has a doorbell: a connected pair of UNIX stream sockets, one end in each
-// process. On the ring a side sends on, it writes "data" wakeups into that ring's doorbell
+// Each direction has a doorbell: a connected pair of UNIX stream sockets (`local_pair`), one
+// end in each process. On the ring a side sends on, it writes "data" wakeups into that ring's doorbell
 // and sleeps on it for room; on the ring it receives on, it sleeps on that ring's doorbell for
 // data and writes "room" wakeups into it. One end, one kind of sleep: a wakeup can never be
 // taken by a sleeper it was not meant for. (Sockets rather than pipes: a send can refuse
@@ -14,11 +14,11 @@
 #include <tractor/core/cancel_scope.hpp>
 #include <tractor/core/detail/task_info.hpp>
 #include <tractor/shm/detail/ring_parts.hpp>
+#include <tractor/shm/error.hpp>
 #include <tractor/transport/detail/shm_layout.hpp>
 #include <tractor/transport/auth.hpp>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -82,9 +82,8 @@ inline error refused(std::string why) {
   return error(make_error_code(wire_errc::auth_failed), "shared-memory handshake: " + std::move(why));
 }
 
-inline error system_failure(std::string_view what) {
-  return error(std::error_code(errno, std::system_category()), std::string(what) + ": " + std::strerror(errno));
-}
+/// The error of the system call that just failed, saying what was being done.
+inline error system_failure(const std::string& what) { return shm_detail::system_error(errno, what); }
 
 /// Rings `bell` (a wakeup already pending is enough: a full socket loses nothing).
 inline void ring(int bell) noexcept {
@@ -105,8 +104,7 @@ inline bool drain(int bell) noexcept {
 /// The session: one ring out, one ring in, over the memory both processes map.
 class session final : public secure_stream {
  public:
-  session(mapping memory, std::size_t ring_bytes, int out, int in, boost::asio::posix::stream_descriptor out_bell,
-          boost::asio::posix::stream_descriptor in_bell)
+  session(mapping memory, std::size_t ring_bytes, int out, int in, stream_socket out_bell, stream_socket in_bell)
       : memory_(std::move(memory)),
         ring_(ring_bytes),
         out_(memory_.control(out)),
@@ -153,16 +151,6 @@ class session final : public secure_stream {
       const auto slept = co_await sleep(in_bell_);
       if (slept) co_return io_result{slept, 0};
     }
-  }
-
-  awaitable<io_result> read(stream_socket& s, boost::asio::mutable_buffer b) override {
-    std::size_t total = 0;
-    while (total < b.size()) {
-      auto got = co_await read_some(s, b + total);
-      total += std::get<1>(got);
-      if (std::get<0>(got)) co_return io_result{std::get<0>(got), total};
-    }
-    co_return io_result{boost::system::error_code(), total};
   }
 
   void close(stream_socket&) noexcept override {
@@ -235,9 +223,8 @@ class session final : public secure_stream {
 
   /// Sleeps until `bell` rings: the error that ended the sleep (cancellation), else none; a
   /// closed peer end marks the peer gone (the caller looks again, then reports it).
-  awaitable<boost::system::error_code> sleep(boost::asio::posix::stream_descriptor& bell) {
-    auto [ec] = co_await bell.async_wait(boost::asio::posix::descriptor_base::wait_read,
-                                         boost::asio::as_tuple(boost::asio::use_awaitable));
+  awaitable<boost::system::error_code> sleep(stream_socket& bell) {
+    auto [ec] = co_await bell.async_wait(stream_socket::wait_read, boost::asio::as_tuple(boost::asio::use_awaitable));
     if (ec) co_return ec;
     if (!drain(bell.native_handle())) peer_gone_ = true;
     co_return boost::system::error_code();
@@ -257,8 +244,8 @@ class session final : public secure_stream {
   // This process's own positions, never read back from the shared memory the peer can write.
   std::uint64_t sent_ = 0;
   std::uint64_t received_ = 0;
-  boost::asio::posix::stream_descriptor out_bell_;
-  boost::asio::posix::stream_descriptor in_bell_;
+  stream_socket out_bell_;
+  stream_socket in_bell_;
   bool peer_gone_ = false;
   bool closed_ = false;
 };

@@ -59,15 +59,6 @@ inline awaitable<result<void>> receive_answer(stream_socket& s) {
   }
 }
 
-/// A connected pair of UNIX stream sockets (a doorbell).
-inline result<std::pair<owned_fd, owned_fd>> doorbell() {
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) != 0) {
-    return system_failure("cannot make a doorbell");
-  }
-  return std::pair{owned_fd(fds[0]), owned_fd(fds[1])};
-}
-
 inline result<mapping> map(int fd, std::size_t size) {
   void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) return system_failure("cannot map the rings");
@@ -154,18 +145,20 @@ inline awaitable<result<std::unique_ptr<secure_stream>>> offer(stream_socket& s)
     co_return system_failure("cannot size the rings' memory");
   }
   BOOST_OUTCOME_CO_TRY(auto mapped, map(memory.get(), size));
-  BOOST_OUTCOME_CO_TRY(auto to_peer, doorbell());    // ring 0: we send
-  BOOST_OUTCOME_CO_TRY(auto from_peer, doorbell());  // ring 1: we receive
+  // The doorbells of ring 0 (we send) and ring 1 (we receive): ours, and the peer's ends.
+  BOOST_OUTCOME_CO_TRY(auto to_peer, local_pair(ex));
+  owned_fd to_peer_theirs(to_peer.second);
+  BOOST_OUTCOME_CO_TRY(auto from_peer, local_pair(ex));
+  owned_fd from_peer_theirs(from_peer.second);
   const hello h{.magic = hello_magic, .ring_bytes = ring};
-  BOOST_OUTCOME_CO_TRYV(co_await send_hello(s, h, {memory.get(), to_peer.second.get(), from_peer.second.get()}));
+  BOOST_OUTCOME_CO_TRYV(co_await send_hello(s, h, {memory.get(), to_peer_theirs.get(), from_peer_theirs.get()}));
   // Ours are closed now: from here the peer's ends are its own, and end-of-file at its death.
   memory.reset();
-  to_peer.second.reset();
-  from_peer.second.reset();
+  to_peer_theirs.reset();
+  from_peer_theirs.reset();
   BOOST_OUTCOME_CO_TRYV(co_await receive_answer(s));
-  co_return std::make_unique<session>(std::move(mapped), ring, 0, 1,
-                                      boost::asio::posix::stream_descriptor(ex, to_peer.first.release()),
-                                      boost::asio::posix::stream_descriptor(ex, from_peer.first.release()));
+  co_return std::make_unique<session>(std::move(mapped), ring, 0, 1, std::move(to_peer.first),
+                                      std::move(from_peer.first));
 }
 
 inline awaitable<result<std::unique_ptr<secure_stream>>> take_offer(stream_socket& s) {
@@ -184,9 +177,9 @@ inline awaitable<result<std::unique_ptr<secure_stream>>> take_offer(stream_socke
   if (::send(s.native_handle(), &accepted, 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
     co_return system_failure("answering the hello");
   }
-  co_return std::make_unique<session>(std::move(mapped), ring, 1, 0,
-                                      boost::asio::posix::stream_descriptor(ex, fds[2].release()),
-                                      boost::asio::posix::stream_descriptor(ex, fds[1].release()));
+  BOOST_OUTCOME_CO_TRY(auto out_bell, adopt_local(ex, fds[2].release()));
+  BOOST_OUTCOME_CO_TRY(auto in_bell, adopt_local(ex, fds[1].release()));
+  co_return std::make_unique<session>(std::move(mapped), ring, 1, 0, std::move(out_bell), std::move(in_bell));
 }
 
 }  // namespace shm_wire

@@ -81,16 +81,6 @@ class tls_session final : public secure_stream {
     }
   }
 
-  awaitable<io_result> read(stream_socket& s, boost::asio::mutable_buffer b) override {
-    std::size_t total = 0;
-    while (total < b.size()) {
-      auto got = co_await read_some(s, b + total);
-      total += std::get<1>(got);
-      if (std::get<0>(got)) co_return io_result{std::get<0>(got), total};
-    }
-    co_return io_result{boost::system::error_code(), total};
-  }
-
   void close(stream_socket& s) noexcept override {
     if (closed_ || !s.is_open() || !::SSL_is_init_finished(ssl_)) return;
     closed_ = true;
