@@ -98,22 +98,26 @@ inline int uds_connect(const std::string& path) {
 
 /// The minimal child the spawn floors start: this same binary (same dynamic linking) run
 /// with BENCH_MINIMAL=<path>. It connects to `path`, says it is ready (a byte), then idles
-/// until told to go (a byte) or its parent goes (EOF). `main` calls this first.
+/// until told to go (a byte) or its parent goes (EOF); with BENCH_ECHO set, it answers each
+/// byte with a byte until EOF instead. `main` calls this first.
 inline void run_minimal_child_if_asked() {
   const char* path = std::getenv("BENCH_MINIMAL");
   if (!path) return;
+  const bool echo = std::getenv("BENCH_ECHO") != nullptr;
   const int fd = uds_connect(path);
   char b = 1;
   if (::write(fd, &b, 1) != 1) std::_Exit(1);
-  (void)!::read(fd, &b, 1);
+  while (::read(fd, &b, 1) == 1 && echo && ::write(fd, &b, 1) == 1) {
+  }
   std::_Exit(0);
 }
 
-/// Starts a minimal child connecting back to `path`.
-inline pid_t spawn_minimal(const std::string& path) {
+/// Starts a minimal child connecting back to `path` (echoing: see run_minimal_child_if_asked).
+inline pid_t spawn_minimal(const std::string& path, bool echo = false) {
   std::string env = "BENCH_MINIMAL=" + path;
   char* argv[] = {const_cast<char*>("minimal"), nullptr};
-  char* envp[] = {env.data(), nullptr};
+  char echo_env[] = "BENCH_ECHO=1";
+  char* envp[] = {env.data(), echo ? echo_env : nullptr, nullptr};
   pid_t pid = 0;
   if (::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, envp) != 0) std::abort();
   return pid;

@@ -12,6 +12,7 @@
 
 #include "wire.hpp"  // relative: builds without Bazel too
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -19,10 +20,12 @@
 #include <fstream>
 #include <mutex>
 #include <new>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <fcntl.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <stdio_ext.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -180,21 +183,36 @@ int fork_linked(forked& f, F&& in_child) {
   return 0;
 }
 
+/// The server's state. It waits in one epoll set on every link (a request, or the process
+/// behind it gone), every child's pidfd (its exit) and the spare's: a turn costs the same
+/// with 1,000 children as with one.
 struct server {
-  std::vector<int> links;  // links[0] is the program's
-  std::vector<forked> children;
+  int program = -1;  // the program's link: its end ends the server
+  std::unordered_map<int, forked> children;  // by pidfd
+  std::unordered_set<int> links;             // the server's ends
   forked spare;            // pid -1: none
   long long spare_at = 0;  // when to fork the next spare (CLOCK_MONOTONIC ns); -1: not due
   std::vector<char> buf = std::vector<char>(max_request);
   const pid_t self = ::getpid();
+  const int poller = ::epoll_create1(EPOLL_CLOEXEC);
+  std::vector<int> closed;  // this turn's: later events of the turn for them are stale
+
+  enum kind : std::uint32_t { link_event, exit_event, spare_event };
+  void watch(int fd, kind k) {
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.u64 = (std::uint64_t{k} << 32) | static_cast<std::uint32_t>(fd);
+    if (::epoll_ctl(poller, EPOLL_CTL_ADD, fd, &e) != 0) ::_exit(72);  // out of memory
+  }
 
   /// Reaps `c` and reports how it ended to its spawner.
-  static void report(const forked& c) {
+  void report(const forked& c) {
     int wstatus = 0;
     while (::waitpid(c.pid, &wstatus, 0) < 0 && errno == EINTR) {
     }
     (void)!::write(c.status_w, &wstatus, sizeof wstatus);
     close_each({c.status_w, c.status_r, c.pidfd});
+    closed.push_back(c.pidfd);
   }
 
   static long long now_ns() {
@@ -206,7 +224,7 @@ struct server {
   void fork_spare() {
     spare_at = -1;
     char* b = buf.data();
-    fork_linked(spare, [&](int link_fd) {
+    const int e = fork_linked(spare, [&](int link_fd) {
       prepare_child(link_fd, -1, self);
       write_title(spare_title);
       int channel = -1;
@@ -216,6 +234,7 @@ struct server {
       if (!parse(b, static_cast<std::size_t>(n), channel, r)) ::_exit(71);
       become_child(r);
     });
+    if (e == 0) watch(spare.pidfd, spare_event);
   }
 
   void drop_spare() {
@@ -240,6 +259,7 @@ struct server {
     if (err == 0 && spare.pid > 0 && send_with_fds(spare.link, buf.data(), n, fds, channel >= 0)) {
       f = spare;
       spare = forked{};
+      ::epoll_ctl(poller, EPOLL_CTL_DEL, f.pidfd, nullptr);  // watched as a child from now on
     } else if (err == 0) {
       if (spare.pid > 0) drop_spare();  // it died meanwhile
       err = fork_linked(f, [&](int link_fd) {
@@ -254,55 +274,62 @@ struct server {
     ::close(f.status_r);
     f.status_r = -1;
     f.owner = from;
-    children.push_back(f);
-    links.push_back(f.link);
+    children.emplace(f.pidfd, f);
+    links.insert(f.link);
+    watch(f.pidfd, exit_event);
+    watch(f.link, link_event);
   }
 
   /// The process behind link `fd` is gone: the children it spawned die with it; with the
   /// program, every child, and the server ends.
   void link_gone(int fd) {
-    const bool program = fd == links[0];
-    for (const auto& c : children) {
-      if (program || c.owner == fd) ::syscall(SYS_pidfd_send_signal, c.pidfd, SIGKILL, nullptr, 0);
+    const bool everyone = fd == program;
+    for (const auto& [pidfd, c] : children) {
+      if (everyone || c.owner == fd) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
     }
     ::close(fd);
-    std::erase(links, fd);
-    if (!program) return;
+    closed.push_back(fd);
+    links.erase(fd);
+    if (!everyone) return;
     if (spare.pid > 0) drop_spare();
-    for (const auto& c : children) report(c);
+    for (const auto& [pidfd, c] : children) report(c);
     ::_exit(0);
   }
 
+  void on_link(int fd) {
+    int channel = -1;
+    const ssize_t n = recv_with_fds(fd, buf.data(), buf.size(), &channel, 1);
+    if (n > 0) return on_request(fd, static_cast<std::size_t>(n), channel);
+    close_each({channel});
+    link_gone(fd);
+  }
+
   [[noreturn]] void serve(int program_fd) {
-    links.push_back(program_fd);
-    std::vector<pollfd> fds;
+    if (poller < 0) ::_exit(72);
+    program = program_fd;
+    links.insert(program_fd);
+    watch(program_fd, link_event);
+    epoll_event events[64];
     for (;;) {
-      const long long left = spare_at < 0 ? -1 : std::max(0LL, spare_at - now_ns());
-      if (left == 0 && spare.pid < 0) fork_spare();
-      fds.clear();
-      for (int l : links) fds.push_back(pollfd{l, POLLIN, 0});
-      for (const auto& c : children) fds.push_back(pollfd{c.pidfd, POLLIN, 0});
-      fds.push_back(pollfd{spare.pidfd, POLLIN, 0});  // -1: ignored
+      if (spare_at >= 0 && spare_at <= now_ns() && spare.pid < 0) fork_spare();
+      const long long left = spare_at < 0 ? 0 : std::max(0LL, spare_at - now_ns());
       const timespec timeout{left / 1'000'000'000, left % 1'000'000'000};
-      if (::ppoll(fds.data(), fds.size(), spare_at < 0 ? nullptr : &timeout, nullptr) <= 0) continue;
-      const std::size_t nlinks = links.size();
+      const int n = ::epoll_pwait2(poller, events, 64, spare_at < 0 ? nullptr : &timeout, nullptr);
+      closed.clear();
       // Exits first: a status is reported before a new request can reuse anything.
-      for (std::size_t k = children.size(); k-- > 0;) {
-        if (!fds[nlinks + k].revents) continue;
-        report(children[k]);
-        children.erase(children.begin() + static_cast<std::ptrdiff_t>(k));
-      }
-      if (fds.back().revents && spare.pid > 0) drop_spare();  // it died
-      // (`fds` is this turn's snapshot: links may come and go meanwhile.)
-      for (std::size_t i = 0; i < nlinks; ++i) {
-        if (!fds[i].revents) continue;
-        int channel = -1;
-        const ssize_t n = recv_with_fds(fds[i].fd, buf.data(), buf.size(), &channel, 1);
-        if (n > 0) {
-          on_request(fds[i].fd, static_cast<std::size_t>(n), channel);
-        } else {
-          close_each({channel});
-          link_gone(fds[i].fd);
+      for (const kind first : {exit_event, spare_event, link_event}) {
+        for (int i = 0; i < n; ++i) {
+          const kind k = static_cast<kind>(events[i].data.u64 >> 32);
+          const int fd = static_cast<int>(events[i].data.u64 & 0xffffffffu);
+          if (k != first || std::find(closed.begin(), closed.end(), fd) != closed.end()) continue;
+          if (k == exit_event) {
+            auto c = children.extract(fd);
+            if (!c.empty()) report(c.mapped());
+          } else if (k == spare_event) {
+            if (spare.pid > 0 && spare.pidfd == fd) drop_spare();  // it died
+          } else if (links.contains(fd)) {
+            on_link(fd);
+          }
         }
       }
     }
@@ -346,6 +373,7 @@ result<void> start_locked(link_state& s) {
     title_place = find_title_area();
     write_title(forkserver::server_title);
     ::prctl(PR_SET_NAME, "tractor-forksrv");
+    raise_descriptor_limit();  // it holds three per child
     static server srv;  // never destroyed: serve() ends with _exit
     srv.serve(pair[1]);
   }

@@ -7,6 +7,7 @@
 
 #include <tractor/config.hpp>
 
+#include <tractor/core/capacity_limiter.hpp>
 #include <tractor/core/event.hpp>
 #include <tractor/log/log.hpp>
 #include <tractor/runtime/context_core.hpp>
@@ -24,16 +25,18 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <span>
 #include <string_view>
+#include <thread>
 
 #include <sys/prctl.h>
 
 namespace tractor::runtime {
 
-/// Timeouts of the runtime (tractor's defaults, DESIGN §7).
+/// Timeouts of the runtime (tractor's defaults, DESIGN §7), and its one bound on bursts.
 struct timeouts {
   clock::duration handshake = std::chrono::seconds(10);
   clock::duration cancel_ack = std::chrono::milliseconds(500);
@@ -47,6 +50,11 @@ struct timeouts {
   /// How long a thread actor (`spawn::thread`) asked to stop at the end of the kill ladder
   /// may take before it is abandoned (tractor's hard-kill timeout for in-process actors).
   clock::duration thread_abandon = std::chrono::seconds(3);
+  /// How many children an actor boots at once (from its start until its SpawnSpec is sent);
+  /// the rest wait their turn. A burst of a thousand `start_actor`s would otherwise start
+  /// every child before the loop could answer the first one's handshake, and children would
+  /// time out waiting. Zero: twice the CPUs, at least 4.
+  std::size_t concurrent_boots = 0;
 };
 
 struct child_record;
@@ -101,6 +109,12 @@ class actor {
   [[nodiscard]] const timeouts& limits() const noexcept { return limits_; }
   [[nodiscard]] timeouts& limits() noexcept { return limits_; }
   [[nodiscard]] bool in_process() const noexcept { return in_process_; }
+  /// The slots of children booting at once (`timeouts::concurrent_boots`), resized to it.
+  [[nodiscard]] capacity_limiter& booting() {
+    const std::size_t cpus = std::thread::hardware_concurrency();
+    booting_.set_total(limits_.concurrent_boots ? limits_.concurrent_boots : std::max<std::size_t>(4, 2 * cpus));
+    return booting_;
+  }
 
   /// Who this actor's log lines say wrote them, and its threshold (see tractor/log/log.hpp).
   [[nodiscard]] const log::identity& log_identity() const noexcept { return log_; }
@@ -263,6 +277,7 @@ class actor {
   bool in_process_;
   log::identity log_;
   timeouts limits_;
+  capacity_limiter booting_{4};
   std::vector<transport::multiaddr> registry_addrs_;
   std::optional<registrar> registry_;
   std::map<std::string, std::shared_ptr<peer>> peers_by_addr_;
@@ -279,6 +294,10 @@ class actor {
   std::vector<child_record*> children_;
   bool taskdump_ = false;
   bool serving_ = true;
+  /// Set while accepts fail for want of descriptors (reported once per spell).
+  bool out_of_descriptors_ = false;
+  /// How long the accept loop waits for descriptors to come free before it tries again.
+  static constexpr clock::duration accept_backoff = std::chrono::milliseconds(10);
   /// Accepted connections still authenticating, oldest first, and whether each has sent
   /// anything yet (see `handshake_and_route`).
   struct authenticating {

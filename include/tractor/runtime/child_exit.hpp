@@ -22,6 +22,7 @@ enum class child_exit : int {
   parent_gone = 10,        ///< (exec) its parent had died before it started
   bad_boot = 11,           ///< its boot was unusable (a bad address, a closed channel)
   not_a_child = 12,        ///< (exec) started without a boot in its environment
+  out_of_resources = 13,   ///< it could not make its event loop (out of descriptors or memory)
 };
 
 /// The code for a runtime that ended on `sig` (its graceful answer to the signal).
@@ -40,6 +41,7 @@ enum class child_exit : int {
     case child_exit::parent_gone: return "its parent had died";
     case child_exit::bad_boot: return "its boot was unusable";
     case child_exit::not_a_child: return "it was started without a boot";
+    case child_exit::out_of_resources: return "it could not make its event loop (out of descriptors or memory)";
   }
   return "";
 }

@@ -21,6 +21,7 @@
 #include <string>
 
 #include <csignal>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -113,6 +114,17 @@ class process final : public pidfd_child {
  private:
   process(boost::asio::posix::stream_descriptor pidfd, pid_t pid) : pidfd_child(std::move(pidfd), pid) {}
 };
+
+/// Raises this process's soft limit on open descriptors (RLIMIT_NOFILE) to its hard limit, as
+/// Go's runtime does at start. A parent holds descriptors for each child (its channel and
+/// pidfd; a thread actor also its loop and listener), so a thousand children outgrow the
+/// usual soft limit of 1,024 long before the hard one. The root and the forkserver call it as
+/// they start; whatever they start inherits it. Returns the soft limit now in force.
+rlim_t raise_descriptor_limit() noexcept;
+
+/// For an error out of descriptors (`err` EMFILE or ENFILE): which limit was hit and how to
+/// raise it; empty for any other error.
+std::string descriptor_limit_hint(int err);
 
 }  // namespace tractor::spawn
 

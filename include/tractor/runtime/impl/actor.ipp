@@ -4,6 +4,8 @@
 #pragma once
 
 #include <tractor/runtime/actor.hpp>
+
+#include <tractor/core/cancel_scope.hpp>
 #include <tractor/transport/auth.hpp>
 
 #include <boost/asio/signal_set.hpp>
@@ -29,7 +31,17 @@ TRACTOR_DECL awaitable<void> actor::accept_loop(nursery& n) {
   for (;;) {
     auto s = co_await listener_->accept();
     if (!serving_) co_return;
-    if (!s) continue;  // a failed accept (peer reset before we got it) harms nobody else
+    if (!s) {
+      // Out of descriptors, the listener stays readable and every accept fails at once: say
+      // so (once) and wait for descriptors to come free instead of spinning.
+      auto hint = spawn::descriptor_limit_hint(s.error().code().value());
+      if (hint.empty()) continue;  // a failed accept (peer reset before we got it) harms nobody else
+      if (!out_of_descriptors_) logs::ipc.error("cannot accept connections at {}: {}", address().str(), hint);
+      out_of_descriptors_ = true;
+      co_await sleep_for(accept_backoff);
+      continue;
+    }
+    out_of_descriptors_ = false;
     n.start_soon("handshake of an accepted connection", handshake_and_route(std::move(s).value(), n));
   }
 }

@@ -133,7 +133,15 @@ TRACTOR_DECL awaitable<int> child_runtime(const policies& pol, msg::Aid self, bo
 
 TRACTOR_DECL int run_child(const policies& pol, const spawn::child_boot& given) {
   if (!given.cookie.empty()) transport::auth::use_cookie(given.cookie);
-  boost::asio::io_context ctx;
+  // Asio reports a loop it cannot make (no descriptor for its epoll) by throwing; in a thread
+  // actor that would end the whole program.
+  std::optional<boost::asio::io_context> loop;
+  try {
+    loop.emplace();
+  } catch (const std::exception&) {
+    return int(child_exit::out_of_resources);
+  }
+  boost::asio::io_context& ctx = *loop;
   std::optional<transport::connection> channel;
   if (given.channel_fd >= 0) {
     // The backend closes its descriptor once we return; we work on our own.

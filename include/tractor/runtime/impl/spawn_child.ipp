@@ -92,6 +92,8 @@ TRACTOR_DECL awaitable<void> let_half_started_go(child_record& c) {
 
 TRACTOR_DECL awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     actor& a, std::string name, const std::vector<std::string>& enable_modules, std::optional<log::level> loglevel) {
+  // Held until the child has booted or failed to (see `timeouts::concurrent_boots`).
+  const capacity_limiter::slot booting = co_await a.booting().acquire();
   auto c = std::make_shared<child_record>();
   c->name = name;
   spawn::spawn_request req = request_from(a);
@@ -120,8 +122,9 @@ TRACTOR_DECL awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   auto proc = start_child(a, req, paired);
   if (!proc) {
     logs::spawn.runtime("cannot start {}: {}", name, proc.error().message());
-    co_return error(make_error_code(runtime_errc::actor_failure),
-                    "cannot start actor '" + name + "': " + proc.error().message());
+    std::string why = proc.error().message();
+    if (auto hint = spawn::descriptor_limit_hint(proc.error().code().value()); !hint.empty()) why += "; " + hint;
+    co_return error(make_error_code(runtime_errc::actor_failure), "cannot start actor '" + name + "': " + why);
   }
   c->proc = std::move(proc).value();
   logs::spawn.runtime("started {}@{} with the {} backend: pid {}, log level {}", name, logs::short8(uuid),

@@ -44,4 +44,28 @@ TRACTOR_DECL awaitable<exit_status> process::wait() {
   co_return *status_;
 }
 
+TRACTOR_DECL rlim_t raise_descriptor_limit() noexcept {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  if (lim.rlim_cur < lim.rlim_max) {
+    const rlim_t was = lim.rlim_cur;
+    lim.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) return was;
+  }
+  return lim.rlim_cur;
+}
+
+TRACTOR_DECL std::string descriptor_limit_hint(int err) {
+  if (err == ENFILE) {
+    return "the system is out of open files (fs.file-max): raise it with sysctl, or end programs holding many";
+  }
+  if (err != EMFILE) return {};
+  rlimit lim{};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  return "this process has its limit of " + std::to_string(lim.rlim_cur) +
+         " open descriptors (RLIMIT_NOFILE; tractor raised the soft limit to the hard one): raise the hard limit "
+         "(`ulimit -Hn`, LimitNOFILE= in a systemd unit, nofile in /etc/security/limits.conf), or start fewer "
+         "children from this actor";
+}
+
 }  // namespace tractor::spawn

@@ -1,0 +1,336 @@
+// Scale benchmark: one nursery of N actors spawned, called once each, then torn down, under
+// each spawn backend (UDS), beside floors of N raw children measured in the same run.
+//
+//     tools/bazel run -c opt //tools/bench:scale_bench [-- --n 1000] [--only exec|forkserver|thread]
+//                                                        [--actors-only]  (no floors: to profile)
+//
+// Each backend runs twice: back to back (one start_actor after another, then one call after
+// another) and concurrently (N tasks each starting one actor, then N tasks each calling one).
+// Teardown is `actor_nursery::cancel()` until the nursery has returned (every child reaped).
+// During each burst a task asks the registrar for a name every millisecond; the slowest
+// answer is printed.
+//
+// Floors (children connect back to a UDS listener, write a byte, then echo bytes until EOF):
+//   posix_spawn   of this binary in a minimal mode (exec's floor)
+//   fork          of this process (the forkserver's floor)
+//   thread        a thread of this process (the thread backend's floor)
+// Back to back: start one, accept it, then the next; concurrently: start all, then accept
+// all. Calls: a byte each way per child; teardown: close every connection, then reap all.
+#include <tractor/codec/cereal_binary.hpp>
+#include <tractor/discovery/discovery.hpp>
+#include <tractor/runtime/tree.hpp>
+#include <tractor/spawn/forkserver.hpp>
+#include <tractor/spawn/thread.hpp>
+#include <tractor/transport/uds.hpp>
+
+#include <fmt/core.h>
+
+#include "tools/bench/bench_support.hpp"
+
+#include <dirent.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <thread>
+#include <vector>
+
+namespace bench {
+tractor::awaitable<int> noop() { co_return 0; }
+}  // namespace bench
+
+namespace {
+
+using namespace tractor;
+using fns = exposed<&bench::noop>;
+using exec_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns>;
+using fork_tree = tree<spawn::forkserver, transport::uds, codec::cereal_binary, fns>;
+using thread_tree = tree<spawn::thread, transport::uds, codec::cereal_binary, fns>;
+
+/// Milliseconds of each phase of one run.
+struct phases {
+  double spawn = 0, calls = 0, teardown = 0;
+  double total() const { return spawn + calls + teardown; }
+};
+
+struct root_usage {
+  long rss_kib = 0;
+  long fds = 0;
+};
+
+long own_fds() {
+  long n = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (::readdir(d)) ++n;
+    ::closedir(d);
+  }
+  return n - 3;  // ".", ".." and the directory's own descriptor
+}
+
+long own_rss_kib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return -1;
+}
+
+// -- floors -----------------------------------------------------------------------------------
+
+/// A raw child's side: connect to `path`, say ready, echo until end-of-file.
+void echo_child(const std::string& path) {
+  const int fd = bench::uds_connect(path);
+  char b = 1;
+  if (::write(fd, &b, 1) != 1) std::_Exit(1);
+  while (::read(fd, &b, 1) == 1) {
+    if (::write(fd, &b, 1) != 1) break;
+  }
+  ::close(fd);
+}
+
+/// N children made by `start` (returns a pid, or 0 for a thread it keeps itself) and `reap`
+/// (waits for every child): back to back or all at once.
+phases raw_floor(const std::string& path, int n, bool burst, const std::function<pid_t()>& start,
+                 const std::function<void(std::vector<pid_t>&)>& reap) {
+  const int l = bench::uds_listen(path);
+  ::listen(l, 4096);  // a burst of children connects before the first is accepted
+  std::vector<pid_t> pids;
+  std::vector<int> conns;
+  phases p;
+  auto t0 = bench::clk::now();
+  const auto take = [&] {
+    const int c = ::accept(l, nullptr, nullptr);
+    char b;
+    if (c < 0 || ::read(c, &b, 1) != 1) std::abort();
+    conns.push_back(c);
+  };
+  for (int i = 0; i < n; ++i) {
+    pids.push_back(start());
+    if (!burst) take();
+  }
+  while (static_cast<int>(conns.size()) < n) take();
+  p.spawn = bench::ms_since(t0);
+  t0 = bench::clk::now();
+  for (int c : conns) {
+    char b = 2;
+    if (::write(c, &b, 1) != 1 || ::read(c, &b, 1) != 1) std::abort();
+  }
+  p.calls = bench::ms_since(t0);
+  t0 = bench::clk::now();
+  for (int c : conns) ::close(c);
+  reap(pids);
+  p.teardown = bench::ms_since(t0);
+  ::close(l);
+  ::unlink(path.c_str());
+  return p;
+}
+
+void reap_processes(std::vector<pid_t>& pids) {
+  for (pid_t pid : pids) {
+    int ws;
+    ::waitpid(pid, &ws, 0);
+  }
+}
+
+phases fork_floor(const std::string& path, int n, bool burst) {
+  return raw_floor(path, n, burst, [&] {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      echo_child(path);
+      std::_Exit(0);
+    }
+    return pid;
+  }, reap_processes);
+}
+
+phases posix_spawn_floor(const std::string& path, int n, bool burst) {
+  return raw_floor(path, n, burst, [&] { return bench::spawn_minimal(path, true); }, reap_processes);
+}
+
+phases thread_floor(const std::string& path, int n, bool burst) {
+  std::vector<std::thread> threads;
+  threads.reserve(n);
+  return raw_floor(path, n, burst, [&] {
+    threads.emplace_back([&path] { echo_child(path); });
+    return pid_t{0};
+  }, [&](std::vector<pid_t>&) {
+    for (auto& t : threads) t.join();
+  });
+}
+
+// -- actors -----------------------------------------------------------------------------------
+
+/// Asks the registrar for a name every millisecond until `stop`, keeping the slowest answer.
+awaitable<void> probe_registrar(const bool& stop, double& worst_ms) {
+  while (!stop) {
+    const auto t0 = bench::clk::now();
+    auto r = co_await query_actor<exec_tree>("nobody");
+    worst_ms = std::max(worst_ms, bench::ms_since(t0));
+    if (!r) co_return;
+    co_await sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+template <class Tree>
+struct actor_run {
+  phases time;
+  root_usage peak;
+  double worst_lookup_ms = 0;
+  int answered = 0;
+};
+
+template <class Tree>
+actor_run<Tree> run_actors(int n, bool burst) {
+  actor_run<Tree> out;
+  char arg0[] = "scale_bench";
+  char* argv[] = {arg0, nullptr};
+  const int code = run_main<Tree>(1, argv, [&](root<Tree>& r) -> awaitable<result<void>> {
+    bool probing_done = false;
+    const actor_options enabled{.enable_modules = {"bench"}};
+    auto t0 = bench::clk::now();
+    auto res = co_await r.open_nursery([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
+      std::vector<std::optional<portal<Tree>>> portals(n);
+      auto started = co_await open_nursery([&](nursery& tasks) -> awaitable<result<void>> {
+        tasks.start_soon(probe_registrar(probing_done, out.worst_lookup_ms));
+        if (burst) {
+          co_await open_nursery([&](nursery& spawns) -> awaitable<result<void>> {
+            for (int i = 0; i < n; ++i) {
+              spawns.start_soon([&, i]() -> awaitable<result<void>> {
+                auto p = co_await an.start_actor("a" + std::to_string(i), enabled);
+                if (!p) co_return p.error();
+                portals[i] = std::move(p).value();
+                co_return success();
+              });
+            }
+            co_return success();
+          });
+        } else {
+          for (int i = 0; i < n; ++i) {
+            auto p = co_await an.start_actor("a" + std::to_string(i), enabled);
+            if (!p) break;
+            portals[i] = std::move(p).value();
+          }
+        }
+        probing_done = true;
+        co_return success();
+      });
+      out.time.spawn = bench::ms_since(t0);
+      out.peak = {own_rss_kib(), own_fds()};
+      if (!started) co_return started.error();
+      t0 = bench::clk::now();
+      const auto call = [&](portal<Tree>& p) -> awaitable<void> {
+        auto v = co_await p.template run<&bench::noop>();
+        if (v) ++out.answered;
+      };
+      if (burst) {
+        co_await open_nursery([&](nursery& calls) -> awaitable<void> {
+          for (auto& p : portals) {
+            if (p) calls.start_soon(call(*p));
+          }
+          co_return;
+        });
+      } else {
+        for (auto& p : portals) {
+          if (p) co_await call(*p);
+        }
+      }
+      out.time.calls = bench::ms_since(t0);
+      t0 = bench::clk::now();
+      an.cancel();
+      co_return success();
+    });
+    out.time.teardown = bench::ms_since(t0);
+    co_return res;
+  });
+  if (code != 0 || out.answered != n) {
+    fmt::print(stderr, "the run failed: exit code {}, {} of {} answered\n", code, out.answered, n);
+    std::exit(1);
+  }
+  return out;
+}
+
+void print_row(const char* what, const phases& a, const phases& floor) {
+  fmt::print("  {:<24} spawn {:8.1f} ms ({:5.2f}x) | calls {:7.1f} ms ({:5.2f}x) | teardown {:7.1f} ms ({:5.2f}x)"
+             " | total {:8.1f} ms ({:5.2f}x)\n",
+             what, a.spawn, a.spawn / floor.spawn, a.calls, a.calls / floor.calls, a.teardown,
+             a.teardown / floor.teardown, a.total(), a.total() / floor.total());
+}
+
+void print_floor(const char* what, const phases& f) {
+  fmt::print("  {:<24} spawn {:8.1f} ms         | calls {:7.1f} ms         | teardown {:7.1f} ms"
+             "         | total {:8.1f} ms\n",
+             what, f.spawn, f.calls, f.teardown, f.total());
+}
+
+bool skip_floors = false;  // --actors-only: for profiling the actors alone
+
+/// Runs `n` actors of `Tree` both ways beside `floor`; returns the root's descriptors per actor
+/// at its peak.
+template <class Tree>
+double bench_backend(const char* name, const std::string& path, int n,
+                     phases (*floor)(const std::string&, int, bool)) {
+  fmt::print("{} actors, {}:\n", n, name);
+  double per_actor = 0;
+  for (const bool burst : {false, true}) {
+    const phases f = skip_floors ? phases{1, 1, 1} : floor(path, n, burst);
+    const auto a = run_actors<Tree>(n, burst);
+    print_floor(burst ? "floor, concurrently" : "floor, back to back", f);
+    print_row(burst ? "actors, concurrently" : "actors, back to back", a.time, f);
+    fmt::print("  {:<24} root at its peak: RSS {} MiB, {} descriptors; slowest registrar lookup {:.1f} ms\n", "",
+               a.peak.rss_kib / 1024, a.peak.fds, a.worst_lookup_ms);
+    per_actor = static_cast<double>(a.peak.fds) / n;
+  }
+  return per_actor;
+}
+
+/// `n` thread actors, if this process may open the descriptors they need (`per_actor` each, as
+/// measured with fewer); else which limit stops them.
+void bench_many_threads(const std::string& path, int n, double per_actor) {
+  rlimit lim{};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  const double need = per_actor * n + 64;
+  if (per_actor > 0 && need > static_cast<double>(lim.rlim_max)) {
+    fmt::print("{} actors, thread: not run: they need about {:.0f} descriptors ({:.1f} per actor, measured above), and "
+               "this process may open {} (RLIMIT_NOFILE's hard limit; `ulimit -Hn` as root raises it)\n",
+               n, need, per_actor, lim.rlim_max);
+    return;
+  }
+  bench_backend<thread_tree>("thread", path, n, thread_floor);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bench::run_minimal_child_if_asked();
+  if (runtime::is_child_process()) return runtime::child_main(exec_tree::policies());
+  if (auto started = spawn::forkserver::start_server(); !started) {
+    fmt::print(stderr, "cannot start the forkserver: {}\n", started.error().message());
+    return 1;
+  }
+  std::vector<int> sizes = {100, 1000};
+  int thread_n = 10000;
+  std::string only;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const char* value = i + 1 < argc ? argv[i + 1] : "";
+    if (arg == "--actors-only") skip_floors = true;
+    if (arg == "--n") sizes = {std::atoi(value)}, thread_n = sizes[0];
+    if (arg == "--only") only = value;
+  }
+  const std::string path = "/tmp/tractor-scale-bench-" + std::to_string(::getpid()) + ".sock";
+  fmt::print("tractor scale benchmark (uds; each phase beside its floor from the same run)\n");
+  spawn::raise_descriptor_limit();  // as the root does: the floors hold as many
+  double thread_fds = 0;
+  for (int n : sizes) {
+    if (only.empty() || only == "exec") bench_backend<exec_tree>("exec", path, n, posix_spawn_floor);
+    if (only.empty() || only == "forkserver") bench_backend<fork_tree>("forkserver", path, n, fork_floor);
+    if ((only.empty() || only == "thread") && n != thread_n) {
+      thread_fds = bench_backend<thread_tree>("thread", path, n, thread_floor);
+    }
+  }
+  if (only.empty() || only == "thread") bench_many_threads(path, thread_n, thread_fds);
+  spawn::forkserver::stop_server();
+  return 0;
+}
