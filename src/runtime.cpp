@@ -7,6 +7,7 @@
 #include <tractor/runtime/impl/child.ipp>
 #include <tractor/runtime/impl/context.ipp>
 #include <tractor/runtime/impl/context_core.ipp>
+#include <tractor/runtime/impl/debug.ipp>
 #include <tractor/runtime/impl/discovery_core.ipp>
 #include <tractor/runtime/impl/dispatch.ipp>
 #include <tractor/runtime/impl/handshake.ipp>

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <tractor/core/cancel_scope.hpp>
+#include <tractor/core/capacity_limiter.hpp>
 #include <tractor/core/error.hpp>
 #include <tractor/core/event.hpp>
 #include <tractor/core/memory_channel.hpp>

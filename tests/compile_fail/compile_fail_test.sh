@@ -8,7 +8,9 @@ set -u
 cxx=$1 program=$2 include=$3
 expect=$(sed -n 's|^// expect: ||p' "$program")
 names=$(sed -n 's|^// names: ||p' "$program")
-out=$("$cxx" -std=c++20 -fsyntax-only -fmax-errors=1 -DSPDLOG_COMPILED_LIB -I "$include" "$program" 2>&1)
+# Separately compiled: the typed front ends are what is checked, and leaving the library's
+# non-template definitions out halves the time.
+out=$("$cxx" -std=c++20 -fsyntax-only -fmax-errors=1 -DSPDLOG_COMPILED_LIB -DTRACTOR_SEPARATE_COMPILATION -I "$include" "$program" 2>&1)
 status=$?
 if [[ -z $expect ]]; then
   [[ $status -eq 0 ]] && exit 0

@@ -11,6 +11,7 @@
 #include <tractor/core/event.hpp>
 #include <tractor/log/log.hpp>
 #include <tractor/runtime/context_core.hpp>
+#include <tractor/runtime/debug.hpp>
 #include <tractor/runtime/detail/logs.hpp>
 #include <tractor/runtime/peer.hpp>
 #include <tractor/runtime/policies.hpp>
@@ -212,6 +213,11 @@ class actor {
   void track_child(child_record* c) { children_.push_back(c); }
   void untrack_child(child_record* c) { std::erase(children_, c); }
 
+  /// Debug mode here (see runtime/debug.hpp): whether it is on, where the root is, and in
+  /// the root the tree's terminal lock.
+  [[nodiscard]] debug_state& debug() noexcept { return debug_; }
+  [[nodiscard]] const debug_state& debug() const noexcept { return debug_; }
+
   /// Whether this actor dumps its task tree on SIGUSR1 (see runtime/task_dump.hpp); its
   /// children inherit it.
   [[nodiscard]] bool taskdump() const noexcept { return taskdump_; }
@@ -293,6 +299,7 @@ class actor {
   std::optional<msg::Aid> parent_;
   std::vector<child_record*> children_;
   bool taskdump_ = false;
+  debug_state debug_;
   bool serving_ = true;
   /// Set while accepts fail for want of descriptors (reported once per spell).
   bool out_of_descriptors_ = false;
@@ -343,15 +350,18 @@ int child_main(const policies& pol);
 inline bool is_child_process() { return std::getenv(spawn::child_env::uuid) != nullptr; }
 
 /// Waits for SIGINT or SIGTERM, records which in `which`, and cancels `n` (the actor's
-/// lifetime).
+/// lifetime). In debug mode SIGINT is the stopped actor's (runtime/debug.hpp): a child leaves
+/// it to the root, and the root ignores it while anyone holds or waits for the terminal; a
+/// SIGTERM then waits until nobody does.
 ///
 /// Cancellation: interrupted at once; `which` is left as it was.
-awaitable<void> cancel_on_signal(nursery& n, int& which);
+awaitable<void> cancel_on_signal(nursery& n, int& which, actor& a);
 
 }  // namespace tractor::runtime
 
 #if TRACTOR_HEADER_ONLY
 #include <tractor/runtime/impl/actor.ipp>
+#include <tractor/runtime/impl/debug.ipp>
 #include <tractor/runtime/impl/dispatch.ipp>
 #include <tractor/runtime/impl/requests.ipp>
 #endif

@@ -21,6 +21,8 @@ struct actor_options {
   std::vector<std::string> enable_modules = {};
   /// The child's log threshold, inherited by its own children; none: its parent's.
   std::optional<log::level> loglevel = std::nullopt;
+  /// Debug mode for the child and its descendants (runtime/debug.hpp); none: its parent's.
+  std::optional<bool> debug_mode = std::nullopt;
 };
 
 /// A handle to a running actor (a child, or one found or connected to), typed by interface

@@ -82,6 +82,16 @@ awaitable<result<std::optional<msg::uid>>> delete_addr(request& r, std::string a
 /// runtime/task_dump.hpp). Cancellation: interrupted at once.
 awaitable<result<std::string>> dump_tasks(request& r);
 
+/// Debug mode's terminal lock, in the root (see runtime/debug.hpp): `lock_tty` returns once
+/// the asking actor holds it (it keeps it until `unlock_tty` or until its channel ends);
+/// `wait_tty_free` returns once nobody holds or waits for it.
+///
+/// Cancellation: `lock_tty` and `wait_tty_free` are interrupted at once; `unlock_tty`
+/// completes at once.
+awaitable<result<void>> lock_tty(request& r);
+awaitable<result<void>> unlock_tty(request& r);
+awaitable<result<void>> wait_tty_free(request& r);
+
 }  // namespace requests
 
 /// The wire name of request `F`.
@@ -134,7 +144,8 @@ struct request_list {
 using runtime_requests =
     request_list<&requests::cancel, &requests::cancel_task, &requests::register_actor,
                  &requests::unregister_actor, &requests::find_actor, &requests::wait_for_actor,
-                 &requests::get_registry, &requests::delete_addr, &requests::dump_tasks>;
+                 &requests::get_registry, &requests::delete_addr, &requests::dump_tasks,
+                 &requests::lock_tty, &requests::unlock_tty, &requests::wait_tty_free>;
 
 }  // namespace detail
 

@@ -50,6 +50,9 @@ struct root_options {
   /// Dump the task tree of the whole tree on SIGUSR1 (see runtime/task_dump.hpp), in every
   /// actor under every backend; `TRACTOR_ENABLE_TASKDUMP=1` turns it on too.
   bool enable_taskdump = false;
+  /// Stop an actor whose RPC task fails, with the terminal, before relaying the error (see
+  /// runtime/debug.hpp), in every actor of the tree; `TRACTOR_DEBUG_MODE=1` turns it on too.
+  bool debug_mode = false;
 };
 
 /// The root actor, handed to a body that takes it (`run_main`, `async_run_root`).

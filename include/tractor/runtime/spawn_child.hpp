@@ -28,7 +28,8 @@ namespace tractor::runtime {
 /// cancellation goes on.
 awaitable<result<std::shared_ptr<child_record>>> spawn_child(actor& a, std::string name,
                                                              const std::vector<std::string>& enable_modules,
-                                                             std::optional<log::level> loglevel = std::nullopt);
+                                                             std::optional<log::level> loglevel = std::nullopt,
+                                                             std::optional<bool> debug_mode = std::nullopt);
 
 }  // namespace tractor::runtime
 

@@ -121,11 +121,13 @@ TRACTOR_DECL awaitable<error> actor::serve_peer(std::shared_ptr<peer> p, nursery
   // Whatever registered over this channel is gone with it, however serving ends.
   struct forget_registrations {
     std::optional<registrar>& registry;
+    debug_state& debug;
     const void* via;
     ~forget_registrations() {
       if (registry) registry->remove_via(via);
+      debug.release_held_by(via);  // a holder of the terminal lock that died frees it
     }
-  } on_exit{registry_, p.get()};
+  } on_exit{registry_, debug_, p.get()};
   // A named local, not a temporary in the co_await operand: g++ 12 destroys such temporaries
   // twice (here: the captured shared_ptr).
   std::function<void(msg::Start)> on_start = [this, p, &n](msg::Start s) {
@@ -143,14 +145,27 @@ TRACTOR_DECL awaitable<error> actor::serve_peer(std::shared_ptr<peer> p, nursery
   co_return why ? *why : error(make_error_code(errc::cancelled));
 }
 
-TRACTOR_DECL awaitable<void> cancel_on_signal(nursery& n, int& which) {
+TRACTOR_DECL awaitable<void> cancel_on_signal(nursery& n, int& which, actor& a) {
   boost::asio::signal_set signals(co_await boost::asio::this_coro::executor, SIGINT, SIGTERM);
   const tractor::detail::wait_note_scope note(tractor::detail::wait_note{.what = "SIGINT or SIGTERM"});
-  auto [ec, sig] = co_await signals.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-  if (ec) co_return;
-  which = sig;
-  logs::cancel.cancel("signal {}: cancelling this actor", sig);
-  n.cancel();
+  for (;;) {
+    auto [ec, sig] = co_await signals.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (ec) co_return;
+    const debug_state& debug = a.debug();
+    if (sig == SIGINT && debug.enabled && (!debug.root_addr.empty() || debug.busy())) {
+      logs::cancel.cancel("SIGINT ignored: in debug mode Ctrl-C is for whoever is stopped");
+      continue;
+    }
+    which = sig;
+    if (debug.enabled && debug.busy()) {
+      // The root keeps serving (the lock's channels among them) until nobody is stopped.
+      logs::cancel.cancel("signal {}: debug mode: waiting for any stopped actor before cancelling this actor", sig);
+      co_await wait_for_debugger(a);
+    }
+    logs::cancel.cancel("signal {}: cancelling this actor", sig);
+    n.cancel();
+    co_return;
+  }
 }
 
 }  // namespace tractor::runtime

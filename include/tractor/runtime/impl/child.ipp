@@ -97,6 +97,9 @@ TRACTOR_DECL awaitable<int> child_runtime(const policies& pol, msg::Aid self, bo
     if (auto m = transport::multiaddr::from_wire(w)) registry.push_back(std::move(m).value());
   }
   a.use_registrar(std::move(registry));
+  // Debug mode, and where the tree's terminal lock is (tractor's `_runtime_vars`).
+  a.debug().enabled = spec->_runtime_vars["_debug_mode"] == "1";
+  a.debug().root_addr = spec->_runtime_vars["_root_mailbox"];
   logs::spawn.runtime("booted: serving the parent, enabled {}", fmt::join(enabled, ", "));
   std::shared_ptr<peer> registration;
   int interrupted_by = 0;
@@ -105,7 +108,7 @@ TRACTOR_DECL awaitable<int> child_runtime(const policies& pol, msg::Aid self, bo
     a.live_in(&n);
     stop.scope = &n;
     n.start_soon("accept loop", a.accept_loop(n));
-    n.start_soon("SIGINT/SIGTERM watch", cancel_on_signal(n, interrupted_by));
+    n.start_soon("SIGINT/SIGTERM watch", cancel_on_signal(n, interrupted_by, a));
     if (a.taskdump()) n.start_soon("task-dump watch", task_dump_watch(a));
     if (!parent_registers) {
       auto registered = co_await register_remotely(a);

@@ -145,6 +145,10 @@ TRACTOR_DECL awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::S
   // cancellation must reach the caller), so the send is not refused here.
   const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
   co_await boost::asio::this_coro::throw_if_cancelled(false);
+  if (!r && debug_.enabled && s.ns != request_ns && should_stop_for(r.error())) {
+    // Debug mode: stop here, with the terminal, before the error goes on (runtime/debug.hpp).
+    co_await debug_stop(*this, s.ns + "." + s.func + " for " + describe(s.uid) + " failed: " + r.error().message());
+  }
   co_await reply(*p, std::move(out));
   co_await boost::asio::this_coro::throw_if_cancelled(checked);
 }

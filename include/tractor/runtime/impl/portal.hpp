@@ -68,7 +68,7 @@ task<portal<Tree, Api>> actor_nursery<Tree>::start_actor(std::string name, actor
                   "tractor::exposed<...> list");
     for (auto& f : Api::enabled_functions()) enabled.push_back(std::move(f));
   }
-  auto c = co_await runtime::spawn_child(self_, std::move(name), enabled, options.loglevel);
+  auto c = co_await runtime::spawn_child(self_, std::move(name), enabled, options.loglevel, options.debug_mode);
   if (!c) co_return c.error();
   tasks_.start_soon("supervision of " + c.value()->name, runtime::supervise(self_, c.value()));
   co_return portal<Tree, Api>(self_, c.value()->link);

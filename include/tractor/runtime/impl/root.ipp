@@ -14,6 +14,7 @@ TRACTOR_DECL task<void> run_root(const policies& pol, root_options options, root
   actor a(ex, msg::Aid{options.name, new_uuid(), ::getpid(), false, false}, pol);
   if (options.loglevel && !log::level_from_env()) a.log_from(*options.loglevel);
   if (options.enable_taskdump || taskdump_from_env()) a.enable_taskdump();
+  a.debug().enabled = options.debug_mode || debug_mode_from_env();
   current_actor_scope is_current(a);
   const auto candidates = registry_candidates(a.pol(), options.registry_addrs);
   auto booted = co_await boot_root(a, candidates);
@@ -26,7 +27,7 @@ TRACTOR_DECL task<void> run_root(const policies& pol, root_options options, root
     a.live_in(&n);
     n.start_soon("accept loop", a.accept_loop(n));
     // Ctrl-C (or SIGTERM) cancels the whole tree; every child is reaped before the root ends.
-    if (options.cancel_on_signals) n.start_soon("SIGINT/SIGTERM watch", cancel_on_signal(n, exit.interrupted_by));
+    if (options.cancel_on_signals) n.start_soon("SIGINT/SIGTERM watch", cancel_on_signal(n, exit.interrupted_by, a));
     if (a.taskdump()) n.start_soon("task-dump watch", task_dump_watch(a));
     if (!a.registry()) {  // another program's root is the registrar
       auto registered = co_await register_remotely(a);

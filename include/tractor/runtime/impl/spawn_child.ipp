@@ -45,11 +45,14 @@ TRACTOR_DECL result<std::unique_ptr<spawn::child_handle>> start_child(actor& a, 
   return proc;
 }
 
-/// What a child is sent to boot: its enabled modules, and where the registrars are.
-TRACTOR_DECL msg::msg spawn_spec(actor& a, const std::vector<std::string>& enable_modules) {
+/// What a child is sent to boot: its enabled modules, where the registrars are, and debug
+/// mode (on or off, and where the root's terminal lock is).
+TRACTOR_DECL msg::msg spawn_spec(actor& a, const std::vector<std::string>& enable_modules, bool debug_mode) {
   msg::SpawnSpec spec;
   for (const auto& ns : enable_modules) spec.enable_modules[ns] = ns;
   spec._runtime_vars["_is_root"] = "false";
+  spec._runtime_vars["_debug_mode"] = debug_mode ? "1" : "0";
+  spec._runtime_vars["_root_mailbox"] = a.debug().root_addr.empty() ? a.address().str() : a.debug().root_addr;
   for (const auto& reg : a.registry_addrs()) spec.reg_addrs.push_back(reg.to_wire());
   return spec;
 }
@@ -59,9 +62,10 @@ TRACTOR_DECL msg::msg spawn_spec(actor& a, const std::vector<std::string>& enabl
 /// something else.
 ///
 /// Cancellation: interrupted at once (the caller lets the child go).
-TRACTOR_DECL awaitable<result<void>> finish_boot(actor& a, child_record& c, const std::vector<std::string>& enable_modules) {
+TRACTOR_DECL awaitable<result<void>> finish_boot(actor& a, child_record& c, const std::vector<std::string>& enable_modules,
+                                                 bool debug_mode) {
   std::vector<msg::msg> out;
-  out.emplace_back(spawn_spec(a, enable_modules));
+  out.emplace_back(spawn_spec(a, enable_modules, debug_mode));
   if (a.registry()) {
     // The child registers with us right after binding (it is findable once we return), and
     // does not wait for its SpawnSpec to do so: its registration is taken first, and the
@@ -91,7 +95,8 @@ TRACTOR_DECL awaitable<void> let_half_started_go(child_record& c) {
 }
 
 TRACTOR_DECL awaitable<result<std::shared_ptr<child_record>>> spawn_child(
-    actor& a, std::string name, const std::vector<std::string>& enable_modules, std::optional<log::level> loglevel) {
+    actor& a, std::string name, const std::vector<std::string>& enable_modules, std::optional<log::level> loglevel,
+    std::optional<bool> debug_mode) {
   // Held until the child has booted or failed to (see `timeouts::concurrent_boots`).
   const capacity_limiter::slot booting = co_await a.booting().acquire();
   auto c = std::make_shared<child_record>();
@@ -166,7 +171,7 @@ TRACTOR_DECL awaitable<result<std::shared_ptr<child_record>>> spawn_child(
     }
     if (slot.link) {
       c->link = slot.link;
-      auto finished = co_await finish_boot(a, *c, enable_modules);
+      auto finished = co_await finish_boot(a, *c, enable_modules, debug_mode.value_or(a.debug().enabled));
       if (!finished) failed = "went away during boot: " + finished.error().message();
     } else {
       failed = died      ? "died during boot (" + describe_child_exit(*died) + ")"

@@ -71,6 +71,14 @@ TRACTOR_DECL awaitable<void> cancel_ladder(actor& a, child_record& c) {
   // (Each co_await result is kept in a named local: g++ 12 mishandles co_await inside
   // conditions and temporaries in co_await operands.)
   if (c.proc->poll()) co_return;
+  // Debug mode: nobody is cancelled while someone is stopped with the terminal, and the
+  // ladder's timeouts start after (tractor's `maybe_wait_for_debugger`).
+  if (a.debug().enabled) {
+    logs::cancel.cancel("debug mode: waiting for any stopped actor before cancelling {}", c.name);
+    co_await wait_for_debugger(a);
+    logs::cancel.cancel("debug mode: nobody is stopped; cancelling {}", c.name);
+  }
+  if (c.proc->poll()) co_return;
   bool exited = false;
   auto graceful = [&](nursery& n) -> awaitable<void> {
     if (c.link && !c.link->gone()) {
