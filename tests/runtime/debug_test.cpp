@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <poll.h>
 #include <pty.h>
@@ -28,11 +29,37 @@ tractor::awaitable<tractor::result<int>> pause_then_answer() {
   BOOST_OUTCOME_CO_TRYV(co_await tractor::pause());
   co_return 7;
 }
+/// What `pause` does in a cancelled scope, shielded and not, and while another pause of this
+/// actor is under way; one word per finding.
+tractor::awaitable<std::string> pause_checks() {
+  std::string out;
+  tractor::cancel_scope scope;
+  const bool completed = co_await scope.run([&]() -> tractor::awaitable<void> {
+    scope.cancel();
+    // As in a cleanup (`finally`): Asio's throw-if-cancelled check is off.
+    co_await boost::asio::this_coro::throw_if_cancelled(false);
+    auto shielded = co_await tractor::pause(true);  // stops even so
+    out += shielded ? "shielded-ok;" : "shielded-failed;";
+    auto plain = co_await tractor::pause();  // does not stop here
+    out += plain ? "unshielded-stopped;" : "unshielded-refused: " + plain.error().message() + ";";
+    co_await boost::asio::this_coro::throw_if_cancelled(true);
+    co_await tractor::sleep_for(std::chrono::hours(1));  // the scope's cancellation ends it here
+  }());
+  out += completed ? "scope-completed;" : "scope-cancelled;";
+  std::optional<tractor::result<void>> second;
+  (void)co_await tractor::open_nursery([&](tractor::nursery& n) -> tractor::awaitable<void> {
+    n.start_soon([]() -> tractor::awaitable<void> { (void)co_await tractor::pause(); });
+    n.start_soon([&]() -> tractor::awaitable<void> { second = co_await tractor::pause(); });
+    co_return;
+  });
+  out += second && !*second ? "second-refused: " + second->error().message() + ";" : "second-not-refused;";
+  co_return out;
+}
 }  // namespace bug
 
 namespace {
 
-using fns = tractor::exposed<&bug::fail, &bug::pause_then_answer>;
+using fns = tractor::exposed<&bug::fail, &bug::pause_then_answer, &bug::pause_checks>;
 using namespace tractor::spawn;
 using tractor::transport::uds;
 template <class Spawn>
@@ -61,6 +88,16 @@ tractor::task<void> pause_in_child(tractor::actor_nursery<Tree>& an) {
   co_return tractor::success();
 }
 
+/// `pause_checks` in a child.
+template <class Tree>
+tractor::task<void> pause_rules(tractor::actor_nursery<Tree>& an) {
+  BOOST_OUTCOME_CO_TRY(auto p, co_await an.start_actor("checker", buggy));
+  BOOST_OUTCOME_CO_TRY(auto found, co_await p.template run<&bug::pause_checks>());
+  std::printf("CHECKS %s\n", found.c_str());
+  an.cancel();
+  co_return tractor::success();
+}
+
 template <class Tree>
 int run_scenario(const std::string& which) {
   ::setenv(tractor::testing::tree_env, tractor::testing::tree_key<Tree>().c_str(), 1);  // for exec children
@@ -72,6 +109,7 @@ int run_scenario(const std::string& which) {
   const int code = tractor::run_main<Tree>(1, argv, opts, [&](tractor::root<Tree>& r) -> tractor::task<void> {
     outcome = co_await r.open_nursery([&](tractor::actor_nursery<Tree>& an) -> tractor::task<void> {
       if (which == "pause") co_return co_await pause_in_child(an);
+      if (which == "rules") co_return co_await pause_rules(an);
       co_return co_await two_failures(an);
     });
     co_return tractor::success();
@@ -269,17 +307,38 @@ TYPED_TEST(debug_test, a_debugger_command_that_cannot_start_is_reported_and_the_
   EXPECT_EQ(WEXITSTATUS(term.finish()), 0);
 }
 
-TYPED_TEST(debug_test, without_a_terminal_the_report_is_printed_and_nobody_waits) {
-  // Not a terminal: setsid leaves the program without one, its output a pipe.
+/// This program run as `scenario` without a terminal (setsid), its output a pipe: what it
+/// wrote, and its exit status.
+std::pair<std::string, int> run_without_terminal(const std::string& backend, const std::string& scenario) {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe");
-  const std::string cmd = "TRACTOR_DEBUG_TEST_SCENARIO=two TRACTOR_DEBUG_TEST_BACKEND=" + this->backend() +
+  const std::string cmd = "TRACTOR_DEBUG_TEST_SCENARIO=" + scenario + " TRACTOR_DEBUG_TEST_BACKEND=" + backend +
                           " setsid '" + self + "' 2>&1 < /dev/null";
   std::FILE* out = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(out, nullptr);
+  if (!out) return {"popen failed", -1};
   std::string text;
   char buf[4096];
   for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, out)) > 0;) text.append(buf, n);
-  const int status = ::pclose(out);
+  return {text, ::pclose(out)};
+}
+
+TYPED_TEST(debug_test, pause_stops_a_cancelled_scope_only_shielded_and_refuses_a_second_pause) {
+  const auto [text, status] = run_without_terminal(this->backend(), "rules");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_NE(text.find("CHECKS shielded-ok;unshielded-refused: tractor::pause() in a cancelled scope: not stopping;"
+                      "scope-cancelled;second-refused: tractor::pause(): a task of this actor is already stopped;"),
+            std::string::npos)
+      << text;
+  // Stopped twice: the shielded pause and the first of the two at once.
+  int stops = 0;
+  for (std::size_t at = text.find("checker@"); at != std::string::npos; at = text.find("checker@", at + 1)) {
+    if (text.compare(at - 20, 20, "tractor debug mode: ") == 0) ++stops;
+  }
+  EXPECT_EQ(stops, 2) << text;
+}
+
+TYPED_TEST(debug_test, without_a_terminal_the_report_is_printed_and_nobody_waits) {
+  // Not a terminal: setsid leaves the program without one, its output a pipe.
+  const auto [text, status] = run_without_terminal(this->backend(), "two");
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_EQ(text.find(prompt), std::string::npos) << text;
   EXPECT_EQ(static_cast<int>(text.find("no terminal, so not stopping") != std::string::npos), 1) << text;

@@ -97,11 +97,13 @@ namespace tractor {
 
 /// tractor's `pause()`: stops the calling task as a failing one would in debug mode (a
 /// breakpoint), whether or not debug mode is on, and returns when the user continues.
-/// `invalid_operation` from a task of an actor already stopped, or outside any actor. With
-/// `shielded`, usable in a cancelled scope (the stop runs shielded).
+/// `invalid_operation` from an actor where a stop is under way already, or outside any actor.
 ///
-/// Cancellation: as `runtime::debug_stop`; without `shielded`, a cancelled caller is not
-/// stopped.
+/// Cancellation: once stopped, nothing interrupts the stop. In a cancelled scope, `pause()`
+/// returns `errc::cancelled` without stopping, and `pause(true)` (tractor's `shield=True`)
+/// stops even so. (Asio itself refuses to enter any coroutine from a cancelled task while
+/// its throw-if-cancelled check is on, as it is outside cleanups: a cleanup run by
+/// `finally` or `on_cancel` has it off, so that is where `pause(true)` is reached.)
 awaitable<result<void>> pause(bool shielded = false);
 
 }  // namespace tractor

@@ -261,14 +261,13 @@ TRACTOR_DECL awaitable<result<void>> pause(bool shielded) {
   if (a->debug().stopped) {
     co_return error(make_error_code(runtime_errc::invalid_operation), "tractor::pause(): a task of this actor is already stopped");
   }
-  std::string why = "tractor::pause()";
-  if (!shielded) {
-    co_await runtime::debug_stop(*a, std::move(why));  // (a cancelled caller throws here)
-    co_return success();
+  const boost::asio::cancellation_state state = co_await boost::asio::this_coro::cancellation_state;
+  if (!shielded && state.cancelled() != boost::asio::cancellation_type::none) {
+    co_return error(make_error_code(errc::cancelled), "tractor::pause() in a cancelled scope: not stopping");
   }
   const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
   co_await boost::asio::this_coro::throw_if_cancelled(false);
-  co_await runtime::debug_stop(*a, std::move(why));
+  co_await runtime::debug_stop(*a, "tractor::pause()");
   co_await boost::asio::this_coro::throw_if_cancelled(checked);
   co_return success();
 }
