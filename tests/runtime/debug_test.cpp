@@ -1,6 +1,7 @@
 // Debug mode under every spawn backend, driven through a real pseudo-terminal: the test runs
 // this program again as a root in a terminal of its own (forkpty) and plays the user, reading
 // the reports and typing `c`. Without a terminal (setsid, output piped), nobody waits.
+#include <tractor/discovery/discovery.hpp>
 #include <tractor/runtime/debug.hpp>
 #include <tractor/testing.hpp>
 
@@ -88,6 +89,16 @@ tractor::task<void> pause_in_child(tractor::actor_nursery<Tree>& an) {
   co_return tractor::success();
 }
 
+/// A child started with debug mode off fails (its parent has it on).
+template <class Tree>
+tractor::task<void> failure_with_debug_off(tractor::actor_nursery<Tree>& an) {
+  const tractor::actor_options quiet{.enable_modules = {"bug"}, .debug_mode = false};
+  BOOST_OUTCOME_CO_TRY(auto p, co_await an.start_actor("quiet", quiet));
+  BOOST_OUTCOME_CO_TRY(auto v, co_await p.template run<&bug::fail>(std::string("quiet")));
+  (void)v;
+  co_return tractor::success();
+}
+
 /// `pause_checks` in a child.
 template <class Tree>
 tractor::task<void> pause_rules(tractor::actor_nursery<Tree>& an) {
@@ -110,6 +121,7 @@ int run_scenario(const std::string& which) {
     outcome = co_await r.open_nursery([&](tractor::actor_nursery<Tree>& an) -> tractor::task<void> {
       if (which == "pause") co_return co_await pause_in_child(an);
       if (which == "rules") co_return co_await pause_rules(an);
+      if (which == "override") co_return co_await failure_with_debug_off(an);
       co_return co_await two_failures(an);
     });
     co_return tractor::success();
@@ -334,6 +346,40 @@ TYPED_TEST(debug_test, pause_stops_a_cancelled_scope_only_shielded_and_refuses_a
     if (text.compare(at - 20, 20, "tractor debug mode: ") == 0) ++stops;
   }
   EXPECT_EQ(stops, 2) << text;
+}
+
+TYPED_TEST(debug_test, a_child_started_with_debug_mode_off_does_not_stop) {
+  const auto [text, status] = run_without_terminal(this->backend(), "override");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(text.find("tractor debug mode: quiet"), std::string::npos) << text;
+  const std::size_t result = text.find("RESULT ");
+  ASSERT_NE(result, std::string::npos) << text;
+  EXPECT_NE(text.find("boom: quiet", result), std::string::npos) << text;
+}
+
+TYPED_TEST(debug_test, a_cancel_request_to_the_root_waits_for_the_stopped_child) {
+  terminal_session term(this->backend(), "pause");
+  ASSERT_TRUE(term.started());
+  ASSERT_TRUE(term.wait_for(prompt)) << term.output();
+  // Another program asks the root (its tree's registrar) to cancel itself.
+  char arg0[] = "canceller";
+  char* argv[] = {arg0, nullptr};
+  tractor::root_options opts;
+  opts.name = "canceller";
+  const int code = tractor::run_main<TypeParam>(1, argv, opts, [&](tractor::root<TypeParam>&) -> tractor::task<void> {
+    BOOST_OUTCOME_CO_TRY(auto reg, co_await tractor::get_registry<TypeParam>());
+    (void)co_await reg.cancel_actor();  // not acknowledged yet: the root waits for the user
+    co_return tractor::success();
+  });
+  EXPECT_EQ(code, 0);
+  ASSERT_TRUE(term.wait_for("debug mode: waiting for any stopped actor before cancelling this actor")) << term.output();
+  const pid_t child = term.reported_pid("pauser");
+  ASSERT_GT(child, 0) << term.output();
+  EXPECT_EQ(::kill(child, 0), 0) << "the paused child is gone";
+  term.type("c\n");
+  ASSERT_TRUE(term.wait_for("RESULT ")) << term.output();
+  const int status = term.finish();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 TYPED_TEST(debug_test, without_a_terminal_the_report_is_printed_and_nobody_waits) {
