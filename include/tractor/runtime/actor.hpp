@@ -112,7 +112,7 @@ class actor {
   [[nodiscard]] bool in_process() const noexcept { return in_process_; }
   /// The slots of children booting at once (`timeouts::concurrent_boots`), resized to it.
   [[nodiscard]] capacity_limiter& booting() {
-    const std::size_t cpus = std::thread::hardware_concurrency();
+    static const std::size_t cpus = std::thread::hardware_concurrency();  // (it reads /sys)
     booting_.set_total(limits_.concurrent_boots ? limits_.concurrent_boots : std::max<std::size_t>(4, 2 * cpus));
     return booting_;
   }
