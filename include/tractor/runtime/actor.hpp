@@ -232,6 +232,11 @@ class actor {
   /// `CancelAck` from `acknowledge_cancel`.
   void cancel_at_request(std::shared_ptr<peer> by, const msg::Start& s);
 
+  /// Cancels this actor's lifetime; in debug mode, once nobody holds or waits for the
+  /// terminal lock (the root keeps serving the lock's channels until then).
+  /// `why` heads the log lines ("signal 15").
+  void end_lifetime(std::string why);
+
   /// Cancels the running task `target` (of any peer) on behalf of `requester`, whom it
   /// reports as its canceller (tractor's `Actor._cancel_task()`); true if there was one.
   bool cancel_task(const std::string& target, const msg::uid& requester);
@@ -349,13 +354,13 @@ int child_main(const policies& pol);
 /// True when this process was started as a child actor by the `exec` backend.
 inline bool is_child_process() { return std::getenv(spawn::child_env::uuid) != nullptr; }
 
-/// Waits for SIGINT or SIGTERM, records which in `which`, and cancels `n` (the actor's
-/// lifetime). In debug mode SIGINT is the stopped actor's (runtime/debug.hpp): a child leaves
-/// it to the root, and the root ignores it while anyone holds or waits for the terminal; a
-/// SIGTERM then waits until nobody does.
+/// Waits for SIGINT or SIGTERM, records which in `which`, and ends `a`'s lifetime
+/// (`actor::end_lifetime`). In debug mode SIGINT is the stopped actor's (runtime/debug.hpp):
+/// a child leaves it to the root, and the root ignores it while anyone holds or waits for the
+/// terminal.
 ///
 /// Cancellation: interrupted at once; `which` is left as it was.
-awaitable<void> cancel_on_signal(nursery& n, int& which, actor& a);
+awaitable<void> cancel_on_signal(int& which, actor& a);
 
 }  // namespace tractor::runtime
 

@@ -145,7 +145,7 @@ TRACTOR_DECL awaitable<error> actor::serve_peer(std::shared_ptr<peer> p, nursery
   co_return why ? *why : error(make_error_code(errc::cancelled));
 }
 
-TRACTOR_DECL awaitable<void> cancel_on_signal(nursery& n, int& which, actor& a) {
+TRACTOR_DECL awaitable<void> cancel_on_signal(int& which, actor& a) {
   boost::asio::signal_set signals(co_await boost::asio::this_coro::executor, SIGINT, SIGTERM);
   const tractor::detail::wait_note_scope note(tractor::detail::wait_note{.what = "SIGINT or SIGTERM"});
   for (;;) {
@@ -157,13 +157,7 @@ TRACTOR_DECL awaitable<void> cancel_on_signal(nursery& n, int& which, actor& a) 
       continue;
     }
     which = sig;
-    if (debug.enabled && debug.busy()) {
-      // The root keeps serving (the lock's channels among them) until nobody is stopped.
-      logs::cancel.cancel("signal {}: debug mode: waiting for any stopped actor before cancelling this actor", sig);
-      co_await wait_for_debugger(a);
-    }
-    logs::cancel.cancel("signal {}: cancelling this actor", sig);
-    n.cancel();
+    a.end_lifetime("signal " + std::to_string(sig));
     co_return;
   }
 }

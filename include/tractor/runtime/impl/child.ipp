@@ -108,7 +108,7 @@ TRACTOR_DECL awaitable<int> child_runtime(const policies& pol, msg::Aid self, bo
     a.live_in(&n);
     stop.scope = &n;
     n.start_soon("accept loop", a.accept_loop(n));
-    n.start_soon("SIGINT/SIGTERM watch", cancel_on_signal(n, interrupted_by, a));
+    n.start_soon("SIGINT/SIGTERM watch", cancel_on_signal(interrupted_by, a));
     if (a.taskdump()) n.start_soon("task-dump watch", task_dump_watch(a));
     if (!parent_registers) {
       auto registered = co_await register_remotely(a);

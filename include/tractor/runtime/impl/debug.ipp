@@ -129,6 +129,24 @@ inline void prompt(int tty, const std::string& text) {
   if (has_modes) ::tcsetattr(tty, TCSANOW, &saved);
 }
 
+/// Takes the root's lock for the actor `who`, asking over `via` (null: the root itself); false
+/// if `via` went away while it waited (the lock then passes on).
+inline awaitable<bool> take_lock(debug_state& d, const std::shared_ptr<peer>& via, msg::uid who) {
+  std::optional<capacity_limiter::slot> slot;
+  {
+    const counted_wait waiting(d);
+    slot.emplace(co_await d.tty.acquire());
+  }
+  if (via && via->gone()) co_return false;
+  d.holder = debug_state::holding{via.get(), std::move(who), std::move(*slot)};
+  co_return true;
+}
+
+/// Returns once nobody holds or waits for the root's lock `d`.
+inline awaitable<void> wait_free(debug_state& d) {
+  while (d.busy()) co_await d.freed.async_wait(boost::asio::use_awaitable);
+}
+
 /// Holds the tree's terminal lock for one stop: in the root directly, elsewhere through a
 /// channel to the root (whose end frees it, should this actor die).
 struct tty_hold {
@@ -139,12 +157,7 @@ struct tty_hold {
 inline awaitable<result<tty_hold>> acquire_tty(actor& a) {
   debug_state& d = a.debug();
   if (d.root_addr.empty()) {
-    std::optional<capacity_limiter::slot> slot;
-    {
-      const counted_wait waiting(d);
-      slot.emplace(co_await d.tty.acquire());
-    }
-    d.holder = debug_state::holding{nullptr, uid_of(a.aid()), std::move(*slot)};
+    (void)co_await take_lock(d, nullptr, uid_of(a.aid()));
     co_return tty_hold{&a, nullptr};
   }
   auto where = transport::multiaddr::parse(d.root_addr);
@@ -213,7 +226,7 @@ TRACTOR_DECL awaitable<void> wait_for_debugger(actor& a) {
   debug_state& d = a.debug();
   if (!d.enabled) co_return;
   if (d.root_addr.empty()) {
-    while (d.busy()) co_await d.freed.async_wait(boost::asio::use_awaitable);
+    co_await debug_detail::wait_free(d);
     co_return;
   }
   auto where = transport::multiaddr::parse(d.root_addr);
@@ -226,16 +239,9 @@ TRACTOR_DECL awaitable<void> wait_for_debugger(actor& a) {
 namespace requests {
 
 TRACTOR_DECL awaitable<result<void>> lock_tty(request& r) {
-  debug_state& d = r.self.debug();
-  std::optional<capacity_limiter::slot> slot;
-  {
-    const debug_detail::counted_wait waiting(d);
-    slot.emplace(co_await d.tty.acquire());
-  }
-  if (!r.from || r.from->gone()) {
-    co_return error(make_error_code(errc::cancelled), "the actor asking for the terminal went away");
-  }
-  d.holder = debug_state::holding{r.from.get(), r.start.uid, std::move(*slot)};
+  if (!r.from) co_return error(make_error_code(runtime_errc::invalid_operation), "the root takes its lock itself");
+  const bool taken = co_await debug_detail::take_lock(r.self.debug(), r.from, r.start.uid);
+  if (!taken) co_return error(make_error_code(errc::cancelled), "the actor asking for the terminal went away");
   co_return success();
 }
 
@@ -245,8 +251,7 @@ TRACTOR_DECL awaitable<result<void>> unlock_tty(request& r) {
 }
 
 TRACTOR_DECL awaitable<result<void>> wait_tty_free(request& r) {
-  debug_state& d = r.self.debug();
-  while (d.busy()) co_await d.freed.async_wait(boost::asio::use_awaitable);
+  co_await debug_detail::wait_free(r.self.debug());
   co_return success();
 }
 

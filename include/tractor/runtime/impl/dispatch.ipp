@@ -36,18 +36,23 @@ TRACTOR_DECL void actor::cancel_at_request(std::shared_ptr<peer> by, const msg::
   logs::cancel.cancel("cancel requested by {}", logs::short_uid{s.uid});
   cancel_requested_by_ = {std::move(by), s.cid};
   cancel_requester_ = s.uid;
+  end_lifetime("cancel request");
+}
+
+TRACTOR_DECL void actor::end_lifetime(std::string why) {
   if (!lifetime_) return;
-  if (debug_.enabled && debug_.busy()) {
-    // Debug mode: the root keeps serving (the terminal lock's channels among them) until
-    // nobody is stopped, as for a signal.
-    logs::cancel.cancel("debug mode: waiting for any stopped actor before cancelling this actor");
-    lifetime_->start_soon("cancel once nobody is stopped", [this]() -> awaitable<void> {
-      co_await wait_for_debugger(*this);
-      if (lifetime_) lifetime_->cancel();
-    });
-    return;
+  if (!debug_.enabled || !debug_.busy()) {
+    logs::cancel.cancel("{}: cancelling this actor", why);
+    return lifetime_->cancel();
   }
-  lifetime_->cancel();
+  // Debug mode: keep serving (the terminal lock's channels among them) until nobody is
+  // stopped, then end.
+  logs::cancel.cancel("{}: debug mode: waiting for any stopped actor before cancelling this actor", why);
+  lifetime_->start_soon("cancel once nobody is stopped", [this, why = std::move(why)]() -> awaitable<void> {
+    co_await wait_for_debugger(*this);
+    logs::cancel.cancel("{}: cancelling this actor", why);
+    if (lifetime_) lifetime_->cancel();
+  });
 }
 
 TRACTOR_DECL result<const exposed_fn*> actor::find_function(const msg::Start& s) const {

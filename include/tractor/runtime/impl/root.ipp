@@ -27,7 +27,7 @@ TRACTOR_DECL task<void> run_root(const policies& pol, root_options options, root
     a.live_in(&n);
     n.start_soon("accept loop", a.accept_loop(n));
     // Ctrl-C (or SIGTERM) cancels the whole tree; every child is reaped before the root ends.
-    if (options.cancel_on_signals) n.start_soon("SIGINT/SIGTERM watch", cancel_on_signal(n, exit.interrupted_by, a));
+    if (options.cancel_on_signals) n.start_soon("SIGINT/SIGTERM watch", cancel_on_signal(exit.interrupted_by, a));
     if (a.taskdump()) n.start_soon("task-dump watch", task_dump_watch(a));
     if (!a.registry()) {  // another program's root is the registrar
       auto registered = co_await register_remotely(a);
