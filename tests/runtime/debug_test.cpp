@@ -309,6 +309,37 @@ TYPED_TEST(debug_test, the_debugger_command_runs_on_the_terminal_for_the_stopped
   EXPECT_EQ(WEXITSTATUS(term.finish()), 0);
 }
 
+TYPED_TEST(debug_test, gdb_attaches_to_the_stopped_actor_and_ctrl_c_goes_to_gdb) {
+  if (std::system("command -v gdb > /dev/null 2>&1") != 0) GTEST_SKIP() << "gdb is not installed";
+  // What a user would configure, made quiet and non-interactive where gdb would ask (no
+  // debuginfod download question, no pager, no confirmation at detach).
+  terminal_session term(this->backend(), "pause",
+                        "gdb -q -nx -iex 'set debuginfod enabled off' -iex 'set pagination off' "
+                        "-iex 'set confirm off' -p {pid}");
+  ASSERT_TRUE(term.started());
+  ASSERT_TRUE(term.wait_for("(gdb) ")) << term.output();
+  const pid_t stopped = term.reported_pid("pauser");
+  ASSERT_GT(stopped, 0) << term.output();
+  term.type("info proc\n");
+  ASSERT_TRUE(term.wait_for("process " + std::to_string(stopped))) << term.output();
+  ASSERT_TRUE(term.wait_for("(gdb) ", 2)) << term.output();
+  term.type("thread apply all bt\n");
+  ASSERT_TRUE(term.wait_for("(gdb) ", 3)) << term.output();
+  EXPECT_NE(term.output().find("tractor::"), std::string::npos) << term.output();  // our frames, by name
+  // The stopped actor runs under gdb; Ctrl-C stops it in gdb and cancels nothing.
+  term.type("continue\n");
+  ASSERT_TRUE(term.wait_for("Continuing.")) << term.output();
+  term.type("\x03");
+  ASSERT_TRUE(term.wait_for("received signal SIGINT")) << term.output();
+  ASSERT_TRUE(term.wait_for("(gdb) ", 4)) << term.output();
+  EXPECT_EQ(term.count("signal 2:"), 0) << term.output();
+  EXPECT_EQ(::kill(stopped, 0), 0) << "the stopped actor is gone";
+  term.type("detach\nquit\n");  // the debugger ends: the actor goes on
+  ASSERT_TRUE(term.wait_for("ANSWER 7")) << term.output();
+  ASSERT_TRUE(term.wait_for("RESULT 0 ok")) << term.output();
+  EXPECT_EQ(WEXITSTATUS(term.finish()), 0);
+}
+
 TYPED_TEST(debug_test, a_debugger_command_that_cannot_start_is_reported_and_the_actor_goes_on) {
   terminal_session term(this->backend(), "pause", "no-such-debugger-here -p {pid}");
   ASSERT_TRUE(term.started());

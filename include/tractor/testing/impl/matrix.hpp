@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <tuple>
 #include <typeinfo>
 
 namespace tractor::testing {
@@ -36,11 +37,22 @@ bool run_child_of(tree_list<Trees...>*, const std::string& key, int& code) {
   return ((key == tree_key<Trees>() ? (code = runtime::child_main(Trees::policies()), true) : false) || ...);
 }
 
+/// The per-program sessions of `Trees`' spawn backends (`spawn::session`), as one type.
+template <class... Trees>
+std::tuple<spawn::session<typename Trees::spawn_type>...> sessions_of(tree_list<Trees...>*);
+
 }  // namespace detail
 
 template <class... Lists>
 int run_tests(int argc, char** argv) {
-  if (!runtime::is_child_process()) return run_all_tests(argc, argv);
+  if (!runtime::is_child_process()) {
+    // Each backend's session (the forkserver) for the whole program, started as `run_main`
+    // starts it, before anything else: a server forked later, from a test program grown by the
+    // tests before, makes every fork after it copy that much more (a thousand forkserver
+    // children took twice as long after a thousand exec ones).
+    [[maybe_unused]] const std::tuple<decltype(detail::sessions_of(static_cast<Lists*>(nullptr)))...> sessions;
+    return run_all_tests(argc, argv);
+  }
   const char* key = std::getenv(tree_env);
   int code = 1;
   if (key && (detail::run_child_of(static_cast<Lists*>(nullptr), key, code) || ...)) return code;
