@@ -71,9 +71,9 @@ tractor::task<void> root_body(tractor::actor_nursery<tree>& an) {
   auto failed = co_await b.run<&team::lead>("team-b", -1, 1);  // one worker fails
   if (!failed) {
     std::string path;
-    for (const auto& hop : failed.error().relay_path()) path += (path.empty() ? "" : " -> ") + hop;
+    for (const auto& hop : tractor::relay_path_of(failed.error())) path += (path.empty() ? "" : " -> ") + hop;
     say("root: team-b failed: {} ({} raised in {}, relayed through {})\n", failed.error().message(),
-        failed.error().type_name(), failed.error().source(), path);
+        failed.error().type_name(), tractor::source_of(failed.error()), path);
   }
   an.cancel();  // both leads (and anything they still run) are cancelled and reaped
   co_return tractor::success();

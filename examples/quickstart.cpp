@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
     fmt::print("bob: 40 + 2 = {}\n", sum);
     auto bad = co_await bob.run<&math::divide>(1, 0);  // thrown in bob, a value here
     if (!bad) fmt::print("bob failed: {} ({}, from {})\n", bad.error().message(), bad.error().type_name(),
-                         bad.error().source());
+                         tractor::source_of(bad.error()));
     const bool acked = co_await alice.cancel_actor();
     fmt::print("alice cancelled: {}\n", acked ? "acknowledged" : "not acknowledged");
     an.cancel();  // bob too; run_main returns once both processes are reaped

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <stdexcept>
+#include <string>
 
 namespace {
 
@@ -13,6 +15,12 @@ using tractor::error;
 using tractor::result;
 
 struct custom_failure {};
+
+/// What a layer above the core might attach to its errors.
+struct where_from final : tractor::error_details {
+  std::string place;
+};
+struct something_else final : tractor::error_details {};
 
 result<int> parse(bool ok) {
   if (!ok) return errc::would_block;
@@ -79,6 +87,25 @@ TEST(error_test, aggregate_keeps_every_error) {
   EXPECT_EQ(outer.group_members()[1], errc::channel_closed);
   EXPECT_EQ(outer.message(),
             "2 errors: [2 errors: [deadline passed; operation would block]; channel closed]");
+}
+
+TEST(error_test, details_travel_with_the_error_and_its_copies_unread) {
+  auto from = std::make_shared<where_from>();
+  from->place = "over there";
+  const error e = error::with_details(errc::timeout, "late", "late_error", nullptr, std::move(from));
+  const error copy = e;  // NOLINT(performance-unnecessary-copy-initialization): what is checked
+  EXPECT_EQ(copy, errc::timeout);
+  EXPECT_EQ(copy.message(), "late");
+  EXPECT_EQ(copy.type_name(), "late_error");
+  ASSERT_NE(copy.details<where_from>(), nullptr);
+  EXPECT_EQ(copy.details<where_from>()->place, "over there");
+  EXPECT_EQ(copy.details<something_else>(), nullptr) << "details of another type are not these";
+  EXPECT_EQ(error(errc::timeout).details<where_from>(), nullptr) << "a bare code has none";
+  EXPECT_EQ(error(errc::timeout, "late").details<where_from>(), nullptr);
+  // A group keeps each member's details with the member.
+  const error group = tractor::aggregate({copy, errc::would_block});
+  EXPECT_EQ(group.details<where_from>(), nullptr);
+  ASSERT_NE(group.group_members()[0].details<where_from>(), nullptr);
 }
 
 }  // namespace

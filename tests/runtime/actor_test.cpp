@@ -50,7 +50,7 @@ TYPED_TEST(actor_test, remote_failures_come_back_as_errors) {
     EXPECT_EQ(boom.error(), runtime_errc::remote_actor_error);
     EXPECT_EQ(boom.error().type_name(), "std::runtime_error");
     EXPECT_EQ(boom.error().message(), "kaboom");
-    EXPECT_EQ(boom.error().source().substr(0, 8), "failing@");
+    EXPECT_EQ(tractor::source_of(boom.error()).substr(0, 8), "failing@");
 
     auto div = co_await w.value().template run<&math::checked_div>(1, 0);
     EXPECT_FALSE(div);
@@ -81,12 +81,12 @@ TYPED_TEST(actor_test, registered_error_types_come_back_as_themselves) {
       EXPECT_NE(rebuilt, nullptr) << "a registered exception type is rebuilt as itself";
       EXPECT_EQ(rebuilt ? std::string(rebuilt->what()) : "", why);
       EXPECT_EQ(quota.error().type_name(), "app::quota_exceeded");
-      EXPECT_EQ(quota.error().source().substr(0, 7), "strict@");
+      EXPECT_EQ(tractor::source_of(quota.error()).substr(0, 7), "strict@");
       EXPECT_THROW(quota.error().throw_exception(), app::quota_exceeded);
     }
     auto limit = co_await w.value().template run<&math::over_limit>();
     EXPECT_TRUE(!limit && limit.error() == app::app_errc::over_limit) << "a registered code is itself";
-    EXPECT_EQ(limit ? "" : limit.error().source().substr(0, 7), "strict@");
+    EXPECT_EQ(limit ? "" : tractor::source_of(limit.error()).substr(0, 7), "strict@");
 
     auto other = co_await w.value().template run<&math::unregistered>(why);
     EXPECT_TRUE(!other && other.error() == runtime_errc::remote_actor_error);

@@ -187,7 +187,7 @@ TYPED_TEST(context_test, sixty_five_items_into_a_child_that_never_opens_its_stre
             auto sent = co_await s.value().send(i);
             if (!sent) co_return sent.error();
           }
-          // The child's overrun report cancels this wait (R28, R36).
+          // The child's overrun report (tractor's `StreamOverrun`) cancels this wait, as any error from the child cancels the caller's context.
           auto x = co_await s.value().receive();
           ADD_FAILURE() << "the child never sends";
           co_return success();
@@ -195,7 +195,7 @@ TYPED_TEST(context_test, sixty_five_items_into_a_child_that_never_opens_its_stre
   });
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), runtime_errc::stream_overrun) << r.error().message();
-  EXPECT_EQ(r.error().source().substr(0, 5), "peer@");
+  EXPECT_EQ(tractor::source_of(r.error()).substr(0, 5), "peer@");
 }
 
 // Echo through a one-item buffer: the items arrive before the child reads any.

@@ -1,4 +1,4 @@
-// Discovery with real actors over both transports, under each spawn backend (R41-R46): registration and lookup by
+// Discovery with real actors over both transports, under each spawn backend (tractor's registrar: `register_actor`, `find_actor`, `wait_for_actor`, `delete_addr`): registration and lookup by
 // name, waiting for each other, a second program sharing the registry, stale entries, a
 // remote registrar cancelled, duplicate names. This binary is also every child actor and
 // the second programs (see main() at the bottom).
@@ -254,7 +254,7 @@ TYPED_TEST(discovery_test, a_child_that_closed_its_transport_is_not_found_and_it
     auto found = co_await find_actor<TypeParam>("closer");
     EXPECT_TRUE(!found && found.error() == runtime_errc::actor_not_found) << "its address is dead";
     auto after = co_await query_actor<TypeParam>("closer");
-    EXPECT_TRUE(after && after.value().empty()) << "the stale entry is gone (R44)";
+    EXPECT_TRUE(after && after.value().empty()) << "the stale entry is gone (find_actor had the registrar delete_addr it)";
     auto still = co_await child.value().template run<&peers::hello>("parent");
     EXPECT_EQ(still.value(), "hello parent") << "its parent channel still works";
     an.cancel();

@@ -94,7 +94,7 @@ void expect_exactly_the_failures(const result<void>& r, int count) {
   for (const auto& e : errors) {
     EXPECT_EQ(e, runtime_errc::remote_actor_error) << e.message();
     const std::string n = e.message().substr(e.message().rfind(' ') + 1);
-    EXPECT_EQ(e.source().substr(0, e.source().find('@')), "one-shot-" + n) << "its own child's error";
+    EXPECT_EQ(tractor::source_of(e).substr(0, tractor::source_of(e).find('@')), "one-shot-" + n) << "its own child's error";
     messages.insert(e.message());
   }
   EXPECT_EQ(messages.size(), static_cast<std::size_t>(count)) << r.error().message();

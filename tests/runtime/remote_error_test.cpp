@@ -21,7 +21,7 @@ TEST(remote_error_test, codes_round_trip_as_codes_and_unknown_categories_keep_th
     const auto back = rt::unbox_error(rt::box_error(e, child, "c1"));
     EXPECT_EQ(back.code(), e.code()) << e.message();
     EXPECT_EQ(back.message(), e.message());
-    EXPECT_EQ(back.source(), "child@01234567");
+    EXPECT_EQ(tractor::source_of(back), "child@01234567");
   }
   msg::Error foreign = rt::box_error(error(errc::timeout), child, "c1");
   foreign.src_type_str = "somebody.else:7";
@@ -54,8 +54,8 @@ TEST(remote_error_test, a_relayed_error_keeps_its_origin_and_extends_its_path) {
   EXPECT_EQ(relayed.relay_path[1], rt::uid_of(parent));
   const auto at_root = rt::unbox_error(relayed);
   EXPECT_EQ(at_root, errc::timeout) << "a code stays a code across relays";
-  EXPECT_EQ(at_root.source(), "child@01234567");
-  EXPECT_EQ(at_root.relay_path().size(), 2u);
+  EXPECT_EQ(tractor::source_of(at_root), "child@01234567");
+  EXPECT_EQ(tractor::relay_path_of(at_root).size(), 2u);
 }
 
 }  // namespace

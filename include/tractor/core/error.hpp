@@ -83,6 +83,12 @@ namespace detail {
 struct error_payload;
 }  // namespace detail
 
+/// What a layer above the core attaches to an error (`error::with_details`) and reads back
+/// (`error::details<D>()`): a base to derive from, nothing more.
+struct error_details {
+  virtual ~error_details() = default;
+};
+
 /// A failure: an error code plus, when there is more to say, a message, a boxed exception or
 /// the members of an error group. Cheap to copy (the payload is shared and immutable).
 class error {
@@ -105,28 +111,21 @@ class error {
   /// a `boost::system::system_error` or a `tractor::error_exception`.
   [[nodiscard]] static error from_exception(std::exception_ptr ep) noexcept;
 
-  /// An error that happened elsewhere (another actor): its code, the type name and message
-  /// of what was raised there, the actor it came from and the actors it was relayed through,
-  /// and, when that type is known here, the exception rebuilt as itself.
-  [[nodiscard]] static error remote(boost::system::error_code code, std::string type_name,
-                                    std::string message, std::string source,
-                                    std::vector<std::string> relay_path,
-                                    std::exception_ptr rebuilt = nullptr,
-                                    std::string canceller = {});
+  /// An error with a code and message, the type name of what was raised (empty: the code's
+  /// category names it), the exception it is (may be null), and `details` that the layer
+  /// which made it attaches and reads back (the runtime: where an error came from across
+  /// actors, runtime/remote_error.hpp). The core carries `details` with the error and its
+  /// copies and never reads them.
+  [[nodiscard]] static error with_details(boost::system::error_code code, std::string message,
+                                          std::string type_name, std::exception_ptr exception,
+                                          std::shared_ptr<const error_details> details);
 
-  /// A local error with a code, message, and the actor whose request caused it (a
-  /// cancellation's canceller).
-  [[nodiscard]] static error cancelled_by(boost::system::error_code code, std::string message,
-                                          std::string canceller);
-
-  /// The actor a remote error came from (empty for local errors).
-  [[nodiscard]] std::string_view source() const noexcept;
-
-  /// The actors a remote error was relayed through, oldest first.
-  [[nodiscard]] std::span<const std::string> relay_path() const noexcept;
-
-  /// For a cancellation caused by a request: the actor that asked (empty otherwise).
-  [[nodiscard]] std::string_view canceller() const noexcept;
+  /// The details attached with `with_details`, as a `D`, if they are one; null otherwise.
+  /// Valid as long as this error (or a copy) lives.
+  template <class D>
+  [[nodiscard]] const D* details() const noexcept {
+    return dynamic_cast<const D*>(raw_details());
+  }
 
   /// The code; compare it, or the error itself, against enums: `e == errc::timeout`.
   [[nodiscard]] const boost::system::error_code& code() const noexcept { return code_; }
@@ -182,6 +181,8 @@ class error {
   friend error aggregate(std::vector<error> errors);
   error(boost::system::error_code code, std::shared_ptr<const detail::error_payload> payload)
       : code_(code), payload_(std::move(payload)) {}
+
+  [[nodiscard]] const error_details* raw_details() const noexcept;
 
   boost::system::error_code code_;
   std::shared_ptr<const detail::error_payload> payload_;

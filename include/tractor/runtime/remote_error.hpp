@@ -30,9 +30,42 @@
 #include <array>
 #include <span>
 #include <string>
+#include <string_view>
 #include <typeinfo>
+#include <vector>
 
 namespace tractor {
+
+/// Where an error came from across actors, attached to it by the runtime
+/// (`error::details<remote_origin>()`): tractor's `RemoteActorError.src_uid` and `.relay_uid`,
+/// and `ContextCancelled.canceller`. Each actor is named "name@uuid".
+struct remote_origin final : error_details {
+  /// The actor that raised the error.
+  std::string source;
+  /// The actors it was relayed through, oldest first.
+  std::vector<std::string> relay_path;
+  /// For a cancellation at an actor's request: the actor that asked.
+  std::string canceller;
+};
+
+/// An error raised in another actor: its code, the type name and message of what was raised
+/// there, the actor it came from and the actors it was relayed through, the exception rebuilt
+/// here when its type is registered (else null), and, for a cancellation, who asked for it.
+[[nodiscard]] error remote_error(boost::system::error_code code, std::string type_name, std::string message,
+                                 std::string source, std::vector<std::string> relay_path,
+                                 std::exception_ptr rebuilt = nullptr, std::string canceller = {});
+
+/// A local cancellation (`code`, `message`) that `canceller`, an actor, asked for.
+[[nodiscard]] error cancelled_by(boost::system::error_code code, std::string message, std::string canceller);
+
+/// The actor an error came from; empty for an error raised in this actor.
+[[nodiscard]] std::string_view source_of(const error& e) noexcept;
+
+/// The actors an error was relayed through, oldest first; empty for a local error.
+[[nodiscard]] std::span<const std::string> relay_path_of(const error& e) noexcept;
+
+/// For a cancellation an actor asked for: that actor; empty otherwise.
+[[nodiscard]] std::string_view canceller_of(const error& e) noexcept;
 
 namespace runtime {
 

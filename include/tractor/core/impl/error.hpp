@@ -19,9 +19,7 @@ struct error_payload {
   std::string type_name;  // of the boxed exception
   std::exception_ptr exception;
   std::vector<error> members;  // of a group
-  std::string source;          // remote errors: the actor that raised it
-  std::vector<std::string> relay_path;
-  std::string canceller;  // cancellations: the actor that asked
+  std::shared_ptr<const error_details> details;
 };
 
 template <>
@@ -60,17 +58,8 @@ inline boost::system::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), core_category()};
 }
 
-inline std::string_view error::canceller() const noexcept {
-  return payload_ ? std::string_view(payload_->canceller) : std::string_view();
-}
-
-inline std::string_view error::source() const noexcept {
-  return payload_ ? std::string_view(payload_->source) : std::string_view();
-}
-
-inline std::span<const std::string> error::relay_path() const noexcept {
-  if (!payload_) return {};
-  return payload_->relay_path;
+inline const error_details* error::raw_details() const noexcept {
+  return payload_ ? payload_->details.get() : nullptr;
 }
 
 inline std::exception_ptr error::exception() const noexcept {

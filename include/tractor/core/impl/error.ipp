@@ -9,7 +9,7 @@ namespace tractor {
 TRACTOR_DECL error::error(boost::system::error_code code, std::string message)
     : code_(code),
       payload_(std::make_shared<const detail::error_payload>(
-          detail::error_payload{std::move(message), {}, {}, {}, {}, {}, {}})) {}
+          detail::error_payload{std::move(message), {}, {}, {}, {}})) {}
 
 TRACTOR_DECL error error::from_exception(std::exception_ptr ep) noexcept {
   if (!ep) return error(make_error_code(errc::exception));
@@ -20,15 +20,15 @@ TRACTOR_DECL error error::from_exception(std::exception_ptr ep) noexcept {
       // Already one of ours: keep the original error, not a box around it.
       return e.error();
     } catch (const boost::system::system_error& e) {
-      auto p = detail::error_payload{e.what(), detail::current_exception_type_name(), ep, {}, {}, {}, {}};
+      auto p = detail::error_payload{e.what(), detail::current_exception_type_name(), ep, {}, {}};
       return error(e.code(), std::make_shared<const detail::error_payload>(std::move(p)));
     } catch (const std::exception& e) {
-      auto p = detail::error_payload{e.what(), detail::current_exception_type_name(), ep, {}, {}, {}, {}};
+      auto p = detail::error_payload{e.what(), detail::current_exception_type_name(), ep, {}, {}};
       return error(make_error_code(errc::exception),
                    std::make_shared<const detail::error_payload>(std::move(p)));
     } catch (...) {
       auto name = detail::current_exception_type_name();
-      auto p = detail::error_payload{"exception of type " + name, name, ep, {}, {}, {}, {}};
+      auto p = detail::error_payload{"exception of type " + name, name, ep, {}, {}};
       return error(make_error_code(errc::exception),
                    std::make_shared<const detail::error_payload>(std::move(p)));
     }
@@ -38,18 +38,11 @@ TRACTOR_DECL error error::from_exception(std::exception_ptr ep) noexcept {
   }
 }
 
-TRACTOR_DECL error error::remote(boost::system::error_code code, std::string type_name,
-                          std::string message, std::string source,
-                          std::vector<std::string> relay_path, std::exception_ptr rebuilt,
-                          std::string canceller) {
-  auto p = detail::error_payload{std::move(message), std::move(type_name), std::move(rebuilt), {},
-                                 std::move(source), std::move(relay_path), std::move(canceller)};
-  return error(code, std::make_shared<const detail::error_payload>(std::move(p)));
-}
-
-TRACTOR_DECL error error::cancelled_by(boost::system::error_code code, std::string message,
-                                 std::string canceller) {
-  auto p = detail::error_payload{std::move(message), {}, {}, {}, {}, {}, std::move(canceller)};
+TRACTOR_DECL error error::with_details(boost::system::error_code code, std::string message,
+                                      std::string type_name, std::exception_ptr exception,
+                                      std::shared_ptr<const error_details> details) {
+  auto p = detail::error_payload{std::move(message), std::move(type_name), std::move(exception), {},
+                                 std::move(details)};
   return error(code, std::make_shared<const detail::error_payload>(std::move(p)));
 }
 
@@ -79,7 +72,7 @@ TRACTOR_DECL void error::throw_exception() const {
 TRACTOR_DECL error aggregate(std::vector<error> errors) {
   if (errors.empty()) return error();
   if (errors.size() == 1) return std::move(errors.front());
-  auto p = detail::error_payload{{}, {}, {}, std::move(errors), {}, {}, {}};
+  auto p = detail::error_payload{{}, {}, {}, std::move(errors), {}};
   return error(make_error_code(errc::error_group),
                std::make_shared<const detail::error_payload>(std::move(p)));
 }

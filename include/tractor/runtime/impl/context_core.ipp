@@ -45,7 +45,7 @@ TRACTOR_DECL error context_core::gone_error() const {
 
 TRACTOR_DECL bool context_core::is_own_cancel(const error& e) const {
   return cancel_called_ && e == runtime_errc::context_cancelled &&
-         e.canceller() == describe_exactly(uid_of(self_));
+         canceller_of(e) == describe_exactly(uid_of(self_));
 }
 
 TRACTOR_DECL awaitable<result<void>> context_core::started(msg::raw_pld value) {

@@ -131,10 +131,10 @@ TRACTOR_DECL awaitable<void> actor::handle_start(std::shared_ptr<peer> p, msg::S
     } else {
       if (!cancelled_by) cancelled_by = cancel_requester_;
       const bool itself = *cancelled_by == uid_of(self_);
-      r = error::cancelled_by(make_error_code(runtime_errc::context_cancelled),
-                              "task " + s.ns + "." + s.func + " in " + describe(uid_of(self_)) +
-                                  (itself ? " cancelled itself" : " cancelled by " + describe(*cancelled_by)),
-                              describe_exactly(*cancelled_by));
+      r = tractor::cancelled_by(make_error_code(runtime_errc::context_cancelled),
+                                "task " + s.ns + "." + s.func + " in " + describe(uid_of(self_)) +
+                                    (itself ? " cancelled itself" : " cancelled by " + describe(*cancelled_by)),
+                                describe_exactly(*cancelled_by));
     }
   }
   in_context.reset();

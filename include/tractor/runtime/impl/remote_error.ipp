@@ -9,6 +9,37 @@ namespace tractor {
 
 // -- definitions -------------------------------------------------------------------------
 
+TRACTOR_DECL error remote_error(boost::system::error_code code, std::string type_name, std::string message,
+                                std::string source, std::vector<std::string> relay_path, std::exception_ptr rebuilt,
+                                std::string canceller) {
+  auto origin = std::make_shared<remote_origin>();
+  origin->source = std::move(source);
+  origin->relay_path = std::move(relay_path);
+  origin->canceller = std::move(canceller);
+  return error::with_details(code, std::move(message), std::move(type_name), std::move(rebuilt), std::move(origin));
+}
+
+TRACTOR_DECL error cancelled_by(boost::system::error_code code, std::string message, std::string canceller) {
+  auto origin = std::make_shared<remote_origin>();
+  origin->canceller = std::move(canceller);
+  return error::with_details(code, std::move(message), {}, nullptr, std::move(origin));
+}
+
+TRACTOR_DECL std::string_view source_of(const error& e) noexcept {
+  const auto* o = e.details<remote_origin>();
+  return o ? std::string_view(o->source) : std::string_view();
+}
+
+TRACTOR_DECL std::span<const std::string> relay_path_of(const error& e) noexcept {
+  const auto* o = e.details<remote_origin>();
+  return o ? std::span<const std::string>(o->relay_path) : std::span<const std::string>();
+}
+
+TRACTOR_DECL std::string_view canceller_of(const error& e) noexcept {
+  const auto* o = e.details<remote_origin>();
+  return o ? std::string_view(o->canceller) : std::string_view();
+}
+
 namespace runtime {
 
 namespace detail {
@@ -50,15 +81,16 @@ TRACTOR_DECL msg::Error box_error(const error& e, const msg::Aid& self, std::opt
   } else {
     m.src_type_str = e.type_name();  // a boxed exception's type, or a relayed remote type
   }
-  if (!e.source().empty() && !e.is_group()) {
+  const std::string_view source = source_of(e);
+  if (!source.empty() && !e.is_group()) {
     // Relaying an error from further down the tree: keep its origin, extend its path.
-    m.src_uid = parse_described(e.source());
+    m.src_uid = parse_described(source);
     m.relay_path.clear();
-    for (const auto& hop : e.relay_path()) m.relay_path.push_back(parse_described(hop));
+    for (const auto& hop : relay_path_of(e)) m.relay_path.push_back(parse_described(hop));
     m.relay_path.push_back(uid_of(self));
   }
-  if (!e.canceller().empty()) m.canceller = parse_described(e.canceller());
-  m.boxed_type_str = e.source().empty() || e.is_group() ? m.src_type_str : "RemoteActorError";
+  if (const std::string_view by = canceller_of(e); !by.empty()) m.canceller = parse_described(by);
+  m.boxed_type_str = source.empty() || e.is_group() ? m.src_type_str : "RemoteActorError";
   m.tb_str = e.is_group() ? m.src_type_str : e.type_name();
   return m;
 }
@@ -84,8 +116,8 @@ TRACTOR_DECL error unbox_error(const msg::Error& m, std::span<const error_type> 
       if (k.rebuild && m.src_type_str == k.name) rebuilt = k.rebuild(text);
     }
   }
-  return error::remote(code, std::move(type), text, describe(m.src_uid), std::move(relay),
-                       std::move(rebuilt), m.canceller ? describe_exactly(*m.canceller) : std::string());
+  return remote_error(code, std::move(type), text, describe(m.src_uid), std::move(relay), std::move(rebuilt),
+                      m.canceller ? describe_exactly(*m.canceller) : std::string());
 }
 
 }  // namespace runtime

@@ -154,7 +154,7 @@ TRACTOR_DECL awaitable<void> supervise_one_shot(actor& a, std::shared_ptr<child_
       // The cancellation this nursery asked for (the ladder's `self.cancel`) is no error.
       error err = c->link->unbox(*e);
       const bool ours = err == runtime_errc::context_cancelled &&
-                        err.canceller() == describe_exactly(uid_of(a.aid()));
+                        canceller_of(err) == describe_exactly(uid_of(a.aid()));
       if (!ours) outcome.emplace(std::move(err));
     }
   };
