@@ -29,6 +29,8 @@ enum class shm_errc {
   read_only,
   /// An index past the end of a list.
   out_of_range,
+  /// The process at the other end of a ring ended while this side waited for it.
+  peer_gone,
 };
 
 [[nodiscard]] const boost::system::error_category& shm_category() noexcept;
@@ -54,6 +56,7 @@ struct enum_traits<shm_errc> {
       case shm_errc::no_room: return "no room left in the shared-memory array";
       case shm_errc::read_only: return "shared-memory object attached read-only";
       case shm_errc::out_of_range: return "index out of range";
+      case shm_errc::peer_gone: return "the process at the other end of the ring is gone";
     }
     return nullptr;
   }

@@ -17,6 +17,11 @@
 // while a FIFO is opened by name, like the segment, by any process of the user on the host
 // (a token that travels over TCP is enough). The owner unlinks the segment and both FIFOs.
 //
+// A side that waits for the other notices when the other's process ends (it watches a pidfd
+// of the process that last said it sends, or receives, in the ring's header): a receiver then
+// gets every message the sender had finished, then `shm_errc::peer_gone`; a sender, the same
+// error at once. (Within one process, as between thread actors, there is no process to watch.)
+//
 // A ring's header is shared memory another process can write: every position read from it
 // is checked (a length or fill beyond the ring is `not_a_segment`, "ring corrupted"), and no
 // read or write goes outside the segment whatever it holds.
@@ -30,6 +35,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -43,7 +49,8 @@ class shm_ring {
   ~shm_ring();
 
   /// Sends `message` whole, waiting while there is no room. `no_room` if it could never fit
-  /// (`max_message()`), `errc::channel_closed` once either side closed the ring.
+  /// (`max_message()`), `errc::channel_closed` once either side closed the ring,
+  /// `shm_errc::peer_gone` if the receiving process ended while this waited for room.
   ///
   /// Cancellation: interrupted at once; nothing of the message was sent.
   boost::asio::awaitable<result<void>> send(std::span<const std::byte> message);
@@ -52,7 +59,8 @@ class shm_ring {
   result<void> try_send(std::span<const std::byte> message);
 
   /// The next message, into `into` (resized to it), waiting while there is none.
-  /// `errc::end_of_channel` once the ring is closed and drained.
+  /// `errc::end_of_channel` once the ring is closed and drained; `shm_errc::peer_gone` once
+  /// it is drained and the sending process has ended.
   ///
   /// Cancellation: interrupted at once; no message is consumed.
   boost::asio::awaitable<result<void>> receive(std::vector<std::byte>& into);
@@ -85,12 +93,24 @@ class shm_ring {
   std::byte* at(std::uint64_t pos) const noexcept { return seg_.data() + (pos & (capacity_ - 1)); }
   error corrupted(const std::string& what) const;
   static void describe(const void* self, std::string& out);
+  /// Records this process in the header as the ring's sender (or receiver), once.
+  void say_who(bool sender);
+  /// Waits for `bell`, or for the other side's process to end (then an error, `peer_gone`).
+  boost::asio::awaitable<result<void>> sleep_on(boost::asio::posix::stream_descriptor& bell, bool sender);
+  /// `peer_gone`, for the side that sends (or receives).
+  error gone(bool sender) const;
 
   shm_segment seg_;
   std::size_t capacity_ = 0;
   // Written to wake the receiver (data) and the sender (room); each side drains its own.
   boost::asio::posix::stream_descriptor data_;
   boost::asio::posix::stream_descriptor room_;
+  bool said_sender_ = false;
+  bool said_receiver_ = false;
+  // A pidfd of the other side's process while it is watched, and that process's pid.
+  std::optional<boost::asio::posix::stream_descriptor> peer_process_;
+  std::int32_t watched_pid_ = 0;
+  bool peer_gone_ = false;
 };
 
 /// `shm_ring::open`.

@@ -67,6 +67,15 @@ struct header {
   std::atomic<std::uint32_t> reader_waiting;
   std::atomic<std::uint32_t> writer_waiting;
   std::atomic<std::uint32_t> closed;
+  // A ring's: the process that sends and the one that receives, each as its pid, its start
+  // time and its pid namespace (0: none yet), so that a side waiting for the other notices
+  // when that process is gone. (Zero in a segment made before these existed: then unknown.)
+  std::atomic<std::int32_t> sender_pid;
+  std::atomic<std::int32_t> receiver_pid;
+  std::atomic<std::uint64_t> sender_start;
+  std::atomic<std::uint64_t> receiver_start;
+  std::atomic<std::uint64_t> sender_pid_namespace;
+  std::atomic<std::uint64_t> receiver_pid_namespace;
 };
 // Shared between processes: only lock-free atomics are address-free.
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);

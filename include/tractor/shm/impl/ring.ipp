@@ -7,16 +7,19 @@
 #pragma once
 
 #include <tractor/core/detail/task_info.hpp>
+#include <tractor/core/nursery.hpp>
 #include <tractor/shm/detail/ring_parts.hpp>
 #include <tractor/shm/ring.hpp>
 
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace tractor {
@@ -52,6 +55,54 @@ inline void drain_doorbell(boost::asio::posix::stream_descriptor& d) noexcept {
   char buf[64];
   while (::read(d.native_handle(), buf, sizeof buf) > 0) {
   }
+}
+
+/// When `pid` started (field 22 of /proc/<pid>/stat, in clock ticks since boot): with the pid,
+/// it names one process even after the pid is reused. 0 if it cannot be read.
+inline std::uint64_t start_time_of(pid_t pid) {
+  char path[32];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[1024];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  // Fields count from after the command name, which may hold spaces and parentheses.
+  const char* at = std::strrchr(buf, ')');
+  for (int field = 2; at && field < 22; ++field) at = std::strchr(at + 1, ' ');
+  return at ? std::strtoull(at + 1, nullptr, 10) : 0;
+}
+
+/// This process's pid namespace (the inode of /proc/self/ns/pid): a pid means the same
+/// process only within one. 0 if unknown.
+inline std::uint64_t own_pid_namespace() {
+  struct stat st {};
+  return ::stat("/proc/self/ns/pid", &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
+}
+
+/// What watching the process a ring's header names gives.
+enum class watch_outcome { nothing_to_watch, watching, gone };
+
+/// Opens a pidfd of the process `pid` that started at `start` in pid namespace `ns`, into
+/// `fd`. Nothing to watch when it is unknown, this process, or of another namespace; gone
+/// when no such process lives any more (ended, or its pid is another process's now).
+inline watch_outcome watch_process(std::int32_t pid, std::uint64_t start, std::uint64_t ns, int& fd) {
+  fd = -1;
+  if (pid <= 0 || pid == ::getpid() || start == 0 || ns == 0 || ns != own_pid_namespace()) {
+    return watch_outcome::nothing_to_watch;
+  }
+  fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return errno == ESRCH ? watch_outcome::gone : watch_outcome::nothing_to_watch;
+  // Read after the pidfd is held: if this is not the process that wrote its start time, that
+  // one ended (and the pid went to another).
+  if (start_time_of(pid) != start) {
+    ::close(fd);
+    fd = -1;
+    return watch_outcome::gone;
+  }
+  return watch_outcome::watching;
 }
 
 }  // namespace shm_detail
@@ -129,6 +180,7 @@ TRACTOR_DECL std::size_t shm_ring::used() const noexcept {
 }
 
 TRACTOR_DECL result<void> shm_ring::try_send(std::span<const std::byte> message) {
+  say_who(true);
   if (message.size() > max_message()) {
     return error(make_error_code(shm_errc::no_room), "a message of " + std::to_string(message.size()) +
                                                          " bytes is larger than ring " + token().name +
@@ -152,6 +204,7 @@ TRACTOR_DECL result<void> shm_ring::try_send(std::span<const std::byte> message)
 }
 
 TRACTOR_DECL result<void> shm_ring::try_receive(std::vector<std::byte>& into) {
+  say_who(false);
   auto& h = head();
   const auto f = h.first.load(std::memory_order_relaxed);
   const auto l = h.last.load(std::memory_order_acquire);
@@ -182,30 +235,95 @@ TRACTOR_DECL void shm_ring::describe(const void* self, std::string& out) {
 }
 
 
+TRACTOR_DECL void shm_ring::say_who(bool sender) {
+  bool& said = sender ? said_sender_ : said_receiver_;
+  if (said) return;
+  said = true;
+  auto& h = head();
+  const pid_t self = ::getpid();
+  (sender ? h.sender_start : h.receiver_start).store(shm_detail::start_time_of(self), std::memory_order_relaxed);
+  (sender ? h.sender_pid_namespace : h.receiver_pid_namespace)
+      .store(shm_detail::own_pid_namespace(), std::memory_order_relaxed);
+  (sender ? h.sender_pid : h.receiver_pid).store(self, std::memory_order_release);
+}
+
+TRACTOR_DECL boost::asio::awaitable<result<void>> shm_ring::sleep_on(boost::asio::posix::stream_descriptor& bell,
+                                                                   bool sender) {
+  namespace asio = boost::asio;
+  auto& h = head();
+  // A sender waits on its receiver's process, a receiver on its sender's: whichever last said
+  // so in the header.
+  const std::int32_t pid = (sender ? h.receiver_pid : h.sender_pid).load(std::memory_order_acquire);
+  if (pid != watched_pid_) {
+    peer_process_.reset();
+    watched_pid_ = pid;
+    peer_gone_ = false;
+    int fd = -1;
+    const auto watched = shm_detail::watch_process(
+        pid, (sender ? h.receiver_start : h.sender_start).load(std::memory_order_relaxed),
+        (sender ? h.receiver_pid_namespace : h.sender_pid_namespace).load(std::memory_order_relaxed), fd);
+    if (watched == shm_detail::watch_outcome::gone) {
+      peer_gone_ = true;  // the caller looks once more, then says so
+      co_return success();
+    }
+    if (fd >= 0) peer_process_.emplace(bell.get_executor(), fd);
+  }
+  if (!peer_process_) {
+    co_await bell.async_wait(asio::posix::descriptor_base::wait_read, asio::use_awaitable);
+  } else {
+    bool ended = false;
+    auto waited = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon("shm ring doorbell", [&]() -> awaitable<void> {
+        co_await bell.async_wait(asio::posix::descriptor_base::wait_read, asio::use_awaitable);
+        n.cancel();
+      });
+      n.start_soon("shm ring peer's exit", [&]() -> awaitable<void> {
+        co_await peer_process_->async_wait(asio::posix::descriptor_base::wait_read, asio::use_awaitable);
+        ended = true;
+        n.cancel();
+      });
+      co_return;
+    });
+    if (!waited) co_return waited.error();
+    if (ended) peer_gone_ = true;
+  }
+  shm_detail::drain_doorbell(bell);
+  co_return success();
+}
+
+TRACTOR_DECL error shm_ring::gone(bool sender) const {
+  return error(make_error_code(shm_errc::peer_gone),
+               "ring " + token().name + ": its " + (sender ? "receiver" : "sender") + " (pid " +
+                   std::to_string(watched_pid_) + ") is gone" +
+                   (sender ? "" : "; every message it had finished sending was received"));
+}
+
 TRACTOR_DECL boost::asio::awaitable<result<void>> shm_ring::send(std::span<const std::byte> message) {
+  say_who(true);
   for (;;) {
     auto sent = try_send(message);
     if (sent || sent.error() != errc::would_block) co_return sent;
     const shm_detail::waiting_flag waiting(head().writer_waiting);
     sent = try_send(message);  // room made before the flag was seen
     if (sent || sent.error() != errc::would_block) co_return sent;
+    if (peer_gone_) co_return gone(true);
     const detail::wait_note_scope note(detail::wait_note{.what = "room in shm ring", .detail = &describe, .subject = this});
-    co_await room_.async_wait(boost::asio::posix::descriptor_base::wait_read, boost::asio::use_awaitable);
-    shm_detail::drain_doorbell(room_);
+    BOOST_OUTCOME_CO_TRYV(co_await sleep_on(room_, true));
   }
 }
 
 TRACTOR_DECL boost::asio::awaitable<result<void>> shm_ring::receive(std::vector<std::byte>& into) {
+  say_who(false);
   for (;;) {
     auto got = try_receive(into);
     if (got || got.error() != errc::would_block) co_return got;
     const shm_detail::waiting_flag waiting(head().reader_waiting);
     got = try_receive(into);
     if (got || got.error() != errc::would_block) co_return got;
+    if (peer_gone_) co_return gone(false);  // and every message it finished was taken above
     const detail::wait_note_scope note(
         detail::wait_note{.what = "a message on shm ring", .detail = &describe, .subject = this});
-    co_await data_.async_wait(boost::asio::posix::descriptor_base::wait_read, boost::asio::use_awaitable);
-    shm_detail::drain_doorbell(data_);
+    BOOST_OUTCOME_CO_TRYV(co_await sleep_on(data_, false));
   }
 }
 
