@@ -6,6 +6,7 @@
 // `last` (the sender's) and `first` (the receiver's) count bytes since the ring was made.
 #pragma once
 
+#include <tractor/core/detail/process_identity.hpp>
 #include <tractor/core/detail/task_info.hpp>
 #include <tractor/core/nursery.hpp>
 #include <tractor/shm/detail/ring_parts.hpp>
@@ -14,12 +15,10 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace tractor {
@@ -57,31 +56,6 @@ inline void drain_doorbell(boost::asio::posix::stream_descriptor& d) noexcept {
   }
 }
 
-/// When `pid` started (field 22 of /proc/<pid>/stat, in clock ticks since boot): with the pid,
-/// it names one process even after the pid is reused. 0 if it cannot be read.
-inline std::uint64_t start_time_of(pid_t pid) {
-  char path[32];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char buf[1024];
-  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  // Fields count from after the command name, which may hold spaces and parentheses.
-  const char* at = std::strrchr(buf, ')');
-  for (int field = 2; at && field < 22; ++field) at = std::strchr(at + 1, ' ');
-  return at ? std::strtoull(at + 1, nullptr, 10) : 0;
-}
-
-/// This process's pid namespace (the inode of /proc/self/ns/pid): a pid means the same
-/// process only within one. 0 if unknown.
-inline std::uint64_t own_pid_namespace() {
-  struct stat st {};
-  return ::stat("/proc/self/ns/pid", &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
-}
-
 /// What watching the process a ring's header names gives.
 enum class watch_outcome { nothing_to_watch, watching, gone };
 
@@ -90,19 +64,12 @@ enum class watch_outcome { nothing_to_watch, watching, gone };
 /// when no such process lives any more (ended, or its pid is another process's now).
 inline watch_outcome watch_process(std::int32_t pid, std::uint64_t start, std::uint64_t ns, int& fd) {
   fd = -1;
-  if (pid <= 0 || pid == ::getpid() || start == 0 || ns == 0 || ns != own_pid_namespace()) {
+  if (pid <= 0 || pid == ::getpid() || start == 0 || ns == 0 || ns != detail::own_pid_namespace()) {
     return watch_outcome::nothing_to_watch;
   }
-  fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) return errno == ESRCH ? watch_outcome::gone : watch_outcome::nothing_to_watch;
-  // Read after the pidfd is held: if this is not the process that wrote its start time, that
-  // one ended (and the pid went to another).
-  if (start_time_of(pid) != start) {
-    ::close(fd);
-    fd = -1;
-    return watch_outcome::gone;
-  }
-  return watch_outcome::watching;
+  fd = detail::pidfd_if_same(pid, start);
+  if (fd >= 0) return watch_outcome::watching;
+  return errno == ESRCH ? watch_outcome::gone : watch_outcome::nothing_to_watch;
 }
 
 }  // namespace shm_detail
@@ -241,9 +208,9 @@ TRACTOR_DECL void shm_ring::say_who(bool sender) {
   said = true;
   auto& h = head();
   const pid_t self = ::getpid();
-  (sender ? h.sender_start : h.receiver_start).store(shm_detail::start_time_of(self), std::memory_order_relaxed);
+  (sender ? h.sender_start : h.receiver_start).store(detail::process_start_time(self), std::memory_order_relaxed);
   (sender ? h.sender_pid_namespace : h.receiver_pid_namespace)
-      .store(shm_detail::own_pid_namespace(), std::memory_order_relaxed);
+      .store(detail::own_pid_namespace(), std::memory_order_relaxed);
   (sender ? h.sender_pid : h.receiver_pid).store(self, std::memory_order_release);
 }
 
@@ -299,7 +266,6 @@ TRACTOR_DECL error shm_ring::gone(bool sender) const {
 }
 
 TRACTOR_DECL boost::asio::awaitable<result<void>> shm_ring::send(std::span<const std::byte> message) {
-  say_who(true);
   for (;;) {
     auto sent = try_send(message);
     if (sent || sent.error() != errc::would_block) co_return sent;
@@ -313,7 +279,6 @@ TRACTOR_DECL boost::asio::awaitable<result<void>> shm_ring::send(std::span<const
 }
 
 TRACTOR_DECL boost::asio::awaitable<result<void>> shm_ring::receive(std::vector<std::byte>& into) {
-  say_who(false);
   for (;;) {
     auto got = try_receive(into);
     if (got || got.error() != errc::would_block) co_return got;

@@ -3,6 +3,8 @@
 
 #include <tractor/testing/reap.hpp>
 
+#include <tractor/core/detail/process_identity.hpp>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -24,21 +26,13 @@ namespace tractor::testing {
 
 namespace detail {
 
-inline int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-
 inline int pidfd_send_signal(int fd, int sig) {
   return static_cast<int>(::syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0));
 }
 
 /// A pidfd for `p`, kept only if the process behind the pid is still `p` (same start time);
 /// -1 if it has ended (or the pid names another process now).
-inline int pidfd_of(const process& p) {
-  const int fd = pidfd_open(p.pid);
-  const auto again = read_process(p.pid);
-  if (fd >= 0 && again && again->start_time == p.start_time) return fd;
-  if (fd >= 0) ::close(fd);
-  return -1;
-}
+inline int pidfd_of(const process& p) { return tractor::detail::pidfd_if_same(p.pid, p.start_time); }
 
 /// Whether the process behind `fd` has ended (a zombie has).
 inline bool ended(int fd) {

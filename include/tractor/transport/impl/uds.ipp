@@ -4,7 +4,7 @@
 
 #include <tractor/transport/uds.hpp>
 
-#include <sys/stat.h>
+#include <tractor/core/detail/process_identity.hpp>
 
 namespace tractor::transport {
 
@@ -15,10 +15,10 @@ namespace detail {
 /// there `name@pid` alone would collide.
 TRACTOR_DECL const std::string& pid_namespace_tag() {
   static const std::string tag = [] {
-    constexpr ino_t host_pid_namespace = 0xEFFFFFFCU;  // the kernel's PROC_PID_INIT_INO
-    struct stat st {};
-    if (::stat("/proc/self/ns/pid", &st) != 0 || st.st_ino == host_pid_namespace) return std::string();
-    return "." + std::to_string(st.st_ino);
+    constexpr std::uint64_t host_pid_namespace = 0xEFFFFFFCU;  // the kernel's PROC_PID_INIT_INO
+    const std::uint64_t ns = tractor::detail::own_pid_namespace();
+    if (ns == 0 || ns == host_pid_namespace) return std::string();
+    return "." + std::to_string(ns);
   }();
   return tag;
 }
