@@ -2,6 +2,7 @@
 // events, memory channels and the error model.
 #pragma once
 
+#include <tractor/core/blocking_worker.hpp>
 #include <tractor/core/cancel_scope.hpp>
 #include <tractor/core/capacity_limiter.hpp>
 #include <tractor/core/error.hpp>

@@ -25,7 +25,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 
 // Error types the test trees register, and one they do not.
 namespace app {
@@ -89,12 +91,20 @@ inline tractor::awaitable<int> block_the_loop() {
   for (;;) ::sleep(3600);  // blocking, and deaf to EINTR: only SIGKILL ends this actor
   co_return 0;
 }
+// Set in the child once `fail_on_cancel` waits (so that cancelling it makes it raise).
+inline thread_local tractor::event waiting_to_fail;
 inline tractor::awaitable<int> fail_on_cancel(std::string why) {
   auto complain = [why]() -> tractor::awaitable<void> {
     throw std::runtime_error(why);
     co_return;
   };
+  waiting_to_fail.set();
   co_return co_await tractor::finally(sleep_forever(), complain());
+}
+// Returns once `fail_on_cancel` waits in this actor.
+inline tractor::awaitable<bool> until_waiting_to_fail() {
+  co_await waiting_to_fail.wait();
+  co_return true;
 }
 // `fail_when_released` fails once `release` has run in the same actor: a failure whose moment
 // the test chooses (each actor, process or thread, has its own event).
@@ -145,7 +155,7 @@ namespace actor_tests {
 
 using namespace tractor;
 using fns = exposed<&math::add, &math::checked_div, &math::explode, &math::cmdline,
-                    &math::fail_after_ms, &math::sleep_forever, &math::fail_on_cancel, &math::block_the_loop,
+                    &math::fail_after_ms, &math::sleep_forever, &math::fail_on_cancel, &math::until_waiting_to_fail, &math::block_the_loop,
                     &math::spawn_failing_grandchildren, &math::wait_to_be_cancelled,
                     &math::until_a_task_was_cancelled, &math::over_quota, &math::over_limit,
                     &math::unregistered, &math::hold_blocked_grandchild,
@@ -299,7 +309,7 @@ using trees = ::testing::Types<binary_tree, json_tree>;
 // Runs the tests of this cell's codec only.
 inline int run_cell_tests(int argc, char** argv) {
   ::testing::GTEST_FLAG(filter) = tractor::testing::cell().json ? "*/json.*" : "*/binary.*";
-  return tractor::testing::run_all_tests(argc, argv);
+  return tractor::testing::run_matrix_tests(argc, argv);
 }
 
 }  // namespace actor_tests
@@ -311,9 +321,18 @@ namespace actor_tests {
 // binary, loudly).
 inline void reap_orphans() {
   ::alarm(20);
-  while (!tractor::testing::live_children().empty()) {
+  while (!tractor::testing::live_children_but_server().empty()) {
     int ws = 0;
     (void)::waitpid(-1, &ws, 0);
+  }
+  // A forkserver's children die with their spawner too, killed by the server when the
+  // spawner's link closes: waited for through pidfds.
+  for (const pid_t pid : tractor::testing::live_child_processes()) {
+    const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (fd < 0) continue;  // gone already
+    pollfd exited{fd, POLLIN, 0};
+    (void)::poll(&exited, 1, -1);
+    ::close(fd);
   }
   ::alarm(0);
 }
@@ -354,7 +373,7 @@ spawn::exit_status signal_root(int sig) {
   ::close(out[0]);
   EXPECT_GT(n, 0);
   EXPECT_EQ(std::string(buf), "ready\n");
-  EXPECT_EQ(tractor::testing::live_children().size(), 1u) << "only the root is our child";
+  EXPECT_EQ(tractor::testing::live_children_but_server().size(), 1u) << "only the root is our child";
   ::kill(root.value()->pid(), sig);
   spawn::exit_status status;
   tractor::testing::run_async(ctx, [&]() -> awaitable<void> {

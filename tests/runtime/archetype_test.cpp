@@ -24,6 +24,7 @@ static_assert(codec::codec<arch::codec>);
 static_assert(std::is_same_v<spawn::session<arch::backend>, spawn::no_session>);
 static_assert(std::is_same_v<spawn::session<spawn::forkserver>, spawn::forkserver::session>);
 static_assert(!spawn::adopts_channel<arch::backend>);
+static_assert(spawn::start_blocks<arch::backend>);
 
 // Broken transports: each lacks one member, or has it with another signature.
 struct no_default_registry {

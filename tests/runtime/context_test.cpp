@@ -336,5 +336,5 @@ int main(int argc, char** argv) {
   if (tractor::runtime::is_child_process()) {
     return on_tree([]<class Tree>(std::type_identity<Tree>) { return tractor::runtime::child_main(Tree::policies()); });
   }
-  return tractor::testing::run_all_tests(argc, argv);
+  return tractor::testing::run_matrix_tests(argc, argv);
 }

@@ -321,7 +321,7 @@ run_result run_log_tree(std::map<std::string, std::string> env) {
   // Reap whatever the program left to us (the subreaper): nothing may be left.
   while (::waitpid(-1, nullptr, WNOHANG) > 0) {
   }
-  EXPECT_TRUE(tractor::testing::live_children().empty()) << "an actor of the program outlived it";
+  EXPECT_TRUE(tractor::testing::live_children_but_server().empty()) << "an actor of the program outlived it";
   return r;
 }
 
@@ -504,7 +504,7 @@ void check_dump_tree(const std::string& transport) {
   EXPECT_FALSE(std::ifstream(log_path).good()) << "the dump file is left behind";
   while (::waitpid(-1, nullptr, WNOHANG) > 0) {
   }
-  EXPECT_TRUE(tractor::testing::live_children().empty()) << "an actor of the program outlived it";
+  EXPECT_TRUE(tractor::testing::live_children_but_server().empty()) << "an actor of the program outlived it";
 }
 
 TEST(observe_test, sigusr1_to_the_root_dumps_every_actor_s_tasks_in_tree_order) {
@@ -535,7 +535,7 @@ TEST(observe_test, a_dump_also_goes_to_the_controlling_terminal) {
   remove_dump_files(p.err());
   while (::waitpid(-1, nullptr, WNOHANG) > 0) {
   }
-  EXPECT_TRUE(tractor::testing::live_children().empty()) << "an actor of the program outlived it";
+  EXPECT_TRUE(tractor::testing::live_children_but_server().empty()) << "an actor of the program outlived it";
 }
 
 TEST(observe_test, a_wedged_loop_gets_its_native_stack_printed_by_the_watchdog) {
@@ -554,7 +554,7 @@ TEST(observe_test, a_wedged_loop_gets_its_native_stack_printed_by_the_watchdog) 
   remove_dump_files(p.err());
   while (::waitpid(-1, nullptr, WNOHANG) > 0) {
   }
-  EXPECT_TRUE(tractor::testing::live_children().empty()) << "an actor of the program outlived it";
+  EXPECT_TRUE(tractor::testing::live_children_but_server().empty()) << "an actor of the program outlived it";
 }
 
 }  // namespace observe_tests
@@ -574,5 +574,5 @@ int main(int argc, char** argv) {
     if (name == "wedge_tree") return wedge_tree();
     return 2;
   }
-  return tractor::testing::run_all_tests(argc, argv);
+  return tractor::testing::run_matrix_tests(argc, argv);
 }

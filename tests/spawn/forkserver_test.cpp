@@ -3,6 +3,7 @@
 // child's event loop, and teardown of many children under load.
 #include <tractor/runtime/tree.hpp>
 
+#include "tests/support/async_test.hpp"
 #include "tests/support/matrix.hpp"
 #include "tests/support/registry.hpp"
 
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -179,10 +181,81 @@ TEST_F(forkserver_test, sigint_reaches_and_wakes_a_forked_child) {
   EXPECT_TRUE(r) << r.error().message();
 }
 
+int exit_at_once(const spawn::child_boot&) { return 0; }
+int wait_for_sigkill(const spawn::child_boot&) {
+  for (;;) ::pause();
+}
+
+spawn::spawn_request plain_request(spawn::child_entry entry) {
+  spawn::spawn_request req;
+  req.boot.name = "plain";
+  req.boot.parent_pid = ::getpid();
+  req.title = "plain";
+  req.run_child = entry;
+  return req;
+}
+
+// The server passes each child's pidfd to its spawner, which keeps it while it holds the
+// handle. Children that exited while their spawner holds their handles must not make the
+// server wait for children that run on: it answers every later request at once.
+TEST_F(forkserver_test, exited_children_whose_handles_are_held_do_not_stall_the_server) {
+  const spawn::session<spawn::forkserver> session;
+  boost::asio::io_context ctx;
+  std::vector<std::unique_ptr<spawn::child_handle>> exited, running;
+  for (int i = 0; i < 12; ++i) {
+    auto c = spawn::forkserver::start(ctx.get_executor(), plain_request(&exit_at_once));
+    ASSERT_TRUE(c) << c.error().message();
+    exited.push_back(std::move(c).value());
+  }
+  tractor::testing::run_async(ctx, [&]() -> awaitable<void> {
+    for (auto& c : exited) {
+      auto status = co_await c->wait();
+      EXPECT_TRUE(status.exited && status.code == 0) << status.describe();
+    }
+  }());
+  // If the server stalls, a spawn below never returns: this watchdog kills the running
+  // children after a while, which lets it go on, and the test fails.
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false, fired = false;
+  std::vector<pid_t> to_kill;
+  std::thread watchdog([&] {
+    std::unique_lock lock(m);
+    if (cv.wait_for(lock, std::chrono::seconds(30), [&] { return done; })) return;
+    fired = true;
+    for (pid_t p : to_kill) ::kill(p, SIGKILL);
+  });
+  for (int i = 0; i < 13; ++i) {
+    auto c = spawn::forkserver::start(ctx.get_executor(), plain_request(i < 12 ? &wait_for_sigkill : &exit_at_once));
+    ASSERT_TRUE(c) << c.error().message();
+    std::lock_guard lock(m);
+    if (i < 12) to_kill.push_back(c.value()->pid());
+    running.push_back(std::move(c).value());
+  }
+  {
+    std::lock_guard lock(m);
+    done = true;
+  }
+  cv.notify_one();
+  watchdog.join();
+  EXPECT_FALSE(fired) << "the server stalled: a spawn returned only once running children were killed";
+  for (int i = 0; i < 12; ++i) EXPECT_FALSE(running[i]->poll()) << "child " << i << " ended early";
+  for (auto& c : running) c->kill();
+  tractor::testing::run_async(ctx, [&]() -> awaitable<void> {
+    for (auto& c : running) {
+      auto status = co_await c->wait();
+      (void)status;
+    }
+  }());
+}
+
 TEST_F(forkserver_test, teardown_of_twenty_children_under_load_leaves_nothing_behind) {
   // Names of this run only: a run beside this one (--runs_per_test, maybe with the same pid in
   // its own sandbox) has its own files in the same runtime dir.
   const std::string prefix = "loaded" + runtime::new_uuid().substr(0, 8) + "-";
+  // The server first, as a program starts it before its threads: forked while a load thread
+  // is inside an allocator that has no fork handlers (a sanitizer's), it would inherit its lock.
+  const spawn::session<spawn::forkserver> session;
   std::atomic<bool> stop{false};
   std::vector<std::thread> load;
   for (int i = 0; i < 2; ++i) {

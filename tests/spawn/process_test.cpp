@@ -67,6 +67,15 @@ static_assert(spawn::adopts_channel<spawn::thread>);
 static_assert(spawn::adopts_channel<tractor::testing::boot_faults<spawn::thread>>);
 static_assert(!spawn::adopts_channel<says_no>);
 
+// A backend's start is taken to block (it runs off the event loop) unless it says it does not.
+struct starts_at_once : spawn::exec {
+  static constexpr bool start_blocks = false;
+};
+static_assert(spawn::start_blocks<spawn::exec>);
+static_assert(spawn::start_blocks<spawn::forkserver>);
+static_assert(!spawn::start_blocks<spawn::thread>);
+static_assert(!spawn::start_blocks<starts_at_once>);
+
 TEST(exec_backend_test, a_child_finds_its_boot_in_its_environment) {
   ::unsetenv(spawn::child_env::uuid);
   EXPECT_FALSE(spawn::exec::boot_from_env()) << "not started by exec: no boot";

@@ -58,9 +58,17 @@ inline const matrix_cell& cell() {
 /// Children run as threads of this process (no pid, no signals of their own).
 inline const bool thread_actors = cell().backend == "thread";
 
+/// This process's live children but its forkserver (the program's spawn session, held from
+/// its start): orphans reparented here included.
+inline std::set<pid_t> live_children_but_server() {
+  std::set<pid_t> out = live_children();
+  out.erase(spawn::forkserver::server_pid());
+  return out;
+}
+
 /// This process's child processes that are actors: its own children (the forkserver
-/// excluded) and the forkserver's children (its spare excluded: part of the server, titled
-/// as such until it becomes an actor).
+/// excluded) and the forkserver's live children (its spare excluded: part of the server,
+/// titled as such until it becomes an actor; dead ones it has yet to reap too).
 inline std::set<pid_t> live_child_processes() {
   std::set<pid_t> out = live_children();
   if (const pid_t server = spawn::forkserver::server_pid(); server != 0) {
@@ -71,7 +79,12 @@ inline std::set<pid_t> live_child_processes() {
       std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
       std::string title;
       std::getline(cmdline, title, '\0');
-      if (title.rfind(spawn::forkserver::server_title, 0) != 0) out.insert(pid);
+      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+      std::string line;
+      std::getline(stat, line);
+      const auto after_name = line.rfind(')');
+      const bool zombie = after_name != std::string::npos && line.compare(after_name, 3, ") Z") == 0;
+      if (!zombie && title.rfind(spawn::forkserver::server_title, 0) != 0) out.insert(pid);
     }
   }
   return out;

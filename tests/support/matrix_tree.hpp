@@ -33,6 +33,15 @@ struct matrix_spawn {
   };
 };
 
+/// Runs the program's tests (`run_all_tests`) holding the cell's per-program session from
+/// the start, as `run_tests` does: a forkserver cell's server is forked once, from the
+/// program before any test started a thread (a fork while another thread holds a lock the
+/// child needs, an allocator's under a sanitizer, hangs the child), instead of by each root.
+inline int run_matrix_tests(int argc, char** argv) {
+  [[maybe_unused]] const spawn::session<matrix_spawn> session;
+  return run_all_tests(argc, argv);
+}
+
 /// A tree of `Codec`, `Exposed` and `Errors` under the cell's backend, and the cell's transport
 /// unless `Transport` fixes one.
 template <class Codec, class Exposed, class Errors = errors<>, class Transport = void>

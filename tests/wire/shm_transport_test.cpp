@@ -20,6 +20,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <random>
 
@@ -40,8 +41,21 @@ using namespace std::chrono_literals;
 
 using shm_wire_tests::fresh_addr;
 using shm_wire_tests::open_fds;
+// The names in /dev/shm this program made. Every name the library makes starts with
+// "tractor-<group>", and this program has a group of its own: names that another program
+// (shm_test, run beside this one) makes meanwhile are not counted.
 std::size_t dev_shm_entries() {
-  return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator("/dev/shm"), {}));
+  static const std::string prefix = [] {
+    char group[9];
+    std::snprintf(group, sizeof group, "%08x", std::random_device{}());
+    ::setenv("TRACTOR_SHM_GROUP", group, 1);
+    return "tractor-" + std::string(group);
+  }();
+  std::size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/dev/shm")) {
+    n += e.path().filename().string().starts_with(prefix);
+  }
+  return n;
 }
 
 using traffic::pattern;

@@ -205,14 +205,39 @@ struct server {
     if (::epoll_ctl(poller, EPOLL_CTL_ADD, fd, &e) != 0) ::_exit(72);  // out of memory
   }
 
-  /// Reaps `c` and reports how it ended to its spawner.
-  void report(const forked& c) {
+  /// Stops watching `fd` and closes it. Closing alone would not do: the epoll set watches
+  /// the open file, not the number, and a pidfd we passed to a spawner stays open there, so
+  /// its exit would keep being reported under a number that a new child's pidfd may reuse.
+  void unwatch(int fd) {
+    ::epoll_ctl(poller, EPOLL_CTL_DEL, fd, nullptr);
+    ::close(fd);
+    closed.push_back(fd);
+  }
+
+  /// Reports to its spawner how `c` ended (`wstatus`) and forgets it.
+  void report(const forked& c, int wstatus) {
+    (void)!::write(c.status_w, &wstatus, sizeof wstatus);
+    close_each({c.status_w, c.status_r});
+    unwatch(c.pidfd);
+  }
+
+  /// Reaps `c`, which has exited or was sent SIGKILL, and reports it.
+  void reap(const forked& c) {
     int wstatus = 0;
     while (::waitpid(c.pid, &wstatus, 0) < 0 && errno == EINTR) {
     }
-    (void)!::write(c.status_w, &wstatus, sizeof wstatus);
-    close_each({c.status_w, c.status_r, c.pidfd});
-    closed.push_back(c.pidfd);
+    report(c, wstatus);
+  }
+
+  /// Reaps `c` if it has exited: true if it had.
+  bool reap_if_exited(const forked& c) {
+    int wstatus = 0;
+    pid_t got;
+    while ((got = ::waitpid(c.pid, &wstatus, WNOHANG)) < 0 && errno == EINTR) {
+    }
+    if (got != c.pid) return false;
+    report(c, wstatus);
+    return true;
   }
 
   static long long now_ns() {
@@ -239,7 +264,7 @@ struct server {
 
   void drop_spare() {
     ::syscall(SYS_pidfd_send_signal, spare.pidfd, SIGKILL, nullptr, 0);
-    report(spare);
+    reap(spare);
     ::close(spare.link);
     spare = forked{};
     spare_at = now_ns() + spare_delay_ns;
@@ -287,19 +312,20 @@ struct server {
     for (const auto& [pidfd, c] : children) {
       if (everyone || c.owner == fd) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
     }
-    ::close(fd);
-    closed.push_back(fd);
+    unwatch(fd);
     links.erase(fd);
     if (!everyone) return;
     if (spare.pid > 0) drop_spare();
-    for (const auto& [pidfd, c] : children) report(c);
+    for (const auto& [pidfd, c] : children) reap(c);
     ::_exit(0);
   }
 
   void on_link(int fd) {
     int channel = -1;
-    const ssize_t n = recv_with_fds(fd, buf.data(), buf.size(), &channel, 1);
+    // Never blocks: the server must not wait on one link while the others wait on it.
+    const ssize_t n = recv_with_fds(fd, buf.data(), buf.size(), &channel, 1, MSG_DONTWAIT);
     if (n > 0) return on_request(fd, static_cast<std::size_t>(n), channel);
+    if (n < 0 && errno == EAGAIN) return;
     close_each({channel});
     link_gone(fd);
   }
@@ -323,8 +349,9 @@ struct server {
           const int fd = static_cast<int>(events[i].data.u64 & 0xffffffffu);
           if (k != first || std::find(closed.begin(), closed.end(), fd) != closed.end()) continue;
           if (k == exit_event) {
-            auto c = children.extract(fd);
-            if (!c.empty()) report(c.mapped());
+            // Reaped only if it has exited: a wait here would stall every other request.
+            auto c = children.find(fd);
+            if (c != children.end() && reap_if_exited(c->second)) children.erase(c);
           } else if (k == spare_event) {
             if (spare.pid > 0 && spare.pidfd == fd) drop_spare();  // it died
           } else if (links.contains(fd)) {
@@ -336,7 +363,8 @@ struct server {
   }
 };
 
-/// Forks the server off this process, as it is now, and links `s` to it (`s.m` held).
+/// Forks the server off this process, as it is now, and links `s` to it once it serves (`s.m`
+/// held).
 result<void> start_locked(link_state& s) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
@@ -375,9 +403,21 @@ result<void> start_locked(link_state& s) {
     ::prctl(PR_SET_NAME, "tractor-forksrv");
     raise_descriptor_limit();  // it holds three per child
     static server srv;  // never destroyed: serve() ends with _exit
+    const char ready = 1;  // titled and serving: nobody takes it for a copy of the program
+    (void)!::send(pair[1], &ready, 1, MSG_NOSIGNAL);
     srv.serve(pair[1]);
   }
   ::close(pair[1]);
+  char ready = 0;
+  ssize_t got;
+  while ((got = ::recv(pair[0], &ready, 1, 0)) < 0 && errno == EINTR) {
+  }
+  if (got != 1) {
+    ::close(pair[0]);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return sys_error(EPIPE, "forkserver: the server died as it started");
+  }
   s.fd = pair[0];
   s.server = pid;
   s.owns_server = true;

@@ -114,7 +114,7 @@ inline bool send_with_fds(int sock, const void* data, std::size_t size, const in
 
 /// Receives one packet and up to `want` (at most 2) descriptors into `fds` (the others are
 /// closed; unused entries hold -1).
-inline ssize_t recv_with_fds(int sock, void* buf, std::size_t size, int* fds, int want) {
+inline ssize_t recv_with_fds(int sock, void* buf, std::size_t size, int* fds, int want, int flags = 0) {
   std::fill(fds, fds + want, -1);
   iovec iov{buf, size};
   msghdr mh{};
@@ -124,7 +124,7 @@ inline ssize_t recv_with_fds(int sock, void* buf, std::size_t size, int* fds, in
   mh.msg_control = control;
   mh.msg_controllen = sizeof control;
   ssize_t n;
-  while ((n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  while ((n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags)) < 0 && errno == EINTR) {
   }
   int taken = 0;
   for (cmsghdr* c = n >= 0 ? CMSG_FIRSTHDR(&mh) : nullptr; c; c = CMSG_NXTHDR(&mh, c)) {

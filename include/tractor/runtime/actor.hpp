@@ -7,6 +7,7 @@
 
 #include <tractor/config.hpp>
 
+#include <tractor/core/blocking_worker.hpp>
 #include <tractor/core/capacity_limiter.hpp>
 #include <tractor/core/event.hpp>
 #include <tractor/log/log.hpp>
@@ -116,6 +117,10 @@ class actor {
     booting_.set_total(limits_.concurrent_boots ? limits_.concurrent_boots : std::max<std::size_t>(4, 2 * cpus));
     return booting_;
   }
+  /// The thread this actor's spawns run on when its backend's `start` blocks
+  /// (`spawn::start_blocks`): the event loop goes on meanwhile. Started with the first such
+  /// spawn, joined with the actor, after its children (which may die with that thread).
+  [[nodiscard]] blocking_worker& spawner() noexcept { return spawner_; }
 
   /// Who this actor's log lines say wrote them, and its threshold (see tractor/log/log.hpp).
   [[nodiscard]] const log::identity& log_identity() const noexcept { return log_; }
@@ -289,6 +294,7 @@ class actor {
   log::identity log_;
   timeouts limits_;
   capacity_limiter booting_{4};
+  blocking_worker spawner_;
   std::vector<transport::multiaddr> registry_addrs_;
   std::optional<registrar> registry_;
   std::map<std::string, std::shared_ptr<peer>> peers_by_addr_;

@@ -26,6 +26,8 @@ struct policies {
   spawn::child_entry child_entry;
   /// The backend takes a socket already connected to the parent (`spawn::adopts_channel`).
   bool spawn_adopts_channel;
+  /// `spawn` may block: the runtime calls it on the actor's spawner thread (`spawn::start_blocks`).
+  bool spawn_start_blocks;
   std::string_view transport_name;
   result<transport::listener> (*listen)(const boost::asio::any_io_executor&,
                                         const transport::multiaddr&);

@@ -102,12 +102,19 @@ awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock::duration ti
 
 /// tractor's hard-kill ladder (`ActorNursery.cancel()`, `hard_kill`): graceful IPC cancel,
 /// then SIGTERM, then SIGKILL, each step bounded by `a.limits`; returns once the child has
-/// been reaped. A thread actor still running after the last step is abandoned, which is
-/// recorded in `c.abandoned`.
+/// been reaped and what it sent before it ended has been read (`read_last_words`). A thread
+/// actor still running after the last step is abandoned, which is recorded in `c.abandoned`.
 ///
 /// Cancellation: not interrupted by its caller's cancellation once started (callers run it
 /// shielded or from `finally`): a child is never left unreaped.
 awaitable<void> cancel_ladder(actor& a, child_record& c);
+
+/// Reads `c`'s channel to its end, at most for `a.limits.cancel_ack`, once `c` has exited:
+/// messages it sent before it ended (an error raised while it was cancelled, an answer)
+/// reach their mailboxes. A process's exit does not wait for its parent to read them.
+///
+/// Cancellation: interrupted at once; what is unread stays in the channel.
+awaitable<void> read_last_words(actor& a, child_record& c);
 
 /// Supervises a daemon: serves its channel until its process exits; if cancelled first,
 /// walks the ladder. A child the ladder had to abandon is an error, even when the

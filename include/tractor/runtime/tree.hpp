@@ -44,6 +44,7 @@ struct tree {
         &Spawn::start,
         [](const spawn::child_boot& boot) { return runtime::run_child(policies(), boot); },
         spawn::adopts_channel<Spawn>,
+        spawn::start_blocks<Spawn>,
         Transport::name,
         &Transport::listen,
         &Transport::connect,

@@ -140,6 +140,16 @@ inline constexpr bool adopts_channel = requires {
   requires B::adopts_channel;
 };
 
+/// Whether `B::start` may block its thread for long (an exec, a fork, a round trip to a
+/// server): the runtime then calls it on a thread of its own, and the event loop (other
+/// children's boots, the registrar's answers, Ctrl-C) goes on meanwhile. True unless `B`
+/// declares `static constexpr bool start_blocks = false` (the `thread` backend, whose start
+/// only starts a thread). A backend whose start blocks must be callable from any thread.
+template <class B>
+inline constexpr bool start_blocks = !requires {
+  requires !B::start_blocks;
+};
+
 /// The environment variables an `exec` child finds its `child_boot` in.
 namespace child_env {
 inline constexpr const char* name = "TRACTOR_CHILD_NAME";

@@ -77,8 +77,9 @@ struct forkserver {
   static constexpr bool adopts_channel = true;
 
   /// Forks the child through the server (starting the server now if this process has none:
-  /// then it is a copy of the process as it is at this moment). Blocks for one round trip to
-  /// the server, which hands the request to its spare, or forks.
+  /// then it is a copy of the process as it is at this moment, and dies with the thread that
+  /// started it). Blocks for one round trip to the server, which hands the request to its
+  /// spare, or forks; callable from any thread (the runtime calls it off its event loop).
   static result<std::unique_ptr<child_handle>> start(const boost::asio::any_io_executor& ex,
                                                      const spawn_request& req);
 

@@ -87,6 +87,8 @@ struct thread {
   static constexpr std::string_view name = "thread";
   /// The child gets a duplicate of `child_boot::channel_fd`, closed when its entry returns.
   static constexpr bool adopts_channel = true;
+  /// `start` only starts a thread: called on the spawner's event loop.
+  static constexpr bool start_blocks = false;
 
   static result<std::unique_ptr<child_handle>> start(const boost::asio::any_io_executor& ex,
                                                      const spawn_request& req) {

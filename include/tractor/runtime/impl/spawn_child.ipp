@@ -27,22 +27,34 @@ TRACTOR_DECL bool pairs_children(const actor& a) {
          a.address().proto() == transport::multiaddr::protocol::unix_socket;
 }
 
-/// Starts `req` with the tree's backend; if `a` pairs its children, with a socketpair whose
-/// other end (our side of the child's channel) goes to `paired`.
-TRACTOR_DECL result<std::unique_ptr<spawn::child_handle>> start_child(actor& a, spawn::spawn_request& req,
-                                                                std::shared_ptr<peer>& paired) {
+/// Starts `req` with the tree's backend (on the actor's spawner thread if its start blocks);
+/// if `a` pairs its children, with a socketpair whose other end (our side of the child's
+/// channel) goes to `paired`.
+///
+/// Cancellation: not interrupted once the backend was called (the child it starts is
+/// returned); the cancellation takes effect at the caller's next wait.
+TRACTOR_DECL awaitable<result<std::unique_ptr<spawn::child_handle>>> start_child(actor& a, spawn::spawn_request& req,
+                                                                                std::shared_ptr<peer>& paired) {
   std::optional<transport::stream_socket> ours;
   if (pairs_children(a)) {
-    BOOST_OUTCOME_TRY(auto pair, transport::local_pair(a.executor()));
+    auto pair = transport::local_pair(a.executor());
+    if (!pair) co_return pair.error();
     boost::system::error_code ignored;  // set now, not by the first send on the spawn's path
-    pair.first.non_blocking(true, ignored);
-    ours.emplace(std::move(pair.first));
-    req.boot.channel_fd = pair.second;
+    pair.value().first.non_blocking(true, ignored);
+    ours.emplace(std::move(pair.value().first));
+    req.boot.channel_fd = pair.value().second;
   }
-  auto proc = a.pol().spawn(a.executor(), req);
+  auto start = [&, ex = a.executor()] { return a.pol().spawn(ex, req); };
+  std::optional<result<std::unique_ptr<spawn::child_handle>>> proc;
+  if (a.pol().spawn_start_blocks) {
+    auto started = co_await a.spawner().run(start);
+    proc.emplace(std::move(started));
+  } else {
+    proc.emplace(start());
+  }
   if (req.boot.channel_fd >= 0) ::close(req.boot.channel_fd);  // the child has its own
-  if (proc && ours) paired = a.make_peer(transport::connection{std::move(*ours)});
-  return proc;
+  if (*proc && ours) paired = a.make_peer(transport::connection{std::move(*ours)});
+  co_return std::move(*proc);
 }
 
 /// What a child is sent to boot: its enabled modules, where the registrars are, and debug
@@ -124,7 +136,7 @@ TRACTOR_DECL awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   } forget_on_exit{a, uuid};
 
   req.title = "_subactor[" + name + "@" + uuid.substr(0, 8) + "]";
-  auto proc = start_child(a, req, paired);
+  auto proc = co_await start_child(a, req, paired);
   if (!proc) {
     logs::spawn.runtime("cannot start {}: {}", name, proc.error().message());
     std::string why = proc.error().message();

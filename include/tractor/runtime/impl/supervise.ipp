@@ -67,54 +67,70 @@ TRACTOR_DECL awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock
   co_return acked;
 }
 
+/// Reads what a child that has exited left in its channel, up to the channel's end (bounded
+/// by `cancel_ack`): its last words, such as the error a task raised while it was cancelled,
+/// reach their mailboxes instead of being dropped with the unread bytes.
+TRACTOR_DECL awaitable<void> read_last_words(actor& a, child_record& c) {
+  if (!c.link || c.link->gone()) co_return;
+  std::function<void(msg::Start)> no_new_work = [](msg::Start) {};
+  auto read = co_await move_on_after(a.limits().cancel_ack, c.link->serve(std::move(no_new_work)));
+  (void)read;
+}
+
 TRACTOR_DECL awaitable<void> cancel_ladder(actor& a, child_record& c) {
   // (Each co_await result is kept in a named local: g++ 12 mishandles co_await inside
   // conditions and temporaries in co_await operands.)
-  if (c.proc->poll()) co_return;
-  // Debug mode: nobody is cancelled while someone is stopped with the terminal, and the
-  // ladder's timeouts start after (tractor's `maybe_wait_for_debugger`).
-  if (a.debug().enabled) {
-    logs::cancel.cancel("debug mode: waiting for any stopped actor before cancelling {}", c.name);
-    co_await wait_for_debugger(a);
-    logs::cancel.cancel("debug mode: nobody is stopped; cancelling {}", c.name);
-  }
-  if (c.proc->poll()) co_return;
-  bool exited = false;
-  auto graceful = [&](nursery& n) -> awaitable<void> {
-    if (c.link && !c.link->gone()) {
-      // Someone must read the child's answer: serve its channel while asking.
-      n.start_soon("channel of " + c.name + " while it cancels", [&]() -> awaitable<void> {
-        std::function<void(msg::Start)> no_new_work = [](msg::Start) {};
-        auto why = co_await c.link->serve(std::move(no_new_work));
-        (void)why;
-      });
-      n.start_soon("cancel request to " + c.name, [&]() -> awaitable<void> {
-        logs::cancel.cancel("asking {} to cancel", c.name);
-        const bool acked = co_await request_cancel(*c.link, a.aid(), a.limits().cancel_ack);
-        (void)acked;
-      });
+  auto until_exited = [&]() -> awaitable<void> {
+    if (c.proc->poll()) co_return;
+    // Debug mode: nobody is cancelled while someone is stopped with the terminal, and the
+    // ladder's timeouts start after (tractor's `maybe_wait_for_debugger`).
+    if (a.debug().enabled) {
+      logs::cancel.cancel("debug mode: waiting for any stopped actor before cancelling {}", c.name);
+      co_await wait_for_debugger(a);
+      logs::cancel.cancel("debug mode: nobody is stopped; cancelling {}", c.name);
     }
-    auto status = co_await move_on_after(a.limits().before_kill, wait_for_exit(c));
-    exited = status.has_value();
-    n.cancel();
+    if (c.proc->poll()) co_return;
+    bool exited = false;
+    auto graceful = [&](nursery& n) -> awaitable<void> {
+      if (c.link && !c.link->gone()) {
+        // Someone must read the child's answer: serve its channel while asking.
+        n.start_soon("channel of " + c.name + " while it cancels", [&]() -> awaitable<void> {
+          std::function<void(msg::Start)> no_new_work = [](msg::Start) {};
+          auto why = co_await c.link->serve(std::move(no_new_work));
+          (void)why;
+        });
+        n.start_soon("cancel request to " + c.name, [&]() -> awaitable<void> {
+          logs::cancel.cancel("asking {} to cancel", c.name);
+          const bool acked = co_await request_cancel(*c.link, a.aid(), a.limits().cancel_ack);
+          (void)acked;
+        });
+      }
+      auto status = co_await move_on_after(a.limits().before_kill, wait_for_exit(c));
+      exited = status.has_value();
+      n.cancel();
+    };
+    auto asked = co_await open_nursery(graceful);
+    (void)asked;
+    if (exited) co_return;
+    logs::cancel.cancel("{} still running {} ms after the cancel request: SIGTERM", c.name,
+                        std::chrono::duration_cast<std::chrono::milliseconds>(a.limits().before_kill).count());
+    c.proc->terminate();
+    auto terminated = co_await move_on_after(a.limits().cancel_ack, wait_for_exit(c));
+    if (terminated) co_return;
+    logs::cancel.warning("{} survived SIGTERM for {} ms: SIGKILL", c.name,
+                         std::chrono::duration_cast<std::chrono::milliseconds>(a.limits().cancel_ack).count());
+    c.proc->kill();
+    auto killed = co_await wait_for_exit(c);
+    if (killed.abandoned) {
+      c.abandoned = error(make_error_code(runtime_errc::actor_failure),
+                          "actor '" + c.name + "' ignored cancellation and was abandoned (" +
+                              killed.describe() + ")");
+    }
   };
-  auto asked = co_await open_nursery(graceful);
-  (void)asked;
-  if (exited) co_return;
-  logs::cancel.cancel("{} still running {} ms after the cancel request: SIGTERM", c.name,
-                      std::chrono::duration_cast<std::chrono::milliseconds>(a.limits().before_kill).count());
-  c.proc->terminate();
-  auto terminated = co_await move_on_after(a.limits().cancel_ack, wait_for_exit(c));
-  if (terminated) co_return;
-  logs::cancel.warning("{} survived SIGTERM for {} ms: SIGKILL", c.name,
-                       std::chrono::duration_cast<std::chrono::milliseconds>(a.limits().cancel_ack).count());
-  c.proc->kill();
-  auto killed = co_await wait_for_exit(c);
-  if (killed.abandoned) {
-    c.abandoned = error(make_error_code(runtime_errc::actor_failure),
-                        "actor '" + c.name + "' ignored cancellation and was abandoned (" +
-                            killed.describe() + ")");
-  }
+  co_await until_exited();
+  // However it ended, what it said before is read: an exit does not wait for its reader. (An
+  // abandoned thread's channel stays open: nothing more will come that anyone waits for.)
+  if (!c.abandoned) co_await read_last_words(a, c);
 }
 
 TRACTOR_DECL awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_record> c) {
