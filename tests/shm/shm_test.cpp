@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -231,6 +232,22 @@ TEST(shm_array_test, a_killed_owner_leaves_a_consistent_array_that_the_reaper_sw
   ASSERT_EQ(std::count(orphans.begin(), orphans.end(), t.name.substr(1)), 1) << "the sweep finds " << t.name;
   ASSERT_EQ(::shm_unlink(t.name.c_str()), 0);  // what tractor-reap --shm does with it
   EXPECT_FALSE(exists_in_dev_shm(t));
+}
+
+// A ring's doorbells are FIFOs beside its segment: the sweep takes one whose ring is gone (a
+// SIGKILLed tree leaves both), never one whose ring is in use.
+TEST(shm_sweep_test, finds_doorbells_left_without_their_ring_and_keeps_those_of_a_ring_in_use) {
+  auto made = open_shm_array<std::uint64_t>(unique_key("held"), 4, 1);
+  ASSERT_TRUE(made) << made.error().message();
+  const std::string in_use = made.value().token().name.substr(1) + ".room";
+  const std::string lonely = "tractor-" + unique_key("0000000000000000-gone") + ".data";
+  ASSERT_EQ(::mkfifo(("/dev/shm/" + in_use).c_str(), 0600), 0);
+  ASSERT_EQ(::mkfifo(("/dev/shm/" + lonely).c_str(), 0600), 0);
+  const auto orphans = tractor::testing::orphaned_shm_segments();
+  EXPECT_EQ(std::count(orphans.begin(), orphans.end(), lonely), 1) << "a doorbell whose ring is gone";
+  EXPECT_EQ(std::count(orphans.begin(), orphans.end(), in_use), 0) << "the doorbell of a ring in use";
+  ::unlink(("/dev/shm/" + in_use).c_str());
+  ::unlink(("/dev/shm/" + lonely).c_str());
 }
 
 TEST(shm_list_test, values_are_shared_and_a_read_only_list_refuses_writes) {

@@ -103,7 +103,8 @@ std::string default_uds_prefix();
 /// The abstract UDS names listening under `prefix` + "/" (without the leading NUL).
 std::vector<std::string> abstract_listeners(const std::string& prefix);
 
-/// Names in /dev/shm starting with `tractor-` and owned by this user.
+/// Names in /dev/shm starting with `tractor-` and owned by this user: segments, and the
+/// doorbell FIFOs of rings.
 std::vector<std::string> shm_segments();
 
 /// Those of `shm_segments()` that no process maps or holds open.

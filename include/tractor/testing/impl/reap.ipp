@@ -245,8 +245,9 @@ TRACTOR_DECL std::vector<std::string> shm_segments() {
   for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec)) {
     const std::string name = e.path().filename().string();
     struct stat st {};
-    if (name.starts_with("tractor-") && ::lstat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        st.st_uid == ::geteuid()) {
+    // Segments, and the doorbell FIFOs beside a ring's segment (`<name>.data`, `<name>.room`).
+    if (name.starts_with("tractor-") && ::lstat(e.path().c_str(), &st) == 0 &&
+        (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)) && st.st_uid == ::geteuid()) {
       out.push_back(name);
     }
   }
@@ -274,6 +275,14 @@ TRACTOR_DECL std::vector<std::string> orphaned_shm_segments() {
       if (target.starts_with("/dev/shm/")) candidates.erase(target.substr(9));
     }
   }
+  // A doorbell belongs to its ring: kept while the ring's segment is in use, even if nobody
+  // holds the doorbell open at this moment.
+  std::erase_if(candidates, [&](const std::string& name) {
+    const auto dot = name.rfind('.');
+    if (dot == std::string::npos || (name.substr(dot) != ".data" && name.substr(dot) != ".room")) return false;
+    const std::string ring = name.substr(0, dot);
+    return std::binary_search(all.begin(), all.end(), ring) && !candidates.contains(ring);
+  });
   return {candidates.begin(), candidates.end()};
 }
 
