@@ -8,6 +8,7 @@
 #include <tractor/spawn/backend.hpp>
 #include <tractor/spawn/forkserver.hpp>
 #include <tractor/spawn/thread.hpp>
+#include <tractor/testing/reap.hpp>
 
 #include "tests/support/reaper.hpp"
 #include "tests/support/registry.hpp"
@@ -70,21 +71,13 @@ inline std::set<pid_t> live_children_but_server() {
 /// excluded) and the forkserver's live children (its spare excluded: part of the server,
 /// titled as such until it becomes an actor; dead ones it has yet to reap too).
 inline std::set<pid_t> live_child_processes() {
-  std::set<pid_t> out = live_children();
+  std::set<pid_t> out = live_children_but_server();
   if (const pid_t server = spawn::forkserver::server_pid(); server != 0) {
-    out.erase(server);
     std::ifstream in("/proc/" + std::to_string(server) + "/task/" + std::to_string(server) + "/children");
     pid_t pid = 0;
     while (in >> pid) {
-      std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
-      std::string title;
-      std::getline(cmdline, title, '\0');
-      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-      std::string line;
-      std::getline(stat, line);
-      const auto after_name = line.rfind(')');
-      const bool zombie = after_name != std::string::npos && line.compare(after_name, 3, ") Z") == 0;
-      if (!zombie && title.rfind(spawn::forkserver::server_title, 0) != 0) out.insert(pid);
+      const auto p = read_process(pid);
+      if (p && p->state != 'Z' && !is_forkserver(*p)) out.insert(pid);
     }
   }
   return out;

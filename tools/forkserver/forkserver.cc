@@ -91,8 +91,11 @@ title_area find_title_area() {
 
 void write_title(std::string_view title) {
   if (!title_place.start) return;
-  std::memset(title_place.start, 0, title_place.size);
-  std::memcpy(title_place.start, title.data(), std::min(title.size(), title_place.size - 1));
+  // The new title first, then the rest cleared: a reader of /proc never sees an empty title
+  // in between (the test fixture took such a spare for a leaked process).
+  const std::size_t n = std::min(title.size(), title_place.size - 1);
+  std::memcpy(title_place.start, title.data(), n);
+  std::memset(title_place.start + n, 0, title_place.size - n);
 }
 
 /// Closes every descriptor but stdio, `keep` and `also` (if >= 0).
