@@ -249,6 +249,33 @@ TEST_F(forkserver_test, exited_children_whose_handles_are_held_do_not_stall_the_
   }());
 }
 
+// A server that does not answer (here: stopped) fails the spawn within the request's bound
+// instead of holding its spawner for ever. The link is given up and the server, ours, killed
+// and reaped; the next spawn starts a new one.
+TEST_F(forkserver_test, a_server_that_does_not_answer_fails_the_spawn_within_its_bound) {
+  boost::asio::io_context ctx;
+  {
+    const spawn::session<spawn::forkserver> session;
+    const pid_t server = spawn::forkserver::server_pid();
+    ASSERT_GT(server, 0);
+    ASSERT_EQ(::kill(server, SIGSTOP), 0);
+    auto req = plain_request(&exit_at_once);
+    req.start_timeout = std::chrono::milliseconds(200);
+    auto c = spawn::forkserver::start(ctx.get_executor(), req);
+    ASSERT_FALSE(c);
+    EXPECT_NE(c.error().message().find("did not answer within 200 ms"), std::string::npos) << c.error().message();
+    EXPECT_EQ(spawn::forkserver::server_pid(), 0);
+    EXPECT_TRUE(tractor::testing::live_children().empty()) << "the stopped server was not killed and reaped";
+  }
+  const spawn::session<spawn::forkserver> session;
+  auto c = spawn::forkserver::start(ctx.get_executor(), plain_request(&exit_at_once));
+  ASSERT_TRUE(c) << c.error().message();
+  tractor::testing::run_async(ctx, [&]() -> awaitable<void> {
+    auto status = co_await c.value()->wait();
+    EXPECT_TRUE(status.exited && status.code == 0) << status.describe();
+  }());
+}
+
 TEST_F(forkserver_test, teardown_of_twenty_children_under_load_leaves_nothing_behind) {
   // Names of this run only: a run beside this one (--runs_per_test, maybe with the same pid in
   // its own sandbox) has its own files in the same runtime dir.

@@ -13,6 +13,8 @@
 #include "wire.hpp"  // relative: builds without Bazel too
 
 #include <algorithm>
+#include <chrono>
+#include <climits>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -25,6 +27,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <stdio_ext.h>
 #include <sys/prctl.h>
@@ -224,19 +227,12 @@ struct server {
     unwatch(c.pidfd);
   }
 
-  /// Reaps `c`, which has exited or was sent SIGKILL, and reports it.
-  void reap(const forked& c) {
-    int wstatus = 0;
-    while (::waitpid(c.pid, &wstatus, 0) < 0 && errno == EINTR) {
-    }
-    report(c, wstatus);
-  }
-
-  /// Reaps `c` if it has exited: true if it had.
-  bool reap_if_exited(const forked& c) {
+  /// Reaps `c` and reports it: one that has exited or was sent SIGKILL, or (`if_exited`) only
+  /// if it has exited, without waiting. True if it was reaped.
+  bool reap(const forked& c, bool if_exited = false) {
     int wstatus = 0;
     pid_t got;
-    while ((got = ::waitpid(c.pid, &wstatus, WNOHANG)) < 0 && errno == EINTR) {
+    while ((got = ::waitpid(c.pid, &wstatus, if_exited ? WNOHANG : 0)) < 0 && errno == EINTR) {
     }
     if (got != c.pid) return false;
     report(c, wstatus);
@@ -256,7 +252,7 @@ struct server {
       prepare_child(link_fd, -1, self);
       write_title(spare_title);
       int channel = -1;
-      const ssize_t n = recv_with_fds(link_fd, b, max_request, &channel, 1);
+      const ssize_t n = recv_with_fd(link_fd, b, max_request, channel);
       parsed_request r;
       if (n <= 0) ::_exit(0);  // the server is closing
       if (!parse(b, static_cast<std::size_t>(n), channel, r)) ::_exit(71);
@@ -275,7 +271,7 @@ struct server {
 
   void answer(int to, const reply& r, const forked* f) {
     const int fds[2] = {f ? f->pidfd : -1, f ? f->status_r : -1};
-    send_with_fds(to, &r, sizeof r, fds, f ? 2 : 0);
+    (void)tractor::detail::send_with_fds(to, &r, sizeof r, std::span<const int>(fds, f ? 2 : 0));
   }
 
   /// A request from the process at link `from`: forwarded to the spare, or forked for.
@@ -283,8 +279,7 @@ struct server {
     parsed_request r;
     forked f;
     int err = parse(buf.data(), n, channel, r) ? 0 : EINVAL;
-    const int fds[1] = {channel};
-    if (err == 0 && spare.pid > 0 && send_with_fds(spare.link, buf.data(), n, fds, channel >= 0)) {
+    if (err == 0 && spare.pid > 0 && send_with_fd(spare.link, buf.data(), n, channel)) {
       f = spare;
       spare = forked{};
       ::epoll_ctl(poller, EPOLL_CTL_DEL, f.pidfd, nullptr);  // watched as a child from now on
@@ -326,7 +321,7 @@ struct server {
   void on_link(int fd) {
     int channel = -1;
     // Never blocks: the server must not wait on one link while the others wait on it.
-    const ssize_t n = recv_with_fds(fd, buf.data(), buf.size(), &channel, 1, MSG_DONTWAIT);
+    const ssize_t n = recv_with_fd(fd, buf.data(), buf.size(), channel, MSG_DONTWAIT);
     if (n > 0) return on_request(fd, static_cast<std::size_t>(n), channel);
     if (n < 0 && errno == EAGAIN) return;
     close_each({channel});
@@ -354,7 +349,7 @@ struct server {
           if (k == exit_event) {
             // Reaped only if it has exited: a wait here would stall every other request.
             auto c = children.find(fd);
-            if (c != children.end() && reap_if_exited(c->second)) children.erase(c);
+            if (c != children.end() && reap(c->second, true)) children.erase(c);
           } else if (k == spare_event) {
             if (spare.pid > 0 && spare.pidfd == fd) drop_spare();  // it died
           } else if (links.contains(fd)) {
@@ -427,6 +422,20 @@ result<void> start_locked(link_state& s) {
   return success();
 }
 
+/// Closes this process's link (`s.m` held). If the server is ours, waits for it to end: it
+/// kills and reaps its children, then exits; or (`kill_server`) kills it, and they die with it.
+void drop_link(link_state& s, bool kill_server) {
+  ::close(s.fd);
+  s.fd = -1;
+  if (s.owns_server) {
+    if (kill_server) ::kill(s.server, SIGKILL);
+    while (::waitpid(s.server, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  s.server = 0;
+  s.owns_server = false;
+}
+
 }  // namespace
 
 result<void> forkserver::start_server() {
@@ -439,15 +448,7 @@ result<void> forkserver::start_server() {
 void forkserver::stop_server() {
   link_state& s = link();
   std::lock_guard lock(s.m);
-  if (s.fd < 0) return;
-  ::close(s.fd);
-  s.fd = -1;
-  if (s.owns_server) {
-    while (::waitpid(s.server, nullptr, 0) < 0 && errno == EINTR) {
-    }
-  }
-  s.server = 0;
-  s.owns_server = false;
+  if (s.fd >= 0) drop_link(s, false);
 }
 
 pid_t forkserver::server_pid() noexcept {
@@ -470,21 +471,31 @@ result<forked_child> fork_through_server(const spawn_request& req) {
   if (s.fd < 0) {
     BOOST_OUTCOME_TRY(start_locked(s));
   }
-  const int channel[1] = {req.boot.channel_fd};
-  if (!send_with_fds(s.fd, packet.data(), packet.size(), channel, channel[0] >= 0)) {
+  if (!send_with_fd(s.fd, packet.data(), packet.size(), req.boot.channel_fd)) {
     return sys_error(errno ? errno : EPIPE, "forkserver: the server is gone");
   }
-  reply r{};
-  int fds[2];
-  if (recv_with_fds(s.fd, &r, sizeof r, fds, 2) != static_cast<ssize_t>(sizeof r)) {
-    close_each({fds[0], fds[1]});
-    return sys_error(EPIPE, "forkserver: the server is gone");
+  // Bounded: a server that does not answer (stopped, or stuck) fails this spawn, not the
+  // spawner thread forever. Its link is then given up, since a late answer would be taken for
+  // the next request's.
+  pollfd answer{s.fd, POLLIN, 0};
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(req.start_timeout).count();
+  int ready;
+  while ((ready = ::poll(&answer, 1, static_cast<int>(std::min<long long>(ms, INT_MAX)))) < 0 && errno == EINTR) {
   }
-  if (r.pid <= 0 || fds[0] < 0 || fds[1] < 0) {
-    close_each({fds[0], fds[1]});
+  if (ready == 0) {
+    drop_link(s, true);
+    return sys_error(ETIMEDOUT, "forkserver: the server did not answer within " + std::to_string(ms) +
+                                    " ms; its link is given up (the next spawn starts a server of its own)");
+  }
+  reply r{};
+  tractor::detail::passed_fds fds;
+  const ssize_t n = tractor::detail::recv_with_fds(s.fd, &r, sizeof r, fds);
+  if (n != static_cast<ssize_t>(sizeof r) || r.pid <= 0 || fds.count != 2) {
+    fds.close_all();
+    if (n != static_cast<ssize_t>(sizeof r)) return sys_error(EPIPE, "forkserver: the server is gone");
     return sys_error(r.pid <= 0 ? r.err : EPROTO, "forkserver: cannot fork '" + req.boot.name + "'");
   }
-  return forked_child{r.pid, fds[0], fds[1]};
+  return forked_child{r.pid, fds.take(0), fds.take(1)};
 }
 
 }  // namespace detail

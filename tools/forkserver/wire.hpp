@@ -7,9 +7,9 @@
 // packet, with the child's pidfd and the read end of its status pipe when it was forked.
 #pragma once
 
+#include <tractor/core/detail/descriptor_passing.hpp>
 #include <tractor/spawn/backend.hpp>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -89,58 +89,19 @@ inline void close_each(std::initializer_list<int> fds) {
   }
 }
 
-/// Sends one packet with up to two descriptors.
-inline bool send_with_fds(int sock, const void* data, std::size_t size, const int* fds, int nfds) {
-  iovec iov{const_cast<void*>(data), size};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 2)] = {};
-  if (nfds < 0 || nfds > 2) return false;
-  if (nfds > 0) {
-    mh.msg_control = control;
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-  }
-  ssize_t n;
-  while ((n = ::sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-  }
-  return n >= 0 && static_cast<std::size_t>(n) == size;
+/// Receives one packet, and the descriptor that came with it (-1: none; any more are closed).
+inline ssize_t recv_with_fd(int sock, void* buf, std::size_t size, int& fd, int flags = 0) {
+  tractor::detail::passed_fds got;
+  const ssize_t n = tractor::detail::recv_with_fds(sock, buf, size, got, flags);
+  fd = got.take(0);
+  got.close_all();
+  return n;
 }
 
-/// Receives one packet and up to `want` (at most 2) descriptors into `fds` (the others are
-/// closed; unused entries hold -1).
-inline ssize_t recv_with_fds(int sock, void* buf, std::size_t size, int* fds, int want, int flags = 0) {
-  std::fill(fds, fds + want, -1);
-  iovec iov{buf, size};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  ssize_t n;
-  while ((n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags)) < 0 && errno == EINTR) {
-  }
-  int taken = 0;
-  for (cmsghdr* c = n >= 0 ? CMSG_FIRSTHDR(&mh) : nullptr; c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (std::size_t i = 0; i < count; ++i) {
-      int got;
-      std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-      if (taken < want) {
-        fds[taken++] = got;
-      } else {
-        ::close(got);
-      }
-    }
-  }
-  return n;
+/// Sends one packet, with `fd` if it is open; true if it all went.
+inline bool send_with_fd(int sock, const void* data, std::size_t size, int fd) {
+  return tractor::detail::send_with_fds(sock, data, size, std::span<const int>(&fd, fd >= 0 ? 1 : 0)) ==
+         static_cast<ssize_t>(size);
 }
 
 }  // namespace tractor::spawn::forkserver_wire

@@ -99,6 +99,9 @@ struct spawn_request {
   /// `thread` backend: how long a child asked to stop by `kill()` may take before it is
   /// abandoned.
   clock::duration abandon_after = std::chrono::seconds(3);
+  /// Backends that start a child through a helper (the forkserver): how long `start` waits
+  /// for the helper's answer before it fails (the runtime passes its boot timeout).
+  clock::duration start_timeout = std::chrono::seconds(30);
 };
 
 /// What a backend without per-program setup holds for the program: nothing.

@@ -80,6 +80,8 @@ struct forkserver {
   /// then it is a copy of the process as it is at this moment, and dies with the thread that
   /// started it). Blocks for one round trip to the server, which hands the request to its
   /// spare, or forks; callable from any thread (the runtime calls it off its event loop).
+  /// A server that does not answer within `req.start_timeout` fails the spawn, and this
+  /// process gives up its link: a server it started is killed (its children with it).
   static result<std::unique_ptr<child_handle>> start(const boost::asio::any_io_executor& ex,
                                                      const spawn_request& req);
 

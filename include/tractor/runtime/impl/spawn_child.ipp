@@ -16,6 +16,7 @@ TRACTOR_DECL spawn::spawn_request request_from(actor& a) {
   req.boot.parent_pid = ::getpid();
   req.run_child = a.pol().child_entry;
   req.abandon_after = a.limits().thread_abandon;
+  req.start_timeout = a.limits().boot;
   return req;
 }
 

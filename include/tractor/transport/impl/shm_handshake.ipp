@@ -6,6 +6,8 @@
 
 #include <tractor/transport/impl/shm.ipp>
 
+#include <tractor/core/detail/descriptor_passing.hpp>
+
 #include <sys/mman.h>
 #include <sys/socket.h>
 
@@ -25,23 +27,11 @@ inline awaitable<boost::system::error_code> await_socket(stream_socket& s, strea
 /// Sends the hello and the three descriptors in one message.
 inline awaitable<result<void>> send_hello(stream_socket& s, const hello& h, const std::array<int, hello_fds>& fds) {
   for (;;) {
-    iovec iov{const_cast<hello*>(&h), sizeof h};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * hello_fds)] = {};
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = control;
-    m.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * hello_fds);
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * hello_fds);
-    const auto n = ::sendmsg(s.native_handle(), &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    const auto n = tractor::detail::send_with_fds(s.native_handle(), &h, sizeof h, fds, MSG_DONTWAIT);
     if (n == static_cast<ssize_t>(sizeof h)) co_return success();
     if (n >= 0) co_return refused("the socket took only part of the hello");
     if (errno == EPIPE || errno == ECONNRESET) co_return refused("the peer closed the connection before the hello");
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return system_failure("sending the hello");
+    if (errno != EAGAIN && errno != EWOULDBLOCK) co_return system_failure("sending the hello");
     if (auto ec = co_await await_socket(s, stream_socket::wait_write)) co_return error(ec, "sending the hello");
   }
 }
@@ -98,36 +88,21 @@ inline std::optional<std::string> not_the_memory(int fd, std::size_t ring) {
 inline awaitable<result<std::pair<hello, std::vector<owned_fd>>>> receive_hello(stream_socket& s) {
   for (;;) {
     hello h{};
-    iovec iov{&h, sizeof h};
-    // Room for one more descriptor than a hello has, to tell "too many" from "as many".
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * (hello_fds + 1))] = {};
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = control;
-    m.msg_controllen = sizeof control;
-    const auto n = ::recvmsg(s.native_handle(), &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    tractor::detail::passed_fds got;
+    const auto n = tractor::detail::recv_with_fds(s.native_handle(), &h, sizeof h, got, MSG_DONTWAIT);
     if (n < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return system_failure("reading the hello");
+      if (errno != EAGAIN && errno != EWOULDBLOCK) co_return system_failure("reading the hello");
       if (auto ec = co_await await_socket(s, stream_socket::wait_read)) co_return error(ec, "reading the hello");
       continue;
     }
     std::vector<owned_fd> fds;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (std::size_t i = 0; i < count; ++i) {
-        int fd = -1;
-        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        fds.emplace_back(fd);
-      }
-    }
+    for (std::size_t i = 0; i < got.count; ++i) fds.emplace_back(got.take(i));
     if (n == 0) co_return refused("the peer closed the connection before its hello");
     if (n != static_cast<ssize_t>(sizeof h) || h.magic != hello_magic) {
       co_return refused("the peer did not send the transport's hello");
     }
-    if ((m.msg_flags & MSG_CTRUNC) != 0 || fds.size() != hello_fds) {
-      co_return refused("the hello came with " + std::string((m.msg_flags & MSG_CTRUNC) != 0 ? "more than " : "") +
+    if (got.truncated || fds.size() != hello_fds) {
+      co_return refused("the hello came with " + std::string(got.truncated ? "more than " : "") +
                         std::to_string(fds.size()) + " descriptors, not " + std::to_string(hello_fds));
     }
     co_return std::pair{h, std::move(fds)};
