@@ -73,7 +73,7 @@ class msg_stream {
     if (!ready) return std::nullopt;
     if (!*ready) return result<Y>(ready->error());
     auto value = decode_(ready->value());
-    core_->channel_peer().channel().recycle(std::move(ready->value()));
+    core_->channel_peer().recycle(std::move(ready->value()));
     return value;
   }
 

@@ -86,6 +86,11 @@ class peer {
   /// Why the peer is gone, once it is.
   [[nodiscard]] const std::optional<error>& gone() const noexcept { return gone_; }
 
+  /// Takes back a stream item's payload once its consumer has decoded it: a later item from
+  /// this peer is decoded into its storage, so a steady stream allocates nothing per item.
+  /// Kept: up to 16 buffers of up to 128 KiB; strings short enough to need no buffer are not.
+  void recycle(msg::raw_pld&& p);
+
  private:
   struct mailbox {
     explicit mailbox(std::size_t capacity) : box(capacity, "mailbox") {}
@@ -104,6 +109,7 @@ class peer {
   std::map<std::string, std::unique_ptr<mailbox>> mailboxes_;
   std::optional<error> gone_;
   std::optional<msg::Aid> aid_;
+  std::vector<std::string> spare_payloads_;  // see recycle
 };
 
 /// The mailbox of one call (a fresh cid) on `p`, closed when the lease ends.

@@ -121,12 +121,6 @@ class channel {
   /// same type then arrive without any allocation.
   std::optional<result<void>> try_receive(msg::msg& into);
 
-  /// Takes back a received payload once its consumer has decoded it: a later message is
-  /// decoded into its storage (`try_receive(msg&)`, `receive(msg&)`), so a steady stream
-  /// allocates nothing per item. Kept: up to 16 buffers of up to 128 KiB (2 MiB per channel
-  /// at most); strings short enough to need no buffer are not.
-  void recycle(msg::raw_pld&& p);
-
   /// Writes queued frames until cancelled or the channel breaks: run it as a task in the
   /// nursery that owns the channel to let sends return without waiting for the kernel.
   ///
@@ -258,10 +252,6 @@ class channel {
   std::vector<std::byte, detail::uninitialized_allocator<std::byte>> in_;
   std::size_t in_begin_ = 0;  // first unconsumed byte
   std::size_t in_end_ = 0;    // one past the last received byte
-  std::vector<std::string> spare_payloads_;  // see recycle
-  /// Whether `s` holds a buffer of its own (strings short enough to live inside the object
-  /// have none worth keeping).
-  static bool holds_buffer(const std::string& s) noexcept { return s.capacity() > std::string().capacity(); }
 
   /// A large frame being received: its head, and its payload read so far (`have` bytes). Kept
   /// across a cancelled receive, so that the next one goes on where it stopped.

@@ -8,13 +8,13 @@ awaitable<result<Y>> msg_stream<Y>::receive() {
   if (auto ready = core_->try_receive_item()) {  // buffered: no nested coroutine
     if (!*ready) co_return ready->error();
     auto value = decode_(ready->value());
-    core_->channel_peer().channel().recycle(std::move(ready->value()));
+    core_->channel_peer().recycle(std::move(ready->value()));
     co_return value;
   }
   auto item = co_await core_->receive_item();
   if (!item) co_return item.error();
   auto value = decode_(item.value());
-  core_->channel_peer().channel().recycle(std::move(item.value()));
+  core_->channel_peer().recycle(std::move(item.value()));
   co_return value;
 }
 

@@ -76,6 +76,18 @@ TRACTOR_DECL void peer::dispatch(msg::msg& m, const std::function<void(msg::Star
   }
 }
 
+namespace detail {
+/// Whether `s` holds a buffer of its own (strings short enough to live inside the object have
+/// none worth keeping).
+inline bool holds_buffer(const std::string& s) noexcept { return s.capacity() > std::string().capacity(); }
+}  // namespace detail
+
+TRACTOR_DECL void peer::recycle(msg::raw_pld&& p) {
+  if (detail::holds_buffer(p.bytes) && p.bytes.capacity() <= 128 * 1024 && spare_payloads_.size() < 16) {
+    spare_payloads_.push_back(std::move(p.bytes));
+  }
+}
+
 TRACTOR_DECL awaitable<error> peer::serve(std::function<void(msg::Start)> on_start) {
   static constexpr auto from_whom = [](const void* self, std::string& out) {
     out += describe(uid_of(static_cast<const peer*>(self)->aid()));
@@ -85,7 +97,12 @@ TRACTOR_DECL awaitable<error> peer::serve(std::function<void(msg::Start)> on_sta
   msg::msg kept;
   while (!gone_) {
     // Frames already buffered are taken without a coroutine; only an empty buffer waits.
-    // Decoding into one kept message reuses its strings (a stream item's cid, above all).
+    // Decoding into one kept message reuses its strings (a stream item's cid, above all); a
+    // stream item whose payload went to its mailbox decodes into a recycled buffer.
+    if (auto* y = std::get_if<msg::Yield>(&kept); y && !spare_payloads_.empty() && !detail::holds_buffer(y->pld.bytes)) {
+      y->pld.bytes = std::move(spare_payloads_.back());
+      spare_payloads_.pop_back();
+    }
     std::optional<result<void>> ready = ch_->try_receive(kept);
     if (!ready) ready.emplace(co_await ch_->receive(kept));
     if (!*ready) {

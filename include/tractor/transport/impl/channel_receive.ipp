@@ -30,18 +30,7 @@ TRACTOR_DECL std::optional<result<void>> channel::try_receive(msg::msg& into) {
     return std::nullopt;
   }
   if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
-  // A stream item whose payload its consumer took decodes into a recycled buffer.
-  if (auto* y = std::get_if<msg::Yield>(&into); y && !spare_payloads_.empty() && !holds_buffer(y->pld.bytes)) {
-    y->pld.bytes = std::move(spare_payloads_.back());
-    spare_payloads_.pop_back();
-  }
   return codec_.decode_into(*frame, into);
-}
-
-TRACTOR_DECL void channel::recycle(msg::raw_pld&& p) {
-  if (holds_buffer(p.bytes) && p.bytes.capacity() <= 128 * 1024 && spare_payloads_.size() < 16) {
-    spare_payloads_.push_back(std::move(p.bytes));
-  }
 }
 
 TRACTOR_DECL std::optional<std::span<const std::byte>> channel::next_frame() {
