@@ -7,35 +7,13 @@
 namespace tractor {
 
 TRACTOR_DECL blocking_worker::~blocking_worker() {
-  {
-    std::lock_guard lock(m_);
-    stopping_ = true;
-  }
-  wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  // join(), not the pool's destructor alone: that stops the pool, dropping calls not yet run.
+  if (pool_) pool_->join();
 }
 
-TRACTOR_DECL void blocking_worker::submit(std::unique_ptr<job> j) {
-  {
-    std::lock_guard lock(m_);
-    jobs_.push_back(std::move(j));
-    if (!thread_.joinable()) thread_ = std::thread([this] { serve(); });
-  }
-  wake_.notify_one();
-}
-
-TRACTOR_DECL void blocking_worker::serve() {
-  std::unique_lock lock(m_);
-  for (;;) {
-    wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-    if (jobs_.empty()) return;  // stopping, and nothing is left to run
-    auto j = std::move(jobs_.front());
-    jobs_.pop_front();
-    lock.unlock();
-    (*j)();
-    j.reset();
-    lock.lock();
-  }
+TRACTOR_DECL boost::asio::thread_pool& blocking_worker::pool() {
+  std::call_once(started_, [this] { pool_.emplace(1); });
+  return *pool_;
 }
 
 }  // namespace tractor
