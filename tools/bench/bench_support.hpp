@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <sched.h>
+#include <sys/mman.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <sys/socket.h>
@@ -57,6 +58,26 @@ void receive_frames(long count, ReadSome read_some, ReadAll read_all) {
     std::memmove(buf.data(), buf.data() + at, have - at);
     have -= at;
   }
+}
+
+/// Has the kernel read every page of `p[0, n)` once, as a socket's send of it would, by
+/// writing it to an anonymous file: on hosts where the kernel's first access to a page of a
+/// process costs far more than later ones (a VM whose hypervisor maps the page for the kernel
+/// on first use), this separates that one-time cost from what is measured.
+inline void kernel_read_once(const void* p, std::size_t n) {
+  static const int sink = ::memfd_create("bench_kernel_read", MFD_CLOEXEC);
+  if (sink < 0 || ::pwrite(sink, p, n, 0) != static_cast<ssize_t>(n)) std::abort();
+}
+
+/// Lets malloc serve blocks of `size` bytes from its heap, as it does in a program that has
+/// run for a while: glibc maps a large block of its own until it has freed one, then raises its
+/// threshold. Made that way, every block a benchmark makes before its clock would be unmapped
+/// by the free that follows its send, a cost of the benchmark's pattern, not of what it measures.
+inline void settle_malloc(std::size_t size) {
+  auto* block = static_cast<char*>(std::malloc(size));
+  if (!block) std::abort();
+  block[0] = 1;
+  std::free(block);
 }
 
 inline double median(std::vector<double> v) {

@@ -4,9 +4,13 @@
 //
 //     tools/bazel run //tools/bench:channel_bench [-- --small N --large N --rtt N]
 //
-// Floors, per transport (for shm: a C-style ring pair with the same sizes, spsc_floor.hpp):
+// Floors, per transport (socket_floor.hpp; for shm: a C-style ring pair with the same sizes,
+// spsc_floor.hpp):
 //   raw 1/syscall  one write() per 4-byte-length-prefixed frame, reader parses a 64 KiB buffer
 //   raw batched    frames packed into 64 KiB writes, same reader
+//   raw 1 MiB      one buffer written again and again; a buffer of its own per frame; and the
+//                  same after the kernel has read each once (its first read of a page can
+//                  cost far more than later ones: the bench prints both)
 //   raw ping-pong  one frame each way per round trip, blocking sockets
 // Measured: one-way throughput of ~32-byte payloads and of 1 MiB payloads, and round trips,
 // through `transport::channel` with the cereal_binary codec.
@@ -24,12 +28,14 @@
 #include <fmt/core.h>
 
 #include "tools/bench/bench_support.hpp"
+#include "tools/bench/socket_floor.hpp"
 #include "tools/bench/spsc_floor.hpp"
 
 #include <chrono>
 #include <optional>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fcntl.h>
@@ -43,156 +49,17 @@ using namespace tractor;
 namespace tp = tractor::transport;
 namespace m = tractor::msg;
 using clk = std::chrono::steady_clock;
+using bench::fork_pair;
+using bench::raw_one_way;
+using bench::raw_round_trip_us;
+using bench::reap;
+using bench::source;
 
 struct options {
   int small = 1000000;
   int large = 200;
   int rtt = 20000;
 };
-
-// -- raw floor -------------------------------------------------------------------------------
-
-// Blocking helpers over a connected fd.
-void write_all(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w <= 0) std::abort();
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-}
-
-void read_all(int fd, char* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t r = ::read(fd, p, n);
-    if (r <= 0) std::abort();
-    p += r;
-    n -= static_cast<std::size_t>(r);
-  }
-}
-
-// Reads `count` frames of any size, parsing them out of a 64 KiB buffer; then acks.
-void raw_receive_frames(int fd, long count) {
-  bench::receive_frames(
-      count,
-      [fd](char* p, std::size_t n) {
-        const ssize_t r = ::read(fd, p, n);
-        if (r <= 0) std::abort();
-        return static_cast<std::size_t>(r);
-      },
-      [fd](char* p, std::size_t n) { read_all(fd, p, n); });
-  char ack = 1;
-  write_all(fd, &ack, 1);
-}
-
-std::string raw_frame(std::size_t payload) {
-  std::string f(4 + payload, 'p');
-  const auto len = static_cast<std::uint32_t>(payload);
-  std::memcpy(f.data(), &len, 4);
-  return f;
-}
-
-int blocking(int fd);
-
-// A connected pair across a fork: returns the parent's fd; the child runs `child(fd)` and exits.
-template <class Transport, class Child>
-int fork_pair(Child child) {
-  boost::asio::io_context ctx;
-  auto l = Transport::listen(ctx.get_executor(), Transport::bind_addr("bench-" + std::to_string(::getpid())));
-  if (!l) {
-    fmt::print(stderr, "listen: {}\n", l.error().message());
-    std::exit(1);
-  }
-  const tp::multiaddr addr = l.value().address();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    boost::asio::io_context cctx;
-    int fd = -1;
-    boost::asio::co_spawn(cctx, [&]() -> awaitable<void> {
-      auto s = co_await Transport::connect(cctx.get_executor(), addr);
-      if (!s) std::_Exit(2);
-      fd = s.value().release();
-    }, boost::asio::detached);
-    cctx.run();
-    child(blocking(fd));
-    std::_Exit(0);
-  }
-  int fd = -1;
-  boost::asio::co_spawn(ctx, [&]() -> awaitable<void> {
-    auto s = co_await l.value().accept();
-    if (!s) std::_Exit(3);
-    fd = s.value().release();
-  }, boost::asio::detached);
-  ctx.run();
-  return blocking(fd);
-}
-
-// Asio leaves sockets it drove in non-blocking mode; the raw floor uses blocking I/O.
-int blocking(int fd) {
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  return fd;
-}
-
-void reap() {
-  int status = 0;
-  ::wait(&status);
-}
-
-/// With `distinct`, each frame is written from a buffer of its own, made before the clock
-/// starts, as a channel sends large payloads (each the producer's own); otherwise every frame is
-/// written from one buffer, which stays in the caches and the TLB.
-template <class Transport>
-double raw_one_way(std::size_t payload, long count, bool batched, bool distinct = false) {
-  int fd = fork_pair<Transport>([&](int cfd) { raw_receive_frames(cfd, count); });
-  const std::string frame = raw_frame(payload);
-  std::vector<std::string> frames(distinct ? static_cast<std::size_t>(count) : 0, frame);
-  std::string batch;
-  const auto t0 = clk::now();
-  for (long i = 0; i < count; ++i) {
-    if (distinct) {
-      const std::string& own = frames[static_cast<std::size_t>(i)];
-      write_all(fd, own.data(), own.size());
-      continue;
-    }
-    if (!batched) {
-      write_all(fd, frame.data(), frame.size());
-      continue;
-    }
-    batch += frame;
-    if (batch.size() >= (1 << 16)) {
-      write_all(fd, batch.data(), batch.size());
-      batch.clear();
-    }
-  }
-  if (!batch.empty()) write_all(fd, batch.data(), batch.size());
-  char ack;
-  read_all(fd, &ack, 1);
-  const double secs = std::chrono::duration<double>(clk::now() - t0).count();
-  ::close(fd);
-  reap();
-  return static_cast<double>(count) / secs;
-}
-
-template <class Transport>
-double raw_round_trip_us(long count) {
-  int fd = fork_pair<Transport>([&](int cfd) {
-    std::string f = raw_frame(32);
-    for (long i = 0; i < count; ++i) {
-      read_all(cfd, f.data(), f.size());
-      write_all(cfd, f.data(), f.size());
-    }
-  });
-  std::string f = raw_frame(32);
-  const auto t0 = clk::now();
-  for (long i = 0; i < count; ++i) {
-    write_all(fd, f.data(), f.size());
-    read_all(fd, f.data(), f.size());
-  }
-  const double us = std::chrono::duration<double, std::micro>(clk::now() - t0).count() / static_cast<double>(count);
-  ::close(fd);
-  reap();
-  return us;
-}
 
 // -- tractor channels --------------------------------------------------------------------------
 
@@ -267,7 +134,7 @@ awaitable<void> receive_n(tp::channel& ch, long count) {
 }
 
 template <class Transport>
-double channel_one_way(std::size_t payload, long count) {
+double channel_one_way(std::size_t payload, long count, bool read_once = false) {
   int fd = fork_pair<Transport>([&](int cfd) {
     with_channel<Transport>(cfd, true, [&](tp::channel& ch) { return receive_n(ch, count); });
   });
@@ -277,7 +144,15 @@ double channel_one_way(std::size_t payload, long count) {
     // Large items are each the producer's own, made before the clock starts: a send takes
     // them over (and writes them without a copy).
     const bool large = payload >= tp::channel::large_payload;
+    if (large) bench::settle_malloc(payload);
     std::vector<m::msg> items(large ? static_cast<std::size_t>(count) : 0, item);
+    if (read_once) {
+      for (const auto& own : items) {
+        const auto& bytes = std::get<m::Yield>(own).pld.bytes;
+        bench::kernel_read_once(bytes.data(), bytes.size());
+      }
+    }
+    if (std::getenv("BENCH_CHANNEL_ONLY")) fmt::print(stderr, "the clock starts\n");  // for a profiler to attach
     const auto t0 = clk::now();
     auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
       n.start_soon(ch.run_writer());
@@ -333,12 +208,26 @@ double channel_round_trip_us(long count) {
   return us;
 }
 
+/// What the kernel's reading of a page of fresh buffers costs, the first time and the second
+/// (`count` buffers of 1 MiB, written by this process first): microseconds per 4 KiB page.
+std::pair<double, double> kernel_read_cost_us(long count) {
+  std::vector<std::string> buffers(static_cast<std::size_t>(count), std::string(1 << 20, 'p'));
+  double us[2] = {0, 0};
+  for (double& pass : us) {
+    const auto t0 = clk::now();
+    for (const auto& b : buffers) bench::kernel_read_once(b.data(), b.size());
+    pass = std::chrono::duration<double, std::micro>(clk::now() - t0).count() / (static_cast<double>(count) * 256);
+  }
+  return {us[0], us[1]};
+}
+
 template <class Transport>
 void run(const options& o) {
   const std::string t(Transport::name);
   if (const char* only = std::getenv("BENCH_CHANNEL_ONLY")) {  // for profiling the channel alone
     if (std::string_view(only) == "large") {
-      fmt::print("{} channel 1 MiB one-way {:.1f} MiB/s\n", t, channel_one_way<Transport>(1 << 20, o.large));
+      // Payloads the kernel has read once (see run's 1 MiB lines): the channel's own cost.
+      fmt::print("{} channel 1 MiB one-way {:.1f} MiB/s\n", t, channel_one_way<Transport>(1 << 20, o.large, true));
     } else {
       fmt::print("{} channel small one-way {:.3f} M/s\n", t, channel_one_way<Transport>(32, o.small) / 1e6);
     }
@@ -363,11 +252,17 @@ void run(const options& o) {
   fmt::print("{:4} 1 MiB one-way   raw {:8.1f} MiB/s | channel {:8.1f} MiB/s = {:5.2f}x raw\n", t, raw_large,
              ch_large, ch_large / raw_large);
   if (!shm) {
-    // The floor above re-sends one buffer; the channel sends a buffer per message, whose
-    // first touch by the kernel costs what a cold buffer costs on this host.
-    const double raw_distinct = raw_one_way<Transport>(1 << 20, o.large, false, true);
-    fmt::print("{:4} 1 MiB one-way   raw, a buffer per message {:8.1f} MiB/s | channel = {:5.2f}x\n", t,
-               raw_distinct, ch_large / raw_distinct);
+    // The floor above re-sends one buffer; the channel sends a buffer per message. Where the
+    // kernel's first read of a page costs much more than later ones, that alone divides the
+    // rate; the same buffers, read once by the kernel before the clock, show what is left.
+    const double raw_own = raw_one_way<Transport>(1 << 20, o.large, false, source::own_buffers);
+    fmt::print("{:4} 1 MiB one-way   raw, a buffer per message {:8.1f} MiB/s | channel = {:5.2f}x\n", t, raw_own,
+               ch_large / raw_own);
+    const double raw_read = raw_one_way<Transport>(1 << 20, o.large, false, source::own_buffers_read_once);
+    const double ch_read = channel_one_way<Transport>(1 << 20, o.large, true);
+    fmt::print("{:4} 1 MiB one-way   the same, each buffer read once by the kernel before the clock: raw {:8.1f} MiB/s"
+               " | channel {:8.1f} MiB/s = {:5.2f}x raw (one buffer)\n",
+               t, raw_read, ch_read, ch_read / raw_large);
   }
   const double raw_rtt = shm ? bench::spsc_round_trip_us(o.rtt, ring) : raw_round_trip_us<Transport>(o.rtt);
   const double ch_rtt = channel_round_trip_us<Transport>(o.rtt);
@@ -388,6 +283,9 @@ int main(int argc, char** argv) {
   }
   fmt::print("tractor channel benchmark ({} small, {} large, {} round trips; sender here, receiver forked)\n",
              o.small, o.large, o.rtt);
+  const auto [first, again] = kernel_read_cost_us(o.large);
+  fmt::print("the kernel's read of a page this process wrote: {:.2f} us the first time, {:.2f} us again\n", first,
+             again);
   run<tp::uds>(o);
   run<tp::tcp>(o);
   run<tp::shm>(o);

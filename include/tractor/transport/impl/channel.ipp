@@ -11,6 +11,15 @@
 
 namespace tractor::transport {
 
+namespace detail {
+/// A completion condition for reading or writing everything: Asio's transfer_all without its
+/// cap of 64 KiB per system call, so that a large payload goes through in as few calls (and
+/// turns of the event loop) as the socket allows rather than sixteen per MiB.
+inline constexpr auto whole_buffers = [](const boost::system::error_code& ec, std::size_t) -> std::size_t {
+  return ec ? 0 : static_cast<std::size_t>(-1);
+};
+}  // namespace detail
+
 TRACTOR_DECL void channel::close() noexcept {
   closed_locally_ = true;
   if (secure_ && socket_.is_open()) secure_->close(socket_);
@@ -208,7 +217,7 @@ TRACTOR_DECL awaitable<void> channel::write_batches() {
         auto wrote = co_await secure_->write(socket_, pieces);
         ec = std::get<0>(wrote);
       } else {
-        auto wrote = co_await boost::asio::async_write(socket_, pieces, boost::asio::as_tuple(boost::asio::use_awaitable));
+        auto wrote = co_await boost::asio::async_write(socket_, pieces, detail::whole_buffers, boost::asio::as_tuple(boost::asio::use_awaitable));
         ec = std::get<0>(wrote);
       }
       if (ec) {

@@ -85,7 +85,7 @@ TRACTOR_DECL awaitable<result<void>> channel::receive_large(msg::msg& into) {
     if (secure_) {
       got = co_await secure_->read(socket_, rest);
     } else {
-      got = co_await boost::asio::async_read(socket_, rest, boost::asio::as_tuple(boost::asio::use_awaitable));
+      got = co_await boost::asio::async_read(socket_, rest, detail::whole_buffers, boost::asio::as_tuple(boost::asio::use_awaitable));
     }
     const auto [ec, n] = got;
     large_.have += n;
