@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <malloc.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <spawn.h>
@@ -69,15 +70,15 @@ inline void kernel_read_once(const void* p, std::size_t n) {
   if (sink < 0 || ::pwrite(sink, p, n, 0) != static_cast<ssize_t>(n)) std::abort();
 }
 
-/// Lets malloc serve blocks of `size` bytes from its heap, as it does in a program that has
-/// run for a while: glibc maps a large block of its own until it has freed one, then raises its
-/// threshold. Made that way, every block a benchmark makes before its clock would be unmapped
-/// by the free that follows its send, a cost of the benchmark's pattern, not of what it measures.
-inline void settle_malloc(std::size_t size) {
-  auto* block = static_cast<char*>(std::malloc(size));
-  if (!block) std::abort();
-  block[0] = 1;
-  std::free(block);
+/// Puts malloc in the state of a program that has run for a while, and keeps it there: blocks
+/// of up to 32 MiB come from its heap, and what is freed stays in the heap for the next block.
+/// Without this, what a benchmark measures depends on what earlier phases left in the allocator
+/// (glibc adjusts both thresholds as blocks come and go), and where the kernel's first touch
+/// of a page is expensive (this VM), a block handed back to the kernel and faulted in again
+/// costs as much as sending it.
+inline void steady_malloc() {
+  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 inline double median(std::vector<double> v) {

@@ -144,7 +144,6 @@ double channel_one_way(std::size_t payload, long count, bool read_once = false) 
     // Large items are each the producer's own, made before the clock starts: a send takes
     // them over (and writes them without a copy).
     const bool large = payload >= tp::channel::large_payload;
-    if (large) bench::settle_malloc(payload);
     std::vector<m::msg> items(large ? static_cast<std::size_t>(count) : 0, item);
     if (read_once) {
       for (const auto& own : items) {
@@ -281,6 +280,7 @@ int main(int argc, char** argv) {
     if (k == "--large") o.large = v;
     if (k == "--rtt") o.rtt = v;
   }
+  bench::steady_malloc();
   fmt::print("tractor channel benchmark ({} small, {} large, {} round trips; sender here, receiver forked)\n",
              o.small, o.large, o.rtt);
   if (!std::getenv("BENCH_CHANNEL_ONLY")) {

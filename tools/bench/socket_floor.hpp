@@ -126,7 +126,6 @@ double raw_one_way(std::size_t payload, long count, bool batched, source from = 
   int fd = fork_pair<Transport>([&](int cfd) { raw_receive_frames(cfd, count); });
   const std::string frame = raw_frame(payload);
   const bool distinct = from != source::one_buffer;
-  if (distinct) bench::settle_malloc(frame.size());
   std::vector<std::string> frames(distinct ? static_cast<std::size_t>(count) : 0, frame);
   if (from == source::own_buffers_read_once) {
     for (const auto& f : frames) bench::kernel_read_once(f.data(), f.size());
