@@ -1,0 +1,358 @@
+// The forkserver's own process, and the processes it forks before they become actors: the
+// server loop, its spare, the title area, a child's preparation. Private to forkserver.cc,
+// whose other half is the spawner's side (starting the server, asking it for a child).
+//
+// The server keeps one spare: a child forked ahead and waiting on its link, to which it
+// forwards the next request, so that a spawn does not wait for a fork. The next spare is
+// forked a moment after one is taken, not at once: its fork would compete for the CPU with
+// the boot just handed over. With no spare the server forks for the request itself.
+#pragma once
+
+#include <tractor/spawn/forkserver.hpp>
+
+#include "wire.hpp"  // relative: builds without Bazel too
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <new>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace tractor::spawn::server_side {
+
+using namespace forkserver_wire;
+
+/// This process's link to its server.
+struct link_state {
+  std::mutex m;
+  int fd = -1;
+  pid_t server = 0;
+  bool owns_server = false;  // started it: must reap it
+};
+inline link_state& link() {
+  static link_state s;
+  return s;
+}
+
+/// Ctrl-C and SIGTERM to the process group are for the actors, which cancel gracefully; the
+/// server outlives them (its death kills them) and ends when the program's link closes.
+/// SIGPIPE: a status written for a child whose spawner died meanwhile finds no reader.
+inline constexpr int server_ignores[] = {SIGINT, SIGTERM, SIGPIPE};
+inline constexpr std::string_view spare_title = "_forkserver (spare)";
+inline constexpr long long spare_delay_ns = 300'000;
+
+/// Where the original command line is in our memory (the same in every fork of the server):
+/// /proc/self/stat fields 48 and 49, counted after the parenthesised command name; and, when
+/// the environment's strings follow it (fields 50 and 51), those too, once copied out: a
+/// program called "./app" leaves 6 bytes, too few for "_subactor[name@uuid]", and the kernel
+/// shows a title that runs past the arguments into that area (what setproctitle does).
+struct title_area {
+  char* start = nullptr;
+  std::size_t size = 0;
+};
+inline title_area title_place;
+
+inline title_area find_title_area() {
+  std::ifstream in("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t at = stat.rfind(')');
+  if (at != std::string::npos) at = stat.find(' ', at);  // before field 3
+  unsigned long bounds[4] = {0, 0, 0, 0};  // arg_start, arg_end, env_start, env_end
+  for (int field = 3; at != std::string::npos && field <= 51; ++field, at = stat.find(' ', at + 1)) {
+    if (field >= 48) bounds[field - 48] = std::strtoul(stat.c_str() + at + 1, nullptr, 10);
+  }
+  if (bounds[0] == 0 || bounds[1] <= bounds[0]) return {};
+  if (bounds[2] != bounds[1] || bounds[3] <= bounds[2]) return {reinterpret_cast<char*>(bounds[0]), bounds[1] - bounds[0]};
+  static std::vector<std::string> strings;  // the environment, out of the way
+  static std::vector<char*> env;
+  for (char** e = environ; *e; ++e) strings.emplace_back(*e);
+  for (auto& v : strings) env.push_back(v.data());
+  env.push_back(nullptr);
+  environ = env.data();
+  return {reinterpret_cast<char*>(bounds[0]), bounds[3] - bounds[0]};
+}
+
+inline void write_title(std::string_view title) {
+  if (!title_place.start) return;
+  // The new title first, then the rest cleared: a reader of /proc never sees an empty title
+  // in between (the test fixture took such a spare for a leaked process).
+  const std::size_t n = std::min(title.size(), title_place.size - 1);
+  std::memcpy(title_place.start, title.data(), n);
+  std::memset(title_place.start + n, 0, title_place.size - n);
+}
+
+/// Closes every descriptor but stdio, `keep` and `also` (if >= 0).
+inline void close_all_but(int keep, int also = -1) {
+  if (also < 0) also = keep;
+  const unsigned lo = static_cast<unsigned>(std::min(keep, also));
+  const unsigned hi = static_cast<unsigned>(std::max(keep, also));
+  if (lo > 3) ::syscall(SYS_close_range, 3u, lo - 1, 0);
+  if (hi > lo + 1) ::syscall(SYS_close_range, lo + 1, hi - 1, 0);
+  ::syscall(SYS_close_range, hi + 1, ~0u, 0);
+}
+
+/// In a process the server just forked: keeps only stdio, its link to the server and `also`,
+/// and dies with the server. The link is this process's way to spawn through the server.
+inline void prepare_child(int link_fd, int also, pid_t server) {
+  close_all_but(link_fd, also);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != server) ::_exit(70);  // the server died before we could tie to it
+  link_state& s = link();
+  new (&s.m) std::mutex();  // copied in whatever state it had; nobody else runs here
+  s.fd = link_fd;
+  s.server = server;
+  s.owns_server = false;
+}
+
+/// Then: becomes the requested actor, with the requester's environment; never returns.
+[[noreturn]] inline void become_child(const parsed_request& r) {
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig : server_ignores) ::signal(sig, SIG_DFL);
+  ::clearenv();
+  const std::string_view env = r.fields[5];
+  for (std::size_t at = 0; at < env.size();) {
+    const std::size_t end = env.find('\0', at);
+    if (end == std::string_view::npos) break;
+    if (end > at) ::putenv(const_cast<char*>(env.data() + at));  // the buffer is ours to keep
+    at = end + 1;
+  }
+  write_title(r.fields[3]);
+  ::prctl(PR_SET_NAME, std::string(r.fields[0].substr(0, 15)).c_str());
+  child_boot boot{std::string(r.fields[0]), std::string(r.fields[1]), std::string(r.fields[2]),
+                  r.head.parent_pid};
+  boot.channel_fd = r.channel;
+  boot.parent_registers = r.head.parent_registers != 0;
+  if (r.head.loglevel) boot.loglevel = static_cast<log::level>(r.head.loglevel);
+  boot.taskdump = r.head.taskdump;
+  boot.cookie = std::string(r.fields[4]);
+  const int code = r.entry()(boot);
+  std::fflush(nullptr);
+  ::_exit(code);
+}
+
+/// A child forked by the server: reaped by it, its status written to `status_w`.
+struct forked {
+  pid_t pid = -1;
+  int pidfd = -1;
+  int link = -1;  // the server's end of its link
+  int status_r = -1;
+  int status_w = -1;
+  int owner = -1;  // the link of the process that asked for it
+};
+
+/// Forks a child running `in_child(its link end)`, which never returns. errno on failure.
+template <class F>
+inline int fork_linked(forked& f, F&& in_child) {
+  int pair[2] = {-1, -1};
+  int status[2] = {-1, -1};
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0 || ::pipe2(status, O_CLOEXEC) < 0) {
+    const int e = errno;
+    close_each({pair[0], pair[1], status[0], status[1]});
+    return e;
+  }
+  const pid_t pid = ::fork();
+  if (pid == 0) in_child(pair[1]);
+  ::close(pair[1]);
+  const int pidfd = pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1;
+  if (pidfd < 0) {
+    const int e = errno;
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    close_each({pair[0], status[0], status[1]});
+    return e;
+  }
+  f = forked{pid, pidfd, pair[0], status[0], status[1]};
+  return 0;
+}
+
+/// The server's state. It waits in one epoll set on every link (a request, or the process
+/// behind it gone), every child's pidfd (its exit) and the spare's: a turn costs the same
+/// with 1,000 children as with one.
+struct server {
+  int program = -1;  // the program's link: its end ends the server
+  std::unordered_map<int, forked> children;  // by pidfd
+  std::unordered_set<int> links;             // the server's ends
+  forked spare;            // pid -1: none
+  long long spare_at = 0;  // when to fork the next spare (CLOCK_MONOTONIC ns); -1: not due
+  std::vector<char> buf = std::vector<char>(max_request);
+  const pid_t self = ::getpid();
+  const int poller = ::epoll_create1(EPOLL_CLOEXEC);
+  std::vector<int> closed;  // this turn's: later events of the turn for them are stale
+
+  enum kind : std::uint32_t { link_event, exit_event, spare_event };
+  void watch(int fd, kind k) {
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.u64 = (std::uint64_t{k} << 32) | static_cast<std::uint32_t>(fd);
+    if (::epoll_ctl(poller, EPOLL_CTL_ADD, fd, &e) != 0) ::_exit(72);  // out of memory
+  }
+
+  /// Stops watching `fd` and closes it. Closing alone would not do: the epoll set watches
+  /// the open file, not the number, and a pidfd we passed to a spawner stays open there, so
+  /// its exit would keep being reported under a number that a new child's pidfd may reuse.
+  void unwatch(int fd) {
+    ::epoll_ctl(poller, EPOLL_CTL_DEL, fd, nullptr);
+    ::close(fd);
+    closed.push_back(fd);
+  }
+
+  /// Reports to its spawner how `c` ended (`wstatus`) and forgets it.
+  void report(const forked& c, int wstatus) {
+    (void)!::write(c.status_w, &wstatus, sizeof wstatus);
+    close_each({c.status_w, c.status_r});
+    unwatch(c.pidfd);
+  }
+
+  /// Reaps `c` and reports it: one that has exited or was sent SIGKILL, or (`if_exited`) only
+  /// if it has exited, without waiting. True if it was reaped.
+  bool reap(const forked& c, bool if_exited = false) {
+    int wstatus = 0;
+    pid_t got;
+    while ((got = ::waitpid(c.pid, &wstatus, if_exited ? WNOHANG : 0)) < 0 && errno == EINTR) {
+    }
+    if (got != c.pid) return false;
+    report(c, wstatus);
+    return true;
+  }
+
+  static long long now_ns() {
+    timespec t;
+    ::clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1'000'000'000LL + t.tv_nsec;
+  }
+
+  void fork_spare() {
+    spare_at = -1;
+    char* b = buf.data();
+    const int e = fork_linked(spare, [&](int link_fd) {
+      prepare_child(link_fd, -1, self);
+      write_title(spare_title);
+      int channel = -1;
+      const ssize_t n = recv_with_fd(link_fd, b, max_request, channel);
+      parsed_request r;
+      if (n <= 0) ::_exit(0);  // the server is closing
+      if (!parse(b, static_cast<std::size_t>(n), channel, r)) ::_exit(71);
+      become_child(r);
+    });
+    if (e == 0) watch(spare.pidfd, spare_event);
+  }
+
+  void drop_spare() {
+    ::syscall(SYS_pidfd_send_signal, spare.pidfd, SIGKILL, nullptr, 0);
+    reap(spare);
+    ::close(spare.link);
+    spare = forked{};
+    spare_at = now_ns() + spare_delay_ns;
+  }
+
+  void answer(int to, const reply& r, const forked* f) {
+    const int fds[2] = {f ? f->pidfd : -1, f ? f->status_r : -1};
+    (void)tractor::detail::send_with_fds(to, &r, sizeof r, std::span<const int>(fds, f ? 2 : 0));
+  }
+
+  /// A request from the process at link `from`: forwarded to the spare, or forked for.
+  void on_request(int from, std::size_t n, int channel) {
+    parsed_request r;
+    forked f;
+    int err = parse(buf.data(), n, channel, r) ? 0 : EINVAL;
+    if (err == 0 && spare.pid > 0 && send_with_fd(spare.link, buf.data(), n, channel)) {
+      f = spare;
+      spare = forked{};
+      ::epoll_ctl(poller, EPOLL_CTL_DEL, f.pidfd, nullptr);  // watched as a child from now on
+    } else if (err == 0) {
+      if (spare.pid > 0) drop_spare();  // it died meanwhile
+      err = fork_linked(f, [&](int link_fd) {
+        prepare_child(link_fd, r.channel, self);
+        become_child(r);
+      });
+    }
+    if (channel >= 0) ::close(channel);  // the child has its own
+    if (spare.pid < 0 && spare_at < 0) spare_at = now_ns() + spare_delay_ns;
+    if (err != 0) return answer(from, reply{-1, err}, nullptr);
+    answer(from, reply{f.pid, 0}, &f);
+    ::close(f.status_r);
+    f.status_r = -1;
+    f.owner = from;
+    children.emplace(f.pidfd, f);
+    links.insert(f.link);
+    watch(f.pidfd, exit_event);
+    watch(f.link, link_event);
+  }
+
+  /// The process behind link `fd` is gone: the children it spawned die with it; with the
+  /// program, every child, and the server ends.
+  void link_gone(int fd) {
+    const bool everyone = fd == program;
+    for (const auto& [pidfd, c] : children) {
+      if (everyone || c.owner == fd) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    }
+    unwatch(fd);
+    links.erase(fd);
+    if (!everyone) return;
+    if (spare.pid > 0) drop_spare();
+    for (const auto& [pidfd, c] : children) reap(c);
+    ::_exit(0);
+  }
+
+  void on_link(int fd) {
+    int channel = -1;
+    // Never blocks: the server must not wait on one link while the others wait on it.
+    const ssize_t n = recv_with_fd(fd, buf.data(), buf.size(), channel, MSG_DONTWAIT);
+    if (n > 0) return on_request(fd, static_cast<std::size_t>(n), channel);
+    if (n < 0 && errno == EAGAIN) return;
+    close_each({channel});
+    link_gone(fd);
+  }
+
+  [[noreturn]] void serve(int program_fd) {
+    if (poller < 0) ::_exit(72);
+    program = program_fd;
+    links.insert(program_fd);
+    watch(program_fd, link_event);
+    epoll_event events[64];
+    for (;;) {
+      if (spare_at >= 0 && spare_at <= now_ns() && spare.pid < 0) fork_spare();
+      const long long left = spare_at < 0 ? 0 : std::max(0LL, spare_at - now_ns());
+      const timespec timeout{left / 1'000'000'000, left % 1'000'000'000};
+      const int n = ::epoll_pwait2(poller, events, 64, spare_at < 0 ? nullptr : &timeout, nullptr);
+      closed.clear();
+      // Exits first: a status is reported before a new request can reuse anything.
+      for (const kind first : {exit_event, spare_event, link_event}) {
+        for (int i = 0; i < n; ++i) {
+          const kind k = static_cast<kind>(events[i].data.u64 >> 32);
+          const int fd = static_cast<int>(events[i].data.u64 & 0xffffffffu);
+          if (k != first || std::find(closed.begin(), closed.end(), fd) != closed.end()) continue;
+          if (k == exit_event) {
+            // Reaped only if it has exited: a wait here would stall every other request.
+            auto c = children.find(fd);
+            if (c != children.end() && reap(c->second, true)) children.erase(c);
+          } else if (k == spare_event) {
+            if (spare.pid > 0 && spare.pidfd == fd) drop_spare();  // it died
+          } else if (links.contains(fd)) {
+            on_link(fd);
+          }
+        }
+      }
+    }
+  }
+};
+
+}  // namespace tractor::spawn::server_side
