@@ -68,13 +68,15 @@ class thread_actor final : public child_handle {
   };
   thread_actor(const boost::asio::any_io_executor& ex, std::shared_ptr<shared> st,
                std::shared_ptr<stop_hook> stop, std::string name, clock::duration abandon_after)
-      : st_(std::move(st)), stop_(std::move(stop)), done_(ex, ::dup(st_->efd)),
+      : st_(std::move(st)), stop_(std::move(stop)), done_(ex, st_->efd),
         name_(std::move(name)), abandon_after_(abandon_after) {}
   void abandon();
 
   std::shared_ptr<shared> st_;
   std::shared_ptr<stop_hook> stop_;
   std::thread thread_;
+  /// Watches `st_->efd`, which `st_` owns (a thread abandoned by this handle still writes to
+  /// it): released, never closed, when the handle goes.
   boost::asio::posix::stream_descriptor done_;
   std::string name_;
   clock::duration abandon_after_;

@@ -49,6 +49,7 @@ TRACTOR_DECL result<std::unique_ptr<thread_actor>> thread_actor::start(const boo
 }
 
 TRACTOR_DECL thread_actor::~thread_actor() {
+  (void)done_.release();
   if (!thread_.joinable()) return;
   if (!st_->done) {
     stop_->request();
