@@ -14,6 +14,10 @@ template <class Combo>
 class channel_fault_test : public channel_test<Combo> {};
 TYPED_TEST_SUITE(channel_fault_test, channel_combos);
 
+// A large payload is taken from the send's own message into the queue, not copied: a send
+// cancelled while its payload waits in the queue still delivers what it sent. A send
+// cancelled while it is writing breaks the channel instead (part of a frame may be on the
+// wire).
 TYPED_TEST(channel_fault_test, a_large_payload_outlives_a_cancelled_sender_and_a_cut_write_breaks_the_channel) {
   auto l = this->listen();
   run_async(this->ctx_, [&]() -> awaitable<void> {
