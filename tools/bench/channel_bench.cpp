@@ -61,6 +61,10 @@ struct options {
   int rtt = 20000;
 };
 
+/// BENCH_CHANNEL_ONLY=small|large: the channel alone, no floors, for a profiler (which the
+/// bench tells when each clock starts).
+const char* const profile_only = std::getenv("BENCH_CHANNEL_ONLY");
+
 // -- tractor channels --------------------------------------------------------------------------
 
 using codec_t = codec::cereal_binary;
@@ -151,7 +155,7 @@ double channel_one_way(std::size_t payload, long count, bool read_once = false) 
         bench::kernel_read_once(bytes.data(), bytes.size());
       }
     }
-    if (std::getenv("BENCH_CHANNEL_ONLY")) fmt::print(stderr, "the clock starts\n");  // for a profiler to attach
+    if (profile_only) fmt::print(stderr, "the clock starts\n");
     const auto t0 = clk::now();
     auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
       n.start_soon(ch.run_writer());
@@ -223,8 +227,8 @@ std::pair<double, double> kernel_read_cost_us(long count) {
 template <class Transport>
 void run(const options& o) {
   const std::string t(Transport::name);
-  if (const char* only = std::getenv("BENCH_CHANNEL_ONLY")) {  // for profiling the channel alone
-    if (std::string_view(only) == "large") {
+  if (profile_only) {
+    if (std::string_view(profile_only) == "large") {
       // Payloads the kernel has read once (see run's 1 MiB lines): the channel's own cost.
       fmt::print("{} channel 1 MiB one-way {:.1f} MiB/s\n", t, channel_one_way<Transport>(1 << 20, o.large, true));
     } else {
@@ -283,7 +287,7 @@ int main(int argc, char** argv) {
   bench::steady_malloc();
   fmt::print("tractor channel benchmark ({} small, {} large, {} round trips; sender here, receiver forked)\n",
              o.small, o.large, o.rtt);
-  if (!std::getenv("BENCH_CHANNEL_ONLY")) {
+  if (!profile_only) {
     const auto [first, again] = kernel_read_cost_us(o.large);
     fmt::print("the kernel's read of a page this process wrote: {:.2f} us the first time, {:.2f} us again\n", first,
                again);

@@ -109,6 +109,8 @@ class peer {
   std::map<std::string, std::unique_ptr<mailbox>> mailboxes_;
   std::optional<error> gone_;
   std::optional<msg::Aid> aid_;
+  static constexpr std::size_t max_spare_payloads = 16;
+  static constexpr std::size_t max_spare_payload_bytes = 128 * 1024;
   std::vector<std::string> spare_payloads_;  // see recycle
 };
 

@@ -13,6 +13,7 @@
 
 #include <tractor/config.hpp>
 
+#include <tractor/core/error.hpp>
 #include <tractor/core/nursery.hpp>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -125,6 +126,9 @@ rlim_t raise_descriptor_limit() noexcept;
 /// For an error out of descriptors (`err` EMFILE or ENFILE): which limit was hit and how to
 /// raise it; empty for any other error.
 std::string descriptor_limit_hint(int err);
+
+/// `e` itself, or, if it is EMFILE or ENFILE, `e` with `descriptor_limit_hint` after its message.
+error with_descriptor_limit_hint(const error& e);
 
 }  // namespace tractor::spawn
 

@@ -19,12 +19,8 @@ TRACTOR_DECL transport::multiaddr actor::own_address() const {
 
 TRACTOR_DECL result<void> actor::bind(const transport::multiaddr* at) {
   auto l = pol_.listen(ex_, at ? *at : own_address());
-  if (!l) {
-    // Out of descriptors (a thread actor shares its process's): which limit, and how to raise it.
-    auto hint = spawn::descriptor_limit_hint(l.error().code().value());
-    if (hint.empty()) return l.error();
-    return error(l.error().code(), l.error().message() + "; " + hint);
-  }
+  // Out of descriptors (a thread actor shares its process's): which limit, and how to raise it.
+  if (!l) return spawn::with_descriptor_limit_hint(l.error());
   listener_.emplace(std::move(l).value());
   return success();
 }

@@ -83,7 +83,8 @@ inline bool holds_buffer(const std::string& s) noexcept { return s.capacity() > 
 }  // namespace detail
 
 TRACTOR_DECL void peer::recycle(msg::raw_pld&& p) {
-  if (detail::holds_buffer(p.bytes) && p.bytes.capacity() <= 128 * 1024 && spare_payloads_.size() < 16) {
+  if (detail::holds_buffer(p.bytes) && p.bytes.capacity() <= max_spare_payload_bytes &&
+      spare_payloads_.size() < max_spare_payloads) {
     spare_payloads_.push_back(std::move(p.bytes));
   }
 }

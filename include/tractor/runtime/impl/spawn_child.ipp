@@ -140,9 +140,8 @@ TRACTOR_DECL awaitable<result<std::shared_ptr<child_record>>> spawn_child(
   auto proc = co_await start_child(a, req, paired);
   if (!proc) {
     logs::spawn.runtime("cannot start {}: {}", name, proc.error().message());
-    std::string why = proc.error().message();
-    if (auto hint = spawn::descriptor_limit_hint(proc.error().code().value()); !hint.empty()) why += "; " + hint;
-    co_return error(make_error_code(runtime_errc::actor_failure), "cannot start actor '" + name + "': " + why);
+    co_return error(make_error_code(runtime_errc::actor_failure),
+                    "cannot start actor '" + name + "': " + spawn::with_descriptor_limit_hint(proc.error()).message());
   }
   c->proc = std::move(proc).value();
   logs::spawn.runtime("started {}@{} with the {} backend: pid {}, log level {}", name, logs::short8(uuid),

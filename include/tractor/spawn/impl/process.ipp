@@ -68,4 +68,10 @@ TRACTOR_DECL std::string descriptor_limit_hint(int err) {
          "children from this actor";
 }
 
+TRACTOR_DECL error with_descriptor_limit_hint(const error& e) {
+  auto hint = descriptor_limit_hint(e.code().value());
+  if (hint.empty()) return e;
+  return error(e.code(), e.message() + "; " + hint);
+}
+
 }  // namespace tractor::spawn
