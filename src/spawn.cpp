@@ -7,3 +7,4 @@
 #include <tractor/spawn/impl/exec.ipp>
 #include <tractor/spawn/impl/process.ipp>
 #include <tractor/spawn/impl/thread.ipp>
+#include <tractor/spawn/impl/prestarted.ipp>

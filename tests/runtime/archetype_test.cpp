@@ -25,6 +25,9 @@ static_assert(std::is_same_v<spawn::session<arch::backend>, spawn::no_session>);
 static_assert(std::is_same_v<spawn::session<spawn::forkserver>, spawn::forkserver::session>);
 static_assert(!spawn::adopts_channel<arch::backend>);
 static_assert(spawn::start_blocks<arch::backend>);
+static_assert(!spawn::carries_handover<arch::backend>);
+static_assert(spawn::carries_handover<spawn::exec> && spawn::carries_handover<spawn::forkserver> &&
+              spawn::carries_handover<spawn::thread>);
 
 // Broken transports: each lacks one member, or has it with another signature.
 struct no_default_registry {

@@ -15,8 +15,9 @@
 namespace tractor::testing::archetypes {
 
 /// A spawn backend: a name and a static `start`. Optional, not used here: `adopts_channel`
-/// (the child is handed a connected socket: see `spawn::adopts_channel`) and a per-program
-/// `session` type (see `spawn::session`). Without them the child connects back.
+/// (the child is handed a connected socket: see `spawn::adopts_channel`), `carries_handover`
+/// (the child is handed `child_boot::handover_fd`, what `spawn::prestarted` needs) and a
+/// per-program `session` type (see `spawn::session`). Without them the child connects back.
 struct backend {
   static constexpr std::string_view name = "archetype-spawn";
   static result<std::unique_ptr<tractor::spawn::child_handle>> start(const boost::asio::any_io_executor& ex,

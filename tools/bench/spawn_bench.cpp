@@ -1,8 +1,10 @@
 // Spawn benchmark: spawn-to-ready under each spawn backend (exec, forkserver, thread; UDS),
 // beside the raw floors measured in the same run, and the forkserver from a parent holding
-// 256 MiB of touched heap.
+// 256 MiB of touched heap; and exec and forkserver children booted from spares
+// (spawn::prestarted).
 //
-//     tools/bazel run //tools/bench:spawn_bench [-- --spawns N] [--only exec|forkserver|nested|thread]
+//     tools/bazel run //tools/bench:spawn_bench [-- --spawns N]
+//         [--only exec|forkserver|nested|thread|prestarted_exec|prestarted_forkserver]
 //
 // Floors (each child connects back to a UDS listener and writes one byte; timed until the
 // byte arrives):
@@ -25,6 +27,7 @@
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/runtime/tree.hpp>
 #include <tractor/spawn/forkserver.hpp>
+#include <tractor/spawn/prestarted.hpp>
 #include <tractor/spawn/thread.hpp>
 #include <tractor/transport/uds.hpp>
 
@@ -70,6 +73,10 @@ using fns = exposed<&bench::noop, &bench::nested_spawn_ms>;
 using exec_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns>;
 using fork_tree = tree<spawn::forkserver, transport::uds, codec::cereal_binary, fns>;
 using thread_tree = tree<spawn::thread, transport::uds, codec::cereal_binary, fns>;
+// Children booted from spares (spawn::prestarted). An exec child of either exec tree runs
+// exec_tree's policies: the same transport, codec and functions.
+using spare_exec_tree = tree<spawn::prestarted<spawn::exec>, transport::uds, codec::cereal_binary, fns>;
+using spare_fork_tree = tree<spawn::prestarted<spawn::forkserver>, transport::uds, codec::cereal_binary, fns>;
 
 double raw_fork_ms(const std::string& path, int rounds) {
   return bench::raw_spawn_ms(path, rounds, [&] {
@@ -241,10 +248,12 @@ int main(int argc, char** argv) {
                       : only == "forkserver" ? actor_spawn_ms<fork_tree>(spawns, &call_ms)
                       : only == "nested"     ? nested_spawn_ms(spawns)
                       : only == "exec"       ? actor_spawn_ms<exec_tree>(spawns, &call_ms)
-                                             : -1;
+                      : only == "prestarted_exec"       ? actor_spawn_ms<spare_exec_tree>(spawns, &call_ms)
+                      : only == "prestarted_forkserver" ? actor_spawn_ms<spare_fork_tree>(spawns, &call_ms)
+                                                        : -1;
     if (ms < 0) {
       spawn::forkserver::stop_server();
-      fmt::print(stderr, "--only: exec, forkserver, nested or thread\n");
+      fmt::print(stderr, "--only: exec, forkserver, nested, thread, prestarted_exec or prestarted_forkserver\n");
       return 2;
     }
     spawn::forkserver::stop_server();
@@ -265,6 +274,8 @@ int main(int argc, char** argv) {
   const double fork_ms = actor_spawn_ms<fork_tree>(spawns, &fork_call_ms);
   const double thread_ms = actor_spawn_ms<thread_tree>(spawns, &thread_call_ms);
   const double nested_ms = nested_spawn_ms(spawns);
+  const double spare_exec_ms = actor_spawn_ms<spare_exec_tree>(spawns);
+  const double spare_fork_ms = actor_spawn_ms<spare_fork_tree>(spawns);
 
   // Grow: 256 MiB of heap, every page touched (so fork must copy its page tables).
   const std::size_t big = std::size_t{256} << 20;
@@ -283,6 +294,10 @@ int main(int argc, char** argv) {
              floor_posix_spawn, floor_fork, floor_fork_big, floor_thread);
   fmt::print("exec             {:6.3f} ms = {:4.2f}x posix_spawn floor\n", exec_ms, exec_ms / floor_posix_spawn);
   fmt::print("forkserver       {:6.3f} ms = {:4.2f}x fork floor\n", fork_ms, fork_ms / floor_fork);
+  fmt::print("prestarted exec  {:6.3f} ms = {:4.2f}x posix_spawn floor ({:4.2f}x exec)\n", spare_exec_ms,
+             spare_exec_ms / floor_posix_spawn, spare_exec_ms / exec_ms);
+  fmt::print("prestarted forkserver {:6.3f} ms = {:4.2f}x fork floor ({:4.2f}x forkserver)\n", spare_fork_ms,
+             spare_fork_ms / floor_fork, spare_fork_ms / fork_ms);
   fmt::print("forkserver, nested (an actor starting its own) {:6.3f} ms = {:4.2f}x fork floor\n", nested_ms,
              nested_ms / floor_fork);
   fmt::print("thread           {:6.3f} ms = {:4.1f}% of forkserver = {:4.2f}x thread floor"

@@ -58,7 +58,7 @@ result<void> start_locked(link_state& s) {
     return sys_error(e, "forkserver: fork");
   }
   if (pid == 0) {
-    close_all_but(pair[1]);
+    close_all_but({pair[1]});
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != program) ::_exit(0);
     sigset_t none;
@@ -70,7 +70,6 @@ result<void> start_locked(link_state& s) {
     for (int sig : server_ignores) ::signal(sig, SIG_IGN);
     ::__fpurge(stdout);
     ::__fpurge(stderr);
-    title_place = find_title_area();
     write_title(forkserver::server_title);
     ::prctl(PR_SET_NAME, "tractor-forksrv");
     raise_descriptor_limit();  // it holds three per child
@@ -145,7 +144,7 @@ result<forked_child> fork_through_server(const spawn_request& req) {
   if (s.fd < 0) {
     BOOST_OUTCOME_TRY(start_locked(s));
   }
-  if (!send_with_fd(s.fd, packet.data(), packet.size(), req.boot.channel_fd)) {
+  if (!send_packet(s.fd, packet.data(), packet.size(), {req.boot.channel_fd, req.boot.handover_fd})) {
     return sys_error(errno ? errno : EPIPE, "forkserver: the server is gone");
   }
   // Bounded: a server that does not answer (stopped, or stuck) fails this spawn, not the

@@ -10,6 +10,8 @@
 
 #include <tractor/spawn/forkserver.hpp>
 
+#include <tractor/spawn/detail/title.hpp>
+
 #include "wire.hpp"  // relative: builds without Bazel too
 
 #include <algorithm>
@@ -35,6 +37,7 @@
 namespace tractor::spawn::server_side {
 
 using namespace forkserver_wire;
+using tractor::spawn::detail::write_title;
 
 /// This process's link to its server.
 struct link_state {
@@ -55,60 +58,26 @@ inline constexpr int server_ignores[] = {SIGINT, SIGTERM, SIGPIPE};
 inline constexpr std::string_view spare_title = "_forkserver (spare)";
 inline constexpr long long spare_delay_ns = 300'000;
 
-/// Where the original command line is in our memory (the same in every fork of the server):
-/// /proc/self/stat fields 48 and 49, counted after the parenthesised command name; and, when
-/// the environment's strings follow it (fields 50 and 51), those too, once copied out: a
-/// program called "./app" leaves 6 bytes, too few for "_subactor[name@uuid]", and the kernel
-/// shows a title that runs past the arguments into that area (what setproctitle does).
-struct title_area {
-  char* start = nullptr;
-  std::size_t size = 0;
-};
-inline title_area title_place;
-
-inline title_area find_title_area() {
-  std::ifstream in("/proc/self/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::size_t at = stat.rfind(')');
-  if (at != std::string::npos) at = stat.find(' ', at);  // before field 3
-  unsigned long bounds[4] = {0, 0, 0, 0};  // arg_start, arg_end, env_start, env_end
-  for (int field = 3; at != std::string::npos && field <= 51; ++field, at = stat.find(' ', at + 1)) {
-    if (field >= 48) bounds[field - 48] = std::strtoul(stat.c_str() + at + 1, nullptr, 10);
+/// Closes every descriptor but stdio and those of `keep` (the open ones).
+inline void close_all_but(std::initializer_list<int> keep) {
+  std::vector<unsigned> kept;
+  for (int fd : keep) {
+    if (fd > 2) kept.push_back(static_cast<unsigned>(fd));
   }
-  if (bounds[0] == 0 || bounds[1] <= bounds[0]) return {};
-  if (bounds[2] != bounds[1] || bounds[3] <= bounds[2]) return {reinterpret_cast<char*>(bounds[0]), bounds[1] - bounds[0]};
-  static std::vector<std::string> strings;  // the environment, out of the way
-  static std::vector<char*> env;
-  for (char** e = environ; *e; ++e) strings.emplace_back(*e);
-  for (auto& v : strings) env.push_back(v.data());
-  env.push_back(nullptr);
-  environ = env.data();
-  return {reinterpret_cast<char*>(bounds[0]), bounds[3] - bounds[0]};
+  std::sort(kept.begin(), kept.end());
+  unsigned from = 3;
+  for (unsigned fd : kept) {
+    if (fd > from) ::syscall(SYS_close_range, from, fd - 1, 0);
+    from = std::max(from, fd + 1);
+  }
+  ::syscall(SYS_close_range, from, ~0u, 0);
 }
 
-inline void write_title(std::string_view title) {
-  if (!title_place.start) return;
-  // The new title first, then the rest cleared: a reader of /proc never sees an empty title
-  // in between (the test fixture took such a spare for a leaked process).
-  const std::size_t n = std::min(title.size(), title_place.size - 1);
-  std::memcpy(title_place.start, title.data(), n);
-  std::memset(title_place.start + n, 0, title_place.size - n);
-}
-
-/// Closes every descriptor but stdio, `keep` and `also` (if >= 0).
-inline void close_all_but(int keep, int also = -1) {
-  if (also < 0) also = keep;
-  const unsigned lo = static_cast<unsigned>(std::min(keep, also));
-  const unsigned hi = static_cast<unsigned>(std::max(keep, also));
-  if (lo > 3) ::syscall(SYS_close_range, 3u, lo - 1, 0);
-  if (hi > lo + 1) ::syscall(SYS_close_range, lo + 1, hi - 1, 0);
-  ::syscall(SYS_close_range, hi + 1, ~0u, 0);
-}
-
-/// In a process the server just forked: keeps only stdio, its link to the server and `also`,
-/// and dies with the server. The link is this process's way to spawn through the server.
-inline void prepare_child(int link_fd, int also, pid_t server) {
-  close_all_but(link_fd, also);
+/// In a process the server just forked: keeps only stdio, its link to the server and those
+/// of `also`, and dies with the server. The link is this process's way to spawn through the
+/// server.
+inline void prepare_child(int link_fd, pid_t server, int also = -1, int and_also = -1) {
+  close_all_but({link_fd, also, and_also});
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != server) ::_exit(70);  // the server died before we could tie to it
   link_state& s = link();
@@ -137,6 +106,7 @@ inline void prepare_child(int link_fd, int also, pid_t server) {
   child_boot boot{std::string(r.fields[0]), std::string(r.fields[1]), std::string(r.fields[2]),
                   r.head.parent_pid};
   boot.channel_fd = r.channel;
+  boot.handover_fd = r.handover;
   boot.parent_registers = r.head.parent_registers != 0;
   if (r.head.loglevel) boot.loglevel = static_cast<log::level>(r.head.loglevel);
   boot.taskdump = r.head.taskdump;
@@ -243,13 +213,13 @@ struct server {
     spare_at = -1;
     char* b = buf.data();
     const int e = fork_linked(spare, [&](int link_fd) {
-      prepare_child(link_fd, -1, self);
+      prepare_child(link_fd, self);
       write_title(spare_title);
-      int channel = -1;
-      const ssize_t n = recv_with_fd(link_fd, b, max_request, channel);
+      tractor::detail::passed_fds fds;
+      const ssize_t n = tractor::detail::recv_with_fds(link_fd, b, max_request, fds);
       parsed_request r;
       if (n <= 0) ::_exit(0);  // the server is closing
-      if (!parse(b, static_cast<std::size_t>(n), channel, r)) ::_exit(71);
+      if (!parse(b, static_cast<std::size_t>(n), fds, r)) ::_exit(71);
       become_child(r);
     });
     if (e == 0) watch(spare.pidfd, spare_event);
@@ -268,23 +238,24 @@ struct server {
     (void)tractor::detail::send_with_fds(to, &r, sizeof r, std::span<const int>(fds, f ? 2 : 0));
   }
 
-  /// A request from the process at link `from`: forwarded to the spare, or forked for.
-  void on_request(int from, std::size_t n, int channel) {
+  /// A request from the process at link `from`, with descriptors `fds` (closed here: the
+  /// child has its own): forwarded to the spare, or forked for.
+  void on_request(int from, std::size_t n, tractor::detail::passed_fds& fds) {
     parsed_request r;
     forked f;
-    int err = parse(buf.data(), n, channel, r) ? 0 : EINVAL;
-    if (err == 0 && spare.pid > 0 && send_with_fd(spare.link, buf.data(), n, channel)) {
+    int err = parse(buf.data(), n, fds, r) ? 0 : EINVAL;
+    if (err == 0 && spare.pid > 0 && send_packet(spare.link, buf.data(), n, {r.channel, r.handover})) {
       f = spare;
       spare = forked{};
       ::epoll_ctl(poller, EPOLL_CTL_DEL, f.pidfd, nullptr);  // watched as a child from now on
     } else if (err == 0) {
       if (spare.pid > 0) drop_spare();  // it died meanwhile
       err = fork_linked(f, [&](int link_fd) {
-        prepare_child(link_fd, r.channel, self);
+        prepare_child(link_fd, self, r.channel, r.handover);
         become_child(r);
       });
     }
-    if (channel >= 0) ::close(channel);  // the child has its own
+    fds.close_all();
     if (spare.pid < 0 && spare_at < 0) spare_at = now_ns() + spare_delay_ns;
     if (err != 0) return answer(from, reply{-1, err}, nullptr);
     answer(from, reply{f.pid, 0}, &f);
@@ -313,12 +284,12 @@ struct server {
   }
 
   void on_link(int fd) {
-    int channel = -1;
+    tractor::detail::passed_fds fds;
     // Never blocks: the server must not wait on one link while the others wait on it.
-    const ssize_t n = recv_with_fd(fd, buf.data(), buf.size(), channel, MSG_DONTWAIT);
-    if (n > 0) return on_request(fd, static_cast<std::size_t>(n), channel);
+    const ssize_t n = tractor::detail::recv_with_fds(fd, buf.data(), buf.size(), fds, MSG_DONTWAIT);
+    if (n > 0) return on_request(fd, static_cast<std::size_t>(n), fds);
     if (n < 0 && errno == EAGAIN) return;
-    close_each({channel});
+    fds.close_all();
     link_gone(fd);
   }
 

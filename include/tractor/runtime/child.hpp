@@ -9,6 +9,7 @@
 #include <tractor/runtime/child_exit.hpp>
 #include <tractor/runtime/discovery_core.hpp>
 #include <tractor/runtime/task_dump.hpp>
+#include <tractor/spawn/prestarted.hpp>
 
 namespace tractor::runtime {
 

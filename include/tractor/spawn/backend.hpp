@@ -83,6 +83,12 @@ struct child_boot {
   /// child finds its own. A secret: backends hand it over in memory or through a pipe, never
   /// on the command line or in the environment.
   std::string cookie = {};
+  /// A child started ahead of its request (`spawn::prestarted`): a socket it receives its
+  /// real boot from (the fields above, and its channel) before it does anything else; -1:
+  /// none. Given only to backends that declare `carries_handover`, which give the child a
+  /// descriptor of its own for it (the caller closes its copy once `start` has returned);
+  /// the child's entry closes it once it has read its boot.
+  int handover_fd = -1;
 };
 
 /// The child runtime's entry: runs it to its end and returns the exit code. A plain function
@@ -153,6 +159,13 @@ inline constexpr bool start_blocks = !requires {
   requires !B::start_blocks;
 };
 
+/// Whether backend `B` carries `child_boot::handover_fd` to the child (declared by `static
+/// constexpr bool carries_handover = true`): what `spawn::prestarted` needs of a backend.
+template <class B>
+inline constexpr bool carries_handover = requires {
+  requires B::carries_handover;
+};
+
 /// The environment variables an `exec` child finds its `child_boot` in.
 namespace child_env {
 inline constexpr const char* name = "TRACTOR_CHILD_NAME";
@@ -164,12 +177,16 @@ inline constexpr const char* loglevel = "TRACTOR_CHILD_LOGLEVEL";
 inline constexpr const char* taskdump = "TRACTOR_CHILD_TASKDUMP";
 /// The descriptor the child reads its cookie from (a pipe), when it has one.
 inline constexpr const char* cookie_fd = "TRACTOR_CHILD_COOKIE_FD";
+/// The descriptor of `child_boot::handover_fd`, when the child has one.
+inline constexpr const char* handover_fd = "TRACTOR_CHILD_HANDOVER_FD";
 }  // namespace child_env
 
 /// The `exec` backend: posix_spawn of the running binary with the child's boot in its
 /// environment; the child's `run_main` sees it and becomes the child runtime.
 struct exec {
   static constexpr std::string_view name = "exec";
+  /// The handover socket is the child's descriptor 3 (a prestarted child has no cookie pipe).
+  static constexpr bool carries_handover = true;
 
   static result<std::unique_ptr<child_handle>> start(const boost::asio::any_io_executor& ex,
                                                      const spawn_request& req);

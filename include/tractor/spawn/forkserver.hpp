@@ -75,6 +75,8 @@ struct forkserver {
   static constexpr std::string_view name = "forkserver";
   /// `child_boot::channel_fd` travels to the server with the request; the child inherits it.
   static constexpr bool adopts_channel = true;
+  /// `child_boot::handover_fd` travels with it.
+  static constexpr bool carries_handover = true;
 
   /// Forks the child through the server (starting the server now if this process has none:
   /// then it is a copy of the process as it is at this moment, and dies with the thread that

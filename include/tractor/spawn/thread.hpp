@@ -89,6 +89,8 @@ struct thread {
   static constexpr std::string_view name = "thread";
   /// The child gets a duplicate of `child_boot::channel_fd`, closed when its entry returns.
   static constexpr bool adopts_channel = true;
+  /// And a duplicate of `child_boot::handover_fd`, which its entry closes.
+  static constexpr bool carries_handover = true;
   /// `start` only starts a thread: called on the spawner's event loop.
   static constexpr bool start_blocks = false;
 

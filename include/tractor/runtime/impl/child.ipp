@@ -134,7 +134,15 @@ TRACTOR_DECL awaitable<int> child_runtime(const policies& pol, msg::Aid self, bo
 
 }  // namespace detail
 
-TRACTOR_DECL int run_child(const policies& pol, const spawn::child_boot& given) {
+TRACTOR_DECL int run_child(const policies& pol, const spawn::child_boot& started_with) {
+  // A prestarted child learns who it is (and gets its channel) only now.
+  spawn::child_boot handed;
+  if (started_with.handover_fd >= 0) {
+    handed = started_with;
+    auto received = spawn::receive_handover(handed);
+    if (!received) return int(received.error() == errc::cancelled ? child_exit::ok : child_exit::bad_boot);
+  }
+  const spawn::child_boot& given = started_with.handover_fd >= 0 ? handed : started_with;
   if (!given.cookie.empty()) transport::auth::use_cookie(given.cookie);
   // Asio reports a loop it cannot make (no descriptor for its epoll) by throwing; in a thread
   // actor that would end the whole program.
@@ -147,8 +155,10 @@ TRACTOR_DECL int run_child(const policies& pol, const spawn::child_boot& given) 
   boost::asio::io_context& ctx = *loop;
   std::optional<transport::connection> channel;
   if (given.channel_fd >= 0) {
-    // The backend closes its descriptor once we return; we work on our own.
+    // The backend closes its descriptor once we return (a handed-over one is ours to close);
+    // we work on our own.
     const int fd = ::fcntl(given.channel_fd, F_DUPFD_CLOEXEC, 3);
+    if (&given == &handed) ::close(given.channel_fd);
     if (fd < 0) return int(child_exit::bad_boot);
     auto adopted = transport::adopt_local(ctx.get_executor(), fd);
     if (!adopted) return int(child_exit::bad_boot);

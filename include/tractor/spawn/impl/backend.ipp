@@ -18,6 +18,14 @@ TRACTOR_DECL result<std::unique_ptr<child_handle>> exec::start(const boost::asio
            {child_env::loglevel, req.boot.loglevel ? std::string(log::to_string(*req.boot.loglevel)) : ""},
            {child_env::taskdump, req.boot.taskdump ? "1" : "0"}};
   r.argv0 = req.title;
+  if (req.boot.handover_fd >= 0) {
+    // A prestarted child: everything secret comes later, through the handover.
+    if (!req.boot.cookie.empty()) {
+      return error(make_error_code(std::errc::invalid_argument), "exec backend: a cookie and a handover in one request");
+    }
+    r.pass_fd = req.boot.handover_fd;
+    r.env[child_env::handover_fd] = "3";
+  }
   // The cookie goes through a pipe the child reads at boot: a command line is public, and an
   // environment outlives the boot in /proc.
   int cookie_pipe[2] = {-1, -1};
@@ -74,6 +82,10 @@ TRACTOR_DECL std::optional<child_boot> exec::boot_from_env() {
   if (var(child_env::cookie_fd) == "3") {
     boot.cookie = detail::read_cookie_fd(3);
     ::unsetenv(child_env::cookie_fd);  // the descriptor is gone: a program this one runs has none
+  }
+  if (var(child_env::handover_fd) == "3") {
+    boot.handover_fd = 3;
+    ::unsetenv(child_env::handover_fd);  // the descriptor is this process's only
   }
   return boot;
 }

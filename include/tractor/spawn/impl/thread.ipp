@@ -22,11 +22,13 @@ TRACTOR_DECL result<std::unique_ptr<thread_actor>> thread_actor::start(const boo
   std::unique_ptr<thread_actor> t(new thread_actor(ex, st, stop, req.boot.name, req.abandon_after));
   child_boot boot = req.boot;
   boot.stop = stop;
-  if (boot.channel_fd >= 0) {
-    // The caller keeps its descriptor; this one is the thread's, closed when the entry ends.
-    boot.channel_fd = ::fcntl(req.boot.channel_fd, F_DUPFD_CLOEXEC, 3);
-    if (boot.channel_fd < 0) {
-      return error(boost::system::error_code(errno, boost::system::system_category()), "thread backend: dup");
+  // The caller keeps its descriptors; these are the thread's: the channel's closed when the
+  // entry ends, the handover's by the entry itself.
+  for (int* fd : {&boot.channel_fd, &boot.handover_fd}) {
+    if (*fd >= 0 && (*fd = ::fcntl(*fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+      const int e = errno;
+      if (boot.channel_fd >= 0 && fd != &boot.channel_fd) ::close(boot.channel_fd);
+      return error(boost::system::error_code(e, boost::system::system_category()), "thread backend: dup");
     }
   }
   // What `top -H`, `ps -L` and debuggers show for it (15 characters at most).
@@ -42,7 +44,9 @@ TRACTOR_DECL result<std::unique_ptr<thread_actor>> thread_actor::start(const boo
       (void)!::write(st->efd, &one, sizeof one);
     });
   } catch (const std::system_error& e) {
-    if (boot.channel_fd >= 0) ::close(boot.channel_fd);
+    for (int fd : {boot.channel_fd, boot.handover_fd}) {
+      if (fd >= 0) ::close(fd);
+    }
     return error(e.code(), std::string("thread backend: cannot start a thread: ") + e.what());
   }
   return t;

@@ -1,0 +1,186 @@
+// Definitions for tractor/spawn/prestarted.hpp that are not templates: compiled once (src/)
+// under TRACTOR_SEPARATE_COMPILATION, else included by that header (tractor/config.hpp).
+//
+// The handover is one packet on a SOCK_SEQPACKET pair: a `handover_head`, then the name, uuid,
+// parent address, cookie and title, their sizes in the head; the channel to the parent, when the
+// runtime made one, as SCM_RIGHTS.
+#pragma once
+
+#include <tractor/spawn/prestarted.hpp>
+
+#include <tractor/core/detail/descriptor_passing.hpp>
+#include <tractor/spawn/detail/title.hpp>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace tractor::spawn {
+
+namespace detail {
+
+struct handover_head {
+  std::uint32_t magic;
+  std::int32_t parent_pid;
+  std::uint8_t parent_registers;
+  std::uint8_t taskdump;
+  std::uint8_t loglevel;  // a log::level + 1; 0: none
+  std::uint8_t with_channel;
+  std::uint32_t sizes[5];  // name, uuid, parent address, cookie, title
+};
+inline constexpr std::uint32_t handover_magic = 0x74686f32;  // "tho2"
+/// Bounds a boot (mostly its cookie); far below a packet's limit.
+inline constexpr std::size_t max_handover = 64 * 1024;
+
+inline error handover_error(int e, const std::string& what) {
+  return error(boost::system::error_code(e, boost::system::system_category()), "prestarted: " + what);
+}
+
+/// Sends `req`'s boot (its channel too) and title to the spare behind `handover`.
+inline result<void> hand_over(int handover, const spawn_request& req) {
+  const child_boot& boot = req.boot;
+  const std::string* fields[5] = {&boot.name, &boot.uuid, &boot.parent_addr, &boot.cookie, &req.title};
+  handover_head head{handover_magic, boot.parent_pid, boot.parent_registers, boot.taskdump,
+                     static_cast<std::uint8_t>(boot.loglevel ? static_cast<int>(*boot.loglevel) + 1 : 0),
+                     boot.channel_fd >= 0, {}};
+  std::string packet(sizeof head, '\0');
+  for (int i = 0; i < 5; ++i) {
+    head.sizes[i] = static_cast<std::uint32_t>(fields[i]->size());
+    packet += *fields[i];
+  }
+  if (packet.size() > max_handover) return handover_error(E2BIG, "the boot exceeds " + std::to_string(max_handover) + " bytes");
+  std::memcpy(packet.data(), &head, sizeof head);
+  const int channel = boot.channel_fd;
+  if (tractor::detail::send_with_fds(handover, packet.data(), packet.size(), std::span<const int>(&channel, channel >= 0 ? 1 : 0)) !=
+      static_cast<ssize_t>(packet.size())) {
+    return handover_error(errno, std::string("cannot hand over to a spare: ") + std::strerror(errno));
+  }
+  return success();
+}
+
+/// Starts a spare through `start`, with what `req` says of how to start any child.
+inline result<spare_child> park(start_function start, const boost::asio::any_io_executor& ex, const spawn_request& req) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    return handover_error(errno, std::string("socketpair: ") + std::strerror(errno));
+  }
+  spawn_request spare;
+  spare.boot.name = "spare";
+  spare.boot.parent_addr = req.boot.parent_addr;
+  spare.boot.parent_pid = req.boot.parent_pid;
+  spare.boot.handover_fd = pair[1];
+  spare.title = "_subactor[spare]";
+  spare.run_child = req.run_child;
+  spare.abandon_after = req.abandon_after;
+  spare.start_timeout = req.start_timeout;
+  auto started = start(ex, spare);
+  ::close(pair[1]);  // the child has its own
+  if (!started) {
+    ::close(pair[0]);
+    return started.error();
+  }
+  return spare_child(std::move(started).value(), pair[0]);
+}
+
+TRACTOR_DECL spare_child::~spare_child() {
+  if (handover >= 0) ::close(handover);
+  handle.reset();
+}
+
+TRACTOR_DECL std::optional<spare_child> spare_pool::take() {
+  std::lock_guard lock(m_);
+  if (spares_.empty()) return std::nullopt;
+  std::optional<spare_child> out(std::move(spares_.back()));
+  spares_.pop_back();
+  return out;
+}
+
+TRACTOR_DECL std::size_t spare_pool::ready() {
+  std::lock_guard lock(m_);
+  return spares_.size();
+}
+
+TRACTOR_DECL result<std::unique_ptr<child_handle>> spare_pool::start_child(start_function start,
+                                                                         const boost::asio::any_io_executor& ex,
+                                                                         const spawn_request& req, std::size_t spares) {
+  std::optional<spare_child> child = take();
+  // A spare that died while it waited is dismissed, and one started now takes its place.
+  for (bool fresh = false;; fresh = true) {
+    if (!child || fresh) {
+      child.reset();
+      BOOST_OUTCOME_TRY(auto started, park(start, ex, req));
+      child.emplace(std::move(started));
+    }
+    auto handed = hand_over(child->handover, req);
+    if (handed) break;
+    if (fresh) return handed.error();
+  }
+  auto handle = std::move(child->handle);
+  child.reset();  // our end of its handover: it has what it needs
+  for (;;) {
+    {
+      std::lock_guard lock(m_);
+      if (spares_.size() >= spares) break;
+    }
+    // A spare that cannot be started now is not this spawn's failure: the next one tries again.
+    auto next = park(start, ex, req);
+    if (!next) break;
+    std::lock_guard lock(m_);
+    spares_.push_back(std::move(next).value());
+  }
+  return handle;
+}
+
+TRACTOR_DECL void spare_pool::shutdown() {
+  std::vector<spare_child> dismissed;
+  {
+    std::lock_guard lock(m_);
+    dismissed.swap(spares_);
+  }
+}
+
+}  // namespace detail
+
+TRACTOR_DECL result<void> receive_handover(child_boot& boot) {
+  std::string title;
+  std::string packet(detail::max_handover, '\0');
+  tractor::detail::passed_fds fds;
+  const ssize_t n = tractor::detail::recv_with_fds(boot.handover_fd, packet.data(), packet.size(), fds);
+  const int e = errno;
+  ::close(boot.handover_fd);
+  boot.handover_fd = -1;
+  if (n == 0) return error(make_error_code(errc::cancelled), "prestarted: the spare was dismissed");
+  if (n < 0) return detail::handover_error(e, std::string("cannot receive a boot: ") + std::strerror(e));
+  detail::handover_head head{};
+  std::size_t at = sizeof head;
+  bool ok = static_cast<std::size_t>(n) >= at && !fds.truncated;
+  if (ok) std::memcpy(&head, packet.data(), sizeof head);
+  ok = ok && head.magic == detail::handover_magic && fds.count == std::size_t{head.with_channel};
+  std::string* fields[5] = {&boot.name, &boot.uuid, &boot.parent_addr, &boot.cookie, &title};
+  for (int i = 0; ok && i < 5; ++i) {
+    ok = head.sizes[i] <= static_cast<std::size_t>(n) - at;
+    if (ok) fields[i]->assign(packet.data() + at, head.sizes[i]);
+    at += head.sizes[i];
+  }
+  if (!ok || at != static_cast<std::size_t>(n)) {
+    fds.close_all();
+    return detail::handover_error(EPROTO, "what came on the handover socket is not a boot");
+  }
+  boot.parent_pid = head.parent_pid;
+  boot.parent_registers = head.parent_registers != 0;
+  boot.taskdump = head.taskdump != 0;
+  boot.loglevel = head.loglevel ? std::optional<log::level>(static_cast<log::level>(head.loglevel - 1)) : std::nullopt;
+  boot.channel_fd = fds.take(0);
+  if (!boot.stop) {
+    detail::write_title(title);
+    ::prctl(PR_SET_NAME, boot.name.substr(0, 15).c_str());
+  }
+  return success();
+}
+
+}  // namespace tractor::spawn

@@ -1,0 +1,175 @@
+// spawn::prestarted<B> under each backend: children boot from spares and answer as
+// themselves, a spare that died is replaced, and no spare outlives its tree.
+#include <tractor/spawn/prestarted.hpp>
+#include <tractor/testing.hpp>
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <thread>
+
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace spare_probe {
+/// The actor's name as its runtime knows it, and its thread's name.
+tractor::awaitable<std::string> who() {
+  std::ifstream comm("/proc/thread-self/comm");
+  std::string thread_name;
+  std::getline(comm, thread_name);
+  co_return tractor::runtime::current_actor()->aid().name + " " + thread_name;
+}
+}  // namespace spare_probe
+
+namespace {
+
+using namespace tractor;
+using fns = exposed<&spare_probe::who>;
+using api = interface<&spare_probe::who>;
+template <class B, class T = transport::uds>
+using spare_tree = tree<spawn::prestarted<B>, T, codec::cereal_binary, fns>;
+using trees = tractor::testing::tree_list<spare_tree<spawn::exec>, spare_tree<spawn::forkserver>, spare_tree<spawn::thread>,
+                                 spare_tree<spawn::exec, transport::tcp>, spare_tree<spawn::thread, transport::tcp>>;
+
+/// Processes whose title says they are spares, children of this process or of its forkserver.
+std::set<pid_t> spare_processes() {
+  std::set<pid_t> out;
+  const pid_t parents[] = {::getpid(), spawn::forkserver::server_pid()};
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid = entry.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream cmdline(entry.path() / "cmdline");
+    std::string title;
+    std::getline(cmdline, title, '\0');
+    if (title != "_subactor[spare]") continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto close = line.rfind(')');
+    if (close == std::string::npos || close + 4 >= line.size()) continue;
+    char state = line[close + 2];
+    const pid_t ppid = std::atoi(line.c_str() + close + 4);
+    if (state != 'Z' && (ppid == parents[0] || (parents[1] != 0 && ppid == parents[1]))) out.insert(std::stoi(pid));
+  }
+  return out;
+}
+
+/// The spare processes once there are `n` of them (a forkserver spare takes its title a
+/// moment after its start returned, and /proc has no event to wait on: polled, for 10 s at
+/// most).
+std::set<pid_t> spare_processes(std::size_t n) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto spares = spare_processes();
+  while (spares.size() != n && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    spares = spare_processes();
+  }
+  return spares;
+}
+
+template <class Tree>
+int run_root(std::function<task<void>(actor_nursery<Tree>&)> body) {
+  char arg0[] = "prestarted_test";
+  char* argv[] = {arg0, nullptr};
+  return run_main<Tree>(1, argv, std::move(body));
+}
+
+template <class Tree>
+class prestarted_test : public tractor::testing::tree_test<Tree> {
+ protected:
+  static constexpr bool threads = std::is_same_v<typename Tree::spawn_type, spawn::prestarted<spawn::thread>>;
+};
+TYPED_TEST_SUITE(prestarted_test, trees::types, tractor::testing::tree_names);
+
+TYPED_TEST(prestarted_test, children_boot_from_spares_and_answer_as_themselves) {
+  std::vector<std::string> answers;
+  std::size_t spares_ready = 0;
+  std::size_t spare_processes_seen = 0;
+  const int code = run_root<TypeParam>([&](actor_nursery<TypeParam>& an) -> task<void> {
+    for (const char* name : {"first", "second", "third"}) {
+      BOOST_OUTCOME_CO_TRY(auto child, co_await an.template start_actor<api>(name));
+      BOOST_OUTCOME_CO_TRY(auto answer, co_await child.template run<&spare_probe::who>());
+      answers.push_back(answer);
+    }
+    spares_ready = TypeParam::spawn_type::ready(runtime::current_actor()->executor());
+    spare_processes_seen = spare_processes(TestFixture::threads ? 0 : 1).size();
+    an.cancel();
+    co_return success();
+  });
+  EXPECT_EQ(code, 0);
+  ASSERT_EQ(answers.size(), 3u);
+  // A process is named for its actor; a thread actor's thread keeps the backend's name.
+  const std::string names[] = {"first", "second", "third"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    const std::string expect = this->threads ? names[i] + " " + std::string(spawn::thread_name_prefix) + "spare" : names[i] + " " + names[i];
+    EXPECT_EQ(answers[i], expect);
+  }
+  EXPECT_EQ(spares_ready, 1u) << "one spare waits for the next spawn";
+  EXPECT_EQ(spare_processes_seen, this->threads ? 0u : 1u);
+  EXPECT_TRUE(spare_processes().empty()) << "the spare went with its tree";
+}
+
+TYPED_TEST(prestarted_test, a_spare_that_died_is_replaced) {
+  if (this->threads) GTEST_SKIP() << "a thread spare cannot die alone";
+  std::string answer;
+  std::size_t killed = 0;
+  const int code = run_root<TypeParam>([&](actor_nursery<TypeParam>& an) -> task<void> {
+    BOOST_OUTCOME_CO_TRY(auto first, co_await an.template start_actor<api>("first"));
+    BOOST_OUTCOME_CO_TRY(auto ignored, co_await first.template run<&spare_probe::who>());
+    (void)ignored;
+    for (pid_t spare : spare_processes(1)) {
+      // Gone before the next spawn (a pidfd reads as ready once its process has exited): a
+      // spare that dies during its handover is a child that died during its boot.
+      const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, spare, 0));
+      killed += ::kill(spare, SIGKILL) == 0;
+      pollfd exited{pidfd, POLLIN, 0};
+      EXPECT_EQ(::poll(&exited, 1, 10'000), 1) << "the killed spare did not exit";
+      ::close(pidfd);
+    }
+    BOOST_OUTCOME_CO_TRY(auto second, co_await an.template start_actor<api>("second"));
+    BOOST_OUTCOME_CO_TRY(answer, co_await second.template run<&spare_probe::who>());
+    an.cancel();
+    co_return success();
+  });
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(killed, 1u);
+  EXPECT_EQ(answer, "second second");
+}
+
+TEST(prestarted, is_named_for_its_backend_and_declares_what_it_does) {
+  static_assert(spawn::backend<spawn::prestarted<spawn::exec>>);
+  static_assert(spawn::adopts_channel<spawn::prestarted<spawn::exec>>);
+  static_assert(spawn::start_blocks<spawn::prestarted<spawn::forkserver>>);
+  static_assert(!spawn::start_blocks<spawn::prestarted<spawn::thread>>);
+  EXPECT_EQ(spawn::prestarted<spawn::forkserver>::name, "prestarted_forkserver");
+}
+
+TEST(prestarted, a_handover_that_is_not_a_boot_is_refused) {
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+  ASSERT_EQ(::send(pair[0], "garbage", 7, 0), 7);
+  spawn::child_boot boot;
+  boot.handover_fd = pair[1];
+  auto r = spawn::receive_handover(boot);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("not a boot"), std::string::npos) << r.error().message();
+  EXPECT_EQ(boot.handover_fd, -1);
+  ::close(pair[0]);
+  // And a dismissed spare (its owner closed the socket) is told so.
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+  ::close(pair[0]);
+  boot.handover_fd = pair[1];
+  auto dismissed = spawn::receive_handover(boot);
+  ASSERT_FALSE(dismissed);
+  EXPECT_EQ(dismissed.error(), errc::cancelled);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return tractor::testing::run_tests<trees>(argc, argv); }
