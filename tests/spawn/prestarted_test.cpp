@@ -33,8 +33,9 @@ using fns = exposed<&spare_probe::who>;
 using api = interface<&spare_probe::who>;
 template <class B, class T = transport::uds>
 using spare_tree = tree<spawn::prestarted<B>, T, codec::cereal_binary, fns>;
-using trees = tractor::testing::tree_list<spare_tree<spawn::exec>, spare_tree<spawn::forkserver>, spare_tree<spawn::thread>,
-                                 spare_tree<spawn::exec, transport::tcp>, spare_tree<spawn::thread, transport::tcp>>;
+using trees = tractor::testing::tree_list<spare_tree<spawn::exec>, spare_tree<spawn::forkserver>,
+                                          spare_tree<spawn::thread>, spare_tree<spawn::exec, transport::tcp>,
+                                          spare_tree<spawn::thread, transport::tcp>>;
 
 /// Processes whose title says they are spares, children of this process or of its forkserver.
 std::set<pid_t> spare_processes() {
@@ -107,8 +108,8 @@ TYPED_TEST(prestarted_test, children_boot_from_spares_and_answer_as_themselves) 
   // A process is named for its actor; a thread actor's thread keeps the backend's name.
   const std::string names[] = {"first", "second", "third"};
   for (std::size_t i = 0; i < 3; ++i) {
-    const std::string expect = this->threads ? names[i] + " " + std::string(spawn::thread_name_prefix) + "spare" : names[i] + " " + names[i];
-    EXPECT_EQ(answers[i], expect);
+    const std::string thread_name = this->threads ? std::string(spawn::thread_name_prefix) + "spare" : names[i];
+    EXPECT_EQ(answers[i], names[i] + " " + thread_name);
   }
   EXPECT_EQ(spares_ready, 1u) << "one spare waits for the next spawn";
   EXPECT_EQ(spare_processes_seen, this->threads ? 0u : 1u);

@@ -3,8 +3,9 @@
 //
 // Each actor process has one SOCK_SEQPACKET link to the server. A request is one packet: a
 // header, then the fields (name, uuid, parent address, title, environment), with the child's
-// channel to its parent and its handover socket as SCM_RIGHTS when it has them. The answer is one `reply`
-// packet, with the child's pidfd and the read end of its status pipe when it was forked.
+// channel to its parent and its handover socket (spawn::prestarted) as SCM_RIGHTS when it has
+// them. The answer is one `reply` packet, with the child's pidfd and the read end of its
+// status pipe when it was forked.
 #pragma once
 
 #include <tractor/core/detail/descriptor_passing.hpp>

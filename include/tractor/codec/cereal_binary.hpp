@@ -11,6 +11,7 @@
 #include <tractor/codec/detail/binary_archive.hpp>
 
 #include <cstring>
+#include <initializer_list>
 #include <optional>
 
 namespace tractor::codec {
@@ -56,20 +57,41 @@ struct cereal_binary {
     out.append(s);
   }
 
+  /// Appends the tag, then `fields` as cereal writes strings (a u64 length, the bytes), then
+  /// `n` more bytes the caller fills (returned), growing `out` once: a size check per field
+  /// cost more than the copying of a small message's fields.
+  static char* put_tagged(std::string& out, std::size_t tag, std::initializer_list<std::string_view> fields,
+                          std::size_t n = 0) {
+    std::size_t size = 1 + n;
+    for (auto f : fields) size += sizeof(std::uint64_t) + f.size();
+    const std::size_t at = out.size();
+    out.resize(at + size);
+    char* p = out.data() + at;
+    *p++ = static_cast<char>(tag);
+    for (auto f : fields) {
+      const auto len = static_cast<std::uint64_t>(f.size());
+      std::memcpy(p, &len, sizeof len);
+      std::memcpy(p + sizeof len, f.data(), f.size());
+      p += sizeof len + f.size();
+    }
+    return p;
+  }
+
   /// For a message whose payload comes last (Started, Yield, Return): appends everything
-  /// before the payload's bytes (tag, cid, the payload's length) and returns those bytes.
-  /// Nothing for any other message.
-  static std::optional<std::string_view> put_head(const msg::msg& m, std::string& out) {
+  /// before the payload's bytes (tag, cid, the payload's length) and, with `whole`, the
+  /// payload's bytes too; returns the payload's bytes. Nothing for any other message.
+  static std::optional<std::string_view> put_head(const msg::msg& m, std::string& out, bool whole = false) {
     return std::visit(
         [&](const auto& x) -> std::optional<std::string_view> {
           using X = std::remove_cvref_t<decltype(x)>;
           if constexpr (std::is_same_v<X, msg::Started> || std::is_same_v<X, msg::Yield> ||
                         std::is_same_v<X, msg::Return>) {
-            out.push_back(static_cast<char>(m.index()));
-            put_string(out, x.cid);
-            const auto n = static_cast<std::uint64_t>(x.pld.bytes.size());
-            out.append(reinterpret_cast<const char*>(&n), sizeof(n));
-            return std::string_view(x.pld.bytes);
+            const std::string_view payload = x.pld.bytes;
+            const auto n = static_cast<std::uint64_t>(payload.size());
+            char* p = put_tagged(out, m.index(), {x.cid}, sizeof n + (whole ? payload.size() : 0));
+            std::memcpy(p, &n, sizeof n);
+            if (whole) std::memcpy(p + sizeof n, payload.data(), payload.size());
+            return payload;
           } else {
             return std::nullopt;
           }
@@ -79,13 +101,10 @@ struct cereal_binary {
 
   static bool fast_encode(const msg::msg& m, std::string& out) {
     if (const auto* stop = std::get_if<msg::Stop>(&m)) {
-      out.push_back(static_cast<char>(m.index()));
-      put_string(out, stop->cid);
+      put_tagged(out, m.index(), {stop->cid});
       return true;
     }
-    const auto payload = put_head(m, out);
-    if (payload) out.append(*payload);
-    return payload.has_value();
+    return put_head(m, out, true).has_value();
   }
 
   /// Appends `m` without the bytes of its payload when those come last in its encoding (a

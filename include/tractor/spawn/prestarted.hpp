@@ -11,7 +11,8 @@
 // Spares belong to the event loop that started them (a service of its execution context) and
 // go with it: closing a spare's handover socket ends its entry, and its handle reaps it. A
 // handed-over process takes its own title and name (`ps`, `top`); a thread actor's thread
-// keeps the spare's name.
+// keeps the spare's name. What a process inherits (its environment, working directory,
+// limits) is what its parent had when the spare was started, not at the spawn.
 //
 //     using my_tree = tractor::tree<tractor::spawn::prestarted<tractor::spawn::forkserver>,
 //                                   tractor::transport::uds, tractor::codec::cereal_binary, fns>;

@@ -21,7 +21,8 @@ TRACTOR_DECL result<std::unique_ptr<child_handle>> exec::start(const boost::asio
   if (req.boot.handover_fd >= 0) {
     // A prestarted child: everything secret comes later, through the handover.
     if (!req.boot.cookie.empty()) {
-      return error(make_error_code(std::errc::invalid_argument), "exec backend: a cookie and a handover in one request");
+      return error(make_error_code(std::errc::invalid_argument),
+                   "exec backend: a cookie and a handover in one request");
     }
     r.pass_fd = req.boot.handover_fd;
     r.env[child_env::handover_fd] = "3";

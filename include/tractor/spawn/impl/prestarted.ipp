@@ -53,18 +53,21 @@ inline result<void> hand_over(int handover, const spawn_request& req) {
     head.sizes[i] = static_cast<std::uint32_t>(fields[i]->size());
     packet += *fields[i];
   }
-  if (packet.size() > max_handover) return handover_error(E2BIG, "the boot exceeds " + std::to_string(max_handover) + " bytes");
+  if (packet.size() > max_handover) {
+    return handover_error(E2BIG, "the boot exceeds " + std::to_string(max_handover) + " bytes");
+  }
   std::memcpy(packet.data(), &head, sizeof head);
   const int channel = boot.channel_fd;
-  if (tractor::detail::send_with_fds(handover, packet.data(), packet.size(), std::span<const int>(&channel, channel >= 0 ? 1 : 0)) !=
-      static_cast<ssize_t>(packet.size())) {
+  const std::span<const int> fds(&channel, channel >= 0 ? 1 : 0);
+  if (tractor::detail::send_with_fds(handover, packet.data(), packet.size(), fds) != static_cast<ssize_t>(packet.size())) {
     return handover_error(errno, std::string("cannot hand over to a spare: ") + std::strerror(errno));
   }
   return success();
 }
 
 /// Starts a spare through `start`, with what `req` says of how to start any child.
-inline result<spare_child> park(start_function start, const boost::asio::any_io_executor& ex, const spawn_request& req) {
+inline result<spare_child> park(start_function start, const boost::asio::any_io_executor& ex,
+                                const spawn_request& req) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     return handover_error(errno, std::string("socketpair: ") + std::strerror(errno));
