@@ -70,6 +70,23 @@ inline void kernel_read_once(const void* p, std::size_t n) {
   if (sink < 0 || ::pwrite(sink, p, n, 0) != static_cast<ssize_t>(n)) std::abort();
 }
 
+/// What a page fault costs on this host: microseconds for the first write of each page of a
+/// fresh anonymous mapping (`pages` of them). Every child a spawn benchmark starts, and every
+/// first call into it, takes such faults (on fresh memory, on pages shared with its parent,
+/// on code it runs for the first time), far more of them than a raw floor's child: where a
+/// fault is dear (a VM whose hypervisor maps each page on first use), that alone sets ratios.
+inline double page_fault_us(std::size_t pages = 4096) {
+  const std::size_t size = pages * 4096;
+  void* mapped = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapped == MAP_FAILED) std::abort();
+  auto* p = static_cast<volatile char*>(mapped);
+  const auto t0 = clk::now();
+  for (std::size_t at = 0; at < size; at += 4096) p[at] = 1;
+  const double us = std::chrono::duration<double, std::micro>(clk::now() - t0).count() / static_cast<double>(pages);
+  ::munmap(mapped, size);
+  return us;
+}
+
 /// Puts malloc in the state of a program that has run for a while, and keeps it there: blocks
 /// of up to 32 MiB come from its heap, and what is freed stays in the heap for the next block.
 /// Without this, what a benchmark measures depends on what earlier phases left in the allocator

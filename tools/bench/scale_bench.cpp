@@ -323,6 +323,7 @@ int main(int argc, char** argv) {
   }
   const std::string path = "/tmp/tractor-scale-bench-" + std::to_string(::getpid()) + ".sock";
   fmt::print("tractor scale benchmark (uds; each phase beside its floor from the same run)\n");
+  fmt::print("a page fault here (first write of a fresh page): {:.2f} us\n", bench::page_fault_us());
   spawn::raise_descriptor_limit();  // as the root does: the floors hold as many
   double thread_fds = 0;
   for (int n : sizes) {

@@ -289,6 +289,7 @@ int main(int argc, char** argv) {
 
   fmt::print("tractor spawn benchmark (uds; median of {} spawns each; spawn-to-ready = start_actor until its portal)\n",
              spawns);
+  fmt::print("a page fault here (first write of a fresh page): {:.2f} us\n", bench::page_fault_us());
   fmt::print("raw floors       posix_spawn+connect-back {:6.3f} ms | fork+connect-back {:6.3f} ms"
              " | fork+connect-back from 256 MiB {:6.3f} ms | thread+connect-back {:6.3f} ms\n",
              floor_posix_spawn, floor_fork, floor_fork_big, floor_thread);
