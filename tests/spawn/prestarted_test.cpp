@@ -24,18 +24,51 @@ tractor::awaitable<std::string> who() {
   std::getline(comm, thread_name);
   co_return tractor::runtime::current_actor()->aid().name + " " + thread_name;
 }
+/// Starts an actor of its own (from its own spares, under backend B and transport T), asks it
+/// `who`, and says what it answered and how many spares its loop then kept.
+template <class B, class T>
+tractor::task<std::string> lead();
 }  // namespace spare_probe
 
 namespace {
 
 using namespace tractor;
-using fns = exposed<&spare_probe::who>;
 using api = interface<&spare_probe::who>;
 template <class B, class T = transport::uds>
-using spare_tree = tree<spawn::prestarted<B>, T, codec::cereal_binary, fns>;
+using spare_tree = tree<spawn::prestarted<B>, T, codec::cereal_binary,
+                        exposed<&spare_probe::who, &spare_probe::lead<B, T>>>;
 using trees = tractor::testing::tree_list<spare_tree<spawn::exec>, spare_tree<spawn::forkserver>,
                                           spare_tree<spawn::thread>, spare_tree<spawn::exec, transport::tcp>,
                                           spare_tree<spawn::thread, transport::tcp>>;
+
+}  // namespace
+
+template <class B, class T>
+tractor::task<std::string> spare_probe::lead() {
+  using own = spare_tree<B, T>;
+  std::string answer;
+  std::size_t ready = 0;
+  auto r = co_await open_actor_nursery<own>([&](actor_nursery<own>& an) -> task<void> {
+    BOOST_OUTCOME_CO_TRY(auto worker, co_await an.template start_actor<api>("worker"));
+    BOOST_OUTCOME_CO_TRY(answer, co_await worker.template run<&spare_probe::who>());
+    ready = spawn::prestarted<B>::ready(runtime::current_actor()->executor());
+    an.cancel();
+    co_return success();
+  });
+  if (!r) co_return r.error();
+  co_return answer + " / " + std::to_string(ready);
+}
+
+namespace {
+
+/// The tree's `lead`.
+template <class Tree>
+struct lead_of;
+template <class B, class T>
+struct lead_of<spare_tree<B, T>> {
+  static constexpr auto fn = &spare_probe::lead<B, T>;
+  using api = interface<&spare_probe::lead<B, T>>;
+};
 
 /// Processes whose title says they are spares, children of this process or of its forkserver.
 std::set<pid_t> spare_processes() {
@@ -105,15 +138,27 @@ TYPED_TEST(prestarted_test, children_boot_from_spares_and_answer_as_themselves) 
   });
   EXPECT_EQ(code, 0);
   ASSERT_EQ(answers.size(), 3u);
-  // A process is named for its actor; a thread actor's thread keeps the backend's name.
+  // A process's main thread, or a thread actor's thread, is named for its actor.
   const std::string names[] = {"first", "second", "third"};
-  for (std::size_t i = 0; i < 3; ++i) {
-    const std::string thread_name = this->threads ? std::string(spawn::thread_name_prefix) + "spare" : names[i];
-    EXPECT_EQ(answers[i], names[i] + " " + thread_name);
-  }
+  const std::string prefix = this->threads ? std::string(spawn::thread_name_prefix) : "";
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(answers[i], names[i] + " " + prefix + names[i]);
   EXPECT_EQ(spares_ready, 1u) << "one spare waits for the next spawn";
   EXPECT_EQ(spare_processes_seen, this->threads ? 0u : 1u);
   EXPECT_TRUE(spare_processes().empty()) << "the spare went with its tree";
+}
+
+TYPED_TEST(prestarted_test, a_child_keeps_spares_of_its_own_which_go_with_it) {
+  std::string answer;
+  const int code = run_root<TypeParam>([&](actor_nursery<TypeParam>& an) -> task<void> {
+    BOOST_OUTCOME_CO_TRY(auto lead, co_await an.template start_actor<typename lead_of<TypeParam>::api>("lead"));
+    BOOST_OUTCOME_CO_TRY(answer, co_await lead.template run<lead_of<TypeParam>::fn>());
+    an.cancel();
+    co_return success();
+  });
+  EXPECT_EQ(code, 0);
+  const std::string worker_thread = (this->threads ? std::string(spawn::thread_name_prefix) : "") + "worker";
+  EXPECT_EQ(answer, "worker " + worker_thread + " / 1") << "the lead's worker came from the lead's own spare";
+  EXPECT_TRUE(spare_processes().empty()) << "the lead's spare went with the lead";
 }
 
 TYPED_TEST(prestarted_test, a_spare_that_died_is_replaced) {

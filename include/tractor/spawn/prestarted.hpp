@@ -10,8 +10,8 @@
 //
 // Spares belong to the event loop that started them (a service of its execution context) and
 // go with it: closing a spare's handover socket ends its entry, and its handle reaps it. A
-// handed-over process takes its own title and name (`ps`, `top`); a thread actor's thread
-// keeps the spare's name. What a process inherits (its environment, working directory,
+// handed-over process takes its own title and name (`ps`, `top`), a thread actor's thread its
+// own name. What a process inherits (its environment, working directory,
 // limits) is what its parent had when the spare was started, not at the spawn.
 //
 //     using my_tree = tractor::tree<tractor::spawn::prestarted<tractor::spawn::forkserver>,
@@ -98,9 +98,9 @@ struct prestarted_name {
 
 /// The child's side of a handover (called by the runtime's child entry when
 /// `boot.handover_fd` is set): waits for the boot, fills `boot` with it (the channel too, the
-/// child's own descriptor) and closes the handover socket. In a process of its own (not a
-/// thread actor, whose boot has a `stop` hook), also takes the request's title and the
-/// child's name. `errc::cancelled` if the spare was dismissed (its owner closed the socket)
+/// child's own descriptor) and closes the handover socket. The calling thread takes the
+/// child's name (as its backend names it), and a process of its own (not a thread actor, whose
+/// boot has a `stop` hook) the request's title. `errc::cancelled` if the spare was dismissed (its owner closed the socket)
 /// instead; an error if what came is not a boot.
 ///
 /// Cancellation: none; a blocking wait, which ends when the owner hands over or goes away.

@@ -10,6 +10,7 @@
 
 #include <tractor/core/detail/descriptor_passing.hpp>
 #include <tractor/spawn/detail/title.hpp>
+#include <tractor/spawn/thread.hpp>
 
 #include <cerrno>
 #include <cstdint>
@@ -179,10 +180,11 @@ TRACTOR_DECL result<void> receive_handover(child_boot& boot) {
   boot.taskdump = head.taskdump != 0;
   boot.loglevel = head.loglevel ? std::optional<log::level>(static_cast<log::level>(head.loglevel - 1)) : std::nullopt;
   boot.channel_fd = fds.take(0);
-  if (!boot.stop) {
-    detail::write_title(title);
-    ::prctl(PR_SET_NAME, boot.name.substr(0, 15).c_str());
-  }
+  // This thread (a process's main thread, or a thread actor's own) takes the child's name, as
+  // the backend would have named it; only a process of its own takes the title.
+  const std::string thread_name = boot.stop ? std::string(thread_name_prefix) + boot.name : boot.name;
+  ::prctl(PR_SET_NAME, thread_name.substr(0, 15).c_str());
+  if (!boot.stop) detail::write_title(title);
   return success();
 }
 
