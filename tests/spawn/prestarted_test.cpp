@@ -1,18 +1,26 @@
 // spawn::prestarted<B> under each backend: children boot from spares and answer as
 // themselves, a spare that died is replaced, and no spare outlives its tree.
+#include <tractor/core/detail/descriptor_passing.hpp>
+#include <tractor/spawn/detail/handover.hpp>
 #include <tractor/spawn/prestarted.hpp>
 #include <tractor/testing.hpp>
 
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
 
 #include <poll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -214,6 +222,124 @@ TEST(prestarted, a_handover_that_is_not_a_boot_is_refused) {
   auto dismissed = spawn::receive_handover(boot);
   ASSERT_FALSE(dismissed);
   EXPECT_EQ(dismissed.error(), errc::cancelled);
+}
+
+/// Gives this thread its name back at the end of the scope: a boot received here names the
+/// thread for its child (as a thread actor's), which the program's leak check would take for
+/// a thread actor left running.
+struct keeps_thread_name {
+  char name[16] = {};
+  keeps_thread_name() { ::prctl(PR_GET_NAME, name); }
+  ~keeps_thread_name() { ::prctl(PR_SET_NAME, name); }
+};
+
+// The handover's own packet, with a channel, gives the child the boot it was made from.
+TEST(prestarted, a_handover_carries_the_boot_and_the_channel) {
+  spawn::spawn_request req;
+  req.boot = spawn::child_boot{"worker", "0123-uuid", "/tmp/parent.sock", 4242};
+  req.boot.parent_registers = true;
+  req.boot.taskdump = true;
+  req.boot.loglevel = log::level::cancel;
+  req.boot.cookie = std::string("c\0ok", 4);
+  req.title = "_subactor[worker@0123]";
+  int channel[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel), 0);
+  req.boot.channel_fd = channel[1];
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+  const std::string packet = spawn::detail::handover_packet(req);
+  ASSERT_EQ(tractor::detail::send_with_fds(pair[0], packet.data(), packet.size(), std::span<const int>(&channel[1], 1)),
+            static_cast<ssize_t>(packet.size()));
+  ::close(pair[0]);
+  ::close(channel[1]);
+  spawn::child_boot boot;
+  boot.stop = std::make_shared<spawn::stop_hook>();  // as a thread actor: no retitling of this test
+  boot.handover_fd = pair[1];
+  std::optional<result<void>> received;
+  {
+    const keeps_thread_name kept;
+    received.emplace(spawn::receive_handover(boot));
+  }
+  const auto& r = *received;
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(boot.name, "worker");
+  EXPECT_EQ(boot.uuid, "0123-uuid");
+  EXPECT_EQ(boot.parent_addr, "/tmp/parent.sock");
+  EXPECT_EQ(boot.parent_pid, 4242);
+  EXPECT_TRUE(boot.parent_registers);
+  EXPECT_TRUE(boot.taskdump);
+  EXPECT_EQ(boot.loglevel, log::level::cancel);
+  EXPECT_EQ(boot.cookie, std::string("c\0ok", 4));
+  EXPECT_EQ(boot.handover_fd, -1);
+  ASSERT_GE(boot.channel_fd, 0);
+  ASSERT_EQ(::write(channel[0], "x", 1), 1);  // the channel that came is the one that was sent
+  char got = 0;
+  EXPECT_EQ(::read(boot.channel_fd, &got, 1), 1);
+  EXPECT_EQ(got, 'x');
+  ::close(boot.channel_fd);
+  ::close(channel[0]);
+}
+
+// Packets cut short, or with a size that runs past the end, are refused, and a channel that
+// came with one is closed; with bytes flipped anywhere, a packet is refused or read as a boot
+// of exactly its own bytes. Nothing is read outside a packet (this runs under ASan too).
+// Bounded: a fixed seed and count.
+TEST(prestarted, a_damaged_handover_is_refused) {
+  spawn::spawn_request req;
+  req.boot = spawn::child_boot{"worker", "0123-uuid", "/tmp/parent.sock", 4242};
+  req.boot.channel_fd = 0;  // announced: one comes with each packet below
+  req.title = "_subactor[worker@0123]";
+  const std::string valid = spawn::detail::handover_packet(req);
+  const keeps_thread_name kept;
+  std::mt19937 random(29);
+  int refused = 0;
+  for (int i = 0; i < 300; ++i) {
+    std::string packet = valid;
+    switch (i % 3) {
+      case 0:
+        packet.resize(random() % packet.size());
+        break;
+      case 1:
+        for (int flips = 1 + static_cast<int>(random() % 4); flips > 0; --flips) {
+          packet[random() % packet.size()] ^= static_cast<char>(1 + random() % 255);
+        }
+        break;
+      default: {
+        const std::uint32_t size = static_cast<std::uint32_t>(random());
+        std::memcpy(packet.data() + offsetof(spawn::detail::handover_head, sizes) + (random() % 5) * 4, &size, 4);
+      }
+    }
+    if (packet == valid || packet.empty()) continue;  // a flip that undid itself; an empty packet reads as none
+    int pair[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+    int channel[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel), 0);
+    ASSERT_EQ(tractor::detail::send_with_fds(pair[0], packet.data(), packet.size(), std::span<const int>(&channel[1], 1)),
+              static_cast<ssize_t>(packet.size()));
+    ::close(pair[0]);
+    ::close(channel[1]);
+    spawn::child_boot boot;
+    boot.stop = std::make_shared<spawn::stop_hook>();
+    boot.handover_fd = pair[1];
+    auto r = spawn::receive_handover(boot);
+    EXPECT_EQ(boot.handover_fd, -1);
+    if (r) {
+      EXPECT_EQ(i % 3, 1) << "packet " << i << " (cut short or misdeclared) was taken for a boot";
+      const std::size_t fields = boot.name.size() + boot.uuid.size() + boot.parent_addr.size() + boot.cookie.size();
+      EXPECT_LE(sizeof(spawn::detail::handover_head) + fields, packet.size());
+      EXPECT_GE(boot.channel_fd, 0);
+      if (boot.channel_fd >= 0) ::close(boot.channel_fd);
+      ::close(channel[0]);
+      continue;
+    }
+    EXPECT_EQ(boot.channel_fd, -1);
+    // Every copy of the channel's other end is closed: ours reads end-of-file.
+    char byte;
+    EXPECT_EQ(::recv(channel[0], &byte, 1, MSG_DONTWAIT), 0) << "packet " << i << ": the channel that came with it was kept";
+    ::close(channel[0]);
+    ++refused;
+  }
+  EXPECT_GE(refused, 200) << "every cut and misdeclared packet, and most flipped ones";
 }
 
 }  // namespace

@@ -1,14 +1,12 @@
 // Definitions for tractor/spawn/prestarted.hpp that are not templates: compiled once (src/)
-// under TRACTOR_SEPARATE_COMPILATION, else included by that header (tractor/config.hpp).
-//
-// The handover is one packet on a SOCK_SEQPACKET pair: a `handover_head`, then the name, uuid,
-// parent address, cookie and title, their sizes in the head; the channel to the parent, when the
-// runtime made one, as SCM_RIGHTS.
+// under TRACTOR_SEPARATE_COMPILATION, else included by that header (tractor/config.hpp). The
+// handover's packet is spawn/detail/handover.hpp.
 #pragma once
 
 #include <tractor/spawn/prestarted.hpp>
 
 #include <tractor/core/detail/descriptor_passing.hpp>
+#include <tractor/spawn/detail/handover.hpp>
 #include <tractor/spawn/detail/title.hpp>
 #include <tractor/spawn/thread.hpp>
 
@@ -25,40 +23,17 @@ namespace tractor::spawn {
 
 namespace detail {
 
-struct handover_head {
-  std::uint32_t magic;
-  std::int32_t parent_pid;
-  std::uint8_t parent_registers;
-  std::uint8_t taskdump;
-  std::uint8_t loglevel;  // a log::level + 1; 0: none
-  std::uint8_t with_channel;
-  std::uint32_t sizes[5];  // name, uuid, parent address, cookie, title
-};
-inline constexpr std::uint32_t handover_magic = 0x74686f32;  // "tho2"
-/// Bounds a boot (mostly its cookie); far below a packet's limit.
-inline constexpr std::size_t max_handover = 64 * 1024;
-
 inline error handover_error(int e, const std::string& what) {
   return error(boost::system::error_code(e, boost::system::system_category()), "prestarted: " + what);
 }
 
 /// Sends `req`'s boot (its channel too) and title to the spare behind `handover`.
 inline result<void> hand_over(int handover, const spawn_request& req) {
-  const child_boot& boot = req.boot;
-  const std::string* fields[5] = {&boot.name, &boot.uuid, &boot.parent_addr, &boot.cookie, &req.title};
-  handover_head head{handover_magic, boot.parent_pid, boot.parent_registers, boot.taskdump,
-                     static_cast<std::uint8_t>(boot.loglevel ? static_cast<int>(*boot.loglevel) + 1 : 0),
-                     boot.channel_fd >= 0, {}};
-  std::string packet(sizeof head, '\0');
-  for (int i = 0; i < 5; ++i) {
-    head.sizes[i] = static_cast<std::uint32_t>(fields[i]->size());
-    packet += *fields[i];
-  }
+  const std::string packet = handover_packet(req);
   if (packet.size() > max_handover) {
     return handover_error(E2BIG, "the boot exceeds " + std::to_string(max_handover) + " bytes");
   }
-  std::memcpy(packet.data(), &head, sizeof head);
-  const int channel = boot.channel_fd;
+  const int channel = req.boot.channel_fd;
   const std::span<const int> fds(&channel, channel >= 0 ? 1 : 0);
   if (tractor::detail::send_with_fds(handover, packet.data(), packet.size(), fds) != static_cast<ssize_t>(packet.size())) {
     return handover_error(errno, std::string("cannot hand over to a spare: ") + std::strerror(errno));

@@ -1,0 +1,45 @@
+// tractor/spawn/detail/handover.hpp — what a prestarted child is sent as its boot
+// (spawn/prestarted.hpp): one packet on a SOCK_SEQPACKET pair, a `handover_head`, then the
+// name, uuid, parent address, cookie and title, their sizes in the head; the channel to the
+// parent, when the runtime made one, travels with it as SCM_RIGHTS. Private to spawn/; tests
+// forge packets with it.
+#pragma once
+
+#include <tractor/spawn/backend.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace tractor::spawn::detail {
+
+struct handover_head {
+  std::uint32_t magic;
+  std::int32_t parent_pid;
+  std::uint8_t parent_registers;
+  std::uint8_t taskdump;
+  std::uint8_t loglevel;  // a log::level + 1; 0: none
+  std::uint8_t with_channel;
+  std::uint32_t sizes[5];  // name, uuid, parent address, cookie, title
+};
+inline constexpr std::uint32_t handover_magic = 0x74686f32;  // "tho2"
+/// Bounds a boot (mostly its cookie); far below a packet's limit.
+inline constexpr std::size_t max_handover = 64 * 1024;
+
+/// The packet for `req`'s boot and title (its channel goes beside it).
+inline std::string handover_packet(const spawn_request& req) {
+  const child_boot& boot = req.boot;
+  const std::string* fields[5] = {&boot.name, &boot.uuid, &boot.parent_addr, &boot.cookie, &req.title};
+  handover_head head{handover_magic, boot.parent_pid, boot.parent_registers, boot.taskdump,
+                     static_cast<std::uint8_t>(boot.loglevel ? static_cast<int>(*boot.loglevel) + 1 : 0),
+                     boot.channel_fd >= 0, {}};
+  std::string packet(sizeof head, '\0');
+  for (int i = 0; i < 5; ++i) {
+    head.sizes[i] = static_cast<std::uint32_t>(fields[i]->size());
+    packet += *fields[i];
+  }
+  std::memcpy(packet.data(), &head, sizeof head);
+  return packet;
+}
+
+}  // namespace tractor::spawn::detail
