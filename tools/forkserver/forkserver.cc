@@ -31,16 +31,12 @@ namespace {
 using namespace forkserver_wire;
 using namespace server_side;
 
-error sys_error(int e, const std::string& what) {
-  return error(boost::system::error_code(e, boost::system::system_category()), what + ": " + std::strerror(e));
-}
-
 /// Forks the server off this process, as it is now, and links `s` to it once it serves (`s.m`
 /// held).
 result<void> start_locked(link_state& s) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
-    return sys_error(errno, "forkserver: socketpair");
+    return error::from_errno(errno, "forkserver: socketpair");
   }
   for (int& fd : pair) {  // a program that closed its stdio must not get the link as fd 0-2
     if (fd <= 2) {
@@ -55,7 +51,7 @@ result<void> start_locked(link_state& s) {
   if (pid < 0) {
     const int e = errno;
     close_each({pair[0], pair[1]});
-    return sys_error(e, "forkserver: fork");
+    return error::from_errno(e, "forkserver: fork");
   }
   if (pid == 0) {
     close_all_but({pair[1]});
@@ -87,7 +83,7 @@ result<void> start_locked(link_state& s) {
     ::close(pair[0]);
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
-    return sys_error(EPIPE, "forkserver: the server died as it started");
+    return error::from_errno(EPIPE, "forkserver: the server died as it started");
   }
   s.fd = pair[0];
   s.server = pid;
@@ -133,10 +129,10 @@ pid_t forkserver::server_pid() noexcept {
 namespace detail {
 
 result<forked_child> fork_through_server(const spawn_request& req) {
-  if (!req.run_child) return sys_error(EINVAL, "forkserver: the request has no child entry");
+  if (!req.run_child) return error::from_errno(EINVAL, "forkserver: the request has no child entry");
   std::string packet;
   if (!encode_request(req, packet)) {
-    return sys_error(E2BIG, "forkserver: the request (mostly the environment) exceeds " +
+    return error::from_errno(E2BIG, "forkserver: the request (mostly the environment) exceeds " +
                                 std::to_string(max_request) + " bytes");
   }
   link_state& s = link();
@@ -145,7 +141,7 @@ result<forked_child> fork_through_server(const spawn_request& req) {
     BOOST_OUTCOME_TRY(start_locked(s));
   }
   if (!send_packet(s.fd, packet.data(), packet.size(), {req.boot.channel_fd, req.boot.handover_fd})) {
-    return sys_error(errno ? errno : EPIPE, "forkserver: the server is gone");
+    return error::from_errno(errno ? errno : EPIPE, "forkserver: the server is gone");
   }
   // Bounded: a server that does not answer (stopped, or stuck) fails this spawn, not the
   // spawner thread forever. Its link is then given up, since a late answer would be taken for
@@ -157,7 +153,7 @@ result<forked_child> fork_through_server(const spawn_request& req) {
   }
   if (ready == 0) {
     drop_link(s, true);
-    return sys_error(ETIMEDOUT, "forkserver: the server did not answer within " + std::to_string(ms) +
+    return error::from_errno(ETIMEDOUT, "forkserver: the server did not answer within " + std::to_string(ms) +
                                     " ms; its link is given up (the next spawn starts a server of its own)");
   }
   reply r{};
@@ -165,8 +161,8 @@ result<forked_child> fork_through_server(const spawn_request& req) {
   const ssize_t n = tractor::detail::recv_with_fds(s.fd, &r, sizeof r, fds);
   if (n != static_cast<ssize_t>(sizeof r) || r.pid <= 0 || fds.count != 2) {
     fds.close_all();
-    if (n != static_cast<ssize_t>(sizeof r)) return sys_error(EPIPE, "forkserver: the server is gone");
-    return sys_error(r.pid <= 0 ? r.err : EPROTO, "forkserver: cannot fork '" + req.boot.name + "'");
+    if (n != static_cast<ssize_t>(sizeof r)) return error::from_errno(EPIPE, "forkserver: the server is gone");
+    return error::from_errno(r.pid <= 0 ? r.err : EPROTO, "forkserver: cannot fork '" + req.boot.name + "'");
   }
   return forked_child{r.pid, fds.take(0), fds.take(1)};
 }

@@ -107,6 +107,10 @@ class error {
   /// An error with a code and a message that says what went wrong in this instance.
   error(boost::system::error_code code, std::string message);
 
+  /// A failed system call's error: the code is `err` (an errno), and the message says what was
+  /// being done, then what the system says of `err` ("socketpair: Too many open files").
+  [[nodiscard]] static error from_errno(int err, const std::string& what);
+
   /// Boxes an exception: the code is `errc::exception`, or the exception's own code when it is
   /// a `boost::system::system_error` or a `tractor::error_exception`.
   [[nodiscard]] static error from_exception(std::exception_ptr ep) noexcept;

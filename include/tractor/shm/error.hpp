@@ -71,10 +71,7 @@ inline boost::system::error_code make_error_code(shm_errc e) noexcept { return {
 
 namespace shm_detail {
 /// A failed system call's error `err` (an errno), saying what was being done.
-inline error system_error(int err, const std::string& what) {
-  return error(boost::system::error_code(err, boost::system::system_category()),
-               what + ": " + boost::system::system_category().message(err));
-}
+inline error system_error(int err, const std::string& what) { return error::from_errno(err, what); }
 }  // namespace shm_detail
 
 }  // namespace tractor

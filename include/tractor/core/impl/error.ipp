@@ -11,6 +11,11 @@ TRACTOR_DECL error::error(boost::system::error_code code, std::string message)
       payload_(std::make_shared<const detail::error_payload>(
           detail::error_payload{std::move(message), {}, {}, {}, {}})) {}
 
+TRACTOR_DECL error error::from_errno(int err, const std::string& what) {
+  const boost::system::error_code code(err, boost::system::system_category());
+  return error(code, what + ": " + code.message());
+}
+
 TRACTOR_DECL error error::from_exception(std::exception_ptr ep) noexcept {
   if (!ep) return error(make_error_code(errc::exception));
   try {

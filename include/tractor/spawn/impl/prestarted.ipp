@@ -23,6 +23,7 @@ namespace tractor::spawn {
 
 namespace detail {
 
+/// An error of the handover that no system call reported (`e`: the errno it is closest to).
 inline error handover_error(int e, const std::string& what) {
   return error(boost::system::error_code(e, boost::system::system_category()), "prestarted: " + what);
 }
@@ -36,7 +37,7 @@ inline result<void> hand_over(int handover, const spawn_request& req) {
   const int channel = req.boot.channel_fd;
   const std::span<const int> fds(&channel, channel >= 0 ? 1 : 0);
   if (tractor::detail::send_with_fds(handover, packet.data(), packet.size(), fds) != static_cast<ssize_t>(packet.size())) {
-    return handover_error(errno, std::string("cannot hand over to a spare: ") + std::strerror(errno));
+    return error::from_errno(errno, "prestarted: cannot hand over to a spare");
   }
   return success();
 }
@@ -46,7 +47,7 @@ inline result<spare_child> park(start_function start, const boost::asio::any_io_
                                 const spawn_request& req) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
-    return handover_error(errno, std::string("socketpair: ") + std::strerror(errno));
+    return error::from_errno(errno, "prestarted: socketpair");
   }
   spawn_request spare;
   spare.boot.name = "spare";
@@ -134,7 +135,7 @@ TRACTOR_DECL result<void> receive_handover(child_boot& boot) {
   ::close(boot.handover_fd);
   boot.handover_fd = -1;
   if (n == 0) return error(make_error_code(errc::cancelled), "prestarted: the spare was dismissed");
-  if (n < 0) return detail::handover_error(e, std::string("cannot receive a boot: ") + std::strerror(e));
+  if (n < 0) return error::from_errno(e, "prestarted: cannot receive a boot");
   detail::handover_head head{};
   std::size_t at = sizeof head;
   bool ok = static_cast<std::size_t>(n) >= at && !fds.truncated;
