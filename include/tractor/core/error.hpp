@@ -211,6 +211,14 @@ class error_exception : public std::runtime_error {
 /// True when `ep` is a cancellation (see `error::is_cancellation`).
 [[nodiscard]] bool is_cancellation(const std::exception_ptr& ep) noexcept;
 
+namespace detail {
+/// `error::from_exception` for an exception already caught as what it is (`ep`: that very
+/// exception). A catch site that names these types boxes without rethrowing `ep` to find
+/// them; each rethrow is a second unwind, and cancellation unwinds every task it ends.
+[[nodiscard]] error box_caught(const boost::system::system_error& e, std::exception_ptr ep) noexcept;
+[[nodiscard]] error box_caught(const std::exception& e, std::exception_ptr ep) noexcept;
+}  // namespace detail
+
 /// Throws the exception Asio itself uses for a cancelled operation, so that our waits and
 /// Asio's look the same to callers.
 [[noreturn]] void throw_cancelled();

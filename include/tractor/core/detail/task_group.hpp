@@ -210,6 +210,10 @@ boost::asio::awaitable<void> task_group::run_child(child_task* c, boost::asio::a
           if (out && !c->failure) out->emplace(std::move(v));
         }
       }
+    } catch (const error_exception& e) {
+      c->failure = e.error();
+    } catch (const boost::system::system_error& e) {  // a cancelled task ends with one
+      c->failure = detail::box_caught(e, std::current_exception());
     } catch (...) {
       c->failure = error::from_exception(std::current_exception());
     }

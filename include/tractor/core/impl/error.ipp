@@ -16,30 +16,42 @@ TRACTOR_DECL error error::from_errno(int err, const std::string& what) {
   return error(code, what + ": " + code.message());
 }
 
+TRACTOR_DECL error detail::box_caught(const boost::system::system_error& e, std::exception_ptr ep) noexcept {
+  try {
+    return error::with_details(e.code(), e.what(), current_exception_type_name(), std::move(ep), nullptr);
+  } catch (...) {
+    return error(e.code());  // no memory for the payload: keep at least the code
+  }
+}
+
+TRACTOR_DECL error detail::box_caught(const std::exception& e, std::exception_ptr ep) noexcept {
+  try {
+    return error::with_details(make_error_code(errc::exception), e.what(), current_exception_type_name(),
+                               std::move(ep), nullptr);
+  } catch (...) {
+    return error(make_error_code(errc::exception));
+  }
+}
+
 TRACTOR_DECL error error::from_exception(std::exception_ptr ep) noexcept {
   if (!ep) return error(make_error_code(errc::exception));
   try {
+    std::rethrow_exception(ep);
+  } catch (const error_exception& e) {
+    // Already one of ours: keep the original error, not a box around it.
+    return e.error();
+  } catch (const boost::system::system_error& e) {
+    return detail::box_caught(e, ep);
+  } catch (const std::exception& e) {
+    return detail::box_caught(e, ep);
+  } catch (...) {
     try {
-      std::rethrow_exception(ep);
-    } catch (const error_exception& e) {
-      // Already one of ours: keep the original error, not a box around it.
-      return e.error();
-    } catch (const boost::system::system_error& e) {
-      auto p = detail::error_payload{e.what(), detail::current_exception_type_name(), ep, {}, {}};
-      return error(e.code(), std::make_shared<const detail::error_payload>(std::move(p)));
-    } catch (const std::exception& e) {
-      auto p = detail::error_payload{e.what(), detail::current_exception_type_name(), ep, {}, {}};
-      return error(make_error_code(errc::exception),
-                   std::make_shared<const detail::error_payload>(std::move(p)));
-    } catch (...) {
       auto name = detail::current_exception_type_name();
       auto p = detail::error_payload{"exception of type " + name, name, ep, {}, {}};
-      return error(make_error_code(errc::exception),
-                   std::make_shared<const detail::error_payload>(std::move(p)));
+      return error(make_error_code(errc::exception), std::make_shared<const detail::error_payload>(std::move(p)));
+    } catch (...) {
+      return error(make_error_code(errc::exception));  // no memory for the payload
     }
-  } catch (...) {
-    // Building the payload failed (out of memory): keep at least the code.
-    return error(make_error_code(errc::exception));
   }
 }
 
