@@ -157,6 +157,7 @@ TYPED_TEST(supervision_test, a_failing_body_with_idle_daemons_reaps_them_all) {
 }
 
 TYPED_TEST(supervision_test, a_child_dying_during_boot_is_an_actor_failure) {
+  if (!tractor::testing::boot_faults_apply) GTEST_SKIP() << "a spare runs the tree's entry (see boot_faults)";
   const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
     auto w = co_await an.start_actor("die-at-boot");
     EXPECT_FALSE(w);
@@ -171,6 +172,7 @@ TYPED_TEST(supervision_test, a_child_dying_during_boot_is_an_actor_failure) {
 }
 
 TYPED_TEST(supervision_test, a_child_silent_past_the_boot_timeout_is_killed_and_an_actor_failure) {
+  if (!tractor::testing::boot_faults_apply) GTEST_SKIP() << "a spare runs the tree's entry (see boot_faults)";
   const int code = run_tree<TypeParam>([](actor_nursery<TypeParam>& an) -> awaitable<result<void>> {
     an.limits().boot = std::chrono::milliseconds(200);
     auto w = co_await an.start_actor("hang-at-boot");
@@ -205,6 +207,7 @@ int cancel_a_spawn_that_never_finishes(const char* name, const char* never) {
 }
 
 TYPED_TEST(supervision_test, cancellation_during_spawn_kills_and_reaps_the_half_started_child) {
+  if (!tractor::testing::boot_faults_apply) GTEST_SKIP() << "a spare runs the tree's entry (see boot_faults)";
   const auto t0 = clock::now();
   EXPECT_EQ(cancel_a_spawn_that_never_finishes<TypeParam>("hang-at-boot", "booted"), 0);  // never connects back
   EXPECT_LT(clock::now() - t0, std::chrono::seconds(30)) << "cancelling the boot must not wait it out";
@@ -213,6 +216,7 @@ TYPED_TEST(supervision_test, cancellation_during_spawn_kills_and_reaps_the_half_
 // The same once the child has handshaken, while we wait for its registration: the child is
 // killed and reaped, and the name it bound goes with it (the fixture checks).
 TYPED_TEST(supervision_test, cancellation_after_the_handshake_kills_reaps_and_forgets_the_child) {
+  if (!tractor::testing::boot_faults_apply) GTEST_SKIP() << "a spare runs the tree's entry (see boot_faults)";
   EXPECT_EQ(cancel_a_spawn_that_never_finishes<TypeParam>("silent-after-handshake", "registered"), 0);
 }
 

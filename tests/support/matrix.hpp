@@ -29,10 +29,19 @@ namespace tractor::testing {
 
 /// Which backend, transport and codec this program's trees use.
 struct matrix_cell {
+  /// A backend's name: "exec", "forkserver", "thread", or one of them started ahead
+  /// (`spawn::prestarted<B>`: "prestarted_exec"...).
   std::string backend = "exec";
   std::string transport = "uds";
   bool json = false;
   [[nodiscard]] std::string str() const { return backend + "/" + transport + (json ? "/json" : ""); }
+  /// Whether children are handed over to spares (`spawn::prestarted`).
+  [[nodiscard]] bool prestarted() const { return backend.starts_with(prestarted_prefix); }
+  /// The backend that starts the children (and the spares).
+  [[nodiscard]] std::string plain_backend() const {
+    return prestarted() ? backend.substr(prestarted_prefix.size()) : backend;
+  }
+  static constexpr std::string_view prestarted_prefix = "prestarted_";
 };
 
 /// TRACTOR_TEST_CELL, read once (exec/uds when unset). Children inherit it with the
@@ -57,7 +66,15 @@ inline const matrix_cell& cell() {
 }
 
 /// Children run as threads of this process (no pid, no signals of their own).
-inline const bool thread_actors = cell().backend == "thread";
+inline const bool thread_actors = cell().plain_backend() == "thread";
+
+/// What `spawn::prestarted` names a spare, which is part of the backend until it is handed a
+/// boot, not an actor: its title (a process) and its thread's name (a thread actor).
+inline constexpr std::string_view spare_title = "_subactor[spare]";
+inline constexpr std::string_view spare_thread = "actor:spare";
+
+/// Whether children named for a boot fault (`boot_faults`) misbehave in this cell.
+inline const bool boot_faults_apply = !cell().prestarted();
 
 /// This process's live children but its forkserver (the program's spawn session, held from
 /// its start): orphans reparented here included.
@@ -67,17 +84,25 @@ inline std::set<pid_t> live_children_but_server() {
   return out;
 }
 
+/// Whether `pid` is a `spawn::prestarted` spare (see `spare_title`).
+inline bool is_spare(pid_t pid) {
+  const auto p = read_process(pid);
+  return p && p->title == spare_title;
+}
+
 /// This process's child processes that are actors: its own children (the forkserver
 /// excluded) and the forkserver's live children (its spare excluded: part of the server,
-/// titled as such until it becomes an actor; dead ones it has yet to reap too).
+/// titled as such until it becomes an actor; dead ones it has yet to reap too). Spares of
+/// `spawn::prestarted` are not actors either.
 inline std::set<pid_t> live_child_processes() {
   std::set<pid_t> out = live_children_but_server();
+  std::erase_if(out, is_spare);
   if (const pid_t server = spawn::forkserver::server_pid(); server != 0) {
     std::ifstream in("/proc/" + std::to_string(server) + "/task/" + std::to_string(server) + "/children");
     pid_t pid = 0;
     while (in >> pid) {
       const auto p = read_process(pid);
-      if (p && p->state != 'Z' && !is_forkserver(*p)) out.insert(pid);
+      if (p && p->state != 'Z' && !is_forkserver(*p) && p->title != spare_title) out.insert(pid);
     }
   }
   return out;
@@ -111,7 +136,9 @@ inline std::vector<std::pair<pid_t, std::string>> own_threads() {
 /// This process's thread actors (threads named by the thread backend), running or abandoned.
 inline std::size_t live_threads() {
   std::size_t threads = 0;
-  for (const auto& [tid, comm] : own_threads()) threads += comm.rfind(spawn::thread_name_prefix, 0) == 0;
+  for (const auto& [tid, comm] : own_threads()) {
+    threads += comm.starts_with(spawn::thread_name_prefix) && comm != spare_thread;
+  }
   return threads;
 }
 
@@ -229,10 +256,13 @@ inline spawn::child_entry silent_after_handshake_entry = nullptr;
 
 /// A spawn backend that is `B`, except that children named "die-at-boot" or "hang-at-boot"
 /// misbehave before their runtime starts (for `exec`, the test binary's main does that).
+/// Not under `spawn::prestarted`: a spare's entry is fixed when it is started, before any
+/// name is known, so those tests skip its cells (`boot_faults_apply`).
 template <class B>
 struct boot_faults : B {
   static result<std::unique_ptr<spawn::child_handle>> start(const boost::asio::any_io_executor& ex,
                                                             const spawn::spawn_request& req) {
+    if (cell().prestarted()) return B::start(ex, req);
     spawn::spawn_request r = req;
     if (req.boot.name == "die-at-boot") r.run_child = &detail::die_at_boot;
     if (req.boot.name == "hang-at-boot") r.run_child = &detail::hang_at_boot;

@@ -1,11 +1,13 @@
 // Test helper: the tree of the runtime suites. `matrix_tree<Codec, Exposed, Errors>` is one
 // type whatever the cell, so a test body is compiled once; its policies are those of the
-// cell's real tree, `tree<boot_faults<backend>, transport, Codec, Exposed, Errors>`, picked
+// cell's real tree, `tree<boot_faults<backend>, transport, Codec, Exposed, Errors>` (the
+// backend plain or `spawn::prestarted`), picked
 // when first asked (tests/support/matrix.hpp, `cell()`). Nothing of the runtime's behaviour
 // changes: the table the runtime runs on is the real tree's own.
 #pragma once
 
 #include <tractor/runtime/tree.hpp>
+#include <tractor/spawn/prestarted.hpp>
 #include <tractor/transport/shm.hpp>
 #include <tractor/transport/tcp.hpp>
 #include <tractor/transport/uds.hpp>
@@ -28,7 +30,7 @@ struct matrix_spawn {
   struct session {
     std::optional<spawn::session<spawn::forkserver>> forkserver;
     session() {
-      if (cell().backend == "forkserver") forkserver.emplace();
+      if (cell().plain_backend() == "forkserver") forkserver.emplace();
     }
   };
 };
@@ -71,10 +73,16 @@ struct matrix_tree {
     }
   }
 
+  template <class B>
+  static const runtime::policies& plain_or_prestarted() {
+    if (cell().prestarted()) return with_backend<spawn::prestarted<B>>();
+    return with_backend<B>();
+  }
+
   static const runtime::policies& pick() {
-    if (cell().backend == spawn::forkserver::name) return with_backend<spawn::forkserver>();
-    if (cell().backend == spawn::thread::name) return with_backend<spawn::thread>();
-    return with_backend<spawn::exec>();
+    if (cell().plain_backend() == spawn::forkserver::name) return plain_or_prestarted<spawn::forkserver>();
+    if (cell().plain_backend() == spawn::thread::name) return plain_or_prestarted<spawn::thread>();
+    return plain_or_prestarted<spawn::exec>();
   }
 };
 
