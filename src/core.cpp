@@ -2,3 +2,4 @@
 #include <tractor/core/impl/blocking_worker.ipp>
 #include <tractor/core/impl/cancel_scope.ipp>
 #include <tractor/core/impl/error.ipp>
+#include <tractor/core/impl/nursery.ipp>

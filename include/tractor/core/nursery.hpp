@@ -57,6 +57,42 @@ class nursery;
 template <class Body>
 awaitable<result<void>> open_nursery(Body body, std::source_location where = std::source_location::current());
 
+namespace detail {
+
+/// The body of an `open_nursery`, owned, its type erased: what a nursery does around its body
+/// is compiled once (`open_nursery_core`) instead of once per body, each a lambda of its own
+/// type.
+class nursery_body {
+ public:
+  template <class Body>
+  static nursery_body of(Body body);
+
+  nursery_body(nursery_body&& o) noexcept
+      : self_(std::exchange(o.self_, nullptr)), spawn_(o.spawn_), destroy_(o.destroy_) {}
+  nursery_body& operator=(nursery_body&&) = delete;
+  ~nursery_body() {
+    if (self_) destroy_(self_);
+  }
+
+  /// Starts the body as the first task of `n`.
+  void spawn_in(nursery& n, std::source_location where) { spawn_(self_, n, where); }
+
+ private:
+  using spawn_fn = void (*)(void*, nursery&, std::source_location);
+  using destroy_fn = void (*)(void*) noexcept;
+  nursery_body(void* self, spawn_fn spawn, destroy_fn destroy) noexcept
+      : self_(self), spawn_(spawn), destroy_(destroy) {}
+
+  void* self_;
+  spawn_fn spawn_;
+  destroy_fn destroy_;
+};
+
+/// `open_nursery`, on an erased body.
+awaitable<result<void>> open_nursery_core(nursery_body body, std::source_location where);
+
+}  // namespace detail
+
 /// Handed to a task started with `nursery::start<T>()`: the task calls `started(value)` once it
 /// is ready, which resumes the `start()` caller with that value while the task keeps running.
 template <class T = void>
@@ -176,8 +212,8 @@ class nursery {
   }
 
  private:
-  template <class Body>
-  friend awaitable<result<void>> open_nursery(Body body, std::source_location where);
+  friend class detail::nursery_body;
+  friend awaitable<result<void>> detail::open_nursery_core(detail::nursery_body body, std::source_location where);
 
   explicit nursery(boost::asio::any_io_executor ex) : group_(std::move(ex)) {}
 
@@ -202,3 +238,6 @@ awaitable<result<void>> open_nursery(Body body, std::source_location where);
 }  // namespace tractor
 
 #include <tractor/core/impl/nursery.hpp>
+#if TRACTOR_HEADER_ONLY
+#include <tractor/core/impl/nursery.ipp>
+#endif

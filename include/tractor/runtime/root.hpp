@@ -135,6 +135,10 @@ struct root_exit {
 /// Cancellation: every child is cancelled and reaped, then the cancellation goes on.
 task<void> run_root(const policies& pol, root_options options, root_body body, root_exit& exit);
 
+/// `run_main`'s root, on an event loop of its own, once the program is known to be a root and
+/// its backend's session is held: what `run_main` returns.
+int run_root_main(const policies& pol, root_options options, root_body body);
+
 }  // namespace runtime
 
 }  // namespace tractor

@@ -126,29 +126,19 @@ awaitable<result<typename task_status<T>::value_type>> nursery::start(std::strin
 }
 
 template <class Body>
-awaitable<result<void>> open_nursery(Body body, std::source_location where) {
-  namespace this_coro = boost::asio::this_coro;
-  nursery n(co_await this_coro::executor);
-  const bool checked = co_await this_coro::throw_if_cancelled();
-  co_await this_coro::throw_if_cancelled(false);
-  // The body is a task like the others, so that the first failure can interrupt it too.
-  std::exception_ptr spawn_failure;
-  try {
-    n.group_.spawn(body(n), "nursery body", where);
-  } catch (...) {
-    spawn_failure = std::current_exception();
-    n.group_.cancel();
-  }
-  static constexpr bool unshielded = false;
-  co_await n.group_.join(unshielded);
-  n.closed_ = true;
-  co_await this_coro::throw_if_cancelled(checked);
+detail::nursery_body detail::nursery_body::of(Body body) {
+  auto* self = new Body(std::move(body));
+  return nursery_body(
+      self,
+      [](void* b, nursery& n, std::source_location where) {
+        n.group_.spawn((*static_cast<Body*>(b))(n), "nursery body", where);
+      },
+      [](void* b) noexcept { delete static_cast<Body*>(b); });
+}
 
-  std::vector<error> errors = n.group_.take_errors();
-  if (spawn_failure) errors.push_back(error::from_exception(spawn_failure));
-  if (!errors.empty()) co_return aggregate(std::move(errors));
-  if (n.group_.owner_cancelled()) throw_cancelled();
-  co_return success();
+template <class Body>
+awaitable<result<void>> open_nursery(Body body, std::source_location where) {
+  return detail::open_nursery_core(detail::nursery_body::of(std::move(body)), where);
 }
 
 }  // namespace tractor

@@ -43,31 +43,7 @@ int run_main(int /*argc*/, char** /*argv*/, root_options options, Body body) {
   if (runtime::is_child_process()) return runtime::child_main(Tree::policies());
   // Set up before this root's event loop exists (the forkserver forks its server here).
   [[maybe_unused]] const spawn::session<typename Tree::spawn_type> backend_session;
-  boost::asio::io_context ctx;
-  runtime::root_exit exit;
-  std::optional<result<void>> outcome;
-  runtime::root_body erased = detail::erase_root_body<Tree>(std::move(body));
-  // The lambda itself goes to co_spawn, which keeps it alive while its coroutine runs.
-  boost::asio::co_spawn(
-      ctx,
-      [&]() -> awaitable<void> {
-        outcome = co_await runtime::run_root(Tree::policies(), std::move(options), std::move(erased), exit);
-      },
-      [&](std::exception_ptr e) {
-        if (e) outcome = error::from_exception(e);
-      });
-  ctx.run();
-  int code = 0;
-  if (!outcome || !*outcome) {
-    runtime::logs::root.error("{}{}", exit.booted ? "root failed: " : "",
-                              outcome ? outcome->error().message() : "the root never finished");
-    code = 1;
-  }
-  if (exit.interrupted_by) {
-    runtime::logs::root.warning("interrupted by signal {}; tree cancelled", exit.interrupted_by);
-    code = 128 + exit.interrupted_by;
-  }
-  return code;
+  return runtime::run_root_main(Tree::policies(), std::move(options), detail::erase_root_body<Tree>(std::move(body)));
 }
 
 namespace detail {

@@ -43,4 +43,29 @@ TRACTOR_DECL task<void> run_root(const policies& pol, root_options options, root
   co_return res;
 }
 
+TRACTOR_DECL int run_root_main(const policies& pol, root_options options, root_body body) {
+  boost::asio::io_context ctx;
+  root_exit exit;
+  std::optional<result<void>> outcome;
+  // The lambda itself goes to co_spawn, which keeps it alive while its coroutine runs.
+  boost::asio::co_spawn(
+      ctx,
+      [&]() -> awaitable<void> { outcome = co_await run_root(pol, std::move(options), std::move(body), exit); },
+      [&](std::exception_ptr e) {
+        if (e) outcome = error::from_exception(e);
+      });
+  ctx.run();
+  int code = 0;
+  if (!outcome || !*outcome) {
+    logs::root.error("{}{}", exit.booted ? "root failed: " : "",
+                     outcome ? outcome->error().message() : "the root never finished");
+    code = 1;
+  }
+  if (exit.interrupted_by) {
+    logs::root.warning("interrupted by signal {}; tree cancelled", exit.interrupted_by);
+    code = 128 + exit.interrupted_by;
+  }
+  return code;
+}
+
 }  // namespace tractor::runtime
