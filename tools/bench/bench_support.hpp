@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <optional>
 #include <vector>
 
 #include <malloc.h>
@@ -103,12 +104,20 @@ inline double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-/// Pins this process (and what it forks or spawns from now on) to one CPU.
-inline void pin(int cpu) {
+/// Pins thread `tid` (0: the calling thread) to one CPU; what that thread forks or spawns
+/// from then on starts there too.
+inline void pin(int cpu, pid_t tid = 0) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
-  ::sched_setaffinity(0, sizeof set, &set);
+  ::sched_setaffinity(tid, sizeof set, &set);
+}
+
+/// Pins a child actor process's main thread, its event loop's, to one CPU. A child does not
+/// take the root's placement from the thread that awaits `start_actor`: the runtime starts
+/// it from its spawner thread.
+inline void pin_child(std::optional<std::int64_t> pid, int cpu) {
+  if (pid && *pid > 0) pin(cpu, static_cast<pid_t>(*pid));
 }
 
 inline sockaddr_un uds_address(const std::string& path) {

@@ -38,6 +38,7 @@ using bench::clk;
 using bench::median;
 using bench::ms_since;
 using bench::pin;
+using bench::pin_child;
 using bench::uds_connect;
 using bench::uds_listen;
 using bench_tree = tractor::tree<spawn::exec, transport::uds, codec::cereal_binary,
@@ -157,10 +158,9 @@ int main(int argc, char** argv) {
     co_return co_await r.open_nursery([&](actor_nursery<bench_tree>& an) -> awaitable<result<void>> {
       const actor_options opts{.enable_modules = {"bench"}};
       for (int child_cpu : {0, 1}) {
-        pin(child_cpu);  // the child inherits this placement
         auto p = co_await an.start_actor("caller", opts);
-        pin(0);
         if (!p) co_return p.error();
+        pin_child(p.value().aid().pid, child_cpu);
         const auto t0 = clk::now();
         for (int i = 0; i < calls; ++i) {
           auto v = co_await p.value().run<&bench::noop>();

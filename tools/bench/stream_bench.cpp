@@ -16,6 +16,8 @@
 
 #include <fmt/core.h>
 
+#include "tools/bench/bench_support.hpp"
+
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -82,6 +84,8 @@ awaitable<result<long>> echo(context<int, std::string>& ctx) {
 namespace {
 
 using namespace tractor;
+using bench::pin;
+using bench::pin_child;
 using clk = std::chrono::steady_clock;
 using bench_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, exposed<&bench::produce, &bench::echo>>;
 
@@ -93,12 +97,6 @@ struct options {
 
 double seconds_since(clk::time_point t0) { return std::chrono::duration<double>(clk::now() - t0).count(); }
 
-void pin(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  ::sched_setaffinity(0, sizeof set, &set);
-}
 
 // -- raw floors over a socketpair ---------------------------------------------------------------
 
@@ -278,9 +276,10 @@ int main(int argc, char** argv) {
       auto l = co_await stream_one_way(p.value(), o.large, 64 << 10);
       if (!l) co_return l.error();
       large = l.value();
-      pin(0);  // the next child inherits the placement: both on CPU 0
+      pin(0);
       auto q = co_await an.start_actor("echoer", opts);
       if (!q) co_return q.error();
+      pin_child(q.value().aid().pid, 0);  // both on CPU 0
       auto t = co_await stream_ping_pong_us(q.value(), o.rtt);
       if (!t) co_return t.error();
       rtt = t.value();
