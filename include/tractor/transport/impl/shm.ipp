@@ -91,16 +91,6 @@ inline void ring(int bell) noexcept {
   (void)!::send(bell, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-/// Empties `bell` of wakeups: false once the peer's end is closed (its process is gone).
-inline bool drain(int bell) noexcept {
-  char buf[64];
-  for (;;) {
-    const auto n = ::recv(bell, buf, sizeof buf, MSG_DONTWAIT);
-    if (n > 0) continue;
-    return n < 0;  // 0: end of file
-  }
-}
-
 /// The session: one ring out, one ring in, over the memory both processes map.
 class session final : public secure_stream {
  public:
@@ -221,13 +211,19 @@ class session final : public secure_stream {
   [[nodiscard]] bool has_room() const noexcept { return sent_ - out_.first.load(std::memory_order_acquire) < ring_; }
   [[nodiscard]] bool has_data() const noexcept { return in_.last.load(std::memory_order_acquire) != received_; }
 
-  /// Sleeps until `bell` rings: the error that ended the sleep (cancellation), else none; a
-  /// closed peer end marks the peer gone (the caller looks again, then reports it).
+  /// Sleeps until `bell` rings, taking its wakeups: the error that ended the sleep
+  /// (cancellation), else none; a closed peer end marks the peer gone (the caller looks
+  /// again, then reports it). A read, not a wait for readiness: Asio tries a read at once
+  /// (a wakeup already there ends the sleep without a system call more), where a wait
+  /// re-arms the descriptor in epoll (`epoll_ctl`) every time.
   awaitable<boost::system::error_code> sleep(stream_socket& bell) {
-    auto [ec] = co_await bell.async_wait(stream_socket::wait_read, boost::asio::as_tuple(boost::asio::use_awaitable));
-    if (ec) co_return ec;
-    if (!drain(bell.native_handle())) peer_gone_ = true;
-    co_return boost::system::error_code();
+    char wakeups[64];
+    auto [ec, n] = co_await bell.async_read_some(boost::asio::buffer(wakeups), boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (ec == boost::asio::error::eof) {
+      peer_gone_ = true;
+      co_return boost::system::error_code();
+    }
+    co_return ec;
   }
 
   static boost::system::error_code corrupted() {
