@@ -177,29 +177,31 @@ class dump_service {
     } else {
       logs::root.warning("SIGUSR1 has a handler of the program's own: task dumps on SIGUSR1 are off");
     }
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this, fd = pipe_r_] { run(fd); });
   }
 
+  /// The pipe goes with its thread: an actor enrolling while the thread is joined (the lock
+  /// is not held then) starts a thread and a pipe of its own.
   void stop(std::unique_lock<std::mutex>& lock) {
     if (took_signal_) ::sigaction(SIGUSR1, &previous_, nullptr);
+    const int r = pipe_r_;
+    const int w = pipe_w();
+    pipe_r_ = pipe_w() = -1;
     const char quit = 'q';
-    (void)!::write(pipe_w(), &quit, 1);
+    (void)!::write(w, &quit, 1);
     std::thread t = std::move(thread_);
     lock.unlock();
     if (t.joinable()) t.join();
+    ::close(r);
+    ::close(w);
     lock.lock();
-    if (all_.empty()) {
-      ::close(pipe_r_);
-      ::close(pipe_w());
-      pipe_r_ = pipe_w() = -1;
-    }
   }
 
-  /// The dump thread: one dump per SIGUSR1, until told to quit.
-  void run() {
+  /// The dump thread: one dump per SIGUSR1 on pipe `fd`, until told to quit.
+  void run(int fd) {
     for (;;) {
       char byte = 0;
-      const ssize_t n = ::read(pipe_r_, &byte, 1);
+      const ssize_t n = ::read(fd, &byte, 1);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0 || byte == 'q') return;
       std::shared_ptr<slot> s;
