@@ -49,6 +49,22 @@ using trees = tractor::testing::tree_list<spare_tree<spawn::exec>, spare_tree<sp
                                           spare_tree<spawn::thread>, spare_tree<spawn::exec, transport::tcp>,
                                           spare_tree<spawn::thread, transport::tcp>>;
 
+/// The spares of backend `P` ready on this actor's loop, once there are `n` (a spawn returns
+/// before the next spare is started, on the pool's thread), or as many as there are after
+/// 10 s (a watchdog: no event says a spare is ready).
+template <class P>
+awaitable<std::size_t> spares_ready(std::size_t n) {
+  const auto ex = runtime::current_actor()->executor();
+  boost::asio::steady_timer tick(ex);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    const std::size_t ready = P::ready(ex);
+    if (ready == n || std::chrono::steady_clock::now() >= give_up) co_return ready;
+    tick.expires_after(std::chrono::milliseconds(1));
+    co_await tick.async_wait(boost::asio::use_awaitable);
+  }
+}
+
 }  // namespace
 
 template <class B, class T>
@@ -59,7 +75,7 @@ tractor::task<std::string> spare_probe::lead() {
   auto r = co_await open_actor_nursery<own>([&](actor_nursery<own>& an) -> task<void> {
     BOOST_OUTCOME_CO_TRY(auto worker, co_await an.template start_actor<api>("worker"));
     BOOST_OUTCOME_CO_TRY(answer, co_await worker.template run<&spare_probe::who>());
-    ready = spawn::prestarted<B>::ready(runtime::current_actor()->executor());
+    ready = co_await spares_ready<spawn::prestarted<B>>(1);
     an.cancel();
     co_return success();
   });
@@ -131,7 +147,7 @@ TYPED_TEST_SUITE(prestarted_test, trees::types, tractor::testing::tree_names);
 
 TYPED_TEST(prestarted_test, children_boot_from_spares_and_answer_as_themselves) {
   std::vector<std::string> answers;
-  std::size_t spares_ready = 0;
+  std::size_t ready_after = 0;
   std::size_t spare_processes_seen = 0;
   const int code = run_root<TypeParam>([&](actor_nursery<TypeParam>& an) -> task<void> {
     for (const char* name : {"first", "second", "third"}) {
@@ -139,7 +155,7 @@ TYPED_TEST(prestarted_test, children_boot_from_spares_and_answer_as_themselves) 
       BOOST_OUTCOME_CO_TRY(auto answer, co_await child.template run<&spare_probe::who>());
       answers.push_back(answer);
     }
-    spares_ready = TypeParam::spawn_type::ready(runtime::current_actor()->executor());
+    ready_after = co_await spares_ready<typename TypeParam::spawn_type>(1);
     spare_processes_seen = spare_processes(TestFixture::threads ? 0 : 1).size();
     an.cancel();
     co_return success();
@@ -150,7 +166,7 @@ TYPED_TEST(prestarted_test, children_boot_from_spares_and_answer_as_themselves) 
   const std::string names[] = {"first", "second", "third"};
   const std::string prefix = this->threads ? std::string(spawn::thread_name_prefix) : "";
   for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(answers[i], names[i] + " " + prefix + names[i]);
-  EXPECT_EQ(spares_ready, 1u) << "one spare waits for the next spawn";
+  EXPECT_EQ(ready_after, 1u) << "one spare waits for the next spawn";
   EXPECT_EQ(spare_processes_seen, this->threads ? 0u : 1u);
   EXPECT_TRUE(spare_processes().empty()) << "the spare went with its tree";
 }

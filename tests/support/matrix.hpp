@@ -84,10 +84,21 @@ inline std::set<pid_t> live_children_but_server() {
   return out;
 }
 
-/// Whether `pid` is a `spawn::prestarted` spare (see `spare_title`).
+/// This process's title (argv[0]).
+inline const std::string& own_title() {
+  static const std::string title = [] {
+    const auto self = read_process(::getpid());
+    return self ? self->title : std::string();
+  }();
+  return title;
+}
+
+/// Whether `pid` is a `spawn::prestarted` spare (see `spare_title`), or one being started:
+/// between posix_spawn's clone and its exec a child shows this process's own title, and a
+/// spare is started on the pool's thread while the test runs.
 inline bool is_spare(pid_t pid) {
   const auto p = read_process(pid);
-  return p && p->title == spare_title;
+  return p && (p->title == spare_title || (cell().prestarted() && p->title == own_title()));
 }
 
 /// This process's child processes that are actors: its own children (the forkserver

@@ -4,12 +4,14 @@
 // A spare is a child `B` started with no identity yet (`_subactor[spare]` in `ps`) and a
 // handover socket (`child_boot::handover_fd`), on which its entry waits before it does
 // anything else. A start takes a spare, sends it the request's boot and its channel, and
-// starts the next spare in its place; with none ready (a loop's first spawn, or spawns back
-// to back), it starts one and hands over at once. So every child of the wrapper boots the
+// has the next spare started in its place, on a thread of the pool's own, and returns; with
+// none ready (a loop's first spawn, or spawns back to back), it starts one and hands over at
+// once. So every child of the wrapper boots the
 // same way, through `B::start` and the handover; the plain backends stay the default.
 //
 // Spares belong to the event loop that started them (a service of its execution context) and
-// go with it: closing a spare's handover socket ends its entry, and its handle reaps it. A
+// go with it: the spares being started are waited for, then closing a spare's handover
+// socket ends its entry, and its handle reaps it. A
 // handed-over process takes its own title and name (`ps`, `top`), a thread actor's thread its
 // own name. What a process inherits (its environment, working directory,
 // limits) is what its parent had when the spare was started, not at the spawn.
@@ -23,6 +25,8 @@
 #include <tractor/spawn/backend.hpp>
 
 #include <boost/asio/execution_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <array>
 #include <cstddef>
@@ -56,20 +60,29 @@ class spare_pool : public boost::asio::execution_context::service {
  public:
   explicit spare_pool(boost::asio::execution_context& ctx) : service(ctx) {}
 
-  /// Starts `req`'s child from a spare (started now through `start` if none is ready), then
-  /// starts spares through `start` until `spares` are ready. Blocks as `start` does.
+  /// Starts `req`'s child from a spare (started now through `start` if none is ready), and
+  /// has spares started through `start` until `spares` are ready or being started, on the
+  /// pool's thread. Blocks as `start` does only when no spare is ready.
   result<std::unique_ptr<child_handle>> start_child(start_function start, const boost::asio::any_io_executor& ex,
                                                     const spawn_request& req, std::size_t spares);
 
-  /// How many spares are ready.
+  /// How many spares are ready (not counting those being started).
   std::size_t ready();
 
  private:
   void shutdown() override;
   std::optional<spare_child> take();
 
+  void refill(start_function start, const boost::asio::any_io_executor& ex, const spawn_request& req,
+              std::size_t spares);
+
   std::mutex m_;
   std::vector<spare_child> spares_;
+  std::size_t starting_ = 0;  // spares the refiller has yet to start
+  bool closing_ = false;
+  // One thread, made with the first refill and joined at shutdown: no spare is started
+  // after its loop is gone.
+  std::optional<boost::asio::thread_pool> refiller_;
 };
 
 /// The pool of backend `B`'s spares (a service type per backend).

@@ -43,21 +43,26 @@ inline result<void> hand_over(int handover, const spawn_request& req) {
 }
 
 /// Starts a spare through `start`, with what `req` says of how to start any child.
-inline result<spare_child> park(start_function start, const boost::asio::any_io_executor& ex,
-                                const spawn_request& req) {
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
-    return error::from_errno(errno, "prestarted: socketpair");
-  }
+/// What a spare is started with, for children like `req`'s: no identity yet.
+inline spawn_request spare_request(const spawn_request& req) {
   spawn_request spare;
   spare.boot.name = "spare";
   spare.boot.parent_addr = req.boot.parent_addr;
   spare.boot.parent_pid = req.boot.parent_pid;
-  spare.boot.handover_fd = pair[1];
   spare.title = "_subactor[spare]";
   spare.run_child = req.run_child;
   spare.abandon_after = req.abandon_after;
   spare.start_timeout = req.start_timeout;
+  return spare;
+}
+
+/// Starts a spare (`spare`: from `spare_request`) with a handover socket.
+inline result<spare_child> park(start_function start, const boost::asio::any_io_executor& ex, spawn_request spare) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    return error::from_errno(errno, "prestarted: socketpair");
+  }
+  spare.boot.handover_fd = pair[1];
   auto started = start(ex, spare);
   ::close(pair[1]);  // the child has its own
   if (!started) {
@@ -93,7 +98,7 @@ TRACTOR_DECL result<std::unique_ptr<child_handle>> spare_pool::start_child(start
   for (bool fresh = false;; fresh = true) {
     if (!child || fresh) {
       child.reset();
-      BOOST_OUTCOME_TRY(auto started, park(start, ex, req));
+      BOOST_OUTCOME_TRY(auto started, park(start, ex, spare_request(req)));
       child.emplace(std::move(started));
     }
     auto handed = hand_over(child->handover, req);
@@ -102,21 +107,33 @@ TRACTOR_DECL result<std::unique_ptr<child_handle>> spare_pool::start_child(start
   }
   auto handle = std::move(child->handle);
   child.reset();  // our end of its handover: it has what it needs
-  for (;;) {
-    {
-      std::lock_guard lock(m_);
-      if (spares_.size() >= spares) break;
-    }
-    // A spare that cannot be started now is not this spawn's failure: the next one tries again.
-    auto next = park(start, ex, req);
-    if (!next) break;
-    std::lock_guard lock(m_);
-    spares_.push_back(std::move(next).value());
-  }
+  refill(start, ex, req, spares);
   return handle;
 }
 
+TRACTOR_DECL void spare_pool::refill(start_function start, const boost::asio::any_io_executor& ex,
+                                     const spawn_request& req, std::size_t spares) {
+  std::lock_guard lock(m_);
+  if (closing_) return;
+  if (!refiller_) refiller_.emplace(1);
+  for (; spares_.size() + starting_ < spares; ++starting_) {
+    boost::asio::post(*refiller_, [this, start, ex, spare = spare_request(req)] {
+      // A spare that cannot be started now is not a spawn's failure: the next spawn tries again.
+      auto next = park(start, ex, spare);
+      std::lock_guard refilled(m_);
+      --starting_;
+      if (next && !closing_) spares_.push_back(std::move(next).value());
+      // Otherwise the spare is dismissed here, after the lock: shutdown is joining this thread.
+    });
+  }
+}
+
 TRACTOR_DECL void spare_pool::shutdown() {
+  {
+    std::lock_guard lock(m_);
+    closing_ = true;
+  }
+  if (refiller_) refiller_->join();  // the spares being started are dismissed as they come
   std::vector<spare_child> dismissed;
   {
     std::lock_guard lock(m_);
