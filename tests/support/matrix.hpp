@@ -96,9 +96,8 @@ inline const std::string& own_title() {
 /// Whether `pid` is a `spawn::prestarted` spare (see `spare_title`), or one being started:
 /// between posix_spawn's clone and its exec a child shows this process's own title, and a
 /// spare is started on the pool's thread while the test runs.
-inline bool is_spare(pid_t pid) {
-  const auto p = read_process(pid);
-  return p && (p->title == spare_title || (cell().prestarted() && p->title == own_title()));
+inline bool is_spare(const process& p) {
+  return p.title == spare_title || (cell().prestarted() && p.title == own_title());
 }
 
 /// This process's child processes that are actors: its own children (the forkserver
@@ -107,13 +106,16 @@ inline bool is_spare(pid_t pid) {
 /// `spawn::prestarted` are not actors either.
 inline std::set<pid_t> live_child_processes() {
   std::set<pid_t> out = live_children_but_server();
-  std::erase_if(out, is_spare);
+  std::erase_if(out, [](pid_t pid) {
+    const auto p = read_process(pid);
+    return p && is_spare(*p);
+  });
   if (const pid_t server = spawn::forkserver::server_pid(); server != 0) {
     std::ifstream in("/proc/" + std::to_string(server) + "/task/" + std::to_string(server) + "/children");
     pid_t pid = 0;
     while (in >> pid) {
       const auto p = read_process(pid);
-      if (p && p->state != 'Z' && !is_forkserver(*p) && p->title != spare_title) out.insert(pid);
+      if (p && p->state != 'Z' && !is_forkserver(*p) && !is_spare(*p)) out.insert(pid);
     }
   }
   return out;

@@ -14,6 +14,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -41,6 +42,16 @@ class blocking_worker {
   /// takes effect at the caller's next wait.
   template <class F>
   boost::asio::awaitable<std::invoke_result_t<F&>> run(F call);
+
+  /// Runs `call()` on the worker's thread without waiting for it: for work the worker's owner
+  /// keeps to itself, and waits for with `join`. `call` must not throw.
+  template <class F>
+  void post(F call) {
+    boost::asio::post(pool(), std::move(call));
+  }
+
+  /// Runs the calls already made, then joins the thread. No call may be made afterwards.
+  void join();
 
  private:
   boost::asio::thread_pool& pool();

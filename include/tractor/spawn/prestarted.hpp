@@ -24,9 +24,9 @@
 
 #include <tractor/spawn/backend.hpp>
 
+#include <tractor/core/blocking_worker.hpp>
+
 #include <boost/asio/execution_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include <array>
 #include <cstddef>
@@ -80,9 +80,9 @@ class spare_pool : public boost::asio::execution_context::service {
   std::vector<spare_child> spares_;
   std::size_t starting_ = 0;  // spares the refiller has yet to start
   bool closing_ = false;
-  // One thread, made with the first refill and joined at shutdown: no spare is started
+  // Its thread starts with the first refill and is joined at shutdown: no spare is started
   // after its loop is gone.
-  std::optional<boost::asio::thread_pool> refiller_;
+  blocking_worker refiller_;
 };
 
 /// The pool of backend `B`'s spares (a service type per backend).

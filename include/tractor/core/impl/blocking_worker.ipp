@@ -6,8 +6,10 @@
 
 namespace tractor {
 
-TRACTOR_DECL blocking_worker::~blocking_worker() {
-  // join(), not the pool's destructor alone: that stops the pool, dropping calls not yet run.
+TRACTOR_DECL blocking_worker::~blocking_worker() { join(); }
+
+TRACTOR_DECL void blocking_worker::join() {
+  // The pool's join, not its destructor alone: that stops the pool, dropping calls not yet run.
   if (pool_) pool_->join();
 }
 

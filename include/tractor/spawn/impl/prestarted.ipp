@@ -115,9 +115,8 @@ TRACTOR_DECL void spare_pool::refill(start_function start, const boost::asio::an
                                      const spawn_request& req, std::size_t spares) {
   std::lock_guard lock(m_);
   if (closing_) return;
-  if (!refiller_) refiller_.emplace(1);
   for (; spares_.size() + starting_ < spares; ++starting_) {
-    boost::asio::post(*refiller_, [this, start, ex, spare = spare_request(req)] {
+    refiller_.post([this, start, ex, spare = spare_request(req)] {
       // A spare that cannot be started now is not a spawn's failure: the next spawn tries again.
       auto next = park(start, ex, spare);
       std::lock_guard refilled(m_);
@@ -133,7 +132,7 @@ TRACTOR_DECL void spare_pool::shutdown() {
     std::lock_guard lock(m_);
     closing_ = true;
   }
-  if (refiller_) refiller_->join();  // the spares being started are dismissed as they come
+  refiller_.join();  // the spares being started are dismissed as they come
   std::vector<spare_child> dismissed;
   {
     std::lock_guard lock(m_);
