@@ -6,7 +6,6 @@
 #include <tractor/spawn/impl/forkserver.ipp>
 
 #include "server.hpp"  // relative: builds without Bazel too
-#include "wire.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -28,7 +27,6 @@
 namespace tractor::spawn {
 namespace {
 
-using namespace forkserver_wire;
 using namespace server_side;
 
 /// Forks the server off this process, as it is now, and links `s` to it once it serves (`s.m`
@@ -66,7 +64,7 @@ result<void> start_locked(link_state& s) {
     for (int sig : server_ignores) ::signal(sig, SIG_IGN);
     ::__fpurge(stdout);
     ::__fpurge(stderr);
-    write_title(forkserver::server_title);
+    spawn::detail::write_title(forkserver::server_title);
     ::prctl(PR_SET_NAME, "tractor-forksrv");
     raise_descriptor_limit();  // it holds three per child
     static server srv;  // never destroyed: serve() ends with _exit
@@ -131,7 +129,7 @@ namespace detail {
 result<forked_child> fork_through_server(const spawn_request& req) {
   if (!req.run_child) return error::from_errno(EINVAL, "forkserver: the request has no child entry");
   std::string packet;
-  if (!encode_request(req, packet)) {
+  if (!encode(req, packet)) {
     return error::from_errno(E2BIG, "forkserver: the request (mostly the environment) exceeds " +
                                 std::to_string(max_request) + " bytes");
   }
@@ -140,7 +138,13 @@ result<forked_child> fork_through_server(const spawn_request& req) {
   if (s.fd < 0) {
     BOOST_OUTCOME_TRY(start_locked(s));
   }
-  if (!send_packet(s.fd, packet.data(), packet.size(), {req.boot.channel_fd, req.boot.handover_fd})) {
+  int passed[2];
+  std::size_t nfds = 0;
+  for (const int fd : {req.boot.channel_fd, req.boot.handover_fd}) {
+    if (fd >= 0) passed[nfds++] = fd;
+  }
+  if (tractor::detail::send_with_fds(s.fd, packet.data(), packet.size(), std::span<const int>(passed, nfds)) !=
+      static_cast<ssize_t>(packet.size())) {
     return error::from_errno(errno ? errno : EPIPE, "forkserver: the server is gone");
   }
   // Bounded: a server that does not answer (stopped, or stuck) fails this spawn, not the

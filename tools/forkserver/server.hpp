@@ -1,30 +1,34 @@
-// The forkserver's own process, and the processes it forks before they become actors: the
-// server loop, its spare, the title area, a child's preparation. Private to forkserver.cc,
-// whose other half is the spawner's side (starting the server, asking it for a child).
+// The forkserver's own process and the processes it forks before they become actors: the
+// request they are sent, the server loop, its spare, a child's preparation. Private to
+// forkserver.cc, the spawner's side (starting the server, asking it for a child).
+//
+// Each actor process has one SOCK_SEQPACKET link to the server. A request is one packet: a
+// `request_head`, the child's boot and title as `spawn::prestarted` hands them over
+// (spawn/detail/handover.hpp), then the requester's environment ("k=v\0" entries); the
+// child's channel and handover socket travel with it as SCM_RIGHTS when it has them. The
+// answer is a `reply`, with the child's pidfd and the read end of its status pipe.
 //
 // The server keeps one spare: a child forked ahead and waiting on its link, to which it
 // forwards the next request, so that a spawn does not wait for a fork. The next spare is
 // forked a moment after one is taken, not at once: its fork would compete for the CPU with
-// the boot just handed over. With no spare the server forks for the request itself.
+// the boot just handed over.
 #pragma once
 
-#include <tractor/spawn/forkserver.hpp>
-
+#include <tractor/core/detail/descriptor_passing.hpp>
+#include <tractor/spawn/detail/handover.hpp>
 #include <tractor/spawn/detail/title.hpp>
-
-#include "wire.hpp"  // relative: builds without Bazel too
+#include <tractor/spawn/forkserver.hpp>
 
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 #include <new>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include <fcntl.h>
@@ -36,8 +40,64 @@
 
 namespace tractor::spawn::server_side {
 
-using namespace forkserver_wire;
-using tractor::spawn::detail::write_title;
+using tractor::detail::passed_fds;
+
+inline constexpr std::uint32_t request_magic = 0x74666b37;  // "tfk7"
+/// Under the default socket send buffer, which bounds a packet.
+inline constexpr std::size_t max_request = 160 * 1024;
+
+struct request_head {
+  std::uint32_t magic;
+  std::uint8_t with_handover;
+  std::uint64_t entry;
+};
+
+/// The answer: `pid` > 0 (with its pidfd and status pipe), or the errno that failed it.
+struct reply {
+  std::int32_t pid;
+  std::int32_t err;
+};
+
+struct request {
+  child_entry entry = nullptr;
+  child_boot boot;  // its descriptors are the request's (the server closes them once forked)
+  std::string title;
+  std::string_view env;
+};
+
+/// `req`'s packet (false: too big).
+inline bool encode(const spawn_request& req, std::string& out) {
+  const request_head h{request_magic, req.boot.handover_fd >= 0, reinterpret_cast<std::uintptr_t>(req.run_child)};
+  out.assign(reinterpret_cast<const char*>(&h), sizeof h);
+  out += detail::handover_packet(req);
+  for (char** e = environ; e && *e; ++e) out.append(*e, std::strlen(*e) + 1);
+  return out.size() <= max_request;
+}
+
+/// Parses a packet that came with descriptors `fds` (they stay `fds`'s); false if it is
+/// malformed or does not come with what it announces.
+inline bool parse(std::string_view packet, const passed_fds& fds, request& out) {
+  request_head h{};
+  bool with_channel = false;
+  if (packet.size() < sizeof h || fds.truncated) return false;
+  std::memcpy(&h, packet.data(), sizeof h);
+  packet.remove_prefix(sizeof h);
+  if (h.magic != request_magic || h.entry == 0 || !detail::read_boot(packet, out.boot, out.title, with_channel) ||
+      fds.count != std::size_t{with_channel} + std::size_t{h.with_handover != 0}) {
+    return false;
+  }
+  out.entry = reinterpret_cast<child_entry>(static_cast<std::uintptr_t>(h.entry));
+  out.boot.channel_fd = with_channel ? fds.at(0) : -1;
+  out.boot.handover_fd = h.with_handover ? fds.at(fds.count - 1) : -1;
+  out.env = packet;
+  return true;
+}
+
+inline void close_each(std::initializer_list<int> fds) {
+  for (int fd : fds) {
+    if (fd >= 0) ::close(fd);
+  }
+}
 
 /// This process's link to its server.
 struct link_state {
@@ -55,7 +115,6 @@ inline link_state& link() {
 /// server outlives them (its death kills them) and ends when the program's link closes.
 /// SIGPIPE: a status written for a child whose spawner died meanwhile finds no reader.
 inline constexpr int server_ignores[] = {SIGINT, SIGTERM, SIGPIPE};
-inline constexpr std::string_view spare_title = "_forkserver (spare)";
 inline constexpr long long spare_delay_ns = 300'000;
 
 /// Closes every descriptor but stdio and those of `keep` (the open ones).
@@ -74,8 +133,7 @@ inline void close_all_but(std::initializer_list<int> keep) {
 }
 
 /// In a process the server just forked: keeps only stdio, its link to the server and those
-/// of `also`, and dies with the server. The link is this process's way to spawn through the
-/// server.
+/// of `also`, and dies with the server. The link is this process's way to spawn through it.
 inline void prepare_child(int link_fd, pid_t server, int also = -1, int and_also = -1) {
   close_all_but({link_fd, also, and_also});
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -88,30 +146,18 @@ inline void prepare_child(int link_fd, pid_t server, int also = -1, int and_also
 }
 
 /// Then: becomes the requested actor, with the requester's environment; never returns.
-[[noreturn]] inline void become_child(const parsed_request& r) {
+[[noreturn]] inline void become_child(const request& r) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int sig : server_ignores) ::signal(sig, SIG_DFL);
   ::clearenv();
-  const std::string_view env = r.fields[5];
-  for (std::size_t at = 0; at < env.size();) {
-    const std::size_t end = env.find('\0', at);
-    if (end == std::string_view::npos) break;
-    if (end > at) ::putenv(const_cast<char*>(env.data() + at));  // the buffer is ours to keep
-    at = end + 1;
+  for (std::size_t at = 0, end; (end = r.env.find('\0', at)) != std::string_view::npos; at = end + 1) {
+    if (end > at) ::putenv(const_cast<char*>(r.env.data() + at));  // the buffer is ours to keep
   }
-  write_title(r.fields[3]);
-  ::prctl(PR_SET_NAME, std::string(r.fields[0].substr(0, 15)).c_str());
-  child_boot boot{std::string(r.fields[0]), std::string(r.fields[1]), std::string(r.fields[2]),
-                  r.head.parent_pid};
-  boot.channel_fd = r.channel;
-  boot.handover_fd = r.handover;
-  boot.parent_registers = r.head.parent_registers != 0;
-  if (r.head.loglevel) boot.loglevel = static_cast<log::level>(r.head.loglevel);
-  boot.taskdump = r.head.taskdump;
-  boot.cookie = std::string(r.fields[4]);
-  const int code = r.entry()(boot);
+  detail::write_title(r.title);
+  ::prctl(PR_SET_NAME, r.boot.name.substr(0, 15).c_str());
+  const int code = r.entry(r.boot);
   std::fflush(nullptr);
   ::_exit(code);
 }
@@ -159,7 +205,6 @@ inline int fork_linked(forked& f, F&& in_child) {
 struct server {
   int program = -1;  // the program's link: its end ends the server
   std::unordered_map<int, forked> children;  // by pidfd
-  std::unordered_set<int> links;             // the server's ends
   forked spare;            // pid -1: none
   long long spare_at = 0;  // when to fork the next spare (CLOCK_MONOTONIC ns); -1: not due
   std::vector<char> buf = std::vector<char>(max_request);
@@ -184,22 +229,17 @@ struct server {
     closed.push_back(fd);
   }
 
-  /// Reports to its spawner how `c` ended (`wstatus`) and forgets it.
-  void report(const forked& c, int wstatus) {
-    (void)!::write(c.status_w, &wstatus, sizeof wstatus);
-    close_each({c.status_w, c.status_r});
-    unwatch(c.pidfd);
-  }
-
-  /// Reaps `c` and reports it: one that has exited or was sent SIGKILL, or (`if_exited`) only
-  /// if it has exited, without waiting. True if it was reaped.
+  /// Reaps `c` (one that has exited or was sent SIGKILL; `if_exited`: only if it has
+  /// exited, without waiting), reports to its spawner how it ended and forgets it.
   bool reap(const forked& c, bool if_exited = false) {
     int wstatus = 0;
     pid_t got;
     while ((got = ::waitpid(c.pid, &wstatus, if_exited ? WNOHANG : 0)) < 0 && errno == EINTR) {
     }
     if (got != c.pid) return false;
-    report(c, wstatus);
+    (void)!::write(c.status_w, &wstatus, sizeof wstatus);
+    close_each({c.status_w, c.status_r});
+    unwatch(c.pidfd);
     return true;
   }
 
@@ -214,12 +254,12 @@ struct server {
     char* b = buf.data();
     const int e = fork_linked(spare, [&](int link_fd) {
       prepare_child(link_fd, self);
-      write_title(spare_title);
-      tractor::detail::passed_fds fds;
+      detail::write_title(std::string(forkserver::server_title) + " (spare)");
+      passed_fds fds;
       const ssize_t n = tractor::detail::recv_with_fds(link_fd, b, max_request, fds);
-      parsed_request r;
+      request r;
       if (n <= 0) ::_exit(0);  // the server is closing
-      if (!parse(b, static_cast<std::size_t>(n), fds, r)) ::_exit(71);
+      if (!parse(std::string_view(b, static_cast<std::size_t>(n)), fds, r)) ::_exit(71);
       become_child(r);
     });
     if (e == 0) watch(spare.pidfd, spare_event);
@@ -233,37 +273,33 @@ struct server {
     spare_at = now_ns() + spare_delay_ns;
   }
 
-  void answer(int to, const reply& r, const forked* f) {
-    const int fds[2] = {f ? f->pidfd : -1, f ? f->status_r : -1};
-    (void)tractor::detail::send_with_fds(to, &r, sizeof r, std::span<const int>(fds, f ? 2 : 0));
-  }
-
   /// A request from the process at link `from`, with descriptors `fds` (closed here: the
   /// child has its own): forwarded to the spare, or forked for.
-  void on_request(int from, std::size_t n, tractor::detail::passed_fds& fds) {
-    parsed_request r;
+  void on_request(int from, std::size_t n, passed_fds& fds) {
+    request r;
     forked f;
-    int err = parse(buf.data(), n, fds, r) ? 0 : EINVAL;
-    if (err == 0 && spare.pid > 0 && send_packet(spare.link, buf.data(), n, {r.channel, r.handover})) {
-      f = spare;
-      spare = forked{};
+    int err = parse(std::string_view(buf.data(), n), fds, r) ? 0 : EINVAL;
+    if (err == 0 && spare.pid > 0 &&
+        tractor::detail::send_with_fds(spare.link, buf.data(), n, std::span<const int>(fds.fd.data(), fds.count)) ==
+            static_cast<ssize_t>(n)) {
+      f = std::exchange(spare, forked{});
       ::epoll_ctl(poller, EPOLL_CTL_DEL, f.pidfd, nullptr);  // watched as a child from now on
     } else if (err == 0) {
       if (spare.pid > 0) drop_spare();  // it died meanwhile
       err = fork_linked(f, [&](int link_fd) {
-        prepare_child(link_fd, self, r.channel, r.handover);
+        prepare_child(link_fd, self, r.boot.channel_fd, r.boot.handover_fd);
         become_child(r);
       });
     }
     fds.close_all();
     if (spare.pid < 0 && spare_at < 0) spare_at = now_ns() + spare_delay_ns;
-    if (err != 0) return answer(from, reply{-1, err}, nullptr);
-    answer(from, reply{f.pid, 0}, &f);
-    ::close(f.status_r);
-    f.status_r = -1;
+    const reply answer{err ? -1 : f.pid, err};
+    const int passed[2] = {f.pidfd, f.status_r};
+    (void)tractor::detail::send_with_fds(from, &answer, sizeof answer, std::span<const int>(passed, err ? 0 : 2));
+    if (err != 0) return;
+    ::close(std::exchange(f.status_r, -1));
     f.owner = from;
     children.emplace(f.pidfd, f);
-    links.insert(f.link);
     watch(f.pidfd, exit_event);
     watch(f.link, link_event);
   }
@@ -276,7 +312,6 @@ struct server {
       if (everyone || c.owner == fd) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
     }
     unwatch(fd);
-    links.erase(fd);
     if (!everyone) return;
     if (spare.pid > 0) drop_spare();
     for (const auto& [pidfd, c] : children) reap(c);
@@ -284,7 +319,7 @@ struct server {
   }
 
   void on_link(int fd) {
-    tractor::detail::passed_fds fds;
+    passed_fds fds;
     // Never blocks: the server must not wait on one link while the others wait on it.
     const ssize_t n = tractor::detail::recv_with_fds(fd, buf.data(), buf.size(), fds, MSG_DONTWAIT);
     if (n > 0) return on_request(fd, static_cast<std::size_t>(n), fds);
@@ -296,7 +331,6 @@ struct server {
   [[noreturn]] void serve(int program_fd) {
     if (poller < 0) ::_exit(72);
     program = program_fd;
-    links.insert(program_fd);
     watch(program_fd, link_event);
     epoll_event events[64];
     for (;;) {
@@ -317,7 +351,7 @@ struct server {
             if (c != children.end() && reap(c->second, true)) children.erase(c);
           } else if (k == spare_event) {
             if (spare.pid > 0 && spare.pidfd == fd) drop_spare();  // it died
-          } else if (links.contains(fd)) {
+          } else {
             on_link(fd);
           }
         }

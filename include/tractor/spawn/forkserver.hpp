@@ -1,31 +1,21 @@
 // tractor/spawn/forkserver.hpp — the `forkserver` spawn backend: children forked, without
 // exec, from a small server process forked off this program before it grew.
 //
-// Forking a large process is slow (its page tables are copied: tools/bench/spawn_bench) and
-// hazardous (the child inherits descriptors, locks held by other threads, the event loop's
-// state). So a program forks one small helper early — `forkserver::start_server()`, first
-// thing in `main`, or `run_main` on entry when its tree uses this backend — and every child
-// is forked from that helper's only thread, which never ran an event loop. The child
-// closes every descriptor but stdio, its link to the server and its channel to its parent,
-// resets signal dispositions and mask, takes the parent's current environment, and runs the
-// child runtime on a fresh `io_context`; it never runs destructors of what it inherited (it
-// leaves with `_exit`).
+// Forking a grown process is slow (its page tables are copied: tools/bench/spawn_bench) and
+// hazardous (other threads' locks are copied held, descriptors are inherited). So the program
+// forks one small server early (`start_server`, or `run_main` through the backend's
+// `session`), and every child is forked from that server's only thread, which never ran an
+// event loop. A child keeps only stdio, its link to the server and its channel to its parent,
+// restores default signal handling, takes the parent's current environment, runs the child
+// runtime on a fresh `io_context` and leaves with `_exit` (no inherited object is destroyed).
 //
-// Every actor forked this way keeps a link to the same server, so nested actors spawn through
-// it too (no second fork of a grown process). The server is every such actor's real parent:
-// it reaps them and reports their exit status; when an actor's link closes (it exited or
-// died), the server kills the children that actor started (the parent-death rule), and when
-// the program's own link closes, it kills what is left and exits. Children die with the
-// server (a parent-death signal), and the server dies with the program.
-//
-// The server keeps one spare child forked ahead (`_forkserver (spare)` in `ps`) and hands it
-// the next request, so that a spawn does not wait for a fork. The parent's runtime passes the
-// child its channel (one end of a socketpair, with the request), so the child needs no
-// connect-back either.
-//
-// The compiled part is tools/forkserver/forkserver.cc (Bazel: `//tools/forkserver`); a build
-// without Bazel compiles that one file into the program. `run_main` holds a `session` of the
-// backend, so a tree using it starts the server on entry.
+// Nested actors spawn through the same server, which is every such actor's real parent: it
+// reaps them and reports each exit status through a pipe; when an actor's link closes, it
+// kills the children that actor started, and when the program's closes, all of them, and
+// exits. Children die with the server, the server with the program. It keeps one spare child
+// forked ahead (`_forkserver (spare)` in `ps`) for the next request. The compiled part is
+// tools/forkserver/forkserver.cc (Bazel: `//tools/forkserver`; without Bazel, compile that
+// file into the program).
 //
 //     int main(int argc, char** argv) {
 //       tractor::spawn::forkserver::start_server();   // before anything else

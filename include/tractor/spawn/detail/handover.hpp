@@ -1,8 +1,8 @@
 // tractor/spawn/detail/handover.hpp — what a prestarted child is sent as its boot
 // (spawn/prestarted.hpp): one packet on a SOCK_SEQPACKET pair, a `handover_head`, then the
 // name, uuid, parent address, cookie and title, their sizes in the head; the channel to the
-// parent, when the runtime made one, travels with it as SCM_RIGHTS. Private to spawn/; tests
-// forge packets with it.
+// parent, when the runtime made one, travels with it as SCM_RIGHTS. The forkserver's request
+// carries the same packet. Private to spawn/ and the forkserver; tests forge packets with it.
 #pragma once
 
 #include <tractor/spawn/backend.hpp>
@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 namespace tractor::spawn::detail {
 
@@ -40,6 +41,29 @@ inline std::string handover_packet(const spawn_request& req) {
   }
   std::memcpy(packet.data(), &head, sizeof head);
   return packet;
+}
+
+/// Reads a packet of `handover_packet`'s from the front of `packet` into `boot`'s fields
+/// (not its descriptors) and `title`, and steps past it; `with_channel`: whether a channel
+/// was announced to travel beside it. False if the front of `packet` is not one.
+inline bool read_boot(std::string_view& packet, child_boot& boot, std::string& title, bool& with_channel) {
+  handover_head head{};
+  if (packet.size() < sizeof head) return false;
+  std::memcpy(&head, packet.data(), sizeof head);
+  if (head.magic != handover_magic) return false;
+  packet.remove_prefix(sizeof head);
+  std::string* fields[5] = {&boot.name, &boot.uuid, &boot.parent_addr, &boot.cookie, &title};
+  for (int i = 0; i < 5; ++i) {
+    if (head.sizes[i] > packet.size()) return false;
+    fields[i]->assign(packet.substr(0, head.sizes[i]));
+    packet.remove_prefix(head.sizes[i]);
+  }
+  boot.parent_pid = head.parent_pid;
+  boot.parent_registers = head.parent_registers != 0;
+  boot.taskdump = head.taskdump != 0;
+  boot.loglevel = head.loglevel ? std::optional<log::level>(static_cast<log::level>(head.loglevel - 1)) : std::nullopt;
+  with_channel = head.with_channel != 0;
+  return true;
 }
 
 }  // namespace tractor::spawn::detail

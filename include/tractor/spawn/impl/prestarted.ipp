@@ -152,25 +152,13 @@ TRACTOR_DECL result<void> receive_handover(child_boot& boot) {
   boot.handover_fd = -1;
   if (n == 0) return error(make_error_code(errc::cancelled), "prestarted: the spare was dismissed");
   if (n < 0) return error::from_errno(e, "prestarted: cannot receive a boot");
-  detail::handover_head head{};
-  std::size_t at = sizeof head;
-  bool ok = static_cast<std::size_t>(n) >= at && !fds.truncated;
-  if (ok) std::memcpy(&head, packet.data(), sizeof head);
-  ok = ok && head.magic == detail::handover_magic && fds.count == std::size_t{head.with_channel};
-  std::string* fields[5] = {&boot.name, &boot.uuid, &boot.parent_addr, &boot.cookie, &title};
-  for (int i = 0; ok && i < 5; ++i) {
-    ok = head.sizes[i] <= static_cast<std::size_t>(n) - at;
-    if (ok) fields[i]->assign(packet.data() + at, head.sizes[i]);
-    at += head.sizes[i];
-  }
-  if (!ok || at != static_cast<std::size_t>(n)) {
+  bool with_channel = false;
+  std::string_view rest(packet.data(), static_cast<std::size_t>(n));
+  if (fds.truncated || !detail::read_boot(rest, boot, title, with_channel) || !rest.empty() ||
+      fds.count != std::size_t{with_channel}) {
     fds.close_all();
     return detail::handover_error(EPROTO, "what came on the handover socket is not a boot");
   }
-  boot.parent_pid = head.parent_pid;
-  boot.parent_registers = head.parent_registers != 0;
-  boot.taskdump = head.taskdump != 0;
-  boot.loglevel = head.loglevel ? std::optional<log::level>(static_cast<log::level>(head.loglevel - 1)) : std::nullopt;
   boot.channel_fd = fds.take(0);
   // This thread (a process's main thread, or a thread actor's own) takes the child's name, as
   // the backend would have named it; only a process of its own takes the title.
