@@ -8,6 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <string>
+
 namespace {
 
 using tractor::runtime::registrar;
@@ -52,6 +55,36 @@ TEST(registrar_test, only_the_connection_that_registered_an_entry_changes_it) {
   EXPECT_EQ(r.find("w"), list{"/unix/a.sock"}) << "untouched";
   EXPECT_EQ(r.remove(uid{"w", "u1"}, &owner).value(), true);
   EXPECT_EQ(r.remove(uid{"w", "u1"}, &owner).value(), false) << "gone already";
+}
+
+// Thousands of entries: what the indexes find is what the rules say (the oldest of a name,
+// an address's one holder), after registrations, moves, closed channels and dead addresses.
+TEST(registrar_test, thousands_of_entries_keep_the_rules) {
+  registrar r;
+  constexpr int actors = 3000;
+  std::array<int, 10> channels{};
+  const auto addr = [](int i) { return "/unix/a" + std::to_string(i) + ".sock"; };
+  const auto channel = [&](int i) { return &channels[(i / 1000 + i) % 10]; };  // 7, 1007, 2007: 7, 8, 9
+  for (int i = 0; i < actors; ++i) {  // names repeat every 1,000: three actors a name
+    ASSERT_TRUE(r.add(uid{"n" + std::to_string(i % 1000), "u" + std::to_string(i)}, {addr(i)}, channel(i)));
+  }
+  ASSERT_EQ(r.entries().size(), std::size_t{actors});
+  EXPECT_EQ(r.find("n7"), list{addr(7)}) << "the oldest of three";
+  r.remove_via(&channels[7]);  // n7's oldest goes, the next is 1007
+  EXPECT_EQ(r.entries().size(), std::size_t{actors - actors / 10});
+  EXPECT_EQ(r.find("n7"), list{addr(1007)});
+  EXPECT_EQ(r.delete_addr(addr(1007)), (std::optional<uid>{uid{"n7", "u1007"}}));
+  EXPECT_EQ(r.find("n7"), list{addr(2007)});
+  // 8's channel moves its address to a new actor: 8, left with none, goes; n8 is now 1008.
+  ASSERT_TRUE(r.add(uid{"n8", "u3008"}, {addr(8)}, channel(8)));
+  EXPECT_EQ(r.find("n8"), list{addr(1008)});
+  EXPECT_EQ(r.delete_addr(addr(8)), (std::optional<uid>{uid{"n8", "u3008"}}));
+  EXPECT_EQ(r.entries().size(), std::size_t{actors - actors / 10 - 2}) << "7s, 1007 and 8 gone; 3008 came and went";
+  EXPECT_FALSE(r.add(uid{"thief", "u9"}, {addr(9)}, &channels[0])) << "9's address is its channel's";
+  for (auto& c : channels) r.remove_via(&c);
+  EXPECT_TRUE(r.entries().empty());
+  EXPECT_TRUE(r.find("n1").empty());
+  EXPECT_EQ(r.delete_addr(addr(1)), std::nullopt) << "no index kept a forgotten address";
 }
 
 TEST(registrar_test, waiting_for_a_name_ends_when_it_registers) {

@@ -16,10 +16,12 @@
 #include <tractor/runtime/detail/logs.hpp>
 
 #include <algorithm>
+#include <list>
+#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace tractor::runtime {
@@ -37,30 +39,31 @@ class registrar {
   /// Registers `uid` at `addrs` (tractor's `Actor.async_main()` registration) for its owner,
   /// the channel `via` it came over: a second registration of `uid` adds the addresses it did
   /// not have. An address is held by one actor only: one that `via` registered under another
-  /// uid moves to `uid`. Refused (`permission_denied`, saying by whom) when `uid`, or one of the
-  /// addresses, is registered by another channel: only the owner changes an entry. Wakes
-  /// everyone waiting for its name.
+  /// uid moves to `uid`, and an actor left with no address is removed. Refused
+  /// (`permission_denied`, saying by whom) when `uid`, or one of the addresses, is registered
+  /// by another channel: only the owner changes an entry. Wakes everyone waiting for its name.
   result<void> add(const msg::uid& uid, const std::vector<std::string>& addrs, const void* via) {
-    for (const auto& e : entries_) {
-      const bool holds = std::ranges::any_of(addrs, [&](const std::string& a) { return std::ranges::find(e.addrs, a) != e.addrs.end(); });
-      if (e.via != via && (e.uid == uid || holds)) {
-        return error(make_error_code(boost::system::errc::permission_denied),
-                     fmt::format("refused: {}{} is registered by another connection; only its owner may change it",
-                                 e.uid == uid ? "" : "an address of ", logs::short_uid{e.uid}));
-      }
-    }
-    for (auto& e : entries_) {
-      if (e.uid == uid) continue;
-      std::erase_if(e.addrs, [&](const std::string& a) { return std::ranges::find(addrs, a) != addrs.end(); });
-    }
-    std::erase_if(entries_, [&](const entry& e) { return e.uid != uid && e.addrs.empty(); });
-    auto it = std::ranges::find_if(entries_, [&](const entry& e) { return e.uid == uid; });
-    if (it == entries_.end()) {
-      entries_.push_back(entry{uid, {}, via});
-      it = std::prev(entries_.end());
-    }
+    const auto known = by_uid_.find(uid);
+    const entry* refused_by = known != by_uid_.end() && known->second->via != via ? &*known->second : nullptr;
     for (const auto& a : addrs) {
-      if (std::ranges::find(it->addrs, a) == it->addrs.end()) it->addrs.push_back(a);
+      const auto held = by_addr_.find(a);
+      if (!refused_by && held != by_addr_.end() && held->second->via != via) refused_by = &*held->second;
+    }
+    if (refused_by) {
+      return error(make_error_code(boost::system::errc::permission_denied),
+                   fmt::format("refused: {}{} is registered by another connection; only its owner may change it",
+                               refused_by->uid == uid ? "" : "an address of ", logs::short_uid{refused_by->uid}));
+    }
+    auto it = known != by_uid_.end() ? known->second : add_entry(uid, via);
+    for (const auto& a : addrs) {
+      auto [held, fresh] = by_addr_.try_emplace(a, it);
+      if (!fresh && held->second == it) continue;  // it has it already
+      if (!fresh) {  // moves from another actor of the same owner
+        const auto from = std::exchange(held->second, it);
+        std::erase(from->addrs, a);
+        if (from->addrs.empty()) erase(from);
+      }
+      it->addrs.push_back(a);
     }
     logs::registrar.runtime("registered {} at {}", logs::short_uid{uid}, fmt::join(it->addrs, ", "));
     auto waiting = std::exchange(changed_, std::make_shared<event>());
@@ -71,45 +74,47 @@ class registrar {
   /// Removes `uid` for its owner `via`; whether it was registered. Refused
   /// (`permission_denied`) when another channel registered it.
   result<bool> remove(const msg::uid& uid, const void* via) {
-    auto it = std::ranges::find_if(entries_, [&](const entry& e) { return e.uid == uid; });
-    if (it == entries_.end()) return false;
-    if (it->via != via) {
+    const auto known = by_uid_.find(uid);
+    if (known == by_uid_.end()) return false;
+    if (known->second->via != via) {
       return error(make_error_code(boost::system::errc::permission_denied),
                    fmt::format("refused: {} is registered by another connection; only its owner may unregister it",
                                logs::short_uid{uid}));
     }
-    entries_.erase(it);
+    erase(known->second);
     logs::registrar.runtime("unregistered {}", logs::short_uid{uid});
     return true;
   }
 
   /// Removes everything registered over channel `via` (it closed).
   void remove_via(const void* via) {
-    std::erase_if(entries_, [&](const entry& e) {
-      if (e.via != via) return false;
-      logs::registrar.runtime("forgot {}: its channel closed", logs::short_uid{e.uid});
-      return true;
-    });
+    auto [first, last] = by_via_.equal_range(via);
+    std::vector<iterator> gone;
+    for (; first != last; ++first) gone.push_back(first->second);
+    for (const auto it : gone) {
+      logs::registrar.runtime("forgot {}: its channel closed", logs::short_uid{it->uid});
+      erase(it);
+    }
   }
 
   /// Removes address `addr` (found dead); the uid that held it, if any. An actor left with no
   /// address is removed.
   std::optional<msg::uid> delete_addr(const std::string& addr) {
-    std::optional<msg::uid> held;
-    for (auto& e : entries_) {
-      if (std::erase(e.addrs, addr) > 0) held = e.uid;
-    }
-    std::erase_if(entries_, [](const entry& e) { return e.addrs.empty(); });
-    if (held) logs::registrar.runtime("deleted dead address {} of {}", addr, held->first);
-    return held;
+    const auto held = by_addr_.find(addr);
+    if (held == by_addr_.end()) return std::nullopt;
+    const auto it = held->second;
+    msg::uid uid = it->uid;
+    by_addr_.erase(held);
+    std::erase(it->addrs, addr);
+    if (it->addrs.empty()) erase(it);
+    logs::registrar.runtime("deleted dead address {} of {}", addr, uid.first);
+    return uid;
   }
 
   /// The addresses of the first actor registered as `name` (tractor's `wait_for_actor()`), or none.
   [[nodiscard]] std::vector<std::string> find(std::string_view name) const {
-    for (const auto& e : entries_) {
-      if (e.uid.first == name) return e.addrs;
-    }
-    return {};
+    const auto first = by_name_.find(name);
+    return first != by_name_.end() ? first->second->addrs : std::vector<std::string>{};
   }
 
   /// Waits until an actor named `name` is registered and returns its addresses.
@@ -124,10 +129,49 @@ class registrar {
     }
   }
 
-  [[nodiscard]] const std::vector<entry>& entries() const noexcept { return entries_; }
+  /// Every entry, in registration order.
+  [[nodiscard]] const std::list<entry>& entries() const noexcept { return entries_; }
 
  private:
-  std::vector<entry> entries_;  // registration order: "the first" is the oldest
+  using iterator = std::list<entry>::iterator;
+  struct uid_hash {
+    std::size_t operator()(const msg::uid& u) const noexcept {
+      return std::hash<std::string>{}(u.second) ^ (std::hash<std::string>{}(u.first) << 1);
+    }
+  };
+
+  iterator add_entry(const msg::uid& uid, const void* via) {
+    const auto it = entries_.insert(entries_.end(), entry{uid, {}, via});
+    by_uid_.emplace(uid, it);
+    by_name_.emplace(uid.first, it);  // after those of the same name: "the first" stays the oldest
+    by_via_.emplace(via, it);
+    return it;
+  }
+
+  /// Forgets `it` and every index's way to it.
+  void erase(iterator it) {
+    for (const auto& a : it->addrs) {
+      if (const auto held = by_addr_.find(a); held != by_addr_.end() && held->second == it) by_addr_.erase(held);
+    }
+    by_uid_.erase(it->uid);
+    const auto drop = [&](auto& index, const auto& key) {
+      auto [first, last] = index.equal_range(key);
+      for (; first != last; ++first) {
+        if (first->second == it) return (void)index.erase(first);
+      }
+    };
+    drop(by_name_, it->uid.first);
+    drop(by_via_, it->via);
+    entries_.erase(it);
+  }
+
+  // Indexed so that a tree of thousands of actors registers, looks up and unregisters each
+  // without a walk over every other.
+  std::list<entry> entries_;  // registration order: "the first" is the oldest
+  std::unordered_map<msg::uid, iterator, uid_hash> by_uid_;
+  std::unordered_map<std::string, iterator> by_addr_;  // an address is held by one entry
+  std::multimap<std::string, iterator, std::less<>> by_name_;  // of one name, oldest first
+  std::unordered_multimap<const void*, iterator> by_via_;
   std::shared_ptr<event> changed_ = std::make_shared<event>();
 };
 
