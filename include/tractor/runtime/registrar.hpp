@@ -113,8 +113,8 @@ class registrar {
 
   /// The addresses of the first actor registered as `name` (tractor's `wait_for_actor()`), or none.
   [[nodiscard]] std::vector<std::string> find(std::string_view name) const {
-    const auto first = by_name_.find(name);
-    return first != by_name_.end() ? first->second->addrs : std::vector<std::string>{};
+    const auto first = by_name_.lower_bound(name);  // `find` may give any of the name's entries
+    return first != by_name_.end() && first->first == name ? first->second->addrs : std::vector<std::string>{};
   }
 
   /// Waits until an actor named `name` is registered and returns its addresses.
