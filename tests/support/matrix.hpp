@@ -94,10 +94,11 @@ inline const std::string& own_title() {
 }
 
 /// Whether `pid` is a `spawn::prestarted` spare (see `spare_title`), or one being started:
-/// between posix_spawn's clone and its exec a child shows this process's own title, and a
-/// spare is started on the pool's thread while the test runs.
+/// between posix_spawn's clone and its exec a child shows this process's own title, and none
+/// while the exec replaces its memory; a spare is started on the pool's thread while the test
+/// runs, and an actor has its title from the exec on.
 inline bool is_spare(const process& p) {
-  return p.title == spare_title || (cell().prestarted() && p.title == own_title());
+  return p.title == spare_title || (cell().prestarted() && (p.title == own_title() || p.title.empty()));
 }
 
 /// This process's child processes that are actors: its own children (the forkserver
