@@ -1,7 +1,7 @@
 // Scale benchmark: one nursery of N actors spawned, called once each, then torn down, under
 // each spawn backend (UDS), beside floors of N raw children measured in the same run.
 //
-//     tools/bazel run -c opt //tools/bench:scale_bench [-- --n 1000] [--only exec|forkserver|thread]
+//     tools/bazel run -c opt //tools/bench:scale_bench [-- --n 1000] [--only exec|forkserver|thread|registrar]
 //                                                        [--actors-only]  (no floors: to profile)
 //
 // Each backend runs twice: back to back (one start_actor after another, then one call after
@@ -17,6 +17,9 @@
 //   thread        a thread of this process (the thread backend's floor)
 // Back to back: start one, accept it, then the next; concurrently: start all, then accept
 // all. Calls: a byte each way per child; teardown: close every connection, then reap all.
+//
+// Last, the registrar's table alone with 10,000 actors (what registering, finding and
+// forgetting that many costs the registrar, without processes), beside one hash map.
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/discovery/discovery.hpp>
 #include <tractor/runtime/tree.hpp>
@@ -36,6 +39,7 @@
 #include <fstream>
 #include <functional>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace bench {
@@ -301,6 +305,53 @@ void bench_many_threads(const std::string& path, int n, double per_actor) {
   bench_backend<thread_tree>("thread", path, n, thread_floor);
 }
 
+/// The registrar's table alone, for `n` actors: each registered (a name, a uuid, an address,
+/// a channel of its own), looked up by name, then forgotten as its channel closes; beside a
+/// floor of the same strings put in, found in and erased from one hash map, in the same run.
+void bench_registrar_table(int n) {
+  std::vector<msg::uid> uids;
+  std::vector<std::string> addrs;
+  for (int i = 0; i < n; ++i) {
+    uids.push_back({"actor" + std::to_string(i), runtime::new_uuid()});
+    addrs.push_back("/unix/run/tractor/actor" + std::to_string(i) + "@" + uids.back().second + ".sock");
+  }
+  std::vector<char> channels(static_cast<std::size_t>(n));
+  double ours[3];
+  double floor[3];
+  std::size_t found = 0;
+  // Twice each, alternately, keeping the second: the first round of either would pay for
+  // the fresh heap pages that the other then reuses.
+  for (int round = 0; round < 2; ++round) {
+    {
+      runtime::registrar r;
+      auto t0 = bench::clk::now();
+      for (int i = 0; i < n; ++i) (void)r.add(uids[i], {addrs[i]}, &channels[i]);
+      ours[0] = bench::ms_since(t0);
+      t0 = bench::clk::now();
+      for (int i = 0; i < n; ++i) found += r.find(uids[i].first).size();
+      ours[1] = bench::ms_since(t0);
+      t0 = bench::clk::now();
+      for (int i = 0; i < n; ++i) r.remove_via(&channels[i]);
+      ours[2] = bench::ms_since(t0);
+    }
+    std::unordered_map<std::string, std::vector<std::string>> m;
+    auto t0 = bench::clk::now();
+    for (int i = 0; i < n; ++i) m.emplace(uids[i].first, std::vector<std::string>{addrs[i]});
+    floor[0] = bench::ms_since(t0);
+    t0 = bench::clk::now();
+    for (int i = 0; i < n; ++i) found -= m.find(uids[i].first)->second.size();
+    floor[1] = bench::ms_since(t0);
+    t0 = bench::clk::now();
+    for (int i = 0; i < n; ++i) m.erase(uids[i].first);
+    floor[2] = bench::ms_since(t0);
+  }
+  if (found != 0) std::_Exit(3);  // each name found once in each
+  fmt::print("registrar table, {} actors: register {:.1f} ms ({:.1f}x) | find {:.1f} ms ({:.1f}x) | forget by channel "
+             "{:.1f} ms ({:.1f}x), beside one hash map's insert {:.1f} | find {:.1f} | erase {:.1f} ms\n",
+             n, ours[0], ours[0] / floor[0], ours[1], ours[1] / floor[1], ours[2], ours[2] / floor[2], floor[0],
+             floor[1], floor[2]);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -334,6 +385,7 @@ int main(int argc, char** argv) {
     }
   }
   if (only.empty() || only == "thread") bench_many_threads(path, thread_n, thread_fds);
+  if (only.empty() || only == "registrar") bench_registrar_table(std::max(thread_n, 10000));
   spawn::forkserver::stop_server();
   return 0;
 }
