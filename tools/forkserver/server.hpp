@@ -67,7 +67,10 @@ struct request {
 
 /// `req`'s packet (false: too big).
 inline bool encode(const spawn_request& req, std::string& out) {
-  const request_head h{request_magic, req.boot.handover_fd >= 0, reinterpret_cast<std::uintptr_t>(req.run_child)};
+  request_head h{};  // zero-initialised, its padding too: no stray bytes go out
+  h.magic = request_magic;
+  h.with_handover = req.boot.handover_fd >= 0;
+  h.entry = reinterpret_cast<std::uintptr_t>(req.run_child);
   out.assign(reinterpret_cast<const char*>(&h), sizeof h);
   out += detail::handover_packet(req);
   for (char** e = environ; e && *e; ++e) out.append(*e, std::strlen(*e) + 1);
