@@ -105,7 +105,7 @@ std::set<pid_t> spare_processes() {
     std::ifstream cmdline(entry.path() / "cmdline");
     std::string title;
     std::getline(cmdline, title, '\0');
-    if (title != "_subactor[spare]") continue;
+    if (title != spawn::spare_title) continue;
     std::ifstream stat(entry.path() / "stat");
     std::string line;
     std::getline(stat, line);

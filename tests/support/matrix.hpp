@@ -7,6 +7,7 @@
 
 #include <tractor/spawn/backend.hpp>
 #include <tractor/spawn/forkserver.hpp>
+#include <tractor/spawn/prestarted.hpp>
 #include <tractor/spawn/thread.hpp>
 #include <tractor/testing/reap.hpp>
 
@@ -68,11 +69,6 @@ inline const matrix_cell& cell() {
 /// Children run as threads of this process (no pid, no signals of their own).
 inline const bool thread_actors = cell().plain_backend() == "thread";
 
-/// What `spawn::prestarted` names a spare, which is part of the backend until it is handed a
-/// boot, not an actor: its title (a process) and its thread's name (a thread actor).
-inline constexpr std::string_view spare_title = "_subactor[spare]";
-inline constexpr std::string_view spare_thread = "actor:spare";
-
 /// Whether children named for a boot fault (`boot_faults`) misbehave in this cell.
 inline const bool boot_faults_apply = !cell().prestarted();
 
@@ -84,41 +80,38 @@ inline std::set<pid_t> live_children_but_server() {
   return out;
 }
 
-/// This process's title (argv[0]).
-inline const std::string& own_title() {
-  static const std::string title = [] {
-    const auto self = read_process(::getpid());
-    return self ? self->title : std::string();
-  }();
-  return title;
+/// Whether `p` is an actor process: titled `_subactor[name@uuid]` from its start (exec's
+/// argv[0], the forkserver's title), as tractor-reap finds actors. Not a `spawn::prestarted`
+/// spare (`_subactor[spare]`), nor a child still being started (its parent's title until its
+/// exec, none during it).
+inline bool is_actor(const process& p) {
+  return is_tractor_process(p) && !is_forkserver(p) && p.title != spawn::spare_title;
 }
 
-/// Whether `pid` is a `spawn::prestarted` spare (see `spare_title`), or one being started:
-/// between posix_spawn's clone and its exec a child shows this process's own title, and none
-/// while the exec replaces its memory; a spare is started on the pool's thread while the test
-/// runs, and an actor has its title from the exec on.
-inline bool is_spare(const process& p) {
-  return p.title == spare_title || (cell().prestarted() && (p.title == own_title() || p.title.empty()));
-}
-
-/// This process's child processes that are actors: its own children (the forkserver
-/// excluded) and the forkserver's live children (its spare excluded: part of the server,
-/// titled as such until it becomes an actor; dead ones it has yet to reap too). Spares of
-/// `spawn::prestarted` are not actors either.
+/// This process's child processes: its own children (the forkserver excluded) and the
+/// forkserver's live children (its spare excluded: part of the server, titled as such until
+/// it becomes an actor; dead ones it has yet to reap too). What must be gone once a tree
+/// has ended, spares of `spawn::prestarted` included: they go with their event loop.
 inline std::set<pid_t> live_child_processes() {
   std::set<pid_t> out = live_children_but_server();
-  std::erase_if(out, [](pid_t pid) {
-    const auto p = read_process(pid);
-    return p && is_spare(*p);
-  });
   if (const pid_t server = spawn::forkserver::server_pid(); server != 0) {
     std::ifstream in("/proc/" + std::to_string(server) + "/task/" + std::to_string(server) + "/children");
     pid_t pid = 0;
     while (in >> pid) {
       const auto p = read_process(pid);
-      if (p && p->state != 'Z' && !is_forkserver(*p) && !is_spare(*p)) out.insert(pid);
+      if (p && p->state != 'Z' && !is_forkserver(*p)) out.insert(pid);
     }
   }
+  return out;
+}
+
+/// Of those, the actors (`is_actor`), while a tree runs.
+inline std::set<pid_t> live_child_actor_processes() {
+  std::set<pid_t> out = live_child_processes();
+  std::erase_if(out, [](pid_t pid) {
+    const auto p = read_process(pid);
+    return !p || !is_actor(*p);
+  });
   return out;
 }
 
@@ -151,7 +144,8 @@ inline std::vector<std::pair<pid_t, std::string>> own_threads() {
 inline std::size_t live_threads() {
   std::size_t threads = 0;
   for (const auto& [tid, comm] : own_threads()) {
-    threads += comm.starts_with(spawn::thread_name_prefix) && comm != spare_thread;
+    const bool actor = comm.starts_with(spawn::thread_name_prefix);
+    threads += actor && comm.substr(spawn::thread_name_prefix.size()) != spawn::spare_name;
   }
   return threads;
 }
@@ -206,7 +200,7 @@ inline std::size_t live_child_actors() {
     const std::size_t threads = live_threads();
     return threads > thread_baseline() ? threads - thread_baseline() : 0;
   } else {
-    return live_child_processes().size();
+    return live_child_actor_processes().size();
   }
 }
 

@@ -109,6 +109,11 @@ struct prestarted_name {
 
 }  // namespace detail
 
+/// What a spare is named until it is handed a boot: its boot's name, so its thread's name
+/// (a thread actor) is `thread_name_prefix` and this; and its title (a process).
+inline constexpr std::string_view spare_name = "spare";
+inline constexpr std::string_view spare_title = "_subactor[spare]";
+
 /// The child's side of a handover (called by the runtime's child entry when
 /// `boot.handover_fd` is set): waits for the boot, fills `boot` with it (the channel too, the
 /// child's own descriptor) and closes the handover socket. The calling thread takes the

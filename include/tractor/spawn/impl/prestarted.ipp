@@ -46,10 +46,10 @@ inline result<void> hand_over(int handover, const spawn_request& req) {
 /// What a spare is started with, for children like `req`'s: no identity yet.
 inline spawn_request spare_request(const spawn_request& req) {
   spawn_request spare;
-  spare.boot.name = "spare";
+  spare.boot.name = spare_name;
   spare.boot.parent_addr = req.boot.parent_addr;
   spare.boot.parent_pid = req.boot.parent_pid;
-  spare.title = "_subactor[spare]";
+  spare.title = spare_title;
   spare.run_child = req.run_child;
   spare.abandon_after = req.abandon_after;
   spare.start_timeout = req.start_timeout;
