@@ -2,10 +2,12 @@
 // each spawn backend (UDS), beside floors of N raw children measured in the same run.
 //
 //     tools/bazel run -c opt //tools/bench:scale_bench [-- --n 1000] [--only exec|forkserver|thread|registrar]
-//                                                        [--actors-only]  (no floors: to profile)
+//                                                        [--rounds K] [--actors-only]  (no floors: to profile)
 //
-// Each backend runs twice: back to back (one start_actor after another, then one call after
-// another) and concurrently (N tasks each starting one actor, then N tasks each calling one).
+// Each backend runs both ways: back to back (one start_actor after another, then one call
+// after another) and concurrently (N tasks each starting one actor, then N tasks each calling
+// one); with --rounds K, K times each, floor and actors alternately, then each phase's median
+// ratio (the figure to quote where the machine's speed drifts between runs).
 // Teardown is `actor_nursery::cancel()` until the nursery has returned (every child reaped).
 // During each burst the registrar (the bench's root) is asked for a name every millisecond,
 // by a task of the root itself and by another program (this binary with `--probe`, a root of
@@ -33,6 +35,7 @@
 #include "tools/bench/scale_probe.hpp"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -168,7 +171,6 @@ phases thread_floor(const std::string& path, int n, bool burst) {
 
 // -- actors -----------------------------------------------------------------------------------
 
-
 template <class Tree>
 struct actor_run {
   phases time;
@@ -268,24 +270,40 @@ void print_floor(const char* what, const phases& f) {
 }
 
 bool skip_floors = false;  // --actors-only: for profiling the actors alone
+int rounds = 1;            // --rounds K: each way K times, floor and actors alternately
 
-/// Runs `n` actors of `Tree` both ways beside `floor`; returns the root's descriptors per actor
-/// at its peak.
+/// Runs `n` actors of `Tree` both ways beside `floor`, `rounds` times each; returns the root's
+/// descriptors per actor at its peak.
 template <class Tree>
 double bench_backend(const char* name, const std::string& path, int n,
                      phases (*floor)(const std::string&, int, bool)) {
   fmt::print("{} actors, {}:\n", n, name);
   double per_actor = 0;
   for (const bool burst : {false, true}) {
-    const phases f = skip_floors ? phases{1, 1, 1} : floor(path, n, burst);
-    const auto a = run_actors<Tree>(n, burst);
-    print_floor(burst ? "floor, concurrently" : "floor, back to back", f);
-    print_row(burst ? "actors, concurrently" : "actors, back to back", a.time, f);
-    fmt::print("  {:<24} root at its peak: RSS {} MiB, {} descriptors; slowest registrar lookup during the spawns: "
-               "{:.1f} ms from the root, {:.1f} ms from another program (whose own 1 ms sleeps woke up to {:.1f} ms "
-               "late)\n",
-               "", a.peak.rss_kib / 1024, a.peak.fds, a.worst_lookup_ms, a.worst_outside_ms, a.outside_late_ms);
-    per_actor = static_cast<double>(a.peak.fds) / n;
+    std::vector<double> ratio[4];  // spawn, calls, teardown, total
+    for (int round = 0; round < rounds; ++round) {
+      // The fork floor copies this process: what earlier runs left on its heap would slow
+      // it, and more with every round.
+      ::malloc_trim(0);
+      const phases f = skip_floors ? phases{1, 1, 1} : floor(path, n, burst);
+      const auto a = run_actors<Tree>(n, burst);
+      print_floor(burst ? "floor, concurrently" : "floor, back to back", f);
+      print_row(burst ? "actors, concurrently" : "actors, back to back", a.time, f);
+      fmt::print("  {:<24} root at its peak: RSS {} MiB, {} descriptors; slowest registrar lookup during the spawns: "
+                 "{:.1f} ms from the root, {:.1f} ms from another program (whose own 1 ms sleeps woke up to {:.1f} ms "
+                 "late)\n",
+                 "", a.peak.rss_kib / 1024, a.peak.fds, a.worst_lookup_ms, a.worst_outside_ms, a.outside_late_ms);
+      per_actor = static_cast<double>(a.peak.fds) / n;
+      ratio[0].push_back(a.time.spawn / f.spawn);
+      ratio[1].push_back(a.time.calls / f.calls);
+      ratio[2].push_back(a.time.teardown / f.teardown);
+      ratio[3].push_back(a.time.total() / f.total());
+    }
+    if (rounds > 1) {
+      fmt::print("  {:<24} median of {} rounds: spawn {:5.2f}x | calls {:5.2f}x | teardown {:5.2f}x | total {:5.2f}x\n",
+                 burst ? "concurrently" : "back to back", rounds, bench::median(ratio[0]), bench::median(ratio[1]),
+                 bench::median(ratio[2]), bench::median(ratio[3]));
+    }
   }
   return per_actor;
 }
@@ -371,6 +389,7 @@ int main(int argc, char** argv) {
     if (arg == "--actors-only") skip_floors = true;
     if (arg == "--n") sizes = {std::atoi(value)}, thread_n = sizes[0];
     if (arg == "--only") only = value;
+    if (arg == "--rounds") rounds = std::max(1, std::atoi(value));
   }
   const std::string path = "/tmp/tractor-scale-bench-" + std::to_string(::getpid()) + ".sock";
   fmt::print("tractor scale benchmark (uds; each phase beside its floor from the same run)\n");

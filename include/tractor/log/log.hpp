@@ -26,7 +26,7 @@
 
 #include <tractor/config.hpp>
 
-#include <fmt/format.h>
+#include <fmt/core.h>
 
 #include <cstdint>
 #include <optional>

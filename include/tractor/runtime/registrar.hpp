@@ -15,6 +15,8 @@
 #include <tractor/msg/types.hpp>
 #include <tractor/runtime/detail/logs.hpp>
 
+#include <fmt/format.h>  // fmt::join
+
 #include <algorithm>
 #include <list>
 #include <map>

@@ -28,7 +28,7 @@
 #include <cstdlib>
 #include <functional>
 
-#include <fmt/format.h>
+#include <fmt/core.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 

@@ -144,14 +144,15 @@ TRACTOR_DECL spdlog::logger& sink() {
 }
 
 TRACTOR_DECL void detail::write(level l, std::string_view component, fmt::string_view format, fmt::format_args args) {
-  fmt::memory_buffer line;
-  line.append(component);
-  line.append(std::string_view(": "));
-  fmt::vformat_to(std::back_inserter(line), format, args);
+  // `vformat`, compiled in fmt's library, not `vformat_to`, a template that would bring fmt's
+  // formatting engine into this file.
+  std::string line(component);
+  line += ": ";
+  line += fmt::vformat(format, args);
   thread_state& s = this_thread();
   const level before = s.writing;
   s.writing = l;
-  sink().log(spdlog_level(l), std::string_view(line.data(), line.size()));
+  sink().log(spdlog_level(l), std::string_view(line));
   s.writing = before;
 }
 

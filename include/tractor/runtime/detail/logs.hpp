@@ -4,6 +4,7 @@
 #include <tractor/log/log.hpp>
 #include <tractor/msg/types.hpp>
 
+#include <algorithm>
 #include <string_view>
 
 namespace tractor::runtime::logs {
@@ -26,10 +27,17 @@ struct short_uid {
 
 }  // namespace tractor::runtime::logs
 
+// Written piece by piece: `fmt::format_to` here would instantiate fmt's whole formatting
+// engine (floats included) in every file that logs a uid, where fmt's compiled library
+// already has it; that was much of those files' compile time.
 template <>
 struct fmt::formatter<tractor::runtime::logs::short_uid> : fmt::formatter<std::string_view> {
   template <class Context>
   auto format(const tractor::runtime::logs::short_uid& u, Context& ctx) const {
-    return fmt::format_to(ctx.out(), "{}@{}", u.uid.first, tractor::runtime::logs::short8(u.uid.second));
+    const std::string_view name = u.uid.first;
+    const std::string_view id = tractor::runtime::logs::short8(u.uid.second);
+    auto out = std::copy(name.begin(), name.end(), ctx.out());
+    *out++ = '@';
+    return std::copy(id.begin(), id.end(), out);
   }
 };
