@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <optional>
 #include <vector>
@@ -97,6 +98,16 @@ inline double page_fault_us(std::size_t pages = 4096) {
 inline void steady_malloc() {
   ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
   ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
+/// VmRSS of process `pid` (0: this one) in KiB, or -1 if it cannot be read.
+inline long rss_kib(pid_t pid = 0) {
+  std::ifstream in(pid ? "/proc/" + std::to_string(pid) + "/status" : std::string("/proc/self/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return -1;
 }
 
 inline double median(std::vector<double> v) {

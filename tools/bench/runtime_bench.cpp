@@ -22,7 +22,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <vector>
 
 #include <sys/wait.h>
@@ -39,6 +38,7 @@ using bench::median;
 using bench::ms_since;
 using bench::pin;
 using bench::pin_child;
+using bench::rss_kib;
 using bench::uds_connect;
 using bench::uds_listen;
 using bench_tree = tractor::tree<spawn::exec, transport::uds, codec::cereal_binary,
@@ -73,7 +73,6 @@ double raw_ping_pong_us(const std::string& path, int rounds, int child_cpu) {
   return us;
 }
 
-long rss_kib(pid_t pid);
 
 struct raw_teardown {
   double ms_per_child;
@@ -106,15 +105,6 @@ raw_teardown raw_teardown_ms(const std::string& path, int k) {
   ::close(l);
   ::unlink(path.c_str());
   return {per_child, rss};
-}
-
-long rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return -1;
 }
 
 }  // namespace

@@ -39,7 +39,6 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <fstream>
 #include <functional>
 #include <thread>
 #include <unordered_map>
@@ -75,15 +74,6 @@ long own_fds() {
     ::closedir(d);
   }
   return n - 3;  // ".", ".." and the directory's own descriptor
-}
-
-long own_rss_kib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return -1;
 }
 
 // -- floors -----------------------------------------------------------------------------------
@@ -222,7 +212,7 @@ actor_run<Tree> run_actors(int n, bool burst) {
       const auto [worst, late] = co_await outside.finish();
       out.worst_outside_ms = worst;
       out.outside_late_ms = late;
-      out.peak = {own_rss_kib(), own_fds()};
+      out.peak = {bench::rss_kib(), own_fds()};
       if (!started) co_return started.error();
       t0 = bench::clk::now();
       const auto call = [&](portal<Tree>& p) -> awaitable<void> {
