@@ -90,12 +90,14 @@ class registrar {
 
   /// Removes everything registered over channel `via` (it closed).
   void remove_via(const void* via) {
-    auto [first, last] = by_via_.equal_range(via);
+    const auto [first, last] = by_via_.equal_range(via);
     std::vector<iterator> gone;
-    for (; first != last; ++first) gone.push_back(first->second);
+    for (auto at = first; at != last; ++at) gone.push_back(at->second);
+    // The channel's index entries go at once: `erase` would look each up in the range.
+    by_via_.erase(first, last);
     for (const auto it : gone) {
       logs::registrar.runtime("forgot {}: its channel closed", logs::short_uid{it->uid});
-      erase(it);
+      forget(it);
     }
   }
 
@@ -150,20 +152,28 @@ class registrar {
     return it;
   }
 
+  /// Removes `it`'s entry from the range of `key` in `index`.
+  template <class Index, class Key>
+  static void drop(Index& index, const Key& key, iterator it) {
+    auto [first, last] = index.equal_range(key);
+    for (; first != last; ++first) {
+      if (first->second == it) return (void)index.erase(first);
+    }
+  }
+
   /// Forgets `it` and every index's way to it.
   void erase(iterator it) {
+    drop(by_via_, it->via, it);
+    forget(it);
+  }
+
+  /// The same, but for the channel index (`remove_via` empties its range at once).
+  void forget(iterator it) {
     for (const auto& a : it->addrs) {
       if (const auto held = by_addr_.find(a); held != by_addr_.end() && held->second == it) by_addr_.erase(held);
     }
     by_uid_.erase(it->uid);
-    const auto drop = [&](auto& index, const auto& key) {
-      auto [first, last] = index.equal_range(key);
-      for (; first != last; ++first) {
-        if (first->second == it) return (void)index.erase(first);
-      }
-    };
-    drop(by_name_, it->uid.first);
-    drop(by_via_, it->via);
+    drop(by_name_, it->uid.first, it);
     entries_.erase(it);
   }
 
