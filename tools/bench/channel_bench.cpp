@@ -3,6 +3,11 @@
 // forked child; the OS places both).
 //
 //     tools/bazel run //tools/bench:channel_bench [-- --small N --large N --rtt N]
+//                                                 [--rounds K] [--only uds|tcp|shm]
+//
+// With --rounds K every measurement runs K times, floors and channels alternately, and the
+// bench ends with each ratio's median (the figure to quote where the machine's speed drifts
+// between runs).
 //
 // Floors, per transport (socket_floor.hpp; for shm: a C-style ring pair with the same sizes,
 // spsc_floor.hpp):
@@ -31,6 +36,7 @@
 #include "tools/bench/socket_floor.hpp"
 #include "tools/bench/spsc_floor.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <cstring>
@@ -59,6 +65,14 @@ struct options {
   int small = 1000000;
   int large = 200;
   int rtt = 20000;
+  int rounds = 1;
+  std::string only;
+};
+
+/// One round's ratios of a transport: small one-way as a share of the batched floor, 1 MiB
+/// one-way and round trips against their floors.
+struct ratios {
+  double small_share = 0, large = 0, round_trip = 0;
 };
 
 /// BENCH_CHANNEL_ONLY=small|large: the channel alone, no floors, for a profiler (which the
@@ -225,7 +239,7 @@ std::pair<double, double> kernel_read_cost_us(long count) {
 }
 
 template <class Transport>
-void run(const options& o) {
+ratios run(const options& o) {
   const std::string t(Transport::name);
   if (profile_only) {
     if (std::string_view(profile_only) == "large") {
@@ -234,7 +248,7 @@ void run(const options& o) {
     } else {
       fmt::print("{} channel small one-way {:.3f} M/s\n", t, channel_one_way<Transport>(32, o.small) / 1e6);
     }
-    return;
+    return {};
   }
   constexpr bool shm = std::is_same_v<Transport, tp::shm>;
   const std::size_t ring = shm ? tp::shm_ring_bytes().value() : 0;
@@ -271,6 +285,18 @@ void run(const options& o) {
   const double ch_rtt = channel_round_trip_us<Transport>(o.rtt);
   fmt::print("{:4} round trip      raw {:8.2f} us | channel {:8.2f} us = {:5.2f}x raw\n", t, raw_rtt, ch_rtt,
              ch_rtt / raw_rtt);
+  return {100 * ch_small / batched, ch_large / raw_large, ch_rtt / raw_rtt};
+}
+
+/// Runs `Transport`'s measurements into `all` unless `--only` names another transport.
+template <class Transport>
+void run_if_chosen(const options& o, std::vector<std::pair<std::string, std::vector<ratios>>>& all) {
+  if (!o.only.empty() && o.only != Transport::name) return;
+  const ratios r = run<Transport>(o);
+  for (auto& [name, rounds] : all) {
+    if (name == Transport::name) return rounds.push_back(r);
+  }
+  all.push_back({std::string(Transport::name), {r}});
 }
 
 }  // namespace
@@ -283,6 +309,8 @@ int main(int argc, char** argv) {
     if (k == "--small") o.small = v;
     if (k == "--large") o.large = v;
     if (k == "--rtt") o.rtt = v;
+    if (k == "--rounds") o.rounds = std::max(1, v);
+    if (k == "--only") o.only = argv[i + 1];
   }
   bench::steady_malloc();
   fmt::print("tractor channel benchmark ({} small, {} large, {} round trips; sender here, receiver forked)\n",
@@ -292,7 +320,21 @@ int main(int argc, char** argv) {
     fmt::print("the kernel's read of a page this process wrote: {:.2f} us the first time, {:.2f} us again\n", first,
                again);
   }
-  run<tp::uds>(o);
-  run<tp::tcp>(o);
-  run<tp::shm>(o);
+  std::vector<std::pair<std::string, std::vector<ratios>>> all;
+  for (int round = 0; round < o.rounds; ++round) {
+    run_if_chosen<tp::uds>(o, all);
+    run_if_chosen<tp::tcp>(o, all);
+    run_if_chosen<tp::shm>(o, all);
+  }
+  if (o.rounds < 2 || profile_only) return 0;
+  for (const auto& [name, rounds] : all) {
+    const auto median_of = [&](double ratios::*field) {
+      std::vector<double> v;
+      for (const auto& r : rounds) v.push_back(r.*field);
+      return bench::median(v);
+    };
+    fmt::print("{:4} median of {} rounds: small one-way {:5.1f}% of batched | 1 MiB {:5.2f}x raw | round trip {:5.2f}x raw\n",
+               name, rounds.size(), median_of(&ratios::small_share), median_of(&ratios::large),
+               median_of(&ratios::round_trip));
+  }
 }
