@@ -5,7 +5,7 @@
 // The backend's own definitions live with its compiled part (TRACTOR_SEPARATE_COMPILATION).
 #include <tractor/spawn/impl/forkserver.ipp>
 
-#include "server.hpp"  // relative: builds without Bazel too
+#include "clerk.hpp"  // relative: builds without Bazel too
 
 #include <algorithm>
 #include <chrono>
@@ -66,11 +66,17 @@ result<void> start_locked(link_state& s) {
     ::__fpurge(stderr);
     spawn::detail::write_title(forkserver::server_title);
     ::prctl(PR_SET_NAME, "tractor-forksrv");
-    raise_descriptor_limit();  // it holds three per child
-    static server srv;  // never destroyed: serve() ends with _exit
-    const char ready = 1;  // titled and serving: nobody takes it for a copy of the program
-    (void)!::send(pair[1], &ready, 1, MSG_NOSIGNAL);
-    srv.serve(pair[1]);
+    raise_descriptor_limit();  // its clerk holds three per child
+    static server srv;  // never destroyed: both processes end with _exit
+    srv.start(pair[1], [](int program_fd, int server_fd) {
+      spawn::detail::write_title(std::string(forkserver::server_title) + " (clerk)");
+      ::prctl(PR_SET_NAME, "tractor-clerk");
+      static clerk c;
+      const char ready = 1;  // titled and serving: nobody takes it for a copy of the program
+      (void)!::send(program_fd, &ready, 1, MSG_NOSIGNAL);
+      c.serve(program_fd, server_fd);
+    });
+    srv.serve();
   }
   ::close(pair[1]);
   char ready = 0;

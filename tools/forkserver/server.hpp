@@ -1,15 +1,23 @@
-// The forkserver's own process and the processes it forks before they become actors: the
-// request they are sent, the server loop, its spare, a child's preparation. Private to
+// The forkserver's own processes and the processes it forks before they become actors: the
+// request they are sent, the server (it forks, reaps and keeps a spare), a child's
+// preparation. The server's clerk, which answers requests, is clerk.hpp. Private to
 // forkserver.cc, the spawner's side (starting the server, asking it for a child).
 //
-// Each actor process has one SOCK_SEQPACKET link to the server. A request is one packet: a
+// Each actor process has one SOCK_SEQPACKET link to the clerk. A request is one packet: a
 // `request_head`, the child's boot and title as `spawn::prestarted` hands them over
 // (spawn/detail/handover.hpp), then the requester's environment ("k=v\0" entries); the
 // child's channel and handover socket travel with it as SCM_RIGHTS when it has them. The
 // answer is a `reply`, with the child's pidfd and the read end of its status pipe.
 //
-// The server keeps one spare: a child forked ahead and waiting on its link, to which it
-// forwards the next request, so that a spawn does not wait for a fork. The next spare is
+// Why two processes: a fork copies the forking process's descriptor table, and the child
+// must then close all it inherited. The clerk holds three descriptors per live child (its
+// link, pidfd and status pipe); the server, which forks, holds a handful whatever the number
+// of children, so a spawn costs the same with 1,000 children alive as with none. The server
+// stays every actor's parent: it alone can reap them, and what lists a program's processes
+// (`tractor-ps`, the tests' leak checks) finds them under it.
+//
+// The server keeps one spare: a child forked ahead and waiting on its own socket, to which
+// it forwards the next request, so that a spawn does not wait for a fork. The next spare is
 // forked a moment after one is taken, not at once: its fork would compete for the CPU with
 // the boot just handed over.
 #pragma once
@@ -28,11 +36,14 @@
 #include <new>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -40,6 +51,7 @@
 
 namespace tractor::spawn::server_side {
 
+using tractor::detail::max_passed_fds;
 using tractor::detail::passed_fds;
 
 inline constexpr std::uint32_t request_magic = 0x74666b37;  // "tfk7"
@@ -165,201 +177,203 @@ inline void prepare_child(int link_fd, pid_t server, int also = -1, int and_also
   ::_exit(code);
 }
 
-/// A child forked by the server: reaped by it, its status written to `status_w`.
-struct forked {
-  pid_t pid = -1;
-  int pidfd = -1;
-  int link = -1;  // the server's end of its link
-  int status_r = -1;
-  int status_w = -1;
-  int owner = -1;  // the link of the process that asked for it
+/// What the server tells its clerk: a child forked (`pid`, its pidfd attached; or -1 and
+/// `value` the errno), or a child reaped (`value` its wait status). In the order they
+/// happened, on one socket: a pid is reported reaped before a new child can reuse it.
+struct note {
+  std::int32_t kind;
+  std::int32_t pid;
+  std::int32_t value;
 };
+inline constexpr std::int32_t forked_note = 1;
+inline constexpr std::int32_t exited_note = 2;
 
-/// Forks a child running `in_child(its link end)`, which never returns. errno on failure.
-template <class F>
-inline int fork_linked(forked& f, F&& in_child) {
-  int pair[2] = {-1, -1};
-  int status[2] = {-1, -1};
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0 || ::pipe2(status, O_CLOEXEC) < 0) {
-    const int e = errno;
-    close_each({pair[0], pair[1], status[0], status[1]});
-    return e;
-  }
-  const pid_t pid = ::fork();
-  if (pid == 0) in_child(pair[1]);
-  ::close(pair[1]);
-  const int pidfd = pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1;
-  if (pidfd < 0) {
-    const int e = errno;
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-    close_each({pair[0], status[0], status[1]});
-    return e;
-  }
-  f = forked{pid, pidfd, pair[0], status[0], status[1]};
-  return 0;
+/// Takes the last of `fds` out of them: the child's link, which the clerk sends after the
+/// descriptors the request announces.
+inline int take_child_link(passed_fds& fds) {
+  if (fds.count == 0) return -1;
+  const int fd = fds.take(fds.count - 1);
+  --fds.count;
+  return fd;
 }
 
-/// The server's state. It waits in one epoll set on every link (a request, or the process
-/// behind it gone), every child's pidfd (its exit) and the spare's: a turn costs the same
-/// with 1,000 children as with one.
+inline long long now_ns() {
+  timespec t;
+  ::clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1'000'000'000LL + t.tv_nsec;
+}
+
+/// The server: every actor's parent. It forks for the clerk's requests (handing them to its
+/// spare when one is ready), reaps its children and reports each to the clerk.
 struct server {
-  int program = -1;  // the program's link: its end ends the server
-  std::unordered_map<int, forked> children;  // by pidfd
-  forked spare;            // pid -1: none
-  long long spare_at = 0;  // when to fork the next spare (CLOCK_MONOTONIC ns); -1: not due
-  std::vector<char> buf = std::vector<char>(max_request);
+  int clerk = -1;  // the link to the clerk: its end ends the server
+  pid_t clerk_pid = -1;
+  int sigchld = -1;
   const pid_t self = ::getpid();
-  const int poller = ::epoll_create1(EPOLL_CLOEXEC);
-  std::vector<int> closed;  // this turn's: later events of the turn for them are stale
+  struct {
+    pid_t pid = -1;
+    int link = -1;  // where it waits for its request
+  } spare;
+  long long spare_at = 0;  // when to fork the next spare (CLOCK_MONOTONIC ns); -1: not due
+  std::unordered_set<pid_t> alive;  // forked and not reaped (the spare aside)
+  std::vector<char> buf = std::vector<char>(max_request);
 
-  enum kind : std::uint32_t { link_event, exit_event, spare_event };
-  void watch(int fd, kind k) {
-    epoll_event e{};
-    e.events = EPOLLIN;
-    e.data.u64 = (std::uint64_t{k} << 32) | static_cast<std::uint32_t>(fd);
-    if (::epoll_ctl(poller, EPOLL_CTL_ADD, fd, &e) != 0) ::_exit(72);  // out of memory
-  }
-
-  /// Stops watching `fd` and closes it. Closing alone would not do: the epoll set watches
-  /// the open file, not the number, and a pidfd we passed to a spawner stays open there, so
-  /// its exit would keep being reported under a number that a new child's pidfd may reuse.
-  void unwatch(int fd) {
-    ::epoll_ctl(poller, EPOLL_CTL_DEL, fd, nullptr);
-    ::close(fd);
-    closed.push_back(fd);
-  }
-
-  /// Reaps `c` (one that has exited or was sent SIGKILL; `if_exited`: only if it has
-  /// exited, without waiting), reports to its spawner how it ended and forgets it.
-  bool reap(const forked& c, bool if_exited = false) {
-    int wstatus = 0;
-    pid_t got;
-    while ((got = ::waitpid(c.pid, &wstatus, if_exited ? WNOHANG : 0)) < 0 && errno == EINTR) {
+  /// Forks the clerk, which serves the program's link `program_fd` (taken: closed here) and
+  /// tells it `ready` once serving. Exits if it cannot.
+  template <class Clerk>
+  void start(int program_fd, Clerk run_clerk) {
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &chld, nullptr);  // children unblock everything (become_child)
+    sigchld = ::signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+    int pair[2];
+    if (sigchld < 0 || ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) ::_exit(72);
+    clerk_pid = ::fork();
+    if (clerk_pid == 0) {
+      close_all_but({program_fd, pair[1]});
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != self) ::_exit(0);
+      run_clerk(program_fd, pair[1]);
+      ::_exit(0);
     }
-    if (got != c.pid) return false;
-    (void)!::write(c.status_w, &wstatus, sizeof wstatus);
-    close_each({c.status_w, c.status_r});
-    unwatch(c.pidfd);
-    return true;
+    ::close(pair[1]);
+    ::close(program_fd);
+    if (clerk_pid < 0) ::_exit(72);
+    clerk = pair[0];
   }
 
-  static long long now_ns() {
-    timespec t;
-    ::clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1'000'000'000LL + t.tv_nsec;
-  }
-
-  void fork_spare() {
-    spare_at = -1;
-    char* b = buf.data();
-    const int e = fork_linked(spare, [&](int link_fd) {
-      prepare_child(link_fd, self);
-      detail::write_title(std::string(forkserver::server_title) + " (spare)");
-      passed_fds fds;
-      const ssize_t n = tractor::detail::recv_with_fds(link_fd, b, max_request, fds);
-      request r;
-      if (n <= 0) ::_exit(0);  // the server is closing
-      if (!parse(std::string_view(b, static_cast<std::size_t>(n)), fds, r)) ::_exit(71);
-      become_child(r);
-    });
-    if (e == 0) watch(spare.pidfd, spare_event);
-  }
-
-  void drop_spare() {
-    ::syscall(SYS_pidfd_send_signal, spare.pidfd, SIGKILL, nullptr, 0);
-    reap(spare);
-    ::close(spare.link);
-    spare = forked{};
-    spare_at = now_ns() + spare_delay_ns;
-  }
-
-  /// A request from the process at link `from`, with descriptors `fds` (closed here: the
-  /// child has its own): forwarded to the spare, or forked for.
-  void on_request(int from, std::size_t n, passed_fds& fds) {
-    request r;
-    forked f;
-    int err = parse(std::string_view(buf.data(), n), fds, r) ? 0 : EINVAL;
-    if (err == 0 && spare.pid > 0 &&
-        tractor::detail::send_with_fds(spare.link, buf.data(), n, std::span<const int>(fds.fd.data(), fds.count)) ==
-            static_cast<ssize_t>(n)) {
-      f = std::exchange(spare, forked{});
-      ::epoll_ctl(poller, EPOLL_CTL_DEL, f.pidfd, nullptr);  // watched as a child from now on
-    } else if (err == 0) {
-      if (spare.pid > 0) drop_spare();  // it died meanwhile
-      err = fork_linked(f, [&](int link_fd) {
-        prepare_child(link_fd, self, r.boot.channel_fd, r.boot.handover_fd);
-        become_child(r);
-      });
-    }
-    fds.close_all();
-    if (spare.pid < 0 && spare_at < 0) spare_at = now_ns() + spare_delay_ns;
-    const reply answer{err ? -1 : f.pid, err};
-    const int passed[2] = {f.pidfd, f.status_r};
-    (void)tractor::detail::send_with_fds(from, &answer, sizeof answer, std::span<const int>(passed, err ? 0 : 2));
-    if (err != 0) return;
-    ::close(std::exchange(f.status_r, -1));
-    f.owner = from;
-    children.emplace(f.pidfd, f);
-    watch(f.pidfd, exit_event);
-    watch(f.link, link_event);
-  }
-
-  /// The process behind link `fd` is gone: the children it spawned die with it; with the
-  /// program, every child, and the server ends.
-  void link_gone(int fd) {
-    const bool everyone = fd == program;
-    for (const auto& [pidfd, c] : children) {
-      if (everyone || c.owner == fd) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-    }
-    unwatch(fd);
-    if (!everyone) return;
-    if (spare.pid > 0) drop_spare();
-    for (const auto& [pidfd, c] : children) reap(c);
-    ::_exit(0);
-  }
-
-  void on_link(int fd) {
-    passed_fds fds;
-    // Never blocks: the server must not wait on one link while the others wait on it.
-    const ssize_t n = tractor::detail::recv_with_fds(fd, buf.data(), buf.size(), fds, MSG_DONTWAIT);
-    if (n > 0) return on_request(fd, static_cast<std::size_t>(n), fds);
-    if (n < 0 && errno == EAGAIN) return;
-    fds.close_all();
-    link_gone(fd);
-  }
-
-  [[noreturn]] void serve(int program_fd) {
-    if (poller < 0) ::_exit(72);
-    program = program_fd;
-    watch(program_fd, link_event);
-    epoll_event events[64];
+  [[noreturn]] void serve() {
     for (;;) {
       if (spare_at >= 0 && spare_at <= now_ns() && spare.pid < 0) fork_spare();
       const long long left = spare_at < 0 ? 0 : std::max(0LL, spare_at - now_ns());
       const timespec timeout{left / 1'000'000'000, left % 1'000'000'000};
-      const int n = ::epoll_pwait2(poller, events, 64, spare_at < 0 ? nullptr : &timeout, nullptr);
-      closed.clear();
-      // Exits first: a status is reported before a new request can reuse anything.
-      for (const kind first : {exit_event, spare_event, link_event}) {
-        for (int i = 0; i < n; ++i) {
-          const kind k = static_cast<kind>(events[i].data.u64 >> 32);
-          const int fd = static_cast<int>(events[i].data.u64 & 0xffffffffu);
-          if (k != first || std::find(closed.begin(), closed.end(), fd) != closed.end()) continue;
-          if (k == exit_event) {
-            // Reaped only if it has exited: a wait here would stall every other request.
-            auto c = children.find(fd);
-            if (c != children.end() && reap(c->second, true)) children.erase(c);
-          } else if (k == spare_event) {
-            if (spare.pid > 0 && spare.pidfd == fd) drop_spare();  // it died
-          } else {
-            on_link(fd);
-          }
-        }
+      pollfd ready[2] = {{sigchld, POLLIN, 0}, {clerk, POLLIN, 0}};
+      if (::ppoll(ready, 2, spare_at < 0 ? nullptr : &timeout, nullptr) < 0) continue;
+      // Exits first: a pid is reported reaped before a request can reuse it.
+      if (ready[0].revents) reap();
+      if (ready[1].revents == 0) continue;
+      passed_fds fds;
+      const ssize_t n = tractor::detail::recv_with_fds(clerk, buf.data(), buf.size(), fds, MSG_DONTWAIT);
+      if (n > 0) {
+        on_request(static_cast<std::size_t>(n), fds);
+      } else if (n == 0 || errno != EAGAIN) {
+        fds.close_all();
+        end();
       }
     }
+  }
+
+  void fork_spare() {
+    spare_at = -1;
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+      spare_at = now_ns() + spare_delay_ns;
+      return;
+    }
+    char* b = buf.data();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      prepare_child(pair[1], self);
+      detail::write_title(std::string(forkserver::server_title) + " (spare)");
+      passed_fds fds;
+      const ssize_t n = tractor::detail::recv_with_fds(pair[1], b, max_request, fds);
+      if (n <= 0) ::_exit(0);  // the server is closing
+      request r;
+      const int child_link = take_child_link(fds);
+      if (child_link < 0 || !parse(std::string_view(b, static_cast<std::size_t>(n)), fds, r)) ::_exit(71);
+      ::close(pair[1]);
+      link().fd = child_link;
+      become_child(r);
+    }
+    ::close(pair[1]);
+    if (pid < 0) {
+      ::close(pair[0]);
+      spare_at = now_ns() + spare_delay_ns;
+      return;
+    }
+    spare.pid = pid;
+    spare.link = pair[0];
+  }
+
+  /// A request from the clerk (`fds`: the request's descriptors, then the child's link;
+  /// closed here, the child has its own): handed to the spare, or forked for. Answers with
+  /// a `forked_note`.
+  void on_request(std::size_t n, passed_fds& fds) {
+    request r;
+    const int child_link = take_child_link(fds);
+    int err = child_link >= 0 && parse(std::string_view(buf.data(), n), fds, r) ? 0 : EINVAL;
+    pid_t pid = -1;
+    if (err == 0 && spare.pid > 0) {
+      int pass[max_passed_fds];
+      std::size_t k = 0;
+      for (std::size_t i = 0; i < fds.count; ++i) pass[k++] = fds.at(i);
+      pass[k++] = child_link;
+      if (tractor::detail::send_with_fds(spare.link, buf.data(), n, std::span<const int>(pass, k)) ==
+          static_cast<ssize_t>(n)) {
+        pid = spare.pid;
+      } else {
+        ::kill(spare.pid, SIGKILL);  // it died meanwhile, or cannot take it: reaped as it ends
+      }
+      ::close(spare.link);
+      spare.pid = -1;
+    }
+    if (err == 0 && pid < 0) {
+      pid = ::fork();
+      if (pid == 0) {
+        prepare_child(child_link, self, r.boot.channel_fd, r.boot.handover_fd);
+        become_child(r);
+      }
+      if (pid < 0) err = errno;
+    }
+    // A pidfd for the spawner, opened while the child cannot have been reaped: we reap it.
+    const int pidfd = pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1;
+    if (pid > 0 && pidfd < 0) {
+      err = errno;
+      ::kill(pid, SIGKILL);
+    }
+    if (pid > 0) alive.insert(pid);
+    const note answer{forked_note, err ? -1 : pid, err};
+    (void)tractor::detail::send_with_fds(clerk, &answer, sizeof answer, std::span<const int>(&pidfd, err ? 0 : 1));
+    close_each({pidfd, child_link});
+    fds.close_all();
+    if (spare.pid < 0 && spare_at < 0) spare_at = now_ns() + spare_delay_ns;
+  }
+
+  /// Reaps every child that has ended and reports it (the spare: forks the next; the clerk:
+  /// ends the server).
+  void reap() {
+    signalfd_siginfo pending[16];
+    while (::read(sigchld, pending, sizeof pending) > 0) {
+    }
+    int wstatus = 0;
+    for (pid_t pid; (pid = ::waitpid(-1, &wstatus, WNOHANG)) > 0;) {
+      if (pid == clerk_pid) {
+        clerk_pid = -1;
+        end();
+      }
+      if (pid == spare.pid) {
+        ::close(spare.link);
+        spare.pid = -1;
+        spare_at = now_ns() + spare_delay_ns;
+        continue;
+      }
+      // (A child whose fork was not reported, pidfd missing, is unknown to the clerk too.)
+      if (alive.erase(pid) == 0) continue;
+      const note ended{exited_note, pid, wstatus};
+      (void)!::send(clerk, &ended, sizeof ended, MSG_NOSIGNAL);
+    }
+  }
+
+  /// The clerk is gone (the program's link closed, or it died): every child dies, is
+  /// reaped, and the server exits.
+  [[noreturn]] void end() {
+    for (pid_t pid : alive) ::kill(pid, SIGKILL);
+    if (spare.pid > 0) ::kill(spare.pid, SIGKILL);
+    if (clerk_pid > 0) ::kill(clerk_pid, SIGKILL);
+    while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
+    }
+    ::_exit(0);
   }
 };
 

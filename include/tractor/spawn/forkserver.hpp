@@ -13,7 +13,9 @@
 // reaps them and reports each exit status through a pipe; when an actor's link closes, it
 // kills the children that actor started, and when the program's closes, all of them, and
 // exits. Children die with the server, the server with the program. It keeps one spare child
-// forked ahead (`_forkserver (spare)` in `ps`) for the next request. The compiled part is
+// forked ahead (`_forkserver (spare)` in `ps`) for the next request, and a clerk process
+// (`_forkserver (clerk)`) that holds each child's descriptors, so that a fork does not copy
+// them. The compiled part is
 // tools/forkserver/forkserver.cc (Bazel: `//tools/forkserver`; without Bazel, compile that
 // file into the program).
 //

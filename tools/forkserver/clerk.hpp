@@ -1,0 +1,166 @@
+// The forkserver's clerk: it answers the program's and every actor's requests, keeps what
+// each child's spawner needs (the child's pidfd, the write end of its status pipe) and kills
+// the children of a spawner that is gone. The server (server.hpp), its parent, forks and
+// reaps for it; the clerk's many descriptors stay out of the forks. Private to forkserver.cc.
+#pragma once
+
+#include "server.hpp"  // relative: builds without Bazel too
+
+namespace tractor::spawn::server_side {
+
+/// The clerk's state. It waits in one epoll set on every link (a request, or the process
+/// behind it gone) and on the server's notes: a turn costs the same with 1,000 children as
+/// with one.
+struct clerk {
+  struct child {
+    int pidfd = -1;
+    int link = -1;  // the clerk's end of the child's link
+    int status_w = -1;
+    int owner = -1;  // the link of the process that asked for it
+  };
+
+  int program = -1;  // the program's link: its end ends the forkserver
+  int server = -1;   // the link to the server
+  std::unordered_map<pid_t, child> children;
+  std::vector<char> buf = std::vector<char>(max_request);
+  const int poller = ::epoll_create1(EPOLL_CLOEXEC);
+  std::vector<int> closed;  // this turn's: later events of the turn for them are stale
+
+  void watch(int fd) {
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.fd = fd;
+    if (::epoll_ctl(poller, EPOLL_CTL_ADD, fd, &e) != 0) ::_exit(72);  // out of memory
+  }
+
+  /// Stops watching `fd` and closes it (the epoll set watches the open file, not the number).
+  void unwatch(int fd) {
+    ::epoll_ctl(poller, EPOLL_CTL_DEL, fd, nullptr);
+    ::close(fd);
+    closed.push_back(fd);
+  }
+
+  /// The server reaped `pid`: its spawner learns how it ended, and the clerk forgets it.
+  void exited(pid_t pid, int wstatus) {
+    auto c = children.find(pid);
+    if (c == children.end()) return;
+    (void)!::write(c->second.status_w, &wstatus, sizeof wstatus);
+    close_each({c->second.status_w, c->second.pidfd});
+    children.erase(c);
+  }
+
+  /// The server's next note, taking the reaped ones as they come, until a `forked_note`
+  /// (the answer to the request just sent; its pidfd in `answer`). The server gone: an error.
+  note await_forked(passed_fds& answer) {
+    for (;;) {
+      note n{};
+      const ssize_t got = tractor::detail::recv_with_fds(server, &n, sizeof n, answer);
+      if (got != static_cast<ssize_t>(sizeof n)) {
+        answer.close_all();
+        return note{forked_note, -1, EPIPE};
+      }
+      if (n.kind == forked_note) return n;
+      answer.close_all();
+      exited(n.pid, n.value);
+    }
+  }
+
+  /// A request from the process at link `from`, with descriptors `fds` (closed here: the
+  /// child has its own): the server forks, and the requester gets the child's pidfd and the
+  /// read end of its status pipe.
+  void on_request(int from, std::size_t n, passed_fds& fds) {
+    request r;
+    int err = parse(std::string_view(buf.data(), n), fds, r) ? 0 : EINVAL;
+    int pair[2] = {-1, -1};
+    int status[2] = {-1, -1};
+    if (err == 0 && (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0 || ::pipe2(status, O_CLOEXEC) < 0)) {
+      err = errno;
+    }
+    note forked{forked_note, -1, err};
+    passed_fds answer;
+    if (err == 0) {
+      int pass[max_passed_fds];
+      std::size_t k = 0;
+      for (std::size_t i = 0; i < fds.count; ++i) pass[k++] = fds.at(i);
+      pass[k++] = pair[1];
+      const bool sent = tractor::detail::send_with_fds(server, buf.data(), n, std::span<const int>(pass, k)) ==
+                        static_cast<ssize_t>(n);
+      forked = sent ? await_forked(answer) : note{forked_note, -1, EPIPE};
+      if (forked.pid > 0 && answer.count != 1) {
+        ::kill(forked.pid, SIGKILL);  // without its pidfd nobody could wait for it
+        forked = note{forked_note, -1, EPROTO};
+      }
+      err = forked.pid > 0 ? 0 : forked.value;
+    }
+    fds.close_all();
+    close_each({pair[1]});
+    const reply to_spawner{err ? -1 : forked.pid, err};
+    const int passed[2] = {answer.at(0), status[0]};
+    (void)tractor::detail::send_with_fds(from, &to_spawner, sizeof to_spawner, std::span<const int>(passed, err ? 0 : 2));
+    close_each({status[0]});
+    if (err != 0) {
+      close_each({pair[0], status[1]});
+      answer.close_all();
+      return;
+    }
+    children[forked.pid] = child{answer.take(0), pair[0], status[1], from};
+    watch(pair[0]);
+  }
+
+  /// The process behind link `fd` is gone: the children it spawned die with it; with the
+  /// program, every child, and the forkserver ends (the server, its link closed, reaps them).
+  void link_gone(int fd) {
+    const bool everyone = fd == program;
+    for (const auto& [pid, c] : children) {
+      if (everyone || c.owner == fd) ::syscall(SYS_pidfd_send_signal, c.pidfd, SIGKILL, nullptr, 0);
+    }
+    unwatch(fd);
+    if (everyone) ::_exit(0);
+  }
+
+  void on_link(int fd) {
+    passed_fds fds;
+    // Never blocks: the clerk must not wait on one link while the others wait on it.
+    const ssize_t n = tractor::detail::recv_with_fds(fd, buf.data(), buf.size(), fds, MSG_DONTWAIT);
+    if (n > 0) return on_request(fd, static_cast<std::size_t>(n), fds);
+    if (n < 0 && errno == EAGAIN) return;
+    fds.close_all();
+    link_gone(fd);
+  }
+
+  /// The server's notes that came on their own (children reaped); the server gone ends the
+  /// clerk.
+  void on_server() {
+    for (;;) {
+      note n{};
+      const ssize_t got = ::recv(server, &n, sizeof n, MSG_DONTWAIT);
+      if (got < 0 && errno == EAGAIN) return;
+      if (got != static_cast<ssize_t>(sizeof n)) ::_exit(0);
+      if (n.kind == exited_note) exited(n.pid, n.value);
+    }
+  }
+
+  [[noreturn]] void serve(int program_fd, int server_fd) {
+    if (poller < 0) ::_exit(72);
+    program = program_fd;
+    server = server_fd;
+    watch(program_fd);
+    watch(server_fd);
+    epoll_event events[64];
+    for (;;) {
+      const int n = ::epoll_wait(poller, events, 64, -1);
+      closed.clear();
+      // The server's notes first: a child is forgotten before a request can reuse its pid.
+      for (int i = 0; i < n; ++i) {
+        if (events[i].data.fd == server) on_server();
+      }
+      for (int i = 0; i < n; ++i) {
+        const int fd = events[i].data.fd;
+        if (fd == server || std::find(closed.begin(), closed.end(), fd) != closed.end()) continue;
+        on_link(fd);
+      }
+    }
+  }
+};
+
+}  // namespace tractor::spawn::server_side
