@@ -250,6 +250,44 @@ TEST_F(forkserver_test, exited_children_whose_handles_are_held_do_not_stall_the_
   }());
 }
 
+// How many descriptors process `pid` holds.
+std::size_t descriptors_of(pid_t pid) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+// Every fork copies the forking process's descriptor table, and the child then closes what
+// it inherited. The server, which forks, holds a handful of descriptors however many children
+// are alive: their pidfds, links and status pipes are its clerk's.
+TEST_F(forkserver_test, the_server_forks_from_a_table_that_does_not_grow_with_its_children) {
+  const spawn::session<spawn::forkserver> session;
+  const pid_t server = spawn::forkserver::server_pid();
+  ASSERT_GT(server, 0);
+  boost::asio::io_context ctx;
+  std::vector<std::unique_ptr<spawn::child_handle>> running;
+  for (int i = 0; i < 40; ++i) {
+    auto c = spawn::forkserver::start(ctx.get_executor(), plain_request(&wait_for_sigkill));
+    ASSERT_TRUE(c) << c.error().message();
+    running.push_back(std::move(c).value());
+  }
+  // Stdio, its link to the clerk, its SIGCHLD descriptor and its spare's socket (the last
+  // request's descriptors are closed just after its answer leaves).
+  EXPECT_TRUE(tractor::testing::eventually([&] { return descriptors_of(server) <= 6; }))
+      << "the server holds " << descriptors_of(server) << " descriptors with 40 children alive";
+  for (auto& c : running) c->kill();
+  tractor::testing::run_async(ctx, [&]() -> awaitable<void> {
+    for (auto& c : running) {
+      const auto status = co_await c->wait();
+      EXPECT_EQ(status.signal, SIGKILL) << status.describe();
+    }
+  }());
+}
+
 // A server that does not answer (here: stopped) fails the spawn within the request's bound
 // instead of holding its spawner for ever. The link is given up and the server, ours, killed
 // and reaped; the next spawn starts a new one.
