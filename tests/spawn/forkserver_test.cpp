@@ -304,11 +304,12 @@ TEST_F(forkserver_test, a_server_that_does_not_answer_fails_the_spawn_within_its
     ASSERT_FALSE(c);
     EXPECT_NE(c.error().message().find("did not answer within 200 ms"), std::string::npos) << c.error().message();
     EXPECT_EQ(spawn::forkserver::server_pid(), 0);
-    // The server was reaped; its spare, orphaned to this test program (a subreaper), ends
-    // with it and is reaped here, whichever news of the death reaches it first
-    // (tools/forkserver/server.hpp): its parent-death signal (SIGKILL), its link to the
-    // server closing while it waits for a request (status 0), or, forked just before the
-    // server stopped, finding its parent gone before it could tie itself to it (status 70).
+    // The server was reaped; its clerk and its spare, orphaned to this test program (a
+    // subreaper), end with it and are reaped here. The clerk dies by its parent-death signal
+    // (SIGKILL); the spare by whichever news of the death reaches it first
+    // (tools/forkserver/server.hpp): that signal, its socket to the server closing while it
+    // waits for a request (status 0), or, forked just before the server stopped, finding its
+    // parent gone before it could tie itself to it (status 70).
     const auto left = tractor::testing::live_children();
     ASSERT_FALSE(left.contains(server)) << "the stopped server was not killed and reaped";
     for (const pid_t p : left) {
