@@ -38,6 +38,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <optional>
 #include <cstring>
 #include <string>
@@ -290,13 +291,8 @@ ratios run(const options& o) {
 
 /// Runs `Transport`'s measurements into `all` unless `--only` names another transport.
 template <class Transport>
-void run_if_chosen(const options& o, std::vector<std::pair<std::string, std::vector<ratios>>>& all) {
-  if (!o.only.empty() && o.only != Transport::name) return;
-  const ratios r = run<Transport>(o);
-  for (auto& [name, rounds] : all) {
-    if (name == Transport::name) return rounds.push_back(r);
-  }
-  all.push_back({std::string(Transport::name), {r}});
+void run_if_chosen(const options& o, std::map<std::string_view, std::vector<ratios>>& all) {
+  if (o.only.empty() || o.only == Transport::name) all[Transport::name].push_back(run<Transport>(o));
 }
 
 }  // namespace
@@ -320,7 +316,7 @@ int main(int argc, char** argv) {
     fmt::print("the kernel's read of a page this process wrote: {:.2f} us the first time, {:.2f} us again\n", first,
                again);
   }
-  std::vector<std::pair<std::string, std::vector<ratios>>> all;
+  std::map<std::string_view, std::vector<ratios>> all;
   for (int round = 0; round < o.rounds; ++round) {
     run_if_chosen<tp::uds>(o, all);
     run_if_chosen<tp::tcp>(o, all);

@@ -14,7 +14,6 @@ namespace tractor::spawn::server_side {
 struct clerk {
   struct child {
     int pidfd = -1;
-    int link = -1;  // the clerk's end of the child's link
     int status_w = -1;
     int owner = -1;  // the link of the process that asked for it
   };
@@ -79,13 +78,7 @@ struct clerk {
     note forked{forked_note, -1, err};
     passed_fds answer;
     if (err == 0) {
-      int pass[max_passed_fds];
-      std::size_t k = 0;
-      for (std::size_t i = 0; i < fds.count; ++i) pass[k++] = fds.at(i);
-      pass[k++] = pair[1];
-      const bool sent = tractor::detail::send_with_fds(server, buf.data(), n, std::span<const int>(pass, k)) ==
-                        static_cast<ssize_t>(n);
-      forked = sent ? await_forked(answer) : note{forked_note, -1, EPIPE};
+      forked = send_request(server, buf.data(), n, fds, pair[1]) ? await_forked(answer) : note{forked_note, -1, EPIPE};
       if (forked.pid > 0 && answer.count != 1) {
         ::kill(forked.pid, SIGKILL);  // without its pidfd nobody could wait for it
         forked = note{forked_note, -1, EPROTO};
@@ -103,8 +96,8 @@ struct clerk {
       answer.close_all();
       return;
     }
-    children[forked.pid] = child{answer.take(0), pair[0], status[1], from};
-    watch(pair[0]);
+    children[forked.pid] = child{answer.take(0), status[1], from};
+    watch(pair[0]);  // closed when the child's end is (link_gone)
   }
 
   /// The process behind link `fd` is gone: the children it spawned die with it; with the

@@ -197,6 +197,16 @@ inline int take_child_link(passed_fds& fds) {
   return fd;
 }
 
+/// Sends request `packet` (`n` bytes) on `to` with the descriptors it announces (`fds`) and
+/// then `child_link`, as the server and its spare take it; true if it all went.
+inline bool send_request(int to, const char* packet, std::size_t n, const passed_fds& fds, int child_link) {
+  int pass[max_passed_fds];
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < fds.count; ++i) pass[k++] = fds.at(i);
+  pass[k++] = child_link;
+  return tractor::detail::send_with_fds(to, packet, n, std::span<const int>(pass, k)) == static_cast<ssize_t>(n);
+}
+
 inline long long now_ns() {
   timespec t;
   ::clock_gettime(CLOCK_MONOTONIC, &t);
@@ -220,8 +230,7 @@ struct server {
 
   /// Forks the clerk, which serves the program's link `program_fd` (taken: closed here) and
   /// tells it `ready` once serving. Exits if it cannot.
-  template <class Clerk>
-  void start(int program_fd, Clerk run_clerk) {
+  void start(int program_fd, void (*run_clerk)(int program_fd, int server_fd)) {
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
@@ -305,12 +314,7 @@ struct server {
     int err = child_link >= 0 && parse(std::string_view(buf.data(), n), fds, r) ? 0 : EINVAL;
     pid_t pid = -1;
     if (err == 0 && spare.pid > 0) {
-      int pass[max_passed_fds];
-      std::size_t k = 0;
-      for (std::size_t i = 0; i < fds.count; ++i) pass[k++] = fds.at(i);
-      pass[k++] = child_link;
-      if (tractor::detail::send_with_fds(spare.link, buf.data(), n, std::span<const int>(pass, k)) ==
-          static_cast<ssize_t>(n)) {
+      if (send_request(spare.link, buf.data(), n, fds, child_link)) {
         pid = spare.pid;
       } else {
         ::kill(spare.pid, SIGKILL);  // it died meanwhile, or cannot take it: reaped as it ends
