@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -275,9 +276,9 @@ TEST_F(forkserver_test, the_server_forks_from_a_table_that_does_not_grow_with_it
     ASSERT_TRUE(c) << c.error().message();
     running.push_back(std::move(c).value());
   }
-  // Stdio, its link to the clerk, its SIGCHLD descriptor and its spare's socket (the last
-  // request's descriptors are closed just after its answer leaves).
-  EXPECT_TRUE(tractor::testing::eventually([&] { return descriptors_of(server) <= 6; }))
+  // Stdio, its link to the clerk and its SIGCHLD descriptor (a request's descriptors are
+  // closed just after its answer leaves, a spare's once the clerk has them).
+  EXPECT_TRUE(tractor::testing::eventually([&] { return descriptors_of(server) <= 5; }))
       << "the server holds " << descriptors_of(server) << " descriptors with 40 children alive";
   for (auto& c : running) c->kill();
   tractor::testing::run_async(ctx, [&]() -> awaitable<void> {
@@ -288,15 +289,33 @@ TEST_F(forkserver_test, the_server_forks_from_a_table_that_does_not_grow_with_it
   }());
 }
 
-// A server that does not answer (here: stopped) fails the spawn within the request's bound
-// instead of holding its spawner for ever. The link is given up and the server, ours, killed
-// and reaped; the next spawn starts a new one.
+// The server's child titled `title`, once there is one (0: none came).
+pid_t child_titled(pid_t server, const std::string& title) {
+  pid_t found = 0;
+  (void)tractor::testing::eventually([&] {
+    std::ifstream in("/proc/" + std::to_string(server) + "/task/" + std::to_string(server) + "/children");
+    for (pid_t pid = 0; in >> pid;) {
+      const auto p = tractor::testing::read_process(pid);
+      if (p && p->title == title) found = pid;
+    }
+    return found != 0;
+  });
+  return found;
+}
+
+// A forkserver that does not answer (here: stopped, the clerk that answers and the server
+// that forks) fails the spawn within the request's bound instead of holding its spawner for
+// ever. The link is given up and the server, ours, killed and reaped; the next spawn starts
+// a new one.
 TEST_F(forkserver_test, a_server_that_does_not_answer_fails_the_spawn_within_its_bound) {
   boost::asio::io_context ctx;
   {
     const spawn::session<spawn::forkserver> session;
     const pid_t server = spawn::forkserver::server_pid();
     ASSERT_GT(server, 0);
+    const pid_t clerk = child_titled(server, std::string(spawn::forkserver::server_title) + " (clerk)");
+    ASSERT_GT(clerk, 0);
+    ASSERT_EQ(::kill(clerk, SIGSTOP), 0);
     ASSERT_EQ(::kill(server, SIGSTOP), 0);
     auto req = plain_request(&exit_at_once);
     req.start_timeout = std::chrono::milliseconds(200);
@@ -307,7 +326,7 @@ TEST_F(forkserver_test, a_server_that_does_not_answer_fails_the_spawn_within_its
     // The server was reaped; its clerk and its spare, orphaned to this test program (a
     // subreaper), end with it and are reaped here. The clerk dies by its parent-death signal
     // (SIGKILL); the spare by whichever news of the death reaches it first
-    // (tools/forkserver/server.hpp): that signal, its socket to the server closing while it
+    // (tools/forkserver/server.hpp): that signal, its socket to the clerk closing while it
     // waits for a request (status 0), or, forked just before the server stopped, finding its
     // parent gone before it could tie itself to it (status 70).
     const auto left = tractor::testing::live_children();

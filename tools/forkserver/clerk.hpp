@@ -1,7 +1,8 @@
 // The forkserver's clerk: it answers the program's and every actor's requests, keeps what
 // each child's spawner needs (the child's pidfd, the write end of its status pipe) and kills
-// the children of a spawner that is gone. The server (server.hpp), its parent, forks and
-// reaps for it; the clerk's many descriptors stay out of the forks. Private to forkserver.cc.
+// the children of a spawner that is gone. A request goes to the spare the server handed it,
+// or else to the server, its parent, which forks; the server reaps. The clerk's many
+// descriptors stay out of the forks. Private to forkserver.cc.
 #pragma once
 
 #include "server.hpp"  // relative: builds without Bazel too
@@ -20,6 +21,11 @@ struct clerk {
 
   int program = -1;  // the program's link: its end ends the forkserver
   int server = -1;   // the link to the server
+  struct {
+    pid_t pid = -1;
+    int link = -1;  // where it waits for its request
+    int pidfd = -1;
+  } spare;  // the server's, handed over ready (`spare_note`)
   std::unordered_map<pid_t, child> children;
   std::vector<char> buf = std::vector<char>(max_request);
   const int poller = ::epoll_create1(EPOLL_CLOEXEC);
@@ -39,8 +45,14 @@ struct clerk {
     closed.push_back(fd);
   }
 
+  void drop_spare() {
+    close_each({spare.link, spare.pidfd});
+    spare = {};
+  }
+
   /// The server reaped `pid`: its spawner learns how it ended, and the clerk forgets it.
   void exited(pid_t pid, int wstatus) {
+    if (pid == spare.pid) return drop_spare();
     auto c = children.find(pid);
     if (c == children.end()) return;
     (void)!::write(c->second.status_w, &wstatus, sizeof wstatus);
@@ -48,20 +60,52 @@ struct clerk {
     children.erase(c);
   }
 
-  /// The server's next note, taking the reaped ones as they come, until a `forked_note`
-  /// (the answer to the request just sent; its pidfd in `answer`). The server gone: an error.
+  /// The server's next note (`flags`: recv's), with its descriptors in `fds`; the server gone
+  /// (or, MSG_DONTWAIT, no note): a note of kind 0. The reaped and spare ones are taken here.
+  note next_note(passed_fds& fds, int flags) {
+    note n{};
+    const ssize_t got = tractor::detail::recv_with_fds(server, &n, sizeof n, fds, flags);
+    if (got != static_cast<ssize_t>(sizeof n)) {
+      fds.close_all();
+      return note{0, -1, got < 0 && errno == EAGAIN ? EAGAIN : EPIPE};
+    }
+    if (n.kind == exited_note) exited(n.pid, n.value);
+    if (n.kind == spare_note && fds.count == 2) {
+      drop_spare();  // (none: the server makes the next once this one is taken or gone)
+      spare.pid = n.pid;
+      spare.link = fds.take(0);
+      spare.pidfd = fds.take(1);
+    }
+    if (n.kind != forked_note) fds.close_all();
+    return n;
+  }
+
+  /// The server's notes until a `forked_note` (the answer to the request just sent; its
+  /// pidfd in `answer`). The server gone: an error.
   note await_forked(passed_fds& answer) {
     for (;;) {
-      note n{};
-      const ssize_t got = tractor::detail::recv_with_fds(server, &n, sizeof n, answer);
-      if (got != static_cast<ssize_t>(sizeof n)) {
-        answer.close_all();
-        return note{forked_note, -1, EPIPE};
-      }
+      const note n = next_note(answer, 0);
       if (n.kind == forked_note) return n;
-      answer.close_all();
-      exited(n.pid, n.value);
+      if (n.kind == 0) return note{forked_note, -1, EPIPE};
     }
+  }
+
+  /// Hands request `n` to the spare, with the child's link: its answer (its pidfd in
+  /// `answer`), or none (pid -1) if there is no spare or it cannot take it.
+  note take_spare(std::size_t n, const passed_fds& fds, int child_link, passed_fds& answer) {
+    if (spare.pid < 0) return note{forked_note, -1, 0};
+    const note taken{taken_note, spare.pid, 0};
+    if (!send_request(spare.link, buf.data(), n, fds, child_link)) {
+      ::syscall(SYS_pidfd_send_signal, spare.pidfd, SIGKILL, nullptr, 0);  // reaped, replaced
+      drop_spare();
+      return note{forked_note, -1, 0};
+    }
+    (void)!::send(server, &taken, sizeof taken, MSG_NOSIGNAL);  // so it makes the next
+    ::close(spare.link);
+    answer.fd[0] = spare.pidfd;
+    answer.count = 1;
+    spare = {};
+    return note{forked_note, taken.pid, 0};
   }
 
   /// A request from the process at link `from`, with descriptors `fds` (closed here: the
@@ -77,7 +121,8 @@ struct clerk {
     }
     note forked{forked_note, -1, err};
     passed_fds answer;
-    if (err == 0) {
+    if (err == 0) forked = take_spare(n, fds, pair[1], answer);
+    if (err == 0 && forked.pid < 0) {
       forked = send_request(server, buf.data(), n, fds, pair[1]) ? await_forked(answer) : note{forked_note, -1, EPIPE};
       if (forked.pid > 0 && answer.count != 1) {
         ::kill(forked.pid, SIGKILL);  // without its pidfd nobody could wait for it
@@ -121,15 +166,14 @@ struct clerk {
     link_gone(fd);
   }
 
-  /// The server's notes that came on their own (children reaped); the server gone ends the
-  /// clerk.
+  /// The server's notes that came on their own (children reaped, a spare ready); the server
+  /// gone ends the clerk.
   void on_server() {
     for (;;) {
-      note n{};
-      const ssize_t got = ::recv(server, &n, sizeof n, MSG_DONTWAIT);
-      if (got < 0 && errno == EAGAIN) return;
-      if (got != static_cast<ssize_t>(sizeof n)) ::_exit(0);
-      if (n.kind == exited_note) exited(n.pid, n.value);
+      passed_fds fds;
+      const note n = next_note(fds, MSG_DONTWAIT);
+      if (n.kind == 0 && n.value == EAGAIN) return;
+      if (n.kind == 0) ::_exit(0);
     }
   }
 

@@ -16,10 +16,11 @@
 // stays every actor's parent: it alone can reap them, and what lists a program's processes
 // (`tractor-ps`, the tests' leak checks) finds them under it.
 //
-// The server keeps one spare: a child forked ahead and waiting on its own socket, to which
-// it forwards the next request, so that a spawn does not wait for a fork. The next spare is
-// forked a moment after one is taken, not at once: its fork would compete for the CPU with
-// the boot just handed over.
+// The server keeps one spare: a child forked ahead and waiting on its own socket, which it
+// hands to the clerk with the spare's pidfd. The clerk forwards the next request to it, so
+// that a spawn waits neither for a fork nor for the server, and tells the server it took it.
+// The next spare is forked a moment after that, not at once: its fork would compete for the
+// CPU with the boot just handed over.
 #pragma once
 
 #include <tractor/core/detail/descriptor_passing.hpp>
@@ -178,8 +179,11 @@ inline void prepare_child(int link_fd, pid_t server, int also = -1, int and_also
 }
 
 /// What the server tells its clerk: a child forked (`pid`, its pidfd attached; or -1 and
-/// `value` the errno), or a child reaped (`value` its wait status). In the order they
-/// happened, on one socket: a pid is reported reaped before a new child can reuse it.
+/// `value` the errno), a child reaped (`value` its wait status, a spare's too), or a spare
+/// ready (`pid`, its socket and pidfd attached). In the order they happened, on one socket:
+/// a pid is reported reaped before a new child can reuse it. The clerk tells the server that
+/// it took the spare `pid` with a `taken_note`, which no request can be taken for (a request
+/// starts with `request_magic`).
 struct note {
   std::int32_t kind;
   std::int32_t pid;
@@ -187,6 +191,8 @@ struct note {
 };
 inline constexpr std::int32_t forked_note = 1;
 inline constexpr std::int32_t exited_note = 2;
+inline constexpr std::int32_t spare_note = 3;
+inline constexpr std::int32_t taken_note = 4;
 
 /// Takes the last of `fds` out of them: the child's link, which the clerk sends after the
 /// descriptors the request announces.
@@ -213,19 +219,16 @@ inline long long now_ns() {
   return t.tv_sec * 1'000'000'000LL + t.tv_nsec;
 }
 
-/// The server: every actor's parent. It forks for the clerk's requests (handing them to its
-/// spare when one is ready), reaps its children and reports each to the clerk.
+/// The server: every actor's parent. It forks for the clerk's requests and keeps the clerk
+/// supplied with a spare, reaps its children and reports each to the clerk.
 struct server {
   int clerk = -1;  // the link to the clerk: its end ends the server
   pid_t clerk_pid = -1;
   int sigchld = -1;
   const pid_t self = ::getpid();
-  struct {
-    pid_t pid = -1;
-    int link = -1;  // where it waits for its request
-  } spare;
+  pid_t spare = -1;        // the spare the clerk holds, until it is taken or ends
   long long spare_at = 0;  // when to fork the next spare (CLOCK_MONOTONIC ns); -1: not due
-  std::unordered_set<pid_t> alive;  // forked and not reaped (the spare aside)
+  std::unordered_set<pid_t> alive;  // forked and not reaped, the spare too
   std::vector<char> buf = std::vector<char>(max_request);
 
   /// Forks the clerk, which serves the program's link `program_fd` (taken: closed here) and
@@ -254,7 +257,7 @@ struct server {
 
   [[noreturn]] void serve() {
     for (;;) {
-      if (spare_at >= 0 && spare_at <= now_ns() && spare.pid < 0) fork_spare();
+      if (spare_at >= 0 && spare_at <= now_ns() && spare < 0) fork_spare();
       const long long left = spare_at < 0 ? 0 : std::max(0LL, spare_at - now_ns());
       const timespec timeout{left / 1'000'000'000, left % 1'000'000'000};
       pollfd ready[2] = {{sigchld, POLLIN, 0}, {clerk, POLLIN, 0}};
@@ -264,7 +267,12 @@ struct server {
       if (ready[1].revents == 0) continue;
       passed_fds fds;
       const ssize_t n = tractor::detail::recv_with_fds(clerk, buf.data(), buf.size(), fds, MSG_DONTWAIT);
-      if (n > 0) {
+      if (n == static_cast<ssize_t>(sizeof(note))) {
+        note taken{};
+        std::memcpy(&taken, buf.data(), sizeof taken);
+        fds.close_all();
+        if (taken.kind == taken_note && taken.pid == spare) next_spare();
+      } else if (n > 0) {
         on_request(static_cast<std::size_t>(n), fds);
       } else if (n == 0 || errno != EAGAIN) {
         fds.close_all();
@@ -273,13 +281,17 @@ struct server {
     }
   }
 
+  void next_spare() {
+    spare = -1;
+    spare_at = now_ns() + spare_delay_ns;
+  }
+
+  /// Forks a spare, which waits on its socket for a request, and hands the clerk that socket
+  /// and the spare's pidfd.
   void fork_spare() {
     spare_at = -1;
     int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
-      spare_at = now_ns() + spare_delay_ns;
-      return;
-    }
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) return next_spare();
     char* b = buf.data();
     const pid_t pid = ::fork();
     if (pid == 0) {
@@ -287,7 +299,7 @@ struct server {
       detail::write_title(std::string(forkserver::server_title) + " (spare)");
       passed_fds fds;
       const ssize_t n = tractor::detail::recv_with_fds(pair[1], b, max_request, fds);
-      if (n <= 0) ::_exit(0);  // the server is closing
+      if (n <= 0) ::_exit(0);  // the clerk is closing
       request r;
       const int child_link = take_child_link(fds);
       if (child_link < 0 || !parse(std::string_view(b, static_cast<std::size_t>(n)), fds, r)) ::_exit(71);
@@ -298,31 +310,28 @@ struct server {
     ::close(pair[1]);
     if (pid < 0) {
       ::close(pair[0]);
-      spare_at = now_ns() + spare_delay_ns;
-      return;
+      return next_spare();
     }
-    spare.pid = pid;
-    spare.link = pair[0];
+    alive.insert(pid);  // reported when reaped, whether the clerk took it or not
+    spare = pid;        // until the clerk takes it or it is reaped
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    const note ready{spare_note, pid, 0};
+    const int passed[2] = {pair[0], pidfd};
+    if (pidfd < 0 || tractor::detail::send_with_fds(clerk, &ready, sizeof ready, passed) != static_cast<ssize_t>(sizeof ready)) {
+      ::kill(pid, SIGKILL);  // replaced once reaped
+    }
+    close_each({pair[0], pidfd});
   }
 
   /// A request from the clerk (`fds`: the request's descriptors, then the child's link;
-  /// closed here, the child has its own): handed to the spare, or forked for. Answers with
-  /// a `forked_note`.
+  /// closed here, the child has its own), for which the clerk had no spare. Answers with a
+  /// `forked_note`.
   void on_request(std::size_t n, passed_fds& fds) {
     request r;
     const int child_link = take_child_link(fds);
     int err = child_link >= 0 && parse(std::string_view(buf.data(), n), fds, r) ? 0 : EINVAL;
     pid_t pid = -1;
-    if (err == 0 && spare.pid > 0) {
-      if (send_request(spare.link, buf.data(), n, fds, child_link)) {
-        pid = spare.pid;
-      } else {
-        ::kill(spare.pid, SIGKILL);  // it died meanwhile, or cannot take it: reaped as it ends
-      }
-      ::close(spare.link);
-      spare.pid = -1;
-    }
-    if (err == 0 && pid < 0) {
+    if (err == 0) {
       pid = ::fork();
       if (pid == 0) {
         prepare_child(child_link, self, r.boot.channel_fd, r.boot.handover_fd);
@@ -341,7 +350,6 @@ struct server {
     (void)tractor::detail::send_with_fds(clerk, &answer, sizeof answer, std::span<const int>(&pidfd, err ? 0 : 1));
     close_each({pidfd, child_link});
     fds.close_all();
-    if (spare.pid < 0 && spare_at < 0) spare_at = now_ns() + spare_delay_ns;
   }
 
   /// Reaps every child that has ended and reports it (the spare: forks the next; the clerk:
@@ -356,12 +364,7 @@ struct server {
         clerk_pid = -1;
         end();
       }
-      if (pid == spare.pid) {
-        ::close(spare.link);
-        spare.pid = -1;
-        spare_at = now_ns() + spare_delay_ns;
-        continue;
-      }
+      if (pid == spare) next_spare();
       // (A child whose fork was not reported, pidfd missing, is unknown to the clerk too.)
       if (alive.erase(pid) == 0) continue;
       const note ended{exited_note, pid, wstatus};
@@ -373,7 +376,6 @@ struct server {
   /// reaped, and the server exits.
   [[noreturn]] void end() {
     for (pid_t pid : alive) ::kill(pid, SIGKILL);
-    if (spare.pid > 0) ::kill(spare.pid, SIGKILL);
     if (clerk_pid > 0) ::kill(clerk_pid, SIGKILL);
     while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
     }
