@@ -299,15 +299,18 @@ double bench_backend(const char* name, const std::string& path, int n,
 }
 
 /// `n` thread actors, if this process may open the descriptors they need (`per_actor` each, as
-/// measured with fewer); else which limit stops them.
+/// measured with fewer); else which limit stops them, and the most thousands that fit, to show
+/// the trend.
 void bench_many_threads(const std::string& path, int n, double per_actor) {
   rlimit lim{};
   ::getrlimit(RLIMIT_NOFILE, &lim);
   const double need = per_actor * n + 64;
   if (per_actor > 0 && need > static_cast<double>(lim.rlim_max)) {
+    const int fit = static_cast<int>((static_cast<double>(lim.rlim_max) - 64) / per_actor) / 1000 * 1000;
     fmt::print("{} actors, thread: not run: they need about {:.0f} descriptors ({:.1f} per actor, measured above), and "
-               "this process may open {} (RLIMIT_NOFILE's hard limit; `ulimit -Hn` as root raises it)\n",
-               n, need, per_actor, lim.rlim_max);
+               "this process may open {} (RLIMIT_NOFILE's hard limit; `ulimit -Hn` as root raises it){}\n",
+               n, need, per_actor, lim.rlim_max, fit > 1000 ? fmt::format("; {} instead", fit) : "");
+    if (fit > 1000) bench_backend<thread_tree>("thread", path, fit, thread_floor);
     return;
   }
   bench_backend<thread_tree>("thread", path, n, thread_floor);
