@@ -300,6 +300,36 @@ TEST_F(process_test, the_forkserver_hands_its_spare_the_next_request_and_replace
   EXPECT_TRUE(live_children().empty()) << "the server took its spare with it";
 }
 
+// A spare killed just before a request. The clerk may learn of its death first (then the
+// server forks a child of its own), or find its socket closed (the same), or hand it the
+// request while it is still dying: then the spawn's child is the spare, and its status says
+// it was killed. Either way the spawn returns, its child's status is the truth, and nothing
+// is left behind.
+TEST_F(process_test, a_spawn_racing_the_death_of_the_spare_returns_and_reports_what_happened) {
+  ASSERT_TRUE(spawn::forkserver::start_server());
+  const pid_t server = spawn::forkserver::server_pid();
+  run_async([&]() -> awaitable<void> {
+    auto ex = co_await boost::asio::this_coro::executor;
+    for (int i = 0; i < 10; ++i) {
+      const auto spare = spares_when(server, 1);
+      EXPECT_EQ(spare.size(), 1u) << "round " << i;
+      if (spare.size() != 1) break;
+      EXPECT_EQ(::kill(*spare.begin(), SIGKILL), 0);
+      auto c = spawn::forkserver::start(ex, exits_with_five());
+      EXPECT_TRUE(c) << (c ? "" : c.error().message());
+      if (!c) break;
+      const auto status = co_await c.value()->wait();
+      if (c.value()->pid() == *spare.begin()) {
+        EXPECT_EQ(status.signal, SIGKILL) << status.describe();
+      } else {
+        EXPECT_TRUE(status.exited && status.code == 5) << status.describe();
+      }
+    }
+  }());
+  spawn::forkserver::stop_server();
+  EXPECT_TRUE(live_children().empty());
+}
+
 // Where a child of the forkserver writes its own child's pid.
 std::string grandchild_file() {
   const char* dir = std::getenv("TEST_TMPDIR");

@@ -91,7 +91,9 @@ struct clerk {
   }
 
   /// Hands request `n` to the spare, with the child's link: its answer (its pidfd in
-  /// `answer`), or none (pid -1) if there is no spare or it cannot take it.
+  /// `answer`), or none (pid -1) if there is no spare or it cannot take it. A spare killed
+  /// but not yet gone still takes it: the spawner then gets a child whose status says it was
+  /// killed, the truth, as from a child killed a moment later.
   note take_spare(std::size_t n, const passed_fds& fds, int child_link, passed_fds& answer) {
     if (spare.pid < 0) return note{forked_note, -1, 0};
     const note taken{taken_note, spare.pid, 0};
