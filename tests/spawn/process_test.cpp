@@ -288,7 +288,7 @@ TEST_F(process_test, the_forkserver_hands_its_spare_the_next_request_and_replace
     EXPECT_TRUE(c) << (c ? "" : c.error().message());
     EXPECT_EQ(c.value()->pid(), *now.begin()) << "the spare became the child";
     EXPECT_EQ((co_await c.value()->wait()).code, 5);
-    // Back to back, faster than the next spare comes: the server forks for the request.
+    // Back to back, faster than the next spare comes: the server forks one for the request.
     for (int i = 0; i < 3; ++i) {
       auto d = spawn::forkserver::start(ex, exits_with_five());
       EXPECT_TRUE(d) << (d ? "" : d.error().message());
@@ -301,7 +301,7 @@ TEST_F(process_test, the_forkserver_hands_its_spare_the_next_request_and_replace
 }
 
 // A spare killed just before a request. The clerk may learn of its death first (then the
-// server forks a child of its own), or find its socket closed (the same), or hand it the
+// server forks another spare for it), or find its socket closed (the same), or hand it the
 // request while it is still dying: then the spawn's child is the spare, and its status says
 // it was killed. Either way the spawn returns, its child's status is the truth, and nothing
 // is left behind.

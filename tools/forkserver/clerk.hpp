@@ -1,8 +1,8 @@
 // The forkserver's clerk: it answers the program's and every actor's requests, keeps what
 // each child's spawner needs (the child's pidfd, the write end of its status pipe) and kills
-// the children of a spawner that is gone. A request goes to the spare the server handed it,
-// or else to the server, its parent, which forks; the server reaps. The clerk's many
-// descriptors stay out of the forks. Private to forkserver.cc.
+// the children of a spawner that is gone. Each request goes to a spare that the server, its
+// parent, forked and handed over; the server reaps. The clerk's many descriptors stay out of
+// the forks. Private to forkserver.cc.
 #pragma once
 
 #include "server.hpp"  // relative: builds without Bazel too
@@ -26,6 +26,7 @@ struct clerk {
     int link = -1;  // where it waits for its request
     int pidfd = -1;
   } spare;  // the server's, handed over ready (`spare_note`)
+  bool wanted = false;  // asked the server for a spare now; none came yet
   std::unordered_map<pid_t, child> children;
   std::vector<char> buf = std::vector<char>(max_request);
   const int poller = ::epoll_create1(EPOLL_CLOEXEC);
@@ -60,58 +61,62 @@ struct clerk {
     children.erase(c);
   }
 
-  /// The server's next note (`flags`: recv's), with its descriptors in `fds`; the server gone
-  /// (or, MSG_DONTWAIT, no note): a note of kind 0. The reaped and spare ones are taken here.
-  note next_note(passed_fds& fds, int flags) {
+  /// The server's next note (`flags`: recv's), taken: a reaped child reported, a spare
+  /// kept. The server gone (or, MSG_DONTWAIT, no note): a note of kind 0.
+  note next_note(int flags) {
     note n{};
+    passed_fds fds;
     const ssize_t got = tractor::detail::recv_with_fds(server, &n, sizeof n, fds, flags);
     if (got != static_cast<ssize_t>(sizeof n)) {
       fds.close_all();
       return note{0, -1, got < 0 && errno == EAGAIN ? EAGAIN : EPIPE};
     }
     if (n.kind == exited_note) exited(n.pid, n.value);
-    if (n.kind == spare_note && fds.count == 2) {
+    if (n.kind == spare_note) wanted = false;
+    if (n.kind == spare_note && n.pid > 0 && fds.count == 2) {
       drop_spare();  // (none: the server makes the next once this one is taken or gone)
       spare.pid = n.pid;
       spare.link = fds.take(0);
       spare.pidfd = fds.take(1);
     }
-    if (n.kind != forked_note) fds.close_all();
+    fds.close_all();
     return n;
   }
 
-  /// The server's notes until a `forked_note` (the answer to the request just sent; its
-  /// pidfd in `answer`). The server gone: an error.
-  note await_forked(passed_fds& answer) {
-    for (;;) {
-      const note n = next_note(answer, 0);
-      if (n.kind == forked_note) return n;
-      if (n.kind == 0) return note{forked_note, -1, EPIPE};
+  /// Waits until there is a spare (asking the server for one now): 0, or the errno of the
+  /// fork that failed (the server gone: EPIPE).
+  int await_spare() {
+    while (spare.pid < 0) {
+      const note want{wanted_note, -1, 0};
+      if (!wanted && ::send(server, &want, sizeof want, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof want)) return EPIPE;
+      wanted = true;
+      const note n = next_note(0);
+      if (n.kind == 0) return EPIPE;
+      if (n.kind == spare_note && n.pid < 0) return n.value;
     }
+    return 0;
   }
 
-  /// Hands request `n` to the spare, with the child's link: its answer (its pidfd in
-  /// `answer`), or none (pid -1) if there is no spare or it cannot take it. A spare killed
-  /// but not yet gone still takes it: the spawner then gets a child whose status says it was
-  /// killed, the truth, as from a child killed a moment later.
-  note take_spare(std::size_t n, const passed_fds& fds, int child_link, passed_fds& answer) {
-    if (spare.pid < 0) return note{forked_note, -1, 0};
-    const note taken{taken_note, spare.pid, 0};
+  /// Hands request `n` to the spare, with the child's link: the child's pid (the spare's),
+  /// its pidfd in `pidfd`; or -1 if the spare cannot take it (it died: it is killed and
+  /// forgotten). A spare killed but not yet gone still takes it: the spawner then gets a
+  /// child whose status says it was killed, the truth, as from a child killed a moment later.
+  pid_t take_spare(std::size_t n, const passed_fds& fds, int child_link, int& pidfd) {
     if (!send_request(spare.link, buf.data(), n, fds, child_link)) {
       ::syscall(SYS_pidfd_send_signal, spare.pidfd, SIGKILL, nullptr, 0);  // reaped, replaced
       drop_spare();
-      return note{forked_note, -1, 0};
+      return -1;
     }
+    const note taken{taken_note, spare.pid, 0};
     (void)!::send(server, &taken, sizeof taken, MSG_NOSIGNAL);  // so it makes the next
     ::close(spare.link);
-    answer.fd[0] = spare.pidfd;
-    answer.count = 1;
+    pidfd = spare.pidfd;
     spare = {};
-    return note{forked_note, taken.pid, 0};
+    return taken.pid;
   }
 
   /// A request from the process at link `from`, with descriptors `fds` (closed here: the
-  /// child has its own): the server forks, and the requester gets the child's pidfd and the
+  /// child has its own): a spare becomes the child, and the requester gets its pidfd and the
   /// read end of its status pipe.
   void on_request(int from, std::size_t n, passed_fds& fds) {
     request r;
@@ -121,29 +126,24 @@ struct clerk {
     if (err == 0 && (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0 || ::pipe2(status, O_CLOEXEC) < 0)) {
       err = errno;
     }
-    note forked{forked_note, -1, err};
-    passed_fds answer;
-    if (err == 0) forked = take_spare(n, fds, pair[1], answer);
-    if (err == 0 && forked.pid < 0) {
-      forked = send_request(server, buf.data(), n, fds, pair[1]) ? await_forked(answer) : note{forked_note, -1, EPIPE};
-      if (forked.pid > 0 && answer.count != 1) {
-        ::kill(forked.pid, SIGKILL);  // without its pidfd nobody could wait for it
-        forked = note{forked_note, -1, EPROTO};
-      }
-      err = forked.pid > 0 ? 0 : forked.value;
+    pid_t pid = -1;
+    int pidfd = -1;
+    // A spare that died before taking it is replaced; a few in a row mean something kills them.
+    for (int tries = 0; err == 0 && pid < 0; ++tries) {
+      err = tries < 3 ? await_spare() : EAGAIN;
+      if (err == 0) pid = take_spare(n, fds, pair[1], pidfd);
     }
     fds.close_all();
     close_each({pair[1]});
-    const reply to_spawner{err ? -1 : forked.pid, err};
-    const int passed[2] = {answer.at(0), status[0]};
+    const reply to_spawner{err ? -1 : pid, err};
+    const int passed[2] = {pidfd, status[0]};
     (void)tractor::detail::send_with_fds(from, &to_spawner, sizeof to_spawner, std::span<const int>(passed, err ? 0 : 2));
     close_each({status[0]});
     if (err != 0) {
       close_each({pair[0], status[1]});
-      answer.close_all();
       return;
     }
-    children[forked.pid] = child{answer.take(0), status[1], from};
+    children[pid] = child{pidfd, status[1], from};
     watch(pair[0]);  // closed when the child's end is (link_gone)
   }
 
@@ -172,8 +172,7 @@ struct clerk {
   /// gone ends the clerk.
   void on_server() {
     for (;;) {
-      passed_fds fds;
-      const note n = next_note(fds, MSG_DONTWAIT);
+      const note n = next_note(MSG_DONTWAIT);
       if (n.kind == 0 && n.value == EAGAIN) return;
       if (n.kind == 0) ::_exit(0);
     }

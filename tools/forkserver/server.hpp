@@ -1,5 +1,5 @@
 // The forkserver's own processes and the processes it forks before they become actors: the
-// request they are sent, the server (it forks, reaps and keeps a spare), a child's
+// request they are sent, the server (it forks spares and reaps them), a child's
 // preparation. The server's clerk, which answers requests, is clerk.hpp. Private to
 // forkserver.cc, the spawner's side (starting the server, asking it for a child).
 //
@@ -16,11 +16,12 @@
 // stays every actor's parent: it alone can reap them, and what lists a program's processes
 // (`tractor-ps`, the tests' leak checks) finds them under it.
 //
-// The server keeps one spare: a child forked ahead and waiting on its own socket, which it
-// hands to the clerk with the spare's pidfd. The clerk forwards the next request to it, so
-// that a spawn waits neither for a fork nor for the server, and tells the server it took it.
-// The next spare is forked a moment after that, not at once: its fork would compete for the
-// CPU with the boot just handed over.
+// The server forks only spares, one at a time: a child forked ahead and waiting on its own
+// socket, which it hands to the clerk with the spare's pidfd. The clerk forwards the next
+// request to it, so that a spawn waits neither for a fork nor for the server, and tells the
+// server it took it. The next spare is forked a moment after that, not at once (its fork
+// would compete for the CPU with the boot just handed over), unless the clerk wants one for a
+// request now.
 #pragma once
 
 #include <tractor/core/detail/descriptor_passing.hpp>
@@ -73,7 +74,7 @@ struct reply {
 
 struct request {
   child_entry entry = nullptr;
-  child_boot boot;  // its descriptors are the request's (the server closes them once forked)
+  child_boot boot;  // its descriptors are the request's
   std::string title;
   std::string_view env;
 };
@@ -178,24 +179,23 @@ inline void prepare_child(int link_fd, pid_t server, int also = -1, int and_also
   ::_exit(code);
 }
 
-/// What the server tells its clerk: a child forked (`pid`, its pidfd attached; or -1 and
-/// `value` the errno), a child reaped (`value` its wait status, a spare's too), or a spare
-/// ready (`pid`, its socket and pidfd attached). In the order they happened, on one socket:
-/// a pid is reported reaped before a new child can reuse it. The clerk tells the server that
-/// it took the spare `pid` with a `taken_note`, which no request can be taken for (a request
-/// starts with `request_magic`).
+/// What the server tells its clerk: a spare ready (`pid`, its socket and pidfd attached; or
+/// -1 and `value` the errno of the fork that failed), or a child reaped (`value` its wait
+/// status; a spare's too). In the order they happened, on one socket: a pid is reported
+/// reaped before a new child can reuse it. What the clerk tells the server: it took the spare
+/// `pid`, or it wants one now.
 struct note {
   std::int32_t kind;
   std::int32_t pid;
   std::int32_t value;
 };
-inline constexpr std::int32_t forked_note = 1;
+inline constexpr std::int32_t spare_note = 1;
 inline constexpr std::int32_t exited_note = 2;
-inline constexpr std::int32_t spare_note = 3;
-inline constexpr std::int32_t taken_note = 4;
+inline constexpr std::int32_t taken_note = 3;
+inline constexpr std::int32_t wanted_note = 4;
 
-/// Takes the last of `fds` out of them: the child's link, which the clerk sends after the
-/// descriptors the request announces.
+/// Takes the last of `fds` out of them: the child's link, which the clerk sends to the spare
+/// after the descriptors the request announces.
 inline int take_child_link(passed_fds& fds) {
   if (fds.count == 0) return -1;
   const int fd = fds.take(fds.count - 1);
@@ -203,8 +203,8 @@ inline int take_child_link(passed_fds& fds) {
   return fd;
 }
 
-/// Sends request `packet` (`n` bytes) on `to` with the descriptors it announces (`fds`) and
-/// then `child_link`, as the server and its spare take it; true if it all went.
+/// Sends request `packet` (`n` bytes) to a spare (`to`) with the descriptors it announces
+/// (`fds`) and then `child_link`; true if it all went.
 inline bool send_request(int to, const char* packet, std::size_t n, const passed_fds& fds, int child_link) {
   int pass[max_passed_fds];
   std::size_t k = 0;
@@ -219,8 +219,8 @@ inline long long now_ns() {
   return t.tv_sec * 1'000'000'000LL + t.tv_nsec;
 }
 
-/// The server: every actor's parent. It forks for the clerk's requests and keeps the clerk
-/// supplied with a spare, reaps its children and reports each to the clerk.
+/// The server: every actor's parent. It keeps the clerk supplied with spares, reaps its
+/// children and reports each to the clerk.
 struct server {
   int clerk = -1;  // the link to the clerk: its end ends the server
   pid_t clerk_pid = -1;
@@ -229,7 +229,7 @@ struct server {
   pid_t spare = -1;        // the spare the clerk holds, until it is taken or ends
   long long spare_at = 0;  // when to fork the next spare (CLOCK_MONOTONIC ns); -1: not due
   std::unordered_set<pid_t> alive;  // forked and not reaped, the spare too
-  std::vector<char> buf = std::vector<char>(max_request);
+  std::vector<char> buf = std::vector<char>(max_request);  // where a spare reads its request
 
   /// Forks the clerk, which serves the program's link `program_fd` (taken: closed here) and
   /// tells it `ready` once serving. Exits if it cannot.
@@ -257,61 +257,55 @@ struct server {
 
   [[noreturn]] void serve() {
     for (;;) {
-      if (spare_at >= 0 && spare_at <= now_ns() && spare < 0) fork_spare();
+      if (spare_at >= 0 && spare_at <= now_ns()) fork_spare();
       const long long left = spare_at < 0 ? 0 : std::max(0LL, spare_at - now_ns());
       const timespec timeout{left / 1'000'000'000, left % 1'000'000'000};
       pollfd ready[2] = {{sigchld, POLLIN, 0}, {clerk, POLLIN, 0}};
       if (::ppoll(ready, 2, spare_at < 0 ? nullptr : &timeout, nullptr) < 0) continue;
-      // Exits first: a pid is reported reaped before a request can reuse it.
+      // Exits first: a pid is reported reaped before a new spare can reuse it.
       if (ready[0].revents) reap();
       if (ready[1].revents == 0) continue;
-      passed_fds fds;
-      const ssize_t n = tractor::detail::recv_with_fds(clerk, buf.data(), buf.size(), fds, MSG_DONTWAIT);
-      if (n == static_cast<ssize_t>(sizeof(note))) {
-        note taken{};
-        std::memcpy(&taken, buf.data(), sizeof taken);
-        fds.close_all();
-        if (taken.kind == taken_note && taken.pid == spare) next_spare();
-      } else if (n > 0) {
-        on_request(static_cast<std::size_t>(n), fds);
-      } else if (n == 0 || errno != EAGAIN) {
-        fds.close_all();
-        end();
-      }
+      note n{};
+      const ssize_t got = ::recv(clerk, &n, sizeof n, MSG_DONTWAIT);
+      if (got == 0 || (got < 0 && errno != EAGAIN)) end();
+      if (got != static_cast<ssize_t>(sizeof n)) continue;
+      if (n.kind == taken_note && n.pid == spare) next_spare(spare_delay_ns);
+      if (n.kind == wanted_note && spare < 0) next_spare(0);
     }
   }
 
-  void next_spare() {
+  void next_spare(long long after_ns) {
     spare = -1;
-    spare_at = now_ns() + spare_delay_ns;
+    spare_at = now_ns() + after_ns;
   }
 
   /// Forks a spare, which waits on its socket for a request, and hands the clerk that socket
-  /// and the spare's pidfd.
+  /// and the spare's pidfd; or the errno that failed the fork (a request waiting for a spare
+  /// fails with it), trying again a moment later.
   void fork_spare() {
     spare_at = -1;
     int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) return next_spare();
-    char* b = buf.data();
-    const pid_t pid = ::fork();
+    const pid_t pid = ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0 ? ::fork() : -2;
     if (pid == 0) {
       prepare_child(pair[1], self);
       detail::write_title(std::string(forkserver::server_title) + " (spare)");
       passed_fds fds;
-      const ssize_t n = tractor::detail::recv_with_fds(pair[1], b, max_request, fds);
+      const ssize_t n = tractor::detail::recv_with_fds(pair[1], buf.data(), buf.size(), fds);
       if (n <= 0) ::_exit(0);  // the clerk is closing
       request r;
       const int child_link = take_child_link(fds);
-      if (child_link < 0 || !parse(std::string_view(b, static_cast<std::size_t>(n)), fds, r)) ::_exit(71);
+      if (child_link < 0 || !parse(std::string_view(buf.data(), static_cast<std::size_t>(n)), fds, r)) ::_exit(71);
       ::close(pair[1]);
       link().fd = child_link;
       become_child(r);
     }
-    ::close(pair[1]);
     if (pid < 0) {
-      ::close(pair[0]);
-      return next_spare();
+      const note failed{spare_note, -1, errno};
+      if (pid == -1) close_each({pair[0], pair[1]});
+      (void)!::send(clerk, &failed, sizeof failed, MSG_NOSIGNAL);
+      return next_spare(spare_delay_ns);
     }
+    ::close(pair[1]);
     alive.insert(pid);  // reported when reaped, whether the clerk took it or not
     spare = pid;        // until the clerk takes it or it is reaped
     const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
@@ -321,35 +315,6 @@ struct server {
       ::kill(pid, SIGKILL);  // replaced once reaped
     }
     close_each({pair[0], pidfd});
-  }
-
-  /// A request from the clerk (`fds`: the request's descriptors, then the child's link;
-  /// closed here, the child has its own), for which the clerk had no spare. Answers with a
-  /// `forked_note`.
-  void on_request(std::size_t n, passed_fds& fds) {
-    request r;
-    const int child_link = take_child_link(fds);
-    int err = child_link >= 0 && parse(std::string_view(buf.data(), n), fds, r) ? 0 : EINVAL;
-    pid_t pid = -1;
-    if (err == 0) {
-      pid = ::fork();
-      if (pid == 0) {
-        prepare_child(child_link, self, r.boot.channel_fd, r.boot.handover_fd);
-        become_child(r);
-      }
-      if (pid < 0) err = errno;
-    }
-    // A pidfd for the spawner, opened while the child cannot have been reaped: we reap it.
-    const int pidfd = pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1;
-    if (pid > 0 && pidfd < 0) {
-      err = errno;
-      ::kill(pid, SIGKILL);
-    }
-    if (pid > 0) alive.insert(pid);
-    const note answer{forked_note, err ? -1 : pid, err};
-    (void)tractor::detail::send_with_fds(clerk, &answer, sizeof answer, std::span<const int>(&pidfd, err ? 0 : 1));
-    close_each({pidfd, child_link});
-    fds.close_all();
   }
 
   /// Reaps every child that has ended and reports it (the spare: forks the next; the clerk:
@@ -364,8 +329,7 @@ struct server {
         clerk_pid = -1;
         end();
       }
-      if (pid == spare) next_spare();
-      // (A child whose fork was not reported, pidfd missing, is unknown to the clerk too.)
+      if (pid == spare) next_spare(spare_delay_ns);
       if (alive.erase(pid) == 0) continue;
       const note ended{exited_note, pid, wstatus};
       (void)!::send(clerk, &ended, sizeof ended, MSG_NOSIGNAL);

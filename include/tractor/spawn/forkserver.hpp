@@ -12,12 +12,11 @@
 // Nested actors spawn through the same server, which is every such actor's real parent: it
 // reaps them and reports each exit status through a pipe; when an actor's link closes, it
 // kills the children that actor started, and when the program's closes, all of them, and
-// exits. Children die with the server, the server with the program. It keeps one spare child
-// forked ahead (`_forkserver (spare)` in `ps`) for the next request, and a clerk process
-// (`_forkserver (clerk)`) that holds each child's descriptors, so that a fork does not copy
-// them. The compiled part is
-// tools/forkserver/forkserver.cc (Bazel: `//tools/forkserver`; without Bazel, compile that
-// file into the program).
+// exits. Children die with the server, the server with the program. Every child starts as
+// a spare, forked ahead (`_forkserver (spare)` in `ps`) and handed the next request; a clerk
+// process (`_forkserver (clerk)`) answers the links and holds each child's descriptors, so
+// that a fork does not copy them. The compiled part is tools/forkserver/forkserver.cc
+// (Bazel: `//tools/forkserver`; without Bazel, compile that file into the program).
 //
 //     int main(int argc, char** argv) {
 //       tractor::spawn::forkserver::start_server();   // before anything else
@@ -73,7 +72,8 @@ struct forkserver {
   /// Forks the child through the server (starting the server now if this process has none:
   /// then it is a copy of the process as it is at this moment, and dies with the thread that
   /// started it). Blocks for one round trip to the server, which hands the request to its
-  /// spare, or forks; callable from any thread (the runtime calls it off its event loop).
+  /// spare (forking one now if none is ready); callable from any thread (the runtime calls
+  /// it off its event loop).
   /// A server that does not answer within `req.start_timeout` fails the spawn, and this
   /// process gives up its link: a server it started is killed (its children with it).
   static result<std::unique_ptr<child_handle>> start(const boost::asio::any_io_executor& ex,
