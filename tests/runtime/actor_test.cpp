@@ -319,7 +319,9 @@ TYPED_TEST(actor_test, an_embedded_root_is_cancelled_through_its_completion_slot
   host.run();
   ASSERT_TRUE(outcome);
   EXPECT_TRUE(!*outcome && outcome->error().is_cancellation());
-  EXPECT_EQ(tractor::testing::live_child_actors(), 0u) << "the child was reaped before completion";
+  // (Waiting only for /proc: a thread actor joined before completion can stay listed there
+  // for a moment, see `no_thread_named`.)
+  EXPECT_TRUE(tractor::testing::no_child_actor_left()) << "the child was reaped before completion";
 }
 
 }  // namespace
