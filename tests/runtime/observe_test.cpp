@@ -137,6 +137,23 @@ TEST(observe_test, tractor_loglevel_overrides_the_code) {
   EXPECT_EQ(levels_of(r, "dave", "app"), (std::set<std::string>{"INFO"})) << "runtime is above debug";
 }
 
+// A cancelled nursery asks each child once, as soon as that child's supervision is cancelled;
+// the ladder then waits for the acknowledgement of that request instead of asking again (or
+// not at all, if the child has exited by then, as a thread actor may have).
+TEST(observe_test, each_child_of_a_cancelled_nursery_is_asked_once) {
+  const auto r = run_log_tree({{"TRACTOR_LOGLEVEL", "cancel"}});
+  for (const std::string child : {"bob", "dave"}) {
+    const auto said = [&](const std::string& text) {
+      return std::count_if(r.lines.begin(), r.lines.end(), [&](const line& l) {
+        return l.actor == "root" && l.component == "tractor.cancel" && l.text == text;
+      });
+    };
+    EXPECT_EQ(said("asking " + child + " to cancel"), 1) << r.err;
+    EXPECT_LE(said(child + " acknowledged our cancel request"), 1) << r.err;
+    EXPECT_EQ(said(child + " did not acknowledge our cancel request in time"), 0) << r.err;
+  }
+}
+
 TEST(observe_test, levels_parse_by_name) {
   using tractor::log::level;
   EXPECT_EQ(tractor::log::parse_level("DEBUG"), level::debug);

@@ -33,6 +33,9 @@ struct child_record {
   std::shared_ptr<peer> link;
   /// Set when the kill ladder had to abandon the child (a thread actor deaf to cancellation).
   std::optional<error> abandoned = {};
+  /// The mailbox of the cancel request its supervision sent as soon as it was cancelled
+  /// (`supervise`), if one went: the ladder awaits the acknowledgement there.
+  std::unique_ptr<mailbox_lease> cancel_request;
   /// The actor listing it among its children (`actor::children`), once it has booted.
   actor* listed_in = nullptr;
 

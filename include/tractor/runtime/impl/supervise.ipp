@@ -38,16 +38,16 @@ TRACTOR_DECL void one_shot_join::cancel_rest_if_failed() {
   if (body_ended_ && running_ == 0 && any_failed_) tasks_.cancel();
 }
 
-TRACTOR_DECL awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock::duration timeout) {
-  mailbox_lease lease(p);
-  auto& box = lease.box();
-  msg::msg start = p.requests().start<&requests::cancel>(lease.cid(), {}, uid_of(self));
+namespace detail {
+
+/// Waits at most `timeout` for the acknowledgement of the cancel request sent to `p` on
+/// `lease` (`sent`: false if it could not be sent), and logs how that ended.
+inline awaitable<bool> await_cancel_ack(peer& p, mailbox_lease& lease, bool sent, clock::duration timeout) {
   bool acked = false;
-  auto sent = co_await p.send(std::move(start));
   if (sent) {
     auto wait_ack = [&]() -> awaitable<void> {
       for (;;) {
-        auto m = co_await box.receive();
+        auto m = co_await lease.box().receive();
         if (!m) co_return;
         if (auto* ack = std::get_if<msg::CancelAck>(&m.value())) {
           acked = ack->pld;
@@ -64,6 +64,27 @@ TRACTOR_DECL awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock
     logs::cancel.cancel("{} did not acknowledge our cancel request{}", p.aid().name,
                         sent ? " in time" : " (the channel is gone)");
   }
+  co_return acked;
+}
+
+/// Sends `c` a cancel request at once, keeping its mailbox in `c.cancel_request`. Not in
+/// debug mode: there the ladder asks, once nobody is stopped with the terminal.
+inline awaitable<void> ask_to_cancel(actor& a, child_record& c) {
+  if (a.debug().enabled || !c.link || c.link->gone() || c.proc->poll()) co_return;
+  auto lease = std::make_unique<mailbox_lease>(*c.link);
+  msg::msg start = c.link->requests().start<&requests::cancel>(lease->cid(), {}, uid_of(a.aid()));
+  logs::cancel.cancel("asking {} to cancel", c.name);
+  auto sent = co_await c.link->send(std::move(start));
+  if (sent) c.cancel_request = std::move(lease);
+}
+
+}  // namespace detail
+
+TRACTOR_DECL awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock::duration timeout) {
+  mailbox_lease lease(p);
+  msg::msg start = p.requests().start<&requests::cancel>(lease.cid(), {}, uid_of(self));
+  auto sent = co_await p.send(std::move(start));
+  const bool acked = co_await detail::await_cancel_ack(p, lease, sent.has_value(), timeout);
   co_return acked;
 }
 
@@ -100,6 +121,11 @@ TRACTOR_DECL awaitable<void> cancel_ladder(actor& a, child_record& c) {
           (void)why;
         });
         n.start_soon("cancel request to " + c.name, [&]() -> awaitable<void> {
+          if (c.cancel_request) {  // asked already (supervise)
+            const bool acked = co_await detail::await_cancel_ack(*c.link, *c.cancel_request, true, a.limits().cancel_ack);
+            (void)acked;
+            co_return;
+          }
           logs::cancel.cancel("asking {} to cancel", c.name);
           const bool acked = co_await request_cancel(*c.link, a.aid(), a.limits().cancel_ack);
           (void)acked;
@@ -141,7 +167,9 @@ TRACTOR_DECL awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_r
     co_await checkpoint();
     auto served = co_await open_nursery([&](nursery& n) -> awaitable<void> {
       n.start_soon("channel of " + c->name, a.serve_peer(c->link, n));
-      auto status = co_await wait_for_exit(*c);
+      // Cancelled, the child is asked at once, before this nursery unwinds: the ladder would
+      // ask only once every sibling supervision had unwound too (a turn of the loop each).
+      auto status = co_await on_cancel(wait_for_exit(*c), detail::ask_to_cancel(a, *c));
       (void)status;
       n.cancel();
     });
