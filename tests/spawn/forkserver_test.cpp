@@ -15,7 +15,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -293,8 +292,7 @@ TEST_F(forkserver_test, the_server_forks_from_a_table_that_does_not_grow_with_it
 pid_t child_titled(pid_t server, const std::string& title) {
   pid_t found = 0;
   (void)tractor::testing::eventually([&] {
-    std::ifstream in("/proc/" + std::to_string(server) + "/task/" + std::to_string(server) + "/children");
-    for (pid_t pid = 0; in >> pid;) {
+    for (const pid_t pid : tractor::testing::children_of(server)) {
       const auto p = tractor::testing::read_process(pid);
       if (p && p->title == title) found = pid;
     }

@@ -249,8 +249,7 @@ TEST_F(process_test, the_forkserver_forks_children_reports_them_and_stops) {
 // The server's children that are spares (titled so until they become actors).
 std::set<pid_t> spares_of(pid_t server) {
   std::set<pid_t> out;
-  std::ifstream in("/proc/" + std::to_string(server) + "/task/" + std::to_string(server) + "/children");
-  for (pid_t pid = 0; in >> pid;) {
+  for (const pid_t pid : tractor::testing::children_of(server)) {
     std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
     std::string title;
     std::getline(cmdline, title, '\0');

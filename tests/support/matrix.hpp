@@ -95,9 +95,7 @@ inline bool is_actor(const process& p) {
 inline std::set<pid_t> live_child_processes() {
   std::set<pid_t> out = live_children_but_server();
   if (const pid_t server = spawn::forkserver::server_pid(); server != 0) {
-    std::ifstream in("/proc/" + std::to_string(server) + "/task/" + std::to_string(server) + "/children");
-    pid_t pid = 0;
-    while (in >> pid) {
+    for (const pid_t pid : children_of(server)) {
       const auto p = read_process(pid);
       if (p && p->state != 'Z' && !is_forkserver(*p)) out.insert(pid);
     }

@@ -26,4 +26,13 @@ inline std::set<pid_t> live_children() {
   return out;
 }
 
+/// The pids of `parent`'s children (those its main thread forked), from /proc: a forkserver's
+/// actors, clerk and spare.
+inline std::set<pid_t> children_of(pid_t parent) {
+  std::set<pid_t> out;
+  std::ifstream in("/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) + "/children");
+  for (pid_t pid = 0; in >> pid;) out.insert(pid);
+  return out;
+}
+
 }  // namespace tractor::testing

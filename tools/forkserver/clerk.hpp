@@ -26,7 +26,6 @@ struct clerk {
     int link = -1;  // where it waits for its request
     int pidfd = -1;
   } spare;  // the server's, handed over ready (`spare_note`)
-  bool wanted = false;  // asked the server for a spare now; none came yet
   std::unordered_map<pid_t, child> children;
   std::vector<char> buf = std::vector<char>(max_request);
   const int poller = ::epoll_create1(EPOLL_CLOEXEC);
@@ -72,7 +71,6 @@ struct clerk {
       return note{0, -1, got < 0 && errno == EAGAIN ? EAGAIN : EPIPE};
     }
     if (n.kind == exited_note) exited(n.pid, n.value);
-    if (n.kind == spare_note) wanted = false;
     if (n.kind == spare_note && n.pid > 0 && fds.count == 2) {
       drop_spare();  // (none: the server makes the next once this one is taken or gone)
       spare.pid = n.pid;
@@ -83,13 +81,13 @@ struct clerk {
     return n;
   }
 
-  /// Waits until there is a spare (asking the server for one now): 0, or the errno of the
-  /// fork that failed (the server gone: EPIPE).
+  /// Waits until there is a spare (asking the server for one now; it ignores the ask while
+  /// one is on its way, and replaces one that dies): 0, or the errno of the fork that failed
+  /// (the server gone: EPIPE).
   int await_spare() {
+    const note want{wanted_note, -1, 0};
+    if (spare.pid < 0 && ::send(server, &want, sizeof want, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof want)) return EPIPE;
     while (spare.pid < 0) {
-      const note want{wanted_note, -1, 0};
-      if (!wanted && ::send(server, &want, sizeof want, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof want)) return EPIPE;
-      wanted = true;
       const note n = next_note(0);
       if (n.kind == 0) return EPIPE;
       if (n.kind == spare_note && n.pid < 0) return n.value;

@@ -40,14 +40,24 @@ TRACTOR_DECL void one_shot_join::cancel_rest_if_failed() {
 
 namespace detail {
 
+/// Sends the actor behind `p` a cancel request from `self`: the mailbox its acknowledgement
+/// will come to, or null if the request could not be sent.
+inline awaitable<std::unique_ptr<mailbox_lease>> send_cancel_request(peer& p, const msg::Aid& self) {
+  auto lease = std::make_unique<mailbox_lease>(p);
+  msg::msg start = p.requests().start<&requests::cancel>(lease->cid(), {}, uid_of(self));
+  auto sent = co_await p.send(std::move(start));
+  if (!sent) lease.reset();
+  co_return lease;
+}
+
 /// Waits at most `timeout` for the acknowledgement of the cancel request sent to `p` on
-/// `lease` (`sent`: false if it could not be sent), and logs how that ended.
-inline awaitable<bool> await_cancel_ack(peer& p, mailbox_lease& lease, bool sent, clock::duration timeout) {
+/// `lease` (null: it could not be sent), and logs how that ended.
+inline awaitable<bool> await_cancel_ack(peer& p, mailbox_lease* lease, clock::duration timeout) {
   bool acked = false;
-  if (sent) {
+  if (lease) {
     auto wait_ack = [&]() -> awaitable<void> {
       for (;;) {
-        auto m = co_await lease.box().receive();
+        auto m = co_await lease->box().receive();
         if (!m) co_return;
         if (auto* ack = std::get_if<msg::CancelAck>(&m.value())) {
           acked = ack->pld;
@@ -62,29 +72,25 @@ inline awaitable<bool> await_cancel_ack(peer& p, mailbox_lease& lease, bool sent
     logs::cancel.cancel("{} acknowledged our cancel request", p.aid().name);
   } else {
     logs::cancel.cancel("{} did not acknowledge our cancel request{}", p.aid().name,
-                        sent ? " in time" : " (the channel is gone)");
+                        lease ? " in time" : " (the channel is gone)");
   }
   co_return acked;
 }
 
-/// Sends `c` a cancel request at once, keeping its mailbox in `c.cancel_request`. Not in
-/// debug mode: there the ladder asks, once nobody is stopped with the terminal.
+/// Asks `c` to cancel, keeping the request's mailbox in `c.cancel_request`, unless it was
+/// asked already or has exited (a write to its closed channel would break the reading of
+/// what it said before it went, `read_last_words`).
 inline awaitable<void> ask_to_cancel(actor& a, child_record& c) {
-  if (a.debug().enabled || !c.link || c.link->gone() || c.proc->poll()) co_return;
-  auto lease = std::make_unique<mailbox_lease>(*c.link);
-  msg::msg start = c.link->requests().start<&requests::cancel>(lease->cid(), {}, uid_of(a.aid()));
+  if (c.cancel_request || c.proc->poll()) co_return;
   logs::cancel.cancel("asking {} to cancel", c.name);
-  auto sent = co_await c.link->send(std::move(start));
-  if (sent) c.cancel_request = std::move(lease);
+  c.cancel_request = co_await send_cancel_request(*c.link, a.aid());
 }
 
 }  // namespace detail
 
 TRACTOR_DECL awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock::duration timeout) {
-  mailbox_lease lease(p);
-  msg::msg start = p.requests().start<&requests::cancel>(lease.cid(), {}, uid_of(self));
-  auto sent = co_await p.send(std::move(start));
-  const bool acked = co_await detail::await_cancel_ack(p, lease, sent.has_value(), timeout);
+  const auto lease = co_await detail::send_cancel_request(p, self);
+  const bool acked = co_await detail::await_cancel_ack(p, lease.get(), timeout);
   co_return acked;
 }
 
@@ -121,13 +127,9 @@ TRACTOR_DECL awaitable<void> cancel_ladder(actor& a, child_record& c) {
           (void)why;
         });
         n.start_soon("cancel request to " + c.name, [&]() -> awaitable<void> {
-          if (c.cancel_request) {  // asked already (supervise)
-            const bool acked = co_await detail::await_cancel_ack(*c.link, *c.cancel_request, true, a.limits().cancel_ack);
-            (void)acked;
-            co_return;
-          }
-          logs::cancel.cancel("asking {} to cancel", c.name);
-          const bool acked = co_await request_cancel(*c.link, a.aid(), a.limits().cancel_ack);
+          co_await detail::ask_to_cancel(a, c);  // unless supervise asked already
+          if (!c.cancel_request && c.proc->poll()) co_return;  // it exited meanwhile
+          const bool acked = co_await detail::await_cancel_ack(*c.link, c.cancel_request.get(), a.limits().cancel_ack);
           (void)acked;
         });
       }
@@ -169,8 +171,14 @@ TRACTOR_DECL awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_r
       n.start_soon("channel of " + c->name, a.serve_peer(c->link, n));
       // Cancelled, the child is asked at once, before this nursery unwinds: the ladder would
       // ask only once every sibling supervision had unwound too (a turn of the loop each).
-      auto status = co_await on_cancel(wait_for_exit(*c), detail::ask_to_cancel(a, *c));
-      (void)status;
+      // (Not in debug mode: there the ladder asks, once nobody is stopped with the terminal.)
+      if (a.debug().enabled) {
+        auto status = co_await wait_for_exit(*c);
+        (void)status;
+      } else {
+        auto status = co_await on_cancel(wait_for_exit(*c), detail::ask_to_cancel(a, *c));
+        (void)status;
+      }
       n.cancel();
     });
     (void)served;
