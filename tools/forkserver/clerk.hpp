@@ -95,19 +95,20 @@ struct clerk {
     return 0;
   }
 
-  /// Hands request `n` to the spare, with the child's link: the child's pid (the spare's),
-  /// its pidfd in `pidfd`; or -1 if the spare cannot take it (it died: it is killed and
-  /// forgotten). A spare killed but not yet gone still takes it: the spawner then gets a
-  /// child whose status says it was killed, the truth, as from a child killed a moment later.
-  pid_t take_spare(std::size_t n, const passed_fds& fds, int child_link, int& pidfd) {
-    if (!send_request(spare.link, buf.data(), n, fds, child_link)) {
+  /// Hands request `n` to the spare: the child's pid (the spare's), its pidfd in `pidfd` and
+  /// its link (the socket the spare waited on, which the child keeps) in `link`; or -1 if
+  /// the spare cannot take it (it died: it is killed and forgotten). A spare killed but not
+  /// yet gone still takes it: the spawner then gets a child whose status says it was killed,
+  /// the truth, as from a child killed a moment later.
+  pid_t take_spare(std::size_t n, const passed_fds& fds, int& pidfd, int& link) {
+    if (!send_request(spare.link, buf.data(), n, fds)) {
       ::syscall(SYS_pidfd_send_signal, spare.pidfd, SIGKILL, nullptr, 0);  // reaped, replaced
       drop_spare();
       return -1;
     }
     const note taken{taken_note, spare.pid, 0};
     (void)!::send(server, &taken, sizeof taken, MSG_NOSIGNAL);  // so it makes the next
-    ::close(spare.link);
+    link = spare.link;
     pidfd = spare.pidfd;
     spare = {};
     return taken.pid;
@@ -119,30 +120,27 @@ struct clerk {
   void on_request(int from, std::size_t n, passed_fds& fds) {
     request r;
     int err = parse(std::string_view(buf.data(), n), fds, r) ? 0 : EINVAL;
-    int pair[2] = {-1, -1};
     int status[2] = {-1, -1};
-    if (err == 0 && (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0 || ::pipe2(status, O_CLOEXEC) < 0)) {
-      err = errno;
-    }
+    if (err == 0 && ::pipe2(status, O_CLOEXEC) < 0) err = errno;
     pid_t pid = -1;
     int pidfd = -1;
+    int link = -1;
     // A spare that died before taking it is replaced; a few in a row mean something kills them.
     for (int tries = 0; err == 0 && pid < 0; ++tries) {
       err = tries < 3 ? await_spare() : EAGAIN;
-      if (err == 0) pid = take_spare(n, fds, pair[1], pidfd);
+      if (err == 0) pid = take_spare(n, fds, pidfd, link);
     }
     fds.close_all();
-    close_each({pair[1]});
     const reply to_spawner{err ? -1 : pid, err};
     const int passed[2] = {pidfd, status[0]};
     (void)tractor::detail::send_with_fds(from, &to_spawner, sizeof to_spawner, std::span<const int>(passed, err ? 0 : 2));
     close_each({status[0]});
     if (err != 0) {
-      close_each({pair[0], status[1]});
+      close_each({status[1]});
       return;
     }
     children[pid] = child{pidfd, status[1], from};
-    watch(pair[0]);  // closed when the child's end is (link_gone)
+    watch(link);  // closed when the child's end is (link_gone)
   }
 
   /// The process behind link `fd` is gone: the children it spawned die with it; with the

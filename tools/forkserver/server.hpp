@@ -194,23 +194,11 @@ inline constexpr std::int32_t exited_note = 2;
 inline constexpr std::int32_t taken_note = 3;
 inline constexpr std::int32_t wanted_note = 4;
 
-/// Takes the last of `fds` out of them: the child's link, which the clerk sends to the spare
-/// after the descriptors the request announces.
-inline int take_child_link(passed_fds& fds) {
-  if (fds.count == 0) return -1;
-  const int fd = fds.take(fds.count - 1);
-  --fds.count;
-  return fd;
-}
-
 /// Sends request `packet` (`n` bytes) to a spare (`to`) with the descriptors it announces
-/// (`fds`) and then `child_link`; true if it all went.
-inline bool send_request(int to, const char* packet, std::size_t n, const passed_fds& fds, int child_link) {
-  int pass[max_passed_fds];
-  std::size_t k = 0;
-  for (std::size_t i = 0; i < fds.count; ++i) pass[k++] = fds.at(i);
-  pass[k++] = child_link;
-  return tractor::detail::send_with_fds(to, packet, n, std::span<const int>(pass, k)) == static_cast<ssize_t>(n);
+/// (`fds`); true if it all went.
+inline bool send_request(int to, const char* packet, std::size_t n, const passed_fds& fds) {
+  return tractor::detail::send_with_fds(to, packet, n, std::span<const int>(fds.fd.data(), fds.count)) ==
+         static_cast<ssize_t>(n);
 }
 
 inline long long now_ns() {
@@ -293,11 +281,8 @@ struct server {
       const ssize_t n = tractor::detail::recv_with_fds(pair[1], buf.data(), buf.size(), fds);
       if (n <= 0) ::_exit(0);  // the clerk is closing
       request r;
-      const int child_link = take_child_link(fds);
-      if (child_link < 0 || !parse(std::string_view(buf.data(), static_cast<std::size_t>(n)), fds, r)) ::_exit(71);
-      ::close(pair[1]);
-      link().fd = child_link;
-      become_child(r);
+      if (!parse(std::string_view(buf.data(), static_cast<std::size_t>(n)), fds, r)) ::_exit(71);
+      become_child(r);  // its socket to the clerk stays its link (prepare_child)
     }
     if (pid < 0) {
       const note failed{spare_note, -1, errno};
