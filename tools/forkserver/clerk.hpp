@@ -81,8 +81,8 @@ struct clerk {
     return n;
   }
 
-  /// Waits until there is a spare (asking the server for one now; it ignores the ask while
-  /// one is on its way, and replaces one that dies): 0, or the errno of the fork that failed
+  /// Waits until there is a spare (asking the server for one now; while one is on its way,
+  /// that one serves, or its replacement if it dies): 0, or the errno of the fork that failed
   /// (the server gone: EPIPE).
   int await_spare() {
     const note want{wanted_note, -1, 0};

@@ -19,9 +19,9 @@
 // The server forks only spares, one at a time: a child forked ahead and waiting on its own
 // socket, which it hands to the clerk with the spare's pidfd. The clerk forwards the next
 // request to it, so that a spawn waits neither for a fork nor for the server, and tells the
-// server it took it. The next spare is forked a moment after that, not at once (its fork
-// would compete for the CPU with the boot just handed over), unless the clerk wants one for a
-// request now.
+// server it took it, and the server forks the next one at once. A spare that dies, or a fork
+// that fails, is replaced only when the clerk wants one: nothing forks in a loop while
+// something kills every spare or the process limit is reached.
 #pragma once
 
 #include <tractor/core/detail/descriptor_passing.hpp>
@@ -132,7 +132,6 @@ inline link_state& link() {
 /// server outlives them (its death kills them) and ends when the program's link closes.
 /// SIGPIPE: a status written for a child whose spawner died meanwhile finds no reader.
 inline constexpr int server_ignores[] = {SIGINT, SIGTERM, SIGPIPE};
-inline constexpr long long spare_delay_ns = 300'000;
 
 /// Closes every descriptor but stdio and those of `keep` (the open ones).
 inline void close_all_but(std::initializer_list<int> keep) {
@@ -201,12 +200,6 @@ inline bool send_request(int to, const char* packet, std::size_t n, const passed
          static_cast<ssize_t>(n);
 }
 
-inline long long now_ns() {
-  timespec t;
-  ::clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1'000'000'000LL + t.tv_nsec;
-}
-
 /// The server: every actor's parent. It keeps the clerk supplied with spares, reaps its
 /// children and reports each to the clerk.
 struct server {
@@ -214,8 +207,8 @@ struct server {
   pid_t clerk_pid = -1;
   int sigchld = -1;
   const pid_t self = ::getpid();
-  pid_t spare = -1;        // the spare the clerk holds, until it is taken or ends
-  long long spare_at = 0;  // when to fork the next spare (CLOCK_MONOTONIC ns); -1: not due
+  pid_t spare = -1;     // the spare the clerk holds, until it is taken or ends
+  bool wanted = false;  // the clerk asked for a spare while this one was on its way or dying
   std::unordered_set<pid_t> alive;  // forked and not reaped, the spare too
   std::vector<char> buf = std::vector<char>(max_request);  // where a spare reads its request
 
@@ -244,12 +237,10 @@ struct server {
   }
 
   [[noreturn]] void serve() {
+    fork_spare();
     for (;;) {
-      if (spare_at >= 0 && spare_at <= now_ns()) fork_spare();
-      const long long left = spare_at < 0 ? 0 : std::max(0LL, spare_at - now_ns());
-      const timespec timeout{left / 1'000'000'000, left % 1'000'000'000};
       pollfd ready[2] = {{sigchld, POLLIN, 0}, {clerk, POLLIN, 0}};
-      if (::ppoll(ready, 2, spare_at < 0 ? nullptr : &timeout, nullptr) < 0) continue;
+      if (::poll(ready, 2, -1) < 0) continue;
       // Exits first: a pid is reported reaped before a new spare can reuse it.
       if (ready[0].revents) reap();
       if (ready[1].revents == 0) continue;
@@ -257,21 +248,22 @@ struct server {
       const ssize_t got = ::recv(clerk, &n, sizeof n, MSG_DONTWAIT);
       if (got == 0 || (got < 0 && errno != EAGAIN)) end();
       if (got != static_cast<ssize_t>(sizeof n)) continue;
-      if (n.kind == taken_note && n.pid == spare) next_spare(spare_delay_ns);
-      if (n.kind == wanted_note && spare < 0) next_spare(0);
+      // A spawn just took one (it may have died meanwhile): another is likely to follow (a
+      // burst), so the next is forked now.
+      if (n.kind == taken_note && (n.pid == spare || spare < 0)) fork_spare();
+      if (n.kind == wanted_note) {
+        if (spare < 0) fork_spare();
+        else wanted = true;  // the one on its way serves; if it dies, the next does
+      }
     }
-  }
-
-  void next_spare(long long after_ns) {
-    spare = -1;
-    spare_at = now_ns() + after_ns;
   }
 
   /// Forks a spare, which waits on its socket for a request, and hands the clerk that socket
   /// and the spare's pidfd; or the errno that failed the fork (a request waiting for a spare
-  /// fails with it), trying again a moment later.
+  /// fails with it; the next request asks again).
   void fork_spare() {
-    spare_at = -1;
+    spare = -1;
+    wanted = false;
     int pair[2];
     const pid_t pid = ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0 ? ::fork() : -2;
     if (pid == 0) {
@@ -284,11 +276,15 @@ struct server {
       if (!parse(std::string_view(buf.data(), static_cast<std::size_t>(n)), fds, r)) ::_exit(71);
       become_child(r);  // its socket to the clerk stays its link (prepare_child)
     }
+    // A failure reaches a request waiting for a spare as its errno.
+    const auto failed = [this](int err) {
+      const note n{spare_note, -1, err};
+      (void)!::send(clerk, &n, sizeof n, MSG_NOSIGNAL);
+    };
     if (pid < 0) {
-      const note failed{spare_note, -1, errno};
+      const int err = errno;
       if (pid == -1) close_each({pair[0], pair[1]});
-      (void)!::send(clerk, &failed, sizeof failed, MSG_NOSIGNAL);
-      return next_spare(spare_delay_ns);
+      return failed(err);
     }
     ::close(pair[1]);
     alive.insert(pid);  // reported when reaped, whether the clerk took it or not
@@ -297,13 +293,15 @@ struct server {
     const note ready{spare_note, pid, 0};
     const int passed[2] = {pair[0], pidfd};
     if (pidfd < 0 || tractor::detail::send_with_fds(clerk, &ready, sizeof ready, passed) != static_cast<ssize_t>(sizeof ready)) {
-      ::kill(pid, SIGKILL);  // replaced once reaped
+      const int err = errno;
+      ::kill(pid, SIGKILL);  // never the clerk's
+      failed(err);
     }
     close_each({pair[0], pidfd});
   }
 
-  /// Reaps every child that has ended and reports it (the spare: forks the next; the clerk:
-  /// ends the server).
+  /// Reaps every child that has ended and reports it (the spare: replaced if the clerk wants
+  /// one; the clerk: ends the server).
   void reap() {
     signalfd_siginfo pending[16];
     while (::read(sigchld, pending, sizeof pending) > 0) {
@@ -314,7 +312,10 @@ struct server {
         clerk_pid = -1;
         end();
       }
-      if (pid == spare) next_spare(spare_delay_ns);
+      if (pid == spare) {
+        spare = -1;
+        if (wanted) fork_spare();
+      }
       if (alive.erase(pid) == 0) continue;
       const note ended{exited_note, pid, wstatus};
       (void)!::send(clerk, &ended, sizeof ended, MSG_NOSIGNAL);
