@@ -3,6 +3,8 @@
 // that none survives (the fixture's own check runs at teardown).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -34,5 +36,12 @@ inline std::set<pid_t> children_of(pid_t parent) {
   for (pid_t pid = 0; in >> pid;) out.insert(pid);
   return out;
 }
+
+/// A fixture for tests that start processes: none may be alive before, or outlive the test.
+class no_child_left_test : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(live_children().empty()); }
+  void TearDown() override { EXPECT_TRUE(live_children().empty()) << "a child outlived its test"; }
+};
 
 }  // namespace tractor::testing

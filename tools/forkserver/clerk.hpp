@@ -85,6 +85,9 @@ struct clerk {
   /// that one serves, or its replacement if it dies): 0, or the errno of the fork that failed
   /// (the server gone: EPIPE).
   int await_spare() {
+    // The notes already here first: a spare may be among them, and a failure among them is
+    // of a fork nobody waited for, not an answer to this ask.
+    on_server();
     const note want{wanted_note, -1, 0};
     if (spare.pid < 0 && ::send(server, &want, sizeof want, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof want)) return EPIPE;
     while (spare.pid < 0) {
