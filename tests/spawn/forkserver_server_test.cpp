@@ -75,16 +75,31 @@ TEST_F(forkserver_server_test, the_forkserver_forks_children_reports_them_and_st
   EXPECT_EQ(spawn::forkserver::server_pid(), 0);
 }
 
-// The server's children that are spares (titled so until they become actors).
-std::set<pid_t> spares_of(pid_t server) {
+// The server's children whose title ends in `role` (" (spare)": spares, until they become
+// actors; " (clerk)").
+std::set<pid_t> titled(pid_t server, const std::string& role) {
   std::set<pid_t> out;
   for (const pid_t pid : tractor::testing::children_of(server)) {
     std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
     std::string title;
     std::getline(cmdline, title, '\0');
-    if (title == std::string(spawn::forkserver::server_title) + " (spare)") out.insert(pid);
+    if (title == std::string(spawn::forkserver::server_title) + role) out.insert(pid);
   }
   return out;
+}
+
+std::set<pid_t> spares_of(pid_t server) { return titled(server, " (spare)"); }
+
+// How many pidfds the server's clerk holds: one per live child, the spare's once it has it.
+std::size_t clerk_pidfds(pid_t server) {
+  std::size_t n = 0;
+  for (const pid_t clerk : titled(server, " (clerk)")) {
+    std::error_code ec;
+    for (const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(clerk) + "/fd", ec)) {
+      if (std::filesystem::read_symlink(fd.path(), ec).string().find("pidfd") != std::string::npos) ++n;
+    }
+  }
+  return n;
 }
 
 // Waits until the server's spares are `n` and none is `gone`; returns them (empty: they
@@ -259,6 +274,8 @@ TEST_F(forkserver_server_test, a_failed_fork_fails_the_waiting_request_and_the_n
   ASSERT_TRUE(spawn::forkserver::start_server());
   const pid_t server = spawn::forkserver::server_pid();
   ASSERT_EQ(spares_when(server, 1).size(), 1u);
+  // Forked is not yet handed over: the server needs a descriptor (its pidfd) for that.
+  ASSERT_TRUE(eventually([&] { return clerk_pidfds(server) == 1; })) << "the clerk holds the spare";
   rlimit was{};
   ASSERT_EQ(::prlimit(server, RLIMIT_NOFILE, nullptr, &was), 0);
   rlimit none = was;

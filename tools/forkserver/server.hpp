@@ -307,6 +307,7 @@ struct server {
     while (::read(sigchld, pending, sizeof pending) > 0) {
     }
     int wstatus = 0;
+    bool replace = false;
     for (pid_t pid; (pid = ::waitpid(-1, &wstatus, WNOHANG)) > 0;) {
       if (pid == clerk_pid) {
         clerk_pid = -1;
@@ -314,12 +315,14 @@ struct server {
       }
       if (pid == spare) {
         spare = -1;
-        if (wanted) fork_spare();
+        replace = wanted;
       }
       if (alive.erase(pid) == 0) continue;
       const note ended{exited_note, pid, wstatus};
       (void)!::send(clerk, &ended, sizeof ended, MSG_NOSIGNAL);
     }
+    // After the exits are reported: the new spare may reuse one of their pids.
+    if (replace) fork_spare();
   }
 
   /// The clerk is gone (the program's link closed, or it died): every child dies, is
