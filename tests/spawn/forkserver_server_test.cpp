@@ -80,10 +80,8 @@ TEST_F(forkserver_server_test, the_forkserver_forks_children_reports_them_and_st
 std::set<pid_t> titled(pid_t server, const std::string& role) {
   std::set<pid_t> out;
   for (const pid_t pid : tractor::testing::children_of(server)) {
-    std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
-    std::string title;
-    std::getline(cmdline, title, '\0');
-    if (title == std::string(spawn::forkserver::server_title) + role) out.insert(pid);
+    const auto p = tractor::testing::read_process(pid);
+    if (p && p->title == std::string(spawn::forkserver::server_title) + role) out.insert(pid);
   }
   return out;
 }
@@ -184,10 +182,10 @@ TEST_F(forkserver_server_test, a_spawn_racing_the_death_of_the_spare_returns_and
   EXPECT_TRUE(live_children().empty());
 }
 
-// Where a child of the forkserver writes its own child's pid.
-std::string grandchild_file() {
+// Where a child of the forkserver `server` writes its own child's pid.
+std::string grandchild_file(pid_t server) {
   const char* dir = std::getenv("TEST_TMPDIR");
-  return std::string(dir ? dir : "/tmp") + "/forkserver-grandchild." + std::to_string(::getppid());
+  return std::string(dir ? dir : "/tmp") + "/forkserver-grandchild." + std::to_string(server);
 }
 
 // In a child of the forkserver: spawns a child that hangs (through the same server), writes
@@ -202,7 +200,7 @@ int spawns_and_dies(const spawn::child_boot&) {
     };
     auto c = spawn::forkserver::start(ex, hang);
     if (!c) co_return 90;
-    std::ofstream(grandchild_file()) << c.value()->pid() << "\n";
+    std::ofstream(grandchild_file(::getppid())) << c.value()->pid() << "\n";
     ::_exit(3);
   }());
 }
@@ -217,9 +215,7 @@ TEST_F(forkserver_server_test, a_nested_actor_spawns_through_the_server_and_its_
     EXPECT_EQ((co_await c.value()->wait()).code, 3);
   }());
   pid_t grandchild = 0;
-  std::ifstream(std::string(std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp") +
-                "/forkserver-grandchild." + std::to_string(server)) >>
-      grandchild;
+  std::ifstream(grandchild_file(server)) >> grandchild;
   ASSERT_GT(grandchild, 0);
   // The server is every such actor's parent: it killed and reaped the orphan.
   EXPECT_TRUE(eventually([&] { return ::kill(grandchild, 0) != 0; })) << "the grandchild outlived its parent";

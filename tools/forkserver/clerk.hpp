@@ -85,6 +85,7 @@ struct clerk {
   /// that one serves, or its replacement if it dies): 0, or the errno of the fork that failed
   /// (the server gone: EPIPE).
   int await_spare() {
+    if (spare.pid >= 0) return 0;
     // The notes already here first: a spare may be among them, and a failure among them is
     // of a fork nobody waited for, not an answer to this ask.
     on_server();

@@ -53,7 +53,6 @@
 
 namespace tractor::spawn::server_side {
 
-using tractor::detail::max_passed_fds;
 using tractor::detail::passed_fds;
 
 inline constexpr std::uint32_t request_magic = 0x74666b37;  // "tfk7"
@@ -148,10 +147,11 @@ inline void close_all_but(std::initializer_list<int> keep) {
   ::syscall(SYS_close_range, from, ~0u, 0);
 }
 
-/// In a process the server just forked: keeps only stdio, its link to the server and those
-/// of `also`, and dies with the server. The link is this process's way to spawn through it.
-inline void prepare_child(int link_fd, pid_t server, int also = -1, int and_also = -1) {
-  close_all_but({link_fd, also, and_also});
+/// In a spare the server just forked: keeps only stdio and its link (the request comes on it,
+/// with the child's own descriptors), and dies with the server. The link stays the child's
+/// way to spawn through the server.
+inline void prepare_child(int link_fd, pid_t server) {
+  close_all_but({link_fd});
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != server) ::_exit(70);  // the server died before we could tie to it
   link_state& s = link();
