@@ -115,6 +115,12 @@ int start_until_out_of_descriptors() {
 // Out of descriptors: the failure to start a child names the limit and how to raise it, the
 // children that did start are torn down, and the program carries on to its end.
 TEST(scale_limits_test, out_of_descriptors_says_which_limit_and_how_to_raise_it) {
+  if (std::getenv("TRACTOR_TEST_UBSAN")) {
+    // UBSan's vptr check reads a vtable through a pipe it makes (the sanitizer's
+    // IsAccessibleMemoryRange); with every descriptor in use that fails, and it reports a
+    // valid object as one with an invalid vptr, which no suppression can silence.
+    GTEST_SKIP() << "cannot run out of descriptors under UBSan's vptr check";
+  }
   const std::string self = std::filesystem::read_symlink("/proc/self/exe");
   std::FILE* out = ::popen(("TRACTOR_SCALE_TEST_LOW_LIMIT=1 '" + self + "'").c_str(), "r");
   ASSERT_NE(out, nullptr);

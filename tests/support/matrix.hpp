@@ -236,7 +236,7 @@ class no_child_left : public actor_fixture {
     thread_baseline() = live_threads();
   }
   void TearDown() override {
-    EXPECT_TRUE(live_child_processes().empty()) << "a child actor outlived its test";
+    EXPECT_TRUE(live_child_processes().empty()) << "a child actor outlived its test: " << describe_child_processes();
     actor_fixture::TearDown();
   }
 };
