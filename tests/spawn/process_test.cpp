@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,8 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 namespace {
 
@@ -189,6 +192,42 @@ TEST_F(process_test, the_environment_reaches_the_child) {
     auto s = co_await p.value()->wait();
     EXPECT_TRUE(s.success()) << s.describe();
   }());
+}
+
+/// This process's descriptor table size (`FDSize` in /proc/self/status).
+long descriptor_table_size() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("FDSize:", 0) == 0) return std::stol(line.substr(7));
+  }
+  return -1;
+}
+
+TEST(descriptor_table_test, reserving_grows_the_table_and_replaces_no_descriptor) {
+  const long before = descriptor_table_size();
+  ASSERT_GT(before, 0);
+  rlimit lim{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &lim), 0);
+  const auto want = static_cast<long>(std::min<rlim_t>(static_cast<rlim_t>(before) * 4, lim.rlim_cur));
+  ASSERT_GT(want, before) << "the soft limit leaves no room to grow the table";
+
+  spawn::reserve_descriptor_table(static_cast<rlim_t>(want));
+  EXPECT_GE(descriptor_table_size(), want);
+
+  // A descriptor where the next reservation reaches stays what it was.
+  const long further = std::min<long>(want * 2, static_cast<long>(lim.rlim_cur));
+  const int file = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(file, 0);
+  const int in_the_way = ::fcntl(file, F_DUPFD_CLOEXEC, static_cast<int>(further - 1));
+  ASSERT_EQ(in_the_way, static_cast<int>(further - 1));
+  struct stat was {};
+  ASSERT_EQ(::fstat(in_the_way, &was), 0);
+  spawn::reserve_descriptor_table(static_cast<rlim_t>(further));
+  struct stat now {};
+  ASSERT_EQ(::fstat(in_the_way, &now), 0) << "the reservation closed a descriptor in use";
+  EXPECT_EQ(now.st_ino, was.st_ino);
+  ::close(in_the_way);
+  ::close(file);
 }
 
 }  // namespace

@@ -388,6 +388,7 @@ int main(int argc, char** argv) {
   fmt::print("tractor scale benchmark (uds; each phase beside its floor from the same run)\n");
   fmt::print("a page fault here (first write of a fresh page): {:.2f} us\n", bench::page_fault_us());
   spawn::raise_descriptor_limit();  // as the root does: the floors hold as many
+  spawn::reserve_descriptor_table(runtime::root_descriptor_reserve);
   double thread_fds = 0;
   for (int n : sizes) {
     if (only.empty() || only == "exec") bench_backend<exec_tree>("exec", path, n, posix_spawn_floor);

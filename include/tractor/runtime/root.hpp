@@ -28,6 +28,8 @@
 #include <memory>
 #include <optional>
 
+#include <sys/resource.h>
+
 namespace tractor {
 
 /// How a root starts.
@@ -127,6 +129,11 @@ struct root_exit {
   int interrupted_by = 0;
   bool booted = false;
 };
+
+/// The descriptors a root's table is grown to as it starts (`spawn::reserve_descriptor_table`):
+/// what a thousand children need (a thread actor holds eight in its parent's process, a forked
+/// or exec'd child two or three).
+inline constexpr rlim_t root_descriptor_reserve = 8192;
 
 /// The root, non-template: binds, elects or finds the registrar, serves, runs `body`,
 /// cancels and reaps every child, unregisters. Every tree's `run_main` and `async_run_root`

@@ -123,6 +123,14 @@ class process final : public pidfd_child {
 /// they start; whatever they start inherits it. Returns the soft limit now in force.
 rlim_t raise_descriptor_limit() noexcept;
 
+/// Grows this process's descriptor table now, to hold `count` descriptors (at most its soft
+/// limit). The kernel grows the table as descriptors are opened, doubling it, and in a process
+/// of more than one thread each growth waits for an RCU grace period (`expand_fdtable`), so
+/// the thread that opens the descriptor stalls: the event loop, as it accepts a child's
+/// connection or makes its channel. Grown once while the process likely has one thread, the
+/// table (which never shrinks) spares the loop those stalls. The root calls it as it starts.
+void reserve_descriptor_table(rlim_t count) noexcept;
+
 /// For an error out of descriptors (`err` EMFILE or ENFILE): which limit was hit and how to
 /// raise it; empty for any other error.
 std::string descriptor_limit_hint(int err);

@@ -11,6 +11,7 @@ TRACTOR_DECL task<void> run_root(const policies& pol, root_options options, root
   // co_await (CONTRIBUTING.md).
   const boost::asio::any_io_executor ex = co_await boost::asio::this_coro::executor;
   spawn::raise_descriptor_limit();  // a root with a thousand children needs more than 1,024
+  spawn::reserve_descriptor_table(root_descriptor_reserve);
   actor a(ex, msg::Aid{options.name, new_uuid(), ::getpid(), false, false}, pol);
   if (options.loglevel && !log::level_from_env()) a.log_from(*options.loglevel);
   if (options.enable_taskdump || taskdump_from_env()) a.enable_taskdump();

@@ -4,6 +4,12 @@
 
 #include <tractor/spawn/process.hpp>
 
+#include <algorithm>
+#include <climits>
+
+#include <fcntl.h>
+#include <sys/eventfd.h>
+
 namespace tractor::spawn {
 
 // -- definitions -------------------------------------------------------------------------
@@ -53,6 +59,19 @@ TRACTOR_DECL rlim_t raise_descriptor_limit() noexcept {
     if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) return was;
   }
   return lim.rlim_cur;
+}
+
+TRACTOR_DECL void reserve_descriptor_table(rlim_t count) noexcept {
+  rlimit lim{};
+  if (count == 0 || ::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  const rlim_t highest = std::min<rlim_t>({count, lim.rlim_cur, INT_MAX}) - 1;
+  const int any = ::eventfd(0, EFD_CLOEXEC);
+  if (any < 0) return;
+  // The lowest free descriptor at or above `highest`: the table grows to hold it, and no
+  // descriptor in use is replaced.
+  const int far = ::fcntl(any, F_DUPFD_CLOEXEC, static_cast<int>(highest));
+  if (far >= 0) ::close(far);
+  ::close(any);
 }
 
 TRACTOR_DECL std::string descriptor_limit_hint(int err) {
