@@ -52,6 +52,9 @@ result<void> start_locked(link_state& s) {
     return error::from_errno(e, "forkserver: fork");
   }
   if (pid == 0) {
+    // The link's mutex was copied held (by our caller, whose frame this process never returns
+    // to): released here, the server and every child it forks find it free.
+    s.m.unlock();
     close_all_but({pair[1]});
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != program) ::_exit(0);

@@ -35,7 +35,6 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
-#include <new>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -154,8 +153,7 @@ inline void prepare_child(int link_fd, pid_t server) {
   close_all_but({link_fd});
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != server) ::_exit(70);  // the server died before we could tie to it
-  link_state& s = link();
-  new (&s.m) std::mutex();  // copied in whatever state it had; nobody else runs here
+  link_state& s = link();  // its mutex unlocked: the server released it as it started
   s.fd = link_fd;
   s.server = server;
   s.owns_server = false;
