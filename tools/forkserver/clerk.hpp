@@ -89,8 +89,9 @@ struct clerk {
     // The notes already here first: a spare may be among them, and a failure among them is
     // of a fork nobody waited for, not an answer to this ask.
     on_server();
+    if (spare.pid >= 0) return 0;
     const note want{wanted_note, -1, 0};
-    if (spare.pid < 0 && ::send(server, &want, sizeof want, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof want)) return EPIPE;
+    if (::send(server, &want, sizeof want, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof want)) return EPIPE;
     while (spare.pid < 0) {
       const note n = next_note(0);
       if (n.kind == 0) return EPIPE;
