@@ -13,12 +13,17 @@
 // by a task of the root itself and by another program (this binary with `--probe`, a root of
 // its own registered there); the slowest answer of each is printed.
 //
-// Floors (children connect back to a UDS listener, write a byte, then echo bytes until EOF):
+// Floors (scale_floors.hpp: children connect back to a UDS listener, write a byte, then echo
+// bytes until EOF):
 //   posix_spawn   of this binary in a minimal mode (exec's floor)
 //   fork          of this process (the forkserver's floor)
 //   thread        a thread of this process (the thread backend's floor)
 // Back to back: start one, accept it, then the next; concurrently: start all, then accept
 // all. Calls: a byte each way per child; teardown: close every connection, then reap all.
+//
+// Beside each run, the CPU time the root's event loop used in each phase: against the
+// phase's wall time, how much of it the root's own work can explain (on two CPUs, a
+// teardown whose loop time is most of its wall time ends with the root working alone).
 //
 // Last, the registrar's table alone with 10,000 actors (what registering, finding and
 // forgetting that many costs the registrar, without processes), beside one hash map.
@@ -32,6 +37,7 @@
 #include <fmt/core.h>
 
 #include "tools/bench/bench_support.hpp"
+#include "tools/bench/scale_floors.hpp"
 #include "tools/bench/scale_probe.hpp"
 
 #include <dirent.h>
@@ -39,8 +45,6 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <functional>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -56,12 +60,12 @@ using exec_tree = tree<spawn::exec, transport::uds, codec::cereal_binary, fns>;
 using fork_tree = tree<spawn::forkserver, transport::uds, codec::cereal_binary, fns>;
 using thread_tree = tree<spawn::thread, transport::uds, codec::cereal_binary, fns>;
 
-/// Milliseconds of each phase of one run.
-struct phases {
-  double spawn = 0, calls = 0, teardown = 0;
-  double total() const { return spawn + calls + teardown; }
-};
+using bench::fork_floor;
+using bench::phases;
+using bench::posix_spawn_floor;
+using bench::thread_floor;
 
+/// The root at its peak (after the spawns).
 struct root_usage {
   long rss_kib = 0;
   long fds = 0;
@@ -76,87 +80,16 @@ long own_fds() {
   return n - 3;  // ".", ".." and the directory's own descriptor
 }
 
-// -- floors -----------------------------------------------------------------------------------
-
-/// A raw child's side: connect to `path`, say ready, echo until end-of-file.
-void echo_child(const std::string& path) {
-  const int fd = bench::uds_connect(path);
-  char b = 1;
-  if (::write(fd, &b, 1) != 1) std::_Exit(1);
-  while (::read(fd, &b, 1) == 1) {
-    if (::write(fd, &b, 1) != 1) break;
-  }
-  ::close(fd);
-}
-
-/// N children made by `start` (returns a pid, or 0 for a thread it keeps itself) and `reap`
-/// (waits for every child): back to back or all at once.
-phases raw_floor(const std::string& path, int n, bool burst, const std::function<pid_t()>& start,
-                 const std::function<void(std::vector<pid_t>&)>& reap) {
-  const int l = bench::uds_listen(path);
-  ::listen(l, 4096);  // a burst of children connects before the first is accepted
-  std::vector<pid_t> pids;
-  std::vector<int> conns;
-  phases p;
-  auto t0 = bench::clk::now();
-  const auto take = [&] {
-    const int c = ::accept(l, nullptr, nullptr);
-    char b;
-    if (c < 0 || ::read(c, &b, 1) != 1) std::abort();
-    conns.push_back(c);
+/// CPU time of the calling thread, in milliseconds: called from the root's body, that of the
+/// root's event loop, which serves every child's channel and supervision and the registrar.
+/// (Not the spawner thread's, nor thread actors'.)
+double loop_cpu_ms() {
+  rusage u{};
+  ::getrusage(RUSAGE_THREAD, &u);
+  const auto ms = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) / 1e3;
   };
-  for (int i = 0; i < n; ++i) {
-    pids.push_back(start());
-    if (!burst) take();
-  }
-  while (static_cast<int>(conns.size()) < n) take();
-  p.spawn = bench::ms_since(t0);
-  t0 = bench::clk::now();
-  for (int c : conns) {
-    char b = 2;
-    if (::write(c, &b, 1) != 1 || ::read(c, &b, 1) != 1) std::abort();
-  }
-  p.calls = bench::ms_since(t0);
-  t0 = bench::clk::now();
-  for (int c : conns) ::close(c);
-  reap(pids);
-  p.teardown = bench::ms_since(t0);
-  ::close(l);
-  ::unlink(path.c_str());
-  return p;
-}
-
-void reap_processes(std::vector<pid_t>& pids) {
-  for (pid_t pid : pids) {
-    int ws;
-    ::waitpid(pid, &ws, 0);
-  }
-}
-
-phases fork_floor(const std::string& path, int n, bool burst) {
-  return raw_floor(path, n, burst, [&] {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      echo_child(path);
-      std::_Exit(0);
-    }
-    return pid;
-  }, reap_processes);
-}
-
-phases posix_spawn_floor(const std::string& path, int n, bool burst) {
-  return raw_floor(path, n, burst, [&] { return bench::spawn_minimal(path, true); }, reap_processes);
-}
-
-phases thread_floor(const std::string& path, int n, bool burst) {
-  std::vector<std::thread> threads;
-  threads.reserve(n);
-  return raw_floor(path, n, burst, [&] {
-    threads.emplace_back([&path] { echo_child(path); });
-    return pid_t{0};
-  }, [&](std::vector<pid_t>&) {
-    for (auto& t : threads) t.join();
-  });
+  return ms(u.ru_utime) + ms(u.ru_stime);
 }
 
 // -- actors -----------------------------------------------------------------------------------
@@ -164,6 +97,7 @@ phases thread_floor(const std::string& path, int n, bool burst) {
 template <class Tree>
 struct actor_run {
   phases time;
+  phases loop_cpu;  // the root's event loop's CPU time in each phase
   root_usage peak;
   double worst_lookup_ms = 0;
   double worst_outside_ms = 0;
@@ -182,6 +116,7 @@ actor_run<Tree> run_actors(int n, bool burst) {
     bench::outside_probe outside;
     co_await outside.ready();
     auto t0 = bench::clk::now();
+    double cpu0 = loop_cpu_ms();
     auto res = co_await r.open_nursery([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
       std::vector<std::optional<portal<Tree>>> portals(n);
       auto started = co_await open_nursery([&](nursery& tasks) -> awaitable<result<void>> {
@@ -209,12 +144,14 @@ actor_run<Tree> run_actors(int n, bool burst) {
         co_return success();
       });
       out.time.spawn = bench::ms_since(t0);
+      out.loop_cpu.spawn = loop_cpu_ms() - cpu0;
       const auto [worst, late] = co_await outside.finish();
       out.worst_outside_ms = worst;
       out.outside_late_ms = late;
       out.peak = {bench::rss_kib(), own_fds()};
       if (!started) co_return started.error();
       t0 = bench::clk::now();
+      cpu0 = loop_cpu_ms();
       const auto call = [&](portal<Tree>& p) -> awaitable<void> {
         auto v = co_await p.template run<&bench::noop>();
         if (v) ++out.answered;
@@ -232,11 +169,14 @@ actor_run<Tree> run_actors(int n, bool burst) {
         }
       }
       out.time.calls = bench::ms_since(t0);
+      out.loop_cpu.calls = loop_cpu_ms() - cpu0;
       t0 = bench::clk::now();
+      cpu0 = loop_cpu_ms();
       an.cancel();
       co_return success();
     });
     out.time.teardown = bench::ms_since(t0);
+    out.loop_cpu.teardown = loop_cpu_ms() - cpu0;
     co_return res;
   });
   if (code != 0 || out.answered != n) {
@@ -283,6 +223,8 @@ double bench_backend(const char* name, const std::string& path, int n,
                  "{:.1f} ms from the root, {:.1f} ms from another program (whose own 1 ms sleeps woke up to {:.1f} ms "
                  "late)\n",
                  "", a.peak.rss_kib / 1024, a.peak.fds, a.worst_lookup_ms, a.worst_outside_ms, a.outside_late_ms);
+      fmt::print("  {:<24} root's event loop on the CPU: spawn {:.1f} ms | calls {:.1f} ms | teardown {:.1f} ms\n", "",
+                 a.loop_cpu.spawn, a.loop_cpu.calls, a.loop_cpu.teardown);
       per_actor = static_cast<double>(a.peak.fds) / n;
       ratio[0].push_back(a.time.spawn / f.spawn);
       ratio[1].push_back(a.time.calls / f.calls);
