@@ -246,6 +246,72 @@ TEST(cancel_scope_test, shield_keeps_outer_cancellation_out_until_it_is_done) {
   EXPECT_EQ(log, (std::vector<std::string>{"shielded:done", "outer:caught"}));
 }
 
+// The shield with a notice: the caller's cancellation does not interrupt the work, it tells
+// it (once), and the work ends in its own way; the caller's next wait is then interrupted.
+TEST(cancel_scope_test, a_shield_with_a_notice_tells_its_work_instead_of_interrupting_it) {
+  std::vector<std::string> log;
+  int notices = 0;
+  auto r = run_async([&]() -> awaitable<result<void>> {
+    cancel_scope outer;
+    event waiting, told;
+    co_return co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon([&]() -> awaitable<void> {
+        co_await waiting.wait();
+        outer.cancel();
+        outer.cancel();  // told once however often
+      });
+      auto done = co_await outer.run([&]() -> awaitable<void> {
+        const int v = co_await tractor::shield(
+            [&]() -> awaitable<int> {
+              waiting.set();
+              co_await told.wait();  // not interrupted: woken by the notice
+              log.push_back("work:told");
+              co_await tractor::checkpoint();  // still shielded: no interruption
+              co_return 7;
+            }(),
+            [&] {
+              ++notices;
+              told.set();
+            });
+        log.push_back("value:" + std::to_string(v));
+        co_await tractor::checkpoint();  // the caller's first wait after the shield
+        log.push_back("after-shield:unreachable");
+      }());
+      EXPECT_FALSE(done);
+      log.push_back("outer:caught");
+    });
+  }());
+  EXPECT_TRUE(r) << r.error().message();
+  EXPECT_EQ(notices, 1);
+  EXPECT_EQ(log, (std::vector<std::string>{"work:told", "value:7", "outer:caught"}));
+}
+
+// Cancelled before the shield waits for its work (here by the work itself, as it starts),
+// the shield tells its work as soon as it waits.
+TEST(cancel_scope_test, a_shield_cancelled_as_its_work_starts_tells_it_when_it_waits) {
+  int notices = 0;
+  const int r = run_async([&]() -> awaitable<int> {
+    cancel_scope outer;
+    event told;
+    int v = 0;
+    auto done = co_await outer.run([&]() -> awaitable<void> {
+      v = co_await tractor::shield(
+          [&]() -> awaitable<int> {
+            outer.cancel();
+            co_return co_await value_after(told, 5);
+          }(),
+          [&] {
+            ++notices;
+            told.set();
+          });
+    }());
+    EXPECT_TRUE(done);  // the work returned (no wait of its own came after the shield)
+    co_return v;
+  }());
+  EXPECT_EQ(r, 5);
+  EXPECT_EQ(notices, 1);
+}
+
 TEST(cancel_scope_test, deadline_can_move_while_running) {
   auto r = run_async([]() -> awaitable<std::vector<std::string>> {
     std::vector<std::string> log;

@@ -30,6 +30,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <functional>
 
 namespace tractor {
 
@@ -89,6 +90,10 @@ class cancel_scope {
   void set_shield(bool on);
   [[nodiscard]] bool shield() const noexcept { return shield_; }
 
+  /// Calls `notice()` once, as the caller's cancellation reaches the work: with a shield,
+  /// the work then ends in its own way (see `shield(body, notice)`).
+  void on_caller_cancelled(std::function<void()> notice) { notice_ = std::move(notice); }
+
   /// True once `cancel()` was called or the deadline passed.
   [[nodiscard]] bool cancel_called() const noexcept { return cancel_called_; }
   /// True when this scope's own cancellation ended the work.
@@ -112,6 +117,7 @@ class cancel_scope {
   detail::child_task* body_ = nullptr;
   std::optional<boost::asio::steady_timer> timer_;
   std::shared_ptr<bool> watching_;  // true while the work runs: the timer's handler may act
+  std::function<void()> notice_;
 };
 
 /// Runs `body`; if it has not finished by `deadline`, cancels it and returns nothing.
@@ -141,6 +147,18 @@ awaitable<flat_result_t<T>> fail_after(clock::duration timeout, awaitable<T> bod
 /// next wait after `body` has finished. Must be entered before the caller is cancelled.
 template <class T>
 awaitable<T> shield(awaitable<T> body);
+
+/// Runs `body` shielded, as `shield`, and calls `notice()` once when the caller is cancelled
+/// meanwhile: a plain shield only delays the cancellation, this one tells `body`, which then
+/// ends in its own way, by its own next steps rather than by unwinding (tractor's
+/// supervision lets a child go like this).
+///
+/// Cancellation: does not reach `body`; `notice` reports it, from the canceller's context
+/// (keep it short: set an event, cancel a scope), or once `body` first waits if the
+/// cancellation came as it started. It resumes at the caller's next wait after `body` has
+/// finished. Must be entered before the caller is cancelled, as `shield`.
+template <class T>
+awaitable<T> shield(awaitable<T> body, std::function<void()> notice);
 
 /// Runs `body`, then `cleanup` shielded, however `body` ended (value, error or
 /// cancellation), then returns or rethrows `body`'s outcome. An error from `cleanup` is kept:

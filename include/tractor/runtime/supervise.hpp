@@ -33,8 +33,8 @@ struct child_record {
   std::shared_ptr<peer> link;
   /// Set when the kill ladder had to abandon the child (a thread actor deaf to cancellation).
   std::optional<error> abandoned = {};
-  /// The mailbox of the cancel request its supervision sent as soon as it was cancelled
-  /// (`supervise`), if one went: the ladder awaits the acknowledgement there.
+  /// The mailbox of the cancel request the ladder sent it, if one went: its acknowledgement
+  /// arrives there, and is logged once the channel has been read to its end.
   std::unique_ptr<mailbox_lease> cancel_request;
   /// The actor listing it among its children (`actor::children`), once it has booted.
   actor* listed_in = nullptr;
@@ -103,13 +103,21 @@ class one_shot_join {
 /// Cancellation: interrupted at once (the request may already have been sent).
 awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock::duration timeout);
 
-/// tractor's hard-kill ladder (`ActorNursery.cancel()`, `hard_kill`): graceful IPC cancel,
-/// then SIGTERM, then SIGKILL, each step bounded by `a.limits`; returns once the child has
-/// been reaped and what it sent before it ended has been read (`read_last_words`). A thread
-/// actor still running after the last step is abandoned, which is recorded in `c.abandoned`.
+/// tractor's hard-kill ladder (`ActorNursery.cancel()`, `hard_kill`), for a child whose
+/// channel someone serves meanwhile (its answers must be read): in debug mode, first waits
+/// until nobody is stopped with the terminal; then the graceful IPC cancel, SIGTERM, SIGKILL,
+/// each step bounded by `a.limits`; returns once the child has been reaped (at once if it
+/// had exited). A thread actor still running after the last step is abandoned, which is
+/// recorded in `c.abandoned`.
 ///
 /// Cancellation: not interrupted by its caller's cancellation once started (callers run it
 /// shielded or from `finally`): a child is never left unreaped.
+awaitable<void> let_child_go(actor& a, child_record& c);
+
+/// `let_child_go`, serving `c`'s channel meanwhile, then reads what it sent before it ended
+/// (`read_last_words`).
+///
+/// Cancellation: as `let_child_go`.
 awaitable<void> cancel_ladder(actor& a, child_record& c);
 
 /// Reads `c`'s channel to its end, at most for `a.limits.cancel_ack`, once `c` has exited:
@@ -119,11 +127,13 @@ awaitable<void> cancel_ladder(actor& a, child_record& c);
 /// Cancellation: interrupted at once; what is unread stays in the channel.
 awaitable<void> read_last_words(actor& a, child_record& c);
 
-/// Supervises a daemon: serves its channel until its process exits; if cancelled first,
-/// walks the ladder. A child the ladder had to abandon is an error, even when the
+/// Supervises a daemon: serves its channel until its process exits and the channel has been
+/// read to its end; if cancelled first, lets the child go (`let_child_go`) as its next step,
+/// the channel still served. A child the ladder had to abandon is an error, even when the
 /// supervision was cancelled.
 ///
-/// Cancellation: the ladder runs, then the cancellation goes on.
+/// Cancellation: the supervision is shielded and told (`shield(body, notice)`): it stops
+/// waiting for the child's own exit and walks the ladder; then the cancellation goes on.
 awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_record> c);
 
 /// Supervises a one-shot child: runs its single call `fn(args)`, stores the outcome in `st`

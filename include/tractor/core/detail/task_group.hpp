@@ -143,6 +143,10 @@ class task_group {
   /// When set, the first error cancels every sibling (nursery semantics).
   bool cancel_on_error = true;
 
+  /// When set, called once as the owner's cancellation arrives, shielded or not (before it is
+  /// forwarded): a shielded scope's way to tell its work (see `shield(body, notice)`).
+  const std::function<void()>* notice = nullptr;
+
   // -- for task-tree dumps -------------------------------------------------------------------
 
   /// What this group is in a dump ("nursery", "cancel scope").
@@ -172,7 +176,9 @@ class task_group {
 
   static void forward_cancel(void* self, boost::asio::cancellation_type) {
     auto* g = static_cast<task_group*>(self);
+    const bool first = !g->owner_cancelled_;
     g->owner_cancelled_ = true;
+    if (first && g->notice && *g->notice) (*g->notice)();
     if (!g->shield_ || !*g->shield_) g->cancel();
   }
 

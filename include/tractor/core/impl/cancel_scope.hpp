@@ -77,12 +77,18 @@ awaitable<flat_result_t<T>> fail_after(clock::duration timeout, awaitable<T> bod
 }
 
 template <class T>
-awaitable<T> shield(awaitable<T> body) {
+awaitable<T> shield(awaitable<T> body, std::function<void()> notice) {
   cancel_scope scope;
   scope.set_shield(true);
+  scope.on_caller_cancelled(std::move(notice));
   auto r = co_await scope.run(std::move(body));
   // Nothing else holds this scope, so nothing can have cancelled it.
   if constexpr (!std::is_void_v<T>) co_return std::move(*r);
+}
+
+template <class T>
+awaitable<T> shield(awaitable<T> body) {
+  return shield(std::move(body), std::function<void()>{});
 }
 
 namespace detail {

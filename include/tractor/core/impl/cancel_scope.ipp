@@ -54,6 +54,7 @@ TRACTOR_DECL void cancel_scope::stop_watching() {
 TRACTOR_DECL awaitable<cancel_scope::ending> cancel_scope::run_core(detail::task_group& group,
                                                             detail::child_outcome& outcome) {
   if (deadline_ != clock::time_point::max()) watch();
+  group.notice = &notice_;
   co_await group.join(shield_);
   stop_watching();
   group_ = nullptr;

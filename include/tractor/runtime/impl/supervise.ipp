@@ -86,6 +86,22 @@ inline awaitable<void> ask_to_cancel(actor& a, child_record& c) {
   c.cancel_request = co_await send_cancel_request(*c.link, a.aid());
 }
 
+/// Once `c`'s channel has been read to its end: logs whether `c` acknowledged the cancel
+/// request its supervision sent it, if one went (`Portal.cancel_actor()`'s answer).
+inline void log_cancel_ack(child_record& c) {
+  if (!c.cancel_request) return;
+  bool acked = false;
+  for (auto m = c.cancel_request->box().try_receive(); m && !acked; m = c.cancel_request->box().try_receive()) {
+    if (auto* ack = std::get_if<msg::CancelAck>(&m.value())) acked = ack->pld;
+  }
+  if (acked) {
+    logs::cancel.cancel("{} acknowledged our cancel request", c.name);
+  } else {
+    logs::cancel.cancel("{} did not acknowledge our cancel request in time", c.name);
+  }
+  c.cancel_request.reset();
+}
+
 }  // namespace detail
 
 TRACTOR_DECL awaitable<bool> request_cancel(peer& p, const msg::Aid& self, clock::duration timeout) {
@@ -104,93 +120,90 @@ TRACTOR_DECL awaitable<void> read_last_words(actor& a, child_record& c) {
   (void)read;
 }
 
-TRACTOR_DECL awaitable<void> cancel_ladder(actor& a, child_record& c) {
+TRACTOR_DECL awaitable<void> let_child_go(actor& a, child_record& c) {
   // (Each co_await result is kept in a named local: g++ 12 mishandles co_await inside
   // conditions and temporaries in co_await operands.)
-  auto until_exited = [&]() -> awaitable<void> {
-    if (c.proc->poll()) co_return;
-    // Debug mode: nobody is cancelled while someone is stopped with the terminal, and the
-    // ladder's timeouts start after (tractor's `maybe_wait_for_debugger`).
-    if (a.debug().enabled) {
-      logs::cancel.cancel("debug mode: waiting for any stopped actor before cancelling {}", c.name);
-      co_await wait_for_debugger(a);
-      logs::cancel.cancel("debug mode: nobody is stopped; cancelling {}", c.name);
-    }
-    if (c.proc->poll()) co_return;
-    bool exited = false;
-    auto graceful = [&](nursery& n) -> awaitable<void> {
-      if (c.link && !c.link->gone()) {
-        // Someone must read the child's answer: serve its channel while asking.
-        n.start_soon("channel of " + c.name + " while it cancels", [&]() -> awaitable<void> {
-          std::function<void(msg::Start)> no_new_work = [](msg::Start) {};
-          auto why = co_await c.link->serve(std::move(no_new_work));
-          (void)why;
-        });
-        n.start_soon("cancel request to " + c.name, [&]() -> awaitable<void> {
-          co_await detail::ask_to_cancel(a, c);  // unless supervise asked already
-          if (!c.cancel_request && c.proc->poll()) co_return;  // it exited meanwhile
-          const bool acked = co_await detail::await_cancel_ack(*c.link, c.cancel_request.get(), a.limits().cancel_ack);
-          (void)acked;
-        });
-      }
-      auto status = co_await move_on_after(a.limits().before_kill, wait_for_exit(c));
-      exited = status.has_value();
+  if (c.proc->poll()) co_return;
+  // Debug mode: nobody is cancelled while someone is stopped with the terminal, and the
+  // ladder's timeouts start after (tractor's `maybe_wait_for_debugger`).
+  if (a.debug().enabled) {
+    logs::cancel.cancel("debug mode: waiting for any stopped actor before cancelling {}", c.name);
+    co_await wait_for_debugger(a);
+    logs::cancel.cancel("debug mode: nobody is stopped; cancelling {}", c.name);
+  }
+  if (c.proc->poll()) co_return;
+  if (c.link && !c.link->gone()) co_await detail::ask_to_cancel(a, c);
+  auto status = co_await move_on_after(a.limits().before_kill, wait_for_exit(c));
+  if (status) co_return;
+  logs::cancel.cancel("{} still running {} ms after the cancel request: SIGTERM", c.name,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(a.limits().before_kill).count());
+  c.proc->terminate();
+  auto terminated = co_await move_on_after(a.limits().cancel_ack, wait_for_exit(c));
+  if (terminated) co_return;
+  logs::cancel.warning("{} survived SIGTERM for {} ms: SIGKILL", c.name,
+                       std::chrono::duration_cast<std::chrono::milliseconds>(a.limits().cancel_ack).count());
+  c.proc->kill();
+  auto killed = co_await wait_for_exit(c);
+  if (killed.abandoned) {
+    c.abandoned = error(make_error_code(runtime_errc::actor_failure),
+                        "actor '" + c.name + "' ignored cancellation and was abandoned (" + killed.describe() + ")");
+  }
+}
+
+TRACTOR_DECL awaitable<void> cancel_ladder(actor& a, child_record& c) {
+  if (c.link && !c.link->gone() && !c.proc->poll()) {
+    // Someone must read the child's answers while it is let go: its channel is served
+    // meanwhile (no new work is taken from it).
+    auto walked = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon("channel of " + c.name + " while it cancels", [&]() -> awaitable<void> {
+        std::function<void(msg::Start)> no_new_work = [](msg::Start) {};
+        auto why = co_await c.link->serve(std::move(no_new_work));
+        (void)why;
+      });
+      co_await let_child_go(a, c);
       n.cancel();
-    };
-    auto asked = co_await open_nursery(graceful);
-    (void)asked;
-    if (exited) co_return;
-    logs::cancel.cancel("{} still running {} ms after the cancel request: SIGTERM", c.name,
-                        std::chrono::duration_cast<std::chrono::milliseconds>(a.limits().before_kill).count());
-    c.proc->terminate();
-    auto terminated = co_await move_on_after(a.limits().cancel_ack, wait_for_exit(c));
-    if (terminated) co_return;
-    logs::cancel.warning("{} survived SIGTERM for {} ms: SIGKILL", c.name,
-                         std::chrono::duration_cast<std::chrono::milliseconds>(a.limits().cancel_ack).count());
-    c.proc->kill();
-    auto killed = co_await wait_for_exit(c);
-    if (killed.abandoned) {
-      c.abandoned = error(make_error_code(runtime_errc::actor_failure),
-                          "actor '" + c.name + "' ignored cancellation and was abandoned (" +
-                              killed.describe() + ")");
-    }
-  };
-  co_await until_exited();
+    });
+    (void)walked;
+  } else {
+    co_await let_child_go(a, c);
+  }
   // However it ended, what it said before is read: an exit does not wait for its reader. (An
   // abandoned thread's channel stays open: nothing more will come that anyone waits for.)
   if (!c.abandoned) co_await read_last_words(a, c);
+  detail::log_cancel_ack(c);
 }
 
 TRACTOR_DECL awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_record> c) {
-  auto serve_until_exit = [&]() -> awaitable<void> {
-    // Runs once the spawn that made the child has returned, not on its time; the yield is
-    // inside the region whose end walks the ladder, so a child cancelled before its
-    // supervision ran is still let go gracefully.
+  // Its caller cancelled (its nursery, one-cancels-all), the supervision is not unwound: it
+  // stops waiting for the child's own exit and lets the child go as its next step, its
+  // channel served all along, as tractor's `ActorNursery.cancel()` asks each child and then
+  // waits for it.
+  cancel_scope until_let_go;
+  auto supervision = [&]() -> awaitable<void> {
+    // Runs once the spawn that made the child has returned, not on its time.
     co_await checkpoint();
     auto served = co_await open_nursery([&](nursery& n) -> awaitable<void> {
-      n.start_soon("channel of " + c->name, a.serve_peer(c->link, n));
-      // Cancelled, the child is asked at once, before this nursery unwinds: the ladder would
-      // ask only once every sibling supervision had unwound too (a turn of the loop each).
-      // (Not in debug mode: there the ladder asks, once nobody is stopped with the terminal.)
-      if (a.debug().enabled) {
-        auto status = co_await wait_for_exit(*c);
-        (void)status;
-      } else {
-        auto status = co_await on_cancel(wait_for_exit(*c), detail::ask_to_cancel(a, *c));
-        (void)status;
+      event channel_ended;
+      n.start_soon("channel of " + c->name, [&]() -> awaitable<void> {
+        auto why = co_await a.serve_peer(c->link, n);
+        (void)why;
+        channel_ended.set();
+      });
+      auto exited = co_await until_let_go.run(wait_for_exit(*c));
+      if (!exited) co_await let_child_go(a, *c);
+      // What it said before it went is read to the channel's end (bounded): an exit does not
+      // wait for its reader. (An abandoned thread's channel stays open.)
+      if (!c->abandoned && !channel_ended.is_set()) {
+        auto read = co_await move_on_after(a.limits().cancel_ack, channel_ended.wait());
+        (void)read;
       }
-      n.cancel();
+      detail::log_cancel_ack(*c);
+      n.cancel();  // what the child started here and left running
     });
     (void)served;
   };
-  std::exception_ptr interrupted;
-  try {
-    co_await finally(serve_until_exit(), cancel_ladder(a, *c));
-  } catch (...) {
-    interrupted = std::current_exception();
-  }
+  co_await shield(supervision(), [&] { until_let_go.cancel(); });
   if (c->abandoned) co_return *c->abandoned;
-  if (interrupted) std::rethrow_exception(interrupted);
   co_return success();
 }
 
