@@ -86,6 +86,18 @@ inline awaitable<void> ask_to_cancel(actor& a, child_record& c) {
   c.cancel_request = co_await send_cancel_request(*c.link, a.aid());
 }
 
+/// `ask_to_cancel` without waiting, for a supervision's notice: the request is queued for the
+/// channel's writer task, so that every child of a cancelled nursery is asked in the same turn
+/// of the loop; if it cannot be queued (no writer, a full queue), the ladder asks.
+inline void ask_at_once(actor& a, child_record& c) {
+  if (c.cancel_request || !c.link || c.link->gone() || c.proc->poll()) return;
+  auto lease = std::make_unique<mailbox_lease>(*c.link);
+  const msg::msg start = c.link->requests().start<&requests::cancel>(lease->cid(), {}, uid_of(a.aid()));
+  if (!c.link->channel().try_send(start)) return;
+  logs::cancel.cancel("asking {} to cancel", c.name);
+  c.cancel_request = std::move(lease);
+}
+
 /// Once `c`'s channel has been read to its end: logs whether `c` acknowledged the cancel
 /// request its supervision sent it, if one went (`Portal.cancel_actor()`'s answer).
 inline void log_cancel_ack(child_record& c) {
@@ -202,7 +214,11 @@ TRACTOR_DECL awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_r
     });
     (void)served;
   };
-  co_await shield(supervision(), [&] { until_let_go.cancel(); });
+  co_await shield(supervision(), [&] {
+    // (Not in debug mode: there the ladder asks, once nobody is stopped with the terminal.)
+    if (!a.debug().enabled) detail::ask_at_once(a, *c);
+    until_let_go.cancel();
+  });
   if (c->abandoned) co_return *c->abandoned;
   co_return success();
 }
