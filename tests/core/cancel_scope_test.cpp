@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -261,18 +262,20 @@ TEST(cancel_scope_test, a_shield_with_a_notice_tells_its_work_instead_of_interru
         outer.cancel();  // told once however often
       });
       auto done = co_await outer.run([&]() -> awaitable<void> {
-        const int v = co_await tractor::shield(
-            [&]() -> awaitable<int> {
-              waiting.set();
-              co_await told.wait();  // not interrupted: woken by the notice
-              log.push_back("work:told");
-              co_await tractor::checkpoint();  // still shielded: no interruption
-              co_return 7;
-            }(),
-            [&] {
-              ++notices;
-              told.set();
-            });
+        // (Named: a coroutine lambda must outlive the coroutine it makes.)
+        auto body = [&]() -> awaitable<int> {
+          waiting.set();
+          co_await told.wait();  // not interrupted: woken by the notice
+          log.push_back("work:told");
+          co_await tractor::checkpoint();  // still shielded: no interruption
+          co_return 7;
+        };
+        auto work = body();
+        std::function<void()> notice = [&] {
+          ++notices;
+          told.set();
+        };
+        const int v = co_await tractor::shield(std::move(work), std::move(notice));
         log.push_back("value:" + std::to_string(v));
         co_await tractor::checkpoint();  // the caller's first wait after the shield
         log.push_back("after-shield:unreachable");
@@ -295,15 +298,16 @@ TEST(cancel_scope_test, a_shield_cancelled_as_its_work_starts_tells_it_when_it_w
     event told;
     int v = 0;
     auto done = co_await outer.run([&]() -> awaitable<void> {
-      v = co_await tractor::shield(
-          [&]() -> awaitable<int> {
-            outer.cancel();
-            co_return co_await value_after(told, 5);
-          }(),
-          [&] {
-            ++notices;
-            told.set();
-          });
+      auto body = [&]() -> awaitable<int> {
+        outer.cancel();
+        co_return co_await value_after(told, 5);
+      };
+      auto work = body();
+      std::function<void()> notice = [&] {
+        ++notices;
+        told.set();
+      };
+      v = co_await tractor::shield(std::move(work), std::move(notice));
     }());
     EXPECT_TRUE(done);  // the work returned (no wait of its own came after the shield)
     co_return v;

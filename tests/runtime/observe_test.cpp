@@ -137,9 +137,10 @@ TEST(observe_test, tractor_loglevel_overrides_the_code) {
   EXPECT_EQ(levels_of(r, "dave", "app"), (std::set<std::string>{"INFO"})) << "runtime is above debug";
 }
 
-// A cancelled nursery asks each child once, as soon as that child's supervision is cancelled;
-// the ladder then waits for the acknowledgement of that request instead of asking again (or
-// not at all, if the child has exited by then, as a thread actor may have).
+// A cancelled nursery asks each child once, as soon as that child's supervision is told of the
+// cancellation (or not at all, if the child has exited by then, as a thread actor may have);
+// the ladder does not ask again, and the acknowledgement is logged once, when the child's
+// channel has been read to its end.
 TEST(observe_test, each_child_of_a_cancelled_nursery_is_asked_once) {
   const auto r = run_log_tree({{"TRACTOR_LOGLEVEL", "cancel"}});
   for (const std::string child : {"bob", "dave"}) {

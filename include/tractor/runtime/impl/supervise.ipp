@@ -214,11 +214,14 @@ TRACTOR_DECL awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_r
     });
     (void)served;
   };
-  co_await shield(supervision(), [&] {
+  // (Named locals, not temporaries in the co_await operand: see CONTRIBUTING.md.)
+  std::function<void()> notice = [&] {
     // (Not in debug mode: there the ladder asks, once nobody is stopped with the terminal.)
     if (!a.debug().enabled) detail::ask_at_once(a, *c);
     until_let_go.cancel();
-  });
+  };
+  auto work = supervision();
+  co_await shield(std::move(work), std::move(notice));
   if (c->abandoned) co_return *c->abandoned;
   co_return success();
 }
