@@ -40,11 +40,26 @@ TRACTOR_DECL void one_shot_join::cancel_rest_if_failed() {
 
 namespace detail {
 
+/// The cancel request (`self.cancel`) from `self` to the actor behind `p`, answered on `lease`.
+inline msg::msg cancel_request_to(peer& p, const mailbox_lease& lease, const msg::Aid& self) {
+  return p.requests().start<&requests::cancel>(lease.cid(), {}, uid_of(self));
+}
+
+/// Logs whether `name` acknowledged the cancel request it was sent (`why_not`: how the
+/// request ended otherwise).
+inline void report_cancel_ack(std::string_view name, bool acked, std::string_view why_not) {
+  if (acked) {
+    logs::cancel.cancel("{} acknowledged our cancel request", name);
+  } else {
+    logs::cancel.cancel("{} did not acknowledge our cancel request{}", name, why_not);
+  }
+}
+
 /// Sends the actor behind `p` a cancel request from `self`: the mailbox its acknowledgement
 /// will come to, or null if the request could not be sent.
 inline awaitable<std::unique_ptr<mailbox_lease>> send_cancel_request(peer& p, const msg::Aid& self) {
   auto lease = std::make_unique<mailbox_lease>(p);
-  msg::msg start = p.requests().start<&requests::cancel>(lease->cid(), {}, uid_of(self));
+  msg::msg start = cancel_request_to(p, *lease, self);
   auto sent = co_await p.send(std::move(start));
   if (!sent) lease.reset();
   co_return lease;
@@ -68,12 +83,7 @@ inline awaitable<bool> await_cancel_ack(peer& p, mailbox_lease* lease, clock::du
     auto waited = co_await move_on_after(timeout, wait_ack());
     (void)waited;
   }
-  if (acked) {
-    logs::cancel.cancel("{} acknowledged our cancel request", p.aid().name);
-  } else {
-    logs::cancel.cancel("{} did not acknowledge our cancel request{}", p.aid().name,
-                        lease ? " in time" : " (the channel is gone)");
-  }
+  report_cancel_ack(p.aid().name, acked, lease ? " in time" : " (the channel is gone)");
   co_return acked;
 }
 
@@ -92,7 +102,7 @@ inline awaitable<void> ask_to_cancel(actor& a, child_record& c) {
 inline void ask_at_once(actor& a, child_record& c) {
   if (c.cancel_request || !c.link || c.link->gone() || c.proc->poll()) return;
   auto lease = std::make_unique<mailbox_lease>(*c.link);
-  const msg::msg start = c.link->requests().start<&requests::cancel>(lease->cid(), {}, uid_of(a.aid()));
+  const msg::msg start = cancel_request_to(*c.link, *lease, a.aid());
   if (!c.link->channel().try_send(start)) return;
   logs::cancel.cancel("asking {} to cancel", c.name);
   c.cancel_request = std::move(lease);
@@ -106,11 +116,7 @@ inline void log_cancel_ack(child_record& c) {
   for (auto m = c.cancel_request->box().try_receive(); m && !acked; m = c.cancel_request->box().try_receive()) {
     if (auto* ack = std::get_if<msg::CancelAck>(&m.value())) acked = ack->pld;
   }
-  if (acked) {
-    logs::cancel.cancel("{} acknowledged our cancel request", c.name);
-  } else {
-    logs::cancel.cancel("{} did not acknowledge our cancel request in time", c.name);
-  }
+  report_cancel_ack(c.name, acked, " in time");
   c.cancel_request.reset();
 }
 
