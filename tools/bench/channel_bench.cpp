@@ -76,7 +76,7 @@ struct ratios {
   double small_share = 0, large = 0, round_trip = 0;
 };
 
-/// BENCH_CHANNEL_ONLY=small|large: the channel alone, no floors, for a profiler (which the
+/// BENCH_CHANNEL_ONLY=small|large|rtt: the channel alone, no floors, for a profiler (which the
 /// bench tells when each clock starts).
 const char* const profile_only = std::getenv("BENCH_CHANNEL_ONLY");
 
@@ -243,7 +243,9 @@ template <class Transport>
 ratios run(const options& o) {
   const std::string t(Transport::name);
   if (profile_only) {
-    if (std::string_view(profile_only) == "large") {
+    if (std::string_view(profile_only) == "rtt") {
+      fmt::print("{} channel round trip {:.2f} us\n", t, channel_round_trip_us<Transport>(o.rtt));
+    } else if (std::string_view(profile_only) == "large") {
       // Payloads the kernel has read once (see run's 1 MiB lines): the channel's own cost.
       fmt::print("{} channel 1 MiB one-way {:.1f} MiB/s\n", t, channel_one_way<Transport>(1 << 20, o.large, true));
     } else {
@@ -286,6 +288,14 @@ ratios run(const options& o) {
   const double ch_rtt = channel_round_trip_us<Transport>(o.rtt);
   fmt::print("{:4} round trip      raw {:8.2f} us | channel {:8.2f} us = {:5.2f}x raw\n", t, raw_rtt, ch_rtt,
              ch_rtt / raw_rtt);
+  if (shm) {
+    // The transport looks again before it sleeps while its peer works on another CPU; the
+    // same ring doing the same (a busy loop, as long as the transport's window) is its floor.
+    const auto look = tp::shm_spin().value();
+    const double looking_rtt = bench::spsc_round_trip_us(o.rtt, ring, look);
+    fmt::print("{:4} round trip      C ring looking {} us before it sleeps {:8.2f} us | channel = {:5.2f}x\n", t,
+               look.count(), looking_rtt, ch_rtt / looking_rtt);
+  }
   return {100 * ch_small / batched, ch_large / raw_large, ch_rtt / raw_rtt};
 }
 

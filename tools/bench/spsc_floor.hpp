@@ -2,7 +2,9 @@
 // per direction in memory two processes share (mapped before the fork), with the transport's
 // own wakeup rule (a side sleeps only after flagging it; the other sends one byte on a
 // doorbell socket only then) but blocking reads on the doorbell: no event loop, no codec, no
-// channel. What a program written by hand for this one job would do.
+// channel. What a program written by hand for this one job would do. Optionally, as the
+// transport does, a side whose peer last worked on another CPU looks again for a while (a
+// busy loop here) before it sleeps.
 #pragma once
 
 #include "tools/bench/bench_support.hpp"
@@ -16,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -25,8 +28,9 @@ namespace bench {
 
 class spsc_floor {
  public:
-  /// Two rings of `ring` bytes (a power of two) and their doorbells; call before forking.
-  explicit spsc_floor(std::size_t ring) : ring_(ring) {
+  /// Two rings of `ring` bytes (a power of two) and their doorbells, each side looking again
+  /// for up to `look` before it sleeps (0: never); call before forking.
+  explicit spsc_floor(std::size_t ring, std::chrono::microseconds look = {}) : ring_(ring), look_(look) {
     base_ = ::mmap(nullptr, 2 * (page + ring), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (base_ == MAP_FAILED) std::abort();
     for (auto& b : bells_) {
@@ -44,11 +48,13 @@ class spsc_floor {
       const std::uint64_t last = h.c->last.load(std::memory_order_relaxed);
       const std::size_t room = ring_ - static_cast<std::size_t>(last - h.c->first.load(std::memory_order_acquire));
       if (room == 0) {
+        if (looked(h.c->reader_cpu, [&] { return ring_ == last - h.c->first.load(std::memory_order_acquire); })) continue;
         sleep_while(h.c->writer_waiting, bell, [&] { return ring_ == last - h.c->first.load(std::memory_order_acquire); });
         continue;
       }
       const std::size_t k = n < room ? n : room;
       copy_in(h, last, p, k);
+      h.c->writer_cpu.store(cpu_tag(), std::memory_order_relaxed);
       h.c->last.store(last + k, std::memory_order_release);
       std::atomic_thread_fence(std::memory_order_seq_cst);
       if (h.c->reader_waiting.exchange(0, std::memory_order_relaxed)) ring(bell);
@@ -66,11 +72,13 @@ class spsc_floor {
       const std::uint64_t first = h.c->first.load(std::memory_order_relaxed);
       const std::size_t held = static_cast<std::size_t>(h.c->last.load(std::memory_order_acquire) - first);
       if (held == 0) {
+        if (looked(h.c->writer_cpu, [&] { return h.c->last.load(std::memory_order_acquire) == first; })) continue;
         sleep_while(h.c->reader_waiting, bell, [&] { return h.c->last.load(std::memory_order_acquire) == first; });
         continue;
       }
       const std::size_t k = n < held ? n : held;
       copy_out(h, first, p, k);
+      h.c->reader_cpu.store(cpu_tag(), std::memory_order_relaxed);
       h.c->first.store(first + k, std::memory_order_release);
       std::atomic_thread_fence(std::memory_order_seq_cst);
       if (h.c->writer_waiting.exchange(0, std::memory_order_relaxed)) ring(bell);
@@ -91,9 +99,27 @@ class spsc_floor {
   struct control {
     alignas(64) std::atomic<std::uint64_t> last;
     std::atomic<std::uint32_t> writer_waiting;
+    std::atomic<std::uint32_t> writer_cpu;
     alignas(64) std::atomic<std::uint64_t> first;
     std::atomic<std::uint32_t> reader_waiting;
+    std::atomic<std::uint32_t> reader_cpu;
   };
+  static std::uint32_t cpu_tag() {
+    const int cpu = ::sched_getcpu();
+    return cpu < 0 ? 0 : static_cast<std::uint32_t>(cpu) + 1;
+  }
+  /// Busy-looks while `blocked()` for up to `look_`, if the peer (its last CPU in `peer`) works
+  /// on another CPU; true if it stopped being blocked.
+  template <class Blocked>
+  bool looked(const std::atomic<std::uint32_t>& peer, Blocked blocked) const {
+    const std::uint32_t p = peer.load(std::memory_order_relaxed);
+    if (look_.count() == 0 || p == 0 || p == cpu_tag()) return false;
+    const auto until = std::chrono::steady_clock::now() + look_;
+    while (blocked()) {
+      if (std::chrono::steady_clock::now() >= until) return false;
+    }
+    return true;
+  }
   struct half {
     control* c;
     char* bytes;
@@ -133,6 +159,7 @@ class spsc_floor {
   }
 
   std::size_t ring_;
+  std::chrono::microseconds look_;
   void* base_ = nullptr;
   int bells_[2][2] = {};  // per ring: [0] the parent's end, [1] the child's
   int side_ = 0;
@@ -178,9 +205,10 @@ inline double spsc_one_way(std::size_t payload, long count, std::size_t ring, bo
   return static_cast<double>(count) / secs;
 }
 
-/// Round trips of a 32-byte frame with a forked child through rings of `ring` bytes: microseconds each.
-inline double spsc_round_trip_us(long count, std::size_t ring) {
-  spsc_floor f(ring);
+/// Round trips of a 32-byte frame with a forked child through rings of `ring` bytes, each side
+/// looking again for up to `look` before it sleeps: microseconds each.
+inline double spsc_round_trip_us(long count, std::size_t ring, std::chrono::microseconds look = {}) {
+  spsc_floor f(ring, look);
   std::string frame(4 + 32, 'p');
   const pid_t pid = ::fork();
   if (pid == 0) {

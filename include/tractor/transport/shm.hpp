@@ -16,6 +16,11 @@
 // peer's doorbells and the read ends of its own, so the peer's death reads as end-of-file on
 // the doorbell a waiting side sleeps on: noticed as a closing socket is, at once.
 //
+// Before it sleeps, a side whose peer last worked on another CPU looks again for up to
+// `TRACTOR_SHM_SPIN_US` microseconds (50 unless set; 0: never), letting its event loop's
+// other work run between looks: a peer that answers within that time is not woken or waited
+// for. That costs up to that much CPU each time a busy connection falls idle.
+//
 // Rings are `TRACTOR_SHM_RING_BYTES` each way (a power of two from 4 KiB to 1 GiB), 1 MiB
 // unless set; a message larger than a ring goes through in parts, as through a socket.
 #pragma once
@@ -26,6 +31,7 @@
 #include <tractor/transport/transport.hpp>
 #include <tractor/transport/uds.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 
@@ -34,6 +40,11 @@ namespace tractor::transport {
 /// The bytes of each of a connection's two rings: TRACTOR_SHM_RING_BYTES, else 1 MiB. An
 /// invalid value is an error naming it.
 result<std::size_t> shm_ring_bytes();
+
+/// How long a side looks again for data or room before it sleeps, while its peer works on
+/// another CPU (shm_spin.hpp): TRACTOR_SHM_SPIN_US microseconds, else 50; 0 never looks. An
+/// invalid value is an error naming it.
+result<std::chrono::microseconds> shm_spin();
 
 /// The connecting side's handshake on socket `s`: makes the rings and doorbells, hands them
 /// over, and waits for the peer to take them, all within `auth::deadline()`. The session the

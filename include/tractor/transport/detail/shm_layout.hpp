@@ -13,13 +13,17 @@ namespace tractor::transport::shm_wire {
 /// One direction's indexes and sleep flags. Each index is written by the side its comment
 /// names; a sleep flag is set by the side that sleeps, and cleared by the other as it rings the
 /// doorbell (so a side that goes on reading or writing rings once per sleep, not per call).
-/// The sender's and the receiver's halves sit on separate cache lines.
+/// The sender's and the receiver's halves sit on separate cache lines. Each side also notes
+/// the CPU it last worked on (`cpu_tag`, shm_spin.hpp), which tells the other whether looking
+/// again before it sleeps can help; a peer that never writes it is never waited for that way.
 struct ring_control {
   alignas(64) std::atomic<std::uint64_t> last;  // the sender's
   std::atomic<std::uint32_t> writer_waiting;     // the sender's
   std::atomic<std::uint32_t> closed;             // either side's
+  std::atomic<std::uint32_t> writer_cpu;         // the sender's
   alignas(64) std::atomic<std::uint64_t> first;  // the receiver's
   std::atomic<std::uint32_t> reader_waiting;     // the receiver's
+  std::atomic<std::uint32_t> reader_cpu;         // the receiver's
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 

@@ -16,6 +16,7 @@
 #include <tractor/shm/detail/ring_parts.hpp>
 #include <tractor/shm/error.hpp>
 #include <tractor/transport/detail/shm_layout.hpp>
+#include <tractor/transport/detail/shm_spin.hpp>
 #include <tractor/transport/auth.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -94,9 +95,11 @@ inline void ring(int bell) noexcept {
 /// The session: one ring out, one ring in, over the memory both processes map.
 class session final : public secure_stream {
  public:
-  session(mapping memory, std::size_t ring_bytes, int out, int in, stream_socket out_bell, stream_socket in_bell)
+  session(mapping memory, std::size_t ring_bytes, std::chrono::microseconds spin, int out, int in,
+          stream_socket out_bell, stream_socket in_bell)
       : memory_(std::move(memory)),
         ring_(ring_bytes),
+        spin_(spin),
         out_(memory_.control(out)),
         in_(memory_.control(in)),
         out_bytes_(memory_.bytes(out, ring_bytes)),
@@ -120,6 +123,8 @@ class session final : public secure_stream {
         piece += n;
         total += n;
         if (ec == boost::asio::error::would_block) {
+          const auto room = [this] { return has_room() || out_.closed.load(std::memory_order_acquire); };
+          if (co_await look_a_while(out_.reader_cpu, room)) continue;
           const shm_detail::waiting_flag sleeping(out_.writer_waiting);
           if (has_room() || out_.closed.load(std::memory_order_acquire)) continue;
           const tractor::detail::wait_note_scope note(tractor::detail::wait_note{.what = "room in the shared-memory ring to its peer"});
@@ -136,6 +141,8 @@ class session final : public secure_stream {
       boost::system::error_code ec;
       const std::size_t n = take(b, ec);
       if (n > 0 || ec != boost::asio::error::would_block) co_return io_result{ec, n};
+      const auto data = [this] { return has_data() || in_.closed.load(std::memory_order_acquire); };
+      if (co_await look_a_while(in_.writer_cpu, data)) continue;
       const shm_detail::waiting_flag sleeping(in_.reader_waiting);
       if (has_data() || in_.closed.load(std::memory_order_acquire)) continue;
       const auto slept = co_await sleep(in_bell_);
@@ -174,6 +181,7 @@ class session final : public secure_stream {
     }
     shm_detail::ring_copy_in(out_bytes_, ring_, sent_, b.data(), n);
     sent_ += n;
+    out_.writer_cpu.store(cpu_tag(), std::memory_order_relaxed);
     out_.last.store(sent_, std::memory_order_release);
     // Pairs with the receiver's fence between flagging its sleep and looking again.
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -202,6 +210,7 @@ class session final : public secure_stream {
     }
     shm_detail::ring_copy_out(in_bytes_, ring_, received_, b.data(), n);
     received_ += n;
+    in_.reader_cpu.store(cpu_tag(), std::memory_order_relaxed);
     in_.first.store(received_, std::memory_order_release);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (in_.writer_waiting.exchange(0, std::memory_order_relaxed)) ring(in_bell_.native_handle());
@@ -226,6 +235,14 @@ class session final : public secure_stream {
     co_return ec;
   }
 
+  /// Looks again for up to the spin window (`look_for`) if the peer, whose last CPU is
+  /// `peer_cpu`, may be about to make `ready()` hold; true if it did.
+  template <class Ready>
+  awaitable<bool> look_a_while(const std::atomic<std::uint32_t>& peer_cpu, Ready ready) {
+    if (spin_.count() == 0 || !peer_elsewhere(peer_cpu.load(std::memory_order_relaxed))) co_return false;
+    co_return co_await look_for(ready, spin_);
+  }
+
   static boost::system::error_code corrupted() {
     // The peer wrote an index no ring of this size can have.
     return make_error_code(boost::system::errc::protocol_error);
@@ -233,6 +250,7 @@ class session final : public secure_stream {
 
   mapping memory_;
   std::size_t ring_;
+  std::chrono::microseconds spin_;
   ring_control& out_;
   ring_control& in_;
   std::byte* out_bytes_;
@@ -247,6 +265,18 @@ class session final : public secure_stream {
 };
 
 }  // namespace shm_wire
+
+TRACTOR_DECL result<std::chrono::microseconds> shm_spin() {
+  const char* v = std::getenv("TRACTOR_SHM_SPIN_US");
+  if (!v || !*v) return std::chrono::microseconds(50);
+  char* end = nullptr;
+  const unsigned long long us = std::strtoull(v, &end, 10);
+  if (*end != '\0' || *v == '-' || us > 1'000'000) {
+    return error(make_error_code(std::errc::invalid_argument),
+                 std::string("TRACTOR_SHM_SPIN_US=") + v + " is not a number of microseconds from 0 to 1000000");
+  }
+  return std::chrono::microseconds(us);
+}
 
 TRACTOR_DECL result<std::size_t> shm_ring_bytes() {
   const char* v = std::getenv("TRACTOR_SHM_RING_BYTES");

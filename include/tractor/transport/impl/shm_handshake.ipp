@@ -112,6 +112,7 @@ inline awaitable<result<std::pair<hello, std::vector<owned_fd>>>> receive_hello(
 inline awaitable<result<std::unique_ptr<secure_stream>>> offer(stream_socket& s) {
   auto ex = co_await boost::asio::this_coro::executor;
   BOOST_OUTCOME_CO_TRY(const std::size_t ring, shm_ring_bytes());
+  BOOST_OUTCOME_CO_TRY(const auto spin, shm_spin());
   owned_fd memory(::memfd_create("tractor-shm-transport", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (memory.get() < 0) co_return system_failure("cannot make the rings' memory");
   const std::size_t size = memory_bytes(ring);
@@ -132,12 +133,13 @@ inline awaitable<result<std::unique_ptr<secure_stream>>> offer(stream_socket& s)
   to_peer_theirs.reset();
   from_peer_theirs.reset();
   BOOST_OUTCOME_CO_TRYV(co_await receive_answer(s));
-  co_return std::make_unique<session>(std::move(mapped), ring, 0, 1, std::move(to_peer.first),
+  co_return std::make_unique<session>(std::move(mapped), ring, spin, 0, 1, std::move(to_peer.first),
                                       std::move(from_peer.first));
 }
 
 inline awaitable<result<std::unique_ptr<secure_stream>>> take_offer(stream_socket& s) {
   auto ex = co_await boost::asio::this_coro::executor;
+  BOOST_OUTCOME_CO_TRY(const auto spin, shm_spin());
   BOOST_OUTCOME_CO_TRY(auto got, co_await receive_hello(s));
   const std::size_t ring = got.first.ring_bytes;
   auto& fds = got.second;
@@ -154,7 +156,7 @@ inline awaitable<result<std::unique_ptr<secure_stream>>> take_offer(stream_socke
   }
   BOOST_OUTCOME_CO_TRY(auto out_bell, adopt_local(ex, fds[2].release()));
   BOOST_OUTCOME_CO_TRY(auto in_bell, adopt_local(ex, fds[1].release()));
-  co_return std::make_unique<session>(std::move(mapped), ring, 1, 0, std::move(out_bell), std::move(in_bell));
+  co_return std::make_unique<session>(std::move(mapped), ring, spin, 1, 0, std::move(out_bell), std::move(in_bell));
 }
 
 }  // namespace shm_wire

@@ -1,0 +1,52 @@
+// tractor/transport/detail/shm_spin.hpp — how a side of the shared-memory transport looks
+// again for a while before it sleeps. Waking a sleeping process on another CPU costs a
+// system call on each side and the wakeup itself, often more than the peer takes to answer;
+// a side that looks again for a few tens of microseconds while its peer works on another CPU
+// catches most answers without sleeping. Private to transport/shm.hpp; tests drive it.
+#pragma once
+
+#include <tractor/core/error.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+
+#include <sched.h>
+
+namespace tractor::transport::shm_wire {
+
+/// The CPU this thread runs on, plus one, as a side publishes it in a ring's control block
+/// (0: not known).
+inline std::uint32_t cpu_tag() noexcept {
+  const int cpu = ::sched_getcpu();
+  return cpu < 0 ? 0 : static_cast<std::uint32_t>(cpu) + 1;
+}
+
+/// Whether looking again can help: the peer last worked on another CPU than this thread's
+/// (`peer`: its `cpu_tag`). A peer on this thread's CPU cannot make progress while this side
+/// looks, and one not seen working yet may be idle.
+inline bool peer_elsewhere(std::uint32_t peer) noexcept { return peer != 0 && peer != cpu_tag(); }
+
+/// Looks for `ready()` again and again for up to `window`, each look a turn of the event
+/// loop: the loop's other work runs between looks, and the thread is never blocked for
+/// longer than one look. True as soon as `ready()` holds; false once the window has passed.
+///
+/// Cancellation: checked at each look; the caller's cancellation is thrown at the next one.
+template <class Ready>
+boost::asio::awaitable<bool> look_for(Ready ready, std::chrono::microseconds window) {
+  const auto until = std::chrono::steady_clock::now() + window;
+  const auto ex = co_await boost::asio::this_coro::executor;
+  for (;;) {
+    if (ready()) co_return true;
+    if (std::chrono::steady_clock::now() >= until) co_return false;
+    co_await boost::asio::post(ex, boost::asio::use_awaitable);
+    const auto state = co_await boost::asio::this_coro::cancellation_state;
+    if (state.cancelled() != boost::asio::cancellation_type::none) throw_cancelled();
+  }
+}
+
+}  // namespace tractor::transport::shm_wire

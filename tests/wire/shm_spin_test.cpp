@@ -1,0 +1,206 @@
+// How a side of the shared-memory transport looks again before it sleeps (shm_spin.hpp): the
+// look lets its loop's other work run and gives up after its window; a cancelled caller stops
+// looking; TRACTOR_SHM_SPIN_US is read and checked. And the transport with both sides on two
+// CPUs, where each side looks while the other works, carries the same traffic looking and
+// not looking (TRACTOR_SHM_SPIN_US=0).
+#include <tractor/codec/cereal_binary.hpp>
+#include <tractor/core/cancel_scope.hpp>
+#include <tractor/core/nursery.hpp>
+#include <tractor/transport/channel.hpp>
+#include <tractor/transport/detail/shm_spin.hpp>
+#include <tractor/transport/shm.hpp>
+
+#include "tests/support/async_test.hpp"
+#include "tests/wire/shm_support.hpp"
+#include "tests/wire/traffic.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include <pthread.h>
+#include <sched.h>
+
+namespace tractor::testing {
+namespace {
+
+namespace tp = tractor::transport;
+namespace m = tractor::msg;
+namespace sw = tractor::transport::shm_wire;
+using namespace std::chrono_literals;
+using shm_wire_tests::fresh_addr;
+using shm_wire_tests::open_fds;
+using traffic::pattern;
+
+TEST(shm_spin, a_look_lets_the_loops_other_work_run_and_sees_what_it_does) {
+  run_async([]() -> awaitable<void> {
+    bool set = false;
+    bool seen = false;
+    (void)co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      const auto is_set = [&] { return set; };
+      n.start_soon("looker", [&, is_set]() -> awaitable<void> { seen = co_await sw::look_for(is_set, 10s); });
+      n.start_soon("setter", [&]() -> awaitable<void> {
+        set = true;
+        co_return;
+      });
+      co_return;
+    });
+    EXPECT_TRUE(seen);
+  }());
+}
+
+TEST(shm_spin, a_look_gives_up_after_its_window) {
+  run_async([]() -> awaitable<void> {
+    const auto never = [] { return false; };
+    EXPECT_FALSE(co_await sw::look_for(never, 2ms));
+  }());
+}
+
+// A window far longer than the watchdog: the look ends only because it is cancelled.
+TEST(shm_spin, a_cancelled_look_stops_looking) {
+  run_async([]() -> awaitable<void> {
+    bool looked_to_the_end = false;
+    const auto never = [] { return false; };
+    auto look = [&]() -> awaitable<void> {
+      (void)co_await sw::look_for(never, std::chrono::hours(1));
+      looked_to_the_end = true;
+    };
+    const bool finished = co_await move_on_after(5ms, look());
+    EXPECT_FALSE(finished);
+    EXPECT_FALSE(looked_to_the_end);
+  }());
+}
+
+TEST(shm_spin, the_window_is_read_from_the_environment_and_checked) {
+  ::unsetenv("TRACTOR_SHM_SPIN_US");
+  EXPECT_EQ(tp::shm_spin().value(), 50us);
+  ::setenv("TRACTOR_SHM_SPIN_US", "0", 1);
+  EXPECT_EQ(tp::shm_spin().value(), 0us);
+  ::setenv("TRACTOR_SHM_SPIN_US", "250", 1);
+  EXPECT_EQ(tp::shm_spin().value(), 250us);
+  for (const char* wrong : {"-1", "abc", "12us", "2000000"}) {
+    ::setenv("TRACTOR_SHM_SPIN_US", wrong, 1);
+    auto r = tp::shm_spin();
+    EXPECT_FALSE(r) << wrong;
+    if (!r) {
+      EXPECT_NE(r.error().message().find("TRACTOR_SHM_SPIN_US"), std::string::npos) << r.error().message();
+    }
+  }
+  ::unsetenv("TRACTOR_SHM_SPIN_US");
+}
+
+/// The CPUs this thread may run on.
+std::vector<int> usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  }
+  return cpus;
+}
+
+/// Pins the calling thread (one of this test's own) to `cpu`.
+void pin(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  ASSERT_EQ(::pthread_setaffinity_np(::pthread_self(), sizeof set, &set), 0);
+}
+
+constexpr int round_trips = 500;
+
+// The connecting side: round trips of numbered messages, then one large message that a 4 KiB
+// ring carries in parts (the writer waits for room), answered by a Stop.
+awaitable<void> client_side(tp::channel& ch) {
+  for (int i = 0; i < round_trips; ++i) {
+    m::msg y = m::Yield{std::to_string(i), m::raw_pld{pattern(40 + i % 200, static_cast<unsigned>(i))}};
+    EXPECT_TRUE(co_await ch.send(std::move(y)));
+    auto back = co_await ch.receive();
+    EXPECT_TRUE(back);
+    if (!back) co_return;
+    EXPECT_EQ(std::get<m::Yield>(back.value()).pld.bytes, pattern(40 + i % 200, static_cast<unsigned>(i)));
+  }
+  m::msg big = m::Yield{"big", m::raw_pld{pattern(3u << 20, 7)}};
+  EXPECT_TRUE(co_await ch.send(std::move(big)));
+  auto done = co_await ch.receive();
+  EXPECT_TRUE(done && std::holds_alternative<m::Stop>(done.value()));
+}
+
+// The accepting side: echoes each numbered message, checks the large one, says it is done.
+awaitable<void> server_side(tp::channel& ch) {
+  for (int i = 0; i < round_trips; ++i) {
+    auto got = co_await ch.receive();
+    EXPECT_TRUE(got);
+    if (!got) co_return;
+    EXPECT_EQ(std::get<m::Yield>(got.value()).cid, std::to_string(i));
+    EXPECT_TRUE(co_await ch.send(std::move(got).value()));
+  }
+  auto big = co_await ch.receive();
+  EXPECT_TRUE(big);
+  if (!big) co_return;
+  EXPECT_EQ(std::get<m::Yield>(big.value()).pld.bytes, pattern(3u << 20, 7));
+  m::msg done = m::Stop{"done"};
+  EXPECT_TRUE(co_await ch.send(std::move(done)));
+}
+
+// The handshake on `s` (the connecting side proves, the accepting side checks), then `side`
+// over the channel.
+awaitable<void> after_handshake(tp::stream_socket s, bool connecting, awaitable<void> (*side)(tp::channel&)) {
+  std::optional<result<std::unique_ptr<tp::secure_stream>>> session;
+  if (connecting) {
+    session = co_await tp::shm::prove(s);
+  } else {
+    session = co_await tp::shm::check(s);
+  }
+  EXPECT_TRUE(*session) << (*session ? "" : session->error().message());
+  if (!*session) co_return;
+  auto ch = tp::channel::make<codec::cereal_binary>(tp::connection{std::move(s), std::move(*session).value()});
+  co_await side(*ch);
+}
+
+// Each side on a thread of its own with a loop of its own, the two threads on two CPUs.
+void carry_on_two_cpus(int client_cpu, int server_cpu) {
+  boost::asio::io_context server_ctx;
+  auto l = tp::shm::listen(server_ctx.get_executor(), fresh_addr());
+  ASSERT_TRUE(l);
+  const auto address = l.value().address();
+  std::thread server([&] {
+    pin(server_cpu);
+    run_async(server_ctx, [&]() -> awaitable<void> {
+      auto s = co_await l.value().accept();
+      EXPECT_TRUE(s);
+      if (s) co_await after_handshake(std::move(s).value(), false, server_side);
+    }());
+  });
+  std::thread client([&] {
+    pin(client_cpu);
+    boost::asio::io_context ctx;
+    run_async(ctx, [&]() -> awaitable<void> {
+      auto s = co_await tp::shm::connect(ctx.get_executor(), address);
+      EXPECT_TRUE(s);
+      if (s) co_await after_handshake(std::move(s).value(), true, client_side);
+    }());
+  });
+  client.join();
+  server.join();
+}
+
+TEST(shm_spin, both_sides_on_two_cpus_carry_the_same_traffic_looking_and_not) {
+  const auto cpus = usable_cpus();
+  if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
+  const std::size_t fds = open_fds();
+  ::setenv("TRACTOR_SHM_RING_BYTES", "4096", 1);
+  for (const char* spin : {"50", "0", "100000"}) {
+    SCOPED_TRACE(std::string("TRACTOR_SHM_SPIN_US=") + spin);
+    ::setenv("TRACTOR_SHM_SPIN_US", spin, 1);
+    carry_on_two_cpus(cpus[0], cpus[1]);
+  }
+  ::unsetenv("TRACTOR_SHM_SPIN_US");
+  ::unsetenv("TRACTOR_SHM_RING_BYTES");
+  EXPECT_EQ(open_fds(), fds) << "a descriptor outlived the test";
+}
+
+}  // namespace
+}  // namespace tractor::testing
