@@ -1,4 +1,5 @@
-// Runtime benchmark: spawning, calling and tearing down child actors (exec backend, UDS),
+// Runtime benchmark: spawning, calling and tearing down child actors (exec backend, UDS; calls
+// also under the shm transport),
 // each beside its raw floor measured in the same run.
 //
 //     tools/bazel run //tools/bench:runtime_bench [-- --spawns N --calls N]
@@ -7,18 +8,24 @@
 //   spawn     posix_spawn of this same binary in a minimal mode that only connects back to a
 //             UDS listener and writes one byte (same dynamic linking), until that byte arrives
 //   call      a blocking UDS ping-pong of one small frame each way between two processes
+//   shm call  a round trip through a C-style ring pair (spsc_floor.hpp), blocking on its
+//             doorbells, and looking again first as the shm transport does
 // Measured:
 //   spawn-to-ready   start_actor until the portal is returned; and until a first call returns
-//   no-op call       portal.run<&noop>() round trip
+//   no-op call       portal.run<&noop>() round trip; and under the shm transport, to a
+//                    forkserver child on the other CPU
 //   teardown         cancelling a nursery of K idle children until all are reaped, per child
 //   idle RSS         VmRSS of an idle child
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/runtime/tree.hpp>
+#include <tractor/spawn/forkserver.hpp>
+#include <tractor/transport/shm.hpp>
 #include <tractor/transport/uds.hpp>
 
 #include <fmt/core.h>
 
 #include "tools/bench/bench_support.hpp"
+#include "tools/bench/spsc_floor.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -43,6 +50,7 @@ using bench::uds_connect;
 using bench::uds_listen;
 using bench_tree = tractor::tree<spawn::exec, transport::uds, codec::cereal_binary,
                            exposed<&bench::noop>>;
+using shm_tree = tractor::tree<spawn::forkserver, transport::shm, codec::cereal_binary, exposed<&bench::noop>>;
 
 // -- raw floors --------------------------------------------------------------------------------
 
@@ -107,6 +115,35 @@ raw_teardown raw_teardown_ms(const std::string& path, int k) {
   return {per_child, rss};
 }
 
+/// `calls` no-op calls through `p`: microseconds each.
+template <class Tree>
+awaitable<result<double>> time_calls(portal<Tree>& p, int calls) {
+  const auto t0 = clk::now();
+  for (int i = 0; i < calls; ++i) {
+    auto v = co_await p.template run<&bench::noop>();
+    if (!v) co_return v.error();
+  }
+  co_return ms_since(t0) * 1000.0 / calls;
+}
+
+/// No-op calls to a forkserver child on CPU `child_cpu`, under the shm transport: microseconds each.
+double shm_call_us(int argc, char** argv, int calls, int child_cpu) {
+  double us = 0;
+  const int code = run_main<shm_tree>(argc, argv, [&](root<shm_tree>& r) -> awaitable<result<void>> {
+    co_return co_await r.open_nursery([&](actor_nursery<shm_tree>& an) -> awaitable<result<void>> {
+      const actor_options opts{.enable_modules = {"bench"}};
+      auto p = co_await an.start_actor("shm-caller", opts);
+      if (!p) co_return p.error();
+      pin_child(p.value().aid().pid, child_cpu);
+      BOOST_OUTCOME_CO_TRY(us, co_await time_calls(p.value(), calls));
+      an.cancel();
+      co_return success();
+    });
+  });
+  if (code != 0) std::exit(1);
+  return us;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -117,6 +154,7 @@ int main(int argc, char** argv) {
     if (std::string(argv[i]) == "--calls") calls = std::atoi(argv[i + 1]);
   }
   if (runtime::is_child_process()) return runtime::child_main(bench_tree::policies());
+  if (!spawn::forkserver::start_server()) return 1;
 
   const std::string path = "/tmp/tractor-bench-" + std::to_string(::getpid()) + ".sock";
   const double floor_spawn = bench::raw_spawn_ms(path, spawns, [&] { return bench::spawn_minimal(path); });
@@ -151,12 +189,8 @@ int main(int argc, char** argv) {
         auto p = co_await an.start_actor("caller", opts);
         if (!p) co_return p.error();
         pin_child(p.value().aid().pid, child_cpu);
-        const auto t0 = clk::now();
-        for (int i = 0; i < calls; ++i) {
-          auto v = co_await p.value().run<&bench::noop>();
-          if (!v) co_return v.error();
-        }
-        (child_cpu == 0 ? call_us : call_us_cross) = ms_since(t0) * 1000.0 / calls;
+        BOOST_OUTCOME_CO_TRY(const double us, co_await time_calls(p.value(), calls));
+        (child_cpu == 0 ? call_us : call_us_cross) = us;
         rss = rss_kib(static_cast<pid_t>(p.value().aid().pid.value_or(0)));
         const bool acked = co_await p.value().cancel_actor();
         (void)acked;
@@ -182,6 +216,12 @@ int main(int argc, char** argv) {
     co_return res;
   });
   if (code != 0 || code2 != 0) return 1;
+  const std::size_t ring = transport::shm_ring_bytes().value();
+  const auto look = transport::shm_spin().value();
+  const double ring_rtt = bench::spsc_round_trip_us(calls, ring, {}, 1);
+  const double ring_looking_rtt = bench::spsc_round_trip_us(calls, ring, look, 1);
+  const double shm_us = shm_call_us(argc, argv, calls, 1);
+  spawn::forkserver::stop_server();
 
   fmt::print("tractor runtime benchmark (exec backend, uds; {} spawns, {} calls)\n", spawns, calls);
   fmt::print("spawn-to-ready   raw posix_spawn+connect-back {:6.2f} ms | start_actor {:6.2f} ms = {:4.2f}x"
@@ -192,6 +232,9 @@ int main(int argc, char** argv) {
              floor_rtt_same, call_us, call_us / floor_rtt_same);
   fmt::print("no-op call       two cores:  raw ping-pong {:7.2f} us | portal.run {:7.2f} us = {:4.2f}x\n",
              floor_rtt_cross, call_us_cross, call_us_cross / floor_rtt_cross);
+  fmt::print("no-op call       two cores, shm transport (a forkserver child): C ring {:7.2f} us, looking {} us"
+             " before it sleeps {:7.2f} us | portal.run {:7.2f} us = {:4.2f}x the ring, {:4.2f}x the looking ring\n",
+             ring_rtt, look.count(), ring_looking_rtt, shm_us, shm_us / ring_rtt, shm_us / ring_looking_rtt);
   fmt::print("teardown         raw exit-on-request+reap {:6.2f} ms | actor nursery cancel {:6.2f} ms = {:4.2f}x"
              " (per child, {} idle children)\n",
              floor_teardown.ms_per_child, teardown_ms, teardown_ms / floor_teardown.ms_per_child, k);

@@ -205,13 +205,16 @@ inline double spsc_one_way(std::size_t payload, long count, std::size_t ring, bo
   return static_cast<double>(count) / secs;
 }
 
-/// Round trips of a 32-byte frame with a forked child through rings of `ring` bytes, each side
-/// looking again for up to `look` before it sleeps: microseconds each.
-inline double spsc_round_trip_us(long count, std::size_t ring, std::chrono::microseconds look = {}) {
+/// Round trips of a 32-byte frame with a forked child (on CPU `child_cpu` unless -1) through
+/// rings of `ring` bytes, each side looking again for up to `look` before it sleeps:
+/// microseconds each.
+inline double spsc_round_trip_us(long count, std::size_t ring, std::chrono::microseconds look = {},
+                                 int child_cpu = -1) {
   spsc_floor f(ring, look);
   std::string frame(4 + 32, 'p');
   const pid_t pid = ::fork();
   if (pid == 0) {
+    if (child_cpu >= 0) pin(child_cpu);
     f.take_side(false);
     for (long i = 0; i < count; ++i) {
       f.read_all(frame.data(), frame.size());
