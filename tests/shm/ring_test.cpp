@@ -1,12 +1,14 @@
 // Shared-memory rings within one process (the owner's mapping and an attached one, as two
 // actors would have): messages whole and in order across the ring's end, waits for room and
 // for data, cancellation, closing, the owner's cleanup, a peer process that ends (forked from
-// the test, as another actor), and a corrupted header (fuzzed), which gives errors and never a
-// read or write outside the segment.
+// the test, as another actor), a corrupted header (fuzzed), which gives errors and never a
+// read or write outside the segment, and the two sides on two CPUs, looking again before
+// they sleep and not.
 #include <tractor/core.hpp>
 #include <tractor/shm.hpp>
 
 #include "tests/support/async_test.hpp"
+#include "tests/support/cpus.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,6 +19,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -318,6 +321,61 @@ TEST(shm_ring_test, a_corrupted_header_gives_errors_never_a_stray_access) {
     EXPECT_LE(into.size(), 256u) << "never more than the ring holds";
   }
   EXPECT_GT(errors, 0) << "corruption was seen";
+}
+
+// The sender and the receiver on two threads with loops of their own, on two CPUs: each side
+// looks again while the other works (TRACTOR_SHM_SPIN_US), and the same messages arrive
+// looking or not.
+TEST(shm_ring_test, sides_on_two_cpus_carry_the_same_messages_looking_and_not) {
+  const auto cpus = tractor::testing::usable_cpus();
+  if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
+  for (const char* spin : {"50", "0", "100000"}) {
+    SCOPED_TRACE(std::string("TRACTOR_SHM_SPIN_US=") + spin);
+    ::setenv("TRACTOR_SHM_SPIN_US", spin, 1);
+    boost::asio::io_context sender_ctx;
+    auto owner = open_shm_ring(sender_ctx.get_executor(), unique_key("cpus"), 256);
+    ASSERT_TRUE(owner) << owner.error().message();
+    std::string send_failure, receive_failure;
+    std::size_t received = 0;
+    std::thread receiver([&] {
+      tractor::testing::pin_this_thread(cpus[1]);
+      boost::asio::io_context ctx;
+      auto peer = attach_shm_ring(ctx.get_executor(), owner.value().token());
+      if (!peer) {
+        receive_failure = peer.error().message();
+        return;
+      }
+      run_async(ctx, [&]() -> awaitable<void> {
+        std::vector<std::byte> into;
+        for (;;) {
+          auto got = co_await peer.value().receive(into);
+          if (!got) {
+            if (got.error() != errc::end_of_channel) receive_failure = got.error().message();
+            co_return;
+          }
+          if (into != pattern(received % 241, received)) receive_failure = "message " + std::to_string(received) + " differs";
+          ++received;
+        }
+      }());
+    });
+    std::thread sender([&] {
+      tractor::testing::pin_this_thread(cpus[0]);
+      run_async(sender_ctx, [&]() -> awaitable<void> {
+        for (std::size_t i = 0; i < 2000; ++i) {
+          const auto m = pattern(i % 241, i);  // most sends wait for room
+          auto sent = co_await owner.value().send(m);
+          if (!sent) send_failure = "send " + std::to_string(i) + ": " + sent.error().message();
+        }
+        owner.value().close_ring();
+      }());
+    });
+    sender.join();
+    receiver.join();
+    EXPECT_EQ(send_failure, "");
+    EXPECT_EQ(receive_failure, "");
+    EXPECT_EQ(received, 2000u);
+  }
+  ::unsetenv("TRACTOR_SHM_SPIN_US");
 }
 
 }  // namespace

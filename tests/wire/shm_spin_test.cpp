@@ -1,16 +1,17 @@
-// How a side of the shared-memory transport looks again before it sleeps (shm_spin.hpp): the
-// look lets its loop's other work run and gives up after its window; a cancelled caller stops
+// How a side of a ring in shared memory looks again before it sleeps (shm/detail/look.hpp):
+// the look lets its loop's other work run and gives up after its window; a cancelled caller stops
 // looking; TRACTOR_SHM_SPIN_US is read and checked. And the transport with both sides on two
 // CPUs, where each side looks while the other works, carries the same traffic looking and
 // not looking (TRACTOR_SHM_SPIN_US=0).
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/core/cancel_scope.hpp>
 #include <tractor/core/nursery.hpp>
+#include <tractor/shm/detail/look.hpp>
 #include <tractor/transport/channel.hpp>
-#include <tractor/transport/detail/shm_spin.hpp>
 #include <tractor/transport/shm.hpp>
 
 #include "tests/support/async_test.hpp"
+#include "tests/support/cpus.hpp"
 #include "tests/wire/shm_support.hpp"
 #include "tests/wire/traffic.hpp"
 
@@ -18,15 +19,12 @@
 
 #include <thread>
 
-#include <pthread.h>
-#include <sched.h>
-
 namespace tractor::testing {
 namespace {
 
 namespace tp = tractor::transport;
 namespace m = tractor::msg;
-namespace sw = tractor::transport::shm_wire;
+namespace sd = tractor::shm_detail;
 using namespace std::chrono_literals;
 using shm_wire_tests::fresh_addr;
 using shm_wire_tests::open_fds;
@@ -38,7 +36,7 @@ TEST(shm_spin, a_look_lets_the_loops_other_work_run_and_sees_what_it_does) {
     bool seen = false;
     (void)co_await open_nursery([&](nursery& n) -> awaitable<void> {
       const auto is_set = [&] { return set; };
-      n.start_soon("looker", [&, is_set]() -> awaitable<void> { seen = co_await sw::look_for(is_set, 10s); });
+      n.start_soon("looker", [&, is_set]() -> awaitable<void> { seen = co_await sd::look_for(is_set, 10s); });
       n.start_soon("setter", [&]() -> awaitable<void> {
         set = true;
         co_return;
@@ -52,7 +50,7 @@ TEST(shm_spin, a_look_lets_the_loops_other_work_run_and_sees_what_it_does) {
 TEST(shm_spin, a_look_gives_up_after_its_window) {
   run_async([]() -> awaitable<void> {
     const auto never = [] { return false; };
-    EXPECT_FALSE(co_await sw::look_for(never, 2ms));
+    EXPECT_FALSE(co_await sd::look_for(never, 2ms));
   }());
 }
 
@@ -62,7 +60,7 @@ TEST(shm_spin, a_cancelled_look_stops_looking) {
     bool looked_to_the_end = false;
     const auto never = [] { return false; };
     auto look = [&]() -> awaitable<void> {
-      (void)co_await sw::look_for(never, std::chrono::hours(1));
+      (void)co_await sd::look_for(never, std::chrono::hours(1));
       looked_to_the_end = true;
     };
     const bool finished = co_await move_on_after(5ms, look());
@@ -87,26 +85,6 @@ TEST(shm_spin, the_window_is_read_from_the_environment_and_checked) {
     }
   }
   ::unsetenv("TRACTOR_SHM_SPIN_US");
-}
-
-/// The CPUs this thread may run on.
-std::vector<int> usable_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (::sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  }
-  return cpus;
-}
-
-/// Pins the calling thread (one of this test's own) to `cpu`.
-void pin(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  ASSERT_EQ(::pthread_setaffinity_np(::pthread_self(), sizeof set, &set), 0);
 }
 
 constexpr int round_trips = 500;
@@ -167,7 +145,7 @@ void carry_on_two_cpus(int client_cpu, int server_cpu) {
   ASSERT_TRUE(l);
   const auto address = l.value().address();
   std::thread server([&] {
-    pin(server_cpu);
+    pin_this_thread(server_cpu);
     run_async(server_ctx, [&]() -> awaitable<void> {
       auto s = co_await l.value().accept();
       EXPECT_TRUE(s);
@@ -175,7 +153,7 @@ void carry_on_two_cpus(int client_cpu, int server_cpu) {
     }());
   });
   std::thread client([&] {
-    pin(client_cpu);
+    pin_this_thread(client_cpu);
     boost::asio::io_context ctx;
     run_async(ctx, [&]() -> awaitable<void> {
       auto s = co_await tp::shm::connect(ctx.get_executor(), address);

@@ -17,6 +17,11 @@
 // while a FIFO is opened by name, like the segment, by any process of the user on the host
 // (a token that travels over TCP is enough). The owner unlinks the segment and both FIFOs.
 //
+// Before it sleeps, a side whose peer last worked on another CPU looks again for up to
+// `TRACTOR_SHM_SPIN_US` microseconds (50 unless set; 0: never), each look a turn of its event
+// loop, as the shm transport does (transport/shm.hpp): a peer that answers within that time
+// is not woken or waited for.
+//
 // A side that waits for the other notices when the other's process ends (it watches a pidfd
 // of the process that last said it sends, or receives, in the ring's header): a receiver then
 // gets every message the sender had finished, then `shm_errc::peer_gone`; a sender, the same
@@ -34,7 +39,10 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -82,13 +90,15 @@ class shm_ring {
   [[nodiscard]] const shm_token& token() const noexcept { return seg_.token(); }
 
   /// Creates a ring of `capacity` bytes (a power of two, at least 64) named after `key`, its
-  /// waits on `ex`. This actor owns it.
+  /// waits on `ex`. This actor owns it. An invalid TRACTOR_SHM_SPIN_US is an error naming it
+  /// (as it is for `attach`).
   static result<shm_ring> open(const boost::asio::any_io_executor& ex, std::string_view key, std::size_t capacity);
   /// Attaches to the ring `token` names, its waits on `ex`.
   static result<shm_ring> attach(const boost::asio::any_io_executor& ex, const shm_token& token);
 
  private:
-  shm_ring(shm_segment seg, boost::asio::posix::stream_descriptor data, boost::asio::posix::stream_descriptor room);
+  shm_ring(shm_segment seg, boost::asio::posix::stream_descriptor data, boost::asio::posix::stream_descriptor room,
+           std::chrono::microseconds spin);
   shm_detail::header& head() const noexcept { return seg_.head(); }
   std::byte* at(std::uint64_t pos) const noexcept { return seg_.data() + (pos & (capacity_ - 1)); }
   error corrupted(const std::string& what) const;
@@ -99,9 +109,14 @@ class shm_ring {
   boost::asio::awaitable<result<void>> sleep_on(boost::asio::posix::stream_descriptor& bell, bool sender);
   /// `peer_gone`, for the side that sends (or receives).
   error gone(bool sender) const;
+  /// Calls `attempt` at each look while looking again (detail/look.hpp) if the peer, whose
+  /// last CPU is `peer_cpu`, works on another CPU: true once an attempt succeeded.
+  boost::asio::awaitable<bool> look_again(const std::atomic<std::uint32_t>& peer_cpu,
+                                          const std::function<bool()>& attempt);
 
   shm_segment seg_;
   std::size_t capacity_ = 0;
+  std::chrono::microseconds spin_{};
   // Written to wake the receiver (data) and the sender (room); each side drains its own.
   boost::asio::posix::stream_descriptor data_;
   boost::asio::posix::stream_descriptor room_;

@@ -76,6 +76,10 @@ struct header {
   std::atomic<std::uint64_t> receiver_start;
   std::atomic<std::uint64_t> sender_pid_namespace;
   std::atomic<std::uint64_t> receiver_pid_namespace;
+  // A ring's: the CPU each side last worked on (`cpu_tag`, detail/look.hpp; 0: unknown), which
+  // tells the other whether looking again before it sleeps can help.
+  std::atomic<std::uint32_t> sender_cpu;
+  std::atomic<std::uint32_t> receiver_cpu;
 };
 // Shared between processes: only lock-free atomics are address-free.
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);

@@ -42,7 +42,7 @@ namespace tractor::transport {
 result<std::size_t> shm_ring_bytes();
 
 /// How long a side looks again for data or room before it sleeps, while its peer works on
-/// another CPU (shm_spin.hpp): TRACTOR_SHM_SPIN_US microseconds, else 50; 0 never looks. An
+/// another CPU (shm/detail/look.hpp): TRACTOR_SHM_SPIN_US microseconds, else 50; 0 never looks. An
 /// invalid value is an error naming it.
 result<std::chrono::microseconds> shm_spin();
 

@@ -9,6 +9,7 @@
 #include <tractor/core/detail/process_identity.hpp>
 #include <tractor/core/detail/task_info.hpp>
 #include <tractor/core/nursery.hpp>
+#include <tractor/shm/detail/look.hpp>
 #include <tractor/shm/detail/ring_parts.hpp>
 #include <tractor/shm/ring.hpp>
 
@@ -75,9 +76,10 @@ inline watch_outcome watch_process(std::int32_t pid, std::uint64_t start, std::u
 }  // namespace shm_detail
 
 TRACTOR_DECL shm_ring::shm_ring(shm_segment seg, boost::asio::posix::stream_descriptor data,
-                                boost::asio::posix::stream_descriptor room)
+                                boost::asio::posix::stream_descriptor room, std::chrono::microseconds spin)
     : seg_(std::move(seg)),
       capacity_(static_cast<std::size_t>(seg_.token().capacity)),
+      spin_(spin),
       data_(std::move(data)),
       room_(std::move(room)) {}
 
@@ -96,6 +98,7 @@ TRACTOR_DECL result<shm_ring> shm_ring::open(const boost::asio::any_io_executor&
     return error(make_error_code(shm_errc::no_room),
                  "a ring's capacity is a power of two of at least 64 bytes, not " + std::to_string(capacity));
   }
+  BOOST_OUTCOME_TRY(const auto spin, shm_detail::spin_from_env());
   BOOST_OUTCOME_TRY(auto seg, shm_segment::create(key, shm_detail::token_for<std::byte>(shm_kind::ring, capacity)));
   const std::string& name = seg.token().name;
   for (const char* which : {"data", "room"}) {
@@ -116,10 +119,11 @@ TRACTOR_DECL result<shm_ring> shm_ring::open(const boost::asio::any_io_executor&
     return !data ? data.error() : room.error();
   }
   return shm_ring(std::move(seg), boost::asio::posix::stream_descriptor(ex, data.value()),
-                  boost::asio::posix::stream_descriptor(ex, room.value()));
+                  boost::asio::posix::stream_descriptor(ex, room.value()), spin);
 }
 
 TRACTOR_DECL result<shm_ring> shm_ring::attach(const boost::asio::any_io_executor& ex, const shm_token& token) {
+  BOOST_OUTCOME_TRY(const auto spin, shm_detail::spin_from_env());
   BOOST_OUTCOME_TRY(auto seg, shm_detail::attach_as<std::byte>(token, shm_kind::ring, /*writable=*/true));
   if (token.capacity < 64 || (token.capacity & (token.capacity - 1)) != 0) {
     return error(make_error_code(shm_errc::not_a_segment), "ring " + token.name + " has a capacity of " +
@@ -133,7 +137,7 @@ TRACTOR_DECL result<shm_ring> shm_ring::attach(const boost::asio::any_io_executo
     return room.error();
   }
   return shm_ring(std::move(seg), boost::asio::posix::stream_descriptor(ex, data),
-                  boost::asio::posix::stream_descriptor(ex, room.value()));
+                  boost::asio::posix::stream_descriptor(ex, room.value()), spin);
 }
 
 TRACTOR_DECL error shm_ring::corrupted(const std::string& what) const {
@@ -163,6 +167,7 @@ TRACTOR_DECL result<void> shm_ring::try_send(std::span<const std::byte> message)
   const auto length = static_cast<std::uint32_t>(message.size());
   std::memcpy(at(l), &length, sizeof length);
   shm_detail::ring_copy_in(seg_.data(), capacity_, l + 4, message.data(), message.size());
+  h.sender_cpu.store(shm_detail::cpu_tag(), std::memory_order_relaxed);
   h.last.store(l + frame, std::memory_order_release);
   // Pairs with the receiver's fence between saying it sleeps and looking again.
   std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -190,6 +195,7 @@ TRACTOR_DECL result<void> shm_ring::try_receive(std::vector<std::byte>& into) {
   }
   into.resize(length);
   shm_detail::ring_copy_out(seg_.data(), capacity_, f + 4, into.data(), length);
+  h.receiver_cpu.store(shm_detail::cpu_tag(), std::memory_order_relaxed);
   h.first.store(f + shm_detail::frame_of(length), std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (h.writer_waiting.exchange(0, std::memory_order_relaxed)) shm_detail::ring_doorbell(room_);
@@ -265,10 +271,22 @@ TRACTOR_DECL error shm_ring::gone(bool sender) const {
                    (sender ? "" : "; every message it had finished sending was received"));
 }
 
+TRACTOR_DECL boost::asio::awaitable<bool> shm_ring::look_again(const std::atomic<std::uint32_t>& peer_cpu,
+                                                              const std::function<bool()>& attempt) {
+  if (spin_.count() == 0 || !shm_detail::peer_elsewhere(peer_cpu.load(std::memory_order_relaxed))) co_return false;
+  co_return co_await shm_detail::look_for(attempt, spin_);
+}
+
 TRACTOR_DECL boost::asio::awaitable<result<void>> shm_ring::send(std::span<const std::byte> message) {
   for (;;) {
     auto sent = try_send(message);
     if (sent || sent.error() != errc::would_block) co_return sent;
+    const std::function<bool()> attempt = [&] {
+      sent = try_send(message);
+      return sent || sent.error() != errc::would_block;
+    };
+    const bool done = co_await look_again(head().receiver_cpu, attempt);
+    if (done) co_return sent;
     const shm_detail::waiting_flag waiting(head().writer_waiting);
     sent = try_send(message);  // room made before the flag was seen
     if (sent || sent.error() != errc::would_block) co_return sent;
@@ -282,6 +300,12 @@ TRACTOR_DECL boost::asio::awaitable<result<void>> shm_ring::receive(std::vector<
   for (;;) {
     auto got = try_receive(into);
     if (got || got.error() != errc::would_block) co_return got;
+    const std::function<bool()> attempt = [&] {
+      got = try_receive(into);
+      return got || got.error() != errc::would_block;
+    };
+    const bool done = co_await look_again(head().sender_cpu, attempt);
+    if (done) co_return got;
     const shm_detail::waiting_flag waiting(head().reader_waiting);
     got = try_receive(into);
     if (got || got.error() != errc::would_block) co_return got;

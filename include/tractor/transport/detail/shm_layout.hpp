@@ -14,7 +14,7 @@ namespace tractor::transport::shm_wire {
 /// names; a sleep flag is set by the side that sleeps, and cleared by the other as it rings the
 /// doorbell (so a side that goes on reading or writing rings once per sleep, not per call).
 /// The sender's and the receiver's halves sit on separate cache lines. Each side also notes
-/// the CPU it last worked on (`cpu_tag`, shm_spin.hpp), which tells the other whether looking
+/// the CPU it last worked on (`cpu_tag`, shm/detail/look.hpp), which tells the other whether looking
 /// again before it sleeps can help; a peer that never writes it is never waited for that way.
 struct ring_control {
   alignas(64) std::atomic<std::uint64_t> last;  // the sender's

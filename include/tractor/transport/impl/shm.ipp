@@ -13,10 +13,10 @@
 
 #include <tractor/core/cancel_scope.hpp>
 #include <tractor/core/detail/task_info.hpp>
+#include <tractor/shm/detail/look.hpp>
 #include <tractor/shm/detail/ring_parts.hpp>
 #include <tractor/shm/error.hpp>
 #include <tractor/transport/detail/shm_layout.hpp>
-#include <tractor/transport/detail/shm_spin.hpp>
 #include <tractor/transport/auth.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -181,7 +181,7 @@ class session final : public secure_stream {
     }
     shm_detail::ring_copy_in(out_bytes_, ring_, sent_, b.data(), n);
     sent_ += n;
-    out_.writer_cpu.store(cpu_tag(), std::memory_order_relaxed);
+    out_.writer_cpu.store(shm_detail::cpu_tag(), std::memory_order_relaxed);
     out_.last.store(sent_, std::memory_order_release);
     // Pairs with the receiver's fence between flagging its sleep and looking again.
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -210,7 +210,7 @@ class session final : public secure_stream {
     }
     shm_detail::ring_copy_out(in_bytes_, ring_, received_, b.data(), n);
     received_ += n;
-    in_.reader_cpu.store(cpu_tag(), std::memory_order_relaxed);
+    in_.reader_cpu.store(shm_detail::cpu_tag(), std::memory_order_relaxed);
     in_.first.store(received_, std::memory_order_release);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (in_.writer_waiting.exchange(0, std::memory_order_relaxed)) ring(in_bell_.native_handle());
@@ -239,8 +239,8 @@ class session final : public secure_stream {
   /// `peer_cpu`, may be about to make `ready()` hold; true if it did.
   template <class Ready>
   awaitable<bool> look_a_while(const std::atomic<std::uint32_t>& peer_cpu, Ready ready) {
-    if (spin_.count() == 0 || !peer_elsewhere(peer_cpu.load(std::memory_order_relaxed))) co_return false;
-    co_return co_await look_for(ready, spin_);
+    if (spin_.count() == 0 || !shm_detail::peer_elsewhere(peer_cpu.load(std::memory_order_relaxed))) co_return false;
+    co_return co_await shm_detail::look_for(ready, spin_);
   }
 
   static boost::system::error_code corrupted() {
@@ -266,17 +266,7 @@ class session final : public secure_stream {
 
 }  // namespace shm_wire
 
-TRACTOR_DECL result<std::chrono::microseconds> shm_spin() {
-  const char* v = std::getenv("TRACTOR_SHM_SPIN_US");
-  if (!v || !*v) return std::chrono::microseconds(50);
-  char* end = nullptr;
-  const unsigned long long us = std::strtoull(v, &end, 10);
-  if (*end != '\0' || *v == '-' || us > 1'000'000) {
-    return error(make_error_code(std::errc::invalid_argument),
-                 std::string("TRACTOR_SHM_SPIN_US=") + v + " is not a number of microseconds from 0 to 1000000");
-  }
-  return std::chrono::microseconds(us);
-}
+TRACTOR_DECL result<std::chrono::microseconds> shm_spin() { return shm_detail::spin_from_env(); }
 
 TRACTOR_DECL result<std::size_t> shm_ring_bytes() {
   const char* v = std::getenv("TRACTOR_SHM_RING_BYTES");

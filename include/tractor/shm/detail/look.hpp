@@ -1,8 +1,9 @@
-// tractor/transport/detail/shm_spin.hpp — how a side of the shared-memory transport looks
-// again for a while before it sleeps. Waking a sleeping process on another CPU costs a
-// system call on each side and the wakeup itself, often more than the peer takes to answer;
-// a side that looks again for a few tens of microseconds while its peer works on another CPU
-// catches most answers without sleeping. Private to transport/shm.hpp; tests drive it.
+// tractor/shm/detail/look.hpp — how a side of a ring in shared memory (the shm transport's,
+// shm_ring) looks again for a while before it sleeps. Waking a sleeping process on another
+// CPU costs a system call on each side and the wakeup itself, often more than the peer takes
+// to answer; a side that looks again for a few tens of microseconds while its peer works on
+// another CPU catches most answers without sleeping. Private to transport/shm.hpp and
+// shm/ring.hpp; tests drive it.
 #pragma once
 
 #include <tractor/core/error.hpp>
@@ -14,12 +15,28 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 #include <sched.h>
 
-namespace tractor::transport::shm_wire {
+namespace tractor::shm_detail {
 
-/// The CPU this thread runs on, plus one, as a side publishes it in a ring's control block
+/// How long a side looks again: TRACTOR_SHM_SPIN_US microseconds, else 50; 0 never looks. An
+/// invalid value is an error naming it.
+inline result<std::chrono::microseconds> spin_from_env() {
+  const char* v = std::getenv("TRACTOR_SHM_SPIN_US");
+  if (!v || !*v) return std::chrono::microseconds(50);
+  char* end = nullptr;
+  const unsigned long long us = std::strtoull(v, &end, 10);
+  if (*end != '\0' || *v == '-' || us > 1'000'000) {
+    return error(make_error_code(std::errc::invalid_argument),
+                 std::string("TRACTOR_SHM_SPIN_US=") + v + " is not a number of microseconds from 0 to 1000000");
+  }
+  return std::chrono::microseconds(us);
+}
+
+/// The CPU this thread runs on, plus one, as a side publishes it in its ring's shared header
 /// (0: not known).
 inline std::uint32_t cpu_tag() noexcept {
   const int cpu = ::sched_getcpu();
@@ -49,4 +66,4 @@ boost::asio::awaitable<bool> look_for(Ready ready, std::chrono::microseconds win
   }
 }
 
-}  // namespace tractor::transport::shm_wire
+}  // namespace tractor::shm_detail
