@@ -19,8 +19,8 @@ using tractor::testing::run_async;
 TEST(task_dump_test, ten_thousand_alike_tasks_are_one_line_with_a_count) {
   std::string dump;
   auto r = run_async([&]() -> awaitable<result<void>> {
+    event never;  // the tasks' (they end after the body)
     co_return co_await open_nursery([&](nursery& n) -> awaitable<void> {
-      event never;
       for (int i = 0; i < 10000; ++i) {
         n.start_soon("sleeper", [&never]() -> awaitable<void> { co_await never.wait(); });
       }
@@ -39,8 +39,8 @@ TEST(task_dump_test, ten_thousand_alike_tasks_are_one_line_with_a_count) {
 TEST(task_dump_test, scopes_show_their_deadline_and_cancellation) {
   std::string dump;
   auto r = run_async([&]() -> awaitable<result<void>> {
+    event never;  // the tasks' (they end after the body)
     co_return co_await open_nursery([&](nursery& n) -> awaitable<void> {
-      event never;
       n.start_soon("bounded", [&never]() -> awaitable<void> {
         (void)co_await move_on_after(std::chrono::hours(2), never.wait());
       });
@@ -57,8 +57,8 @@ TEST(task_dump_test, scopes_show_their_deadline_and_cancellation) {
 TEST(task_dump_test, an_unnamed_task_is_shown_by_where_it_started) {
   std::string dump;
   auto r = run_async([&]() -> awaitable<result<void>> {
+    event never;  // the tasks' (they end after the body)
     co_return co_await open_nursery([&](nursery& n) -> awaitable<void> {
-      event never;
       n.start_soon(never.wait());
       co_await checkpoint();
       dump = tractor::detail::render_this_thread_tasks();

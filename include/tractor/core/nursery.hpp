@@ -226,6 +226,8 @@ class nursery {
 /// Opens a nursery, runs `body(nursery&)` in it and returns once the body and every task have
 /// ended: success, the single error, or an `errc::error_group` of all errors. `body` returns
 /// `awaitable<void>` or `awaitable<result<void>>` (any awaitable, in fact; values are ignored).
+/// The body's own locals end with the body, which may be before the tasks it started: what
+/// those tasks use belongs to the caller, outside the body.
 ///
 /// Cancellation: cancelling the awaiting coroutine cancels the body and all tasks, waits for
 /// them, then continues the cancellation outward (`operation_aborted`) — unless some task

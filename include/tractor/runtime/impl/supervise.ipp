@@ -200,8 +200,10 @@ TRACTOR_DECL awaitable<result<void>> supervise(actor& a, std::shared_ptr<child_r
   auto supervision = [&]() -> awaitable<void> {
     // Runs once the spawn that made the child has returned, not on its time.
     co_await checkpoint();
+    // Outside the nursery's body: the task that serves the channel sets it, and may end after
+    // the body (whose locals end with it).
+    event channel_ended;
     auto served = co_await open_nursery([&](nursery& n) -> awaitable<void> {
-      event channel_ended;
       n.start_soon("channel of " + c->name, [&]() -> awaitable<void> {
         auto why = co_await a.serve_peer(c->link, n);
         (void)why;
