@@ -13,6 +13,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -41,6 +42,13 @@ inline result<std::chrono::microseconds> spin_from_env() {
 inline std::uint32_t cpu_tag() noexcept {
   const int cpu = ::sched_getcpu();
   return cpu < 0 ? 0 : static_cast<std::uint32_t>(cpu) + 1;
+}
+
+/// Notes this thread's CPU in `slot`, writing only when it changed: a ring's header keeps
+/// both sides' slots on one cache line, which a store per message would bounce between them.
+inline void note_cpu(std::atomic<std::uint32_t>& slot) noexcept {
+  const std::uint32_t tag = cpu_tag();
+  if (slot.load(std::memory_order_relaxed) != tag) slot.store(tag, std::memory_order_relaxed);
 }
 
 /// Whether looking again can help: the peer last worked on another CPU than this thread's

@@ -167,7 +167,7 @@ TRACTOR_DECL result<void> shm_ring::try_send(std::span<const std::byte> message)
   const auto length = static_cast<std::uint32_t>(message.size());
   std::memcpy(at(l), &length, sizeof length);
   shm_detail::ring_copy_in(seg_.data(), capacity_, l + 4, message.data(), message.size());
-  h.sender_cpu.store(shm_detail::cpu_tag(), std::memory_order_relaxed);
+  shm_detail::note_cpu(h.sender_cpu);
   h.last.store(l + frame, std::memory_order_release);
   // Pairs with the receiver's fence between saying it sleeps and looking again.
   std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -195,7 +195,7 @@ TRACTOR_DECL result<void> shm_ring::try_receive(std::vector<std::byte>& into) {
   }
   into.resize(length);
   shm_detail::ring_copy_out(seg_.data(), capacity_, f + 4, into.data(), length);
-  h.receiver_cpu.store(shm_detail::cpu_tag(), std::memory_order_relaxed);
+  shm_detail::note_cpu(h.receiver_cpu);
   h.first.store(f + shm_detail::frame_of(length), std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (h.writer_waiting.exchange(0, std::memory_order_relaxed)) shm_detail::ring_doorbell(room_);
