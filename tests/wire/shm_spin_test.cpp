@@ -1,8 +1,8 @@
 // How a side of a ring in shared memory looks again before it sleeps (shm/detail/look.hpp):
-// the look lets its loop's other work run and gives up after its window; a cancelled caller stops
-// looking; TRACTOR_SHM_SPIN_US is read and checked. And the transport with both sides on two
-// CPUs, where each side looks while the other works, carries the same traffic looking and
-// not looking (TRACTOR_SHM_SPIN_US=0).
+// the look lets its loop's other work run, gives up after its window and does not start where
+// it cannot help; a cancelled caller stops looking; TRACTOR_SHM_SPIN_US is read and checked.
+// And the transport with both sides on two CPUs, where each side looks while the other works,
+// carries the same traffic looking and not looking (TRACTOR_SHM_SPIN_US=0).
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/core/cancel_scope.hpp>
 #include <tractor/core/nursery.hpp>
@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 namespace tractor::testing {
@@ -30,13 +31,16 @@ using shm_wire_tests::fresh_addr;
 using shm_wire_tests::open_fds;
 using traffic::pattern;
 
+// A peer's CPU no thread runs on: looking can always help.
+const std::atomic<std::uint32_t> elsewhere{0xffff'ffffu};
+
 TEST(shm_spin, a_look_lets_the_loops_other_work_run_and_sees_what_it_does) {
   run_async([]() -> awaitable<void> {
     bool set = false;
     bool seen = false;
     (void)co_await open_nursery([&](nursery& n) -> awaitable<void> {
       const auto is_set = [&] { return set; };
-      n.start_soon("looker", [&, is_set]() -> awaitable<void> { seen = co_await sd::look_for(is_set, 10s); });
+      n.start_soon("looker", [&, is_set]() -> awaitable<void> { seen = co_await sd::look_for(elsewhere, 10s, is_set); });
       n.start_soon("setter", [&]() -> awaitable<void> {
         set = true;
         co_return;
@@ -50,17 +54,40 @@ TEST(shm_spin, a_look_lets_the_loops_other_work_run_and_sees_what_it_does) {
 TEST(shm_spin, a_look_gives_up_after_its_window) {
   run_async([]() -> awaitable<void> {
     const auto never = [] { return false; };
-    EXPECT_FALSE(co_await sd::look_for(never, 2ms));
+    EXPECT_FALSE(co_await sd::look_for(elsewhere, 2ms, never));
   }());
 }
 
-// A window far longer than the watchdog: the look ends only because it is cancelled.
+// Where looking cannot help, nothing is looked at, even what would be ready: a window of 0, a
+// peer not seen working, a peer on this thread's CPU (the thread pinned, so that it stays
+// there).
+TEST(shm_spin, no_look_where_it_cannot_help) {
+  std::thread pinned([] {
+    pin_this_thread(usable_cpus().front());
+    run_async([]() -> awaitable<void> {
+      int looks = 0;
+      const auto ready = [&] { return ++looks > 0; };
+      const std::atomic<std::uint32_t> unseen{0};
+      const std::atomic<std::uint32_t> here{sd::cpu_tag()};
+      EXPECT_FALSE(co_await sd::look_for(elsewhere, 0us, ready));
+      EXPECT_FALSE(co_await sd::look_for(unseen, 10s, ready));
+      EXPECT_FALSE(co_await sd::look_for(here, 10s, ready));
+      EXPECT_EQ(looks, 0);
+      EXPECT_TRUE(co_await sd::look_for(elsewhere, 10s, ready));
+    }());
+  });
+  pinned.join();
+}
+
+// A window far longer than the watchdog: the look ends only because it is cancelled, also
+// with Asio's own check turned off (as the runtime does around some waits).
 TEST(shm_spin, a_cancelled_look_stops_looking) {
   run_async([]() -> awaitable<void> {
     bool looked_to_the_end = false;
     const auto never = [] { return false; };
     auto look = [&]() -> awaitable<void> {
-      (void)co_await sd::look_for(never, std::chrono::hours(1));
+      co_await boost::asio::this_coro::throw_if_cancelled(false);
+      (void)co_await sd::look_for(elsewhere, std::chrono::hours(1), never);
       looked_to_the_end = true;
     };
     const bool finished = co_await move_on_after(5ms, look());

@@ -39,10 +39,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <cstddef>
-#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -109,10 +107,6 @@ class shm_ring {
   boost::asio::awaitable<result<void>> sleep_on(boost::asio::posix::stream_descriptor& bell, bool sender);
   /// `peer_gone`, for the side that sends (or receives).
   error gone(bool sender) const;
-  /// Calls `attempt` at each look while looking again (detail/look.hpp) if the peer, whose
-  /// last CPU is `peer_cpu`, works on another CPU: true once an attempt succeeded.
-  boost::asio::awaitable<bool> look_again(const std::atomic<std::uint32_t>& peer_cpu,
-                                          const std::function<bool()>& attempt);
 
   shm_segment seg_;
   std::size_t capacity_ = 0;

@@ -44,25 +44,27 @@ inline std::uint32_t cpu_tag() noexcept {
   return cpu < 0 ? 0 : static_cast<std::uint32_t>(cpu) + 1;
 }
 
-/// Notes this thread's CPU in `slot`, writing only when it changed: a ring's header keeps
-/// both sides' slots on one cache line, which a store per message would bounce between them.
+/// Notes this thread's CPU in `slot`, writing only when it changed (a ring's header keeps
+/// both sides' slots on one cache line, which a store per message would bounce between them).
 inline void note_cpu(std::atomic<std::uint32_t>& slot) noexcept {
   const std::uint32_t tag = cpu_tag();
   if (slot.load(std::memory_order_relaxed) != tag) slot.store(tag, std::memory_order_relaxed);
 }
 
-/// Whether looking again can help: the peer last worked on another CPU than this thread's
-/// (`peer`: its `cpu_tag`). A peer on this thread's CPU cannot make progress while this side
-/// looks, and one not seen working yet may be idle.
-inline bool peer_elsewhere(std::uint32_t peer) noexcept { return peer != 0 && peer != cpu_tag(); }
-
 /// Looks for `ready()` again and again for up to `window`, each look a turn of the event
 /// loop: the loop's other work runs between looks, and the thread is never blocked for
-/// longer than one look. True as soon as `ready()` holds; false once the window has passed.
+/// longer than one look. True as soon as `ready()` holds; false once the window has passed,
+/// and at once when looking cannot help: a window of 0, or a peer (its `cpu_tag` in
+/// `peer_cpu`) that last worked on this thread's CPU, where it cannot make progress while
+/// this side looks, or that was not seen working yet.
 ///
-/// Cancellation: checked at each look; the caller's cancellation is thrown at the next one.
+/// Cancellation: checked at each look; the caller's cancellation is thrown at the next one
+/// (also where the caller turned Asio's own check off).
 template <class Ready>
-boost::asio::awaitable<bool> look_for(Ready ready, std::chrono::microseconds window) {
+boost::asio::awaitable<bool> look_for(const std::atomic<std::uint32_t>& peer_cpu, std::chrono::microseconds window,
+                                      Ready ready) {
+  const std::uint32_t peer = peer_cpu.load(std::memory_order_relaxed);
+  if (window.count() == 0 || peer == 0 || peer == cpu_tag()) co_return false;
   const auto until = std::chrono::steady_clock::now() + window;
   const auto ex = co_await boost::asio::this_coro::executor;
   for (;;) {

@@ -271,21 +271,15 @@ TRACTOR_DECL error shm_ring::gone(bool sender) const {
                    (sender ? "" : "; every message it had finished sending was received"));
 }
 
-TRACTOR_DECL boost::asio::awaitable<bool> shm_ring::look_again(const std::atomic<std::uint32_t>& peer_cpu,
-                                                              const std::function<bool()>& attempt) {
-  if (spin_.count() == 0 || !shm_detail::peer_elsewhere(peer_cpu.load(std::memory_order_relaxed))) co_return false;
-  co_return co_await shm_detail::look_for(attempt, spin_);
-}
-
 TRACTOR_DECL boost::asio::awaitable<result<void>> shm_ring::send(std::span<const std::byte> message) {
   for (;;) {
     auto sent = try_send(message);
     if (sent || sent.error() != errc::would_block) co_return sent;
-    const std::function<bool()> attempt = [&] {
+    const auto attempt = [&] {
       sent = try_send(message);
       return sent || sent.error() != errc::would_block;
     };
-    const bool done = co_await look_again(head().receiver_cpu, attempt);
+    const bool done = co_await shm_detail::look_for(head().receiver_cpu, spin_, attempt);
     if (done) co_return sent;
     const shm_detail::waiting_flag waiting(head().writer_waiting);
     sent = try_send(message);  // room made before the flag was seen
@@ -300,11 +294,11 @@ TRACTOR_DECL boost::asio::awaitable<result<void>> shm_ring::receive(std::vector<
   for (;;) {
     auto got = try_receive(into);
     if (got || got.error() != errc::would_block) co_return got;
-    const std::function<bool()> attempt = [&] {
+    const auto attempt = [&] {
       got = try_receive(into);
       return got || got.error() != errc::would_block;
     };
-    const bool done = co_await look_again(head().sender_cpu, attempt);
+    const bool done = co_await shm_detail::look_for(head().sender_cpu, spin_, attempt);
     if (done) co_return got;
     const shm_detail::waiting_flag waiting(head().reader_waiting);
     got = try_receive(into);

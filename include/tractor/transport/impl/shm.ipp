@@ -124,7 +124,7 @@ class session final : public secure_stream {
         total += n;
         if (ec == boost::asio::error::would_block) {
           const auto room = [this] { return has_room() || out_.closed.load(std::memory_order_acquire); };
-          if (co_await look_a_while(out_.reader_cpu, room)) continue;
+          if (co_await shm_detail::look_for(out_.reader_cpu, spin_, room)) continue;
           const shm_detail::waiting_flag sleeping(out_.writer_waiting);
           if (has_room() || out_.closed.load(std::memory_order_acquire)) continue;
           const tractor::detail::wait_note_scope note(tractor::detail::wait_note{.what = "room in the shared-memory ring to its peer"});
@@ -142,7 +142,7 @@ class session final : public secure_stream {
       const std::size_t n = take(b, ec);
       if (n > 0 || ec != boost::asio::error::would_block) co_return io_result{ec, n};
       const auto data = [this] { return has_data() || in_.closed.load(std::memory_order_acquire); };
-      if (co_await look_a_while(in_.writer_cpu, data)) continue;
+      if (co_await shm_detail::look_for(in_.writer_cpu, spin_, data)) continue;
       const shm_detail::waiting_flag sleeping(in_.reader_waiting);
       if (has_data() || in_.closed.load(std::memory_order_acquire)) continue;
       const auto slept = co_await sleep(in_bell_);
@@ -181,7 +181,7 @@ class session final : public secure_stream {
     }
     shm_detail::ring_copy_in(out_bytes_, ring_, sent_, b.data(), n);
     sent_ += n;
-    out_.writer_cpu.store(shm_detail::cpu_tag(), std::memory_order_relaxed);
+    shm_detail::note_cpu(out_.writer_cpu);
     out_.last.store(sent_, std::memory_order_release);
     // Pairs with the receiver's fence between flagging its sleep and looking again.
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -210,7 +210,7 @@ class session final : public secure_stream {
     }
     shm_detail::ring_copy_out(in_bytes_, ring_, received_, b.data(), n);
     received_ += n;
-    in_.reader_cpu.store(shm_detail::cpu_tag(), std::memory_order_relaxed);
+    shm_detail::note_cpu(in_.reader_cpu);
     in_.first.store(received_, std::memory_order_release);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (in_.writer_waiting.exchange(0, std::memory_order_relaxed)) ring(in_bell_.native_handle());
@@ -233,14 +233,6 @@ class session final : public secure_stream {
       co_return boost::system::error_code();
     }
     co_return ec;
-  }
-
-  /// Looks again for up to the spin window (`look_for`) if the peer, whose last CPU is
-  /// `peer_cpu`, may be about to make `ready()` hold; true if it did.
-  template <class Ready>
-  awaitable<bool> look_a_while(const std::atomic<std::uint32_t>& peer_cpu, Ready ready) {
-    if (spin_.count() == 0 || !shm_detail::peer_elsewhere(peer_cpu.load(std::memory_order_relaxed))) co_return false;
-    co_return co_await shm_detail::look_for(ready, spin_);
   }
 
   static boost::system::error_code corrupted() {
