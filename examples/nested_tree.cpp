@@ -5,7 +5,7 @@
 // forked by the same server as the leads (no grown process is ever forked).
 //
 //     tools/bazel run //examples:nested_tree
-//     g++ -std=c++20 -DSPDLOG_COMPILED_LIB -I include examples/nested_tree.cpp tools/forkserver/forkserver.cc -lspdlog -lfmt -lcrypto
+//     g++ -std=c++20 -DSPDLOG_COMPILED_LIB -I include examples/nested_tree.cpp tools/forkserver/forkserver.cc -lspdlog -lfmt
 #include <tractor/runtime/tree.hpp>
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/spawn/forkserver.hpp>

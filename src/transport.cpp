@@ -5,7 +5,6 @@
 #include <tractor/transport/impl/channel_receive.ipp>
 #include <tractor/transport/impl/connection.ipp>
 #include <tractor/transport/impl/multiaddr.ipp>
-#include <tractor/transport/impl/tcp.ipp>
 #include <tractor/transport/impl/transport.ipp>
 #include <tractor/transport/impl/uds.ipp>
 #include <tractor/transport/impl/shm.ipp>

@@ -239,6 +239,15 @@ TEST(auth_test, the_cookie_file_is_made_private_and_refused_when_it_is_not) {
   const auto again = tp::auth::load_cookie();
   ASSERT_TRUE(again);
   EXPECT_EQ(again.value(), made.value());
+  // Another first use, elsewhere, makes another cookie: its bytes come from the kernel's
+  // generator, not from anything the two runs share.
+  ::setenv("XDG_CONFIG_HOME", (dir + "/elsewhere").c_str(), 1);
+  const auto other = tp::auth::load_cookie();
+  ASSERT_TRUE(other) << other.error().message();
+  EXPECT_EQ(other.value().size(), 64u);
+  EXPECT_NE(other.value(), made.value());
+  EXPECT_EQ(other.value().find_first_not_of("0123456789abcdef"), std::string::npos) << other.value();
+  ::setenv("XDG_CONFIG_HOME", dir.c_str(), 1);
   ::chmod((dir + "/tractor/cookie").c_str(), 0644);
   const auto refused = tp::auth::load_cookie();
   ASSERT_FALSE(refused);

@@ -22,9 +22,9 @@ ms() {  # runs "$@", prints its wall time in milliseconds
 }
 lib=0
 for src in src/*.cpp; do
-  # What a program that links //:testing (GoogleTest) or //:tls (libssl) needs: not the
-  # quickstart's (README, "Using it without Bazel").
-  case "$src" in src/testing.cpp | src/tls.cpp) continue ;; esac
+  # What a program that links //:testing (GoogleTest), //:tcp or //:tls (libcrypto, libssl)
+  # needs: not the quickstart's (README, "Using it without Bazel").
+  case "$src" in src/testing.cpp | src/tcp.cpp | src/tls.cpp) continue ;; esac
   t=$(ms g++ "${flags[@]}" -DTRACTOR_SEPARATE_COMPILATION -c "$src" -o "$out/$(basename "$src" .cpp).o")
   lib=$((lib + t))
 done
@@ -33,9 +33,9 @@ best_header_only=0
 best_separate=0
 for _ in $(seq "$rounds"); do
   f=$(ms g++ "${flags[@]}" tools/bench/asio_echo.cpp -o "$out/echo")
-  h=$(ms g++ "${flags[@]}" examples/quickstart.cpp -o "$out/a.out" -lspdlog -lfmt -lcrypto)
+  h=$(ms g++ "${flags[@]}" examples/quickstart.cpp -o "$out/a.out" -lspdlog -lfmt)
   s=$(ms g++ "${flags[@]}" -DTRACTOR_SEPARATE_COMPILATION examples/quickstart.cpp "$out"/*.o \
-    -o "$out/b.out" -lspdlog -lfmt -lcrypto)
+    -o "$out/b.out" -lspdlog -lfmt)
   ((best_floor == 0 || f < best_floor)) && best_floor=$f
   ((best_header_only == 0 || h < best_header_only)) && best_header_only=$h
   ((best_separate == 0 || s < best_separate)) && best_separate=$s
