@@ -19,7 +19,6 @@
 #include <tractor/core/error.hpp>
 
 #include <cstddef>
-
 #include <string>
 #include <string_view>
 
