@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <initializer_list>
 #include <thread>
 
 namespace tractor::testing {
@@ -96,6 +97,21 @@ TEST(shm_spin, a_cancelled_look_stops_looking) {
   }());
 }
 
+// Each of `wrong` in environment variable `var` makes `read()` fail with an error naming `var`;
+// `var` is unset afterwards.
+template <class Read>
+void expect_each_refused(const char* var, std::initializer_list<const char*> wrong, Read read) {
+  for (const char* value : wrong) {
+    ::setenv(var, value, 1);
+    auto r = read();
+    EXPECT_FALSE(r) << var << "=" << value;
+    if (!r) {
+      EXPECT_NE(r.error().message().find(var), std::string::npos) << r.error().message();
+    }
+  }
+  ::unsetenv(var);
+}
+
 TEST(shm_spin, the_window_is_read_from_the_environment_and_checked) {
   ::unsetenv("TRACTOR_SHM_SPIN_US");
   EXPECT_EQ(tp::shm_spin().value(), 50us);
@@ -103,15 +119,18 @@ TEST(shm_spin, the_window_is_read_from_the_environment_and_checked) {
   EXPECT_EQ(tp::shm_spin().value(), 0us);
   ::setenv("TRACTOR_SHM_SPIN_US", "250", 1);
   EXPECT_EQ(tp::shm_spin().value(), 250us);
-  for (const char* wrong : {"-1", "abc", "12us", "2000000"}) {
-    ::setenv("TRACTOR_SHM_SPIN_US", wrong, 1);
-    auto r = tp::shm_spin();
-    EXPECT_FALSE(r) << wrong;
-    if (!r) {
-      EXPECT_NE(r.error().message().find("TRACTOR_SHM_SPIN_US"), std::string::npos) << r.error().message();
-    }
-  }
-  ::unsetenv("TRACTOR_SHM_SPIN_US");
+  expect_each_refused("TRACTOR_SHM_SPIN_US", {"-1", "abc", "12us", "2000000"}, [] { return tp::shm_spin(); });
+}
+
+// The rings' size goes through the same reading of the environment.
+TEST(shm_spin, the_ring_size_is_read_from_the_environment_and_checked) {
+  ::unsetenv("TRACTOR_SHM_RING_BYTES");
+  EXPECT_EQ(tp::shm_ring_bytes().value(), std::size_t{1} << 20);
+  ::setenv("TRACTOR_SHM_RING_BYTES", "4096", 1);
+  EXPECT_EQ(tp::shm_ring_bytes().value(), 4096u);
+  expect_each_refused("TRACTOR_SHM_RING_BYTES",
+                      {"-4096", "+4096", " 4096", "4096B", "3000", "2048", "2147483648", "99999999999999999999999"},
+                      [] { return tp::shm_ring_bytes(); });
 }
 
 constexpr int round_trips = 500;

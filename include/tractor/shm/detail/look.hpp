@@ -7,6 +7,7 @@
 #pragma once
 
 #include <tractor/core/error.hpp>
+#include <tractor/shm/detail/ring_parts.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
@@ -16,8 +17,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
-#include <string>
 
 #include <sched.h>
 
@@ -26,14 +25,8 @@ namespace tractor::shm_detail {
 /// How long a side looks again: TRACTOR_SHM_SPIN_US microseconds, else 50; 0 never looks. An
 /// invalid value is an error naming it.
 inline result<std::chrono::microseconds> spin_from_env() {
-  const char* v = std::getenv("TRACTOR_SHM_SPIN_US");
-  if (!v || !*v) return std::chrono::microseconds(50);
-  char* end = nullptr;
-  const unsigned long long us = std::strtoull(v, &end, 10);
-  if (*end != '\0' || *v == '-' || us > 1'000'000) {
-    return error(make_error_code(std::errc::invalid_argument),
-                 std::string("TRACTOR_SHM_SPIN_US=") + v + " is not a number of microseconds from 0 to 1000000");
-  }
+  BOOST_OUTCOME_TRY(const auto us, number_from_env("TRACTOR_SHM_SPIN_US", 50, [](auto n) { return n <= 1'000'000; },
+                                                   "a number of microseconds from 0 to 1000000"));
   return std::chrono::microseconds(us);
 }
 
@@ -51,9 +44,9 @@ inline void note_cpu(std::atomic<std::uint32_t>& slot) noexcept {
   if (slot.load(std::memory_order_relaxed) != tag) slot.store(tag, std::memory_order_relaxed);
 }
 
-/// Looks for `ready()` again and again for up to `window`, each look a turn of the event
-/// loop: the loop's other work runs between looks, and the thread is never blocked for
-/// longer than one look. True as soon as `ready()` holds; false once the window has passed,
+/// Looks for `ready()` again and again for up to `window`, each look after a turn of the
+/// event loop (the caller has just looked): the loop's other work runs between looks, and the
+/// thread is never blocked for longer than one look. True as soon as `ready()` holds; false once the window has passed,
 /// and at once when looking cannot help: a window of 0, or a peer (its `cpu_tag` in
 /// `peer_cpu`) that last worked on this thread's CPU, where it cannot make progress while
 /// this side looks, or that was not seen working yet.
@@ -68,11 +61,11 @@ boost::asio::awaitable<bool> look_for(const std::atomic<std::uint32_t>& peer_cpu
   const auto until = std::chrono::steady_clock::now() + window;
   const auto ex = co_await boost::asio::this_coro::executor;
   for (;;) {
-    if (ready()) co_return true;
-    if (std::chrono::steady_clock::now() >= until) co_return false;
     co_await boost::asio::post(ex, boost::asio::use_awaitable);
     const auto state = co_await boost::asio::this_coro::cancellation_state;
     if (state.cancelled() != boost::asio::cancellation_type::none) throw_cancelled();
+    if (ready()) co_return true;
+    if (std::chrono::steady_clock::now() >= until) co_return false;
   }
 }
 

@@ -1,15 +1,37 @@
 // tractor/shm/detail/ring_parts.hpp — what every ring in shared memory does: copying into and
 // out of its bytes, where a run may wrap around the end, and flagging a side that sleeps.
 // Shared by the message ring (shm/ring.hpp) and the shared-memory transport's byte rings
-// (transport/shm.hpp).
+// (transport/shm.hpp); and reading their settings from the environment.
 #pragma once
+
+#include <tractor/core/error.hpp>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <string_view>
 
 namespace tractor::shm_detail {
+
+/// The unsigned number in environment variable `name` (a ring's setting): `fallback` when it
+/// is unset or empty; an error naming the variable and saying what it must be (`must_be`)
+/// when it is not a decimal number or `valid` refuses it.
+template <class Valid>
+result<unsigned long long> number_from_env(const char* name, unsigned long long fallback, Valid valid,
+                                           std::string_view must_be) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const unsigned long long n = std::strtoull(v, &end, 10);
+  if (*v < '0' || *v > '9' || *end != '\0' || !valid(n)) {
+    return error(make_error_code(std::errc::invalid_argument),
+                 std::string(name) + "=" + v + " is not " + std::string(must_be));
+  }
+  return n;
+}
 
 /// Copies `n` bytes from `from` into ring `base` of `capacity` bytes (a power of two), at
 /// position `pos` (a count of bytes since the ring was made).

@@ -261,14 +261,11 @@ class session final : public secure_stream {
 TRACTOR_DECL result<std::chrono::microseconds> shm_spin() { return shm_detail::spin_from_env(); }
 
 TRACTOR_DECL result<std::size_t> shm_ring_bytes() {
-  const char* v = std::getenv("TRACTOR_SHM_RING_BYTES");
-  if (!v || !*v) return std::size_t{1} << 20;
-  char* end = nullptr;
-  const unsigned long long n = std::strtoull(v, &end, 10);
-  if (*end != '\0' || n < shm_wire::min_ring || n > shm_wire::max_ring || (n & (n - 1)) != 0) {
-    return error(make_error_code(std::errc::invalid_argument),
-                 std::string("TRACTOR_SHM_RING_BYTES=") + v + " is not a power of two from 4096 to 1073741824");
-  }
+  const auto valid = [](unsigned long long n) {
+    return n >= shm_wire::min_ring && n <= shm_wire::max_ring && (n & (n - 1)) == 0;
+  };
+  BOOST_OUTCOME_TRY(const auto n, shm_detail::number_from_env("TRACTOR_SHM_RING_BYTES", std::size_t{1} << 20, valid,
+                                                             "a power of two from 4096 to 1073741824"));
   return static_cast<std::size_t>(n);
 }
 
