@@ -1,22 +1,18 @@
 // Shared-memory rings within one process (the owner's mapping and an attached one, as two
 // actors would have): messages whole and in order across the ring's end, waits for room and
-// for data, cancellation, closing, the owner's cleanup, a peer process that ends (forked from
-// the test, as another actor), a corrupted header (fuzzed), which gives errors and never a
-// read or write outside the segment, and the two sides on two CPUs, looking again before
-// they sleep and not.
+// for data, cancellation, closing, the owner's cleanup, a corrupted header (fuzzed), which
+// gives errors and never a read or write outside the segment, and the two sides on two CPUs,
+// looking again before they sleep and not. A peer in another process: ring_peer_test.cpp.
 #include <tractor/core.hpp>
 #include <tractor/shm.hpp>
 
+#include "tests/shm/ring_support.hpp"
 #include "tests/support/async_test.hpp"
 #include "tests/support/cpus.hpp"
 
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <filesystem>
-#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -25,19 +21,9 @@
 namespace {
 
 using namespace tractor;
+using tractor::testing::pattern;
 using tractor::testing::run_async;
-
-std::string unique_key(const std::string& what) {
-  static std::mt19937_64 rng(std::random_device{}());
-  return what + "-" + std::to_string(rng() % 1000000000);
-}
-
-/// `n` bytes, the k-th being (seed + k) mod 251.
-std::vector<std::byte> pattern(std::size_t n, std::size_t seed) {
-  std::vector<std::byte> v(n);
-  for (std::size_t k = 0; k < n; ++k) v[k] = std::byte(static_cast<unsigned char>((seed + k) % 251));
-  return v;
-}
+using tractor::testing::unique_key;
 
 /// An owner's ring of `capacity` bytes and an attachment to it, on the current executor.
 struct ring_pair {
@@ -156,113 +142,6 @@ TEST(shm_ring_test, closing_ends_the_receiver_after_what_was_sent_and_refuses_se
     }
     auto end = co_await rings.peer.receive();
     EXPECT_EQ(end.error(), errc::end_of_channel);
-    co_return success();
-  }());
-  ASSERT_TRUE(r) << r.error().message();
-}
-
-/// A process forked from this one, attached to the ring `token` names, that runs `act` on its
-/// attachment, says so (a byte on a pipe), and then lives until `release()`: as another actor
-/// on the host would.
-class ring_peer_process {
- public:
-  template <class Act>
-  ring_peer_process(const shm_token& token, Act act) {
-    int ready[2];
-    int hold[2];
-    if (::pipe(ready) != 0 || ::pipe(hold) != 0) return;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::close(ready[0]);
-      ::close(hold[1]);
-      boost::asio::io_context io;
-      auto ring = attach_shm_ring(io.get_executor(), token);
-      const char ok = ring && act(ring.value()) ? 'y' : 'n';
-      (void)!::write(ready[1], &ok, 1);
-      char b;
-      (void)!::read(hold[0], &b, 1);  // until the test closes its end
-      ::_exit(0);
-    }
-    ::close(ready[1]);
-    ::close(hold[0]);
-    char ok = 'n';
-    acted_ = pid_ > 0 && ::read(ready[0], &ok, 1) == 1 && ok == 'y';
-    ::close(ready[0]);
-    hold_ = hold[1];
-  }
-  ~ring_peer_process() {
-    release();
-    if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
-  }
-  [[nodiscard]] bool acted() const { return acted_; }
-  /// The process ends.
-  void release() {
-    if (hold_ >= 0) ::close(hold_);
-    hold_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int hold_ = -1;
-  bool acted_ = false;
-};
-
-TEST(shm_ring_test, a_sender_s_process_ending_gives_its_finished_messages_then_peer_gone) {
-  auto r = run_async([]() -> awaitable<result<void>> {
-    const auto ex = co_await boost::asio::this_coro::executor;
-    BOOST_OUTCOME_CO_TRY(auto ring, open_shm_ring(ex, unique_key("sender-dies"), 256));
-    ring_peer_process sender(ring.token(), [](shm_ring& mine) {
-      for (int i = 0; i < 3; ++i) {
-        if (!mine.try_send(pattern(7, i))) return false;
-      }
-      return true;
-    });
-    EXPECT_TRUE(sender.acted());
-    for (int i = 0; i < 3; ++i) {
-      BOOST_OUTCOME_CO_TRY(auto m, co_await ring.receive());
-      EXPECT_EQ(m, pattern(7, i));
-    }
-    std::optional<result<std::vector<std::byte>>> last;
-    auto outcome = co_await open_nursery([&](nursery& n) -> awaitable<void> {
-      n.start_soon("receiver", [&]() -> awaitable<void> { last = co_await ring.receive(); });
-      co_await checkpoint();  // (it may wait first, or find the process gone: both end the same)
-      sender.release();
-      co_return;
-    });
-    if (!outcome) co_return outcome.error();
-    EXPECT_TRUE(last && !*last && last->error() == shm_errc::peer_gone)
-        << (last && !*last ? last->error().message() : "a message, or no answer");
-    if (last && !*last) {
-      EXPECT_NE(last->error().message().find("its sender (pid "), std::string::npos) << last->error().message();
-    }
-    co_return success();
-  }());
-  ASSERT_TRUE(r) << r.error().message();
-}
-
-TEST(shm_ring_test, a_sender_waiting_for_room_gets_peer_gone_when_the_receiver_s_process_ends) {
-  auto r = run_async([]() -> awaitable<result<void>> {
-    const auto ex = co_await boost::asio::this_coro::executor;
-    BOOST_OUTCOME_CO_TRY(auto ring, open_shm_ring(ex, unique_key("receiver-dies"), 64));
-    const auto m = pattern(20, 1);  // two fit
-    BOOST_OUTCOME_CO_TRYV(ring.try_send(m));
-    BOOST_OUTCOME_CO_TRYV(ring.try_send(m));
-    ring_peer_process receiver(ring.token(), [](shm_ring& mine) {
-      std::vector<std::byte> into;
-      return mine.try_receive(into).has_value();
-    });
-    EXPECT_TRUE(receiver.acted());
-    BOOST_OUTCOME_CO_TRYV(ring.try_send(m));  // full again
-    std::optional<result<void>> sent;
-    auto outcome = co_await open_nursery([&](nursery& n) -> awaitable<void> {
-      n.start_soon("sender", [&]() -> awaitable<void> { sent = co_await ring.send(m); });
-      co_await checkpoint();
-      receiver.release();
-      co_return;
-    });
-    if (!outcome) co_return outcome.error();
-    EXPECT_TRUE(sent && !*sent && sent->error() == shm_errc::peer_gone)
-        << (sent && !*sent ? sent->error().message() : "sent, or no answer");
     co_return success();
   }());
   ASSERT_TRUE(r) << r.error().message();

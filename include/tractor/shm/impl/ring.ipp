@@ -8,11 +8,14 @@
 
 #include <tractor/core/detail/process_identity.hpp>
 #include <tractor/core/detail/task_info.hpp>
-#include <tractor/core/nursery.hpp>
+#include <tractor/core/error.hpp>
 #include <tractor/shm/detail/look.hpp>
 #include <tractor/shm/detail/ring_parts.hpp>
 #include <tractor/shm/ring.hpp>
 
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cerrno>
@@ -241,24 +244,20 @@ TRACTOR_DECL boost::asio::awaitable<result<void>> shm_ring::sleep_on(boost::asio
     }
     if (fd >= 0) peer_process_.emplace(bell.get_executor(), fd);
   }
+  constexpr auto readable = asio::posix::descriptor_base::wait_read;
   if (!peer_process_) {
-    co_await bell.async_wait(asio::posix::descriptor_base::wait_read, asio::use_awaitable);
+    co_await bell.async_wait(readable, asio::use_awaitable);
   } else {
-    bool ended = false;
-    auto waited = co_await open_nursery([&](nursery& n) -> awaitable<void> {
-      n.start_soon("shm ring doorbell", [&]() -> awaitable<void> {
-        co_await bell.async_wait(asio::posix::descriptor_base::wait_read, asio::use_awaitable);
-        n.cancel();
-      });
-      n.start_soon("shm ring peer's exit", [&]() -> awaitable<void> {
-        co_await peer_process_->async_wait(asio::posix::descriptor_base::wait_read, asio::use_awaitable);
-        ended = true;
-        n.cancel();
-      });
-      co_return;
-    });
-    if (!waited) co_return waited.error();
-    if (ended) peer_gone_ = true;
+    // Both waits in one operation: the first to end cancels the other, which ends with an
+    // error code before this resumes (no task, no exception: a wait per message when the
+    // ring's sides take turns).
+    auto [order, bell_ec, exit_ec] = co_await asio::experimental::make_parallel_group(
+                                         bell.async_wait(readable, asio::deferred),
+                                         peer_process_->async_wait(readable, asio::deferred))
+                                         .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+    const auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) throw_cancelled();
+    if (order[0] == 1 && !exit_ec) peer_gone_ = true;
   }
   shm_detail::drain_doorbell(bell);
   co_return success();
