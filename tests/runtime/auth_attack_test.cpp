@@ -2,6 +2,8 @@
 // without authenticating, and one that authenticates with a wrong cookie. Each is refused
 // before any message is read; the actors go on answering, and the registrar is unchanged.
 // Inside the tree, an actor may not unregister another's entry nor have a live one forgotten.
+// A client whose connection is closed before it is answered (an actor making room among
+// connections still authenticating) connects again, a bounded number of times.
 #include <tractor/discovery/discovery.hpp>
 #include <tractor/runtime/discovery_core.hpp>
 #include <tractor/runtime/tree.hpp>
@@ -9,6 +11,7 @@
 #include <tractor/spawn/thread.hpp>
 #include <tractor/transport/tcp.hpp>
 
+#include "tests/support/async_test.hpp"
 #include "tests/support/registry.hpp"
 
 #include <gtest/gtest.h>
@@ -18,7 +21,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace attack {
@@ -149,6 +154,46 @@ TEST(auth_attack_test, idle_connections_are_capped_closed_at_the_deadline_and_ca
   EXPECT_EQ(sum, 3) << "the actor answered while they were open";
   EXPECT_TRUE(newcomer_got_in) << "a new client connected and authenticated during the flood";
   EXPECT_EQ(closed_by_the_actor, opened);
+}
+
+// A listener that closes each of the first `closing` connections it accepts before answering
+// (as an actor at its cap of connections still authenticating closes the oldest silent one)
+// and authenticates the rest: how `connect_to` fares against it, and how many it made.
+std::pair<tractor::result<void>, int> connect_against_closing(int closing) {
+  boost::asio::io_context ctx;
+  int accepted = 0;
+  auto r = tractor::testing::run_async(ctx, [&]() -> tractor::awaitable<tractor::result<void>> {
+    auto ex = co_await boost::asio::this_coro::executor;
+    BOOST_OUTCOME_CO_TRY(auto l, tp::tcp::listen(ex, tp::tcp::bind_addr("closing")));
+    std::optional<tractor::result<void>> connected;
+    auto outcome = co_await tractor::open_nursery([&](tractor::nursery& n) -> tractor::awaitable<void> {
+      n.start_soon("listener", [&]() -> tractor::awaitable<void> {
+        for (;;) {
+          auto s = co_await l.accept();
+          if (!s) co_return;
+          if (++accepted <= closing) continue;  // closed at once: the socket goes with this turn
+          (void)co_await tp::auth::check(s.value());
+        }
+      });
+      auto c = co_await tractor::runtime::connect_to(tree::policies(), l.address());
+      connected.emplace(c ? tractor::result<void>(tractor::success()) : tractor::result<void>(c.error()));
+      n.cancel();
+    });
+    if (!outcome) co_return outcome.error();
+    co_return *connected;
+  }());
+  return {r, accepted};
+}
+
+TEST(auth_attack_test, a_connection_closed_before_the_answer_is_made_again_three_times_in_all) {
+  const auto [twice, made] = connect_against_closing(2);
+  EXPECT_TRUE(twice) << twice.error().message();
+  EXPECT_EQ(made, 3);
+  const auto [always, tries] = connect_against_closing(1000);
+  ASSERT_FALSE(always);
+  EXPECT_EQ(always.error(), tractor::wire_errc::transport_closed) << always.error().message();
+  EXPECT_NE(always.error().message().find("cannot authenticate with"), std::string::npos) << always.error().message();
+  EXPECT_EQ(tries, 3);
 }
 
 }  // namespace

@@ -16,7 +16,9 @@ enum class probe_result { registrar, occupied, absent };
 
 /// Connects to `addr` and, over a transport that authenticates (TCP), proves that this tree's
 /// cookie is known here (see transport/auth.hpp): the socket every connection between actors
-/// starts from. Errors name the address.
+/// starts from. A connection the peer closes before it has answered (an actor making room
+/// among connections still authenticating) is made again, three times in all. Errors name the
+/// address.
 ///
 /// Cancellation: interrupted at once.
 awaitable<result<transport::connection>> connect_to(const policies& pol, const transport::multiaddr& addr);

@@ -27,7 +27,9 @@ namespace auth {
 
 /// The connecting side's part of the exchange, on a socket just connected. Fails
 /// (`wire_errc::auth_failed`) if the peer does not answer the challenge within `deadline()` or
-/// does not know the cookie; the caller closes the socket.
+/// does not know the cookie, and (`wire_errc::transport_closed`) if it closes the connection
+/// before it answers: an actor at its cap of connections still authenticating (`max_pending`)
+/// closes the oldest silent one, so a new connection may get in. The caller closes the socket.
 ///
 /// Cancellation: interrupted at once (`operation_aborted`).
 awaitable<result<void>> prove(stream_socket& s);

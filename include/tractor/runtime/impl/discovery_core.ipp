@@ -6,17 +6,25 @@
 
 namespace tractor::runtime {
 
+/// How many connections `connect_to` makes at most when the peer closes each before it has
+/// answered the authentication.
+inline constexpr int connect_attempts = 3;
+
 TRACTOR_DECL awaitable<result<transport::connection>> connect_to(const policies& pol,
                                                                    const transport::multiaddr& addr) {
   auto ex = co_await boost::asio::this_coro::executor;
-  auto sock = co_await pol.connect(ex, addr);
-  if (!sock) co_return sock.error();
-  if (!pol.prove) co_return transport::connection{std::move(sock).value()};
-  auto proven = co_await pol.prove(sock.value());
-  if (!proven) {
+  for (int attempt = 1;; ++attempt) {
+    auto sock = co_await pol.connect(ex, addr);
+    if (!sock) co_return sock.error();
+    if (!pol.prove) co_return transport::connection{std::move(sock).value()};
+    auto proven = co_await pol.prove(sock.value());
+    if (proven) co_return transport::connection{std::move(sock).value(), std::move(proven).value()};
+    // Closed before the peer answered: under a flood of connections that never authenticate,
+    // the actor makes room by closing the oldest silent one, which a hello delayed on a loaded
+    // host can be. A new connection is another turn; nothing was said on this one.
+    if (attempt < connect_attempts && proven.error() == wire_errc::transport_closed) continue;
     co_return error(proven.error().code(), "cannot authenticate with " + addr.str() + ": " + proven.error().message());
   }
-  co_return transport::connection{std::move(sock).value(), std::move(proven).value()};
 }
 
 namespace detail {
@@ -58,8 +66,10 @@ TRACTOR_DECL awaitable<probe_result> probe_registry(const policies& pol, const t
     auto answer = co_await detail::probe_handshake(pol, addr);
     if (!answer) {
       // Refused: nobody there. Anything else (a peer without our cookie) occupies it.
-      seen = answer.error().code() == make_error_code(wire_errc::auth_failed) ? probe_result::occupied
-                                                                               : probe_result::absent;
+      const auto code = answer.error().code();
+      const bool something_there = code == make_error_code(wire_errc::auth_failed) ||
+                                  code == make_error_code(wire_errc::transport_closed);
+      seen = something_there ? probe_result::occupied : probe_result::absent;
       if (seen == probe_result::occupied) logs::ipc.warning("registry probe: {}", answer.error().message());
     } else {
       const auto& peer = answer.value();

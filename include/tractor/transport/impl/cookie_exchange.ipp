@@ -39,8 +39,17 @@ inline block proof(std::string_view key, std::string_view side, const block& a, 
   return out;
 }
 
+/// The code of a read or write that failed during the exchange: `closed` where the peer had
+/// closed the connection, else `auth_failed`.
+inline wire_errc code_of(const boost::system::error_code& ec, wire_errc closed) {
+  const bool gone = ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset ||
+                    ec == boost::asio::error::broken_pipe;
+  return gone ? closed : wire_errc::auth_failed;
+}
+
 /// Reads exactly `n` bytes into `out` (through `over` if not null), within the deadline.
-inline awaitable<result<void>> read_exactly(stream_socket& s, secure_stream* over, void* out, std::size_t n) {
+inline awaitable<result<void>> read_exactly(stream_socket& s, secure_stream* over, void* out, std::size_t n,
+                                            wire_errc closed = wire_errc::auth_failed) {
   auto body = [&]() -> awaitable<result<void>> {
     boost::system::error_code ec;
     if (over) {
@@ -51,7 +60,10 @@ inline awaitable<result<void>> read_exactly(stream_socket& s, secure_stream* ove
     }
     // Aborted: our deadline passed (or whoever waits on us was cancelled).
     if (ec == boost::asio::error::operation_aborted) co_return failed("the peer did not authenticate in time");
-    if (ec) co_return failed("the peer closed the connection during authentication (" + ec.message() + ")");
+    if (ec) {
+      co_return error(make_error_code(code_of(ec, closed)),
+                      "the peer closed the connection during authentication (" + ec.message() + ")");
+    }
     co_return success();
   };
   auto r = co_await fail_after(deadline(), body());
@@ -59,7 +71,9 @@ inline awaitable<result<void>> read_exactly(stream_socket& s, secure_stream* ove
   co_return r;
 }
 
-inline awaitable<result<void>> write_all(stream_socket& s, secure_stream* over, const std::string& bytes) {
+/// Writes all of `bytes` (through `over` if not null).
+inline awaitable<result<void>> write_all(stream_socket& s, secure_stream* over, const std::string& bytes,
+                                         wire_errc closed = wire_errc::auth_failed) {
   boost::system::error_code ec;
   if (over) {
     const boost::asio::const_buffer piece = boost::asio::buffer(bytes);
@@ -68,7 +82,7 @@ inline awaitable<result<void>> write_all(stream_socket& s, secure_stream* over, 
   } else {
     co_await boost::asio::async_write(s, boost::asio::buffer(bytes), boost::asio::redirect_error(boost::asio::use_awaitable, ec));
   }
-  if (ec) co_return failed("cannot send during authentication: " + ec.message());
+  if (ec) co_return error(make_error_code(code_of(ec, closed)), "cannot send during authentication: " + ec.message());
   co_return success();
 }
 
@@ -81,10 +95,12 @@ inline awaitable<result<void>> prove(stream_socket& s, secure_stream* over) {
   auto mine = random_block();
   if (!mine) co_return mine.error();
   const std::string hello = std::string(magic) + bytes(mine.value());
-  auto sent_hello = co_await write_all(s, over, hello);
+  auto sent_hello = co_await write_all(s, over, hello, wire_errc::transport_closed);
   if (!sent_hello) co_return sent_hello.error();
   std::array<unsigned char, magic.size() + 64> answer{};
-  auto got_answer = co_await read_exactly(s, over, answer.data(), answer.size());
+  // Closed before it answered: an actor at its cap of connections still authenticating closes
+  // the oldest silent one, and a hello that came late on a loaded host may be it.
+  auto got_answer = co_await read_exactly(s, over, answer.data(), answer.size(), wire_errc::transport_closed);
   if (!got_answer) co_return got_answer.error();
   if (std::memcmp(answer.data(), magic.data(), magic.size()) != 0) {
     co_return failed("the peer does not speak tractor's TCP authentication");
