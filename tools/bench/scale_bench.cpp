@@ -45,6 +45,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -103,6 +104,7 @@ struct actor_run {
   double worst_outside_ms = 0;
   double outside_late_ms = 0;
   int answered = 0;
+  std::string failure;  // why a spawn failed, if one did
 };
 
 template <class Tree>
@@ -136,7 +138,10 @@ actor_run<Tree> run_actors(int n, bool burst) {
         } else {
           for (int i = 0; i < n; ++i) {
             auto p = co_await an.start_actor("a" + std::to_string(i), enabled);
-            if (!p) break;
+            if (!p) {
+              out.failure = p.error().message();
+              break;
+            }
             portals[i] = std::move(p).value();
           }
         }
@@ -149,7 +154,10 @@ actor_run<Tree> run_actors(int n, bool burst) {
       out.worst_outside_ms = worst;
       out.outside_late_ms = late;
       out.peak = {bench::rss_kib(), own_fds()};
-      if (!started) co_return started.error();
+      if (!started) {
+        out.failure = started.error().message();
+        co_return started.error();
+      }
       t0 = bench::clk::now();
       cpu0 = loop_cpu_ms();
       const auto call = [&](portal<Tree>& p) -> awaitable<void> {
@@ -180,7 +188,8 @@ actor_run<Tree> run_actors(int n, bool burst) {
     co_return res;
   });
   if (code != 0 || out.answered != n) {
-    fmt::print(stderr, "the run failed: exit code {}, {} of {} answered\n", code, out.answered, n);
+    fmt::print(stderr, "the run failed: exit code {}, {} of {} answered{}{}\n", code, out.answered, n,
+               out.failure.empty() ? "" : "; a spawn failed: ", out.failure);
     std::exit(1);
   }
   return out;
