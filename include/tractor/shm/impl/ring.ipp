@@ -257,7 +257,11 @@ TRACTOR_DECL boost::asio::awaitable<result<void>> shm_ring::sleep_on(boost::asio
                                          .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
     const auto state = co_await asio::this_coro::cancellation_state;
     if (state.cancelled() != asio::cancellation_type::none) throw_cancelled();
-    if (order[0] == 1 && !exit_ec) peer_gone_ = true;
+    // The one that ended first failed (the other was cancelled): an error, not another turn.
+    if (const auto& failed = order[0] == 0 ? bell_ec : exit_ec) {
+      co_return error(failed, "cannot wait on ring " + token().name + ": " + failed.message());
+    }
+    if (order[0] == 1) peer_gone_ = true;
   }
   shm_detail::drain_doorbell(bell);
   co_return success();
