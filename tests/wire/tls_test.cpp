@@ -173,6 +173,30 @@ TEST(tls_test, random_bytes_before_the_handshake_never_pass) {
   }
 }
 
+// A server that closes the connection before it answers (as an actor at its cap of
+// connections still authenticating closes the oldest silent one): the connecting side's
+// handshake says the transport was closed, which `runtime::connect_to` tries again on.
+TEST(tls_test, a_server_closing_before_it_answers_reads_as_a_closed_transport) {
+  run_async([&]() -> awaitable<void> {
+    auto ex = co_await boost::asio::this_coro::executor;
+    auto l = tp::tcp::listen(ex, tp::tls::bind_addr("tls"));
+    EXPECT_TRUE(l);
+    if (!l) co_return;
+    auto c = co_await tp::tcp::connect(ex, l.value().address());
+    EXPECT_TRUE(c);
+    if (!c) co_return;
+    {
+      auto s = co_await l.value().accept();  // and closed at once
+      EXPECT_TRUE(s);
+    }
+    auto hs = co_await tp::tls_handshake(c.value(), context_of("actor"), tp::tls_role::client);
+    EXPECT_FALSE(hs);
+    if (!hs) {
+      EXPECT_EQ(hs.error(), wire_errc::transport_closed) << hs.error().message();
+    }
+  }());
+}
+
 TEST(tls_test, missing_or_broken_files_are_named_in_the_error) {
   const auto missing = tp::tls_context::make({"/nonexistent/cert.pem", key_path("actor"), file("ca.pem")});
   ASSERT_FALSE(missing);

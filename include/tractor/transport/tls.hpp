@@ -69,7 +69,8 @@ enum class tls_role { client, server };
 /// the session (unless TRACTOR_TCP_AUTH=off), all within `auth::deadline()`: the session
 /// the connection's bytes go through from then on. Fails (`wire_errc::auth_failed`, saying
 /// why: no certificate, one the authority did not sign, not TLS, a wrong cookie) without
-/// closing the socket.
+/// closing the socket; the connecting side fails with `wire_errc::transport_closed` if the
+/// peer closes the connection before it answers (as `auth::prove` does).
 ///
 /// Cancellation: interrupted at once (`operation_aborted`).
 awaitable<result<std::unique_ptr<secure_stream>>> tls_handshake(stream_socket& s, const tls_context& ctx, tls_role role);

@@ -99,6 +99,11 @@ class tls_session final : public secure_stream {
     for (;;) {
       const auto ec = call(s, [&] { return ::SSL_do_handshake(ssl_); });
       if (!ec) co_return success();
+      // The connecting side, closed on before an answer: what an actor at its cap of
+      // connections still authenticating does to the oldest silent one (see auth::prove).
+      if (ec == boost::asio::error::eof && role == tls_role::client) {
+        co_return error(make_error_code(wire_errc::transport_closed), refusal(ec));
+      }
       if (ec != boost::asio::error::would_block) co_return tls_failed(refusal(ec));
       const auto waited = co_await wait(s);
       if (!s.is_open()) co_return tls_failed("the connection was closed during the TLS handshake");
