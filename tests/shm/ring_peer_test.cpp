@@ -26,6 +26,8 @@ namespace {
 using namespace tractor;
 using namespace std::chrono_literals;
 using tractor::testing::pattern;
+using tractor::testing::receive_cancelled_while_waiting;
+using tractor::testing::rings_never_look;
 using tractor::testing::run_async;
 using tractor::testing::unique_key;
 
@@ -62,6 +64,8 @@ class ring_peer_process {
     reap();
     if (ready_ >= 0) ::close(ready_);
   }
+  ring_peer_process(const ring_peer_process&) = delete;  // one owner of the process and its pipes
+  ring_peer_process& operator=(const ring_peer_process&) = delete;
   [[nodiscard]] bool acted() const { return acted_; }
   /// Runs `act` once more; true if it worked.
   bool again() {
@@ -94,6 +98,14 @@ class ring_peer_process {
   int hold_ = -1;
   bool acted_ = false;
 };
+
+/// A peer process that sends `pattern(9, k)` as it starts (k = 0) and at each `again()` (k =
+/// 1, 2...).
+ring_peer_process numbered_sender(const shm_token& token) {
+  return ring_peer_process(token, [k = std::size_t{0}](shm_ring& mine) mutable {
+    return mine.try_send(pattern(9, k++)).has_value();
+  });
+}
 
 TEST(shm_ring_peer_test, a_sender_s_process_ending_gives_its_finished_messages_then_peer_gone) {
   auto r = run_async([]() -> awaitable<result<void>> {
@@ -173,13 +185,11 @@ awaitable<void> loop_has_polled() {
 // on polling meanwhile: the next wait must still end with `peer_gone`, not wait forever for a
 // doorbell nobody will ring.
 TEST(shm_ring_peer_test, a_sender_that_ends_while_nobody_waits_is_noticed_at_the_next_wait) {
-  ::setenv("TRACTOR_SHM_SPIN_US", "0", 1);  // every wait sleeps: the watch starts at the first
+  const rings_never_look sleeping;  // every wait sleeps: the watch starts at the first
   auto r = run_async([]() -> awaitable<result<void>> {
     const auto ex = co_await boost::asio::this_coro::executor;
     BOOST_OUTCOME_CO_TRY(auto ring, open_shm_ring(ex, unique_key("ends-unwatched"), 256));
-    ring_peer_process sender(ring.token(), [n = 0](shm_ring& mine) mutable {
-      return mine.try_send(pattern(9, static_cast<std::size_t>(n++))).has_value();
-    });
+    ring_peer_process sender = numbered_sender(ring.token());
     EXPECT_TRUE(sender.acted());
     BOOST_OUTCOME_CO_TRY(auto first, co_await ring.receive());
     EXPECT_EQ(first, pattern(9, 0));
@@ -199,42 +209,27 @@ TEST(shm_ring_peer_test, a_sender_that_ends_while_nobody_waits_is_noticed_at_the
         << (!last ? std::string("still waiting after 10 s") : *last ? std::string("a message") : last->error().message());
     co_return success();
   }());
-  ::unsetenv("TRACTOR_SHM_SPIN_US");
   ASSERT_TRUE(r) << r.error().message();
 }
 
 // A receive asleep on both its doorbell and its sender's process (one wait for the two) is
 // cancelled: it returns nothing, takes nothing, and the ring carries the next message.
 TEST(shm_ring_peer_test, a_receive_waiting_on_a_watched_sender_can_be_cancelled) {
-  ::setenv("TRACTOR_SHM_SPIN_US", "0", 1);
+  const rings_never_look sleeping;
   auto r = run_async([]() -> awaitable<result<void>> {
     const auto ex = co_await boost::asio::this_coro::executor;
     BOOST_OUTCOME_CO_TRY(auto ring, open_shm_ring(ex, unique_key("cancel-watched"), 256));
-    ring_peer_process sender(ring.token(), [n = 0](shm_ring& mine) mutable {
-      return mine.try_send(pattern(11, static_cast<std::size_t>(n++))).has_value();
-    });
+    ring_peer_process sender = numbered_sender(ring.token());
     EXPECT_TRUE(sender.acted());
     BOOST_OUTCOME_CO_TRY(auto first, co_await ring.receive());  // the sender is known from here
-    EXPECT_EQ(first, pattern(11, 0));
-    bool returned = false;
-    auto outcome = co_await open_nursery([&](nursery& n) -> awaitable<void> {
-      n.start_soon("receiver", [&]() -> awaitable<void> {
-        auto got = co_await ring.receive();
-        returned = true;  // never: cancelled while it waits
-        (void)got;
-      });
-      co_await checkpoint();
-      n.cancel();
-      co_return;
-    });
-    if (!outcome) co_return outcome.error();
+    EXPECT_EQ(first, pattern(9, 0));
+    BOOST_OUTCOME_CO_TRY(const bool returned, co_await receive_cancelled_while_waiting(ring));
     EXPECT_FALSE(returned);
     EXPECT_TRUE(sender.again());
     BOOST_OUTCOME_CO_TRY(auto next, co_await ring.receive());
-    EXPECT_EQ(next, pattern(11, 1));
+    EXPECT_EQ(next, pattern(9, 1));
     co_return success();
   }());
-  ::unsetenv("TRACTOR_SHM_SPIN_US");
   ASSERT_TRUE(r) << r.error().message();
 }
 

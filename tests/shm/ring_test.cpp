@@ -22,6 +22,7 @@ namespace {
 
 using namespace tractor;
 using tractor::testing::pattern;
+using tractor::testing::receive_cancelled_while_waiting;
 using tractor::testing::run_async;
 using tractor::testing::unique_key;
 
@@ -107,18 +108,7 @@ TEST(shm_ring_test, a_full_ring_refuses_try_send_and_a_waiting_send_resumes_when
 TEST(shm_ring_test, a_cancelled_receive_consumes_nothing) {
   auto r = run_async([]() -> awaitable<result<void>> {
     BOOST_OUTCOME_CO_TRY(auto rings, co_await make_pair_of(128));
-    bool returned = false;
-    auto outcome = co_await open_nursery([&](nursery& n) -> awaitable<void> {
-      n.start_soon("receiver", [&]() -> awaitable<void> {
-        auto got = co_await rings.peer.receive();
-        returned = true;  // never: cancelled while it waits
-        (void)got;
-      });
-      co_await checkpoint();
-      n.cancel();
-      co_return;
-    });
-    if (!outcome) co_return outcome.error();
+    BOOST_OUTCOME_CO_TRY(const bool returned, co_await receive_cancelled_while_waiting(rings.peer));
     EXPECT_FALSE(returned);
     BOOST_OUTCOME_CO_TRYV(rings.owner.try_send(pattern(10, 3)));
     BOOST_OUTCOME_CO_TRY(auto m, co_await rings.peer.receive());

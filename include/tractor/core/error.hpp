@@ -22,6 +22,7 @@
 
 #include <tractor/config.hpp>
 
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/outcome/bad_access.hpp>
 #include <boost/outcome/basic_result.hpp>
 #include <boost/outcome/try.hpp>
@@ -222,6 +223,12 @@ namespace detail {
 /// Throws the exception Asio itself uses for a cancelled operation, so that our waits and
 /// Asio's look the same to callers.
 [[noreturn]] void throw_cancelled();
+
+/// `throw_cancelled()` if `state` (the calling task's) says it was cancelled: where Asio does
+/// not check by itself, after a wait that completed anyway or between waits of our own.
+inline void throw_on_cancellation(const boost::asio::cancellation_state& state) {
+  if (state.cancelled() != boost::asio::cancellation_type::none) throw_cancelled();
+}
 
 // -- result ------------------------------------------------------------------------------
 

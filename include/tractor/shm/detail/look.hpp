@@ -46,10 +46,10 @@ inline void note_cpu(std::atomic<std::uint32_t>& slot) noexcept {
 
 /// Looks for `ready()` again and again for up to `window`, each look after a turn of the
 /// event loop (the caller has just looked): the loop's other work runs between looks, and the
-/// thread is never blocked for longer than one look. True as soon as `ready()` holds; false once the window has passed,
-/// and at once when looking cannot help: a window of 0, or a peer (its `cpu_tag` in
-/// `peer_cpu`) that last worked on this thread's CPU, where it cannot make progress while
-/// this side looks, or that was not seen working yet.
+/// thread is never blocked for longer than one look. True as soon as `ready()` holds; false
+/// once the window has passed, and at once when looking cannot help: a window of 0, or a peer
+/// (its `cpu_tag` in `peer_cpu`) that last worked on this thread's CPU, where it cannot make
+/// progress while this side looks, or that was not seen working yet.
 ///
 /// Cancellation: checked at each look; the caller's cancellation is thrown at the next one
 /// (also where the caller turned Asio's own check off).
@@ -63,7 +63,7 @@ boost::asio::awaitable<bool> look_for(const std::atomic<std::uint32_t>& peer_cpu
   for (;;) {
     co_await boost::asio::post(ex, boost::asio::use_awaitable);
     const auto state = co_await boost::asio::this_coro::cancellation_state;
-    if (state.cancelled() != boost::asio::cancellation_type::none) throw_cancelled();
+    throw_on_cancellation(state);
     if (ready()) co_return true;
     if (std::chrono::steady_clock::now() >= until) co_return false;
   }

@@ -256,7 +256,7 @@ TRACTOR_DECL boost::asio::awaitable<result<void>> shm_ring::sleep_on(boost::asio
                                          peer_process_->async_wait(readable, asio::deferred))
                                          .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
     const auto state = co_await asio::this_coro::cancellation_state;
-    if (state.cancelled() != asio::cancellation_type::none) throw_cancelled();
+    throw_on_cancellation(state);
     // The one that ended first failed (the other was cancelled): an error, not another turn.
     if (const auto& failed = order[0] == 0 ? bell_ec : exit_ec) {
       co_return error(failed, "cannot wait on ring " + token().name + ": " + failed.message());

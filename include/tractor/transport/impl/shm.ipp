@@ -114,7 +114,7 @@ class session final : public secure_stream {
   awaitable<io_result> write(stream_socket&, std::span<const boost::asio::const_buffer> pieces) override {
     // Refused before anything is written, as a socket's own write is.
     const auto state = co_await boost::asio::this_coro::cancellation_state;
-    if (state.cancelled() != boost::asio::cancellation_type::none) throw_cancelled();
+    throw_on_cancellation(state);
     std::size_t total = 0;
     for (auto piece : pieces) {
       while (piece.size() > 0) {
