@@ -2,7 +2,7 @@
 // them, gets a failure back as a value, and tears everything down — no process left behind.
 //
 //     tools/bazel run //examples:quickstart
-//     g++ -std=c++20 -DSPDLOG_COMPILED_LIB -I include examples/quickstart.cpp -lspdlog -lfmt  # no Bazel
+//     g++ -std=c++20 -I include examples/quickstart.cpp -lfmt  # no Bazel
 #include <tractor/runtime/tree.hpp>
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/transport/uds.hpp>
