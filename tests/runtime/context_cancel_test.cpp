@@ -1,7 +1,7 @@
 // Contexts' error and cancellation rules with real child actors over both transports
-// (tractor's R25-R34): errors before and after started, failing blocks, cancels from either
-// side and from a third actor, misuse, payload types, a context with oneself. Part of the
-// context_test binary.
+// (tractor's `Portal.open_context()` and `Context`): errors before and after started, failing
+// blocks, cancels from either side and from a third actor, misuse, payload types, a context
+// with oneself. Part of the context_test binary.
 #include "tests/runtime/context_fixture.hpp"
 
 namespace {
@@ -67,7 +67,7 @@ TYPED_TEST(context_cancel_test, cancel_from_the_caller_is_absorbed) {
           EXPECT_TRUE(!outcome && outcome.error() == runtime_errc::context_cancelled);
           EXPECT_EQ(outcome ? "" : tractor::canceller_of(outcome.error()).substr(0, 5), "root@");
           auto late = ctx.open_stream();
-          EXPECT_TRUE(!late && late.error() == runtime_errc::context_cancelled) << "R32";
+          EXPECT_TRUE(!late && late.error() == runtime_errc::context_cancelled) << "a stream opened after Context.cancel()";
           co_return success();
         });
     EXPECT_TRUE(opened) << "absorbed (our own ctx.cancel()): " << opened.error().message();

@@ -1,4 +1,5 @@
-// Contexts and streams with real child actors over both transports (tractor's R35-R39):
+// Contexts and streams with real child actors over both transports (tractor's `MsgStream`:
+// `Context.open_stream()`, `StreamOverrun`, `MsgStream.subscribe()`):
 // ping-pong, iteration, the cheap paths, overruns, fan-out, an aggregator. This binary is
 // also every child actor (see main() at the bottom); the cancellation rules are in
 // context_cancel_test.cpp, in the same binary.
@@ -258,7 +259,7 @@ TYPED_TEST(context_test, a_receiver_that_overran_learns_of_it_after_the_items_it
   EXPECT_EQ(r.error(), runtime_errc::stream_overrun) << r.error().message();
 }
 
-// R39: two local subscribers of one stream. The fast one reads 100 items and is cancelled
+// `MsgStream.subscribe()`: two local subscribers of one stream. The fast one reads 100 items and is cancelled
 // mid-wait; the slow one, which had read nothing, is told it lagged, then gets every item
 // still kept and the rest of the stream, pulling them itself.
 TYPED_TEST(context_test, fan_out_to_local_subscribers_with_a_lagging_one) {
@@ -304,8 +305,9 @@ TYPED_TEST(context_test, fan_out_to_local_subscribers_with_a_lagging_one) {
   EXPECT_TRUE(r) << r.error().message();
 }
 
-// R31, third actor: the root streams from "callee" while "canceller" (a sibling, reached by
-// address) cancels the callee; the root's context ends naming the canceller.
+// A third actor's cancel (tractor's `ContextCancelled` and its `canceller`): the root streams
+// from "callee" while "canceller" (a sibling, reached by address) cancels the callee; the
+// root's context ends naming the canceller.
 TYPED_TEST(context_test, an_aggregator_merges_two_streamers_without_duplicates) {
   auto r = with_child<TypeParam>([](portal<TypeParam>& p) -> awaitable<result<void>> {
     const stream_options whole{.buffer = 1024};

@@ -52,6 +52,13 @@ tractor::awaitable<int> sleep_forever() {
 namespace {
 
 using namespace tractor;
+
+// The forkserver's own exit codes read as a child actor's codes of the same meaning.
+using server_exit = spawn::forkserver::exit_code;
+constexpr int parent_gone = static_cast<int>(server_exit::parent_gone);
+static_assert(parent_gone == static_cast<int>(runtime::child_exit::parent_gone));
+static_assert(static_cast<int>(server_exit::bad_request) == static_cast<int>(runtime::child_exit::bad_boot));
+static_assert(static_cast<int>(server_exit::out_of_resources) == static_cast<int>(runtime::child_exit::out_of_resources));
 using fs_tree = tree<spawn::forkserver, transport::uds, codec::cereal_binary,
                      exposed<&hazard::open_descriptors, &hazard::log_a_line, &hazard::sleep_forever>>;
 const actor_options hazards_only{.enable_modules = {"hazard"}};
@@ -333,14 +340,14 @@ TEST_F(forkserver_test, a_server_that_does_not_answer_fails_the_spawn_within_its
     // (SIGKILL); the spare by whichever news of the death reaches it first
     // (tools/forkserver/server.hpp): that signal, its socket to the clerk closing while it
     // waits for a request (status 0), or, forked just before the server stopped, finding its
-    // parent gone before it could tie itself to it (status 70).
+    // parent gone before it could tie itself to it (`exit_code::parent_gone`).
     const auto left = tractor::testing::live_children();
     ASSERT_FALSE(left.contains(server)) << "the stopped server was not killed and reaped";
     for (const pid_t p : left) {
       int status = 0;
       EXPECT_EQ(::waitpid(p, &status, 0), p);
       const bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-      const bool left_with_it = WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 70);
+      const bool left_with_it = WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == parent_gone);
       EXPECT_TRUE(killed || left_with_it) << "pid " << p << " ended otherwise: status " << status;
     }
   }

@@ -33,9 +33,9 @@ using tractor::awaitable;
 using tractor::context;
 using tractor::result;
 
-// Streams don't push back across processes (tractor's R36: a full receiver reports an
-// overrun); a producer of many items therefore keeps at most two windows unacknowledged, and
-// the consumer acknowledges each window, with a buffer that holds both.
+// Streams don't push back across processes (tractor's `StreamOverrun`: a full receiver
+// reports an overrun); a producer of many items therefore keeps at most two windows
+// unacknowledged, and the consumer acknowledges each window, with a buffer that holds both.
 // Items per acknowledged window: up to 1024, and no more than about 1 MiB of them.
 constexpr long window_for(int size) {
   const long fit = (1L << 20) / (size > 0 ? size : 1);

@@ -35,7 +35,7 @@ struct clerk {
     epoll_event e{};
     e.events = EPOLLIN;
     e.data.fd = fd;
-    if (::epoll_ctl(poller, EPOLL_CTL_ADD, fd, &e) != 0) ::_exit(72);  // out of memory
+    if (::epoll_ctl(poller, EPOLL_CTL_ADD, fd, &e) != 0) exit_with(exit_code::out_of_resources);
   }
 
   /// Stops watching `fd` and closes it (the epoll set watches the open file, not the number).
@@ -156,7 +156,7 @@ struct clerk {
       if (everyone || c.owner == fd) ::syscall(SYS_pidfd_send_signal, c.pidfd, SIGKILL, nullptr, 0);
     }
     unwatch(fd);
-    if (everyone) ::_exit(0);
+    if (everyone) exit_with(exit_code::ok);
   }
 
   void on_link(int fd) {
@@ -175,12 +175,12 @@ struct clerk {
     for (;;) {
       const note n = next_note(MSG_DONTWAIT);
       if (n.kind == 0 && n.value == EAGAIN) return;
-      if (n.kind == 0) ::_exit(0);
+      if (n.kind == 0) exit_with(exit_code::ok);
     }
   }
 
   [[noreturn]] void serve(int program_fd, int server_fd) {
-    if (poller < 0) ::_exit(72);
+    if (poller < 0) exit_with(exit_code::out_of_resources);
     program = program_fd;
     server = server_fd;
     watch(program_fd);

@@ -57,7 +57,7 @@ result<void> start_locked(link_state& s) {
     s.m.unlock();
     close_all_but({pair[1]});
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != program) ::_exit(0);
+    if (::getppid() != program) exit_with(exit_code::parent_gone);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -114,6 +114,10 @@ inline void close_each(std::initializer_list<int> fds) {
   }
 }
 
+using exit_code = forkserver::exit_code;
+
+[[noreturn]] inline void exit_with(exit_code code) { ::_exit(static_cast<int>(code)); }
+
 /// This process's link to its server.
 struct link_state {
   std::mutex m;
@@ -152,7 +156,7 @@ inline void close_all_but(std::initializer_list<int> keep) {
 inline void prepare_child(int link_fd, pid_t server) {
   close_all_but({link_fd});
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != server) ::_exit(70);  // the server died before we could tie to it
+  if (::getppid() != server) exit_with(exit_code::parent_gone);  // died before we could tie to it
   link_state& s = link();  // its mutex unlocked: the server released it as it started
   s.fd = link_fd;
   s.server = server;
@@ -219,18 +223,18 @@ struct server {
     ::sigprocmask(SIG_BLOCK, &chld, nullptr);  // children unblock everything (become_child)
     sigchld = ::signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
     int pair[2];
-    if (sigchld < 0 || ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) ::_exit(72);
+    if (sigchld < 0 || ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) exit_with(exit_code::out_of_resources);
     clerk_pid = ::fork();
     if (clerk_pid == 0) {
       close_all_but({program_fd, pair[1]});
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != self) ::_exit(0);
+      if (::getppid() != self) exit_with(exit_code::parent_gone);
       run_clerk(program_fd, pair[1]);
-      ::_exit(0);
+      exit_with(exit_code::ok);
     }
     ::close(pair[1]);
     ::close(program_fd);
-    if (clerk_pid < 0) ::_exit(72);
+    if (clerk_pid < 0) exit_with(exit_code::out_of_resources);
     clerk = pair[0];
   }
 
@@ -269,9 +273,9 @@ struct server {
       detail::write_title(std::string(forkserver::server_title) + " (spare)");
       passed_fds fds;
       const ssize_t n = tractor::detail::recv_with_fds(pair[1], buf.data(), buf.size(), fds);
-      if (n <= 0) ::_exit(0);  // the clerk is closing
+      if (n <= 0) exit_with(exit_code::ok);  // the clerk is closing
       request r;
-      if (!parse(std::string_view(buf.data(), static_cast<std::size_t>(n)), fds, r)) ::_exit(71);
+      if (!parse(std::string_view(buf.data(), static_cast<std::size_t>(n)), fds, r)) exit_with(exit_code::bad_request);
       become_child(r);  // its socket to the clerk stays its link (prepare_child)
     }
     // A failure reaches a request waiting for a spare as its errno.
@@ -330,7 +334,7 @@ struct server {
     if (clerk_pid > 0) ::kill(clerk_pid, SIGKILL);
     while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
     }
-    ::_exit(0);
+    exit_with(exit_code::ok);
   }
 };
 

@@ -19,8 +19,8 @@ enum class child_exit : int {
   no_spawn_spec = 4,       ///< its parent sent something else than its SpawnSpec
   cannot_bind = 5,         ///< its server could not bind (its parent was told why)
   cannot_register = 6,     ///< its registration with the registrar failed
-  parent_gone = 10,        ///< (exec) its parent had died before it started
-  bad_boot = 11,           ///< its boot was unusable (a bad address, a closed channel)
+  parent_gone = 10,        ///< its parent (exec), or the forkserver, had died before it started
+  bad_boot = 11,           ///< its boot, or its forkserver request, was unusable
   not_a_child = 12,        ///< (exec) started without a boot in its environment
   out_of_resources = 13,   ///< it could not make its event loop (out of descriptors or memory)
 };

@@ -95,6 +95,17 @@ struct forkserver {
   /// What `ps` shows for the server; its spare shows this, then " (spare)".
   static constexpr std::string_view server_title = "_forkserver";
 
+  /// How the forkserver's own processes end when they cannot go on. A spare that cannot
+  /// become the requested child ends with one of these, which its spawner then reads as its
+  /// child's exit code: each has the value of the child actor's code of the same meaning
+  /// (`runtime::child_exit`), so the runtime describes it.
+  enum class exit_code : int {
+    ok = 0,                 ///< its work is over (the program's link closed)
+    parent_gone = 10,       ///< its parent died before it could tie its life to it
+    bad_request = 11,       ///< a spare's request was malformed (`child_exit::bad_boot`)
+    out_of_resources = 13,  ///< it could not make its descriptors
+  };
+
   /// Starts the server for a scope if none runs, and stops it at the scope's end if the
   /// scope started it: the backend's per-program setup (`spawn::session`), which `run_main`
   /// holds for the tree's lifetime.
