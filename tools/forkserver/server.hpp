@@ -223,7 +223,9 @@ struct server {
     ::sigprocmask(SIG_BLOCK, &chld, nullptr);  // children unblock everything (become_child)
     sigchld = ::signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
     int pair[2];
-    if (sigchld < 0 || ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) exit_with(exit_code::out_of_resources);
+    if (sigchld < 0 || ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+      exit_with(exit_code::out_of_resources);
+    }
     clerk_pid = ::fork();
     if (clerk_pid == 0) {
       close_all_but({program_fd, pair[1]});
