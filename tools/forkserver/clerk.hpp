@@ -27,13 +27,14 @@ struct clerk {
     int pidfd = -1;
   } spare;  // the server's, handed over ready (`spare_note`)
   std::unordered_map<pid_t, child> children;
-  std::vector<char> buf = std::vector<char>(max_request);
+  // One byte more than a request may have: a longer packet is refused, not cut short.
+  std::vector<char> buf = std::vector<char>(max_request + 1);
   const int poller = ::epoll_create1(EPOLL_CLOEXEC);
   std::vector<int> closed;  // this turn's: later events of the turn for them are stale
 
   void watch(int fd) {
     epoll_event e{};
-    e.events = EPOLLIN;
+    e.events = EPOLLIN | EPOLLRDHUP;  // a hang-up tells end-of-file from an empty packet
     e.data.fd = fd;
     if (::epoll_ctl(poller, EPOLL_CTL_ADD, fd, &e) != 0) exit_with(exit_code::out_of_resources);
   }
@@ -124,7 +125,7 @@ struct clerk {
   /// read end of its status pipe.
   void on_request(int from, std::size_t n, passed_fds& fds) {
     request r;
-    int err = parse(std::string_view(buf.data(), n), fds, r) ? 0 : EINVAL;
+    int err = n <= max_request && parse(std::string_view(buf.data(), n), fds, r) ? 0 : EINVAL;
     int status[2] = {-1, -1};
     if (err == 0 && ::pipe2(status, O_CLOEXEC) < 0) err = errno;
     pid_t pid = -1;
@@ -159,11 +160,15 @@ struct clerk {
     if (everyone) exit_with(exit_code::ok);
   }
 
-  void on_link(int fd) {
+  /// The next packet on link `fd`, whose epoll `events` say whether its peer hung up.
+  void on_link(int fd, std::uint32_t events) {
     passed_fds fds;
     // Never blocks: the clerk must not wait on one link while the others wait on it.
     const ssize_t n = tractor::detail::recv_with_fds(fd, buf.data(), buf.size(), fds, MSG_DONTWAIT);
-    if (n > 0) return on_request(fd, static_cast<std::size_t>(n), fds);
+    // An empty packet also reads as 0 bytes: only a hang-up ends the link (a packet that is
+    // not a request is refused, and the process behind it and its children go on).
+    const bool hung_up = (events & (EPOLLHUP | EPOLLRDHUP)) != 0;
+    if (n > 0 || (n == 0 && !hung_up)) return on_request(fd, static_cast<std::size_t>(n), fds);
     if (n < 0 && errno == EAGAIN) return;
     fds.close_all();
     link_gone(fd);
@@ -196,7 +201,7 @@ struct clerk {
       for (int i = 0; i < n; ++i) {
         const int fd = events[i].data.fd;
         if (fd == server || std::find(closed.begin(), closed.end(), fd) != closed.end()) continue;
-        on_link(fd);
+        on_link(fd, events[i].events);
       }
     }
   }
