@@ -55,9 +55,7 @@ result<void> start_locked(link_state& s) {
     // The link's mutex was copied held (by our caller, whose frame this process never returns
     // to): released here, the server and every child it forks find it free.
     s.m.unlock();
-    close_all_but({pair[1]});
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != program) exit_with(exit_code::parent_gone);
+    keep_only_and_die_with(program, {pair[1]});
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -135,8 +135,10 @@ inline link_state& link() {
 /// SIGPIPE: a status written for a child whose spawner died meanwhile finds no reader.
 inline constexpr int server_ignores[] = {SIGINT, SIGTERM, SIGPIPE};
 
-/// Closes every descriptor but stdio and those of `keep` (the open ones).
-inline void close_all_but(std::initializer_list<int> keep) {
+/// In a process just forked from `parent`: closes every descriptor but stdio and those of
+/// `keep` (the open ones), and ties its life to its parent's (or exits, if the parent died
+/// before it could).
+inline void keep_only_and_die_with(pid_t parent, std::initializer_list<int> keep) {
   std::vector<unsigned> kept;
   for (int fd : keep) {
     if (fd > 2) kept.push_back(static_cast<unsigned>(fd));
@@ -148,15 +150,15 @@ inline void close_all_but(std::initializer_list<int> keep) {
     from = std::max(from, fd + 1);
   }
   ::syscall(SYS_close_range, from, ~0u, 0);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) exit_with(exit_code::parent_gone);
 }
 
 /// In a spare the server just forked: keeps only stdio and its link (the request comes on it,
 /// with the child's own descriptors), and dies with the server. The link stays the child's
 /// way to spawn through the server.
 inline void prepare_child(int link_fd, pid_t server) {
-  close_all_but({link_fd});
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != server) exit_with(exit_code::parent_gone);  // died before we could tie to it
+  keep_only_and_die_with(server, {link_fd});
   link_state& s = link();  // its mutex unlocked: the server released it as it started
   s.fd = link_fd;
   s.server = server;
@@ -228,9 +230,7 @@ struct server {
     }
     clerk_pid = ::fork();
     if (clerk_pid == 0) {
-      close_all_but({program_fd, pair[1]});
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != self) exit_with(exit_code::parent_gone);
+      keep_only_and_die_with(self, {program_fd, pair[1]});
       run_clerk(program_fd, pair[1]);
       exit_with(exit_code::ok);
     }
