@@ -4,6 +4,7 @@
 // must not end the forkserver, which every actor of the program was forked from.
 #include <tractor/spawn/forkserver.hpp>
 
+#include "tests/support/damage.hpp"
 #include "tests/support/reaper.hpp"
 #include "tools/forkserver/server.hpp"  // the request's layout, and this process's link
 
@@ -143,22 +144,8 @@ TEST_F(forkserver_request_test, mutated_requests_are_refused_or_served_and_never
   int refused = 0;
   int served = 0;
   for (int i = 0; i < 300 && !HasFailure(); ++i) {
-    std::string p = good;
-    switch (i % 3) {
-      case 0:
-        p.resize(random() % p.size());
-        break;
-      case 1:
-        for (int flips = 1 + static_cast<int>(random() % 4); flips > 0; --flips) {
-          const std::size_t at = random() % p.size();
-          if (at < entry_at || at >= entry_at + sizeof(std::uint64_t)) p[at] ^= static_cast<char>(1 + random() % 255);
-        }
-        break;
-      default: {
-        const std::uint32_t size = static_cast<std::uint32_t>(random() % 4096);
-        std::memcpy(p.data() + sizes_at + (random() % 5) * sizeof size, &size, sizeof size);
-      }
-    }
+    const std::string p = tractor::testing::damaged(
+        good, i, random, {.sizes_at = sizes_at, .max_size = 4095, .spared_at = entry_at, .spared = sizeof(std::uint64_t)});
     answer a;
     ask(p, a);
     ASSERT_TRUE(a.came) << "packet " << i << ": the forkserver answers";

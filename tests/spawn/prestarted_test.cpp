@@ -5,6 +5,8 @@
 #include <tractor/spawn/prestarted.hpp>
 #include <tractor/testing.hpp>
 
+#include "tests/support/damage.hpp"
+
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -310,21 +312,8 @@ TEST(prestarted, a_damaged_handover_is_refused) {
   std::mt19937 random(29);
   int refused = 0;
   for (int i = 0; i < 300; ++i) {
-    std::string packet = valid;
-    switch (i % 3) {
-      case 0:
-        packet.resize(random() % packet.size());
-        break;
-      case 1:
-        for (int flips = 1 + static_cast<int>(random() % 4); flips > 0; --flips) {
-          packet[random() % packet.size()] ^= static_cast<char>(1 + random() % 255);
-        }
-        break;
-      default: {
-        const std::uint32_t size = static_cast<std::uint32_t>(random());
-        std::memcpy(packet.data() + offsetof(spawn::detail::handover_head, sizes) + (random() % 5) * 4, &size, 4);
-      }
-    }
+    const std::string packet =
+        tractor::testing::damaged(valid, i, random, {.sizes_at = offsetof(spawn::detail::handover_head, sizes)});
     if (packet == valid || packet.empty()) continue;  // a flip that undid itself; an empty packet reads as none
     int pair[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
