@@ -88,15 +88,20 @@ std::set<pid_t> titled(pid_t server, const std::string& role) {
 
 std::set<pid_t> spares_of(pid_t server) { return titled(server, " (spare)"); }
 
+// How many pidfds process `pid` holds.
+std::size_t pidfds_of(pid_t pid) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    if (std::filesystem::read_symlink(fd.path(), ec).string().find("pidfd") != std::string::npos) ++n;
+  }
+  return n;
+}
+
 // How many pidfds the server's clerk holds: one per live child, the spare's once it has it.
 std::size_t clerk_pidfds(pid_t server) {
   std::size_t n = 0;
-  for (const pid_t clerk : titled(server, " (clerk)")) {
-    std::error_code ec;
-    for (const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(clerk) + "/fd", ec)) {
-      if (std::filesystem::read_symlink(fd.path(), ec).string().find("pidfd") != std::string::npos) ++n;
-    }
-  }
+  for (const pid_t clerk : titled(server, " (clerk)")) n += pidfds_of(clerk);
   return n;
 }
 
@@ -270,8 +275,11 @@ TEST_F(forkserver_server_test, a_failed_fork_fails_the_waiting_request_and_the_n
   ASSERT_TRUE(spawn::forkserver::start_server());
   const pid_t server = spawn::forkserver::server_pid();
   ASSERT_EQ(spares_when(server, 1).size(), 1u);
-  // Forked is not yet handed over: the server needs a descriptor (its pidfd) for that.
-  ASSERT_TRUE(eventually([&] { return clerk_pidfds(server) == 1; })) << "the clerk holds the spare";
+  // Forked is not yet handed over: the server needs a descriptor (its pidfd) for that. And
+  // the server closes its own copies (the pidfd last) only after the clerk has them: until
+  // then, the lowest descriptor it has free is not the one it will have.
+  ASSERT_TRUE(eventually([&] { return clerk_pidfds(server) == 1 && pidfds_of(server) == 0; }))
+      << "the clerk holds the spare, the server no descriptor of it";
   rlimit was{};
   ASSERT_EQ(::prlimit(server, RLIMIT_NOFILE, nullptr, &was), 0);
   rlimit none = was;
@@ -286,7 +294,7 @@ TEST_F(forkserver_server_test, a_failed_fork_fails_the_waiting_request_and_the_n
     }
     auto refused = spawn::forkserver::start(ex, exits_with_five());
     EXPECT_FALSE(refused) << "no descriptor for the next spare's socket: no child";
-    if (!refused) co_return;
+    if (refused) co_return;
     EXPECT_NE(refused.error().message().find(std::strerror(EMFILE)), std::string::npos) << refused.error().message();
     EXPECT_TRUE(spares_of(server).empty()) << "nothing forked meanwhile";
     EXPECT_EQ(::prlimit(server, RLIMIT_NOFILE, &was, nullptr), 0);
