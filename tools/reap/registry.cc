@@ -52,8 +52,9 @@ registry_view read_with(const transport::multiaddr& addr, bool forget_gone) {
     ctx.run();
   }
   if (probed != runtime::probe_result::registrar) {
-    view.failure = probed == runtime::probe_result::absent ? "no registrar (nothing listens there)"
-                                                           : "not a registrar (something else answers there)";
+    view.failure = probed == runtime::probe_result::absent       ? "no registrar (nothing listens there)"
+                   : probed == runtime::probe_result::unanswered ? "no answer (three tries of 1 s)"
+                                                                 : "not a registrar (something else answers there)";
     return view;
   }
   root_options options;

@@ -40,6 +40,10 @@ namespace tractor::runtime {
 
 /// Timeouts of the runtime (tractor's defaults, DESIGN §7), and its one bound on bursts.
 struct timeouts {
+  /// How long connecting to another actor may take: the transport's connect and its
+  /// authentication. A host that is down, or drops what is sent to it, would otherwise hold the
+  /// caller for as long as the kernel retries (minutes, over TCP).
+  clock::duration connect = std::chrono::seconds(10);
   clock::duration handshake = std::chrono::seconds(10);
   clock::duration cancel_ack = std::chrono::milliseconds(500);
   clock::duration before_kill = std::chrono::milliseconds(1600);

@@ -11,17 +11,19 @@
 
 namespace tractor::runtime {
 
-/// What a registry address turned out to be (tractor's registry probe).
-enum class probe_result { registrar, occupied, absent };
+/// What a registry address turned out to be (tractor's registry probe): `unanswered` when
+/// nothing there even accepted the connection in time (a host that is down, or drops it).
+enum class probe_result { registrar, occupied, absent, unanswered };
 
 /// Connects to `addr` and, over a transport that authenticates (TCP), proves that this tree's
 /// cookie is known here (see transport/auth.hpp): the socket every connection between actors
 /// starts from. A connection the peer closes before it has answered (an actor making room
-/// among connections still authenticating) is made again, three times in all. Errors name the
-/// address.
+/// among connections still authenticating) is made again, three times in all. All of it within
+/// `within`, else `errc::timeout` ("no answer within ..."). Errors name the address.
 ///
 /// Cancellation: interrupted at once.
-awaitable<result<transport::connection>> connect_to(const policies& pol, const transport::multiaddr& addr);
+awaitable<result<transport::connection>> connect_to(const policies& pol, const transport::multiaddr& addr,
+                                                    clock::duration within = timeouts{}.connect);
 
 /// Whether an actor answers at `addr`: connected to (and authenticated with) within 1 s, and
 /// handshaken as a probe, which the actor there leaves at that.
@@ -30,9 +32,10 @@ awaitable<result<transport::connection>> connect_to(const policies& pol, const t
 awaitable<bool> address_alive(const policies& pol, const transport::multiaddr& addr);
 
 /// Connects to `addr` and handshakes as a probe (tractor's `Aid.is_probe`): a peer that says
-/// it is a registrar is one; a connection refused means nobody is there;
-/// anything else (no valid handshake, a peer that is not a registrar) is "occupied". Up to 3
-/// attempts of at most 1 s each, 0.05 s x attempt apart.
+/// it is a registrar is one; a connection refused means nobody is there; a connection not
+/// accepted within the attempt, "unanswered"; anything else (no valid handshake, a peer that
+/// is not a registrar) is "occupied". Up to 3 attempts of at most 1 s each, 0.05 s x attempt
+/// apart, while the answer is "occupied" or "unanswered".
 ///
 /// Cancellation: interrupted at once.
 awaitable<probe_result> probe_registry(const policies& pol, const transport::multiaddr& addr);
@@ -46,7 +49,8 @@ std::vector<transport::multiaddr> registry_candidates(const policies& pol,
 /// A root's boot (tractor's `open_root_actor()` registrar election): probes its registry address;
 /// if a registrar answers there, binds its own address and will register with it; if nobody is
 /// there (or the address has port 0), binds the registry address itself and becomes the registrar.
-/// A bind lost to another root starting at the same moment is probed again.
+/// A bind lost to another root starting at the same moment is probed again. An address that is
+/// occupied, or where nothing answers, is an error saying which.
 ///
 /// Cancellation: interrupted at once.
 awaitable<result<void>> boot_root(actor& a, const std::vector<transport::multiaddr>& candidates);

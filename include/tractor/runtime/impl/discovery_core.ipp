@@ -4,14 +4,17 @@
 
 #include <tractor/runtime/discovery_core.hpp>
 
+#include <tractor/core/cancel_scope.hpp>
+
 namespace tractor::runtime {
 
 /// How many connections `connect_to` makes at most when the peer closes each before it has
 /// answered the authentication.
 inline constexpr int connect_attempts = 3;
 
-TRACTOR_DECL awaitable<result<transport::connection>> connect_to(const policies& pol,
-                                                                   const transport::multiaddr& addr) {
+namespace detail {
+
+inline awaitable<result<transport::connection>> connect_and_prove(const policies& pol, const transport::multiaddr& addr) {
   auto ex = co_await boost::asio::this_coro::executor;
   for (int attempt = 1;; ++attempt) {
     auto sock = co_await pol.connect(ex, addr);
@@ -27,28 +30,36 @@ TRACTOR_DECL awaitable<result<transport::connection>> connect_to(const policies&
   }
 }
 
+}  // namespace detail
+
+TRACTOR_DECL awaitable<result<transport::connection>> connect_to(const policies& pol, const transport::multiaddr& addr,
+                                                                   clock::duration within) {
+  auto connected = co_await fail_after(within, detail::connect_and_prove(pol, addr));
+  if (connected || connected.error() != errc::timeout) co_return connected;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(within).count();
+  co_return error(make_error_code(errc::timeout),
+                  "cannot connect to " + addr.str() + ": no answer within " + std::to_string(ms) + " ms");
+}
+
 namespace detail {
 
 /// Connects to `addr` (authenticating) and handshakes as a probe (tractor's `Aid.is_probe`,
 /// which the peer leaves at that), within 1 s: the peer's `Aid`; the connect's error if it
-/// could not connect; nothing if it connected but no valid handshake came in time.
+/// could not connect (`errc::timeout` if nothing accepted the connection in time); nothing if
+/// it connected but no valid handshake came in time.
 inline awaitable<result<std::optional<msg::Aid>>> probe_handshake(const policies& pol, const transport::multiaddr& addr) {
   using namespace std::chrono_literals;
-  std::optional<result<std::optional<msg::Aid>>> out;
-  auto once = [&]() -> awaitable<void> {
-    auto conn = co_await connect_to(pol, addr);
-    if (!conn) {
-      out.emplace(conn.error());
-      co_return;
-    }
-    auto ch = pol.make_channel(std::move(conn).value(), {});
-    const msg::Aid me{"probe", new_uuid(), ::getpid(), std::nullopt, true};
-    auto hs = co_await handshake(*ch, me, 1s);
-    out.emplace(hs ? std::optional<msg::Aid>(std::move(hs).value()) : std::nullopt);
-    ch->close();
-  };
-  (void)co_await move_on_after(1s, once());
-  co_return out ? std::move(*out) : result<std::optional<msg::Aid>>(std::nullopt);
+  using answer = result<std::optional<msg::Aid>>;
+  // The connect, then the handshake in what is left of the second.
+  const auto until = clock::now() + 1s;
+  auto conn = co_await connect_to(pol, addr, 1s);
+  if (!conn) co_return answer(conn.error());
+  auto ch = pol.make_channel(std::move(conn).value(), {});
+  const msg::Aid me{"probe", new_uuid(), ::getpid(), std::nullopt, true};
+  auto hs = co_await move_on_at(until, handshake(*ch, me, 1s));
+  ch->close();
+  if (!hs || !*hs) co_return answer(std::nullopt);
+  co_return answer(std::optional<msg::Aid>(std::move(*hs).value()));
 }
 
 }  // namespace detail
@@ -61,24 +72,26 @@ TRACTOR_DECL awaitable<bool> address_alive(const policies& pol, const transport:
 
 TRACTOR_DECL awaitable<probe_result> probe_registry(const policies& pol, const transport::multiaddr& addr) {
   using namespace std::chrono_literals;
-  for (int attempt = 1; attempt <= 3; ++attempt) {
+  for (int attempt = 1;; ++attempt) {
     probe_result seen = probe_result::occupied;
     auto answer = co_await detail::probe_handshake(pol, addr);
     if (!answer) {
-      // Refused: nobody there. Anything else (a peer without our cookie) occupies it.
+      // Refused: nobody there. Not accepted in time: nothing answers (yet). Anything else (a
+      // peer without our cookie) occupies it.
       const auto code = answer.error().code();
       const bool something_there = code == make_error_code(wire_errc::auth_failed) ||
                                   code == make_error_code(wire_errc::transport_closed);
       seen = something_there ? probe_result::occupied : probe_result::absent;
-      if (seen == probe_result::occupied) logs::ipc.warning("registry probe: {}", answer.error().message());
+      if (code == make_error_code(errc::timeout)) seen = probe_result::unanswered;
+      if (seen != probe_result::absent) logs::ipc.warning("registry probe: {}", answer.error().message());
     } else {
       const auto& peer = answer.value();
       seen = peer && peer->is_registrar.value_or(false) ? probe_result::registrar : probe_result::occupied;
     }
-    if (seen != probe_result::occupied) co_return seen;
-    if (attempt < 3) co_await sleep_for(50ms * attempt);
+    const bool try_again = seen == probe_result::occupied || seen == probe_result::unanswered;
+    if (!try_again || attempt == 3) co_return seen;
+    co_await sleep_for(50ms * attempt);
   }
-  co_return probe_result::occupied;
 }
 
 TRACTOR_DECL std::vector<transport::multiaddr> registry_candidates(const policies& pol,
@@ -113,6 +126,11 @@ TRACTOR_DECL awaitable<result<void>> boot_root(actor& a, const std::vector<trans
         co_return error(make_error_code(runtime_errc::actor_failure),
                         "the registry address " + reg.str() + " is taken by something that is not a tractor registrar");
       }
+      if (seen == probe_result::unanswered) {
+        co_return error(make_error_code(errc::timeout), "nothing answers at the registry address " + reg.str() +
+                                                            " (three tries of 1 s): a host that is down, or drops "
+                                                            "connections");
+      }
     }
     auto bound = a.bind(&reg);
     if (bound) {
@@ -132,7 +150,7 @@ TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> connect_peer(actor& a, con
   if (!a.lifetime()) {
     co_return error(make_error_code(runtime_errc::actor_failure), "no actor is running to connect from");
   }
-  auto sock = co_await connect_to(a.pol(), addr);
+  auto sock = co_await connect_to(a.pol(), addr, a.limits().connect);
   if (!sock) co_return sock.error();
   auto p = std::make_shared<peer>(a.pol().make_channel(std::move(sock).value(), {}), a.aid(), a.pol());
   auto hs = co_await p->handshake(a.limits().handshake);
