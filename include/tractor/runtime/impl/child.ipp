@@ -42,7 +42,8 @@ TRACTOR_DECL awaitable<int> child_runtime(const policies& pol, msg::Aid self, bo
   const result<void> bound = a.bind();
   const bool channel_given = plan.channel.has_value();
   if (!channel_given) {
-    auto conn = co_await connect_to(pol, plan.parent_addr, a.limits().connect);
+    // Part of the boot, which its parent waits for as long (`timeouts::boot`).
+    auto conn = co_await connect_to(pol, plan.parent_addr, a.limits().boot);
     if (!conn) {
       logs::spawn.error("cannot reach the parent at {}: {}", plan.parent_addr.str(), conn.error().message());
       co_return int(child_exit::cannot_reach_parent);
