@@ -10,17 +10,13 @@
 
 #include "tests/support/async_test.hpp"
 #include "tests/support/registry.hpp"
+#include "tests/support/silent_address.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <optional>
 #include <string>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 namespace silent {
 tractor::awaitable<int> add(int a, int b) { co_return a + b; }
@@ -37,37 +33,7 @@ using tractor::clock;
 [[maybe_unused]] ::testing::Environment* const program_env =
     ::testing::AddGlobalTestEnvironment(new tractor::testing::private_runtime_dir);
 
-// A TCP address where nothing answers: a listener whose backlog (0) is already filled by one
-// connection it never accepts, so the kernel drops every further connection's first packet, and
-// the connecting side waits as for a host that is down.
-class silent_address {
- public:
-  silent_address() {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    filler_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    EXPECT_EQ(::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(::listen(listener_, 0), 0);
-    EXPECT_EQ(::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len), 0);
-    EXPECT_EQ(::connect(filler_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << "the one the backlog holds";
-    addr_ = tp::multiaddr::parse("/ip4/127.0.0.1/tcp/" + std::to_string(ntohs(a.sin_port))).value();
-  }
-  ~silent_address() {
-    ::close(filler_);
-    ::close(listener_);
-  }
-  silent_address(const silent_address&) = delete;
-  silent_address& operator=(const silent_address&) = delete;
-  [[nodiscard]] const tp::multiaddr& addr() const { return addr_; }
-
- private:
-  int listener_ = -1;
-  int filler_ = -1;
-  tp::multiaddr addr_;
-};
+using tractor::testing::silent_address;
 
 // Far below the minutes the kernel retries a connect that gets no answer: the bound, not the
 // kernel, ended the wait.

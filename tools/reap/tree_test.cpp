@@ -7,6 +7,7 @@
 // own: this binary again, with REAP_TREE_MODE set.
 #include <tractor/testing.hpp>
 
+#include "tests/support/silent_address.hpp"
 #include "tests/support/subprocess.hpp"
 
 #include <gtest/gtest.h>
@@ -323,13 +324,14 @@ TYPED_TEST(reap_tree_test, after_the_whole_tree_is_killed_reap_removes_its_segme
 // A registrar holding an entry whose actor is gone (registered by hand, at an address where
 // nothing listens), beside live ones: tractor-ps --registry lists it as gone, tractor-reap
 // --registry has the registrar forget it and nothing else; a registry address where nobody
-// answers is reported as such.
+// listens, or where nothing answers at all, is reported as such.
 using registry_test = tractor::testing::tree_test<tree_of<tractor::spawn::exec>>;
 
 TEST_F(registry_test, reap_forgets_the_entries_of_actors_that_are_gone) {
   using Tree = tree_of<tractor::spawn::exec>;
   const std::string ghost = tractor::transport::uds::bind_addr("ghost").str();  // nobody listens there
-  std::string ps, reaped, again, nobody;
+  const tractor::testing::silent_address silent;
+  std::string ps, reaped, again, nobody, unanswered;
   std::vector<tractor::transport::multiaddr> ghost_after = {tractor::transport::uds::bind_addr("not asked")};
   std::vector<tractor::transport::multiaddr> b_after;
   char arg0[] = "registry_root";
@@ -348,6 +350,7 @@ TEST_F(registry_test, reap_forgets_the_entries_of_actors_that_are_gone) {
       reaped = run(tool("tractor-reap") + " --registry").second;
       again = run(tool("tractor-reap") + " --registry --dry-run").second;
       nobody = run(tool("tractor-ps") + " --registry /unix/tmp/tractor-nobody-here/registry@1").second;
+      unanswered = run(tool("tractor-ps") + " --registry " + silent.addr().str()).second;
       done = true;
     });
     const auto give_up = std::chrono::steady_clock::now() + 60s;
@@ -366,6 +369,7 @@ TEST_F(registry_test, reap_forgets_the_entries_of_actors_that_are_gone) {
   EXPECT_NE(reaped.find("forgotten (nothing listens there)"), std::string::npos) << reaped;
   EXPECT_NE(again.find("0 of an actor that is gone"), std::string::npos) << again;
   EXPECT_NE(nobody.find("no registrar (nothing listens there)"), std::string::npos) << nobody;
+  EXPECT_NE(unanswered.find("no answer (three tries of 1 s)"), std::string::npos) << unanswered;
   EXPECT_TRUE(ghost_after.empty()) << "the registrar still knows the ghost";
   EXPECT_EQ(b_after.size(), 1u) << "a live actor's entry was touched";
 }
