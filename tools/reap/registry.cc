@@ -53,7 +53,7 @@ registry_view read_with(const transport::multiaddr& addr, bool forget_gone) {
   }
   if (probed != runtime::probe_result::registrar) {
     view.failure = probed == runtime::probe_result::absent       ? "no registrar (nothing listens there)"
-                   : probed == runtime::probe_result::unanswered ? "no answer (three tries of 1 s)"
+                   : probed == runtime::probe_result::unanswered ? "no answer (" + runtime::probe_budget() + ")"
                                                                  : "not a registrar (something else answers there)";
     return view;
   }

@@ -15,6 +15,13 @@ namespace tractor::runtime {
 /// nothing there even accepted the connection in time (a host that is down, or drops it).
 enum class probe_result { registrar, occupied, absent, unanswered };
 
+/// The registry probe's budget (`probe_registry`): this many attempts, each connected and
+/// answered within `probe_attempt_bound`.
+inline constexpr int probe_attempts = 3;
+inline constexpr std::chrono::seconds probe_attempt_bound{1};
+/// That budget as errors state it: "3 tries of 1 s".
+std::string probe_budget();
+
 /// Connects to `addr` and, over a transport that authenticates (TCP), proves that this tree's
 /// cookie is known here (see transport/auth.hpp): the socket every connection between actors
 /// starts from. A connection the peer closes before it has answered (an actor making room
@@ -25,8 +32,8 @@ enum class probe_result { registrar, occupied, absent, unanswered };
 awaitable<result<transport::connection>> connect_to(const policies& pol, const transport::multiaddr& addr,
                                                     clock::duration within = timeouts{}.connect);
 
-/// Whether an actor answers at `addr`: connected to (and authenticated with) within 1 s, and
-/// handshaken as a probe, which the actor there leaves at that.
+/// Whether an actor answers at `addr`: connected to (and authenticated with) within
+/// `probe_attempt_bound`, and handshaken as a probe, which the actor there leaves at that.
 ///
 /// Cancellation: interrupted at once.
 awaitable<bool> address_alive(const policies& pol, const transport::multiaddr& addr);
@@ -34,8 +41,9 @@ awaitable<bool> address_alive(const policies& pol, const transport::multiaddr& a
 /// Connects to `addr` and handshakes as a probe (tractor's `Aid.is_probe`): a peer that says
 /// it is a registrar is one; a connection refused means nobody is there; a connection not
 /// accepted within the attempt, "unanswered"; anything else (no valid handshake, a peer that
-/// is not a registrar) is "occupied". Up to 3 attempts of at most 1 s each, 0.05 s x attempt
-/// apart, while the answer is "occupied" or "unanswered".
+/// is not a registrar) is "occupied". Up to `probe_attempts` attempts of at most
+/// `probe_attempt_bound` each, 0.05 s x attempt apart, while the answer is "occupied" or
+/// "unanswered".
 ///
 /// Cancellation: interrupted at once.
 awaitable<probe_result> probe_registry(const policies& pol, const transport::multiaddr& addr);

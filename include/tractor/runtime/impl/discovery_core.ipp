@@ -44,25 +44,28 @@ TRACTOR_DECL awaitable<result<transport::connection>> connect_to(const policies&
 namespace detail {
 
 /// Connects to `addr` (authenticating) and handshakes as a probe (tractor's `Aid.is_probe`,
-/// which the peer leaves at that), within 1 s: the peer's `Aid`; the connect's error if it
+/// which the peer leaves at that), within `probe_attempt_bound`: the peer's `Aid`; the connect's error if it
 /// could not connect (`errc::timeout` if nothing accepted the connection in time); nothing if
 /// it connected but no valid handshake came in time.
 inline awaitable<result<std::optional<msg::Aid>>> probe_handshake(const policies& pol, const transport::multiaddr& addr) {
-  using namespace std::chrono_literals;
   using answer = result<std::optional<msg::Aid>>;
-  // The connect, then the handshake in what is left of the second.
-  const auto until = clock::now() + 1s;
-  auto conn = co_await connect_to(pol, addr, 1s);
+  // The connect, then the handshake in what is left of the attempt.
+  const auto until = clock::now() + probe_attempt_bound;
+  auto conn = co_await connect_to(pol, addr, probe_attempt_bound);
   if (!conn) co_return answer(conn.error());
   auto ch = pol.make_channel(std::move(conn).value(), {});
   const msg::Aid me{"probe", new_uuid(), ::getpid(), std::nullopt, true};
-  auto hs = co_await move_on_at(until, handshake(*ch, me, 1s));
+  auto hs = co_await move_on_at(until, handshake(*ch, me, probe_attempt_bound));
   ch->close();
   if (!hs || !*hs) co_return answer(std::nullopt);
   co_return answer(std::optional<msg::Aid>(std::move(*hs).value()));
 }
 
 }  // namespace detail
+
+TRACTOR_DECL std::string probe_budget() {
+  return std::to_string(probe_attempts) + " tries of " + std::to_string(probe_attempt_bound.count()) + " s";
+}
 
 TRACTOR_DECL awaitable<bool> address_alive(const policies& pol, const transport::multiaddr& addr) {
   if (!pol.accepts(addr)) co_return false;
@@ -89,7 +92,7 @@ TRACTOR_DECL awaitable<probe_result> probe_registry(const policies& pol, const t
       seen = peer && peer->is_registrar.value_or(false) ? probe_result::registrar : probe_result::occupied;
     }
     const bool try_again = seen == probe_result::occupied || seen == probe_result::unanswered;
-    if (!try_again || attempt == 3) co_return seen;
+    if (!try_again || attempt == probe_attempts) co_return seen;
     co_await sleep_for(50ms * attempt);
   }
 }
@@ -128,8 +131,8 @@ TRACTOR_DECL awaitable<result<void>> boot_root(actor& a, const std::vector<trans
       }
       if (seen == probe_result::unanswered) {
         co_return error(make_error_code(errc::timeout), "nothing answers at the registry address " + reg.str() +
-                                                            " (three tries of 1 s): a host that is down, or drops "
-                                                            "connections");
+                                                            " (" + probe_budget() +
+                                                            "): a host that is down, or drops connections");
       }
     }
     auto bound = a.bind(&reg);
