@@ -38,7 +38,8 @@ struct root_options {
   std::string name = "root";
   /// Where its tree's registrar is (tractor's `open_root_actor()` registrar election): if a
   /// registrar answers at the first address, the root registers there; if nobody does, the root
-  /// becomes the registrar at that address (TCP port 0: at a port the OS chooses). Empty:
+  /// becomes the registrar at that address (TCP port 0: at a port the OS chooses). Further
+  /// addresses are not used (a warning says so; tractor registers with each). Empty:
   /// TRACTOR_REGISTRY_ADDRS from the environment (comma-separated multiaddrs), else the transport's
   /// default (127.0.0.1:1616, registry@1616 under the UDS name prefix).
   std::vector<transport::multiaddr> registry_addrs = {};

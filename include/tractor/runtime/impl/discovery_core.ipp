@@ -116,6 +116,10 @@ TRACTOR_DECL std::vector<transport::multiaddr> registry_candidates(const policie
 
 TRACTOR_DECL awaitable<result<void>> boot_root(actor& a, const std::vector<transport::multiaddr>& candidates) {
   const transport::multiaddr& reg = candidates.front();
+  if (candidates.size() > 1) {
+    // tractor registers every actor with the registrar at each address; not yet here.
+    logs::registrar.warning("{} registry addresses given; only the first, {}, is used", candidates.size(), reg.str());
+  }
   const bool ephemeral = reg.proto() == transport::multiaddr::protocol::tcp && reg.port() == 0;
   for (int round = 0;; ++round) {
     if (!ephemeral) {
