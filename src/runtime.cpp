@@ -9,6 +9,7 @@
 #include <tractor/runtime/impl/context_core.ipp>
 #include <tractor/runtime/impl/debug.ipp>
 #include <tractor/runtime/impl/discovery_core.ipp>
+#include <tractor/runtime/impl/election.ipp>
 #include <tractor/runtime/impl/dispatch.ipp>
 #include <tractor/runtime/impl/handshake.ipp>
 #include <tractor/runtime/impl/identity.ipp>

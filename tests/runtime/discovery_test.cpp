@@ -1,65 +1,9 @@
-// Discovery with real actors over both transports, under each spawn backend (tractor's registrar: `register_actor`, `find_actor`, `wait_for_actor`, `delete_addr`): registration and lookup by
+// Discovery with real actors under each backend and transport (tractor's registrar:
+// `register_actor`, `find_actor`, `wait_for_actor`, `delete_addr`): registration and lookup by
 // name, waiting for each other, a second program sharing the registry, stale entries, a
-// remote registrar cancelled, duplicate names. This binary is also every child actor and
-// the second programs (see main() at the bottom).
-#include <tractor/discovery/discovery.hpp>
-
-#include "tests/support/async_test.hpp"
-#include "tests/support/matrix.hpp"
-#include "tests/support/matrix_tree.hpp"
-#include "tests/support/registry.hpp"
-#include "tests/support/reaper.hpp"
-
-#include <tractor/codec/cereal_binary.hpp>
-#include <tractor/transport/uds.hpp>
-
-#include <gtest/gtest.h>
-
-#include <cstdio>
-
-namespace peers {
-// Set once this actor has been greeted.
-inline thread_local tractor::event greeted;
-tractor::awaitable<std::string> hello(std::string from) {
-  greeted.set();
-  co_return "hello " + from;
-}
-// Waits for `other` by name, greets it, and returns once it was greeted too (a one-shot
-// child ends when it returns: the other could not reach it any more). Both one-shot
-// children do this at once, each waiting on the other.
-tractor::awaitable<tractor::result<std::string>> greet_when_there(std::string me, std::string other);
-// Waits for `name` for at most 100 ms; true if it gave up.
-tractor::awaitable<tractor::result<bool>> wait_briefly(std::string name);
-tractor::awaitable<bool> close_own_server() {
-  tractor::runtime::current_actor()->close_server();
-  co_return true;
-}
-}  // namespace peers
-
-namespace {
-
-using namespace tractor;
-using fns = exposed<&peers::hello, &peers::greet_when_there, &peers::close_own_server, &peers::wait_briefly>;
-// The cell's tree (tests/support/matrix_tree.hpp): its backend and transport.
-using cell_tree = tractor::testing::matrix_tree<codec::cereal_binary, fns>;
-const actor_options peers_only{.enable_modules = {"peers"}};
-
-// The tree of this process's test, from the environment its root set.
-template <class F>
-decltype(auto) on_tree(F f) {
-  return f(std::type_identity<cell_tree>{});
-}
-
-template <class Tree>
-awaitable<result<std::string>> greet_with(std::string me, std::string other) {
-  auto p = co_await wait_for_actor<Tree>(other);
-  if (!p) co_return p.error();
-  auto answer = co_await p.value().template run<&peers::hello>(me);
-  co_await peers::greeted.wait();
-  co_return answer;
-}
-
-}  // namespace
+// remote registrar cancelled, duplicate names. Several registrars: registrars_test.cpp. This
+// binary is also every child actor and the second programs (see main() at the bottom).
+#include "tests/runtime/discovery_fixture.hpp"
 
 tractor::awaitable<tractor::result<std::string>> peers::greet_when_there(std::string me, std::string other) {
   return on_tree([&](auto t) { return greet_with<typename decltype(t)::type>(me, other); });
@@ -79,80 +23,6 @@ tractor::awaitable<tractor::result<bool>> peers::wait_briefly(std::string name) 
 
 namespace {
 
-// Runs `body` in a root of tree `Tree` (registrar of this process's private registry unless
-// `options` say otherwise); returns the body's result.
-template <class Tree>
-result<void> in_root(std::function<awaitable<result<void>>(actor_nursery<Tree>&)> body, root_options options = {}) {
-  result<void> outcome = success();
-  char arg0[] = "discovery_test";
-  char* argv[] = {arg0, nullptr};
-  const int code = run_main<Tree>(1, argv, std::move(options), [&](root<Tree>& r) -> awaitable<result<void>> {
-    outcome = co_await r.open_nursery([&](actor_nursery<Tree>& an) -> awaitable<result<void>> {
-      co_return co_await body(an);
-    });
-    co_return success();
-  });
-  EXPECT_EQ(code, 0);
-  return outcome;
-}
-
-// Polls the registry until `name` is gone (bounded): how long that took.
-template <class Tree>
-awaitable<result<clock::duration>> until_unregistered(std::string name) {
-  const auto t0 = clock::now();
-  for (;;) {
-    auto addrs = co_await query_actor<Tree>(name);
-    if (!addrs) co_return addrs.error();
-    if (addrs.value().empty()) co_return clock::now() - t0;
-    if (clock::now() - t0 > std::chrono::seconds(5)) co_return errc::timeout;
-    co_await sleep_for(std::chrono::milliseconds(1));
-  }
-}
-
-// A second program: a root of its own on `registry` (by DISCOVERY_TEST_MODE), started with
-// this binary; it prints "ready <its registry address>" once up, and serves until cancelled.
-// Waiting for that line blocks: only before this process's own root runs (a second program
-// registering here needs this root's loop; that one is awaited with `wait_for_actor`).
-struct second_program {
-  std::unique_ptr<spawn::process> proc;
-  std::string registry;  // the address it printed
-};
-
-template <class Tree>
-second_program start_second(boost::asio::io_context& ctx, const std::string& mode, const std::string& registry,
-                            bool wait_ready) {
-  int out[2];
-  EXPECT_EQ(::pipe(out), 0);
-  auto p = spawn::exec_process(ctx.get_executor(), {.env = {{"DISCOVERY_TEST_MODE", mode},
-                                                          {"TRACTOR_REGISTRY_ADDRS", registry}},
-                                                  .stdout_fd = wait_ready ? out[1] : -1});
-  ::close(out[1]);
-  if (!wait_ready) {
-    ::close(out[0]);
-    return {std::move(p).value(), ""};
-  }
-  char buf[512] = {};
-  std::size_t got = 0;
-  while (got < sizeof buf - 1) {  // one line (blocks until the program is up)
-    const ssize_t n = ::read(out[0], buf + got, 1);
-    if (n <= 0 || buf[got] == '\n') break;
-    ++got;
-  }
-  ::close(out[0]);
-  const std::string line(buf, got);
-  EXPECT_EQ(line.rfind("ready ", 0), 0u) << line;
-  return {std::move(p).value(), line.size() > 6 ? line.substr(6) : ""};
-}
-
-template <class Tree>
-class discovery_test : public tractor::testing::no_child_left {
- protected:
-  void TearDown() override {
-    no_child_left::TearDown();
-    EXPECT_TRUE(tractor::testing::live_children_but_server().empty()) << "a second program outlived its test";
-  }
-};
-using trees = ::testing::Types<cell_tree>;
 TYPED_TEST_SUITE(discovery_test, trees);
 
 // The cell's tree is the real tree of the cell's backend and transport (and codec).
@@ -352,7 +222,8 @@ TYPED_TEST(discovery_test, duplicate_names_are_both_registered) {
 }
 
 // The second programs: a plain root registering at the registry it was given, or a
-// registrar of its own; each says where its registry is, then serves until cancelled.
+// registrar of its own; each says where its registry is (a registrar: every address it
+// bound, comma-separated), then serves until cancelled.
 template <class Tree>
 int second_program_main(const std::string& mode) {
   root_options options;
@@ -361,7 +232,12 @@ int second_program_main(const std::string& mode) {
   char* argv[] = {arg0, nullptr};
   return run_main<Tree>(1, argv, options, [](root<Tree>&) -> awaitable<result<void>> {
     runtime::actor* self = runtime::current_actor();
-    std::printf("ready %s\n", self->registry_addrs().front().str().c_str());
+    std::string where = self->registry_addrs().front().str();
+    if (self->registry()) {
+      where.clear();
+      for (const auto& at : self->addresses()) where += (where.empty() ? "" : ",") + at.str();
+    }
+    std::printf("ready %s\n", where.c_str());
     std::fflush(stdout);
     for (;;) co_await sleep_for(std::chrono::hours(24));
     co_return success();

@@ -2,7 +2,7 @@
 
 #include <tractor/codec/cereal_binary.hpp>
 #include <tractor/discovery/discovery.hpp>
-#include <tractor/runtime/discovery_core.hpp>
+#include <tractor/runtime/election.hpp>
 #include <tractor/runtime/tree.hpp>
 #include <tractor/testing/reap.hpp>
 #include <tractor/transport/tcp.hpp>

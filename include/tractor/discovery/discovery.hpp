@@ -4,8 +4,9 @@
 //     auto p = co_await tractor::find_actor<tree, greeter_api>("greeter");  // result<portal>
 //     if (p) auto hi = co_await p.value().run<&greeter::greet>("you");
 //
-// Every actor registers its name, uuid and address with its tree's registrar right after it
-// binds (the root of the first program on a registry address is the registrar; see
+// Every actor registers its name, uuid and address with each registrar of its tree right
+// after it binds (the root of the first program on a registry address is the registrar; a
+// root given several addresses where registrars answer registers its tree with each: see
 // `root_options`), and is removed when it ends, when the channel it registered over closes,
 // or when a lookup finds its address dead. A lookup returns a portal like a child's (run,
 // open_context, cancel_actor) over a channel the calling actor opens, or reuses, to the found
@@ -21,22 +22,25 @@ namespace tractor {
 
 /// A portal, typed by interface `Api`, to the actor registered as `name` (the first, if
 /// several are); `runtime_errc::actor_not_found` if there is none. An actor of that name the
-/// calling actor already has a channel to is answered without the registrar. An address the
-/// registrar gives that cannot be connected to is dead: the registrar is told to forget it
-/// (tractor's `find_actor()` dropping a stale address) and the answer is `actor_not_found`.
+/// calling actor already has a channel to is answered without the registrar. With several
+/// registrars, each is asked in turn until one knows `name`; not found while one of them
+/// could not be asked is that one's error. An address a registrar gives that cannot be
+/// connected to is dead: that registrar is told to forget it (tractor's `find_actor()`
+/// dropping a stale address) and the answer is `actor_not_found`.
 ///
 /// Cancellation: interrupted at once.
 template <class Tree, class Api = typename Tree::exposed_type>
 task<portal<Tree, Api>> find_actor(std::string name);
 
-/// Waits until an actor registers as `name` (or returns at once if one is), then connects;
-/// the portal is typed by `Api`.
+/// Waits until an actor registers as `name` at the first registrar (or returns at once if one
+/// is), then connects; the portal is typed by `Api`.
 ///
 /// Cancellation: interrupted at once; the registrar stops waiting for us.
 template <class Tree, class Api = typename Tree::exposed_type>
 task<portal<Tree, Api>> wait_for_actor(std::string name);
 
-/// The addresses registered for `name`, without connecting (empty if none).
+/// The addresses registered for `name`, without connecting (empty if none), from the first
+/// registrar that knows it.
 ///
 /// Cancellation: interrupted at once.
 template <class Tree>
@@ -50,6 +54,13 @@ awaitable<result<std::vector<transport::multiaddr>>> query_actor(std::string nam
 template <class Tree>
 awaitable<result<portal<Tree>>> get_registry();
 
+/// The same, for the registrar at `addr` (tractor's `get_registry(addr)`): any registrar, of
+/// this tree or not.
+///
+/// Cancellation: interrupted at once.
+template <class Tree>
+awaitable<result<portal<Tree>>> get_registry(transport::multiaddr addr);
+
 /// One registered address of one actor.
 struct registry_entry {
   std::string name;
@@ -57,10 +68,16 @@ struct registry_entry {
   transport::multiaddr address;
 };
 
-/// Everything the registrar holds, in registration order (tractor's `get_registry()`).
+/// Everything the (first) registrar holds, in registration order (tractor's
+/// `get_registry()`).
 ///
 /// Cancellation: interrupted at once.
 awaitable<result<std::vector<registry_entry>>> list_registry();
+
+/// Everything the registrar at `addr` holds.
+///
+/// Cancellation: interrupted at once.
+awaitable<result<std::vector<registry_entry>>> list_registry(transport::multiaddr addr);
 
 /// Tells the registrar to forget `addr`, an address found dead (tractor's
 /// `Registrar.delete_addr`); the name and uuid it was registered under, if any.
@@ -119,15 +136,28 @@ awaitable<result<portal<Tree>>> get_registry() {
   co_return portal<Tree>(*self, std::move(p));
 }
 
+template <class Tree>
+awaitable<result<portal<Tree>>> get_registry(transport::multiaddr addr) {
+  BOOST_OUTCOME_CO_TRY(auto self, detail::actor_for_lookup());
+  BOOST_OUTCOME_CO_TRY(auto p, co_await runtime::connect_registrar(*self, addr));
+  co_return portal<Tree>(*self, std::move(p));
+}
+
 inline awaitable<result<std::vector<registry_entry>>> list_registry() {
   BOOST_OUTCOME_CO_TRY(auto self, detail::actor_for_lookup());
+  if (self->registry_addrs().empty()) co_return runtime::detail::no_registrar(*self);
+  co_return co_await list_registry(self->registry_addrs().front());
+}
+
+inline awaitable<result<std::vector<registry_entry>>> list_registry(transport::multiaddr addr) {
+  BOOST_OUTCOME_CO_TRY(auto self, detail::actor_for_lookup());
   std::tuple<> none;
-  auto all = co_await runtime::ask_registrar<&runtime::requests::get_registry>(*self, none);
+  auto all = co_await runtime::ask_registrar_at<&runtime::requests::get_registry>(*self, addr, none);
   if (!all) co_return all.error();
   std::vector<registry_entry> out;
   for (const auto& who : all.value()) {
-    for (const auto& addr : who.addrs) {
-      auto where = transport::multiaddr::parse(addr);
+    for (const auto& at : who.addrs) {
+      auto where = transport::multiaddr::parse(at);
       if (where) out.push_back(registry_entry{who.name, who.uuid, std::move(where).value()});
     }
   }

@@ -109,7 +109,15 @@ class actor {
   [[nodiscard]] const msg::Aid& aid() const noexcept { return self_; }
   [[nodiscard]] const policies& pol() const noexcept { return pol_; }
   [[nodiscard]] const boost::asio::any_io_executor& executor() const noexcept { return ex_; }
-  [[nodiscard]] const transport::multiaddr& address() const { return listener_->address(); }
+  /// Where this actor accepts connections (the first address it bound).
+  [[nodiscard]] const transport::multiaddr& address() const { return listeners_.front().address(); }
+  /// Every address it accepts connections at: one, except for a registrar bound at several
+  /// registry addresses.
+  [[nodiscard]] std::vector<transport::multiaddr> addresses() const {
+    std::vector<transport::multiaddr> out;
+    for (const auto& l : listeners_) out.push_back(l.address());
+    return out;
+  }
   /// The timeouts this actor uses; tractor's defaults until a user changes them (through
   /// `actor_nursery::limits()`).
   [[nodiscard]] const timeouts& limits() const noexcept { return limits_; }
@@ -133,19 +141,22 @@ class actor {
 
   // -- the registrar ---------------------------------------------------------------------
 
-  /// Where this actor registers: its tree's registrar (empty: nowhere).
+  /// Where this actor registers: one address of each registrar of its tree (empty: nowhere).
   [[nodiscard]] const std::vector<transport::multiaddr>& registry_addrs() const noexcept { return registry_addrs_; }
-  /// Registers with the registrar at `addrs` from now on (a child's SpawnSpec, a root that
-  /// found one).
+  /// Registers with the registrars at `addrs` from now on (a child's SpawnSpec, a root that
+  /// found some).
   void use_registrar(std::vector<transport::multiaddr> addrs) { registry_addrs_ = std::move(addrs); }
   /// The table, in the actor that is its tree's registrar; null elsewhere.
   [[nodiscard]] registrar* registry() noexcept { return registry_ ? &*registry_ : nullptr; }
   /// Makes this actor the registrar: it keeps the table, says so in its handshakes, and
-  /// registers itself. Call after `bind`.
+  /// registers itself at every address it bound. Call after `bind`. Its tree registers with
+  /// it at its first address: one registrar is one entry of `registry_addrs`.
   void become_registrar() {
     registry_.emplace();
     self_.is_registrar = true;
-    (void)registry_->add(uid_of(self_), {address().str()}, nullptr);  // an empty table refuses nothing
+    std::vector<std::string> at;
+    for (const auto& l : listeners_) at.push_back(l.address().str());
+    (void)registry_->add(uid_of(self_), at, nullptr);  // an empty table refuses nothing
     registry_addrs_ = {address()};
   }
 
@@ -175,7 +186,7 @@ class actor {
   /// Stops accepting connections (the address is given up); established channels go on.
   void close_server() {
     serving_ = false;
-    if (listener_) listener_->close();
+    for (auto& l : listeners_) l.close();
   }
 
   /// Only what `enable_modules` names is callable from now on (a child, at its SpawnSpec):
@@ -187,7 +198,8 @@ class actor {
     for (const auto& name : names) enabled_.enable(name);
   }
 
-  /// Binds the IPC server, at `at` if given, else at the transport's address for this actor.
+  /// Binds the IPC server, at `at` if given, else at the transport's address for this actor;
+  /// called again, it listens at one more address (before `accept_loop` starts).
   result<void> bind(const transport::multiaddr* at = nullptr);
 
   /// The nursery whose cancellation ends this actor (its tasks for remote callers, the
@@ -196,8 +208,8 @@ class actor {
   /// Runs in `n` from now on (see `lifetime`), until `n` ends.
   void live_in(nursery* n) noexcept { lifetime_ = n; }
 
-  /// Accepts peers until cancelled; each is handshaken in its own task in `n`, then either
-  /// handed to the spawn waiting for it or served.
+  /// Accepts peers at every address it bound until cancelled; each is handshaken in its own
+  /// task in `n`, then either handed to the spawn waiting for it or served.
   awaitable<void> accept_loop(nursery& n);
 
   /// Serves `p` (its `Start`s run as tasks in `n`) until it goes away; returns why.
@@ -276,6 +288,8 @@ class actor {
  private:
   /// Where this actor binds unless told otherwise.
   transport::multiaddr own_address() const;
+  /// `accept_loop` at one of its addresses.
+  awaitable<void> accept_at(transport::listener& l, nursery& n);
   awaitable<void> handshake_and_route(transport::stream_socket s, nursery& n);
   awaitable<void> handle_start(std::shared_ptr<peer> p, msg::Start s);
   /// The row answering `s`: an exposed function enabled here, or a runtime request.
@@ -310,7 +324,8 @@ class actor {
   /// The uid of that peer's actor: the canceller its running tasks report (tractor's
   /// `ContextCancelled.canceller`).
   std::optional<msg::uid> cancel_requester_;
-  std::optional<transport::listener> listener_;
+  /// (A deque: `accept_at` holds each by reference.)
+  std::deque<transport::listener> listeners_;
   std::optional<msg::Aid> parent_;
   std::vector<child_record*> children_;
   bool taskdump_ = false;

@@ -1,6 +1,6 @@
-// tractor/runtime/discovery_core.hpp — the non-template half of discovery: electing the
-// registrar at a root's boot, registering, lookups, and channels between any two actors.
-// The typed front is tractor/discovery/discovery.hpp.
+// tractor/runtime/discovery_core.hpp — the non-template half of discovery: registering,
+// lookups, and channels between any two actors. Electing the registrar at a root's boot is
+// in election.hpp; the typed front is tractor/discovery/discovery.hpp.
 #pragma once
 
 #include <tractor/config.hpp>
@@ -11,16 +11,24 @@
 
 namespace tractor::runtime {
 
-/// What a registry address turned out to be (tractor's registry probe): `unanswered` when
-/// nothing there even accepted the connection in time (a host that is down, or drops it).
-enum class probe_result { registrar, occupied, absent, unanswered };
-
 /// The registry probe's budget (`probe_registry`): this many attempts, each connected and
 /// answered within `probe_attempt_bound`.
 inline constexpr int probe_attempts = 3;
 inline constexpr std::chrono::seconds probe_attempt_bound{1};
 /// That budget as errors state it: "3 tries of 1 s".
 std::string probe_budget();
+
+namespace detail {
+/// The error of a lookup by an actor that knows no registrar.
+error no_registrar(const actor& a);
+/// Connects to `addr` (authenticating) and handshakes as a probe (tractor's `Aid.is_probe`,
+/// which the peer leaves at that), within `probe_attempt_bound`: the peer's `Aid`; the
+/// connect's error if it could not connect (`errc::timeout` if nothing accepted the
+/// connection in time); nothing if it connected but no valid handshake came in time.
+///
+/// Cancellation: interrupted at once.
+awaitable<result<std::optional<msg::Aid>>> probe_handshake(const policies& pol, const transport::multiaddr& addr);
+}  // namespace detail
 
 /// Connects to `addr` and, over a transport that authenticates (TCP), proves that this tree's
 /// cookie is known here (see transport/auth.hpp): the socket every connection between actors
@@ -38,31 +46,6 @@ awaitable<result<transport::connection>> connect_to(const policies& pol, const t
 /// Cancellation: interrupted at once.
 awaitable<bool> address_alive(const policies& pol, const transport::multiaddr& addr);
 
-/// Connects to `addr` and handshakes as a probe (tractor's `Aid.is_probe`): a peer that says
-/// it is a registrar is one; a connection refused means nobody is there; a connection not
-/// accepted within the attempt, "unanswered"; anything else (no valid handshake, a peer that
-/// is not a registrar) is "occupied". Up to `probe_attempts` attempts of at most
-/// `probe_attempt_bound` each, 0.05 s x attempt apart, while the answer is "occupied" or
-/// "unanswered".
-///
-/// Cancellation: interrupted at once.
-awaitable<probe_result> probe_registry(const policies& pol, const transport::multiaddr& addr);
-
-/// The registry addresses a root uses: `configured` if given, else those in the environment
-/// variable TRACTOR_REGISTRY_ADDRS (comma-separated multiaddrs) that the tree's transport
-/// takes, else the transport's default (tractor's 127.0.0.1:1616, registry@1616).
-std::vector<transport::multiaddr> registry_candidates(const policies& pol,
-                                                      const std::vector<transport::multiaddr>& configured);
-
-/// A root's boot (tractor's `open_root_actor()` registrar election): probes its registry address;
-/// if a registrar answers there, binds its own address and will register with it; if nobody is
-/// there (or the address has port 0), binds the registry address itself and becomes the registrar.
-/// A bind lost to another root starting at the same moment is probed again. An address that is
-/// occupied, or where nothing answers, is an error saying which.
-///
-/// Cancellation: interrupted at once.
-awaitable<result<void>> boot_root(actor& a, const std::vector<transport::multiaddr>& candidates);
-
 /// A channel from `a` to the actor at `addr`: the one `a` already has to that address, or a
 /// new one (handshaken, and served by `a` for as long as it lives).
 ///
@@ -70,18 +53,33 @@ awaitable<result<void>> boot_root(actor& a, const std::vector<transport::multiad
 awaitable<result<std::shared_ptr<peer>>> connect_peer(actor& a, const transport::multiaddr& addr);
 
 /// The registrar's request `F` (one of `requests::register_actor` ... `delete_addr`), asked
-/// with `args`: answered from `a`'s own table if `a` is the registrar, else over a channel
-/// to the registrar. An unreachable registrar is `transport_closed` naming its address.
+/// with `args` of the registrar at `reg`: answered from `a`'s own table if that is `a`, else
+/// over a channel to it. An unreachable registrar is `transport_closed` naming its address.
+///
+/// Cancellation: interrupted at once (a remote request is cancelled too).
+template <auto F>
+awaitable<result<typename request_codec<F>::value_type>> ask_registrar_at(actor& a, transport::multiaddr reg,
+                                                                         args_tuple_t<F> args);
+
+/// `ask_registrar_at` the first of `a`'s registrars.
 ///
 /// Cancellation: interrupted at once (a remote request is cancelled too).
 template <auto F>
 awaitable<result<typename request_codec<F>::value_type>> ask_registrar(actor& a, args_tuple_t<F> args);
 
-/// The registrar's channel for `a` (see `connect_peer`); `transport_closed` naming its
-/// address if it cannot be reached.
+/// The channel to the registrar at `reg` for `a` (see `connect_peer`); `transport_closed`
+/// naming that address if it cannot be reached.
+///
+/// Cancellation: interrupted at once.
+awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a, const transport::multiaddr& reg);
+
+/// The same, for the first of `a`'s registrars.
 ///
 /// Cancellation: interrupted at once.
 awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a);
+
+/// Whether `a` accepts connections at `addr`.
+bool is_own_address(const actor& a, const transport::multiaddr& addr);
 
 /// Registers `a` (name, uuid, accept address) with the registrar over `via` (tractor's
 /// `Actor.async_main()` registration).
@@ -89,12 +87,14 @@ awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a);
 /// Cancellation: interrupted at once.
 awaitable<result<void>> register_over(actor& a, peer& via);
 
-/// Registers `a` with its registrar over a channel of its own (an actor whose parent is not the
-/// registrar, a root of another program); the channel, kept open for `a`'s lifetime, is what
-/// `unregister_over` closes. Nothing (and no channel) if `a` has no registry address.
+/// Registers `a` with each of its registrars over a channel of its own (an actor whose parent
+/// is not a registrar, a root of another program), appending each channel that registered to
+/// `registered`: kept open for `a`'s lifetime, they are what `unregister_over` closes. A
+/// registrar that cannot be reached or refuses does not keep the others from being tried;
+/// the errors of all that failed come back together. Nothing if `a` is a registrar.
 ///
 /// Cancellation: interrupted at once.
-awaitable<result<std::shared_ptr<peer>>> register_remotely(actor& a);
+awaitable<result<void>> register_remotely(actor& a, std::vector<std::shared_ptr<peer>>& registered);
 
 /// Unregisters `a` over `via` (not waiting for the answer: the send is bounded by the cancel
 /// ack timeout) and closes `via`. Runs shielded: it is teardown.
@@ -128,19 +128,22 @@ awaitable<result<void>> finish_registration(peer& parent, const std::string& cid
 awaitable<result<void>> register_over_parent(actor& a, peer& parent, std::optional<msg::SpawnSpec>& spec);
 
 /// The actor registered as `name`, as a channel to it: one `a` already has, else one to the
-/// address the registrar gives; nullptr if none is registered, or if that address is dead
-/// (then the registrar is told to forget it, tractor's `find_actor()` dropping a stale address).
+/// address the first registrar that knows it gives (each is asked in turn); nullptr if none
+/// is registered anywhere, or if that address is dead (then that registrar is told to forget
+/// it, tractor's `find_actor()` dropping a stale address). Found nowhere while a registrar
+/// could not be asked is that registrar's error.
 ///
 /// Cancellation: interrupted at once.
 awaitable<result<std::shared_ptr<peer>>> find_peer(actor& a, std::string name);
 
-/// Waits until an actor registers as `name` (tractor's `wait_for_actor()`) and returns a channel to
-/// it.
+/// Waits until an actor registers as `name` at the first registrar (as tractor's
+/// `wait_for_actor()`) and returns a channel to it.
 ///
 /// Cancellation: interrupted at once; the registrar stops waiting too.
 awaitable<result<std::shared_ptr<peer>>> wait_for_peer(actor& a, std::string name);
 
-/// The addresses registered for `name` (none if it is not registered).
+/// The addresses registered for `name` at the first registrar that knows it (none if it is
+/// registered nowhere; asked as `find_peer` asks).
 ///
 /// Cancellation: interrupted at once.
 awaitable<result<std::vector<transport::multiaddr>>> query_addrs(actor& a, std::string name);

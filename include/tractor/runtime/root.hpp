@@ -13,7 +13,7 @@
 
 #include <tractor/config.hpp>
 
-#include <tractor/runtime/discovery_core.hpp>
+#include <tractor/runtime/election.hpp>
 #include <tractor/runtime/portal.hpp>
 #include <tractor/runtime/root_claim.hpp>
 #include <tractor/runtime/task_dump.hpp>
@@ -36,12 +36,13 @@ namespace tractor {
 struct root_options {
   /// Its name (what other programs find it by).
   std::string name = "root";
-  /// Where its tree's registrar is (tractor's `open_root_actor()` registrar election): if a
-  /// registrar answers at the first address, the root registers there; if nobody does, the root
-  /// becomes the registrar at that address (TCP port 0: at a port the OS chooses). Further
-  /// addresses are not used (a warning says so; tractor registers with each). Empty:
-  /// TRACTOR_REGISTRY_ADDRS from the environment (comma-separated multiaddrs), else the transport's
-  /// default (127.0.0.1:1616, registry@1616 under the UDS name prefix).
+  /// Where its tree's registrars are (tractor's `open_root_actor()` registrar election): every
+  /// address is probed; the root and every actor of its tree register with each registrar that
+  /// answers (an address where none answers is then left out, with a warning). If nobody
+  /// answers anywhere, the root becomes the registrar, at every address (TCP port 0: at a port
+  /// the OS chooses). Empty: TRACTOR_REGISTRY_ADDRS from the environment (comma-separated
+  /// multiaddrs), else the transport's default (127.0.0.1:1616, registry@1616 under the UDS
+  /// name prefix).
   std::vector<transport::multiaddr> registry_addrs = {};
   /// Whether SIGINT and SIGTERM cancel the tree (every child is reaped before the root ends).
   /// A program that embeds a root (`async_run_root`) and handles signals itself turns this off

@@ -21,24 +21,31 @@ TRACTOR_DECL result<void> actor::bind(const transport::multiaddr* at) {
   auto l = pol_.listen(ex_, at ? *at : own_address());
   // Out of descriptors (a thread actor shares its process's): which limit, and how to raise it.
   if (!l) return spawn::with_descriptor_limit_hint(l.error());
-  listener_.emplace(std::move(l).value());
+  listeners_.push_back(std::move(l).value());
   return success();
 }
 
 TRACTOR_DECL awaitable<void> actor::accept_loop(nursery& n) {
-  static constexpr auto at = [](const void* self, std::string& out) {
-    out += static_cast<const actor*>(self)->address().str();
+  for (std::size_t i = 1; i < listeners_.size(); ++i) {
+    n.start_soon("accept loop at " + listeners_[i].address().str(), accept_at(listeners_[i], n));
+  }
+  co_await accept_at(listeners_.front(), n);
+}
+
+TRACTOR_DECL awaitable<void> actor::accept_at(transport::listener& l, nursery& n) {
+  static constexpr auto at = [](const void* listening, std::string& out) {
+    out += static_cast<const transport::listener*>(listening)->address().str();
   };
-  const tractor::detail::wait_note_scope note(tractor::detail::wait_note{.what = "a connection at", .detail = at, .subject = this});
+  const tractor::detail::wait_note_scope note(tractor::detail::wait_note{.what = "a connection at", .detail = at, .subject = &l});
   for (;;) {
-    auto s = co_await listener_->accept();
+    auto s = co_await l.accept();
     if (!serving_) co_return;
     if (!s) {
       // Out of descriptors, the listener stays readable and every accept fails at once: say
       // so (once) and wait for descriptors to come free instead of spinning.
       auto hint = spawn::descriptor_limit_hint(s.error().code().value());
       if (hint.empty()) continue;  // a failed accept (peer reset before we got it) harms nobody else
-      if (!out_of_descriptors_) logs::ipc.error("cannot accept connections at {}: {}", address().str(), hint);
+      if (!out_of_descriptors_) logs::ipc.error("cannot accept connections at {}: {}", l.address().str(), hint);
       out_of_descriptors_ = true;
       co_await sleep_for(accept_backoff);
       continue;

@@ -102,7 +102,7 @@ TRACTOR_DECL awaitable<int> child_runtime(const policies& pol, msg::Aid self, bo
   a.debug().enabled = spec->_runtime_vars["_debug_mode"] == "1";
   a.debug().root_addr = spec->_runtime_vars["_root_mailbox"];
   logs::spawn.runtime("booted: serving the parent, enabled {}", fmt::join(enabled, ", "));
-  std::shared_ptr<peer> registration;
+  std::vector<std::shared_ptr<peer>> registrations;
   int interrupted_by = 0;
   nursery* boot_scope = stop.scope;
   auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
@@ -112,12 +112,8 @@ TRACTOR_DECL awaitable<int> child_runtime(const policies& pol, msg::Aid self, bo
     n.start_soon("SIGINT/SIGTERM watch", cancel_on_signal(interrupted_by, a));
     if (a.taskdump()) n.start_soon("task-dump watch", task_dump_watch(a));
     if (!parent_registers) {
-      auto registered = co_await register_remotely(a);
-      if (registered) {
-        registration = registered.value();
-      } else {
-        logs::registrar.error("could not register: {}", registered.error().message());
-      }
+      auto registered = co_await register_remotely(a, registrations);
+      if (!registered) logs::registrar.error("could not register: {}", registered.error().message());
     }
     // The parent channel is this actor's lifeline: when it ends (cancel, or the parent
     // died), the actor ends.
@@ -125,7 +121,7 @@ TRACTOR_DECL awaitable<int> child_runtime(const policies& pol, msg::Aid self, bo
     n.cancel();
   });
   stop.scope = boot_scope;
-  if (registration) co_await unregister_over(a, *registration);
+  for (const auto& registration : registrations) co_await unregister_over(a, *registration);
   co_await a.acknowledge_cancel();
   parent->channel().close();
   if (interrupted_by) co_return exit_code_for_signal(interrupted_by);

@@ -6,8 +6,9 @@
 namespace tractor::runtime {
 
 template <auto F>
-awaitable<result<typename request_codec<F>::value_type>> ask_registrar(actor& a, args_tuple_t<F> args) {
-  if (a.registry()) {
+awaitable<result<typename request_codec<F>::value_type>> ask_registrar_at(actor& a, transport::multiaddr reg,
+                                                                         args_tuple_t<F> args) {
+  if (a.registry() && is_own_address(a, reg)) {
     // The registrar asking itself: the same request, without a channel.
     const msg::Start none{{}, std::string(request_ns), std::string(name_of<F>().func), {}, uid_of(a.aid())};
     const std::shared_ptr<peer> no_peer;
@@ -15,16 +16,22 @@ awaitable<result<typename request_codec<F>::value_type>> ask_registrar(actor& a,
     auto call_it = [&](auto&... v) { return F(self_request, std::move(v)...); };
     co_return co_await std::apply(call_it, args);
   }
-  BOOST_OUTCOME_CO_TRY(auto p, co_await connect_registrar(a));
+  BOOST_OUTCOME_CO_TRY(auto p, co_await connect_registrar(a, reg));
   auto r = co_await ask<F>(*p, a.aid(), std::move(args), a.limits().cancel_ack);
   if (!r && r.error() == wire_errc::transport_closed) {
     // A registrar going away while we ask: the next request connects afresh.
-    const std::string reg = a.registry_addrs().front().str();
-    a.forget_peer(reg, p);
+    a.forget_peer(reg.str(), p);
     co_return error(make_error_code(wire_errc::transport_closed),
-                    "the registrar at " + reg + " is unreachable: " + r.error().message());
+                    "the registrar at " + reg.str() + " is unreachable: " + r.error().message());
   }
   co_return r;
+}
+
+template <auto F>
+awaitable<result<typename request_codec<F>::value_type>> ask_registrar(actor& a, args_tuple_t<F> args) {
+  if (a.registry_addrs().empty()) co_return detail::no_registrar(a);
+  const transport::multiaddr reg = a.registry_addrs().front();
+  co_return co_await ask_registrar_at<F>(a, reg, std::move(args));
 }
 
 }  // namespace tractor::runtime

@@ -43,11 +43,7 @@ TRACTOR_DECL awaitable<result<transport::connection>> connect_to(const policies&
 
 namespace detail {
 
-/// Connects to `addr` (authenticating) and handshakes as a probe (tractor's `Aid.is_probe`,
-/// which the peer leaves at that), within `probe_attempt_bound`: the peer's `Aid`; the connect's error if it
-/// could not connect (`errc::timeout` if nothing accepted the connection in time); nothing if
-/// it connected but no valid handshake came in time.
-inline awaitable<result<std::optional<msg::Aid>>> probe_handshake(const policies& pol, const transport::multiaddr& addr) {
+TRACTOR_DECL awaitable<result<std::optional<msg::Aid>>> probe_handshake(const policies& pol, const transport::multiaddr& addr) {
   using answer = result<std::optional<msg::Aid>>;
   // The connect, then the handshake in what is left of the attempt.
   const auto until = clock::now() + probe_attempt_bound;
@@ -73,83 +69,13 @@ TRACTOR_DECL awaitable<bool> address_alive(const policies& pol, const transport:
   co_return answer && answer.value().has_value();
 }
 
-TRACTOR_DECL awaitable<probe_result> probe_registry(const policies& pol, const transport::multiaddr& addr) {
-  using namespace std::chrono_literals;
-  for (int attempt = 1;; ++attempt) {
-    probe_result seen = probe_result::occupied;
-    auto answer = co_await detail::probe_handshake(pol, addr);
-    if (!answer) {
-      // Refused: nobody there. Not accepted in time: nothing answers (yet). Anything else (a
-      // peer without our cookie) occupies it.
-      const auto code = answer.error().code();
-      const bool something_there = code == make_error_code(wire_errc::auth_failed) ||
-                                  code == make_error_code(wire_errc::transport_closed);
-      seen = something_there ? probe_result::occupied : probe_result::absent;
-      if (code == make_error_code(errc::timeout)) seen = probe_result::unanswered;
-      if (seen != probe_result::absent) logs::ipc.warning("registry probe: {}", answer.error().message());
-    } else {
-      const auto& peer = answer.value();
-      seen = peer && peer->is_registrar.value_or(false) ? probe_result::registrar : probe_result::occupied;
-    }
-    const bool try_again = seen == probe_result::occupied || seen == probe_result::unanswered;
-    if (!try_again || attempt == probe_attempts) co_return seen;
-    co_await sleep_for(50ms * attempt);
-  }
+namespace detail {
+
+TRACTOR_DECL error no_registrar(const actor& a) {
+  return {make_error_code(runtime_errc::actor_failure), describe(uid_of(a.aid())) + " knows no registrar"};
 }
 
-TRACTOR_DECL std::vector<transport::multiaddr> registry_candidates(const policies& pol,
-                                                             const std::vector<transport::multiaddr>& configured) {
-  if (!configured.empty()) return configured;
-  std::vector<transport::multiaddr> out;
-  if (const char* env = std::getenv("TRACTOR_REGISTRY_ADDRS")) {
-    const std::string_view all(env);
-    for (std::size_t at = 0; at <= all.size();) {
-      const std::size_t end = std::min(all.find(',', at), all.size());
-      auto m = transport::multiaddr::parse(all.substr(at, end - at));
-      if (m && pol.accepts(m.value())) out.push_back(std::move(m).value());
-      at = end + 1;
-    }
-  }
-  if (out.empty()) out.push_back(pol.default_registry());
-  return out;
-}
-
-TRACTOR_DECL awaitable<result<void>> boot_root(actor& a, const std::vector<transport::multiaddr>& candidates) {
-  const transport::multiaddr& reg = candidates.front();
-  if (candidates.size() > 1) {
-    // tractor registers every actor with the registrar at each address; not yet here.
-    logs::registrar.warning("{} registry addresses given; only the first, {}, is used", candidates.size(), reg.str());
-  }
-  const bool ephemeral = reg.proto() == transport::multiaddr::protocol::tcp && reg.port() == 0;
-  for (int round = 0;; ++round) {
-    if (!ephemeral) {
-      const probe_result seen = co_await probe_registry(a.pol(), reg);
-      if (seen == probe_result::registrar) {
-        BOOST_OUTCOME_CO_TRY(a.bind());
-        a.use_registrar({reg});
-        co_return success();
-      }
-      if (seen == probe_result::occupied) {
-        co_return error(make_error_code(runtime_errc::actor_failure),
-                        "the registry address " + reg.str() + " is taken by something that is not a tractor registrar");
-      }
-      if (seen == probe_result::unanswered) {
-        co_return error(make_error_code(errc::timeout), "nothing answers at the registry address " + reg.str() +
-                                                            " (" + probe_budget() +
-                                                            "): a host that is down, or drops connections");
-      }
-    }
-    auto bound = a.bind(&reg);
-    if (bound) {
-      a.become_registrar();
-      co_return success();
-    }
-    // Another root may have bound it since the probe: then it is the registrar.
-    if (ephemeral || round == 1) {
-      co_return error(bound.error().code(), "cannot become the registrar at " + reg.str() + ": " + bound.error().message());
-    }
-  }
-}
+}  // namespace detail
 
 TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> connect_peer(actor& a, const transport::multiaddr& addr) {
   const std::string key = addr.str();
@@ -172,11 +98,7 @@ TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> connect_peer(actor& a, con
   co_return p;
 }
 
-TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a) {
-  if (a.registry_addrs().empty()) {
-    co_return error(make_error_code(runtime_errc::actor_failure), describe(uid_of(a.aid())) + " knows no registrar");
-  }
-  const transport::multiaddr reg = a.registry_addrs().front();
+TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a, const transport::multiaddr& reg) {
   auto p = co_await connect_peer(a, reg);
   if (!p) {
     co_return error(make_error_code(wire_errc::transport_closed),
@@ -185,7 +107,22 @@ TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a
   co_return p;
 }
 
-TRACTOR_DECL registration registration_of(actor& a) { return {a.aid().name, a.aid().uuid, {a.address().str()}}; }
+TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a) {
+  if (a.registry_addrs().empty()) co_return detail::no_registrar(a);
+  const transport::multiaddr reg = a.registry_addrs().front();
+  co_return co_await connect_registrar(a, reg);
+}
+
+TRACTOR_DECL bool is_own_address(const actor& a, const transport::multiaddr& addr) {
+  const auto mine = a.addresses();
+  return std::find(mine.begin(), mine.end(), addr) != mine.end();
+}
+
+TRACTOR_DECL registration registration_of(actor& a) {
+  registration who{a.aid().name, a.aid().uuid, {}};
+  for (const auto& at : a.addresses()) who.addrs.push_back(at.str());
+  return who;
+}
 
 TRACTOR_DECL awaitable<result<void>> register_over(actor& a, peer& via) {
   // (Arguments reach co_await operands as named locals only: g++ 12 mishandles temporaries
@@ -194,13 +131,27 @@ TRACTOR_DECL awaitable<result<void>> register_over(actor& a, peer& via) {
   co_return co_await ask<&requests::register_actor>(via, a.aid(), std::move(args), a.limits().cancel_ack);
 }
 
-TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> register_remotely(actor& a) {
-  if (a.registry() || a.registry_addrs().empty()) co_return std::shared_ptr<peer>();
-  const transport::multiaddr reg = a.registry_addrs().front();
-  auto p = co_await connect_peer(a, reg);
-  if (!p) co_return p.error();
-  BOOST_OUTCOME_CO_TRY(co_await register_over(a, *p.value()));
-  co_return p.value();
+TRACTOR_DECL awaitable<result<void>> register_remotely(actor& a, std::vector<std::shared_ptr<peer>>& registered) {
+  if (a.registry()) co_return success();
+  std::vector<error> failed;
+  // Each registrar is tried: one that is gone does not keep the others from knowing us.
+  for (const transport::multiaddr& reg : a.registry_addrs()) {
+    auto p = co_await connect_registrar(a, reg);
+    result<void> r = success();
+    if (p) {
+      r = co_await register_over(a, *p.value());
+    } else {
+      r = p.error();
+    }
+    if (r) {
+      registered.push_back(p.value());
+    } else {
+      failed.emplace_back(r.error().code(), "cannot register with the registrar at " + reg.str() + ": " +
+                                                r.error().message());
+    }
+  }
+  if (failed.empty()) co_return success();
+  co_return aggregate(std::move(failed));
 }
 
 TRACTOR_DECL awaitable<void> unregister_over(actor& a, peer& via) {
@@ -266,22 +217,50 @@ TRACTOR_DECL awaitable<result<void>> finish_registration(peer& parent, const std
   co_return success();
 }
 
+namespace detail {
+
+/// Where a lookup found `name`: its addresses, and which registrar gave them.
+struct found_at {
+  std::vector<std::string> addrs;
+  const transport::multiaddr* registrar = nullptr;
+};
+
+/// Asks each registrar in turn for `name` (tractor's `find_actor()` asks them all) until one
+/// knows it. Nothing found is an answer only when every registrar gave it: else the errors of
+/// those that could not be asked.
+inline awaitable<result<found_at>> look_up(actor& a, const std::string& name) {
+  std::vector<error> failed;
+  for (const transport::multiaddr& reg : a.registry_addrs()) {
+    std::tuple<std::string> find_actor_args{name};
+    auto addrs = co_await ask_registrar_at<&requests::find_actor>(a, reg, std::move(find_actor_args));
+    if (!addrs) {
+      failed.push_back(addrs.error());
+    } else if (!addrs.value().empty()) {
+      co_return found_at{std::move(addrs).value(), &reg};
+    }
+  }
+  if (!failed.empty()) co_return aggregate(std::move(failed));
+  co_return found_at{};
+}
+
+}  // namespace detail
+
 TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> find_peer(actor& a, std::string name) {
   // An actor of that name we already have a channel to needs no registrar (as tractor).
   if (auto known = a.peer_named(name)) co_return known;
-  std::tuple<std::string> find_actor_args{name};
-  auto addrs = co_await ask_registrar<&requests::find_actor>(a, std::move(find_actor_args));
-  if (!addrs) co_return addrs.error();
-  if (addrs.value().empty()) co_return std::shared_ptr<peer>();
-  const std::string addr = addrs.value().front();
+  if (a.registry_addrs().empty()) co_return detail::no_registrar(a);
+  BOOST_OUTCOME_CO_TRY(auto found, co_await detail::look_up(a, name));
+  if (found.addrs.empty()) co_return std::shared_ptr<peer>();
+  const std::string addr = found.addrs.front();
   auto where = transport::multiaddr::parse(addr);
   std::optional<result<std::shared_ptr<peer>>> p;
   if (where) p = co_await connect_peer(a, where.value());
   if (p && *p) co_return std::move(*p);
-  // Registered, but dead: the registrar forgets that address (tractor's `find_actor()` dropping a
-  // stale address).
+  // Registered, but dead: the registrar that gave it forgets that address (tractor's
+  // `find_actor()` dropping a stale address).
   std::tuple<std::string> delete_addr_args{addr};
-  auto forgot = co_await ask_registrar<&requests::delete_addr>(a, std::move(delete_addr_args));
+  const transport::multiaddr reg = *found.registrar;
+  auto forgot = co_await ask_registrar_at<&requests::delete_addr>(a, reg, std::move(delete_addr_args));
   (void)forgot;
   co_return std::shared_ptr<peer>();
 }
@@ -299,11 +278,10 @@ TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> wait_for_peer(actor& a, st
 }
 
 TRACTOR_DECL awaitable<result<std::vector<transport::multiaddr>>> query_addrs(actor& a, std::string name) {
-  std::tuple<std::string> find_actor_args{name};
-  auto addrs = co_await ask_registrar<&requests::find_actor>(a, std::move(find_actor_args));
-  if (!addrs) co_return addrs.error();
+  if (a.registry_addrs().empty()) co_return detail::no_registrar(a);
+  BOOST_OUTCOME_CO_TRY(auto found, co_await detail::look_up(a, name));
   std::vector<transport::multiaddr> out;
-  for (const auto& s : addrs.value()) {
+  for (const auto& s : found.addrs) {
     if (auto m = transport::multiaddr::parse(s)) out.push_back(std::move(m).value());
   }
   co_return out;

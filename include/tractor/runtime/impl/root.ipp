@@ -23,23 +23,20 @@ TRACTOR_DECL task<void> run_root(const policies& pol, root_options options, root
     co_return error(booted.error().code(), "cannot start the root actor: " + booted.error().message());
   }
   exit.booted = true;
-  std::shared_ptr<peer> registration;
+  std::vector<std::shared_ptr<peer>> registrations;
   auto res = co_await open_nursery([&](nursery& n) -> task<void> {
     a.live_in(&n);
     n.start_soon("accept loop", a.accept_loop(n));
     // Ctrl-C (or SIGTERM) cancels the whole tree; every child is reaped before the root ends.
     if (options.cancel_on_signals) n.start_soon("SIGINT/SIGTERM watch", cancel_on_signal(exit.interrupted_by, a));
     if (a.taskdump()) n.start_soon("task-dump watch", task_dump_watch(a));
-    if (!a.registry()) {  // another program's root is the registrar
-      auto registered = co_await register_remotely(a);
-      if (!registered) co_return registered.error();
-      registration = registered.value();
-    }
+    // Another program's root is the registrar (or several are).
+    BOOST_OUTCOME_CO_TRY(co_await register_remotely(a, registrations));
     auto out = co_await body(a);
     n.cancel();  // the body is done: stop serving
     co_return out;
   });
-  if (registration) co_await unregister_over(a, *registration);
+  for (const auto& registration : registrations) co_await unregister_over(a, *registration);
   co_await a.acknowledge_cancel();
   co_return res;
 }
