@@ -8,6 +8,8 @@
 
 #include <set>
 
+#include <signal.h>
+
 namespace {
 
 template <class Tree>
@@ -75,6 +77,14 @@ TYPED_TEST(registrars_test, a_tree_registers_with_every_registrar_and_lookups_ou
           if (at == one_a || at == one_b) names.erase(names.find("registrar"));  // listed at both of its addresses
           EXPECT_EQ(names, tree) << "at " << at.str();
         }
+        {
+          // A registrar that stops answering (its program stopped) holds no lookup up: every
+          // registrar is asked at once, and the first that knows the name answers.
+          ::kill(one.proc->pid(), SIGSTOP);
+          auto while_stopped = co_await fail_after(std::chrono::seconds(10), find_actor<TypeParam>("worker"));
+          ::kill(one.proc->pid(), SIGCONT);
+          EXPECT_TRUE(while_stopped) << while_stopped.error().message();
+        }
         // The first registrar goes; its program ends (a lookup racing that may still reach it).
         auto first = co_await get_registry<TypeParam>(one_a);
         if (!first) co_return first.error();
@@ -84,10 +94,16 @@ TYPED_TEST(registrars_test, a_tree_registers_with_every_registrar_and_lookups_ou
           if (!still) break;
           co_await sleep_for(std::chrono::milliseconds(1));
         }
-        auto found = co_await find_actor<TypeParam>("worker");
-        EXPECT_TRUE(found) << "found through the other registrar: " << (found ? "" : found.error().message());
+        // A child started now registers with the registrar that is left (and logs that it could
+        // not with the other), and is found through it.
+        auto late = co_await an.start_actor("late-worker", peers_only);
+        if (!late) co_return late.error();
+        auto late_hi = co_await late.value().template run<&peers::hello>("root");
+        EXPECT_EQ(late_hi.value(), "hello root");
+        auto found = co_await find_actor<TypeParam>("late-worker");
+        EXPECT_TRUE(found) << found.error().message();
         if (found) {
-          EXPECT_EQ(found.value().aid().uuid, worker.value().aid().uuid);
+          EXPECT_EQ(found.value().aid().uuid, late.value().aid().uuid);
         }
         auto missing = co_await find_actor<TypeParam>("nobody");
         EXPECT_FALSE(missing) << "not found, but one registrar could not be asked";
@@ -97,12 +113,13 @@ TYPED_TEST(registrars_test, a_tree_registers_with_every_registrar_and_lookups_ou
                     std::string::npos)
               << missing.error().message();
         }
-        // A child that ends unregisters from the registrar that is left.
+        // Children that end unregister from the registrar that is left.
         EXPECT_TRUE(co_await worker.value().cancel_actor());
+        EXPECT_TRUE(co_await late.value().cancel_actor());
         for (auto t0 = clock::now(); clock::now() - t0 < std::chrono::seconds(5);) {
           auto listed = co_await list_registry(other);
           if (!listed) co_return listed.error();
-          if (!names_in(listed.value()).contains("worker")) break;
+          if (names_in(listed.value()).size() == 2) break;
           co_await sleep_for(std::chrono::milliseconds(1));
         }
         auto after = co_await list_registry(other);

@@ -89,9 +89,9 @@ awaitable<result<void>> register_over(actor& a, peer& via);
 
 /// Registers `a` with each of its registrars over a channel of its own (an actor whose parent
 /// is not a registrar, a root of another program), appending each channel that registered to
-/// `registered`: kept open for `a`'s lifetime, they are what `unregister_over` closes. A
-/// registrar that cannot be reached or refuses does not keep the others from being tried;
-/// the errors of all that failed come back together. Nothing if `a` is a registrar.
+/// `registered`: kept open for `a`'s lifetime, they are what `unregister_over` closes. All
+/// at once: a registrar that cannot be reached, refuses or is slow does not hold the others
+/// up; the errors of all that failed come back together. Nothing if `a` is a registrar.
 ///
 /// Cancellation: interrupted at once.
 awaitable<result<void>> register_remotely(actor& a, std::vector<std::shared_ptr<peer>>& registered);
@@ -128,8 +128,8 @@ awaitable<result<void>> finish_registration(peer& parent, const std::string& cid
 awaitable<result<void>> register_over_parent(actor& a, peer& parent, std::optional<msg::SpawnSpec>& spec);
 
 /// The actor registered as `name`, as a channel to it: one `a` already has, else one to the
-/// address the first registrar that knows it gives (each is asked in turn); nullptr if none
-/// is registered anywhere, or if that address is dead (then that registrar is told to forget
+/// address given by the first registrar to answer that knows it (all are asked at once, the
+/// others cancelled then); nullptr if none is registered anywhere, or if that address is dead (then that registrar is told to forget
 /// it, tractor's `find_actor()` dropping a stale address). Found nowhere while a registrar
 /// could not be asked is that registrar's error.
 ///
@@ -142,8 +142,8 @@ awaitable<result<std::shared_ptr<peer>>> find_peer(actor& a, std::string name);
 /// Cancellation: interrupted at once; the registrar stops waiting too.
 awaitable<result<std::shared_ptr<peer>>> wait_for_peer(actor& a, std::string name);
 
-/// The addresses registered for `name` at the first registrar that knows it (none if it is
-/// registered nowhere; asked as `find_peer` asks).
+/// The addresses registered for `name` at the first registrar to answer that knows it (none
+/// if it is registered nowhere; asked as `find_peer` asks).
 ///
 /// Cancellation: interrupted at once.
 awaitable<result<std::vector<transport::multiaddr>>> query_addrs(actor& a, std::string name);

@@ -133,23 +133,30 @@ TRACTOR_DECL awaitable<result<void>> register_over(actor& a, peer& via) {
 
 TRACTOR_DECL awaitable<result<void>> register_remotely(actor& a, std::vector<std::shared_ptr<peer>>& registered) {
   if (a.registry()) co_return success();
+  // With every registrar at once: one that is gone, or slow to answer, does not keep the
+  // others from knowing us (nor the actor from serving for longer than the slowest).
   std::vector<error> failed;
-  // Each registrar is tried: one that is gone does not keep the others from knowing us.
-  for (const transport::multiaddr& reg : a.registry_addrs()) {
-    auto p = co_await connect_registrar(a, reg);
-    result<void> r = success();
-    if (p) {
-      r = co_await register_over(a, *p.value());
-    } else {
-      r = p.error();
+  auto all = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+    for (const transport::multiaddr& reg : a.registry_addrs()) {
+      n.start_soon("registration at " + reg.str(), [&a, &reg, &registered, &failed]() -> awaitable<void> {
+        auto p = co_await connect_registrar(a, reg);
+        result<void> r = success();
+        if (p) {
+          r = co_await register_over(a, *p.value());
+        } else {
+          r = p.error();
+        }
+        if (r) {
+          registered.push_back(p.value());
+        } else {
+          failed.emplace_back(r.error().code(), "cannot register with the registrar at " + reg.str() + ": " +
+                                                    r.error().message());
+        }
+      });
     }
-    if (r) {
-      registered.push_back(p.value());
-    } else {
-      failed.emplace_back(r.error().code(), "cannot register with the registrar at " + reg.str() + ": " +
-                                                r.error().message());
-    }
-  }
+    co_return;
+  });
+  if (!all) co_return all.error();  // cancelled
   if (failed.empty()) co_return success();
   co_return aggregate(std::move(failed));
 }
@@ -225,20 +232,30 @@ struct found_at {
   const transport::multiaddr* registrar = nullptr;
 };
 
-/// Asks each registrar in turn for `name` (tractor's `find_actor()` asks them all) until one
-/// knows it. Nothing found is an answer only when every registrar gave it: else the errors of
-/// those that could not be asked.
+/// Asks every registrar for `name` at once (as tractor's `find_actor()`): the first answer
+/// that knows it, and the other requests are cancelled. Nothing found is an answer only when
+/// every registrar gave it: else the errors of those that could not be asked.
 inline awaitable<result<found_at>> look_up(actor& a, const std::string& name) {
   std::vector<error> failed;
-  for (const transport::multiaddr& reg : a.registry_addrs()) {
-    std::tuple<std::string> find_actor_args{name};
-    auto addrs = co_await ask_registrar_at<&requests::find_actor>(a, reg, std::move(find_actor_args));
-    if (!addrs) {
-      failed.push_back(addrs.error());
-    } else if (!addrs.value().empty()) {
-      co_return found_at{std::move(addrs).value(), &reg};
+  std::optional<found_at> found;
+  auto all = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+    for (const transport::multiaddr& reg : a.registry_addrs()) {
+      n.start_soon("lookup at " + reg.str(), [&a, &reg, &name, &n, &failed, &found]() -> awaitable<void> {
+        std::tuple<std::string> find_actor_args{name};
+        auto addrs = co_await ask_registrar_at<&requests::find_actor>(a, reg, std::move(find_actor_args));
+        if (found) co_return;  // (another answered first; this one may have been cancelled)
+        if (!addrs) {
+          failed.push_back(addrs.error());
+        } else if (!addrs.value().empty()) {
+          found = found_at{std::move(addrs).value(), &reg};
+          n.cancel();
+        }
+      });
     }
-  }
+    co_return;
+  });
+  if (found) co_return std::move(*found);
+  if (!all) co_return all.error();  // cancelled
   if (!failed.empty()) co_return aggregate(std::move(failed));
   co_return found_at{};
 }
