@@ -47,7 +47,8 @@ TYPED_TEST(registrars_test, a_tree_registers_with_every_registrar_and_lookups_ou
     nobody = "/ip4/127.0.0.1/tcp/" + std::to_string(reserved.local_endpoint().port());
   }
   // Two registrars in programs of their own, the first bound at two addresses.
-  auto one = start_second<TypeParam>(ctx, "registrar", own_address("registrar-a1") + "," + own_address("registrar-a2"), true);
+  const std::string both = own_address("registrar-a1") + "," + own_address("registrar-a2");
+  auto one = start_second<TypeParam>(ctx, "registrar", both, true);
   auto two = start_second<TypeParam>(ctx, "registrar", own_address("registrar-b"), true);
   const auto comma = one.registry.find(',');
   ASSERT_NE(comma, std::string::npos) << "the first registrar bound two addresses: " << one.registry;

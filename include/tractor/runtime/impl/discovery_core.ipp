@@ -133,30 +133,35 @@ TRACTOR_DECL awaitable<result<void>> register_over(actor& a, peer& via) {
 
 TRACTOR_DECL awaitable<result<void>> register_remotely(actor& a, std::vector<std::shared_ptr<peer>>& registered) {
   if (a.registry()) co_return success();
-  // With every registrar at once: one that is gone, or slow to answer, does not keep the
-  // others from knowing us (nor the actor from serving for longer than the slowest).
   std::vector<error> failed;
-  auto all = co_await open_nursery([&](nursery& n) -> awaitable<void> {
-    for (const transport::multiaddr& reg : a.registry_addrs()) {
-      n.start_soon("registration at " + reg.str(), [&a, &reg, &registered, &failed]() -> awaitable<void> {
-        auto p = co_await connect_registrar(a, reg);
-        result<void> r = success();
-        if (p) {
-          r = co_await register_over(a, *p.value());
-        } else {
-          r = p.error();
-        }
-        if (r) {
-          registered.push_back(p.value());
-        } else {
-          failed.emplace_back(r.error().code(), "cannot register with the registrar at " + reg.str() + ": " +
-                                                    r.error().message());
-        }
-      });
+  auto register_at = [&a, &registered, &failed](const transport::multiaddr& reg) -> awaitable<void> {
+    auto p = co_await connect_registrar(a, reg);
+    result<void> r = success();
+    if (p) {
+      r = co_await register_over(a, *p.value());
+    } else {
+      r = p.error();
     }
-    co_return;
-  });
-  if (!all) co_return all.error();  // cancelled
+    if (r) {
+      registered.push_back(p.value());
+    } else {
+      failed.emplace_back(r.error().code(),
+                          "cannot register with the registrar at " + reg.str() + ": " + r.error().message());
+    }
+  };
+  if (a.registry_addrs().size() == 1) {
+    co_await register_at(a.registry_addrs().front());
+  } else {
+    // With every registrar at once: one that is gone, or slow to answer, does not keep the
+    // others from knowing us (nor the actor from serving for longer than the slowest).
+    auto all = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      for (const transport::multiaddr& reg : a.registry_addrs()) {
+        n.start_soon("registration at " + reg.str(), register_at(reg));
+      }
+      co_return;
+    });
+    if (!all) co_return all.error();  // cancelled
+  }
   if (failed.empty()) co_return success();
   co_return aggregate(std::move(failed));
 }
@@ -236,10 +241,17 @@ struct found_at {
 /// that knows it, and the other requests are cancelled. Nothing found is an answer only when
 /// every registrar gave it: else the errors of those that could not be asked.
 inline awaitable<result<found_at>> look_up(actor& a, const std::string& name) {
+  const std::vector<transport::multiaddr>& regs = a.registry_addrs();
+  if (regs.size() == 1) {  // (a registrar asking itself answers without leaving this task)
+    std::tuple<std::string> find_actor_args{name};
+    auto addrs = co_await ask_registrar_at<&requests::find_actor>(a, regs.front(), std::move(find_actor_args));
+    if (!addrs) co_return addrs.error();
+    co_return found_at{std::move(addrs).value(), &regs.front()};
+  }
   std::vector<error> failed;
   std::optional<found_at> found;
   auto all = co_await open_nursery([&](nursery& n) -> awaitable<void> {
-    for (const transport::multiaddr& reg : a.registry_addrs()) {
+    for (const transport::multiaddr& reg : regs) {
       n.start_soon("lookup at " + reg.str(), [&a, &reg, &name, &n, &failed, &found]() -> awaitable<void> {
         std::tuple<std::string> find_actor_args{name};
         auto addrs = co_await ask_registrar_at<&requests::find_actor>(a, reg, std::move(find_actor_args));

@@ -99,8 +99,9 @@ TRACTOR_DECL awaitable<result<void>> boot_root(actor& a, const std::vector<trans
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       const probe_result what = found[i].seen;
       if (what == probe_result::occupied) {
-        co_return error(make_error_code(runtime_errc::actor_failure), "the registry address " + candidates[i].str() +
-                                                                          " is taken by something that is not a tractor registrar");
+        co_return error(make_error_code(runtime_errc::actor_failure),
+                        "the registry address " + candidates[i].str() +
+                            " is taken by something that is not a tractor registrar");
       }
       if (what == probe_result::unanswered && !silent) silent = &candidates[i];
       if (what == probe_result::registrar && seen.insert(found[i].registrar).second) {
