@@ -83,8 +83,20 @@ TYPED_TEST(registrars_test, a_tree_registers_with_every_registrar_and_lookups_ou
           // registrar is asked at once, and the first that knows the name answers.
           ::kill(one.proc->pid(), SIGSTOP);
           auto while_stopped = co_await fail_after(std::chrono::seconds(10), find_actor<TypeParam>("worker"));
-          ::kill(one.proc->pid(), SIGCONT);
           EXPECT_TRUE(while_stopped) << while_stopped.error().message();
+          // A name nobody registered is an answer only once every registrar gave it: the
+          // stopped one's silence is an error naming it, after `registrar_answer`.
+          runtime::timeouts& limits = runtime::current_actor()->limits();
+          const auto usual = limits.registrar_answer;
+          limits.registrar_answer = std::chrono::milliseconds(300);
+          auto unknown = co_await fail_after(std::chrono::seconds(10), find_actor<TypeParam>("nobody"));
+          limits.registrar_answer = usual;
+          ::kill(one.proc->pid(), SIGCONT);
+          EXPECT_FALSE(unknown);
+          if (!unknown) {
+            EXPECT_EQ(unknown.error(), errc::timeout);
+            EXPECT_EQ(unknown.error().message(), "the registrar at " + one_a.str() + " is silent: no answer within 300 ms");
+          }
         }
         // The first registrar goes; its program ends (a lookup racing that may still reach it).
         auto first = co_await get_registry<TypeParam>(one_a);

@@ -24,8 +24,8 @@ namespace tractor {
 /// several are); `runtime_errc::actor_not_found` if there is none. An actor of that name the
 /// calling actor already has a channel to is answered without the registrar. With several
 /// registrars, all are asked at once and the first to answer that knows `name` wins (one
-/// that hangs holds nothing up); not found while one of them could not be asked is that
-/// one's error. An address a registrar gives that cannot be
+/// that hangs holds nothing up); not found while one of them could not be asked, or did not
+/// answer within `timeouts::registrar_answer`, is that one's error. An address a registrar gives that cannot be
 /// connected to is dead: that registrar is told to forget it (tractor's `find_actor()`
 /// dropping a stale address) and the answer is `actor_not_found`.
 ///

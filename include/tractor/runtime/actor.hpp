@@ -46,6 +46,10 @@ struct timeouts {
   clock::duration connect = std::chrono::seconds(10);
   clock::duration handshake = std::chrono::seconds(10);
   clock::duration cancel_ack = std::chrono::milliseconds(500);
+  /// How long a registrar may take to answer a registration or a lookup (not a
+  /// `wait_for_actor`, which waits for as long as it takes): one that has stopped answering
+  /// (its program stopped, its host gone) is an error naming it, not a wait without end.
+  clock::duration registrar_answer = std::chrono::seconds(10);
   clock::duration before_kill = std::chrono::milliseconds(1600);
   clock::duration boot = std::chrono::seconds(30);
   /// How long a context's caller waits for the callee to end after cancelling it.

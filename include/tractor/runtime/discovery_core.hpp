@@ -21,6 +21,10 @@ std::string probe_budget();
 namespace detail {
 /// The error of a lookup by an actor that knows no registrar.
 error no_registrar(const actor& a);
+/// "no answer within N ms".
+std::string no_answer_within(clock::duration bound);
+/// The error of a request the registrar at `reg` did not answer within `registrar_answer`.
+error registrar_silent(const actor& a, const transport::multiaddr& reg);
 /// Connects to `addr` (authenticating) and handshakes as a probe (tractor's `Aid.is_probe`,
 /// which the peer leaves at that), within `probe_attempt_bound`: the peer's `Aid`; the
 /// connect's error if it could not connect (`errc::timeout` if nothing accepted the
@@ -81,8 +85,9 @@ awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a);
 /// Whether `a` accepts connections at `addr`.
 bool is_own_address(const actor& a, const transport::multiaddr& addr);
 
-/// Registers `a` (name, uuid, accept address) with the registrar over `via` (tractor's
-/// `Actor.async_main()` registration).
+/// Registers `a` (name, uuid, accept addresses) with the registrar over `via` (tractor's
+/// `Actor.async_main()` registration); `errc::timeout` if it does not answer within
+/// `timeouts::registrar_answer`.
 ///
 /// Cancellation: interrupted at once.
 awaitable<result<void>> register_over(actor& a, peer& via);

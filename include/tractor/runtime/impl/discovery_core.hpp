@@ -5,6 +5,14 @@
 
 namespace tractor::runtime {
 
+namespace detail {
+/// The registrar's requests that wait for as long as it takes (no `registrar_answer` bound).
+template <auto F>
+inline constexpr bool waits_for_long = false;
+template <>
+inline constexpr bool waits_for_long<&requests::wait_for_actor> = true;
+}  // namespace detail
+
 template <auto F>
 awaitable<result<typename request_codec<F>::value_type>> ask_registrar_at(actor& a, transport::multiaddr reg,
                                                                          args_tuple_t<F> args) {
@@ -17,7 +25,14 @@ awaitable<result<typename request_codec<F>::value_type>> ask_registrar_at(actor&
     co_return co_await std::apply(call_it, args);
   }
   BOOST_OUTCOME_CO_TRY(auto p, co_await connect_registrar(a, reg));
-  auto r = co_await ask<F>(*p, a.aid(), std::move(args), a.limits().cancel_ack);
+  auto asking = ask<F>(*p, a.aid(), std::move(args), a.limits().cancel_ack);
+  result<typename request_codec<F>::value_type> r = errc::would_block;
+  if constexpr (detail::waits_for_long<F>) {
+    r = co_await std::move(asking);
+  } else {
+    r = co_await fail_after(a.limits().registrar_answer, std::move(asking));
+    if (!r && r.error() == errc::timeout) co_return detail::registrar_silent(a, reg);
+  }
   if (!r && r.error() == wire_errc::transport_closed) {
     // A registrar going away while we ask: the next request connects afresh.
     a.forget_peer(reg.str(), p);

@@ -36,9 +36,8 @@ TRACTOR_DECL awaitable<result<transport::connection>> connect_to(const policies&
                                                                    clock::duration within) {
   auto connected = co_await fail_after(within, detail::connect_and_prove(pol, addr));
   if (connected || connected.error() != errc::timeout) co_return connected;
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(within).count();
   co_return error(make_error_code(errc::timeout),
-                  "cannot connect to " + addr.str() + ": no answer within " + std::to_string(ms) + " ms");
+                  "cannot connect to " + addr.str() + ": " + detail::no_answer_within(within));
 }
 
 namespace detail {
@@ -70,6 +69,16 @@ TRACTOR_DECL awaitable<bool> address_alive(const policies& pol, const transport:
 }
 
 namespace detail {
+
+TRACTOR_DECL std::string no_answer_within(clock::duration bound) {
+  return "no answer within " + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(bound).count()) +
+         " ms";
+}
+
+TRACTOR_DECL error registrar_silent(const actor& a, const transport::multiaddr& reg) {
+  return {make_error_code(errc::timeout),
+          "the registrar at " + reg.str() + " is silent: " + no_answer_within(a.limits().registrar_answer)};
+}
 
 TRACTOR_DECL error no_registrar(const actor& a) {
   return {make_error_code(runtime_errc::actor_failure), describe(uid_of(a.aid())) + " knows no registrar"};
@@ -128,7 +137,12 @@ TRACTOR_DECL awaitable<result<void>> register_over(actor& a, peer& via) {
   // (Arguments reach co_await operands as named locals only: g++ 12 mishandles temporaries
   // with destructors, braced ones above all, there.)
   std::tuple<registration> args{registration_of(a)};
-  co_return co_await ask<&requests::register_actor>(via, a.aid(), std::move(args), a.limits().cancel_ack);
+  auto asking = ask<&requests::register_actor>(via, a.aid(), std::move(args), a.limits().cancel_ack);
+  auto answered = co_await fail_after(a.limits().registrar_answer, std::move(asking));
+  if (!answered && answered.error() == errc::timeout) {
+    co_return error(make_error_code(errc::timeout), detail::no_answer_within(a.limits().registrar_answer));
+  }
+  co_return answered;
 }
 
 TRACTOR_DECL awaitable<result<void>> register_remotely(actor& a, std::vector<std::shared_ptr<peer>>& registered) {
