@@ -122,6 +122,10 @@ class actor {
     for (const auto& l : listeners_) out.push_back(l.address());
     return out;
   }
+  /// Whether it accepts connections at `addr`.
+  [[nodiscard]] bool listens_at(const transport::multiaddr& addr) const {
+    return std::any_of(listeners_.begin(), listeners_.end(), [&](const auto& l) { return l.address() == addr; });
+  }
   /// The timeouts this actor uses; tractor's defaults until a user changes them (through
   /// `actor_nursery::limits()`).
   [[nodiscard]] const timeouts& limits() const noexcept { return limits_; }
@@ -270,19 +274,7 @@ class actor {
   /// what ended it (tractor's CancelAck after teardown).
   ///
   /// Cancellation: interrupted at once; the acknowledgement may then be lost.
-  awaitable<void> acknowledge_cancel() {
-    if (!cancel_requested_by_) co_return;
-    // (No structured binding here: g++ 12 mishandles them across a co_await.)
-    std::shared_ptr<peer> by = cancel_requested_by_->first;
-    msg::msg ack = msg::CancelAck{cancel_requested_by_->second, true};
-    auto sent = co_await by->send(std::move(ack));
-    if (sent) {
-      logs::cancel.cancel("cancelled; acknowledged to {}", by->aid().name);
-    } else {
-      logs::cancel.warning("cancelled, but the acknowledgement to {} was lost: {}", by->aid().name,
-                           sent.error().message());
-    }
-  }
+  awaitable<void> acknowledge_cancel();
 
   /// A peer over `s`, not yet handshaken.
   std::shared_ptr<peer> make_peer(transport::connection c) const {

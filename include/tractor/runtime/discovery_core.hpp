@@ -82,9 +82,6 @@ awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a, const trans
 /// Cancellation: interrupted at once.
 awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a);
 
-/// Whether `a` accepts connections at `addr`.
-bool is_own_address(const actor& a, const transport::multiaddr& addr);
-
 /// Registers `a` (name, uuid, accept addresses) with the registrar over `via` (tractor's
 /// `Actor.async_main()` registration); `errc::timeout` if it does not answer within
 /// `timeouts::registrar_answer`.

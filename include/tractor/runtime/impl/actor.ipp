@@ -25,6 +25,20 @@ TRACTOR_DECL result<void> actor::bind(const transport::multiaddr* at) {
   return success();
 }
 
+TRACTOR_DECL awaitable<void> actor::acknowledge_cancel() {
+  if (!cancel_requested_by_) co_return;
+  // (No structured binding here: g++ 12 mishandles them across a co_await.)
+  std::shared_ptr<peer> by = cancel_requested_by_->first;
+  msg::msg ack = msg::CancelAck{cancel_requested_by_->second, true};
+  auto sent = co_await by->send(std::move(ack));
+  if (sent) {
+    logs::cancel.cancel("cancelled; acknowledged to {}", by->aid().name);
+  } else {
+    logs::cancel.warning("cancelled, but the acknowledgement to {} was lost: {}", by->aid().name,
+                         sent.error().message());
+  }
+}
+
 TRACTOR_DECL awaitable<void> actor::accept_loop(nursery& n) {
   for (std::size_t i = 1; i < listeners_.size(); ++i) {
     n.start_soon("accept loop at " + listeners_[i].address().str(), accept_at(listeners_[i], n));

@@ -16,7 +16,7 @@ inline constexpr bool waits_for_long<&requests::wait_for_actor> = true;
 template <auto F>
 awaitable<result<typename request_codec<F>::value_type>> ask_registrar_at(actor& a, transport::multiaddr reg,
                                                                          args_tuple_t<F> args) {
-  if (a.registry() && is_own_address(a, reg)) {
+  if (a.registry() && a.listens_at(reg)) {
     // The registrar asking itself: the same request, without a channel.
     const msg::Start none{{}, std::string(request_ns), std::string(name_of<F>().func), {}, uid_of(a.aid())};
     const std::shared_ptr<peer> no_peer;

@@ -122,11 +122,6 @@ TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a
   co_return co_await connect_registrar(a, reg);
 }
 
-TRACTOR_DECL bool is_own_address(const actor& a, const transport::multiaddr& addr) {
-  const auto mine = a.addresses();
-  return std::find(mine.begin(), mine.end(), addr) != mine.end();
-}
-
 TRACTOR_DECL registration registration_of(actor& a) {
   registration who{a.aid().name, a.aid().uuid, {}};
   for (const auto& at : a.addresses()) who.addrs.push_back(at.str());

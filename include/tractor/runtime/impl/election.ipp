@@ -41,14 +41,18 @@ inline awaitable<probed> probe_at(const policies& pol, const transport::multiadd
   }
 }
 
-/// `probe_at` every address at once (tractor probes its `registry_addrs` concurrently). A
-/// TCP address of port 0 is nobody's: no probe.
+/// A TCP address of port 0: the OS picks a port at the bind; nobody can be there.
+inline bool ephemeral(const transport::multiaddr& addr) {
+  return addr.proto() == transport::multiaddr::protocol::tcp && addr.port() == 0;
+}
+
+/// `probe_at` every address at once (tractor probes its `registry_addrs` concurrently);
+/// an `ephemeral` one is absent without a probe.
 inline awaitable<std::vector<probed>> probe_all(const policies& pol, const std::vector<transport::multiaddr>& addrs) {
   std::vector<probed> found(addrs.size());
   auto all = co_await open_nursery([&](nursery& n) -> awaitable<void> {
     for (std::size_t i = 0; i < addrs.size(); ++i) {
-      const bool ephemeral = addrs[i].proto() == transport::multiaddr::protocol::tcp && addrs[i].port() == 0;
-      if (ephemeral) continue;
+      if (ephemeral(addrs[i])) continue;
       n.start_soon("registry probe of " + addrs[i].str(), [&pol, &addrs, &found, i]() -> awaitable<void> {
         found[i] = co_await probe_at(pol, addrs[i]);
       });
@@ -135,8 +139,7 @@ TRACTOR_DECL awaitable<result<void>> boot_root(actor& a, const std::vector<trans
     }
     // Another root may have bound it since the probe: then it is the registrar.
     const auto& first = candidates.front();
-    const bool ephemeral = first.proto() == transport::multiaddr::protocol::tcp && first.port() == 0;
-    if (ephemeral || round == 1) {
+    if (detail::ephemeral(first) || round == 1) {
       co_return error(bound.error().code(),
                       "cannot become the registrar at " + first.str() + ": " + bound.error().message());
     }
