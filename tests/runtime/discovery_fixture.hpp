@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <initializer_list>
 
 namespace peers {
 // Set once this actor has been greeted.
@@ -127,6 +128,24 @@ second_program start_second(boost::asio::io_context& ctx, const std::string& mod
   const std::string line(buf, got);
   EXPECT_EQ(line.rfind("ready ", 0), 0u) << line;
   return {std::move(p).value(), line.size() > 6 ? line.substr(6) : ""};
+}
+
+// Waits (on `ctx`) for each second program to end; each must exit 0, as a peer's cancel
+// ends it.
+inline void expect_ended_cleanly(boost::asio::io_context& ctx, std::initializer_list<spawn::process*> programs) {
+  tractor::testing::run_async(ctx, [&]() -> awaitable<void> {
+    for (spawn::process* p : programs) {
+      auto s = co_await p->wait();
+      EXPECT_TRUE(s.success()) << s.describe();
+    }
+  }());
+}
+
+// An address of this cell's transport for a registrar program named `name`: a UNIX socket
+// of this test's own, or TCP port 0 (the OS picks one).
+inline std::string own_address(const std::string& name) {
+  return tractor::testing::cell().transport != "tcp" ? transport::uds::bind_addr_of(name, ::getpid()).str()
+                                                     : "/ip4/127.0.0.1/tcp/0";
 }
 
 template <class Tree>

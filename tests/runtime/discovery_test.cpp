@@ -107,10 +107,7 @@ TYPED_TEST(discovery_test, a_separate_program_registers_here_and_is_called_from_
   });
   EXPECT_TRUE(r) << r.error().message();
   ASSERT_TRUE(second);
-  tractor::testing::run_async(ctx, [&]() -> awaitable<void> {
-    auto s = co_await second->wait();
-    EXPECT_TRUE(s.success()) << s.describe();
-  }());
+  expect_ended_cleanly(ctx, {second.get()});
 }
 
 TYPED_TEST(discovery_test, a_child_that_closed_its_transport_is_not_found_and_its_entry_is_gone) {
@@ -136,10 +133,7 @@ TYPED_TEST(discovery_test, a_child_that_closed_its_transport_is_not_found_and_it
 TYPED_TEST(discovery_test, cancelling_a_remote_registrar_makes_lookups_fail_clearly) {
   boost::asio::io_context ctx;
   // A registrar in another program, on a registry address of its own.
-  const std::string own = tractor::testing::cell().transport != "tcp"
-                              ? transport::uds::bind_addr_of("registrar-test", ::getpid()).str()
-                              : "/ip4/127.0.0.1/tcp/0";
-  auto registrar = start_second<TypeParam>(ctx, "registrar", own, true);
+  auto registrar = start_second<TypeParam>(ctx, "registrar", own_address("registrar-test"), true);
   auto where = transport::multiaddr::parse(registrar.registry);
   ASSERT_TRUE(where) << registrar.registry;
   root_options options;
@@ -173,10 +167,7 @@ TYPED_TEST(discovery_test, cancelling_a_remote_registrar_makes_lookups_fail_clea
       },
       options);
   EXPECT_TRUE(r) << r.error().message();
-  tractor::testing::run_async(ctx, [&]() -> awaitable<void> {
-    auto s = co_await registrar.proc->wait();
-    EXPECT_TRUE(s.success()) << s.describe();
-  }());
+  expect_ended_cleanly(ctx, {registrar.proc.get()});
 }
 
 TYPED_TEST(discovery_test, a_wait_for_an_actor_is_cancellable_and_the_registrar_stops_waiting) {

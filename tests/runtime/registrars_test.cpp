@@ -29,13 +29,6 @@ transport::multiaddr parsed(const std::string& s) {
   return std::move(m).value();
 }
 
-// Addresses of this cell's transport for a registrar named `name`: a UNIX socket of this
-// test's own, or TCP port 0 (the OS picks one).
-std::string own_address(const std::string& name) {
-  return tractor::testing::cell().transport != "tcp" ? transport::uds::bind_addr_of(name, ::getpid()).str()
-                                                     : "/ip4/127.0.0.1/tcp/0";
-}
-
 TYPED_TEST(registrars_test, a_tree_registers_with_every_registrar_and_lookups_outlive_one_of_them) {
   boost::asio::io_context ctx;
   // Where nobody is: a socket file nobody binds, or a TCP port bound but not listening.
@@ -163,12 +156,7 @@ TYPED_TEST(registrars_test, a_tree_registers_with_every_registrar_and_lookups_ou
       },
       later);
   EXPECT_TRUE(r2) << r2.error().message();
-  tractor::testing::run_async(ctx, [&]() -> awaitable<void> {
-    auto s1 = co_await one.proc->wait();
-    EXPECT_TRUE(s1.success()) << s1.describe();
-    auto s2 = co_await two.proc->wait();
-    EXPECT_TRUE(s2.success()) << s2.describe();
-  }());
+  expect_ended_cleanly(ctx, {one.proc.get(), two.proc.get()});
 }
 
 }  // namespace

@@ -25,9 +25,9 @@ namespace tractor {
 /// calling actor already has a channel to is answered without the registrar. With several
 /// registrars, all are asked at once and the first to answer that knows `name` wins (one
 /// that hangs holds nothing up); not found while one of them could not be asked, or did not
-/// answer within `timeouts::registrar_answer`, is that one's error. An address a registrar gives that cannot be
-/// connected to is dead: that registrar is told to forget it (tractor's `find_actor()`
-/// dropping a stale address) and the answer is `actor_not_found`.
+/// answer within `timeouts::registrar_answer`, is that one's error. An address a registrar
+/// gives that cannot be connected to is dead: that registrar is told to forget it (tractor's
+/// `find_actor()` dropping a stale address) and the answer is `actor_not_found`.
 ///
 /// Cancellation: interrupted at once.
 template <class Tree, class Api = typename Tree::exposed_type>
@@ -146,8 +146,8 @@ awaitable<result<portal<Tree>>> get_registry(transport::multiaddr addr) {
 
 inline awaitable<result<std::vector<registry_entry>>> list_registry() {
   BOOST_OUTCOME_CO_TRY(auto self, detail::actor_for_lookup());
-  if (self->registry_addrs().empty()) co_return runtime::detail::no_registrar(*self);
-  co_return co_await list_registry(self->registry_addrs().front());
+  BOOST_OUTCOME_CO_TRY(auto reg, runtime::first_registrar(*self));
+  co_return co_await list_registry(std::move(reg));
 }
 
 inline awaitable<result<std::vector<registry_entry>>> list_registry(transport::multiaddr addr) {

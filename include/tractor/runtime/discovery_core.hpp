@@ -18,9 +18,10 @@ inline constexpr std::chrono::seconds probe_attempt_bound{1};
 /// That budget as errors state it: "3 tries of 1 s".
 std::string probe_budget();
 
+/// The first of `a`'s registrars (`registry_addrs`); `actor_failure` if it knows none.
+result<transport::multiaddr> first_registrar(const actor& a);
+
 namespace detail {
-/// The error of a lookup by an actor that knows no registrar.
-error no_registrar(const actor& a);
 /// "no answer within N ms".
 std::string no_answer_within(clock::duration bound);
 /// The error of a request the registrar at `reg` did not answer within `registrar_answer`.
@@ -58,7 +59,9 @@ awaitable<result<std::shared_ptr<peer>>> connect_peer(actor& a, const transport:
 
 /// The registrar's request `F` (one of `requests::register_actor` ... `delete_addr`), asked
 /// with `args` of the registrar at `reg`: answered from `a`'s own table if that is `a`, else
-/// over a channel to it. An unreachable registrar is `transport_closed` naming its address.
+/// over a channel to it. An unreachable registrar is `transport_closed` naming its address;
+/// one that does not answer within `timeouts::registrar_answer` (every request but
+/// `wait_for_actor`), `errc::timeout` naming it.
 ///
 /// Cancellation: interrupted at once (a remote request is cancelled too).
 template <auto F>
@@ -82,14 +85,8 @@ awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a, const trans
 /// Cancellation: interrupted at once.
 awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a);
 
-/// Registers `a` (name, uuid, accept addresses) with the registrar over `via` (tractor's
-/// `Actor.async_main()` registration); `errc::timeout` if it does not answer within
-/// `timeouts::registrar_answer`.
-///
-/// Cancellation: interrupted at once.
-awaitable<result<void>> register_over(actor& a, peer& via);
-
-/// Registers `a` with each of its registrars over a channel of its own (an actor whose parent
+/// Registers `a` (name, uuid, accept addresses: tractor's `Actor.async_main()` registration)
+/// with each of its registrars over a channel of its own (an actor whose parent
 /// is not a registrar, a root of another program), appending each channel that registered to
 /// `registered`: kept open for `a`'s lifetime, they are what `unregister_over` closes. All
 /// at once: a registrar that cannot be reached, refuses or is slow does not hold the others
@@ -131,9 +128,9 @@ awaitable<result<void>> register_over_parent(actor& a, peer& parent, std::option
 
 /// The actor registered as `name`, as a channel to it: one `a` already has, else one to the
 /// address given by the first registrar to answer that knows it (all are asked at once, the
-/// others cancelled then); nullptr if none is registered anywhere, or if that address is dead (then that registrar is told to forget
-/// it, tractor's `find_actor()` dropping a stale address). Found nowhere while a registrar
-/// could not be asked is that registrar's error.
+/// others cancelled then); nullptr if none is registered anywhere, or if that address is
+/// dead (then that registrar is told to forget it, tractor's `find_actor()` dropping a stale
+/// address). Found nowhere while a registrar could not be asked is that registrar's error.
 ///
 /// Cancellation: interrupted at once.
 awaitable<result<std::shared_ptr<peer>>> find_peer(actor& a, std::string name);

@@ -80,11 +80,14 @@ TRACTOR_DECL error registrar_silent(const actor& a, const transport::multiaddr& 
           "the registrar at " + reg.str() + " is silent: " + no_answer_within(a.limits().registrar_answer)};
 }
 
-TRACTOR_DECL error no_registrar(const actor& a) {
-  return {make_error_code(runtime_errc::actor_failure), describe(uid_of(a.aid())) + " knows no registrar"};
-}
-
 }  // namespace detail
+
+TRACTOR_DECL result<transport::multiaddr> first_registrar(const actor& a) {
+  if (a.registry_addrs().empty()) {
+    return error(make_error_code(runtime_errc::actor_failure), describe(uid_of(a.aid())) + " knows no registrar");
+  }
+  return a.registry_addrs().front();
+}
 
 TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> connect_peer(actor& a, const transport::multiaddr& addr) {
   const std::string key = addr.str();
@@ -117,8 +120,7 @@ TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a
 }
 
 TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a) {
-  if (a.registry_addrs().empty()) co_return detail::no_registrar(a);
-  const transport::multiaddr reg = a.registry_addrs().front();
+  BOOST_OUTCOME_CO_TRY(auto reg, first_registrar(a));
   co_return co_await connect_registrar(a, reg);
 }
 
@@ -128,18 +130,6 @@ TRACTOR_DECL registration registration_of(actor& a) {
   return who;
 }
 
-TRACTOR_DECL awaitable<result<void>> register_over(actor& a, peer& via) {
-  // (Arguments reach co_await operands as named locals only: g++ 12 mishandles temporaries
-  // with destructors, braced ones above all, there.)
-  std::tuple<registration> args{registration_of(a)};
-  auto asking = ask<&requests::register_actor>(via, a.aid(), std::move(args), a.limits().cancel_ack);
-  auto answered = co_await fail_after(a.limits().registrar_answer, std::move(asking));
-  if (!answered && answered.error() == errc::timeout) {
-    co_return error(make_error_code(errc::timeout), detail::no_answer_within(a.limits().registrar_answer));
-  }
-  co_return answered;
-}
-
 TRACTOR_DECL awaitable<result<void>> register_remotely(actor& a, std::vector<std::shared_ptr<peer>>& registered) {
   if (a.registry()) co_return success();
   std::vector<error> failed;
@@ -147,7 +137,10 @@ TRACTOR_DECL awaitable<result<void>> register_remotely(actor& a, std::vector<std
     auto p = co_await connect_registrar(a, reg);
     result<void> r = success();
     if (p) {
-      r = co_await register_over(a, *p.value());
+      // (Arguments reach co_await operands as named locals only: g++ 12 mishandles temporaries
+      // with destructors, braced ones above all, there.)
+      std::tuple<registration> args{registration_of(a)};
+      r = co_await detail::ask_over<&requests::register_actor>(a, reg, p.value(), std::move(args));
     } else {
       r = p.error();
     }
@@ -250,20 +243,22 @@ struct found_at {
 /// that knows it, and the other requests are cancelled. Nothing found is an answer only when
 /// every registrar gave it: else the errors of those that could not be asked.
 inline awaitable<result<found_at>> look_up(actor& a, const std::string& name) {
-  const std::vector<transport::multiaddr>& regs = a.registry_addrs();
-  if (regs.size() == 1) {  // (a registrar asking itself answers without leaving this task)
+  auto ask_at = [&a, &name](const transport::multiaddr& reg) {
     std::tuple<std::string> find_actor_args{name};
-    auto addrs = co_await ask_registrar_at<&requests::find_actor>(a, regs.front(), std::move(find_actor_args));
-    if (!addrs) co_return addrs.error();
-    co_return found_at{std::move(addrs).value(), &regs.front()};
+    return ask_registrar_at<&requests::find_actor>(a, reg, std::move(find_actor_args));
+  };
+  const std::vector<transport::multiaddr>& regs = a.registry_addrs();
+  if (regs.size() <= 1) {  // (a registrar asking itself answers without leaving this task)
+    BOOST_OUTCOME_CO_TRY(auto reg, first_registrar(a));
+    BOOST_OUTCOME_CO_TRY(auto addrs, co_await ask_at(reg));
+    co_return found_at{std::move(addrs), &regs.front()};
   }
   std::vector<error> failed;
   std::optional<found_at> found;
   auto all = co_await open_nursery([&](nursery& n) -> awaitable<void> {
     for (const transport::multiaddr& reg : regs) {
-      n.start_soon("lookup at " + reg.str(), [&a, &reg, &name, &n, &failed, &found]() -> awaitable<void> {
-        std::tuple<std::string> find_actor_args{name};
-        auto addrs = co_await ask_registrar_at<&requests::find_actor>(a, reg, std::move(find_actor_args));
+      n.start_soon("lookup at " + reg.str(), [&ask_at, &reg, &n, &failed, &found]() -> awaitable<void> {
+        auto addrs = co_await ask_at(reg);
         if (found) co_return;  // (another answered first; this one may have been cancelled)
         if (!addrs) {
           failed.push_back(addrs.error());
@@ -286,7 +281,6 @@ inline awaitable<result<found_at>> look_up(actor& a, const std::string& name) {
 TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> find_peer(actor& a, std::string name) {
   // An actor of that name we already have a channel to needs no registrar (as tractor).
   if (auto known = a.peer_named(name)) co_return known;
-  if (a.registry_addrs().empty()) co_return detail::no_registrar(a);
   BOOST_OUTCOME_CO_TRY(auto found, co_await detail::look_up(a, name));
   if (found.addrs.empty()) co_return std::shared_ptr<peer>();
   const std::string addr = found.addrs.front();
@@ -316,7 +310,6 @@ TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> wait_for_peer(actor& a, st
 }
 
 TRACTOR_DECL awaitable<result<std::vector<transport::multiaddr>>> query_addrs(actor& a, std::string name) {
-  if (a.registry_addrs().empty()) co_return detail::no_registrar(a);
   BOOST_OUTCOME_CO_TRY(auto found, co_await detail::look_up(a, name));
   std::vector<transport::multiaddr> out;
   for (const auto& s : found.addrs) {

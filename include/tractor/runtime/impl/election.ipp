@@ -47,8 +47,8 @@ inline bool ephemeral(const transport::multiaddr& addr) {
 }
 
 /// `probe_at` every address at once (tractor probes its `registry_addrs` concurrently);
-/// an `ephemeral` one is absent without a probe.
-inline awaitable<std::vector<probed>> probe_all(const policies& pol, const std::vector<transport::multiaddr>& addrs) {
+/// an `ephemeral` one is absent without a probe. Cancelled, the cancellation.
+inline awaitable<result<std::vector<probed>>> probe_all(const policies& pol, const std::vector<transport::multiaddr>& addrs) {
   std::vector<probed> found(addrs.size());
   auto all = co_await open_nursery([&](nursery& n) -> awaitable<void> {
     for (std::size_t i = 0; i < addrs.size(); ++i) {
@@ -59,14 +59,9 @@ inline awaitable<std::vector<probed>> probe_all(const policies& pol, const std::
     }
     co_return;
   });
-  (void)all;  // (the probes return no errors: what they found is in `found`)
+  // (The probes return no errors: what they found is in `found`.)
+  if (!all) co_return all.error();
   co_return found;
-}
-
-/// A root's error when nothing answers at `addr` and no registrar answered anywhere.
-inline std::string unanswered_error(const transport::multiaddr& addr) {
-  return "nothing answers at the registry address " + addr.str() + " (" + probe_budget() +
-         "): a host that is down, or drops connections";
 }
 
 }  // namespace detail
@@ -95,7 +90,7 @@ TRACTOR_DECL std::vector<transport::multiaddr> registry_candidates(const policie
 
 TRACTOR_DECL awaitable<result<void>> boot_root(actor& a, const std::vector<transport::multiaddr>& candidates) {
   for (int round = 0;; ++round) {
-    const std::vector<detail::probed> found = co_await detail::probe_all(a.pol(), candidates);
+    BOOST_OUTCOME_CO_TRY(auto found, co_await detail::probe_all(a.pol(), candidates));
     // One address per registrar that answered (one bound at several answers at each).
     std::vector<transport::multiaddr> registrars;
     std::set<std::string> seen;
@@ -123,7 +118,11 @@ TRACTOR_DECL awaitable<result<void>> boot_root(actor& a, const std::vector<trans
       a.use_registrar(std::move(registrars));
       co_return success();
     }
-    if (silent) co_return error(make_error_code(errc::timeout), detail::unanswered_error(*silent));
+    if (silent) {
+      co_return error(make_error_code(errc::timeout), "nothing answers at the registry address " + silent->str() +
+                                                          " (" + probe_budget() +
+                                                          "): a host that is down, or drops connections");
+    }
     // Nobody anywhere: this root becomes the registrar, at every address (as tractor's).
     auto bound = a.bind(&candidates.front());
     if (bound) {
