@@ -10,11 +10,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace vault {
 tractor::awaitable<int> open(std::string code) {
@@ -42,12 +44,22 @@ tractor::awaitable<std::string> cookie_exposed() {
   }
   co_return found_in;
 }
+// The names the registrar at `addr` lists, asked over a connection of this actor's own.
+tractor::awaitable<std::vector<std::string>> listed_by(std::string addr) {
+  auto listed = co_await tractor::list_registry(tractor::transport::multiaddr::parse(addr).value());
+  if (!listed) throw std::runtime_error(listed.error().message());
+  std::vector<std::string> names;
+  for (const auto& e : listed.value()) names.push_back(e.name);
+  co_return names;
+}
 }  // namespace vault
 
 namespace {
 
-using exposed = tractor::exposed<&vault::open, &vault::count, &vault::has_cookie, &vault::cookie_exposed>;
-using api = tractor::interface<&vault::open, &vault::count, &vault::has_cookie, &vault::cookie_exposed>;
+using exposed =
+    tractor::exposed<&vault::open, &vault::count, &vault::has_cookie, &vault::cookie_exposed, &vault::listed_by>;
+using api =
+    tractor::interface<&vault::open, &vault::count, &vault::has_cookie, &vault::cookie_exposed, &vault::listed_by>;
 // --(doc-tls-tree-begin)--
 using tls_tree = tractor::tree<tractor::spawn::forkserver, tractor::transport::tls,
                                tractor::codec::cereal_binary, exposed>;
@@ -62,10 +74,10 @@ class tls_tree_test : public tractor::testing::tree_test<Tree> {};
 TYPED_TEST_SUITE(tls_tree_test, trees::types, tractor::testing::tree_names);
 
 template <class Tree, class Body>
-int run_root(Body body) {
+int run_root(Body body, tractor::root_options options = {}) {
   char arg0[] = "tls_tree_test";
   char* argv[] = {arg0, nullptr};
-  return tractor::run_main<Tree>(1, argv, std::move(body));
+  return tractor::run_main<Tree>(1, argv, std::move(options), std::move(body));
 }
 
 TYPED_TEST(tls_tree_test, children_call_stream_fail_and_are_found_over_tls) {
@@ -115,6 +127,33 @@ TYPED_TEST(tls_tree_test, a_plain_tcp_peer_with_the_cookie_is_refused) {
   EXPECT_EQ(code, 0);
   EXPECT_FALSE(why.empty()) << "a plain TCP connection to a TLS tree authenticated";
   EXPECT_TRUE(still_answers);
+}
+
+// A root that finds nobody at its two registry addresses becomes the registrar at both, and
+// serves TLS at each: its child asks it at the second over a TLS connection of its own, and a
+// plain TCP probe there gets no answer.
+TYPED_TEST(tls_tree_test, a_registrar_at_two_addresses_serves_tls_at_each) {
+  const auto any_port = tractor::transport::multiaddr::parse("/ip4/127.0.0.1/tcp/0").value();
+  std::size_t bound = 0;
+  std::vector<std::string> listed;
+  bool plain_answered = true;
+  const int code = run_root<TypeParam>(
+      [&](tractor::actor_nursery<TypeParam>& an) -> tractor::task<void> {
+        BOOST_OUTCOME_CO_TRY(auto teller, co_await an.template start_actor<api>("teller"));
+        const auto addrs = tractor::runtime::current_actor()->addresses();
+        bound = addrs.size();
+        if (bound != 2) co_return tractor::errc::would_block;
+        BOOST_OUTCOME_CO_TRY(listed, co_await teller.template run<&vault::listed_by>(addrs.back().str()));
+        plain_answered = co_await tractor::runtime::address_alive(plain_tcp::policies(), addrs.back());
+        an.cancel();
+        co_return tractor::success();
+      },
+      {.registry_addrs = {any_port, any_port}});
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(bound, 2u);
+  std::sort(listed.begin(), listed.end());
+  EXPECT_EQ(listed, (std::vector<std::string>{"root", "root", "teller"})) << "the root at each address, its child";
+  EXPECT_FALSE(plain_answered);
 }
 
 // A cookie the program sets itself (not TRACTOR_COOKIE, not the file) reaches each child

@@ -88,16 +88,19 @@ awaitable<result<std::shared_ptr<peer>>> connect_registrar(actor& a);
 /// Registers `a` (name, uuid, accept addresses: tractor's `Actor.async_main()` registration)
 /// with each of its registrars over a channel of its own (an actor whose parent
 /// is not a registrar, a root of another program), appending each channel that registered to
-/// `registered`: kept open for `a`'s lifetime, they are what `unregister_over` closes. All
+/// `registered`: kept open for `a`'s lifetime, they are what `unregister_remotely` closes. All
 /// at once: a registrar that cannot be reached, refuses or is slow does not hold the others
 /// up; the errors of all that failed come back together. Nothing if `a` is a registrar.
 ///
 /// Cancellation: interrupted at once.
 awaitable<result<void>> register_remotely(actor& a, std::vector<std::shared_ptr<peer>>& registered);
 
-/// Unregisters `a` over `via` (not waiting for the answer: the send is bounded by the cancel
-/// ack timeout) and closes `via`. Runs shielded: it is teardown.
-awaitable<void> unregister_over(actor& a, peer& via);
+/// Unregisters `a` at each registrar of `registered` (`register_remotely`'s channels) and
+/// closes those channels: all at once, not waiting for answers; each send is bounded by the
+/// cancel ack timeout. Runs shielded: it is teardown.
+///
+/// Cancellation: does not reach it; the caller's resumes at its next wait afterwards.
+awaitable<void> unregister_remotely(actor& a, const std::vector<std::shared_ptr<peer>>& registered);
 
 /// The registrar's side of a child's registration over its parent channel, during its boot:
 /// the child's first message after its handshake. Registers it and appends the answers

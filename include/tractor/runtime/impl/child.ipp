@@ -121,7 +121,7 @@ TRACTOR_DECL awaitable<int> child_runtime(const policies& pol, msg::Aid self, bo
     n.cancel();
   });
   stop.scope = boot_scope;
-  for (const auto& registration : registrations) co_await unregister_over(a, *registration);
+  co_await unregister_remotely(a, registrations);
   co_await a.acknowledge_cancel();
   parent->channel().close();
   if (interrupted_by) co_return exit_code_for_signal(interrupted_by);

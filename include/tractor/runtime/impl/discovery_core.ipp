@@ -168,16 +168,31 @@ TRACTOR_DECL awaitable<result<void>> register_remotely(actor& a, std::vector<std
   co_return aggregate(std::move(failed));
 }
 
-TRACTOR_DECL awaitable<void> unregister_over(actor& a, peer& via) {
-  auto bye = [&]() -> awaitable<void> {
-    msg::msg m = via.requests().start<&requests::unregister_actor>(new_uuid(), {uid_of(a.aid())}, uid_of(a.aid()));
-    auto sent = co_await move_on_after(a.limits().cancel_ack, via.send(std::move(m)));
-    (void)sent;
-    via.channel().close();
+namespace detail {
+/// Tells the registrar behind `via` that `a` is leaving (not waiting for the answer: the send
+/// is bounded by the cancel ack timeout), then closes `via`.
+inline awaitable<void> say_goodbye(actor& a, peer& via) {
+  msg::msg m = via.requests().start<&requests::unregister_actor>(new_uuid(), {uid_of(a.aid())}, uid_of(a.aid()));
+  auto sent = co_await move_on_after(a.limits().cancel_ack, via.send(std::move(m)));
+  (void)sent;
+  via.channel().close();
+}
+}  // namespace detail
+
+TRACTOR_DECL awaitable<void> unregister_remotely(actor& a, const std::vector<std::shared_ptr<peer>>& registered) {
+  auto goodbyes = [&]() -> awaitable<void> {
+    if (registered.size() == 1) co_return co_await detail::say_goodbye(a, *registered.front());
+    // All at once: registrars that do not take the message cost one bound, not one each.
+    auto all = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      for (const auto& via : registered) n.start_soon("unregistration", detail::say_goodbye(a, *via));
+      co_return;
+    });
+    (void)all;
   };
+  if (registered.empty()) co_return;
   const bool checked = co_await boost::asio::this_coro::throw_if_cancelled();
   co_await boost::asio::this_coro::throw_if_cancelled(false);
-  co_await shield(bye());
+  co_await shield(goodbyes());
   co_await boost::asio::this_coro::throw_if_cancelled(checked);
 }
 

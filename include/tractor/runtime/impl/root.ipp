@@ -36,7 +36,7 @@ TRACTOR_DECL task<void> run_root(const policies& pol, root_options options, root
     n.cancel();  // the body is done: stop serving
     co_return out;
   });
-  for (const auto& registration : registrations) co_await unregister_over(a, *registration);
+  co_await unregister_remotely(a, registrations);
   co_await a.acknowledge_cancel();
   co_return res;
 }
