@@ -161,7 +161,8 @@ boost::asio::awaitable<result<void>> memory_channel<T>::send(T value) {
   pending_send p(&value);
   auto it = pending_.insert(pending_.end(), &p);
   receivers_.notify_all();
-  const detail::wait_note_scope note(detail::wait_note{.what = "send on a memory channel", .detail = &describe, .subject = this});
+  const detail::wait_note_scope note(
+      detail::wait_note{.what = "send on a memory channel", .detail = &describe, .subject = this});
   auto [ec] = co_await p.waiter.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
   if (p.taken) co_return success();
   if (p.queued) pending_.erase(it);

@@ -165,7 +165,8 @@ class nursery {
   /// alone: it is there before the task takes its first step, so the task itself can find
   /// and forget it.
   template <class T>
-  void start_soon(awaitable<T> task, task_handle* handle, std::source_location where = std::source_location::current()) {
+  void start_soon(awaitable<T> task, task_handle* handle,
+                  std::source_location where = std::source_location::current()) {
     start_soon(std::string(), std::move(task), handle, where);
   }
 

@@ -55,7 +55,8 @@ class context_core {
   }
 
   /// Caller: called when an error from the peer arrives that this side did not ask for (it
-  /// cancels the caller's block: tractor's `Context._maybe_cancel_and_set_remote_error()`). Callee: cancels its own task (`ctx.cancel()`).
+  /// cancels the caller's block: tractor's `Context._maybe_cancel_and_set_remote_error()`).
+  /// Callee: cancels its own task (`ctx.cancel()`).
   std::function<void()> on_remote_error;
   std::function<void()> cancel_self;
 

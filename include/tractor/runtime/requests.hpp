@@ -166,7 +166,8 @@ struct request_wire {
   template <auto F>
   [[nodiscard]] msg::Start start(std::string cid, const args_tuple_t<F>& args, msg::uid from) const {
     constexpr function_name name = request_name<F>();
-    return msg::Start{std::move(cid), std::string(name.ns), std::string(name.func), of<F>().encode(args), std::move(from)};
+    return msg::Start{std::move(cid), std::string(name.ns), std::string(name.func), of<F>().encode(args),
+                      std::move(from)};
   }
 
   /// The one for codec `C`: built here, or, for the built-in codecs of a separately compiled

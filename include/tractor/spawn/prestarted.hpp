@@ -118,8 +118,8 @@ inline constexpr std::string_view spare_title = "_subactor[spare]";
 /// `boot.handover_fd` is set): waits for the boot, fills `boot` with it (the channel too, the
 /// child's own descriptor) and closes the handover socket. The calling thread takes the
 /// child's name (as its backend names it), and a process of its own (not a thread actor, whose
-/// boot has a `stop` hook) the request's title. `errc::cancelled` if the spare was dismissed (its owner closed the socket)
-/// instead; an error if what came is not a boot.
+/// boot has a `stop` hook) the request's title. `errc::cancelled` if the spare was dismissed
+/// (its owner closed the socket) instead; an error if what came is not a boot.
 ///
 /// Cancellation: none; a blocking wait, which ends when the owner hands over or goes away.
 result<void> receive_handover(child_boot& boot);

@@ -73,7 +73,8 @@ enum class tls_role { client, server };
 /// peer closes the connection before it answers (as `auth::prove` does).
 ///
 /// Cancellation: interrupted at once (`operation_aborted`).
-awaitable<result<std::unique_ptr<secure_stream>>> tls_handshake(stream_socket& s, const tls_context& ctx, tls_role role);
+awaitable<result<std::unique_ptr<secure_stream>>> tls_handshake(stream_socket& s, const tls_context& ctx,
+                                                                tls_role role);
 
 /// The TLS transport: TCP's addresses, listening and connecting; every connection secured by
 /// `tls_handshake` with `tls_context::process()`.

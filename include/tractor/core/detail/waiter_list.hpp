@@ -1,11 +1,12 @@
 // A list of suspended waiters: the one primitive under events, channels and task joins.
 //
 // Each waiter is an Asio completion handler (`void(error_code)`), kept behind a small virtual
-// interface so the list itself is not a template, plus its cancellation slot. Waking a waiter posts its completion through the handler's own executor,
-// so a waker never resumes another coroutine on its own stack. A waiter whose slot fires is
-// either completed with `operation_aborted` (the normal case) or, when it was queued with a
-// cancel hook, left waiting while the hook decides what cancellation means (a join forwards
-// it to the children it is waiting for and keeps waiting: nothing is abandoned).
+// interface so the list itself is not a template, plus its cancellation slot. Waking a waiter
+// posts its completion through the handler's own executor, so a waker never resumes another
+// coroutine on its own stack. A waiter whose slot fires is either completed with
+// `operation_aborted` (the normal case) or, when it was queued with a cancel hook, left waiting
+// while the hook decides what cancellation means (a join forwards it to the children it is
+// waiting for and keeps waiting: nothing is abandoned).
 #pragma once
 
 #include <boost/asio/associated_cancellation_slot.hpp>

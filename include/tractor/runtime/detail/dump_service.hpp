@@ -41,8 +41,10 @@ namespace tractor::runtime::detail {
 /// the controlling terminal when there is one (test runners and CI capture stdio).
 inline void write_dump(const std::string& text) {
   const char* tmp = std::getenv("TMPDIR");
-  const std::string path = std::string(tmp && *tmp ? tmp : "/tmp") + "/tractor-taskdump-" + std::to_string(::getpid()) + ".log";
-  const std::string head = "tractor: task dump of pid " + std::to_string(::getpid()) + ", also appended to " + path + "\n";
+  const std::string path =
+      std::string(tmp && *tmp ? tmp : "/tmp") + "/tractor-taskdump-" + std::to_string(::getpid()) + ".log";
+  const std::string head =
+      "tractor: task dump of pid " + std::to_string(::getpid()) + ", also appended to " + path + "\n";
   auto put = [](int fd, const std::string& s) {
     for (std::size_t at = 0; at < s.size();) {
       const ssize_t n = ::write(fd, s.data() + at, s.size() - at);

@@ -50,7 +50,8 @@ TRACTOR_DECL awaitable<void> actor::accept_at(transport::listener& l, nursery& n
   static constexpr auto at = [](const void* listening, std::string& out) {
     out += static_cast<const transport::listener*>(listening)->address().str();
   };
-  const tractor::detail::wait_note_scope note(tractor::detail::wait_note{.what = "a connection at", .detail = at, .subject = &l});
+  const tractor::detail::wait_note_scope note(
+      tractor::detail::wait_note{.what = "a connection at", .detail = at, .subject = &l});
   for (;;) {
     auto s = co_await l.accept();
     if (!serving_) co_return;
@@ -101,7 +102,8 @@ TRACTOR_DECL awaitable<void> actor::handshake_and_route(transport::stream_socket
       ~done_authenticating() { std::erase_if(list, [this](const authenticating& p) { return p.socket == mine; }); }
     } counted{authenticating_, &s};
     auto wait_to_speak = [&s]() -> awaitable<boost::system::error_code> {
-      auto [ec] = co_await s.async_wait(transport::stream_socket::wait_read, boost::asio::as_tuple(boost::asio::use_awaitable));
+      auto [ec] =
+          co_await s.async_wait(transport::stream_socket::wait_read, boost::asio::as_tuple(boost::asio::use_awaitable));
       co_return ec;
     };
     const auto spoke = co_await move_on_after(transport::auth::deadline(), wait_to_speak());

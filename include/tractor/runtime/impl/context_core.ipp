@@ -28,7 +28,8 @@ TRACTOR_DECL void context_core::describe_side(const void* self, std::string& out
   const auto* c = static_cast<const context_core*>(self);
   out.append(c->fn_.ns).append(".").append(c->fn_.func).append(" with ");
   out.append(c->peer_.aid().name).append("@").append(logs::short8(c->peer_.aid().uuid));
-  out.append(c->side_ == side::caller ? " (caller side, cid " : " (callee side, cid ").append(logs::short8(c->cid_)).append(")");
+  out.append(c->side_ == side::caller ? " (caller side, cid " : " (callee side, cid ");
+  out.append(logs::short8(c->cid_)).append(")");
 }
 
 TRACTOR_DECL error context_core::misused(std::string what) {

@@ -69,8 +69,9 @@ inline void write_all(int fd, std::string_view text) {
 /// The stop's report: who stopped and why, its tasks, its native stack.
 inline std::string report(actor& a, const std::string& why) {
   std::string out = "\n==== tractor debug mode: " + describe(uid_of(a.aid())) + " (pid " + std::to_string(::getpid()) +
-                    ") stopped ====\n" + why + "\n\n-- its tasks --\n" + dump_task_tree() + "\n-- its native stack --\n" +
-                    boost::stacktrace::to_string(boost::stacktrace::stacktrace()) + "====\n";
+                    ") stopped ====\n" + why + "\n\n-- its tasks --\n" + dump_task_tree() +
+                    "\n-- its native stack --\n" + boost::stacktrace::to_string(boost::stacktrace::stacktrace()) +
+                    "====\n";
   return out;
 }
 
@@ -98,7 +99,9 @@ inline std::optional<std::string> run_debugger(std::string command, int tty) {
     int status = 0;
     while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) failed = "the debugger command '" + command + "' was not found";
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+      failed = "the debugger command '" + command + "' was not found";
+    }
   }
   ::prctl(PR_SET_PTRACER, 0, 0, 0, 0);
   return failed;
@@ -262,9 +265,12 @@ namespace tractor {
 
 TRACTOR_DECL awaitable<result<void>> pause(bool shielded) {
   runtime::actor* a = runtime::current_actor();
-  if (!a) co_return error(make_error_code(runtime_errc::invalid_operation), "tractor::pause() called outside any actor");
+  if (!a) {
+    co_return error(make_error_code(runtime_errc::invalid_operation), "tractor::pause() called outside any actor");
+  }
   if (a->debug().stopped) {
-    co_return error(make_error_code(runtime_errc::invalid_operation), "tractor::pause(): a task of this actor is already stopped");
+    co_return error(make_error_code(runtime_errc::invalid_operation),
+                    "tractor::pause(): a task of this actor is already stopped");
   }
   const boost::asio::cancellation_state state = co_await boost::asio::this_coro::cancellation_state;
   if (!shielded && state.cancelled() != boost::asio::cancellation_type::none) {

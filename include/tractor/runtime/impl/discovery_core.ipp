@@ -14,7 +14,8 @@ inline constexpr int connect_attempts = 3;
 
 namespace detail {
 
-inline awaitable<result<transport::connection>> connect_and_prove(const policies& pol, const transport::multiaddr& addr) {
+inline awaitable<result<transport::connection>> connect_and_prove(const policies& pol,
+                                                                  const transport::multiaddr& addr) {
   auto ex = co_await boost::asio::this_coro::executor;
   for (int attempt = 1;; ++attempt) {
     auto sock = co_await pol.connect(ex, addr);
@@ -42,7 +43,8 @@ TRACTOR_DECL awaitable<result<transport::connection>> connect_to(const policies&
 
 namespace detail {
 
-TRACTOR_DECL awaitable<result<std::optional<msg::Aid>>> probe_handshake(const policies& pol, const transport::multiaddr& addr) {
+TRACTOR_DECL awaitable<result<std::optional<msg::Aid>>> probe_handshake(const policies& pol,
+                                                                        const transport::multiaddr& addr) {
   using answer = result<std::optional<msg::Aid>>;
   // The connect, then the handshake in what is left of the attempt.
   const auto until = clock::now() + probe_attempt_bound;
@@ -317,7 +319,8 @@ TRACTOR_DECL awaitable<result<std::shared_ptr<peer>>> wait_for_peer(actor& a, st
   auto addrs = co_await ask_registrar<&requests::wait_for_actor>(a, std::move(wait_for_actor_args));
   if (!addrs) co_return addrs.error();
   if (addrs.value().empty()) {
-    co_return error(make_error_code(runtime_errc::protocol_error), "the registrar found " + name + " without an address");
+    co_return error(make_error_code(runtime_errc::protocol_error),
+                    "the registrar found " + name + " without an address");
   }
   auto where = transport::multiaddr::parse(addrs.value().front());
   if (!where) co_return where.error();

@@ -20,15 +20,15 @@ TRACTOR_DECL void actor::start_task(std::shared_ptr<peer> p, msg::Start s, nurse
     // A peer reusing the cid of a task still running here: refused, the running task kept.
     const error dup(make_error_code(runtime_errc::protocol_error),
                     "a task with cid " + s.cid + " is already running in " + describe(uid_of(self_)));
-    n.start_soon("refusal of a duplicate cid", [this, p, e = msg::msg(box_error(dup, self_, s.cid))]() -> awaitable<void> {
-      co_await reply(*p, e);
-    });
+    n.start_soon("refusal of a duplicate cid",
+                 [this, p, e = msg::msg(box_error(dup, self_, s.cid))]() -> awaitable<void> { co_await reply(*p, e); });
     return;
   }
   // Named as tractor's RPC tasks read in a dump: the function, and for whom it runs.
   std::string name;
   name.reserve(s.ns.size() + s.func.size() + s.uid.first.size() + 15);
-  name.append(s.ns).append(".").append(s.func).append(" for ").append(s.uid.first).append("@").append(logs::short8(s.uid.second));
+  name.append(s.ns).append(".").append(s.func);
+  name.append(" for ").append(s.uid.first).append("@").append(logs::short8(s.uid.second));
   n.start_soon(std::move(name), handle_start(std::move(p), std::move(s)), &entry->second.task);
 }
 

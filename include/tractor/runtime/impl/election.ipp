@@ -48,7 +48,8 @@ inline bool ephemeral(const transport::multiaddr& addr) {
 
 /// `probe_at` every address at once (tractor probes its `registry_addrs` concurrently);
 /// an `ephemeral` one is absent without a probe. Cancelled, the cancellation.
-inline awaitable<result<std::vector<probed>>> probe_all(const policies& pol, const std::vector<transport::multiaddr>& addrs) {
+inline awaitable<result<std::vector<probed>>> probe_all(const policies& pol,
+                                                        const std::vector<transport::multiaddr>& addrs) {
   std::vector<probed> found(addrs.size());
   auto all = co_await open_nursery([&](nursery& n) -> awaitable<void> {
     for (std::size_t i = 0; i < addrs.size(); ++i) {

@@ -28,8 +28,8 @@ TRACTOR_DECL result<msg::Aid> peer_aid_of(const result<msg::msg>& first) {
 
 }  // namespace detail
 
-TRACTOR_DECL awaitable<result<msg::Aid>> handshake(transport::channel& ch, const msg::Aid& self, clock::duration timeout,
-                                             const msg::msg* then) {
+TRACTOR_DECL awaitable<result<msg::Aid>> handshake(transport::channel& ch, const msg::Aid& self,
+                                                   clock::duration timeout, const msg::msg* then) {
   // Our Aid is written from this call (as any send writes when nothing else is under way):
   // the peer may be waiting for it. The wait for the peer's Aid is the checkpoint.
   // What goes behind our Aid leaves in the same write: the peer reads both at one wakeup.

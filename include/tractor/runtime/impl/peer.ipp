@@ -100,7 +100,8 @@ TRACTOR_DECL awaitable<error> peer::serve(std::function<void(msg::Start)> on_sta
     // Frames already buffered are taken without a coroutine; only an empty buffer waits.
     // Decoding into one kept message reuses its strings (a stream item's cid, above all); a
     // stream item whose payload went to its mailbox decodes into a recycled buffer.
-    if (auto* y = std::get_if<msg::Yield>(&kept); y && !spare_payloads_.empty() && !detail::holds_buffer(y->pld.bytes)) {
+    if (auto* y = std::get_if<msg::Yield>(&kept);
+        y && !spare_payloads_.empty() && !detail::holds_buffer(y->pld.bytes)) {
       y->pld.bytes = std::move(spare_payloads_.back());
       spare_payloads_.pop_back();
     }

@@ -75,8 +75,8 @@ TRACTOR_DECL msg::msg spawn_spec(actor& a, const std::vector<std::string>& enabl
 /// something else.
 ///
 /// Cancellation: interrupted at once (the caller lets the child go).
-TRACTOR_DECL awaitable<result<void>> finish_boot(actor& a, child_record& c, const std::vector<std::string>& enable_modules,
-                                                 bool debug_mode) {
+TRACTOR_DECL awaitable<result<void>> finish_boot(actor& a, child_record& c,
+                                                 const std::vector<std::string>& enable_modules, bool debug_mode) {
   std::vector<msg::msg> out;
   out.emplace_back(spawn_spec(a, enable_modules, debug_mode));
   if (a.registry()) {

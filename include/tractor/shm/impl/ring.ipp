@@ -288,7 +288,8 @@ TRACTOR_DECL boost::asio::awaitable<result<void>> shm_ring::send(std::span<const
     sent = try_send(message);  // room made before the flag was seen
     if (sent || sent.error() != errc::would_block) co_return sent;
     if (peer_gone_) co_return gone(true);
-    const detail::wait_note_scope note(detail::wait_note{.what = "room in shm ring", .detail = &describe, .subject = this});
+    const detail::wait_note_scope note(
+        detail::wait_note{.what = "room in shm ring", .detail = &describe, .subject = this});
     BOOST_OUTCOME_CO_TRYV(co_await sleep_on(room_, true));
   }
 }

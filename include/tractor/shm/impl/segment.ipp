@@ -51,7 +51,8 @@ TRACTOR_DECL const char* kind_name(std::uint32_t k) {
 
 TRACTOR_DECL std::optional<std::string> shm_group() {
   const char* g = std::getenv("TRACTOR_SHM_GROUP");
-  if (!g || std::strlen(g) != 8 || std::string_view(g).find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+  if (!g || std::strlen(g) != 8 ||
+      std::string_view(g).find_first_not_of("0123456789abcdef") != std::string_view::npos) {
     return std::nullopt;
   }
   return std::string(g);

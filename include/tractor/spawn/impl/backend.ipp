@@ -34,7 +34,8 @@ TRACTOR_DECL result<std::unique_ptr<child_handle>> exec::start(const boost::asio
     // Non-blocking: a cookie larger than the pipe's buffer (64 KiB) fails here, not hangs; the
     // child reads what is there up to the end, which the closed write end marks.
     if (::pipe2(cookie_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-      return error(boost::system::error_code(errno, boost::system::system_category()), "cannot hand the cookie to a child (pipe)");
+      return error(boost::system::error_code(errno, boost::system::system_category()),
+                   "cannot hand the cookie to a child (pipe)");
     }
     const bool written = ::write(cookie_pipe[1], req.boot.cookie.data(), req.boot.cookie.size()) ==
                          static_cast<ssize_t>(req.boot.cookie.size());

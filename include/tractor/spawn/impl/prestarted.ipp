@@ -36,7 +36,8 @@ inline result<void> hand_over(int handover, const spawn_request& req) {
   }
   const int channel = req.boot.channel_fd;
   const std::span<const int> fds(&channel, channel >= 0 ? 1 : 0);
-  if (tractor::detail::send_with_fds(handover, packet.data(), packet.size(), fds) != static_cast<ssize_t>(packet.size())) {
+  if (tractor::detail::send_with_fds(handover, packet.data(), packet.size(), fds) !=
+      static_cast<ssize_t>(packet.size())) {
     return error::from_errno(errno, "prestarted: cannot hand over to a spare");
   }
   return success();

@@ -159,7 +159,10 @@ TRACTOR_DECL result<void> channel::write_inline() {
   boost::system::error_code ec;
   if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
   std::size_t n = 0;
-  if (!ec) n = secure_ ? secure_->write_some(socket_, boost::asio::buffer(out_), ec) : socket_.write_some(boost::asio::buffer(out_), ec);
+  if (!ec) {
+    n = secure_ ? secure_->write_some(socket_, boost::asio::buffer(out_), ec)
+                : socket_.write_some(boost::asio::buffer(out_), ec);
+  }
   if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
     break_on_write_error(ec);
     return broken_error();
@@ -217,7 +220,8 @@ TRACTOR_DECL awaitable<void> channel::write_batches() {
         auto wrote = co_await secure_->write(socket_, pieces);
         ec = std::get<0>(wrote);
       } else {
-        auto wrote = co_await boost::asio::async_write(socket_, pieces, detail::whole_buffers, boost::asio::as_tuple(boost::asio::use_awaitable));
+        auto wrote = co_await boost::asio::async_write(socket_, pieces, detail::whole_buffers,
+                                                       boost::asio::as_tuple(boost::asio::use_awaitable));
         ec = std::get<0>(wrote);
       }
       if (ec) {

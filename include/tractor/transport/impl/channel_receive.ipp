@@ -85,7 +85,8 @@ TRACTOR_DECL awaitable<result<void>> channel::receive_large(msg::msg& into) {
     if (secure_) {
       got = co_await secure_->read(socket_, rest);
     } else {
-      got = co_await boost::asio::async_read(socket_, rest, detail::whole_buffers, boost::asio::as_tuple(boost::asio::use_awaitable));
+      got = co_await boost::asio::async_read(socket_, rest, detail::whole_buffers,
+                                             boost::asio::as_tuple(boost::asio::use_awaitable));
     }
     const auto [ec, n] = got;
     large_.have += n;
@@ -97,7 +98,8 @@ TRACTOR_DECL awaitable<result<void>> channel::receive_large(msg::msg& into) {
     }
   }
   large_.active = false;
-  const auto head = codec_.decode_head(std::as_bytes(std::span(large_.head)), large_.head.size() + large_.payload.size(), into);
+  const auto head =
+      codec_.decode_head(std::as_bytes(std::span(large_.head)), large_.head.size() + large_.payload.size(), into);
   std::string* payload = head ? payload_of(into) : nullptr;
   if (!payload) co_return error(make_error_code(wire_errc::malformed_frame), "malformed frame: a large frame's head");
   payload->swap(large_.payload);

@@ -56,7 +56,8 @@ inline awaitable<result<void>> read_exactly(stream_socket& s, secure_stream* ove
       auto got = co_await over->read(s, boost::asio::buffer(out, n));
       ec = std::get<0>(got);
     } else {
-      co_await boost::asio::async_read(s, boost::asio::buffer(out, n), boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+      co_await boost::asio::async_read(s, boost::asio::buffer(out, n),
+                                       boost::asio::redirect_error(boost::asio::use_awaitable, ec));
     }
     // Aborted: our deadline passed (or whoever waits on us was cancelled).
     if (ec == boost::asio::error::operation_aborted) co_return failed("the peer did not authenticate in time");
@@ -67,7 +68,9 @@ inline awaitable<result<void>> read_exactly(stream_socket& s, secure_stream* ove
     co_return success();
   };
   auto r = co_await fail_after(deadline(), body());
-  if (!r && r.error().code() == make_error_code(errc::timeout)) co_return failed("the peer did not authenticate in time");
+  if (!r && r.error().code() == make_error_code(errc::timeout)) {
+    co_return failed("the peer did not authenticate in time");
+  }
   co_return r;
 }
 
@@ -80,7 +83,8 @@ inline awaitable<result<void>> write_all(stream_socket& s, secure_stream* over, 
     auto wrote = co_await over->write(s, std::span(&piece, 1));
     ec = std::get<0>(wrote);
   } else {
-    co_await boost::asio::async_write(s, boost::asio::buffer(bytes), boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    co_await boost::asio::async_write(s, boost::asio::buffer(bytes),
+                                      boost::asio::redirect_error(boost::asio::use_awaitable, ec));
   }
   if (ec) co_return error(make_error_code(code_of(ec, closed)), "cannot send during authentication: " + ec.message());
   co_return success();

@@ -127,7 +127,8 @@ class session final : public secure_stream {
           if (co_await shm_detail::look_for(out_.reader_cpu, spin_, room)) continue;
           const shm_detail::waiting_flag sleeping(out_.writer_waiting);
           if (has_room() || out_.closed.load(std::memory_order_acquire)) continue;
-          const tractor::detail::wait_note_scope note(tractor::detail::wait_note{.what = "room in the shared-memory ring to its peer"});
+          const tractor::detail::wait_note_scope note(
+              tractor::detail::wait_note{.what = "room in the shared-memory ring to its peer"});
           ec = co_await sleep(out_bell_);
         }
         if (ec) co_return io_result{ec, total};
@@ -227,7 +228,8 @@ class session final : public secure_stream {
   /// re-arms the descriptor in epoll (`epoll_ctl`) every time.
   awaitable<boost::system::error_code> sleep(stream_socket& bell) {
     char wakeups[64];
-    auto [ec, n] = co_await bell.async_read_some(boost::asio::buffer(wakeups), boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto [ec, n] =
+        co_await bell.async_read_some(boost::asio::buffer(wakeups), boost::asio::as_tuple(boost::asio::use_awaitable));
     if (ec == boost::asio::error::eof) {
       peer_gone_ = true;
       co_return boost::system::error_code();

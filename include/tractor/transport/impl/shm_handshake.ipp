@@ -163,7 +163,8 @@ inline awaitable<result<std::unique_ptr<secure_stream>>> take_offer(stream_socke
 
 namespace shm_wire {
 /// `step` within `auth::deadline()`.
-inline awaitable<result<std::unique_ptr<secure_stream>>> in_time(awaitable<result<std::unique_ptr<secure_stream>>> step) {
+inline awaitable<result<std::unique_ptr<secure_stream>>> in_time(
+    awaitable<result<std::unique_ptr<secure_stream>>> step) {
   auto done = co_await fail_after(auth::deadline(), std::move(step));
   if (!done && done.error().code() == make_error_code(errc::timeout)) {
     co_return refused("the peer did not finish it in time");

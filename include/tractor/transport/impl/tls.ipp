@@ -201,8 +201,8 @@ TRACTOR_DECL result<tls_options> tls_options::from_env() {
     }
   }
   if (!missing.empty()) {
-    return detail::tls_failed("the tls transport needs TRACTOR_TLS_CERT, TRACTOR_TLS_KEY and TRACTOR_TLS_CA; not set: " +
-                              missing);
+    return detail::tls_failed(
+        "the tls transport needs TRACTOR_TLS_CERT, TRACTOR_TLS_KEY and TRACTOR_TLS_CA; not set: " + missing);
   }
   return o;
 }
