@@ -97,9 +97,11 @@ awaitable<result<void>> register_remotely(actor& a, std::vector<std::shared_ptr<
 
 /// Unregisters `a` at each registrar of `registered` (`register_remotely`'s channels) and
 /// closes those channels: all at once, not waiting for answers; each send is bounded by the
-/// cancel ack timeout. Runs shielded: it is teardown.
+/// cancel ack timeout. It is teardown: an actor runs it as the cleanup of its serving scope
+/// (`finally`, as tractor's `Actor.async_main()` unregisters in its `finally`), so that it
+/// runs, shielded, however that scope ended.
 ///
-/// Cancellation: does not reach it; the caller's resumes at its next wait afterwards.
+/// Cancellation: interrupted at once (run it through `finally` to shield it).
 awaitable<void> unregister_remotely(actor& a, const std::vector<std::shared_ptr<peer>>& registered);
 
 /// The registrar's side of a child's registration over its parent channel, during its boot:

@@ -105,7 +105,7 @@ TRACTOR_DECL awaitable<int> child_runtime(const policies& pol, msg::Aid self, bo
   std::vector<std::shared_ptr<peer>> registrations;
   int interrupted_by = 0;
   nursery* boot_scope = stop.scope;
-  auto r = co_await open_nursery([&](nursery& n) -> awaitable<void> {
+  auto serve = [&](nursery& n) -> awaitable<void> {
     a.live_in(&n);
     stop.scope = &n;
     n.start_soon("accept loop", a.accept_loop(n));
@@ -119,9 +119,12 @@ TRACTOR_DECL awaitable<int> child_runtime(const policies& pol, msg::Aid self, bo
     // died), the actor ends.
     (void)co_await a.serve_peer(parent, n);
     n.cancel();
-  });
-  stop.scope = boot_scope;
-  co_await unregister_remotely(a, registrations);
+  };
+  auto unregister = [&]() -> awaitable<void> {
+    stop.scope = boot_scope;  // (the serving scope is gone)
+    co_await unregister_remotely(a, registrations);
+  };
+  auto r = co_await finally(open_nursery(serve), unregister());
   co_await a.acknowledge_cancel();
   parent->channel().close();
   if (interrupted_by) co_return exit_code_for_signal(interrupted_by);

@@ -24,7 +24,7 @@ TRACTOR_DECL task<void> run_root(const policies& pol, root_options options, root
   }
   exit.booted = true;
   std::vector<std::shared_ptr<peer>> registrations;
-  auto res = co_await open_nursery([&](nursery& n) -> task<void> {
+  auto serve = [&](nursery& n) -> task<void> {
     a.live_in(&n);
     n.start_soon("accept loop", a.accept_loop(n));
     // Ctrl-C (or SIGTERM) cancels the whole tree; every child is reaped before the root ends.
@@ -35,8 +35,8 @@ TRACTOR_DECL task<void> run_root(const policies& pol, root_options options, root
     auto out = co_await body(a);
     n.cancel();  // the body is done: stop serving
     co_return out;
-  });
-  co_await unregister_remotely(a, registrations);
+  };
+  auto res = co_await finally(open_nursery(serve), unregister_remotely(a, registrations));
   co_await a.acknowledge_cancel();
   co_return res;
 }
