@@ -50,20 +50,20 @@ TEST(peer_test, a_recycled_payload_buffer_receives_the_next_stream_item) {
       const char* buffer = taken.bytes.data();
       EXPECT_EQ((codec::decode_pld<codec::cereal_binary, std::string>("Yield", taken).value()), item);
       p.recycle(std::move(taken));
-      // Two more, both on the wire before the peer reads again (this task does not yield in
-      // between): the first is decoded as the peer's wait ends, the second from what is
-      // buffered, into the buffer handed back.
+      // Two more, both on the wire before the peer reads again (it lets the work the first
+      // item started run before it waits for the next, and this task does not yield in
+      // between): the next it decodes goes into the buffer handed back.
       co_await send_item();
       co_await send_item();
       auto second = co_await box.receive();
       EXPECT_TRUE(second && std::holds_alternative<m::Yield>(second.value()));
-      auto third = co_await box.receive();
-      EXPECT_TRUE(third && std::holds_alternative<m::Yield>(third.value()));
-      if (third && std::holds_alternative<m::Yield>(third.value())) {
-        const auto& pld = std::get<m::Yield>(third.value()).pld;
+      if (second && std::holds_alternative<m::Yield>(second.value())) {
+        const auto& pld = std::get<m::Yield>(second.value()).pld;
         EXPECT_EQ(pld.bytes.data(), buffer) << "decoded into the recycled buffer";
         EXPECT_EQ((codec::decode_pld<codec::cereal_binary, std::string>("Yield", pld).value()), item);
       }
+      auto third = co_await box.receive();
+      EXPECT_TRUE(third && std::holds_alternative<m::Yield>(third.value()));
       n.cancel();
     });
     EXPECT_TRUE(r);

@@ -1,6 +1,7 @@
 // How a side of a ring in shared memory looks again before it sleeps (shm/detail/look.hpp):
-// the look lets its loop's other work run, gives up after its window and does not start where
-// it cannot help; a cancelled caller stops looking; TRACTOR_SHM_SPIN_US is read and checked.
+// the look begins within the caller's turn and lets its loop's other work run, gives up after
+// its window and does not start where it cannot help; a cancelled caller stops looking;
+// TRACTOR_SHM_SPIN_US is read and checked.
 // And the transport with both sides on two CPUs, where each side looks while the other works,
 // carries the same traffic looking and not looking (TRACTOR_SHM_SPIN_US=0).
 #include <tractor/codec/cereal_binary.hpp>
@@ -49,6 +50,30 @@ TEST(shm_spin, a_look_lets_the_loops_other_work_run_and_sees_what_it_does) {
       co_return;
     });
     EXPECT_TRUE(seen);
+  }());
+}
+
+// A look begins within the caller's turn of the event loop: what is ready then is seen
+// without a turn (which costs a system call), before the loop's other work runs.
+TEST(shm_spin, a_look_begins_within_the_turn) {
+  run_async([]() -> awaitable<void> {
+    bool turned = false;
+    bool turned_before_the_look_ended = true;
+    bool seen = false;
+    (void)co_await open_nursery([&](nursery& n) -> awaitable<void> {
+      n.start_soon("looker", [&]() -> awaitable<void> {
+        seen = co_await sd::look_for(elsewhere, 10s, [] { return true; });
+        turned_before_the_look_ended = turned;
+      });
+      n.start_soon("other work", [&]() -> awaitable<void> {
+        turned = true;
+        co_return;
+      });
+      co_return;
+    });
+    EXPECT_TRUE(seen);
+    EXPECT_TRUE(turned);
+    EXPECT_FALSE(turned_before_the_look_ended);
   }());
 }
 

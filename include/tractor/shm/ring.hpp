@@ -18,9 +18,9 @@
 // (a token that travels over TCP is enough). The owner unlinks the segment and both FIFOs.
 //
 // Before it sleeps, a side whose peer last worked on another CPU looks again for up to
-// `TRACTOR_SHM_SPIN_US` microseconds (50 unless set; 0: never), each look a turn of its event
-// loop, as the shm transport does (transport/shm.hpp): a peer that answers within that time
-// is not woken or waited for.
+// `TRACTOR_SHM_SPIN_US` microseconds (50 unless set; 0: never), a few microseconds at a time
+// between turns of its event loop, as the shm transport does (transport/shm.hpp): a peer that
+// answers within that time is not woken or waited for.
 //
 // A side that waits for the other notices when the other's process ends (it watches a pidfd
 // of the process that last said it sends, or receives, in the ring's header): a receiver then

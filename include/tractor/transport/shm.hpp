@@ -17,9 +17,10 @@
 // the doorbell a waiting side sleeps on: noticed as a closing socket is, at once.
 //
 // Before it sleeps, a side whose peer last worked on another CPU looks again for up to
-// `TRACTOR_SHM_SPIN_US` microseconds (50 unless set; 0: never), letting its event loop's
-// other work run between looks: a peer that answers within that time is not woken or waited
-// for. That costs up to that much CPU each time a busy connection falls idle.
+// `TRACTOR_SHM_SPIN_US` microseconds (50 unless set; 0: never), a few microseconds at a time,
+// letting its event loop's other work run in between: a peer that answers within that time is
+// not woken or waited for. That costs up to that much CPU each time a busy connection falls
+// idle.
 //
 // Rings are `TRACTOR_SHM_RING_BYTES` each way (a power of two from 4 KiB to 1 GiB), 1 MiB
 // unless set; a message larger than a ring goes through in parts, as through a socket.

@@ -4,6 +4,10 @@
 
 #include <tractor/runtime/peer.hpp>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 namespace tractor::runtime {
 
 // -- definitions -------------------------------------------------------------------------
@@ -96,6 +100,8 @@ TRACTOR_DECL awaitable<error> peer::serve(std::function<void(msg::Start)> on_sta
   const tractor::detail::wait_note_scope note(
       tractor::detail::wait_note{.what = "a message on the channel from", .detail = from_whom, .subject = this});
   msg::msg kept;
+  const auto ex = co_await boost::asio::this_coro::executor;
+  bool dispatched = false;  // since this task last let the loop turn
   while (!gone_) {
     // Frames already buffered are taken without a coroutine; only an empty buffer waits.
     // Decoding into one kept message reuses its strings (a stream item's cid, above all); a
@@ -106,6 +112,13 @@ TRACTOR_DECL awaitable<error> peer::serve(std::function<void(msg::Start)> on_sta
       spare_payloads_.pop_back();
     }
     std::optional<result<void>> ready = ch_->try_receive(kept);
+    if (!ready && dispatched) {
+      // What the last messages started (a call's task, a caller's wakeup) runs before this
+      // task waits for the next: a transport may look for it within the turn (shm does).
+      dispatched = false;
+      co_await boost::asio::post(ex, boost::asio::use_awaitable);
+      continue;
+    }
     if (!ready) ready.emplace(co_await ch_->receive(kept));
     if (!*ready) {
       if (ready->error() == wire_errc::malformed_frame) continue;  // framing intact: keep serving
@@ -113,6 +126,7 @@ TRACTOR_DECL awaitable<error> peer::serve(std::function<void(msg::Start)> on_sta
       break;
     }
     dispatch(kept, on_start);
+    dispatched = true;
   }
   // Only once the peer is gone: interrupted (a cancellation unwinds past this), it is not,
   // and its mailboxes stay open, since it may be served again (a cancel ladder does, and

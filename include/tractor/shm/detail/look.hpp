@@ -14,6 +14,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -44,28 +45,41 @@ inline void note_cpu(std::atomic<std::uint32_t>& slot) noexcept {
   if (slot.load(std::memory_order_relaxed) != tag) slot.store(tag, std::memory_order_relaxed);
 }
 
-/// Looks for `ready()` again and again for up to `window`, each look after a turn of the
-/// event loop (the caller has just looked): the loop's other work runs between looks, and the
-/// thread is never blocked for longer than one look. True as soon as `ready()` holds; false
-/// once the window has passed, and at once when looking cannot help: a window of 0, or a peer
-/// (its `cpu_tag` in `peer_cpu`) that last worked on this thread's CPU, where it cannot make
-/// progress while this side looks, or that was not seen working yet.
+/// How long a look lasts within one turn of the event loop. A turn costs a system call (the
+/// loop asks the kernel for I/O before it runs the next handler), about what the peer takes to
+/// answer a short message; looking a few times that long between turns catches most answers
+/// without one, and the loop's other work waits no longer than that.
+inline constexpr std::chrono::microseconds look_slice{2};
+
+/// Looks for `ready()` again and again for up to `window` (the caller has just looked): a busy
+/// look of up to `look_slice` within the current turn of the event loop, then the same after
+/// each turn, so that the loop's other work runs between slices and the thread is never
+/// blocked for longer than one. True as soon as `ready()` holds; false once the window has
+/// passed, and at once when looking cannot help: a window of 0, or a peer (its `cpu_tag` in
+/// `peer_cpu`) that last worked on this thread's CPU, where it cannot make progress while this
+/// side looks, or that was not seen working yet.
 ///
-/// Cancellation: checked at each look; the caller's cancellation is thrown at the next one
-/// (also where the caller turned Asio's own check off).
+/// Cancellation: checked after each turn; the caller's cancellation is thrown there (also
+/// where the caller turned Asio's own check off).
 template <class Ready>
 boost::asio::awaitable<bool> look_for(const std::atomic<std::uint32_t>& peer_cpu, std::chrono::microseconds window,
                                       Ready ready) {
   const std::uint32_t peer = peer_cpu.load(std::memory_order_relaxed);
   if (window.count() == 0 || peer == 0 || peer == cpu_tag()) co_return false;
-  const auto until = std::chrono::steady_clock::now() + window;
+  auto now = std::chrono::steady_clock::now();
+  const auto until = now + window;
   const auto ex = co_await boost::asio::this_coro::executor;
   for (;;) {
+    const auto slice_end = std::min(until, now + look_slice);
+    do {
+      if (ready()) co_return true;
+      now = std::chrono::steady_clock::now();
+    } while (now < slice_end);
+    if (now >= until) co_return false;
     co_await boost::asio::post(ex, boost::asio::use_awaitable);
     const auto state = co_await boost::asio::this_coro::cancellation_state;
     throw_on_cancellation(state);
-    if (ready()) co_return true;
-    if (std::chrono::steady_clock::now() >= until) co_return false;
+    now = std::chrono::steady_clock::now();
   }
 }
 
